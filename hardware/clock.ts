@@ -1,0 +1,137 @@
+/**
+ * Time source for everything outside `protocol/` that waits or timestamps: ISO-TP timeouts, drivers' retries,
+ * the simulator, the daemons. Production code takes a `Clock`; tests pass a `ManualClock` and advance it, so
+ * no test depends on wall-clock speed; the demo passes a `ScaledClock` to run time faster than real time.
+ */
+
+/** A scheduled callback; `cancel()` is idempotent. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Current time in milliseconds since the Unix epoch (scaled or manual clocks may differ from real time). */
+  now(): number;
+  /**
+   * Calls `fn` once after `delayMs` milliseconds of this clock's time.
+   *
+   * @param delayMs delay in this clock's milliseconds, >= 0
+   * @param fn callback
+   * @returns a handle to cancel the timer
+   */
+  setTimer(delayMs: number, fn: () => void): TimerHandle;
+  /** Resolves after `delayMs` milliseconds of this clock's time. */
+  sleep(delayMs: number): Promise<void>;
+}
+
+/** Real time. */
+export class SystemClock implements Clock {
+  now(): number {
+    return Date.now();
+  }
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const t = setTimeout(fn, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(t) };
+  }
+  sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.setTimer(delayMs, resolve));
+  }
+}
+
+/**
+ * Real time sped up by `speed`: `now()` advances `speed` ms per real ms from `startMs`, and timers fire after
+ * `delayMs / speed` real milliseconds. Used by the demo to charge a car in minutes instead of hours.
+ */
+export class ScaledClock implements Clock {
+  private readonly realStart = Date.now();
+  /**
+   * @param speed acceleration factor, > 0 (1 = real time)
+   * @param startMs this clock's time at construction, ms since epoch (default: real now)
+   */
+  constructor(
+    readonly speed: number,
+    private readonly startMs: number = Date.now(),
+  ) {
+    if (!(speed > 0) || !Number.isFinite(speed))
+      throw new RangeError(`ScaledClock speed must be > 0, got ${speed}`);
+  }
+  now(): number {
+    return this.startMs + Math.floor((Date.now() - this.realStart) * this.speed);
+  }
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const t = setTimeout(fn, Math.max(0, delayMs) / this.speed);
+    return { cancel: () => clearTimeout(t) };
+  }
+  sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.setTimer(delayMs, resolve));
+  }
+}
+
+interface ManualTimer {
+  dueMs: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A clock that moves only when told. Timers fire in due order (ties in scheduling order) during `advance`.
+ * Timers scheduled by a firing callback fire in the same `advance` call if they fall due within it.
+ */
+export class ManualClock implements Clock {
+  private current: number;
+  private seq = 0;
+  private timers: ManualTimer[] = [];
+
+  /** @param startMs initial time, ms since epoch (default 1_700_000_000_000 for reproducible tests) */
+  constructor(startMs = 1_700_000_000_000) {
+    this.current = startMs;
+  }
+  now(): number {
+    return this.current;
+  }
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const timer: ManualTimer = {
+      dueMs: this.current + Math.max(0, delayMs),
+      seq: this.seq++,
+      fn,
+      cancelled: false,
+    };
+    this.timers.push(timer);
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
+  }
+  sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.setTimer(delayMs, resolve));
+  }
+  /** Number of timers scheduled and not yet fired or cancelled. */
+  get pendingTimers(): number {
+    return this.timers.filter((t) => !t.cancelled).length;
+  }
+  /**
+   * Moves time forward by `ms`, firing every timer that falls due, in order, at its due time.
+   * Awaits a microtask turn after each timer so promise continuations (e.g. `sleep`) run in order.
+   */
+  async advance(ms: number): Promise<void> {
+    const target = this.current + Math.max(0, ms);
+    for (;;) {
+      this.timers = this.timers.filter((t) => !t.cancelled);
+      this.timers.sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq);
+      const next = this.timers[0];
+      if (!next || next.dueMs > target) break;
+      this.timers.shift();
+      this.current = next.dueMs;
+      next.fn();
+      await flushMicrotasks();
+    }
+    this.current = target;
+    await flushMicrotasks();
+  }
+}
+
+async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// Idempotent setup for a fresh clone: `npm test` and `npm run demo` call this first (pretest / predemo).
+// It uses only Node built-ins, because it runs before the npm dependencies are installed.
+//
+// Usage: node scripts/setup.mjs [--for test|demo|all]
+//   test: npm deps, system tools (socat, chromium), the Python ISO-TP peer, the regtest toolchain
+//   demo: npm deps, socat, the regtest toolchain
+// Every step checks first and does nothing when already satisfied. A step that cannot be done stops setup with
+// one clear line naming what to install.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cacheRoot = process.env.BOLTCHARGE_CACHE ?? join(homedir(), '.cache', 'boltcharge');
+const argFor = process.argv.indexOf('--for');
+const purpose = argFor > 0 ? process.argv[argFor + 1] : 'all';
+
+/** Prints one progress line to stderr. */
+const say = (line) => process.stderr.write(`setup: ${line}\n`);
+
+/** Stops setup with a clear message and a non-zero exit code. */
+function fail(line) {
+  process.stderr.write(`setup: ${line}\n`);
+  process.exit(1);
+}
+
+/** Runs a command with inherited output; returns true when it exited 0. */
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  return r.status === 0;
+}
+
+/** True when `cmd` is on PATH. */
+const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+
+const sha = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+// 1. npm dependencies, re-installed when package-lock.json changes.
+function ensureNpmDeps() {
+  const lock = join(root, 'package-lock.json');
+  const stamp = join(root, 'node_modules', '.boltcharge-lock');
+  const want = existsSync(lock) ? sha(readFileSync(lock)) : 'no-lock';
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  say('installing npm dependencies');
+  if (!run('npm', [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund'])) {
+    fail('npm install failed; see the output above.');
+  }
+  writeFileSync(stamp, want);
+}
+
+// 2. System packages from Debian (apt) when missing.
+let aptUpdated = false;
+function ensureApt(commands) {
+  const missing = commands.filter(([cmd]) => !have(cmd));
+  if (missing.length === 0) return;
+  const pkgs = missing.map(([, pkg]) => pkg);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !have('apt-get')) {
+    fail(
+      `missing ${missing.map(([c]) => c).join(', ')}: install the Debian packages ${pkgs.join(' ')} and retry.`,
+    );
+  }
+  say(`installing ${pkgs.join(' ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!aptUpdated) {
+    run('apt-get', ['update', '-qq'], { env });
+    aptUpdated = true;
+  }
+  if (!run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env })) {
+    fail(`apt-get install ${pkgs.join(' ')} failed; install them by hand and retry.`);
+  }
+}
+
+// 3. Python venv with the independent ISO-TP peer, cached outside the clone, linked as .venv.
+function ensurePython() {
+  if (!have('python3'))
+    fail('python3 is missing: install Python 3.9+ (Debian: python3 python3-venv) and retry.');
+  const reqFile = join(root, 'scripts', 'python-requirements.txt');
+  const key = sha(readFileSync(reqFile));
+  const venv = join(cacheRoot, `python-${key}`);
+  const done = join(venv, '.complete');
+  if (!existsSync(done)) {
+    say(`creating Python venv ${venv}`);
+    rmSync(venv, { recursive: true, force: true });
+    mkdirSync(dirname(venv), { recursive: true });
+    if (!run('python3', ['-m', 'venv', venv]))
+      fail('python3 -m venv failed: install python3-venv and retry.');
+    if (!run(join(venv, 'bin', 'pip'), ['install', '-q', '-r', reqFile]))
+      fail('pip install of the ISO-TP peer failed.');
+    writeFileSync(done, key);
+  }
+  const link = join(root, '.venv');
+  let current = null;
+  try {
+    current = lstatSync(link).isSymbolicLink() ? readFileSync(join(link, '.complete'), 'utf8') : 'not-a-link';
+  } catch {
+    current = null;
+  }
+  if (current !== key) {
+    rmSync(link, { recursive: true, force: true });
+    symlinkSync(venv, link);
+  }
+}
+
+// 4. The regtest toolchain (lnd, lncli, btcd, btcctl) built from Go modules into the cache.
+function ensureRegtestTools() {
+  if (!run('bash', [join(root, 'scripts', 'build-regtest-tools.sh')])) {
+    fail('building the regtest toolchain failed; see the output above.');
+  }
+}
+
+ensureNpmDeps();
+if (purpose === 'test' || purpose === 'all') {
+  ensureApt([
+    ['socat', 'socat'],
+    ['chromium', 'chromium'],
+  ]);
+  ensurePython();
+  ensureRegtestTools();
+} else if (purpose === 'demo') {
+  ensureApt([['socat', 'socat']]);
+  ensureRegtestTools();
+}
