@@ -39,14 +39,16 @@ const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ign
 
 const sha = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
-// 1. npm dependencies, re-installed when package-lock.json changes.
+// 1. npm dependencies, re-installed when package-lock.json changes. `npm install` honours the lock file; `npm ci`
+//    is not used because it demands every platform's optional packages in the lock (e.g. rollup's), and
+//    registries that serve only this platform's leave them out.
 function ensureNpmDeps() {
   const lock = join(root, 'package-lock.json');
   const stamp = join(root, 'node_modules', '.boltcharge-lock');
   const want = existsSync(lock) ? sha(readFileSync(lock)) : 'no-lock';
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
   say('installing npm dependencies');
-  if (!run('npm', [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund'])) {
+  if (!run('npm', ['install', '--no-audit', '--no-fund'])) {
     fail('npm install failed; see the output above.');
   }
   writeFileSync(stamp, want);
