@@ -105,6 +105,9 @@ export class Sim {
   /** Every frame the seller/buyer ever sent (for replay tests). */
   sentBySeller: Uint8Array[] = [];
   sentByBuyer: Uint8Array[] = [];
+  /** Every frame actually delivered by `run()` to the buyer/seller. */
+  deliveredToBuyer: Uint8Array[] = [];
+  deliveredToSeller: Uint8Array[] = [];
   nodeInvoices: NodeInvoice[] = [];
   energized = false;
   wallRegisterWh = 1000;
@@ -256,11 +259,13 @@ export class Sim {
       }
       const toB = this.toBuyer.shift();
       if (toB !== undefined) {
+        this.deliveredToBuyer.push(toB);
         this.stepBuyer({ type: 'frame', atMs: this.now, bytes: toB });
         continue;
       }
       const toS = this.toSeller.shift();
       if (toS !== undefined) {
+        this.deliveredToSeller.push(toS);
         this.stepSeller({ type: 'frame', atMs: this.now, bytes: toS });
         continue;
       }
