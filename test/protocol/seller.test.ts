@@ -251,6 +251,27 @@ describe('seller: link, heartbeat, stop and receipt', () => {
     expect(b?.reason).toBe(Reason.USER_STOP);
   });
 
+  it('an invoice paid while the session closes is counted and the receipt re-signed with it', () => {
+    const sim = charging();
+    sim.autoPay = false;
+    sim.advance(3000);
+    const open = sim.seller.invoices.find((i) => i.status === 'open');
+    if (open?.paymentHash == null) throw new Error('no open invoice');
+    sim.stepSeller({ type: 'stopRequest', atMs: sim.now, reason: Reason.USER_STOP });
+    expect(sim.seller.phase).toBe('closing');
+    const e = sim.stepSeller({
+      type: 'invoiceSettled',
+      atMs: sim.now,
+      paymentHash: open.paymentHash,
+      amountMsat: open.amountMsat,
+    });
+    expect(kinds(e)).toContain('signWithNodeKey');
+    sim.run();
+    const receipt = sim.ofType(sim.sellerEffects, 'sessionEnded')[0]?.receipt;
+    expect(receipt?.invoices.map((i) => i.paymentHash)).toContain(open.paymentHash);
+    expect(receipt?.totalPaidMsat).toBe(sim.seller.paidMsat);
+  });
+
   it('ends at the buyer’s target energy, never invoicing beyond it', () => {
     const sim = charging({}, { targetEnergyWh: 100 });
     sim.advance(120_000);
