@@ -286,6 +286,34 @@ describe('seller: link, heartbeat, stop and receipt', () => {
     expect(sim.seller.phase).toBe('charging');
   });
 
+  it('stop during the deposit: no energy, a receipt with what was paid', () => {
+    const sim = new Sim();
+    sim.autoPay = false;
+    sim.plug();
+    expect(sim.seller.phase).toBe('deposit');
+    sim.stepSeller({ type: 'stopRequest', atMs: sim.now, reason: Reason.EQUIPMENT_FAULT });
+    sim.run();
+    const ended = sim.ofType(sim.sellerEffects, 'sessionEnded')[0];
+    expect(ended).toMatchObject({
+      reason: Reason.EQUIPMENT_FAULT,
+      receipt: { energyWh: 0, totalPaidMsat: 0n },
+    });
+    expect(sim.ofType(sim.sellerEffects, 'energize')).toHaveLength(0);
+    expect(sim.ofType(sim.sellerEffects, 'cancelInvoice')).toHaveLength(1);
+    expect(sim.ofType(sim.buyerEffects, 'sessionEnded')[0]?.reason).toBe(Reason.EQUIPMENT_FAULT);
+  });
+
+  it('ends with an explicit error when the node never signs the receipt', () => {
+    const sim = charging();
+    sim.stepSeller({ type: 'stopRequest', atMs: sim.now, reason: Reason.USER_STOP });
+    sim.sellerQueue = [];
+    const e = sim.stepSeller({ type: 'tick', atMs: sim.now + 10_001 });
+    expect(e.find((x) => x.type === 'sessionEnded')).toMatchObject({
+      reason: Reason.USER_STOP,
+      error: expect.stringMatching(/sign/),
+    });
+  });
+
   it('a new plug after the end starts a fresh session', () => {
     const sim = charging();
     sim.stepSeller({ type: 'unplug', atMs: sim.now });
