@@ -45,6 +45,7 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
   private last: EvseStatus | null = null;
   private currentLimitA = 0;
   private wantAsleep = false;
+  private opened = false;
   private pollTimer: { cancel(): void } | null = null;
 
   /** @param options serial port and RAPI options; see `OpenEvseOptions` */
@@ -55,7 +56,8 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
     this.rapi.on('async', (line) => this.onAsync(line));
     this.rapi.on('link', (up) => {
       this.emit('link', up);
-      if (up) void this.status().catch(() => undefined);
+      // after a reconnect, refresh the status (the EVSE may have changed while we were away)
+      if (up && this.opened) void this.status().catch(() => undefined);
     });
   }
 
@@ -69,6 +71,7 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
     await this.rapi.open();
     await this.readCurrentLimit();
     const status = await this.status();
+    this.opened = true;
     const pollMs = this.options.statusPollMs ?? 0;
     if (pollMs > 0) this.schedulePoll(pollMs);
     return status;

@@ -273,7 +273,12 @@ export class RapiClient extends EventEmitter<RapiClientEvents> {
     }
     if (pending.seq !== null && line.seq !== null && line.seq !== pending.seq) {
       // the late answer to an attempt we already gave up on
-      this.emit('protocolError', new Error(`stale reply ${raw.trim()} (waiting for :${pending.seq})`));
+      this.emit(
+        'protocolError',
+        new Error(
+          `stale reply ${raw.trim()} (waiting for :${pending.seq.toString(16).toUpperCase().padStart(2, '0')})`,
+        ),
+      );
       return;
     }
     pending.resolve(line);
