@@ -123,6 +123,17 @@ describe('OpenEVSE RAPI driver over a PTY', () => {
     expect((await evse.status()).sleeping).toBe(true);
   });
 
+  it('polls $GS for firmware that sends no notifications (statusPollMs) and detects changes', async () => {
+    const { evse } = await start({ statusPollMs: 100 }, { asyncFormat: 'none' });
+    const statuses: EvseStatus[] = [];
+    evse.on('status', (s) => statuses.push(s));
+    world.plug();
+    await waitFor(() => statuses.some((s) => s.plugged));
+    await clock.advance(1500);
+    await waitFor(() => statuses.some((s) => s.charging));
+    expect(statuses.at(-1)).toMatchObject({ pilot: 'C', charging: true });
+  });
+
   it('refuses replies without a checksum unless configured for firmware 1.x', async () => {
     const { evse } = await start({ timeoutMs: 200, retries: 1, acceptUnchecksummed: true });
     await evse.close();
