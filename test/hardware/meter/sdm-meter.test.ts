@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../hardware/clock.js';
 import {
   MeterException,
+  MeterImplausibleValue,
   MeterPortUnavailable,
   MeterTimeout,
   MeterUnitIdNoResponse,
@@ -131,6 +132,24 @@ describe('Eastron SDM driver over a PTY', () => {
     } finally {
       await meter.close();
       await emu2.close();
+    }
+  });
+
+  it('reports a register that goes backwards (meter swapped) once, then reads from the new value', async () => {
+    const { meter, emulator } = await start();
+    expect((await meter.read()).energyImportWh).toBeGreaterThan(12_345_000);
+    await emulator.close();
+    const swapped = createSimWorld({ clock, wallMeter: { noiseFraction: 0, initialEnergyWh: 2_000_000 } });
+    const emu2 = await SdmEmulator.open({ path: pair.b, meter: swapped.wallMeter });
+    try {
+      const err = await meter.read().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MeterImplausibleValue);
+      expect((err as Error).message).toMatch(/went backwards/);
+      expect((await meter.read()).energyImportWh).toBeCloseTo(2_000_000, -1);
+    } finally {
+      await meter.close();
+      await emu2.close();
+      swapped.stop();
     }
   });
 
