@@ -56,8 +56,9 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
     this.rapi.on('async', (line) => this.onAsync(line));
     this.rapi.on('link', (up) => {
       this.emit('link', up);
-      // after a reconnect, refresh the status (the EVSE may have changed while we were away)
-      if (up && this.opened) void this.status().catch(() => undefined);
+      // after a reconnect the controller may have been power-cycled without us hearing $AB: re-assert sleep if
+      // we hold it asleep, and refresh the limit and status
+      if (up && this.opened) void this.reassert();
     });
   }
 
@@ -115,13 +116,13 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
 
   /** `$FE`: allow charging. */
   async enable(): Promise<void> {
-    this.wantAsleep = false;
     await this.rapi.command('FE');
+    this.wantAsleep = false; // only once acknowledged: a failed enable leaves a held sleep held
   }
 
   /** `$FS`: stop delivering power by sleeping (relay opens, pilot stops oscillating). */
   async pause(): Promise<void> {
-    this.wantAsleep = true;
+    this.wantAsleep = true; // before sending: a pause that fails now is re-asserted on reconnect or reboot
     await this.rapi.command('FS');
   }
 

@@ -170,19 +170,23 @@ export class RapiClient extends EventEmitter<RapiClientEvents> {
         const timer = this.clock.setTimer(this.timeoutMs, () =>
           finish({ problem: `timeout after ${this.timeoutMs} ms` }),
         );
+        let done = false;
         const finish = (v: RapiLine | { problem: string } | Error): void => {
+          if (done) return; // e.g. a write error reported after this attempt already timed out
+          done = true;
           timer.cancel();
-          this.pending = null;
+          if (this.pending === mine) this.pending = null;
           if (v instanceof Error) reject(v);
           else resolve(v);
         };
-        this.pending = {
+        const mine: Pending = {
           command: label,
           seq,
           resolve: finish,
           reject: finish,
           corrupted: (problem) => finish({ problem }),
         };
+        this.pending = mine;
         port.write(wire, (err) => {
           if (err) finish(new EvseUnreachable(`write to ${this.options.path} failed: ${err.message}`));
         });
