@@ -144,3 +144,47 @@ export function sessionSteps(
   }
   return steps;
 }
+
+/** One reported message as identity + offline flag: `te:<txId>:<seqNo>` or `dt:<eventId>`. */
+export interface Reported {
+  key: string;
+  offline: boolean;
+}
+
+/** What the CSMS received, in arrival order (TransactionEvent and DataTransfer only). */
+export function receivedReports(received: readonly ReceivedCall[]): Reported[] {
+  const out: Reported[] = [];
+  for (const c of received) {
+    if (c.action === 'TransactionEvent') {
+      const info = c.payload.transactionInfo as { transactionId: string };
+      out.push({
+        key: `te:${info.transactionId}:${String(c.payload.seqNo)}`,
+        offline: c.payload.offline === true,
+      });
+    } else if (c.action === 'DataTransfer') {
+      const data = dataOf(c);
+      out.push({ key: `dt:${String(data.eventId)}`, offline: data.offline === true });
+    }
+  }
+  return out;
+}
+
+/** What the station's outbox holds, in delivery order, with the offline flag recorded when produced. */
+export function outboxReports(db: Database.Database): Reported[] {
+  const rows = db
+    .prepare('SELECT message_key, tx_key, seq_no, event, offline FROM ocpp_outbox ORDER BY id')
+    .all() as {
+    message_key: string;
+    tx_key: string;
+    seq_no: number;
+    event: string;
+    offline: number;
+  }[];
+  return rows.map((r) => ({
+    key:
+      (JSON.parse(r.event) as { kind: string }).kind === 'Lightning'
+        ? `dt:${r.message_key}`
+        : `te:${r.tx_key}:${r.seq_no}`,
+    offline: r.offline === 1,
+  }));
+}

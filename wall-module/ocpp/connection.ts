@@ -40,6 +40,8 @@ export interface ConnectionHandlers {
   onOpen(link: RpcLink): void;
   /** the open link closed; a reconnect is already scheduled */
   onClose(code: number, reason: string): void;
+  /** a connect attempt failed; a retry is already scheduled */
+  onConnectFailed(error: unknown): void;
 }
 
 export class OcppConnection {
@@ -109,6 +111,7 @@ export class OcppConnection {
     } catch (err: unknown) {
       this.logger.warn('ocpp: connect failed', { error: err instanceof Error ? err.message : String(err) });
       this.schedule();
+      this.handlers.onConnectFailed(err);
     } finally {
       this.connecting = false;
     }

@@ -167,7 +167,11 @@ export class OcppStation {
       },
       this.config.backoff,
       this.logger,
-      { onOpen: (link) => this.onOpen(link), onClose: () => this.onClose() },
+      {
+        onOpen: (link) => this.onOpen(link),
+        onClose: () => this.onClose(),
+        onConnectFailed: (err) => this.noteError('connect', err),
+      },
     );
   }
 
