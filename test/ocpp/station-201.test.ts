@@ -328,3 +328,61 @@ describe('OcppStation on OCPP 2.0.1', () => {
     ]);
   });
 });
+
+describe('OcppStation on OCPP 2.1 (optional)', () => {
+  it('runs a paid session whose every message validates against the 2.1 schemas', async () => {
+    const csms = await TestCsms.start({ protocols: ['ocpp2.1'] });
+    const tmp = tempDb();
+    const { station, clock } = manualStation(tmp.db, {
+      url: csms.url,
+      identity: 'wall-21',
+      protocols: ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'],
+    });
+    try {
+      station.start();
+      await untilOnline(station, clock);
+      expect(station.status().protocol).toBe('ocpp2.1');
+      station.plugged(1, T0);
+      for (const step of sessionSteps(station, {
+        sessionId: 's-21',
+        evseId: 1,
+        startMs: T0,
+        meterStartWh: 0,
+        blocks: 2,
+      }))
+        step();
+      station.powerCut({ sessionId: 's-21', reason: 'non-payment', atMs: T0 + 130_000, energyWh: 200 });
+      station.sessionEnded({
+        sessionId: 's-21',
+        reason: 'LocalOutOfCredit',
+        meterStopWh: 200,
+        atMs: T0 + 190_000,
+        receipt: {
+          energyWh: 200,
+          paidMsat: 50_000n,
+          invoicesIssued: 2,
+          invoicesPaid: 2,
+          lastSeq: 1,
+          priceMsatPerWh: PRICE_MSAT_PER_WH,
+        },
+      });
+      station.unplugged(1, T0 + 200_000);
+      await untilDrained(station);
+      expect(csms.calls('TransactionEvent').map((c) => c.payload.eventType)).toEqual([
+        'Started',
+        'Updated',
+        'Updated',
+        'Updated',
+        'Updated',
+        'Ended',
+      ]);
+      expect(csms.calls('DataTransfer')).toHaveLength(6);
+      expect(csms.validationFailures).toEqual([]);
+      expect(station.status().validationFailures).toBe(0);
+    } finally {
+      await station.stop();
+      await csms.close();
+      tmp.cleanup();
+    }
+  });
+});
