@@ -6,6 +6,9 @@ import type { Clock, TimerHandle } from '../../hardware/clock.js';
 import { openRpcLink, type RpcLink, type RpcLinkOptions } from './rpc-link.js';
 import type { OcppLogger } from './types.js';
 
+/** How long `stop()` waits for the CSMS to acknowledge a close, real ms. */
+const CLOSE_GRACE_MS = 2000;
+
 export interface BackoffPolicy {
   /** first retry delay, ms */
   initialMs: number;
@@ -85,7 +88,17 @@ export class OcppConnection {
     this.timer = undefined;
     const link = this.current;
     this.current = undefined;
-    if (link) await link.close();
+    if (!link) return;
+    // a graceful close (code 1000), awaited for a bounded real time: a wedged CSMS must not hold up the
+    // daemon's shutdown (ws then finishes or times out the close handshake on its own)
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      link.close(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private async attempt(): Promise<void> {
