@@ -98,3 +98,34 @@ describe('migrateOcppTables', () => {
     }
   });
 });
+
+describe('Outbox pruning', () => {
+  it('forgets only messages finished before the cut-off, never pending ones', async () => {
+    const { Outbox } = await import('../../wall-module/ocpp/outbox.js');
+    const { migrateOcppTables } = await import('../../wall-module/ocpp/schema.js');
+    const tmp = tempDb();
+    try {
+      migrateOcppTables(tmp.db);
+      const outbox = new Outbox(tmp.db);
+      const ev = (txKey: string) => ({
+        kind: 'EvPlugged' as const,
+        txKey,
+        evseId: 1,
+        connectorId: 1,
+        atMs: 0,
+      });
+      outbox.append('a', ev('a'), 0, false, 0);
+      outbox.append('b', ev('b'), 0, false, 0);
+      outbox.append('c', ev('c'), 0, false, 0);
+      outbox.finish(1, 'delivered', 1000);
+      outbox.finish(2, 'delivered', 5000);
+      expect(outbox.prune(2000)).toBe(1);
+      expect(outbox.has('a')).toBe(false);
+      expect(outbox.has('b')).toBe(true);
+      expect(outbox.pendingCount()).toBe(1);
+      expect(outbox.head()?.messageKey).toBe('c');
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

@@ -177,10 +177,15 @@ export class OcppStation {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Starts connecting to the CSMS (returns at once; connection, boot and delivery run in the background). */
+  /**
+   * Starts connecting to the CSMS (returns at once; connection, boot and delivery run in the background) after
+   * pruning outbox messages delivered more than `outboxRetentionDays` ago.
+   */
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    const pruned = this.outbox.prune(this.clock.now() - this.config.outboxRetentionDays * 86_400_000);
+    if (pruned > 0) this.logger.info('ocpp: pruned delivered outbox messages', { pruned });
     this.connection.start();
   }
 
