@@ -74,7 +74,8 @@ describe('OCPP security profiles', () => {
     });
     station = m.station;
     station.start();
-    await waitFor(() => csms!.refused.length === 1, 'first refusal');
+    await waitFor(() => station!.status().lastError !== null, 'first refusal seen by the station');
+    expect(csms.refused).toHaveLength(1);
     expect(station.status().lastError).toMatch(/401|Unauthorized/);
     await m.clock.advance(1000); // first backoff step
     await waitFor(() => csms!.refused.length === 2, 'retry after backoff');
