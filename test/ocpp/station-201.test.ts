@@ -386,3 +386,34 @@ describe('OcppStation on OCPP 2.1 (optional)', () => {
     }
   });
 });
+
+describe('OcppStation boot Rejected', () => {
+  it('sends nothing else until the interval passed, then boots again and delivers what waited', async () => {
+    const csms = await TestCsms.start({
+      protocols: ['ocpp2.0.1'],
+      bootReplies: ['Rejected', 'Rejected'],
+      bootIntervalSec: 30,
+    });
+    const tmp = tempDb();
+    const { station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-rej' });
+    try {
+      station.start();
+      await waitFor(() => station.status().boot === 'Rejected', 'Rejected');
+      station.plugged(1, T0);
+      await clock.advance(30_000);
+      await waitFor(() => csms.calls('BootNotification').length === 2, 'second boot');
+      await waitFor(() => clock.pendingTimers === 1, 'second Rejected handled: next boot scheduled');
+      await clock.advance(29_000);
+      expect(csms.received.map((c) => c.action)).toEqual(['BootNotification', 'BootNotification']);
+      await clock.advance(1_000);
+      await waitFor(() => station.status().boot === 'Accepted', 'Accepted at last');
+      await untilDrained(station);
+      expect(csms.calls('TransactionEvent')).toHaveLength(1);
+      expect(csms.validationFailures).toEqual([]);
+    } finally {
+      await station.stop();
+      await csms.close();
+      tmp.cleanup();
+    }
+  });
+});
