@@ -105,6 +105,14 @@ export class OcppConnection {
     if (!this.running || this.connecting || this.current) return;
     this.connecting = true;
     try {
+      await this.connectOnce();
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    try {
       const link = await openRpcLink(this.linkOptions);
       if (!this.running) {
         await link.close(true);
@@ -120,13 +128,15 @@ export class OcppConnection {
         this.schedule();
       });
       this.logger.info('ocpp: connected', { protocol: link.protocol });
-      this.handlers.onOpen(link);
+      try {
+        this.handlers.onOpen(link);
+      } catch (err: unknown) {
+        this.logger.error('ocpp: open handler failed', { error: String(err) });
+      }
     } catch (err: unknown) {
       this.logger.warn('ocpp: connect failed', { error: err instanceof Error ? err.message : String(err) });
       this.schedule();
       this.handlers.onConnectFailed(err);
-    } finally {
-      this.connecting = false;
     }
   }
 

@@ -593,7 +593,7 @@ export class OcppStation {
 
   private afterChange(): void {
     this.sendStatusChanges();
-    void this.pump();
+    this.background('pump', this.pump());
   }
 
   // ---------------------------------------------------------------- internals: link, boot, heartbeat
@@ -621,7 +621,8 @@ export class OcppStation {
         if (matches.length === 0) return { reply: { status: 'Unknown' } };
         return {
           reply: { status: 'Accepted' },
-          after: () => void this.notifyDisplayMessages(link, requestId, matches),
+          after: () =>
+            this.background('NotifyDisplayMessages', this.notifyDisplayMessages(link, requestId, matches)),
         };
       });
       link.handle('ClearDisplayMessage', (req) => {
@@ -630,7 +631,7 @@ export class OcppStation {
       });
     }
     if (this.boot === 'Accepted') this.afterAccepted(link);
-    else void this.sendBoot(link);
+    else this.background('BootNotification', this.sendBoot(link));
   }
 
   private onClose(): void {
@@ -683,7 +684,7 @@ export class OcppStation {
     this.bootTimer?.cancel();
     this.bootTimer = this.clock.setTimer(retrySec * 1000, () => {
       this.bootTimer = undefined;
-      if (this.link === link) void this.sendBoot(link);
+      if (this.link === link) this.background('BootNotification', this.sendBoot(link));
     });
   }
 
@@ -691,7 +692,7 @@ export class OcppStation {
     this.lastStatus.clear();
     this.sendStatusChanges();
     this.scheduleHeartbeat(link);
-    void this.pump();
+    this.background('pump', this.pump());
   }
 
   private scheduleHeartbeat(link: RpcLink): void {
@@ -819,7 +820,7 @@ export class OcppStation {
       this.pumpTimer?.cancel();
       this.pumpTimer = this.clock.setTimer(backoffDelayMs(this.config.backoff, attempts - 1), () => {
         this.pumpTimer = undefined;
-        void this.pump();
+        this.background('pump', this.pump());
       });
       return false;
     }
@@ -849,6 +850,14 @@ export class OcppStation {
       }
     }
     return 'delivered';
+  }
+
+  /** Runs background work so that no failure (even a closed database) becomes an unhandled rejection. */
+  private background(what: string, work: Promise<unknown>): void {
+    work.catch((err: unknown) => {
+      this.noteError(what, err);
+      this.logger.error('ocpp: background task failed', { task: what, error: String(err) });
+    });
   }
 
   private noteError(action: string, err: unknown): void {
