@@ -417,3 +417,33 @@ describe('OcppStation boot Rejected', () => {
     }
   });
 });
+
+describe('OcppStation TriggerMessage', () => {
+  it.each(['ocpp2.0.1', 'ocpp1.6'] as const)(
+    '%s: sends Heartbeat and StatusNotification on request, NotImplemented otherwise',
+    async (protocol) => {
+      const csms = await TestCsms.start({ protocols: [protocol] });
+      const tmp = tempDb();
+      const { station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-trig' });
+      try {
+        station.start();
+        await untilOnline(station, clock);
+        await waitFor(() => csms.calls('StatusNotification').length === 1, 'boot-time status');
+        const evse = protocol === 'ocpp1.6' ? { connectorId: 1 } : { evse: { id: 1 } };
+        const trigger = (requestedMessage: string, extra: object = {}) =>
+          csms.call('wall-trig', 'TriggerMessage', { requestedMessage, ...extra } as never);
+        expect(await trigger('Heartbeat')).toEqual({ status: 'Accepted' });
+        await waitFor(() => csms.calls('Heartbeat').length === 1, 'triggered Heartbeat');
+        expect(await trigger('StatusNotification', evse)).toEqual({ status: 'Accepted' });
+        await waitFor(() => csms.calls('StatusNotification').length === 2, 'triggered StatusNotification');
+        expect(await trigger('BootNotification')).toEqual({ status: 'Rejected' }); // already accepted
+        expect(await trigger('MeterValues')).toEqual({ status: 'NotImplemented' });
+        expect(csms.validationFailures).toEqual([]);
+      } finally {
+        await station.stop();
+        await csms.close();
+        tmp.cleanup();
+      }
+    },
+  );
+});

@@ -40,7 +40,7 @@ import {
   type StationIdentity,
 } from './ocpp201-messages.js';
 import { Outbox, type OutboxOutcome } from './outbox.js';
-import type { RpcLink } from './rpc-link.js';
+import type { HandlerReply, RpcLink } from './rpc-link.js';
 import { migrateOcppTables } from './schema.js';
 import { resolveStationConfig, type ResolvedStationConfig } from './station-config.js';
 import { TransactionStore, type TransactionRecord } from './transactions.js';
@@ -630,8 +630,59 @@ export class OcppStation {
         return { reply: { status: this.displays.clear(id) ? 'Accepted' : 'Unknown' } };
       });
     }
+    link.handle('TriggerMessage', (req) => this.onTriggerMessage(link, req));
     if (this.boot === 'Accepted') this.afterAccepted(link);
     else this.background('BootNotification', this.sendBoot(link));
+  }
+
+  /**
+   * TriggerMessage (1.6 and 2.x): Heartbeat and StatusNotification are sent on request (after the reply);
+   * BootNotification only while not yet accepted; anything else is NotImplemented.
+   */
+  private onTriggerMessage(link: RpcLink, req: JsonObject): HandlerReply {
+    const requested = typeof req.requestedMessage === 'string' ? req.requestedMessage : '';
+    const evseObj = req.evse;
+    const evseId =
+      typeof req.connectorId === 'number'
+        ? req.connectorId
+        : typeof evseObj === 'object' &&
+            evseObj !== null &&
+            !Array.isArray(evseObj) &&
+            typeof evseObj.id === 'number'
+          ? evseObj.id
+          : undefined;
+    if (evseId !== undefined && evseId !== 0 && !this.config.evses.some((e) => e.evseId === evseId))
+      return { reply: { status: 'Rejected' } };
+    switch (requested) {
+      case 'Heartbeat':
+        if (this.boot !== 'Accepted') return { reply: { status: 'Rejected' } };
+        return {
+          reply: { status: 'Accepted' },
+          after: () => this.background('Heartbeat', link.call('Heartbeat', {})),
+        };
+      case 'StatusNotification':
+        if (this.boot !== 'Accepted') return { reply: { status: 'Rejected' } };
+        return {
+          reply: { status: 'Accepted' },
+          after: () => {
+            if (evseId === undefined || evseId === 0) this.lastStatus.clear();
+            else this.lastStatus.delete(evseId);
+            this.sendStatusChanges();
+          },
+        };
+      case 'BootNotification':
+        if (this.boot === 'Accepted') return { reply: { status: 'Rejected' } };
+        return {
+          reply: { status: 'Accepted' },
+          after: () => {
+            this.bootTimer?.cancel();
+            this.bootTimer = undefined;
+            this.background('BootNotification', this.sendBoot(link, 'Triggered'));
+          },
+        };
+      default:
+        return { reply: { status: 'NotImplemented' } };
+    }
   }
 
   private onClose(): void {
@@ -657,11 +708,11 @@ export class OcppStation {
     return id;
   }
 
-  private async sendBoot(link: RpcLink): Promise<void> {
+  private async sendBoot(link: RpcLink, reason: 'PowerUp' | 'Triggered' = 'PowerUp'): Promise<void> {
     const payload =
       link.protocol === 'ocpp1.6'
         ? bootNotification16(this.identity())
-        : bootNotification201(this.identity());
+        : bootNotification201(this.identity(), reason);
     let retrySec = this.config.heartbeatFallbackSec;
     try {
       const reply = await link.call('BootNotification', payload);
