@@ -208,16 +208,14 @@ describe('ISO-TP sender: STmin classes', () => {
     for (const g of await gaps(0)) expect(g).toBeCloseTo(frameMs, 2);
   });
   it('0x0A: at least 10 ms between CFs', async () => {
-    for (const g of await gaps(0x0a))
-      (expect(g).toBeGreaterThanOrEqual(10), expect(g).toBeLessThan(10 + 0.5));
+    for (const g of await gaps(0x0a)) expect(g).toSatisfy((x: number) => x >= 10 && x < 10.5);
   });
   it('0xF5: at least 500 µs (100 µs codes)', async () => {
-    for (const g of await gaps(0xf5))
-      (expect(g).toBeGreaterThanOrEqual(0.5), expect(g).toBeLessThan(0.5 + 0.3));
+    for (const g of await gaps(0xf5)) expect(g).toSatisfy((x: number) => x >= 0.5 && x < 0.8);
   });
   it('reserved 0x80 and 0xFA: treated as 127 ms', async () => {
     for (const raw of [0x80, 0xfa])
-      for (const g of await gaps(raw)) (expect(g).toBeGreaterThanOrEqual(127), expect(g).toBeLessThan(127.5));
+      for (const g of await gaps(raw)) expect(g).toSatisfy((x: number) => x >= 127 && x < 127.5);
   });
 });
 
