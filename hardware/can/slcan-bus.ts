@@ -113,7 +113,7 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
     } catch (err) {
       this.port = undefined;
       this.failPending(err instanceof Error ? err : new CanError(String(err)));
-      port.destroy();
+      await destroyAndWait(port);
       throw err;
     }
   }
@@ -137,11 +137,7 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
     this.open_ = false;
     this.port = undefined;
     this.failPending(new CanBusClosed('SLCAN bus closed'));
-    await new Promise<void>((resolve) => {
-      if (port.destroyed) return resolve();
-      port.once('close', () => resolve());
-      port.destroy();
-    });
+    await destroyAndWait(port);
     this.emit('close', undefined);
   }
 
@@ -238,4 +234,21 @@ async function openSerialPort(options: SlcanBusOptions): Promise<Duplex> {
   const port = new SerialPort({ path: options.path, baudRate: options.baudRate ?? 115_200, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
   return port;
+}
+
+/**
+ * Releases the adapter stream and resolves once its resource is free. A SerialPort must be closed with
+ * `close()` (its `destroy()` leaves the fd and its lock open); other streams are destroyed.
+ */
+function destroyAndWait(port: Duplex): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (port instanceof SerialPort) {
+      if (!port.isOpen) return resolve();
+      port.close(() => resolve());
+      return;
+    }
+    if (port.closed) return resolve();
+    port.once('close', () => resolve());
+    port.destroy();
+  });
 }

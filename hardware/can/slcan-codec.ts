@@ -20,7 +20,7 @@ export const SLCAN_BITRATES: readonly number[] = [
  * without an `Sn` code. 33.3 kbit/s single-wire CAN: BTR0 0x0E (SJW 1, BRP 14 → tq = 2×15/16 MHz = 1.875 µs),
  * BTR1 0x1C (TSEG1 13 tq, TSEG2 2 tq, one sample) → 16 tq = 30 µs per bit = 33 333 bit/s, sample point 87.5 %.
  */
-export const SLCAN_RAW_TIMING: Readonly<Record<number, string>> = { 33_333: '0E1C', 33_300: '0E1C' };
+export const SLCAN_RAW_TIMING: Readonly<Record<number, string>> = { 33_333: '0E1C' };
 
 /**
  * The setup command selecting a bitrate.
