@@ -170,6 +170,11 @@ export class IsoTpTransport extends EventEmitter<IsoTpEvents> {
     bus.on('frame', this.onFrame);
   }
 
+  /** Bytes allocated for the reception in progress (0 when idle); never above `maxMessageBytes`. */
+  get bufferedBytes(): number {
+    return this.rx?.buffer.length ?? 0;
+  }
+
   /** True while a multi-frame reception is in progress. */
   get receiving(): boolean {
     return this.rx !== undefined;
