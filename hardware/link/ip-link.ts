@@ -13,7 +13,10 @@
  *    wall accepts a new connection at any time and it replaces the previous one.
  * For tests (or fixed installations) the vehicle may skip discovery with `peerAddress`/`peerPort` (e.g. `::1`).
  *
- * Liveness: up while a TCP connection is established; down (with the reason) when it closes or errors.
+ * Liveness: up while a TCP connection is established. Both sides send an empty frame (length 0, ignored by
+ * the receiver) every `heartbeatIntervalMs`; a connection on which nothing arrived for `peerTimeoutMs` is
+ * dropped ("peer silent") — a pulled cable would otherwise stay "up" for minutes of TCP keep-alive probes.
+ * Down (with the reason) when the connection closes, errors or falls silent.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
@@ -33,6 +36,8 @@ export const DEFAULT_DISCOVERY_PORT = 51_815;
 
 const REQUEST_MAGIC = Buffer.from('BCDISC?1', 'ascii');
 const RESPONSE_MAGIC = Buffer.from('BCDISC!1', 'ascii');
+/** An empty length-prefixed frame: the heartbeat. */
+const HEARTBEAT = Buffer.alloc(4);
 
 /** Options of {@link IpLink}. */
 export interface IpLinkOptions {
@@ -58,6 +63,10 @@ export interface IpLinkOptions {
   reconnectIntervalMs?: number;
   /** TCP keep-alive initial delay, ms; default 1000. */
   keepAliveMs?: number;
+  /** Period of the empty heartbeat frame, ms; default 1000. */
+  heartbeatIntervalMs?: number;
+  /** Drop a connection silent for this long, ms; default 3500. */
+  peerTimeoutMs?: number;
   /** Largest message sent or accepted, bytes; default 65 536. */
   maxMessageBytes?: number;
   /** Default SystemClock. */
@@ -257,7 +266,24 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.options.keepAliveMs ?? 1000);
     const decoder = new LengthPrefixedDecoder(this.maxMessageBytes);
+    let downReason = 'peer disconnected';
+    let lastRxMs = this.clock.now();
+    const heartbeatMs = this.options.heartbeatIntervalMs ?? 1000;
+    const timeoutMs = this.options.peerTimeoutMs ?? 3500;
+    let heartbeat: TimerHandle | undefined;
+    const beat = (): void => {
+      if (socket.destroyed) return;
+      if (this.clock.now() - lastRxMs > timeoutMs) {
+        downReason = 'peer silent';
+        socket.destroy();
+        return;
+      }
+      socket.write(HEARTBEAT);
+      heartbeat = this.clock.setTimer(heartbeatMs, beat);
+    };
+    beat();
     socket.on('data', (chunk: Buffer) => {
+      lastRxMs = this.clock.now();
       let messages: Uint8Array[];
       try {
         messages = decoder.push(chunk);
@@ -270,9 +296,10 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
     });
     socket.on('error', (err) => emitErrorIfObserved(this, err));
     socket.on('close', () => {
+      heartbeat?.cancel();
       if (this.socket !== socket) return;
       this.socket = undefined;
-      this.emit('down', 'peer disconnected');
+      this.emit('down', downReason);
       this.scheduleReconnect();
     });
     if (!previous) this.emit('up');

@@ -86,6 +86,7 @@ describe('IpLink over TCP on ::1', () => {
     wall.on('error', (e) => errors.push(e));
     const raw = createConnection({ host: '::1', port: wall.listeningPort! });
     await new Promise((r) => raw.once('connect', r));
+    raw.resume(); // drain the wall's heartbeats
     const closed = new Promise((r) => raw.once('close', r));
     raw.write(Buffer.from([0, 0, 0x10, 0]));
     await closed;
