@@ -91,6 +91,37 @@ describe('ISO-TP under random and malformed frames', () => {
   });
 });
 
+describe('ISO-TP sender under random flow control', () => {
+  it('a send always settles (resolves or rejects with an IsoTp error) once the timers have run', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 300 }),
+        fc.array(fc.record({ data: frameData, gapMs: fc.integer({ min: 0, max: 1200 }) }), { maxLength: 30 }),
+        async (length, replies) => {
+          const clock = new ManualClock(0);
+          const bus = new LoopBus();
+          const isotp = new IsoTpTransport(bus, { txId: 0x7cd, rxId: RX, clock, wftMax: 3 });
+          let outcome: unknown = 'pending';
+          void isotp.send(new Uint8Array(length)).then(
+            () => (outcome = 'sent'),
+            (e: unknown) => (outcome = e),
+          );
+          for (const r of replies) {
+            await clock.advance(r.gapMs);
+            bus.emit('frame', canFrame({ id: RX, data: r.data, fd: r.data.length > 8 }));
+          }
+          // worst case: every remaining CF waits a reserved STmin (127 ms), then N_Bs (1000 ms) per block
+          for (let i = 0; i < 200 && outcome === 'pending'; i++) await clock.advance(1000);
+          expect(outcome).not.toBe('pending');
+          if (outcome !== 'sent') expect((outcome as Error).name).toMatch(/^IsoTp/);
+          isotp.close();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('ISO-TP round trip property', () => {
   it('random messages with random BS, STmin, TX_DL and padding arrive intact', async () => {
     await fc.assert(
