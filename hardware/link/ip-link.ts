@@ -221,7 +221,15 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
       this.dial(this.scoped(rinfo.address), msg.readUInt16BE(16));
     });
     udp.bind(0, '::', () => {
-      udp.setMulticastInterface(`::%${this.iface}`);
+      try {
+        udp.setMulticastInterface(`::%${this.iface}`);
+      } catch (err) {
+        emitErrorIfObserved(this, new LinkError(`interface ${this.iface}: ${(err as Error).message}`));
+        udp.close();
+        if (this.udp === udp) this.udp = undefined;
+        this.scheduleReconnect();
+        return;
+      }
       const tick = (): void => {
         if (this.closed || this.udp !== udp) return;
         udp.send(request, this.discoveryPort, `${this.group}%${this.iface}`, (err) => {
