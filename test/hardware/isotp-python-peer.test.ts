@@ -68,4 +68,32 @@ describe('ISO-TP against python-can + can-isotp', () => {
       expect(peer.errors()).toEqual([]);
       ours.close();
     }, 120_000);
+
+  it('CAN FD, TX_DL 64, both directions: 20, 400 and 5000 bytes', async () => {
+    emulator = new SlcanEmulator({ bitrate: 500_000, adapters: [{ name: 'ours' }, { name: 'python' }] });
+    const paths = await emulator.start();
+    peer = await PythonIsoTpPeer.start({
+      port: paths.python!,
+      bitrate: 500_000,
+      txId: 0x7cc,
+      rxId: 0x7cd,
+      txDl: 64,
+    });
+    bus = new SlcanBus({ path: paths.ours!, bitrate: 500_000 });
+    await bus.open();
+    const ours = new IsoTpTransport(bus, { txId: 0x7cd, rxId: 0x7cc, txDl: 64 });
+    const inbox: Uint8Array[] = [];
+    ours.on('message', (m) => inbox.push(m));
+    for (const n of [20, 400, 5000]) {
+      const a = payload(n, 3);
+      await ours.send(a);
+      expect(await peer.received(), `ours → python, ${n} bytes`).toEqual(a);
+      const b = payload(n, 4);
+      await peer.send(b);
+      for (let i = 0; i < 500 && inbox.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(inbox.shift(), `python → ours, ${n} bytes`).toEqual(b);
+    }
+    expect(peer.errors()).toEqual([]);
+    ours.close();
+  }, 120_000);
 });

@@ -1,7 +1,7 @@
 """Independent ISO-TP peer for tests: python-can's `slcan` interface on a serial port + the can-isotp package.
 
 Usage: python isotp-peer.py --port /dev/pts/N --bitrate 500000 --txid 0x7CC --rxid 0x7CD [--btr 0E1C]
-                            [--blocksize 0] [--stmin 0]
+                            [--blocksize 0] [--stmin 0] [--txdl 8]
 stdin:  one JSON object per line: {"send": "<hex>"} sends a message; {"quit": true} exits.
 stdout: {"ready": true} once set up; {"recv": "<hex>"} per received message; {"sent": n} after each send
         completes; {"error": "..."} on failures.
@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--rxid", type=lambda s: int(s, 0), required=True)
     ap.add_argument("--blocksize", type=int, default=0)
     ap.add_argument("--stmin", type=int, default=0)
+    ap.add_argument("--txdl", type=int, default=8, help="TX_DL: 8 classic, 12..64 CAN FD")
     args = ap.parse_args()
 
     out_lock = threading.Lock()
@@ -46,7 +47,8 @@ def main() -> None:
         "stmin": args.stmin,
         "blocksize": args.blocksize,
         "tx_padding": 0xAA,
-        "tx_data_length": 8,
+        "tx_data_length": args.txdl,
+        "can_fd": args.txdl > 8,
         "max_frame_size": 1 << 20,
         "rx_flowcontrol_timeout": 2000,
         "rx_consecutive_frame_timeout": 2000,

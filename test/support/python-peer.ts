@@ -26,6 +26,8 @@ export interface PythonPeerOptions {
   btr?: string;
   blockSize?: number;
   stMin?: number;
+  /** TX_DL: 8 (classic, default) or a CAN FD length. */
+  txDl?: number;
 }
 
 /** A running Python ISO-TP peer. */
@@ -66,6 +68,8 @@ export class PythonIsoTpPeer {
       String(options.blockSize ?? 0),
       '--stmin',
       String(options.stMin ?? 0),
+      '--txdl',
+      String(options.txDl ?? 8),
     ];
     if (options.btr) args.push('--btr', options.btr);
     else args.push('--bitrate', String(options.bitrate ?? 500_000));
