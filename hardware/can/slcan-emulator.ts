@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { SystemClock, type Clock } from '../clock.js';
 import { MemoryCanNetwork } from './memory-bus.js';
-import { openPtyPair, type PtyPair } from './pty-pair.js';
+import { openPtyPair, type PtyPair } from '../pty-pair.js';
 import { SlcanAdapterEmulation } from './slcan-adapter-emulation.js';
 import type { SlcanAckStyle } from './slcan-bus.js';
 

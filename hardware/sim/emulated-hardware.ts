@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { SdmModel } from '../meter/sdm-registers.js';
-import { createPtyPair, type PtyPair } from './pty-pair.js';
+import { createPtyPair, type PtyPair } from '../pty-pair.js';
 import { RapiEmulator } from './rapi-emulator.js';
 import { SdmEmulator } from './sdm-emulator.js';
 import type { SimWorld } from './sim-world.js';
@@ -104,5 +104,5 @@ export async function startEmulatedHardware(options: EmulatedHardwareOptions): P
 
 async function shutdown(closers: (() => Promise<void>)[], pairs: PtyPair[]): Promise<void> {
   for (const close of closers.reverse()) await close().catch(() => undefined);
-  for (const pair of pairs) await pair.dispose().catch(() => undefined);
+  for (const pair of pairs) await pair.close().catch(() => undefined);
 }

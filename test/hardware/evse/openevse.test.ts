@@ -8,7 +8,7 @@ import { OpenEvse, type OpenEvseOptions } from '../../../hardware/evse/openevse.
 import { RapiNegativeAck, RapiTimeout } from '../../../hardware/evse/rapi-client.js';
 import { RapiEmulator, type RapiEmulatorOptions } from '../../../hardware/sim/rapi-emulator.js';
 import { createSimWorld, type SimWorld } from '../../../hardware/sim/sim-world.js';
-import { createPtyPair, type PtyPair } from '../../support/pty-pair.js';
+import { createPtyPair, type PtyPair } from '../../../hardware/pty-pair.js';
 
 let pair: PtyPair;
 let clock: ManualClock;
@@ -52,7 +52,7 @@ afterEach(async () => {
   await evse?.close();
   await emulator?.close();
   world.stop();
-  await pair.dispose();
+  await pair.close();
 });
 
 describe('OpenEVSE RAPI driver over a PTY', () => {

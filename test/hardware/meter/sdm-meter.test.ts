@@ -12,7 +12,7 @@ import {
 import { SdmMeter, type SdmMeterOptions } from '../../../hardware/meter/sdm-meter.js';
 import { SdmEmulator, type SdmEmulatorOptions } from '../../../hardware/sim/sdm-emulator.js';
 import { createSimWorld, type SimWorld, type SimWorldOptions } from '../../../hardware/sim/sim-world.js';
-import { createPtyPair, type PtyPair } from '../../support/pty-pair.js';
+import { createPtyPair, type PtyPair } from '../../../hardware/pty-pair.js';
 
 let pair: PtyPair;
 let clock: ManualClock;
@@ -53,7 +53,7 @@ afterEach(async () => {
   await meter?.close();
   await emulator?.close();
   world.stop();
-  await pair.dispose();
+  await pair.close();
 });
 
 describe('Eastron SDM driver over a PTY', () => {
