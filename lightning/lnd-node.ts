@@ -227,6 +227,17 @@ export class LndNode implements LightningNode {
         amountMsat: BigInt(paid.mtokens) - feeMsat,
       };
     } catch (err) {
+      if (err instanceof PaymentInFlight) {
+        // Another attempt with this hash raced us (lnd: "payment already exists"); report what became of it.
+        const other = await this.paymentStatus(paymentHash).catch(() => undefined);
+        if (other?.state === 'succeeded') {
+          throw new InvoiceAlreadyPaid('pay: invoice was paid by a concurrent attempt of this node', {
+            cause: err,
+            payment: { preimage: other.preimage ?? '', feeMsat: other.feeMsat ?? 0n },
+          });
+        }
+        throw err;
+      }
       if (!(err instanceof NodeUnreachable)) throw err;
       // The call timed out or the connection dropped: the payment may still be on its way.
       const after = await this.paymentStatus(paymentHash).catch(() => undefined);

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import {
   addPeer,
   authenticatedLndGrpc,
+  closeChannel,
   createChainAddress,
   getChainBalance,
   getChannelBalance,
@@ -92,6 +93,7 @@ export type Logger = (line: string) => void;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHANNEL_SAT = 10_000_000;
+const MIN_VEHICLE_LOCAL_SAT = 2_000_000;
 const VEHICLE_FUNDING_SAT = 1_000_000_000n; // 10 BTC
 const WALL_FUNDING_SAT = 100_000_000n; // 1 BTC
 const FUNDING_FEE_SAT = 10_000n;
@@ -148,7 +150,8 @@ export function readConnection(path = connectionFilePath()): NetworkConnection {
 }
 
 /** Brings the network up, or confirms it is up. Idempotent: when every process is running and both nodes
-  answer with an active channel it only refreshes a stale chain tip and returns.
+  answer with an active channel it only refreshes a stale chain tip and returns. When the vehicle's side of
+  the channel has fallen below 2,000,000 sat (drained by many runs) the network is rebuilt.
 
   A half-started or crashed network is stopped and started again from scratch.
 
@@ -272,7 +275,7 @@ export interface ExtraNode {
   stop(): Promise<void>;
   /** starts it again on the same ports and data (no-op when running) */
   start(): Promise<void>;
-  /** stops it and deletes its data */
+  /** cooperatively closes its channels (so partners keep no dead channel), stops it and deletes its data */
   destroy(): Promise<void>;
 }
 
@@ -310,6 +313,7 @@ export async function startExtraNode(name: string): Promise<ExtraNode> {
       await waitForLnd(nodeDir, node.socket, node.p2pSocket, id);
     },
     destroy: async () => {
+      if (runningPid(dir, id) !== undefined) await closeAllChannels(node, connection).catch(() => undefined);
       await stop();
       rmSync(nodeDir, { recursive: true, force: true });
     },
@@ -359,6 +363,20 @@ export async function openChannelBetween(args: {
   } finally {
     closeLnd(from);
     closeLnd(to);
+  }
+}
+
+/** Cooperatively closes every active channel of `node` and mines the closing transactions. */
+async function closeAllChannels(node: NodeConnection, connection: NetworkConnection): Promise<void> {
+  const lnd = lndOf(node);
+  try {
+    const { channels } = await getChannels({ lnd, is_active: true });
+    for (const c of channels) {
+      await closeChannel({ lnd, id: c.id, tokens_per_vbyte: 2 });
+    }
+    if (channels.length > 0) await btcdRpc(btcdConfig(connection), 'generate', [1]);
+  } finally {
+    closeLnd(lnd);
   }
 }
 
@@ -626,7 +644,10 @@ async function healthyConnection(): Promise<NetworkConnection | undefined> {
       Promise.all(lnds.map((lnd) => getChannels({ lnd, is_active: true }))),
       sleep(10_000).then(() => undefined),
     ]);
-    return answers?.every((a) => a.channels.length > 0) ? connection : undefined;
+    if (!answers?.every((a) => a.channels.length > 0)) return undefined;
+    // Tests and demos drain the vehicle→wall channel a little on every run; start afresh before it runs dry.
+    const vehicleLocal = answers[1]!.channels.reduce((sum, c) => sum + c.local_balance, 0);
+    return vehicleLocal >= MIN_VEHICLE_LOCAL_SAT ? connection : undefined;
   } catch {
     return undefined;
   } finally {
