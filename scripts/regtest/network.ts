@@ -231,11 +231,14 @@ export async function status(): Promise<NetworkStatus> {
   for (const name of NODE_NAMES) {
     const lnd = lndOf(connection.nodes[name]);
     try {
-      const [info, chain, bal, chans] = await Promise.all([
-        getWalletInfo({ lnd }),
-        getChainBalance({ lnd }),
-        getChannelBalance({ lnd }),
-        getChannels({ lnd }),
+      const [info, chain, bal, chans] = await Promise.race([
+        Promise.all([
+          getWalletInfo({ lnd }),
+          getChainBalance({ lnd }),
+          getChannelBalance({ lnd }),
+          getChannels({ lnd }),
+        ]),
+        sleep(10_000).then(() => Promise.reject(new Error('no answer within 10 s'))),
       ]);
       result.nodes[name] = {
         pubkey: info.public_key,
