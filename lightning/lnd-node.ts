@@ -141,8 +141,11 @@ export class LndNode implements LightningNode {
         expires_at: new Date(expiresAt).toISOString(),
       }),
     );
-    this.tracked.set(created.id, expiresAt);
-    return { bolt11: created.request, paymentHash: created.id, expiresAt };
+    // The invoice itself is the authority on its expiry (creation timestamp + expiry seconds, to the second).
+    const encodedExpiry = Date.parse(parsePaymentRequest({ request: created.request }).expires_at);
+    const expiresAtMs = Number.isFinite(encodedExpiry) ? encodedExpiry : expiresAt;
+    this.tracked.set(created.id, expiresAtMs);
+    return { bolt11: created.request, paymentHash: created.id, expiresAt: expiresAtMs };
   }
 
   onSettled(handler: (event: SettlementEvent) => void): () => void {

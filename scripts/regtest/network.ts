@@ -13,12 +13,14 @@ import {
   addPeer,
   authenticatedLndGrpc,
   closeChannel,
+  createInvoice,
   createChainAddress,
   getChainBalance,
   getChannelBalance,
   getChannels,
   getWalletInfo,
   openChannel,
+  payViaPaymentRequest,
   type AuthenticatedLnd,
 } from 'ln-service';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
@@ -362,11 +364,26 @@ export async function openChannelBetween(args: {
         c.transaction_id === opened.transaction_id && c.is_active;
       return a.channels.some(isNew) && b.channels.some(isNew) ? true : undefined;
     });
+    await proveChannelCarriesPayments(from, to);
     return { fundingTxid: opened.transaction_id, fundingVout: opened.transaction_vout };
   } finally {
     closeLnd(from);
     closeLnd(to);
   }
+}
+
+/** "active" in getChannels can precede the channel link being ready to carry HTLCs ("insufficient balance"
+  for a moment); a first 1-sat payment, retried, proves the channel is usable. */
+async function proveChannelCarriesPayments(from: AuthenticatedLnd, to: AuthenticatedLnd): Promise<void> {
+  await retry('make a first payment over the new channel', 30, async () => {
+    const invoice = await createInvoice({ lnd: to, tokens: 1, description: 'boltcharge regtest readiness' });
+    return payViaPaymentRequest({
+      lnd: from,
+      request: invoice.request,
+      max_fee: 0,
+      pathfinding_timeout: 10_000,
+    });
+  });
 }
 
 /** Cooperatively closes every active channel of `node` and mines the closing transactions. */
@@ -539,7 +556,8 @@ async function coldStart(log: Logger): Promise<NetworkConnection> {
       const [v, w] = await Promise.all([getChannels({ lnd: vehicleLnd }), getChannels({ lnd: wallLnd })]);
       return v.channels.some((c) => c.is_active) && w.channels.some((c) => c.is_active) ? true : undefined;
     });
-    lap('channel active');
+    await proveChannelCarriesPayments(vehicleLnd, wallLnd);
+    lap('channel active and carries payments');
 
     const connection: NetworkConnection = {
       version: 1,
