@@ -16,9 +16,10 @@
  */
 import { fromHex, toHex } from './bytes.js';
 import { checkAmount, checkNetwork, checkPayee, checkUnexpired, decodeInvoice } from './bolt11.js';
-import { openFrame, type ChannelState } from './channel.js';
+import type { ChannelState } from './channel.js';
 import type { BuyerConfig } from './config.js';
 import type { BuyerEvent, Effect, Step } from './effects.js';
+import { protocolError } from './errors.js';
 import { encodeClearFrame, parseFrame } from './frame.js';
 import {
   deriveChannel,
@@ -35,18 +36,36 @@ import type {
   ReceiptMessage,
   SealedMessage,
 } from './messages.js';
-import { normaliseSignature, signNodeMessage, verifyNodeSignature } from './nodeSignature.js';
+import { signNodeMessage, verifyNodeSignature } from './nodeSignature.js';
 import { Reason, reasonName, type ReasonCode } from './reasons.js';
 import { verifyReceipt } from './receipt.js';
 import {
-  meterEventValid,
-  meterMessage,
+  acceptMeterEvent,
+  checkOwnNodeSignature,
+  dueMeterReport,
+  endedBeforeAuthentication,
+  finishSession,
+  idleOrEnded,
   msat,
+  plugStartsSession,
+  pureStep,
   record,
   rejectFrame,
-  sendSealed,
-  sessionEnded,
+  sessionEnergyWh,
+  stopMessage,
+  stoppable,
 } from './sessionCommon.js';
+import {
+  openOnChannel,
+  peerSilent,
+  pingDue,
+  readClearFrame,
+  refuseVersions,
+  resendClearFrame,
+  sendOnChannel,
+  unexpectedMessage,
+  waitedLonger,
+} from './sessionLink.js';
 import {
   amountMsatForBlock,
   feeLimitMsat,
@@ -216,9 +235,7 @@ export function evaluateOffer(config: BuyerConfig, offer: OfferMessage): OfferVe
 const AUTHENTICATED: BuyerPhase[] = ['negotiating', 'charging'];
 
 function send(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
-  if (s.channel === null) return;
-  s.channel = sendSealed(s.channel, m, out);
-  s.lastTxMs = atMs;
+  sendOnChannel(s, m, out, atMs);
 }
 
 function summary(s: BuyerState) {
@@ -237,26 +254,16 @@ function end(
   out: Effect[],
   outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
 ): void {
-  s.phase = 'ended';
-  s.endReason = reason;
   s.held = null;
-  s.pendingSign = null;
-  out.push(
-    record('sessionEnded', {
-      sessionId: s.sessionId,
-      reason: reasonName(reason),
-      paidMsat: msat(s.paidMsat),
-    }),
-  );
-  out.push(sessionEnded(reason, summary(s), outcome));
+  finishSession(s, reason, summary(s), out, outcome);
 }
 
 /** Sends stop (unless the wall stopped) and waits for the receipt. */
 function close(s: BuyerState, reason: ReasonCode, out: Effect[], atMs: number, sendStop: boolean): void {
   if (s.channel === null || !s.wallAuthOk) {
-    return end(s, reason, out, { error: `session ended before authentication: ${reasonName(reason)}` });
+    return end(s, reason, out, endedBeforeAuthentication(reason));
   }
-  if (sendStop) send(s, { type: 'stop', reason, text: reasonName(reason) }, out, atMs);
+  if (sendStop) send(s, stopMessage(reason), out, atMs);
   s.held = null;
   s.phase = 'closing';
   s.endReason = reason;
@@ -436,39 +443,20 @@ function startSession(s: BuyerState, entropyHex: string, out: Effect[], atMs: nu
 }
 
 function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
-  const parsed = parseFrame(bytes);
-  if (!parsed.ok) return rejectFrame(parsed.error, out);
-  const p = parsed.value;
-  if (p.kind !== 'clear') {
-    return rejectFrame(
-      { kind: 'ProtocolError', name: 'UnexpectedMessage', message: 'sealed frame before hello' },
-      out,
-    );
-  }
-  const m = p.message;
+  const m = readClearFrame(bytes, 'sealed frame before hello', out);
+  if (m === null) return;
   if (m.type === 'clearError') {
     return end(s, m.reason, out, {
       error: `wall refused the handshake (${reasonName(m.reason)}): ${m.text}`,
     });
   }
   if (m.role !== 'wall') {
-    return rejectFrame(
-      { kind: 'ProtocolError', name: 'UnexpectedMessage', message: 'hello from another vehicle' },
-      out,
-    );
+    return rejectFrame(protocolError('UnexpectedMessage', 'hello from another vehicle'), out);
   }
   s.lastRxMs = atMs;
   const version = negotiateVersion(s.config.versions, m.versions);
   if (version === undefined) {
-    const text = `no common protocol version: wall [${m.versions.join(',')}], vehicle [${s.config.versions.join(',')}]`;
-    const err = {
-      type: 'clearError' as const,
-      reason: Reason.VERSION_MISMATCH,
-      versions: s.config.versions,
-      text,
-    };
-    const frame = encodeClearFrame(err);
-    if (frame.ok) out.push({ type: 'send', frame: frame.value, message: err });
+    const text = refuseVersions(s.config.versions, m.versions, s.config.versions, out);
     s.sessionId = m.sessionId;
     return end(s, Reason.VERSION_MISMATCH, out, { error: text });
   }
@@ -557,13 +545,7 @@ function onReceipt(s: BuyerState, r: ReceiptMessage, out: Effect[]): void {
 }
 
 function unexpected(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
-  out.push(record('unexpectedMessage', { type: m.type, phase: s.phase }));
-  send(
-    s,
-    { type: 'error', reason: Reason.UNEXPECTED_MESSAGE, text: `${m.type} not expected in ${s.phase}` },
-    out,
-    atMs,
-  );
+  send(s, unexpectedMessage(m, s.phase, out), out, atMs);
 }
 
 function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
@@ -712,43 +694,37 @@ function onFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number):
   }
   if (s.phase === 'ended') return;
   if (s.phase === 'handshake') return onHandshakeFrame(s, bytes, out, atMs);
-  const opened = openFrame(s.channel as ChannelState, bytes);
+  const opened = openOnChannel(s, bytes, out, atMs);
   if (!opened.ok) {
     if (toHex(bytes) === s.wallHelloFrame && s.ownHelloFrame !== null && s.phase === 'authenticating') {
       // the wall repeats its hello: it did not get ours; answer again with the same bytes
-      const p = parseFrame(fromHex(s.ownHelloFrame));
-      if (p.ok && p.value.kind === 'clear')
-        out.push({ type: 'send', frame: fromHex(s.ownHelloFrame), message: p.value.message });
-      return;
+      return resendClearFrame(s.ownHelloFrame, out);
     }
     return rejectFrame(opened.error, out);
   }
-  s.channel = opened.value.channel;
-  s.lastRxMs = atMs;
-  if (opened.value.gap > 0) out.push(record('framesLost', { count: opened.value.gap }));
-  onSealed(s, opened.value.message, out, atMs);
+  onSealed(s, opened.value, out, atMs);
 }
 
 function onTick(s: BuyerState, out: Effect[], atMs: number): void {
   const c = s.config;
   if (s.phase === 'handshake' || s.phase === 'authenticating') {
-    if (atMs - (s.startMs ?? atMs) > c.handshakeTimeoutMs)
+    if (waitedLonger(s.startMs, atMs, c.handshakeTimeoutMs))
       end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
     return;
   }
   if (s.phase === 'closing') {
-    if (atMs - (s.closingSinceMs ?? atMs) > c.receiptTimeoutMs) {
+    if (waitedLonger(s.closingSinceMs, atMs, c.receiptTimeoutMs)) {
       end(s, s.endReason ?? Reason.NO_RECEIPT, out, { error: 'no receipt from the wall' });
     }
     return;
   }
   if (!AUTHENTICATED.includes(s.phase)) return;
-  if (atMs - s.lastRxMs > c.heartbeatTimeoutMs) {
+  if (peerSilent(s, atMs, c.heartbeatTimeoutMs)) {
     out.push({ type: 'alarm', reason: Reason.HEARTBEAT_LOST, message: 'no message from the wall' });
     send(s, { type: 'stop', reason: Reason.HEARTBEAT_LOST, text: 'heartbeat lost' }, out, atMs);
     return end(s, Reason.HEARTBEAT_LOST, out, { error: 'heartbeat lost: no receipt' });
   }
-  if (atMs - s.lastTxMs >= c.heartbeatTimeoutMs / 3) send(s, { type: 'ping', atMs }, out, atMs);
+  if (pingDue(s, atMs, c.heartbeatTimeoutMs)) send(s, { type: 'ping', atMs }, out, atMs);
   if (s.held !== null) considerInvoice(s, s.held, out, atMs);
 }
 
@@ -756,33 +732,21 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
   const atMs = ev.atMs;
   switch (ev.type) {
     case 'plug':
-      if (s.phase !== 'idle' && s.phase !== 'ended') {
-        out.push(record('plugIgnored', { phase: s.phase }));
-        return s;
-      }
-      return startSession(s, ev.entropyHex, out, atMs);
+      return plugStartsSession(s.phase, out) ? startSession(s, ev.entropyHex, out, atMs) : s;
     case 'unplug':
       if (s.phase === 'idle') s.bufferedHello = null;
-      if (s.phase === 'idle' || s.phase === 'ended') return s;
+      if (idleOrEnded(s.phase)) return s;
       end(s, Reason.UNPLUGGED, out, { error: 'unplugged: no receipt received' });
       return s;
     case 'frame':
       onFrame(s, ev.bytes, out, atMs);
       return s;
     case 'meter':
-      if (!meterEventValid(ev)) {
-        out.push({ type: 'alarm', reason: Reason.EQUIPMENT_FAULT, message: 'invalid meter reading' });
-        return s;
-      }
-      if (s.phase === 'idle' || s.phase === 'ended') return s;
-      if (s.startRegisterWh === null) s.startRegisterWh = Math.floor(ev.energyWh);
-      s.ownEnergyWh = Math.max(s.ownEnergyWh, Math.floor(ev.energyWh) - s.startRegisterWh);
-      if (
-        AUTHENTICATED.includes(s.phase) &&
-        (s.lastMeterSentMs === null || atMs - s.lastMeterSentMs >= s.config.meterReportIntervalMs)
-      ) {
-        s.lastMeterSentMs = atMs;
-        send(s, meterMessage(ev, s.ownEnergyWh), out, atMs);
+      if (!acceptMeterEvent(ev, out) || idleOrEnded(s.phase)) return s;
+      s.ownEnergyWh = sessionEnergyWh(s, ev, s.ownEnergyWh);
+      if (AUTHENTICATED.includes(s.phase)) {
+        const report = dueMeterReport(s, ev, s.ownEnergyWh, s.config.meterReportIntervalMs);
+        if (report !== null) send(s, report, out, atMs);
       }
       checkMeters(s, out, atMs);
       return s;
@@ -798,9 +762,8 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
         out.push(record('signatureIgnored', { text: ev.text }));
         return s;
       }
-      const v = verifyNodeSignature(ev.text, ev.signature, s.config.identity.nodePubkey);
-      const norm = normaliseSignature(ev.signature);
-      if (!v.ok || !norm.ok) {
+      const norm = checkOwnNodeSignature(ev.text, ev.signature, s.config.identity.nodePubkey);
+      if (!norm.ok) {
         const message = `node signature does not match the configured node key`;
         out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
         return (end(s, Reason.LOCAL_FAULT, out, { error: message }), s);
@@ -811,7 +774,7 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
       return s;
     }
     case 'stopRequest':
-      if (s.phase === 'idle' || s.phase === 'ended' || s.phase === 'closing') return s;
+      if (!stoppable(s.phase)) return s;
       close(s, ev.reason, out, atMs, true);
       return s;
     case 'paymentResult': {
@@ -880,8 +843,5 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
  * @returns the next state and the effects to execute in order
  */
 export function buyerStep(state: BuyerState, event: BuyerEvent): Step<BuyerState> {
-  const out: Effect[] = [];
-  const s = structuredClone(state);
-  const next = handle(s, event, out);
-  return { state: next, effects: out };
+  return pureStep(state, event, handle);
 }

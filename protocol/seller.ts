@@ -12,9 +12,10 @@
  * signed receipt.
  */
 import { fromHex, toHex } from './bytes.js';
-import { openFrame, type ChannelState } from './channel.js';
+import type { ChannelState } from './channel.js';
 import type { SellerConfig } from './config.js';
 import type { Effect, SellerEvent, Step } from './effects.js';
+import { protocolError } from './errors.js';
 import { encodeClearFrame, parseFrame } from './frame.js';
 import {
   deriveChannel,
@@ -30,18 +31,36 @@ import {
   type ReceiptMessage,
   type SealedMessage,
 } from './messages.js';
-import { normaliseSignature, verifyNodeSignature } from './nodeSignature.js';
+import { verifyNodeSignature } from './nodeSignature.js';
 import { Reason, reasonName, type ReasonCode } from './reasons.js';
 import { receiptText, type UnsignedReceipt } from './receipt.js';
 import {
-  meterEventValid,
-  meterMessage,
+  acceptMeterEvent,
+  checkOwnNodeSignature,
+  dueMeterReport,
+  endedBeforeAuthentication,
+  finishSession,
+  idleOrEnded,
   msat,
+  plugStartsSession,
+  pureStep,
   record,
   rejectFrame,
-  sendSealed,
-  sessionEnded,
+  sessionEnergyWh,
+  stopMessage,
+  stoppable,
 } from './sessionCommon.js';
+import {
+  openOnChannel,
+  peerSilent,
+  pingDue,
+  readClearFrame,
+  refuseVersions,
+  resendClearFrame,
+  sendOnChannel,
+  unexpectedMessage,
+  waitedLonger,
+} from './sessionLink.js';
 import { blockWhForPower, invoiceTerms, type PriceSegment } from './tariff.js';
 
 /** Seller phases. */
@@ -190,10 +209,9 @@ export function offerFor(config: SellerConfig): OfferMessage {
 const ACTIVE: SellerPhase[] = ['deposit', 'charging', 'suspended'];
 const AUTHENTICATED: SellerPhase[] = ['offered', 'deposit', 'charging', 'suspended'];
 
+/** Sends on the channel, unless the link is down (what would be sent then is lost anyway). */
 function send(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
-  if (s.channel === null || !s.linkUp) return;
-  s.channel = sendSealed(s.channel, m, out);
-  s.lastTxMs = atMs;
+  if (s.linkUp) sendOnChannel(s, m, out, atMs);
 }
 
 function summary(s: SellerState) {
@@ -216,17 +234,7 @@ function end(
     out.push({ type: 'cutPower', reason });
     s.energized = false;
   }
-  s.phase = 'ended';
-  s.endReason = reason;
-  s.pendingSign = null;
-  out.push(
-    record('sessionEnded', {
-      sessionId: s.sessionId,
-      reason: reasonName(reason),
-      paidMsat: msat(s.paidMsat),
-    }),
-  );
-  out.push(sessionEnded(reason, summary(s), outcome));
+  finishSession(s, reason, summary(s), out, outcome);
 }
 
 /** Starts closing: cut power, cancel outstanding invoices, send stop, sign the receipt. */
@@ -242,10 +250,10 @@ function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, 
   }
   const authenticated = s.channel !== null && s.vehicleAuthOk && s.ownAuthSent;
   if (!authenticated || s.version === null || s.sessionId === null) {
-    end(s, reason, out, { error: `session ended before authentication: ${reasonName(reason)}` });
+    end(s, reason, out, endedBeforeAuthentication(reason));
     return;
   }
-  if (sendStop) send(s, { type: 'stop', reason, text: reasonName(reason) }, out, atMs);
+  if (sendStop) send(s, stopMessage(reason), out, atMs);
   s.endReason = reason;
   s.phase = 'closing';
   s.closingSinceMs = atMs;
@@ -397,15 +405,8 @@ function startSession(s: SellerState, entropyHex: string, out: Effect[], atMs: n
 }
 
 function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
-  const parsed = parseFrame(bytes);
-  if (!parsed.ok) return rejectFrame(parsed.error, out);
-  const p = parsed.value;
-  if (p.kind !== 'clear')
-    return rejectFrame(
-      { kind: 'ProtocolError', name: 'UnexpectedMessage', message: 'sealed frame during hello' },
-      out,
-    );
-  const m = p.message;
+  const m = readClearFrame(bytes, 'sealed frame during hello', out);
+  if (m === null) return;
   if (m.type === 'clearError') {
     out.push({ type: 'alarm', reason: m.reason, message: `vehicle: ${m.text}` });
     return end(s, m.reason, out, {
@@ -413,33 +414,14 @@ function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs
     });
   }
   if (m.role !== 'vehicle')
-    return rejectFrame(
-      { kind: 'ProtocolError', name: 'UnexpectedMessage', message: 'hello from another wall' },
-      out,
-    );
+    return rejectFrame(protocolError('UnexpectedMessage', 'hello from another wall'), out);
   if (m.sessionId !== s.sessionId) {
-    return rejectFrame(
-      { kind: 'ProtocolError', name: 'ForeignSession', message: `hello for session ${m.sessionId}` },
-      out,
-    );
+    return rejectFrame(protocolError('ForeignSession', `hello for session ${m.sessionId}`), out);
   }
   s.lastRxMs = atMs;
   const version = negotiateVersion(s.config.versions, m.versions);
   if (version === undefined) {
-    const text = `no common protocol version: wall [${s.config.versions.join(',')}], vehicle [${m.versions.join(',')}]`;
-    const frame = encodeClearFrame({
-      type: 'clearError',
-      reason: Reason.VERSION_MISMATCH,
-      versions: s.config.versions,
-      text,
-    });
-    if (frame.ok) {
-      out.push({
-        type: 'send',
-        frame: frame.value,
-        message: { type: 'clearError', reason: Reason.VERSION_MISMATCH, versions: s.config.versions, text },
-      });
-    }
+    const text = refuseVersions(s.config.versions, s.config.versions, m.versions, out);
     return end(s, Reason.VERSION_MISMATCH, out, { error: text });
   }
   const th = transcriptHash(version, fromHex(s.helloFrame as string), bytes);
@@ -472,13 +454,7 @@ function maybeOffer(s: SellerState, out: Effect[], atMs: number): void {
 }
 
 function unexpected(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
-  out.push(record('unexpectedMessage', { type: m.type, phase: s.phase }));
-  send(
-    s,
-    { type: 'error', reason: Reason.UNEXPECTED_MESSAGE, text: `${m.type} not expected in ${s.phase}` },
-    out,
-    atMs,
-  );
+  send(s, unexpectedMessage(m, s.phase, out), out, atMs);
 }
 
 function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
@@ -577,13 +553,12 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
 }
 
 function onFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
-  if (s.phase === 'idle' || s.phase === 'ended') {
+  if (idleOrEnded(s.phase)) {
     out.push(record('frameIgnored', { phase: s.phase, bytes: bytes.length }));
     return;
   }
   if (s.phase === 'handshake') return onHandshakeFrame(s, bytes, out, atMs);
-  const channel = s.channel as ChannelState;
-  const opened = openFrame(channel, bytes);
+  const opened = openOnChannel(s, bytes, out, atMs);
   if (!opened.ok) {
     // a repeated clear hello from the vehicle (its retry) is harmless once keys exist
     const p = parseFrame(bytes);
@@ -593,10 +568,7 @@ function onFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs: number)
     }
     return rejectFrame(opened.error, out);
   }
-  s.channel = opened.value.channel;
-  s.lastRxMs = atMs;
-  if (opened.value.gap > 0) out.push(record('framesLost', { count: opened.value.gap }));
-  onSealed(s, opened.value.message, out, atMs);
+  onSealed(s, opened.value, out, atMs);
 }
 
 function onNodeSignature(s: SellerState, text: string, signature: string, out: Effect[], atMs: number): void {
@@ -605,10 +577,9 @@ function onNodeSignature(s: SellerState, text: string, signature: string, out: E
     out.push(record('signatureIgnored', { text }));
     return;
   }
-  const v = verifyNodeSignature(text, signature, s.config.nodePubkey);
-  const norm = normaliseSignature(signature);
-  if (!v.ok || !norm.ok) {
-    const message = `node signature does not match the configured node key: ${v.ok ? '' : v.error.message}`;
+  const norm = checkOwnNodeSignature(text, signature, s.config.nodePubkey);
+  if (!norm.ok) {
+    const message = `node signature does not match the configured node key: ${norm.error}`;
     out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
     if (pending.purpose === 'handshake') {
       send(s, { type: 'stop', reason: Reason.LOCAL_FAULT, text: 'wall cannot sign' }, out, atMs);
@@ -641,7 +612,7 @@ function onNodeSignature(s: SellerState, text: string, signature: string, out: E
 function onTick(s: SellerState, out: Effect[], atMs: number): void {
   const c = s.config;
   if (s.phase === 'handshake' || s.phase === 'authenticating') {
-    if (atMs - (s.startMs ?? atMs) > c.handshakeTimeoutMs) {
+    if (waitedLonger(s.startMs, atMs, c.handshakeTimeoutMs)) {
       return end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
     }
     if (s.phase === 'handshake' && s.linkUp && atMs - s.lastHelloMs >= c.helloRetryMs)
@@ -649,25 +620,22 @@ function onTick(s: SellerState, out: Effect[], atMs: number): void {
     return;
   }
   if (s.phase === 'closing') {
-    if (atMs - (s.closingSinceMs ?? atMs) > c.heartbeatTimeoutMs) {
+    if (waitedLonger(s.closingSinceMs, atMs, c.heartbeatTimeoutMs)) {
       end(s, s.endReason ?? Reason.LOCAL_FAULT, out, { error: 'the node did not sign the receipt in time' });
     }
     return;
   }
   if (!AUTHENTICATED.includes(s.phase)) return;
-  if (atMs - s.lastRxMs > c.heartbeatTimeoutMs) {
+  if (peerSilent(s, atMs, c.heartbeatTimeoutMs)) {
     out.push({ type: 'alarm', reason: Reason.HEARTBEAT_LOST, message: 'no message from the vehicle' });
     return close(s, s.linkUp ? Reason.HEARTBEAT_LOST : Reason.LINK_LOST, out, atMs, true);
   }
-  if (atMs - s.lastTxMs >= c.heartbeatTimeoutMs / 3) send(s, { type: 'ping', atMs }, out, atMs);
+  if (pingDue(s, atMs, c.heartbeatTimeoutMs)) send(s, { type: 'ping', atMs }, out, atMs);
   advance(s, out, atMs);
 }
 
 function resendHello(s: SellerState, out: Effect[], atMs: number): void {
-  const parsed = parseFrame(fromHex(s.helloFrame as string));
-  if (parsed.ok && parsed.value.kind === 'clear') {
-    out.push({ type: 'send', frame: fromHex(s.helloFrame as string), message: parsed.value.message });
-  }
+  resendClearFrame(s.helloFrame as string, out);
   s.lastHelloMs = atMs;
 }
 
@@ -741,13 +709,9 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
   const atMs = ev.atMs;
   switch (ev.type) {
     case 'plug':
-      if (s.phase !== 'idle' && s.phase !== 'ended') {
-        out.push(record('plugIgnored', { phase: s.phase }));
-        return s;
-      }
-      return startSession(s, ev.entropyHex, out, atMs);
+      return plugStartsSession(s.phase, out) ? startSession(s, ev.entropyHex, out, atMs) : s;
     case 'unplug':
-      if (s.phase === 'idle' || s.phase === 'ended' || s.phase === 'closing') return s;
+      if (!stoppable(s.phase)) return s;
       s.linkUp = false;
       close(s, Reason.UNPLUGGED, out, atMs, false);
       return s;
@@ -755,21 +719,13 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       onFrame(s, ev.bytes, out, atMs);
       break;
     case 'meter':
-      if (!meterEventValid(ev)) {
-        out.push({ type: 'alarm', reason: Reason.EQUIPMENT_FAULT, message: 'invalid meter reading' });
-        return s;
-      }
-      if (s.phase === 'idle' || s.phase === 'ended') return s;
-      if (s.startRegisterWh === null) s.startRegisterWh = Math.floor(ev.energyWh);
+      if (!acceptMeterEvent(ev, out) || idleOrEnded(s.phase)) return s;
+      s.deliveredWh = sessionEnergyWh(s, ev, s.deliveredWh);
       s.lastRegisterWh = Math.floor(ev.energyWh);
-      s.deliveredWh = Math.max(s.deliveredWh, Math.floor(ev.energyWh) - s.startRegisterWh);
       s.powerW = Math.max(0, ev.powerW);
-      if (
-        AUTHENTICATED.includes(s.phase) &&
-        (s.lastMeterSentMs === null || atMs - s.lastMeterSentMs >= s.config.meterReportIntervalMs)
-      ) {
-        s.lastMeterSentMs = atMs;
-        send(s, meterMessage(ev, s.deliveredWh), out, atMs);
+      if (AUTHENTICATED.includes(s.phase)) {
+        const report = dueMeterReport(s, ev, s.deliveredWh, s.config.meterReportIntervalMs);
+        if (report !== null) send(s, report, out, atMs);
       }
       break;
     case 'linkUp':
@@ -792,7 +748,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       onNodeSignature(s, ev.text, ev.signature, out, atMs);
       break;
     case 'stopRequest':
-      if (s.phase === 'idle' || s.phase === 'ended' || s.phase === 'closing') return s;
+      if (!stoppable(s.phase)) return s;
       close(s, ev.reason, out, atMs, true);
       return s;
     case 'invoiceCreated':
@@ -912,8 +868,5 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
  * @returns the next state and the effects to execute in order
  */
 export function sellerStep(state: SellerState, event: SellerEvent): Step<SellerState> {
-  const out: Effect[] = [];
-  const s = structuredClone(state);
-  const next = handle(s, event, out);
-  return { state: next, effects: out };
+  return pureStep(state, event, handle);
 }

@@ -1,12 +1,14 @@
 /**
- * Helpers shared by the seller and buyer machines: sealing and sending, rejecting frames, building meter
- * messages and end-of-session effects. One module serves both machines.
+ * Helpers shared by the seller and buyer machines: sealing and sending, rejecting frames, meter readings and
+ * reports, checking the own node's signature, ending a session, and the pure step wrapper. One module serves
+ * both machines.
  */
 import type { ChannelState } from './channel.js';
 import { sealMessage } from './channel.js';
-import type { Effect, MeterEvent, RecordValue, SessionSummary } from './effects.js';
-import type { ProtocolError } from './errors.js';
-import type { MeterMessage, ReceiptMessage, SealedMessage } from './messages.js';
+import type { Effect, MeterEvent, RecordValue, SessionSummary, Step } from './effects.js';
+import { fail, ok, type ProtocolError, type Result } from './errors.js';
+import type { MeterMessage, ReceiptMessage, SealedMessage, StopMessage } from './messages.js';
+import { normaliseSignature, verifyNodeSignature } from './nodeSignature.js';
 import { reasonName, Reason, type ReasonCode } from './reasons.js';
 
 /**
@@ -81,4 +83,130 @@ export function sessionEnded(
 /** Decimal string of a bigint, for record entries. */
 export function msat(v: bigint): string {
   return v.toString();
+}
+
+/**
+ * Checks a signature this side's own node returned for `text`: it must verify against the configured node
+ * key and normalise to the 65-byte form.
+ * @param nodePubkey the configured node key, hex
+ * @returns the normalised signature (hex), or why verification failed ('' when it verified but did not
+ *   normalise)
+ */
+export function checkOwnNodeSignature(
+  text: string,
+  signature: string,
+  nodePubkey: string,
+): Result<string, string> {
+  const verified = verifyNodeSignature(text, signature, nodePubkey);
+  const normalised = normaliseSignature(signature);
+  if (!verified.ok || !normalised.ok) return fail(verified.ok ? '' : verified.error.message);
+  return ok(normalised.value);
+}
+
+/**
+ * Marks the session ended and appends its ledger record and the `sessionEnded` effect.
+ * @param summary this side's summary of the session
+ */
+export function finishSession(
+  s: {
+    phase: string;
+    endReason: ReasonCode | null;
+    pendingSign: unknown;
+    sessionId: string | null;
+    paidMsat: bigint;
+  },
+  reason: ReasonCode,
+  summary: SessionSummary,
+  out: Effect[],
+  outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
+): void {
+  s.phase = 'ended';
+  s.endReason = reason;
+  s.pendingSign = null;
+  out.push(
+    record('sessionEnded', {
+      sessionId: s.sessionId,
+      reason: reasonName(reason),
+      paidMsat: msat(s.paidMsat),
+    }),
+  );
+  out.push(sessionEnded(reason, summary, outcome));
+}
+
+/** The outcome of a session that closed before both sides were authenticated: no receipt, an error. */
+export function endedBeforeAuthentication(reason: ReasonCode): { error: string } {
+  return { error: `session ended before authentication: ${reasonName(reason)}` };
+}
+
+/** The stop message for `reason` (text: the reason's name). */
+export function stopMessage(reason: ReasonCode): StopMessage {
+  return { type: 'stop', reason, text: reasonName(reason) };
+}
+
+/** True when no session is under way (never plugged, or over): plug starts one, frames and meters are moot. */
+export function idleOrEnded(phase: string): boolean {
+  return phase === 'idle' || phase === 'ended';
+}
+
+/**
+ * A plug event is taken only between sessions; during one it is recorded as ignored.
+ * @returns whether the plug starts a session
+ */
+export function plugStartsSession(phase: string, out: Effect[]): boolean {
+  if (idleOrEnded(phase)) return true;
+  out.push(record('plugIgnored', { phase }));
+  return false;
+}
+
+/** True while a session is under way and not yet closing: a stop request has something to close. */
+export function stoppable(phase: string): boolean {
+  return !idleOrEnded(phase) && phase !== 'closing';
+}
+
+/**
+ * Takes a meter reading into the session: sets the start register on the first reading.
+ * @param previousWh session energy so far, Wh
+ * @returns session energy after the reading (register advance since the start, never decreasing), Wh
+ */
+export function sessionEnergyWh(
+  s: { startRegisterWh: number | null },
+  ev: MeterEvent,
+  previousWh: number,
+): number {
+  if (s.startRegisterWh === null) s.startRegisterWh = Math.floor(ev.energyWh);
+  return Math.max(previousWh, Math.floor(ev.energyWh) - s.startRegisterWh);
+}
+
+/**
+ * The meter report to send the peer for a reading, at most one per `intervalMs`; notes it as sent.
+ * @param sessionWh this side's session energy, Wh
+ * @returns the meter message, or null when the last report is too recent
+ */
+export function dueMeterReport(
+  s: { lastMeterSentMs: number | null },
+  ev: MeterEvent,
+  sessionWh: number,
+  intervalMs: number,
+): MeterMessage | null {
+  if (s.lastMeterSentMs !== null && ev.atMs - s.lastMeterSentMs < intervalMs) return null;
+  s.lastMeterSentMs = ev.atMs;
+  return meterMessage(ev, sessionWh);
+}
+
+/** Checks a meter event; an unusable one raises an EQUIPMENT_FAULT alarm. @returns whether it is usable */
+export function acceptMeterEvent(ev: MeterEvent, out: Effect[]): boolean {
+  if (meterEventValid(ev)) return true;
+  out.push({ type: 'alarm', reason: Reason.EQUIPMENT_FAULT, message: 'invalid meter reading' });
+  return false;
+}
+
+/**
+ * One pure step of a session machine: `handle` works on a deep copy, so the caller's state is not modified.
+ * @returns the next state and the effects to execute in order
+ */
+export function pureStep<S, E>(state: S, event: E, handle: (s: S, ev: E, out: Effect[]) => S): Step<S> {
+  const out: Effect[] = [];
+  const s = structuredClone(state);
+  const next = handle(s, event, out);
+  return { state: next, effects: out };
 }
