@@ -12,12 +12,10 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import QRCode from 'qrcode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ManualClock } from '../../hardware/clock.js';
 import { QR_ERROR_CORRECTION, QR_MARGIN_MODULES } from '../../wall-module/ocpp/display-render.js';
-import type { OcppStation } from '../../wall-module/ocpp/station.js';
 import type { OcppVersion } from '../../wall-module/ocpp/types.js';
-import { TestCsms } from '../support/csms.js';
-import { manualStation, tempDb, untilDrained, untilOnline, waitFor, type TempDb } from './harness.js';
+import { type StationFixture, startStationFixture, stopStationFixture } from './fixtures.js';
+import { untilDrained, untilOnline, waitFor } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const T0 = 1_700_000_500_000;
@@ -113,10 +111,7 @@ async function serve(html: string): Promise<{ server: Server; url: string }> {
 }
 
 describe('OCPP display messages', () => {
-  let csms: TestCsms;
-  let tmp: TempDb;
-  let station: OcppStation;
-  let clock: ManualClock;
+  let fx: StationFixture;
   let browser: BrowserContext;
   let profile: string;
 
@@ -144,26 +139,21 @@ describe('OCPP display messages', () => {
     rmSync(profile, { recursive: true, force: true });
   });
 
-  async function online(protocols: OcppVersion[], stationProtocols?: OcppVersion[]): Promise<void> {
-    csms = await TestCsms.start({ protocols });
-    tmp = tempDb();
-    ({ station, clock } = manualStation(tmp.db, {
-      url: csms.url,
-      identity: 'wall-display',
-      ...(stationProtocols ? { protocols: stationProtocols } : {}),
-    }));
-    station.start();
-    await untilOnline(station, clock);
+  /** Starts the fixture (a CSMS speaking `protocols`) and brings the station online. */
+  async function online(protocols: OcppVersion[], stationProtocols?: OcppVersion[]): Promise<StationFixture> {
+    fx = await startStationFixture(
+      { protocols },
+      { identity: 'wall-display', ...(stationProtocols ? { protocols: stationProtocols } : {}) },
+    );
+    fx.station.start();
+    await untilOnline(fx.station, fx.clock);
+    return fx;
   }
 
-  afterEach(async () => {
-    await station.stop();
-    await csms.close();
-    tmp.cleanup();
-  });
+  afterEach(() => stopStationFixture(fx));
 
   it('on 2.0.1: validates SetDisplayMessage, answers Get with NotifyDisplayMessages, clears, and draws the URI as a QR code', async () => {
-    await online(['ocpp2.0.1']);
+    const { csms, station } = await online(['ocpp2.0.1']);
     const set = (payload: object) => csms.call('wall-display', 'SetDisplayMessage', payload as never);
     expect(await set(message(1, 'URI', PAY_URI))).toEqual({ status: 'Accepted' });
     expect(
@@ -240,7 +230,7 @@ describe('OCPP display messages', () => {
   });
 
   it('on 2.1: accepts QRCODE up to 1024 characters and draws it; a QRCodeDisplay component on 2.0.1 is drawn too', async () => {
-    await online(['ocpp2.1'], ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6']);
+    let { csms, station } = await online(['ocpp2.1'], ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6']);
     expect(station.status().protocol).toBe('ocpp2.1');
     const invoice = `lightning:lnbcrt${'q'.repeat(600)}`;
     expect(await csms.call('wall-display', 'SetDisplayMessage', message(1, 'QRCODE', invoice))).toEqual({
@@ -254,12 +244,10 @@ describe('OCPP display messages', () => {
     const html21 = await station.renderDisplayMessagesHtml();
     expect(csms.validationFailures).toEqual([]);
     expect(station.status().validationFailures).toBe(0);
-    await station.stop();
-    await csms.close();
-    tmp.cleanup();
+    await stopStationFixture(fx);
 
     // OCA QR guidance for 2.0.1: text for the QRCodeDisplay component is drawn as a QR code
-    await online(['ocpp2.0.1']);
+    ({ csms, station } = await online(['ocpp2.0.1']));
     const psp = 'https://psp.example.jp/qr/8d2e41';
     expect(
       await csms.call(

@@ -74,14 +74,32 @@ export function manualStation(
   return { station, clock };
 }
 
-/** Advances the manual clock a second at a time until the station is connected and booted. */
-export async function untilOnline(station: OcppStation, clock: ManualClock): Promise<void> {
+/**
+ * Advances the manual clock a second at a time until `condition` holds.
+ * @param what description for the timeout error
+ */
+export async function advanceUntil(
+  clock: ManualClock,
+  condition: () => boolean,
+  what: string,
+): Promise<void> {
   await waitFor(async () => {
-    const s = station.status();
-    if (s.connected && s.boot === 'Accepted') return true;
+    if (condition()) return true;
     await clock.advance(1000);
     return false;
-  }, 'station online and accepted');
+  }, what);
+}
+
+/** Advances the manual clock a second at a time until the station is connected and booted. */
+export async function untilOnline(station: OcppStation, clock: ManualClock): Promise<void> {
+  await advanceUntil(
+    clock,
+    () => {
+      const s = station.status();
+      return s.connected && s.boot === 'Accepted';
+    },
+    'station online and accepted',
+  );
 }
 
 /** Waits until the outbox is drained. */
@@ -105,31 +123,41 @@ export function paymentHash(sessionId: string, seq: number): string {
   return (hex + '0'.repeat(64)).slice(0, 64);
 }
 
+/** The invoice for block `seq` (BLOCK_WH at PRICE_MSAT_PER_WH) of a session whose meter started at `meterStartWh`. */
+export function blockInvoice(sessionId: string, seq: number, meterStartWh: number) {
+  const from = meterStartWh + seq * BLOCK_WH;
+  return {
+    sessionId,
+    seq,
+    paymentHash: paymentHash(sessionId, seq),
+    amountMsat: BigInt(BLOCK_WH * PRICE_MSAT_PER_WH),
+    priceMsatPerWh: PRICE_MSAT_PER_WH,
+    energyFromWh: from,
+    energyToWh: from + BLOCK_WH,
+  };
+}
+
+/** A session a test drives: `blocks` blocks bought from `startMs`; EVSE 1 and a meter at 0 Wh unless given. */
+export interface SessionOptions {
+  sessionId: string;
+  startMs: number;
+  blocks: number;
+  evseId?: number;
+  meterStartWh?: number;
+}
+
 /**
  * What a daemon reports for a session that buys `blocks` blocks of energy, one invoice per block, with a meter
  * sample every 15 s. Returns the steps so tests can interleave outages between them.
  */
-export function sessionSteps(
-  station: OcppStation,
-  opts: { sessionId: string; evseId: number; startMs: number; meterStartWh: number; blocks: number },
-): (() => void)[] {
+export function sessionSteps(station: OcppStation, opts: SessionOptions): (() => void)[] {
   const steps: (() => void)[] = [];
-  const { sessionId, evseId } = opts;
-  steps.push(() =>
-    station.sessionStarted({ evseId, sessionId, atMs: opts.startMs, meterStartWh: opts.meterStartWh }),
-  );
+  const { sessionId, evseId = 1, meterStartWh = 0 } = opts;
+  steps.push(() => station.sessionStarted({ evseId, sessionId, atMs: opts.startMs, meterStartWh }));
   for (let seq = 0; seq < opts.blocks; seq++) {
     const t0 = opts.startMs + seq * 60_000;
-    const from = opts.meterStartWh + seq * BLOCK_WH;
-    const invoice = {
-      sessionId,
-      seq,
-      paymentHash: paymentHash(sessionId, seq),
-      amountMsat: BigInt(BLOCK_WH * PRICE_MSAT_PER_WH),
-      priceMsatPerWh: PRICE_MSAT_PER_WH,
-      energyFromWh: from,
-      energyToWh: from + BLOCK_WH,
-    };
+    const invoice = blockInvoice(sessionId, seq, meterStartWh);
+    const from = invoice.energyFromWh;
     steps.push(() => station.invoiceIssued({ ...invoice, atMs: t0 + 1000 }));
     steps.push(() => station.invoicePaid({ ...invoice, atMs: t0 + 3000, issuedAtMs: t0 + 1000 }));
     for (let k = 1; k <= 4; k++)
@@ -143,6 +171,11 @@ export function sessionSteps(
       );
   }
   return steps;
+}
+
+/** Reports a whole session (every step of `sessionSteps`) at once. */
+export function runSession(station: OcppStation, opts: SessionOptions): void {
+  for (const step of sessionSteps(station, opts)) step();
 }
 
 /** One reported message as identity + offline flag: `te:<txId>:<seqNo>` or `dt:<eventId>`. */

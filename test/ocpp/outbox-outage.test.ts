@@ -2,55 +2,30 @@
  * The durable outbox against a real OCPP 2.0.1 peer that goes down: events produced while the CSMS is
  * unreachable are delivered once, in order, flagged offline; daemon calls never wait for the CSMS.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ManualClock } from '../../hardware/clock.js';
-import type { OcppStation } from '../../wall-module/ocpp/station.js';
-import { TestCsms } from '../support/csms.js';
+import { describe, expect, it } from 'vitest';
+import { useStationFixture } from './fixtures.js';
 import {
   BLOCK_WH,
   PRICE_MSAT_PER_WH,
-  manualStation,
   outboxReports,
   receivedReports,
   sessionSteps,
-  tempDb,
   untilDrained,
   untilOnline,
   waitFor,
-  type TempDb,
 } from './harness.js';
 
 const T0 = 1_700_000_200_000;
 
 describe('OCPP outbox across CSMS outages', () => {
-  let csms: TestCsms;
-  let tmp: TempDb;
-  let station: OcppStation;
-  let clock: ManualClock;
-
-  beforeEach(async () => {
-    csms = await TestCsms.start({ protocols: ['ocpp2.0.1'] });
-    tmp = tempDb();
-    ({ station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-outage' }));
-  });
-
-  afterEach(async () => {
-    await station.stop();
-    await csms.close();
-    tmp.cleanup();
-  });
+  const fx = useStationFixture({ protocols: ['ocpp2.0.1'] }, { identity: 'wall-outage' });
 
   it('delivers every event once and in order after the CSMS comes back, flagging those produced offline', async () => {
+    const { csms, station, clock, tmp } = fx;
     station.start();
     await untilOnline(station, clock);
     station.plugged(1, T0);
-    const steps = sessionSteps(station, {
-      sessionId: 's-out',
-      evseId: 1,
-      startMs: T0,
-      meterStartWh: 0,
-      blocks: 4,
-    });
+    const steps = sessionSteps(station, { sessionId: 's-out', startMs: T0, blocks: 4 });
     const online = steps.slice(0, 7); // start + first block
     const offline = steps.slice(7);
     for (const step of online) step();
@@ -102,6 +77,7 @@ describe('OCPP outbox across CSMS outages', () => {
   });
 
   it('never blocks a daemon call while the CSMS is unreachable for a whole session', async () => {
+    const { csms, station, clock, tmp } = fx;
     await csms.down();
     station.start();
     await clock.advance(3_000);
@@ -113,13 +89,7 @@ describe('OCPP outbox across CSMS outages', () => {
     setImmediate(() => (ioTurn = true));
     const results: unknown[] = [];
     results.push(station.plugged(1, T0));
-    for (const step of sessionSteps(station, {
-      sessionId: 's-dark',
-      evseId: 1,
-      startMs: T0,
-      meterStartWh: 0,
-      blocks: 3,
-    }))
+    for (const step of sessionSteps(station, { sessionId: 's-dark', startMs: T0, blocks: 3 }))
       results.push(step());
     results.push(station.powerCut({ sessionId: 's-dark', reason: 'non-payment', atMs: T0 + 200_000 }));
     results.push(

@@ -4,70 +4,58 @@
  * message (same transactionId/seqNo or eventId), which the CSMS can deduplicate.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ManualClock } from '../../hardware/clock.js';
-import type { OcppStation } from '../../wall-module/ocpp/station.js';
-import { TestCsms, type TestCsmsOptions } from '../support/csms.js';
+import type { TestCsmsOptions } from '../support/csms.js';
+import { type StationFixture, startStationFixture, stopStationFixture } from './fixtures.js';
 import {
+  advanceUntil,
   dataOf,
-  manualStation,
   outboxReports,
   receivedReports,
-  sessionSteps,
-  tempDb,
+  runSession,
   untilOnline,
   waitFor,
-  type TempDb,
 } from './harness.js';
 
 const T0 = 1_700_000_600_000;
 
 describe('OCPP outbox retries', () => {
-  let csms: TestCsms;
-  let tmp: TempDb;
-  let station: OcppStation;
-  let clock: ManualClock;
+  let fx: StationFixture;
 
-  async function setUp(options: Partial<TestCsmsOptions>, maxAttempts = 5): Promise<void> {
-    csms = await TestCsms.start({ protocols: ['ocpp2.0.1'], ...options });
-    tmp = tempDb();
-    ({ station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-retry', maxAttempts }));
-    station.start();
-    await untilOnline(station, clock);
+  /** Starts the fixture with these CSMS options and brings the station online. */
+  async function setUp(options: Partial<TestCsmsOptions>, maxAttempts = 5): Promise<StationFixture> {
+    fx = await startStationFixture(
+      { protocols: ['ocpp2.0.1'], ...options },
+      { identity: 'wall-retry', maxAttempts },
+    );
+    fx.station.start();
+    await untilOnline(fx.station, fx.clock);
+    return fx;
   }
 
   /** Advances the clock a second at a time until the outbox is drained. */
   async function drain(): Promise<void> {
-    await waitFor(async () => {
-      const s = station.status();
-      if (s.connected && s.outboxPending === 0) return true;
-      await clock.advance(1000);
-      return false;
-    }, 'outbox drained');
+    await advanceUntil(
+      fx.clock,
+      () => {
+        const s = fx.station.status();
+        return s.connected && s.outboxPending === 0;
+      },
+      'outbox drained',
+    );
   }
 
-  afterEach(async () => {
-    await station.stop();
-    await csms.close();
-    tmp.cleanup();
-  });
+  afterEach(() => stopStationFixture(fx));
 
   it('retries a CALLERROR with backoff and delivers it before anything later', async () => {
     let failures = 0;
-    await setUp({
+    const { csms, station, tmp } = await setUp({
       misbehave: (c) =>
         c.action === 'DataTransfer' && dataOf(c).messageId === 'InvoicePaid' && failures++ < 2
           ? 'error'
           : undefined,
     });
     station.plugged(1, T0);
-    for (const step of sessionSteps(station, {
-      sessionId: 's-retry',
-      evseId: 1,
-      startMs: T0,
-      meterStartWh: 0,
-      blocks: 1,
-    }))
-      step();
+    runSession(station, { sessionId: 's-retry', startMs: T0, blocks: 1 });
     await waitFor(() => csms.calls('DataTransfer').length === 2, 'first InvoicePaid attempt');
     expect(csms.calls('TransactionEvent')).toHaveLength(2); // the periodic meter report waits behind it
     await drain();
@@ -86,7 +74,7 @@ describe('OCPP outbox retries', () => {
   });
 
   it('gives up on a message after maxAttempts CALLERRORs and delivers the rest', async () => {
-    await setUp(
+    const { csms, station, tmp } = await setUp(
       {
         misbehave: (c) =>
           c.action === 'DataTransfer' && dataOf(c).messageId === 'InvoiceIssued' ? 'error' : undefined,
@@ -94,14 +82,7 @@ describe('OCPP outbox retries', () => {
       3,
     );
     station.plugged(1, T0);
-    for (const step of sessionSteps(station, {
-      sessionId: 's-drop',
-      evseId: 1,
-      startMs: T0,
-      meterStartWh: 0,
-      blocks: 2,
-    }))
-      step();
+    runSession(station, { sessionId: 's-drop', startMs: T0, blocks: 2 });
     await drain();
     const issued = csms.calls('DataTransfer').filter((c) => dataOf(c).messageId === 'InvoiceIssued');
     expect(issued).toHaveLength(6); // 2 invoices x 3 attempts
@@ -115,7 +96,7 @@ describe('OCPP outbox retries', () => {
 
   it('resends the same message when its reply is lost in flight; deduplicated by key nothing is missing or extra', async () => {
     let dropped = false;
-    await setUp({
+    const { csms, station, clock, tmp } = await setUp({
       misbehave: (c) => {
         if (!dropped && c.action === 'TransactionEvent' && c.payload.seqNo === 2) {
           dropped = true;
@@ -125,14 +106,7 @@ describe('OCPP outbox retries', () => {
       },
     });
     station.plugged(1, T0);
-    for (const step of sessionSteps(station, {
-      sessionId: 's-lost',
-      evseId: 1,
-      startMs: T0,
-      meterStartWh: 0,
-      blocks: 2,
-    }))
-      step();
+    runSession(station, { sessionId: 's-lost', startMs: T0, blocks: 2 });
     await waitFor(() => !station.status().connected, 'connection cut in flight');
     await untilOnline(station, clock);
     await drain();

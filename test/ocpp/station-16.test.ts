@@ -3,45 +3,29 @@
  * Pending then Accepted, a paid session produced entirely while the CSMS is down, delivered afterwards with
  * the transactionId from StartTransaction's reply filled into every queued message.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ManualClock } from '../../hardware/clock.js';
-import type { OcppStation } from '../../wall-module/ocpp/station.js';
-import { TestCsms } from '../support/csms.js';
+import { describe, expect, it } from 'vitest';
+import { useStationFixture } from './fixtures.js';
 import {
   BLOCK_WH,
   PRICE_MSAT_PER_WH,
   dataOf,
-  manualStation,
   paymentHash,
-  sessionSteps,
-  tempDb,
+  runSession,
   untilDrained,
   untilOnline,
   waitFor,
-  type TempDb,
 } from './harness.js';
 
 const T0 = 1_700_000_300_000;
 
 describe('OcppStation on OCPP 1.6J', () => {
-  let csms: TestCsms;
-  let tmp: TempDb;
-  let station: OcppStation;
-  let clock: ManualClock;
-
-  beforeEach(async () => {
-    csms = await TestCsms.start({ protocols: ['ocpp1.6'], bootReplies: ['Pending'], bootIntervalSec: 20 });
-    tmp = tempDb();
-    ({ station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-16' }));
-  });
-
-  afterEach(async () => {
-    await station.stop();
-    await csms.close();
-    tmp.cleanup();
-  });
+  const fx = useStationFixture(
+    { protocols: ['ocpp1.6'], bootReplies: ['Pending'], bootIntervalSec: 20 },
+    { identity: 'wall-16' },
+  );
 
   it('falls back to 1.6, boots Pending then Accepted, and rewrites queued messages with the transactionId', async () => {
+    const { csms, station, clock } = fx;
     station.start();
     await waitFor(() => station.status().boot === 'Pending', 'Pending');
     expect(station.status().protocol).toBe('ocpp1.6');
@@ -56,14 +40,7 @@ describe('OcppStation on OCPP 1.6J', () => {
 
     await csms.down();
     await waitFor(() => !station.status().connected, 'link down');
-    for (const step of sessionSteps(station, {
-      sessionId: 's-16',
-      evseId: 1,
-      startMs: T0 + 1000,
-      meterStartWh: 7000,
-      blocks: 2,
-    }))
-      step();
+    runSession(station, { sessionId: 's-16', startMs: T0 + 1000, meterStartWh: 7000, blocks: 2 });
     station.powerCut({ sessionId: 's-16', reason: 'non-payment', atMs: T0 + 130_000, energyWh: 7210 });
     station.sessionEnded({
       sessionId: 's-16',
@@ -158,6 +135,7 @@ describe('OcppStation on OCPP 1.6J', () => {
   });
 
   it('reports Charging and SuspendedEVSE by StatusNotification during an online session', async () => {
+    const { csms, station, clock } = fx;
     station.start();
     await untilOnline(station, clock); // Pending, then Accepted after 20 s of clock
     station.plugged(1, T0);

@@ -2,54 +2,36 @@
  * OcppStation against a real OCPP 2.0.1 peer (ocpp-rpc RPCServer, strict schema validation): boot Pending then
  * Accepted, a full paid session with every TransactionEvent and Lightning DataTransfer, a non-payment cut.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ManualClock } from '../../hardware/clock.js';
-import type { OcppStation } from '../../wall-module/ocpp/station.js';
+import { describe, expect, it } from 'vitest';
 import { TestCsms } from '../support/csms.js';
+import { startStationFixture, stopStationFixture, useStationFixture } from './fixtures.js';
 import {
   BLOCK_WH,
   PRICE_MSAT_PER_WH,
   dataOf,
   manualStation,
   paymentHash,
-  sessionSteps,
-  tempDb,
+  runSession,
   untilDrained,
   untilOnline,
   waitFor,
-  type TempDb,
 } from './harness.js';
 
 const T0 = 1_700_000_100_000;
 
 describe('OcppStation on OCPP 2.0.1', () => {
-  let csms: TestCsms;
-  let tmp: TempDb;
-  let station: OcppStation;
-  let clock: ManualClock;
-
-  beforeEach(async () => {
-    csms = await TestCsms.start({
+  const fx = useStationFixture(
+    {
       protocols: ['ocpp2.0.1', 'ocpp1.6'],
       bootReplies: ['Pending'],
       bootIntervalSec: 10,
       password: 'correct-horse-battery-staple',
-    });
-    tmp = tempDb();
-    ({ station, clock } = manualStation(tmp.db, {
-      url: csms.url,
-      identity: 'wall-201',
-      password: 'correct-horse-battery-staple',
-    }));
-  });
-
-  afterEach(async () => {
-    await station.stop();
-    await csms.close();
-    tmp.cleanup();
-  });
+    },
+    { identity: 'wall-201', password: 'correct-horse-battery-staple' },
+  );
 
   it('boots Pending then Accepted after the interval, holding transaction events until Accepted', async () => {
+    const { csms, station, clock } = fx;
     station.start();
     await waitFor(() => csms.calls('BootNotification').length === 1, 'first BootNotification');
     await waitFor(() => station.status().boot === 'Pending', 'Pending recorded');
@@ -92,17 +74,11 @@ describe('OcppStation on OCPP 2.0.1', () => {
   });
 
   it('reports a full paid session: every TransactionEvent in order and every Lightning DataTransfer', async () => {
+    const { csms, station, clock } = fx;
     station.start();
     await untilOnline(station, clock);
     station.plugged(1, T0);
-    for (const step of sessionSteps(station, {
-      sessionId: 's-full',
-      evseId: 1,
-      startMs: T0 + 5000,
-      meterStartWh: 12_000,
-      blocks: 3,
-    }))
-      step();
+    runSession(station, { sessionId: 's-full', startMs: T0 + 5000, meterStartWh: 12_000, blocks: 3 });
     station.sessionEnded({
       sessionId: 's-full',
       reason: 'EVDisconnected',
@@ -221,17 +197,11 @@ describe('OcppStation on OCPP 2.0.1', () => {
   });
 
   it('reports a non-payment cut as SuspendedEVSE plus PowerCutNonPayment, then ends LocalOutOfCredit', async () => {
+    const { csms, station, clock } = fx;
     station.start();
     await untilOnline(station, clock);
     station.plugged(1, T0);
-    const steps = sessionSteps(station, {
-      sessionId: 's-cut',
-      evseId: 1,
-      startMs: T0 + 1000,
-      meterStartWh: 500,
-      blocks: 1,
-    });
-    for (const step of steps) step();
+    runSession(station, { sessionId: 's-cut', startMs: T0 + 1000, meterStartWh: 500, blocks: 1 });
     const unpaid = {
       seq: 1,
       paymentHash: paymentHash('s-cut', 1),
@@ -297,24 +267,18 @@ describe('OcppStation on OCPP 2.0.1', () => {
   });
 
   it('logs a Rejected or UnknownVendorId DataTransfer reply and moves on without retrying', async () => {
-    await csms.close();
-    csms = await TestCsms.start({
+    await fx.csms.close();
+    fx.csms = await TestCsms.start({
       protocols: ['ocpp2.0.1'],
       dataTransferStatus: (id) => (id === 'InvoiceIssued' ? 'UnknownVendorId' : 'Rejected'),
     });
-    await station.stop();
-    ({ station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-201' }));
+    await fx.station.stop();
+    Object.assign(fx, manualStation(fx.tmp.db, { url: fx.csms.url, identity: 'wall-201' }));
+    const { csms, station, clock, tmp } = fx;
     station.start();
     await untilOnline(station, clock);
     station.plugged(1, T0);
-    for (const step of sessionSteps(station, {
-      sessionId: 's-rej',
-      evseId: 1,
-      startMs: T0,
-      meterStartWh: 0,
-      blocks: 2,
-    }))
-      step();
+    runSession(station, { sessionId: 's-rej', startMs: T0, blocks: 2 });
     await untilDrained(station);
     expect(csms.calls('DataTransfer')).toHaveLength(4);
     const outcomes = tmp.db
@@ -331,26 +295,17 @@ describe('OcppStation on OCPP 2.0.1', () => {
 
 describe('OcppStation on OCPP 2.1 (optional)', () => {
   it('runs a paid session whose every message validates against the 2.1 schemas', async () => {
-    const csms = await TestCsms.start({ protocols: ['ocpp2.1'] });
-    const tmp = tempDb();
-    const { station, clock } = manualStation(tmp.db, {
-      url: csms.url,
-      identity: 'wall-21',
-      protocols: ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'],
-    });
+    const fx = await startStationFixture(
+      { protocols: ['ocpp2.1'] },
+      { identity: 'wall-21', protocols: ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'] },
+    );
+    const { csms, station, clock } = fx;
     try {
       station.start();
       await untilOnline(station, clock);
       expect(station.status().protocol).toBe('ocpp2.1');
       station.plugged(1, T0);
-      for (const step of sessionSteps(station, {
-        sessionId: 's-21',
-        evseId: 1,
-        startMs: T0,
-        meterStartWh: 0,
-        blocks: 2,
-      }))
-        step();
+      runSession(station, { sessionId: 's-21', startMs: T0, blocks: 2 });
       station.powerCut({ sessionId: 's-21', reason: 'non-payment', atMs: T0 + 130_000, energyWh: 200 });
       station.sessionEnded({
         sessionId: 's-21',
@@ -380,22 +335,18 @@ describe('OcppStation on OCPP 2.1 (optional)', () => {
       expect(csms.validationFailures).toEqual([]);
       expect(station.status().validationFailures).toBe(0);
     } finally {
-      await station.stop();
-      await csms.close();
-      tmp.cleanup();
+      await stopStationFixture(fx);
     }
   });
 });
 
 describe('OcppStation boot Rejected', () => {
   it('sends nothing else until the interval passed, then boots again and delivers what waited', async () => {
-    const csms = await TestCsms.start({
-      protocols: ['ocpp2.0.1'],
-      bootReplies: ['Rejected', 'Rejected'],
-      bootIntervalSec: 30,
-    });
-    const tmp = tempDb();
-    const { station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-rej' });
+    const fx = await startStationFixture(
+      { protocols: ['ocpp2.0.1'], bootReplies: ['Rejected', 'Rejected'], bootIntervalSec: 30 },
+      { identity: 'wall-rej' },
+    );
+    const { csms, station, clock } = fx;
     try {
       station.start();
       await waitFor(() => station.status().boot === 'Rejected', 'Rejected');
@@ -411,9 +362,7 @@ describe('OcppStation boot Rejected', () => {
       expect(csms.calls('TransactionEvent')).toHaveLength(1);
       expect(csms.validationFailures).toEqual([]);
     } finally {
-      await station.stop();
-      await csms.close();
-      tmp.cleanup();
+      await stopStationFixture(fx);
     }
   });
 });
@@ -422,9 +371,8 @@ describe('OcppStation TriggerMessage', () => {
   it.each(['ocpp2.0.1', 'ocpp1.6'] as const)(
     '%s: sends Heartbeat and StatusNotification on request, NotImplemented otherwise',
     async (protocol) => {
-      const csms = await TestCsms.start({ protocols: [protocol] });
-      const tmp = tempDb();
-      const { station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-trig' });
+      const fx = await startStationFixture({ protocols: [protocol] }, { identity: 'wall-trig' });
+      const { csms, station, clock } = fx;
       try {
         station.start();
         await untilOnline(station, clock);
@@ -440,9 +388,7 @@ describe('OcppStation TriggerMessage', () => {
         expect(await trigger('MeterValues')).toEqual({ status: 'NotImplemented' });
         expect(csms.validationFailures).toEqual([]);
       } finally {
-        await station.stop();
-        await csms.close();
-        tmp.cleanup();
+        await stopStationFixture(fx);
       }
     },
   );

@@ -13,8 +13,8 @@ import { TestCsms } from '../support/csms.js';
 import {
   BLOCK_WH,
   PRICE_MSAT_PER_WH,
+  blockInvoice,
   outboxReports,
-  paymentHash,
   receivedReports,
   tempDb,
   waitFor,
@@ -61,24 +61,11 @@ class Child {
   }
 }
 
-function invoice(sessionId: string, seq: number, meterStartWh: number) {
-  const from = meterStartWh + seq * BLOCK_WH;
-  return {
-    sessionId,
-    seq,
-    paymentHash: paymentHash(sessionId, seq),
-    amountMsat: BigInt(BLOCK_WH * PRICE_MSAT_PER_WH),
-    priceMsatPerWh: PRICE_MSAT_PER_WH,
-    energyFromWh: from,
-    energyToWh: from + BLOCK_WH,
-  };
-}
-
 /** The daemon's calls for block `seq` of a session (invoice issued, paid, then meter samples). */
 async function block(child: Child, sessionId: string, seq: number): Promise<void> {
   const t = T0 + seq * 60_000;
-  await child.call('invoiceIssued', { ...invoice(sessionId, seq, 0), atMs: t + 1000 });
-  await child.call('invoicePaid', { ...invoice(sessionId, seq, 0), atMs: t + 3000 });
+  await child.call('invoiceIssued', { ...blockInvoice(sessionId, seq, 0), atMs: t + 1000 });
+  await child.call('invoicePaid', { ...blockInvoice(sessionId, seq, 0), atMs: t + 3000 });
   for (let k = 1; k <= 4; k++)
     await child.call('meterSample', {
       sessionId,
