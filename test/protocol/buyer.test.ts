@@ -95,10 +95,7 @@ describe('buyer: handshake', () => {
 
   it('refuses a wall whose handshake signature is not by the key it announced', () => {
     const sim = new Sim();
-    sim.stepBuyer({ type: 'plug', atMs: sim.now, entropyHex: 'bb'.repeat(32) });
-    sim.stepSeller({ type: 'plug', atMs: sim.now, entropyHex: 'aa'.repeat(32) });
-    sim.stepBuyer({ type: 'frame', atMs: sim.now, bytes: sim.toBuyer.shift() as Uint8Array });
-    sim.stepSeller({ type: 'frame', atMs: sim.now, bytes: sim.toSeller.shift() as Uint8Array });
+    sim.exchangeHellos();
     sim.sellerQueue = [];
     const effects = injectFromWall(sim, { type: 'auth', signature: '1f' + '11'.repeat(64) });
     expect(sim.buyer.phase).toBe('ended');
@@ -114,10 +111,7 @@ describe('buyer: handshake', () => {
 
   it('rejects messages other than auth before the wall is authenticated', () => {
     const sim = new Sim();
-    sim.stepBuyer({ type: 'plug', atMs: sim.now, entropyHex: 'bb'.repeat(32) });
-    sim.stepSeller({ type: 'plug', atMs: sim.now, entropyHex: 'aa'.repeat(32) });
-    sim.stepBuyer({ type: 'frame', atMs: sim.now, bytes: sim.toBuyer.shift() as Uint8Array });
-    sim.stepSeller({ type: 'frame', atMs: sim.now, bytes: sim.toSeller.shift() as Uint8Array });
+    sim.exchangeHellos();
     const e = injectFromWall(sim, offer);
     expect(e.some((x) => x.type === 'record' && x.kind === 'unexpectedMessage')).toBe(true);
     expect(sim.buyer.phase).toBe('authenticating');
@@ -258,8 +252,7 @@ describe('buyer: invoices (each refusal has its own reason)', () => {
 
   it('declines an invoice when no offer was accepted yet', () => {
     const sim = new Sim();
-    sim.stepBuyer({ type: 'plug', atMs: sim.now, entropyHex: 'bb'.repeat(32) });
-    sim.stepSeller({ type: 'plug', atMs: sim.now, entropyHex: 'aa'.repeat(32) });
+    sim.plugBoth();
     sim.run(10_000, () => sim.buyer.phase === 'negotiating');
     expect(sim.buyer.phase).toBe('negotiating');
     const e = injectFromWall(sim, wallInvoice(sim));

@@ -274,10 +274,36 @@ export class Sim {
     throw new Error('simulation did not settle');
   }
 
-  /** Plugs both sides in (buyer first) and runs the handshake and offer. */
-  plug(): void {
+  /** Plugs both sides in (buyer first, fixed entropy) and delivers nothing yet. */
+  plugBoth(): void {
     this.stepBuyer({ type: 'plug', atMs: this.now, entropyHex: 'bb'.repeat(32) });
     this.stepSeller({ type: 'plug', atMs: this.now, entropyHex: 'aa'.repeat(32) });
+  }
+
+  /** Delivers the next frame queued for the buyer. @returns the buyer's effects */
+  deliverToBuyer(): Effect[] {
+    return this.stepBuyer({ type: 'frame', atMs: this.now, bytes: this.toBuyer.shift() as Uint8Array });
+  }
+
+  /** Delivers the next frame queued for the seller. @returns the seller's effects */
+  deliverToSeller(): Effect[] {
+    return this.stepSeller({ type: 'frame', atMs: this.now, bytes: this.toSeller.shift() as Uint8Array });
+  }
+
+  /**
+   * Plugs both sides in and exchanges the hellos (the wall's to the buyer, the vehicle's to the seller): both
+   * are then authenticating.
+   * @returns the seller's effects of taking the vehicle's hello
+   */
+  exchangeHellos(): Effect[] {
+    this.plugBoth();
+    this.deliverToBuyer();
+    return this.deliverToSeller();
+  }
+
+  /** Plugs both sides in (buyer first) and runs the handshake and offer. */
+  plug(): void {
+    this.plugBoth();
     this.meters();
     this.run();
   }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createSeller, parseFrame, Reason, sellerStep, type Effect } from '../../protocol/index.js';
+import {
+  createSeller,
+  parseFrame,
+  Reason,
+  sellerStep,
+  type Effect,
+  type SellerInvoice,
+} from '../../protocol/index.js';
 import { injectFromVehicle, Sim, testBuyerConfig, testSellerConfig } from './harness.js';
 
 function kinds(effects: Effect[]): string[] {
@@ -15,6 +22,16 @@ function charging(
   sim.plug();
   expect(sim.seller.phase).toBe('charging');
   return sim;
+}
+
+/** A charging session with payments held after 3 s: its open invoice, unpaid. */
+function unpaidInvoice(): { sim: Sim; open: SellerInvoice & { paymentHash: string } } {
+  const sim = charging();
+  sim.autoPay = false;
+  sim.advance(3000);
+  const open = sim.seller.invoices.find((i) => i.status === 'open');
+  if (open?.paymentHash == null) throw new Error('no open invoice');
+  return { sim, open: { ...open, paymentHash: open.paymentHash } };
 }
 
 describe('seller: handshake', () => {
@@ -58,10 +75,7 @@ describe('seller: handshake', () => {
 
   it('handshake + vehicle hello: derives keys and asks the node to sign the transcript', () => {
     const sim = new Sim();
-    sim.stepBuyer({ type: 'plug', atMs: sim.now, entropyHex: 'bb'.repeat(32) });
-    sim.stepSeller({ type: 'plug', atMs: sim.now, entropyHex: 'aa'.repeat(32) });
-    sim.stepBuyer({ type: 'frame', atMs: sim.now, bytes: sim.toBuyer.shift() as Uint8Array });
-    const e = sim.stepSeller({ type: 'frame', atMs: sim.now, bytes: sim.toSeller.shift() as Uint8Array });
+    const e = sim.exchangeHellos();
     expect(sim.seller.phase).toBe('authenticating');
     expect(e.find((x) => x.type === 'signWithNodeKey')).toMatchObject({
       text: expect.stringMatching(/^boltcharge\/1 handshake wall [0-9a-f]{64}$/),
@@ -70,10 +84,7 @@ describe('seller: handshake', () => {
 
   it('ends with LOCAL_FAULT when its node signs with another key', () => {
     const sim = new Sim();
-    sim.stepBuyer({ type: 'plug', atMs: sim.now, entropyHex: 'bb'.repeat(32) });
-    sim.stepSeller({ type: 'plug', atMs: sim.now, entropyHex: 'aa'.repeat(32) });
-    sim.stepBuyer({ type: 'frame', atMs: sim.now, bytes: sim.toBuyer.shift() as Uint8Array });
-    sim.stepSeller({ type: 'frame', atMs: sim.now, bytes: sim.toSeller.shift() as Uint8Array });
+    sim.exchangeHellos();
     const req = sim.sellerQueue.shift();
     if (req?.type !== 'nodeSignature') throw new Error('no sign request');
     const e = sim.stepSeller({ ...req, signature: '1f' + '33'.repeat(64) });
@@ -82,11 +93,10 @@ describe('seller: handshake', () => {
 
   it('refuses a vehicle whose auth signature does not match its hello key', () => {
     const sim = new Sim();
-    sim.stepBuyer({ type: 'plug', atMs: sim.now, entropyHex: 'bb'.repeat(32) });
-    sim.stepSeller({ type: 'plug', atMs: sim.now, entropyHex: 'aa'.repeat(32) });
-    sim.stepBuyer({ type: 'frame', atMs: sim.now, bytes: sim.toBuyer.shift() as Uint8Array });
+    sim.plugBoth();
+    sim.deliverToBuyer();
     sim.toSeller.pop(); // drop the genuine auth
-    sim.stepSeller({ type: 'frame', atMs: sim.now, bytes: sim.toSeller.shift() as Uint8Array });
+    sim.deliverToSeller();
     sim.buyer = { ...sim.buyer, channel: sim.buyer.channel && { ...sim.buyer.channel, sendCounter: 1 } };
     const e = injectFromVehicle(sim, { type: 'auth', signature: '1f' + '44'.repeat(64) });
     expect(e.find((x) => x.type === 'sessionEnded')).toMatchObject({ reason: Reason.HANDSHAKE_FAILED });
@@ -114,8 +124,7 @@ describe('seller: deposit, energy and payment', () => {
 
   it('does not energize without a meter reading even when paid', () => {
     const sim = new Sim();
-    sim.stepBuyer({ type: 'plug', atMs: sim.now, entropyHex: 'bb'.repeat(32) });
-    sim.stepSeller({ type: 'plug', atMs: sim.now, entropyHex: 'aa'.repeat(32) });
+    sim.plugBoth();
     sim.run();
     expect(sim.seller.paidWh).toBe(64);
     expect(sim.energized).toBe(false);
@@ -157,11 +166,7 @@ describe('seller: deposit, energy and payment', () => {
   });
 
   it('reissues after an invoice expires unpaid', () => {
-    const sim = charging();
-    sim.autoPay = false;
-    sim.advance(3000);
-    const open = sim.seller.invoices.find((i) => i.status === 'open');
-    if (open?.paymentHash == null) throw new Error('no open invoice');
+    const { sim, open } = unpaidInvoice();
     const e = sim.stepSeller({ type: 'invoiceExpired', atMs: sim.now, paymentHash: open.paymentHash });
     expect(kinds(e)).toContain('createInvoice');
   });
@@ -252,11 +257,7 @@ describe('seller: link, heartbeat, stop and receipt', () => {
   });
 
   it('an invoice paid while the session closes is counted and the receipt re-signed with it', () => {
-    const sim = charging();
-    sim.autoPay = false;
-    sim.advance(3000);
-    const open = sim.seller.invoices.find((i) => i.status === 'open');
-    if (open?.paymentHash == null) throw new Error('no open invoice');
+    const { sim, open } = unpaidInvoice();
     sim.stepSeller({ type: 'stopRequest', atMs: sim.now, reason: Reason.USER_STOP });
     expect(sim.seller.phase).toBe('closing');
     const e = sim.stepSeller({
