@@ -20,6 +20,7 @@ import {
   SlcanTokenizer,
   type SlcanToken,
 } from './slcan-codec.js';
+import { openSerialDevice } from './serial-port.js';
 
 /** How the adapter acknowledges commands. */
 export type SlcanAckStyle = 'cr' | 'z' | 'none';
@@ -232,11 +233,10 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
   }
 }
 
+/** Opens the adapter's tty so that an unplugged adapter closes the port (see {@link openSerialDevice}). */
 async function openSerialPort(options: SlcanBusOptions): Promise<Duplex> {
   if (!options.path) throw new CanError('SlcanBus needs a serial device path');
-  const port = new SerialPort({ path: options.path, baudRate: options.baudRate ?? 115_200, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-  return port;
+  return openSerialDevice({ path: options.path, baudRate: options.baudRate ?? 115_200 });
 }
 
 /**

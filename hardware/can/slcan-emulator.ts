@@ -7,10 +7,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import { SystemClock, type Clock } from '../clock.js';
 import { MemoryCanNetwork } from './memory-bus.js';
 import { openPtyPair, type PtyPair } from '../pty-pair.js';
+import { openSerialDevice } from './serial-port.js';
 import { SlcanAdapterEmulation } from './slcan-adapter-emulation.js';
 import type { SlcanAckStyle } from './slcan-bus.js';
 
@@ -72,8 +73,7 @@ export class SlcanEmulator {
         const near = join(this.dir, spec.name);
         const pair = await openPtyPair(near, `${near}.adapter`);
         this.pairs.push(pair);
-        const port = new SerialPort({ path: pair.b, baudRate: 115_200, autoOpen: false });
-        await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+        const port = await openSerialDevice({ path: pair.b, baudRate: 115_200 });
         this.ports.push(port);
         this.adapters[spec.name] = new SlcanAdapterEmulation(port, this.network, clock, {
           name: spec.name,

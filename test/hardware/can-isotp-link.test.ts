@@ -8,6 +8,7 @@ import { SlcanEmulator } from '../../hardware/can/slcan-emulator.js';
 import { ManualClock } from '../../hardware/clock.js';
 import { CanIsoTpLink } from '../../hardware/link/can-isotp-link.js';
 import { LinkDown } from '../../hardware/link/errors.js';
+import { within } from './bounded-wait.js';
 
 function payload(n: number, salt: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 7 + salt) & 0xff);
@@ -96,17 +97,23 @@ describe('CanIsoTpLink over SlcanBus + SLCAN emulator on real PTYs', () => {
       const toWall = payload(400, 2);
       const atVehicle = nextMessage(vehicle);
       const atWall = nextMessage(wall);
-      await Promise.all([wall.send(toVehicle), vehicle.send(toWall)]);
-      expect(await atVehicle).toEqual(toVehicle);
-      expect(await atWall).toEqual(toWall);
+      // both sends run at once (full duplex on one bus)
+      const wallSent = wall.send(toVehicle);
+      const vehicleSent = vehicle.send(toWall);
+      await within(wallSent, 'wall.send(400 bytes) settling');
+      await within(vehicleSent, 'vehicle.send(400 bytes) settling');
+      expect(await within(atVehicle, 'the 400-byte message at the vehicle')).toEqual(toVehicle);
+      expect(await within(atWall, 'the 400-byte message at the wall')).toEqual(toWall);
       expect(wall.isUp && vehicle.isUp).toBe(true);
       // The vehicle's adapter vanishes: the vehicle sees its bus close; the wall sees its peer stop answering.
       const vehicleDown = new Promise<string>((r) => vehicle.once('down', r));
       const wallDown = new Promise<string>((r) => wall.once('down', r));
-      await emulator.unplug('vehicle');
-      expect(await vehicleDown).toMatch(/^bus closed/);
-      await expect(wall.send(payload(100, 3))).rejects.toBeInstanceOf(LinkDown);
-      expect(await wallDown).toMatch(/peer not answering/);
+      await within(emulator.unplug('vehicle'), 'emulator.unplug(vehicle)');
+      expect(await within(vehicleDown, "the vehicle's down event")).toMatch(/^bus closed/);
+      await expect(
+        within(wall.send(payload(100, 3)), 'wall.send to the unplugged vehicle'),
+      ).rejects.toBeInstanceOf(LinkDown);
+      expect(await within(wallDown, "the wall's down event")).toMatch(/peer not answering/);
     });
 });
 
