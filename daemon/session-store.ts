@@ -115,7 +115,7 @@ export const commonMigration: Migration = {
         valid INTEGER
       );
       CREATE TABLE machine_state (
-        session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+        slot TEXT PRIMARY KEY,
         state_json TEXT NOT NULL,
         updated_at_ms INTEGER NOT NULL
       );

@@ -115,7 +115,7 @@ describe('wall store', () => {
       voltageV: 230,
       currentA: 16,
     });
-    s.saveMachineState('s1', '{"phase":"charging"}');
+    s.saveMachineState('main', '{"phase":"charging"}');
     s.saveReceipt({ sessionId: 's1', bodyJson: '{"energyWh":12}', signature: 'sig', valid: null });
     s.updateSession('s1', { energyWh: 12, priceMsatPerWh: 100n });
     s.endSession('s1', 'unplugged');
@@ -130,7 +130,7 @@ describe('wall store', () => {
     });
     expect(r.offers('s1')[0]).toMatchObject({ decision: 'accepted', blockWh: 49 });
     expect(r.meterSamples('s1')[0]).toMatchObject({ energyWh: 12, powerW: 11000 });
-    expect(r.loadMachineState('s1')).toBe('{"phase":"charging"}');
+    expect(r.loadMachineState('main')).toBe('{"phase":"charging"}');
     expect(r.receipt('s1')).toMatchObject({ signature: 'sig', valid: null });
     expect(r.activeSessions()).toEqual([]);
     r.close();
