@@ -396,23 +396,23 @@ export class SessionStore {
   }
 
   /**
-   * Persists the pure machine's state for a session (replacing the previous snapshot).
+   * Persists the pure machine's state (replacing the previous snapshot in that slot).
    *
-   * @param sessionId session id
+   * @param slot which machine (the daemon runs one per connector: `main`)
    * @param stateJson the serialised machine state
    */
-  saveMachineState(sessionId: string, stateJson: string): void {
+  saveMachineState(slot: string, stateJson: string): void {
     this.db
       .prepare(
-        `INSERT INTO machine_state (session_id, state_json, updated_at_ms) VALUES (?, ?, ?)
-         ON CONFLICT(session_id) DO UPDATE SET state_json = excluded.state_json, updated_at_ms = excluded.updated_at_ms`,
+        `INSERT INTO machine_state (slot, state_json, updated_at_ms) VALUES (?, ?, ?)
+         ON CONFLICT(slot) DO UPDATE SET state_json = excluded.state_json, updated_at_ms = excluded.updated_at_ms`,
       )
-      .run(sessionId, stateJson, this.clock.now());
+      .run(slot, stateJson, this.clock.now());
   }
 
-  /** The last persisted machine state of a session, if any. */
-  loadMachineState(sessionId: string): string | undefined {
-    const r = this.db.prepare('SELECT state_json FROM machine_state WHERE session_id = ?').get(sessionId) as
+  /** The last persisted machine state in a slot, if any. */
+  loadMachineState(slot: string): string | undefined {
+    const r = this.db.prepare('SELECT state_json FROM machine_state WHERE slot = ?').get(slot) as
       { state_json: string } | undefined;
     return r?.state_json;
   }
