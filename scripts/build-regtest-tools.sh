@@ -2,7 +2,7 @@
 # Builds the regtest toolchain (lnd, lncli, btcd, btcctl) from their Go modules with this machine's Go.
 #
 # Binaries land in a cache folder outside the clone, keyed by version, so new clones on the same machine
-# reuse them: ${BOLTCHARGE_CACHE:-$HOME/.cache/boltcharge}/regtest-tools/lnd-<v>_btcd-<v>/bin.
+# reuse them: ${BOLTCHARGE_CACHE:-$HOME/.cache/boltcharge}/regtest-tools/lnd-<v>_btcd-<v>_<rev>/bin.
 # The repo's git-ignored `.regtest/bin` is a symlink to that folder. A build is skipped when the cached
 # binaries report the expected versions.
 #
@@ -15,10 +15,13 @@ LND_COMMIT="848b72ce96eb68fa90fd4336523ca4c59bddcd4c"
 # btcd at the version lnd v0.20.1-beta pins in its go.mod.
 BTCD_VERSION="v0.24.3-0.20250318170759-4f4ea81776d6"
 LND_TAGS="signrpc walletrpc chainrpc invoicesrpc peersrpc routerrpc"
+# Bump when the build recipe changes (flags, tags) so the cache key changes and the tools rebuild cleanly.
+# r2: lnd reports `commit=<version>` (build.Commit) in addition to the commit hash.
+BUILD_REV="r2"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache_root="${BOLTCHARGE_CACHE:-$HOME/.cache/boltcharge}"
-key="lnd-${LND_VERSION}_btcd-${BTCD_VERSION}"
+key="lnd-${LND_VERSION}_btcd-${BTCD_VERSION}_${BUILD_REV}"
 out="$cache_root/regtest-tools/$key"
 bin="$out/bin"
 
@@ -34,7 +37,7 @@ link_into_repo() {
 
 have_all() {
   [ -x "$bin/lnd" ] && [ -x "$bin/lncli" ] && [ -x "$bin/btcd" ] && [ -x "$bin/btcctl" ] || return 1
-  "$bin/lnd" --version 2>/dev/null | grep -q "${LND_VERSION#v}" || return 1
+  "$bin/lnd" --version 2>/dev/null | grep -q "${LND_VERSION#v} commit=${LND_VERSION}" || return 1
   [ -f "$out/.complete" ] || return 1
 }
 
@@ -79,7 +82,7 @@ export GOTOOLCHAIN=local
 export GOSUMDB="${GOSUMDB:-off}"
 go mod tidy >/dev/null 2>&1 || true
 go mod download
-ldflags="-X github.com/lightningnetwork/lnd/build.CommitHash=${LND_COMMIT}"
+ldflags="-X github.com/lightningnetwork/lnd/build.Commit=${LND_VERSION} -X github.com/lightningnetwork/lnd/build.CommitHash=${LND_COMMIT}"
 go build -tags "$LND_TAGS" -ldflags "$ldflags" -o "$bin/lnd" github.com/lightningnetwork/lnd/cmd/lnd
 go build -tags "$LND_TAGS" -ldflags "$ldflags" -o "$bin/lncli" github.com/lightningnetwork/lnd/cmd/lncli
 go build -o "$bin/btcd" github.com/btcsuite/btcd

@@ -1,0 +1,744 @@
+// The regtest Lightning network: btcd (regtest, TLS RPC) and two lnd nodes, `wall` and `vehicle`, with a
+// vehicle→wall channel. Used by `npm run regtest`, the vitest global setup, the demo and end-to-end tests.
+//
+// State lives in `.regtest/network/` (git-ignored): pid files, logs, data folders, the miner key and the
+// connection file `connection.json` that daemons, tests and the demo read.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  addPeer,
+  authenticatedLndGrpc,
+  createChainAddress,
+  getChainBalance,
+  getChannelBalance,
+  getChannels,
+  getWalletInfo,
+  openChannel,
+  type AuthenticatedLnd,
+} from 'ln-service';
+import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
+import { createMiningKey, signP2pkhSpend, type MiningKey } from './coinbase-wallet.js';
+import { runningPid, startDaemon, stopDaemon } from './processes.js';
+
+/** Names of the two nodes every network has. */
+export type NodeName = 'wall' | 'vehicle';
+
+/** How to reach one lnd node (what `lightning/connection.ts` accepts, plus facts about the node). */
+export interface NodeConnection {
+  /** gRPC `host:port` */
+  socket: string;
+  /** base64 of lnd's TLS certificate PEM (what ln-service takes) */
+  cert: string;
+  /** admin macaroon, hex */
+  macaroon: string;
+  /** file paths of the same certificate and macaroon */
+  certPath: string;
+  macaroonPath: string;
+  /** node identity public key, hex */
+  pubkey: string;
+  /** peer-to-peer `host:port` */
+  p2pSocket: string;
+  network: 'regtest';
+}
+
+/** The connection file `.regtest/network/connection.json`. */
+export interface NetworkConnection {
+  version: 1;
+  network: 'regtest';
+  createdAt: string;
+  btcd: { rpcHost: string; rpcUser: string; rpcPass: string; rpcCertPath: string; p2pHost: string };
+  nodes: Record<NodeName, NodeConnection>;
+  /** the vehicle→wall channel */
+  channel: { capacitySat: number; fundingTxid: string; fundingVout: number };
+}
+
+/** What `up()` did. */
+export interface UpResult {
+  connection: NetworkConnection;
+  connectionPath: string;
+  /** true when the network was already up and healthy (nothing was started) */
+  alreadyUp: boolean;
+  elapsedMs: number;
+}
+
+/** What `status()` found. */
+export interface NetworkStatus {
+  up: boolean;
+  processes: Record<string, number | undefined>;
+  blockHeight?: number;
+  tipAgeSec?: number;
+  nodes: Partial<
+    Record<
+      NodeName,
+      {
+        pubkey: string;
+        synced: boolean;
+        onchainSat: number;
+        channelLocalMsat: string;
+        channelRemoteMsat: string;
+        channels: { active: boolean; capacitySat: number; localSat: number; remoteSat: number }[];
+      }
+    >
+  >;
+  problems: string[];
+}
+
+/** Where `up()` prints progress; default stderr. */
+export type Logger = (line: string) => void;
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CHANNEL_SAT = 10_000_000;
+const VEHICLE_FUNDING_SAT = 1_000_000_000n; // 10 BTC
+const WALL_FUNDING_SAT = 100_000_000n; // 1 BTC
+const FUNDING_FEE_SAT = 10_000n;
+const SEGWIT_SAFE_HEIGHT = 532; // segwit activates at 432 on btcd regtest
+const TIP_REFRESH_SEC = 30 * 60; // lnd calls a tip older than 2 h unsynced; refresh well before
+const NODE_NAMES: NodeName[] = ['wall', 'vehicle'];
+
+/** The folder holding the network's state (override with BOLTCHARGE_REGTEST_DIR). */
+export function networkDir(): string {
+  return process.env.BOLTCHARGE_REGTEST_DIR ?? join(repoRoot, '.regtest', 'network');
+}
+
+/** The regtest binaries folder (override with BOLTCHARGE_REGTEST_BIN). */
+export function binDir(): string {
+  return process.env.BOLTCHARGE_REGTEST_BIN ?? join(repoRoot, '.regtest', 'bin');
+}
+
+/** Path of the connection file. */
+export function connectionFilePath(): string {
+  return join(networkDir(), 'connection.json');
+}
+
+/** The regtest toolchain is missing: names what is missing and how to build it. */
+export class RegtestToolsMissing extends Error {
+  override readonly name = 'RegtestToolsMissing';
+}
+
+/** Checks that lnd, lncli, btcd and btcctl are built; throws RegtestToolsMissing naming what is missing. */
+export function checkTools(): void {
+  const missing = ['lnd', 'btcd'].filter((b) => !existsSync(join(binDir(), b)));
+  if (missing.length > 0) {
+    throw new RegtestToolsMissing(
+      `regtest toolchain missing: ${missing.join(', ')} not found in ${binDir()}. ` +
+        `Build it with 'bash scripts/build-regtest-tools.sh' (needs Go >= 1.24; 'npm test' and 'npm run demo' ` +
+        `do this through scripts/setup.mjs).`,
+    );
+  }
+}
+
+/** Reads the connection file written by `up()`.
+
+  {
+    [path]: <Connection File Path String> (default: `connectionFilePath()`)
+  }
+
+  @returns <NetworkConnection>
+  @throws Error when the file is missing (the network was never brought up)
+*/
+export function readConnection(path = connectionFilePath()): NetworkConnection {
+  if (!existsSync(path)) {
+    throw new Error(`no regtest connection file at ${path}: run 'npm run regtest -- up' first`);
+  }
+  return JSON.parse(readFileSync(path, 'utf8')) as NetworkConnection;
+}
+
+/** Brings the network up, or confirms it is up. Idempotent: when every process is running and both nodes
+  answer with an active channel it only refreshes a stale chain tip and returns.
+
+  A half-started or crashed network is stopped and started again from scratch.
+
+  {
+    [log]: <Progress Line Function> (default: stderr)
+  }
+
+  @returns <UpResult>
+  @throws RegtestToolsMissing when binaries are not built; Error when a step times out (names the step and log)
+*/
+export async function up(opts: { log?: Logger } = {}): Promise<UpResult> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`regtest: ${line}\n`));
+  const started = performance.now();
+  checkTools();
+  mkdirSync(networkDir(), { recursive: true });
+  return withLock(async () => {
+    const healthy = await healthyConnection();
+    if (healthy) {
+      await refreshTip(healthy);
+      return {
+        connection: healthy,
+        connectionPath: connectionFilePath(),
+        alreadyUp: true,
+        elapsedMs: performance.now() - started,
+      };
+    }
+    await stopAll(log);
+    const connection = await coldStart(log);
+    return {
+      connection,
+      connectionPath: connectionFilePath(),
+      alreadyUp: false,
+      elapsedMs: performance.now() - started,
+    };
+  });
+}
+
+/** Stops every process the network started (found through pid files, also after a crash) and keeps the
+  state folder for inspection; the next `up()` starts afresh.
+
+  @returns {stopped: [<Daemon Name String>]}
+*/
+export async function down(opts: { log?: Logger } = {}): Promise<{ stopped: string[] }> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`regtest: ${line}\n`));
+  if (!existsSync(networkDir())) return { stopped: [] };
+  return withLock(async () => ({ stopped: await stopAll(log) }));
+}
+
+/** Mines `n` blocks (rewards go to the miner key) and returns the new height. */
+export async function mine(n: number): Promise<{ height: number }> {
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new RangeError(`mine: n must be 1..10000, got ${n}`);
+  const rpc = btcdConfig(readConnection());
+  await btcdRpc(rpc, 'generate', [n], 300_000);
+  return { height: await btcdRpc<number>(rpc, 'getblockcount') };
+}
+
+/** Reports processes, block height, balances and channel state; never throws for a down network. */
+export async function status(): Promise<NetworkStatus> {
+  const dir = networkDir();
+  const result: NetworkStatus = { up: false, processes: {}, nodes: {}, problems: [] };
+  for (const name of ['btcd', ...NODE_NAMES]) result.processes[name] = runningPid(dir, name);
+  for (const name of listPidNames(dir)) result.processes[name] = runningPid(dir, name);
+  let connection: NetworkConnection;
+  try {
+    connection = readConnection();
+  } catch (err) {
+    result.problems.push((err as Error).message);
+    return result;
+  }
+  try {
+    const rpc = btcdConfig(connection);
+    result.blockHeight = await btcdRpc<number>(rpc, 'getblockcount', [], 5_000);
+    result.tipAgeSec = await tipAgeSec(rpc);
+  } catch (err) {
+    result.problems.push(`btcd: ${(err as Error).message}`);
+  }
+  for (const name of NODE_NAMES) {
+    const lnd = lndOf(connection.nodes[name]);
+    try {
+      const [info, chain, bal, chans] = await Promise.all([
+        getWalletInfo({ lnd }),
+        getChainBalance({ lnd }),
+        getChannelBalance({ lnd }),
+        getChannels({ lnd }),
+      ]);
+      result.nodes[name] = {
+        pubkey: info.public_key,
+        synced: info.is_synced_to_chain,
+        onchainSat: chain.chain_balance,
+        channelLocalMsat: bal.channel_balance_mtokens ?? String(bal.channel_balance * 1000),
+        channelRemoteMsat: bal.inbound_mtokens ?? String((bal.inbound ?? 0) * 1000),
+        channels: chans.channels.map((c) => ({
+          active: c.is_active,
+          capacitySat: c.capacity,
+          localSat: c.local_balance,
+          remoteSat: c.remote_balance,
+        })),
+      };
+    } catch (err) {
+      result.problems.push(`${name}: ${describe(err)}`);
+    } finally {
+      closeLnd(lnd);
+    }
+  }
+  const wall = result.nodes.wall;
+  const vehicle = result.nodes.vehicle;
+  result.up =
+    result.problems.length === 0 &&
+    !!wall?.synced &&
+    !!vehicle?.synced &&
+    (vehicle?.channels.some((c) => c.active) ?? false);
+  return result;
+}
+
+/** An additional lnd node on the same btcd, for tests that stop, restart or break a node without touching
+  `wall` and `vehicle`. Its pid file lives in the network folder, so `down()` stops it too. */
+export interface ExtraNode {
+  name: string;
+  connection: NodeConnection;
+  /** stops the lnd process (SIGTERM, then SIGKILL) */
+  stop(): Promise<void>;
+  /** starts it again on the same ports and data (no-op when running) */
+  start(): Promise<void>;
+  /** stops it and deletes its data */
+  destroy(): Promise<void>;
+}
+
+/** Starts an extra lnd node `extra-<name>` connected to the network's btcd; the network must be up.
+
+  @returns <ExtraNode>
+*/
+export async function startExtraNode(name: string): Promise<ExtraNode> {
+  if (!/^[a-z0-9-]{1,32}$/.test(name))
+    throw new RangeError(`extra node name must be [a-z0-9-]{1,32}: ${name}`);
+  const connection = readConnection();
+  const dir = networkDir();
+  const id = `extra-${name}`;
+  const nodeDir = join(dir, id);
+  await stopDaemon(dir, id);
+  rmSync(nodeDir, { recursive: true, force: true });
+  mkdirSync(nodeDir, { recursive: true });
+  const [rpcPort, p2pPort] = await freePorts(2);
+  const args = lndArgs({ nodeDir, alias: id, rpcPort: rpcPort!, p2pPort: p2pPort!, btcd: connection.btcd });
+  const launch = async (): Promise<void> => {
+    if (runningPid(dir, id) !== undefined) return;
+    launchLnd(dir, id, nodeDir, args);
+  };
+  await launch();
+  const node = await waitForLnd(nodeDir, `localhost:${rpcPort}`, `127.0.0.1:${p2pPort}`, id);
+  const stop = async (): Promise<void> => {
+    await stopDaemon(dir, id);
+  };
+  return {
+    name: id,
+    connection: node,
+    stop,
+    start: async () => {
+      await launch();
+      await waitForLnd(nodeDir, node.socket, node.p2pSocket, id);
+    },
+    destroy: async () => {
+      await stop();
+      rmSync(nodeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function coldStart(log: Logger): Promise<NetworkConnection> {
+  const dir = networkDir();
+  const t0 = performance.now();
+  const lap = (what: string): void => log(`${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  for (const entry of ['btcd', 'wall', 'vehicle', 'connection.json', 'miner.json']) {
+    rmSync(join(dir, entry), { recursive: true, force: true });
+  }
+  for (const entry of readdirSync(dir)) {
+    if (entry.startsWith('extra-')) rmSync(join(dir, entry), { recursive: true, force: true });
+  }
+  const [btcdRpcPort, btcdP2pPort, wallRpc, wallP2p, vehicleRpc, vehicleP2p] = await freePorts(6);
+  const miner: MiningKey = createMiningKey();
+  writeFileSync(join(dir, 'miner.json'), JSON.stringify(miner, null, 2), { mode: 0o600 });
+  const btcdDir = join(dir, 'btcd');
+  mkdirSync(btcdDir, { recursive: true });
+  const btcd = {
+    rpcHost: `127.0.0.1:${btcdRpcPort}`,
+    rpcUser: 'boltcharge',
+    rpcPass: randomBytes(12).toString('hex'),
+    rpcCertPath: join(btcdDir, 'rpc.cert'),
+    p2pHost: `127.0.0.1:${btcdP2pPort}`,
+  };
+
+  log(`starting btcd (rpc ${btcd.rpcHost})`);
+  writeFileSync(join(btcdDir, 'btcd.conf'), '');
+  startDaemon({
+    dir,
+    name: 'btcd',
+    bin: join(binDir(), 'btcd'),
+    args: [
+      '--regtest',
+      `--configfile=${join(btcdDir, 'btcd.conf')}`,
+      `--datadir=${join(btcdDir, 'data')}`,
+      `--logdir=${join(btcdDir, 'logs')}`,
+      `--rpccert=${btcd.rpcCertPath}`,
+      `--rpckey=${join(btcdDir, 'rpc.key')}`,
+      `--rpcuser=${btcd.rpcUser}`,
+      `--rpcpass=${btcd.rpcPass}`,
+      `--rpclisten=${btcd.rpcHost}`,
+      `--listen=${btcd.p2pHost}`,
+      `--miningaddr=${miner.address}`,
+      '--txindex',
+      '--nodnsseed',
+      '--debuglevel=info',
+    ],
+  });
+  const rpcCert = await waitFor('btcd RPC certificate', 30_000, join(dir, 'btcd.out.log'), async () =>
+    existsSync(btcd.rpcCertPath) ? readFileSync(btcd.rpcCertPath, 'utf8') : undefined,
+  );
+  const rpc: BtcdRpcConfig = { host: btcd.rpcHost, user: btcd.rpcUser, pass: btcd.rpcPass, certPem: rpcCert };
+  await waitFor('btcd RPC', 30_000, join(dir, 'btcd.out.log'), async () => {
+    try {
+      return (await btcdRpc<number>(rpc, 'getblockcount', [], 2_000)) + 1;
+    } catch {
+      return undefined;
+    }
+  });
+  lap('btcd up');
+
+  const nodePorts: Record<NodeName, [number, number]> = {
+    wall: [wallRpc!, wallP2p!],
+    vehicle: [vehicleRpc!, vehicleP2p!],
+  };
+  for (const name of NODE_NAMES) {
+    const nodeDir = join(dir, name);
+    mkdirSync(nodeDir, { recursive: true });
+    const [rpcPort, p2pPort] = nodePorts[name];
+    launchLnd(dir, name, nodeDir, lndArgs({ nodeDir, alias: name, rpcPort, p2pPort, btcd }));
+  }
+  log('started lnd wall and vehicle; mining past segwit activation');
+  await btcdRpc(rpc, 'generate', [SEGWIT_SAFE_HEIGHT], 300_000);
+  lap(`mined ${SEGWIT_SAFE_HEIGHT} blocks`);
+
+  const nodes = {} as Record<NodeName, NodeConnection>;
+  await Promise.all(
+    NODE_NAMES.map(async (name) => {
+      const [rpcPort, p2pPort] = nodePorts[name];
+      nodes[name] = await waitForLnd(join(dir, name), `localhost:${rpcPort}`, `127.0.0.1:${p2pPort}`, name);
+    }),
+  );
+  lap('lnd nodes answer');
+
+  const wallLnd = lndOf(nodes.wall);
+  const vehicleLnd = lndOf(nodes.vehicle);
+  try {
+    const [vehicleAddr, wallAddr] = await Promise.all([
+      createChainAddress({ lnd: vehicleLnd, format: 'np2wpkh' }),
+      createChainAddress({ lnd: wallLnd, format: 'np2wpkh' }),
+    ]);
+    const block1 = await btcdRpc<string>(rpc, 'getblockhash', [1]);
+    const coinbase = (await btcdRpc<{ tx: string[] }>(rpc, 'getblock', [block1, 1])).tx[0]!;
+    const rewardSat = 5_000_000_000n;
+    const raw = signP2pkhSpend({
+      key: miner,
+      txid: coinbase,
+      vout: 0,
+      outputs: [
+        { address: vehicleAddr.address, amountSat: VEHICLE_FUNDING_SAT },
+        { address: wallAddr.address, amountSat: WALL_FUNDING_SAT },
+        {
+          address: miner.address,
+          amountSat: rewardSat - VEHICLE_FUNDING_SAT - WALL_FUNDING_SAT - FUNDING_FEE_SAT,
+        },
+      ],
+    });
+    const fundingTxid = await btcdRpc<string>(rpc, 'sendrawtransaction', [raw]);
+    await btcdRpc(rpc, 'generate', [1]);
+    log(`funded vehicle ${VEHICLE_FUNDING_SAT} sat and wall ${WALL_FUNDING_SAT} sat (tx ${fundingTxid})`);
+    await waitFor('vehicle wallet to see its confirmed funds', 60_000, lndLog(dir, 'vehicle'), async () => {
+      const [info, bal] = await Promise.all([
+        getWalletInfo({ lnd: vehicleLnd }),
+        getChainBalance({ lnd: vehicleLnd }),
+      ]);
+      return info.is_synced_to_chain && BigInt(bal.chain_balance) >= VEHICLE_FUNDING_SAT ? true : undefined;
+    });
+    await waitFor('wall to sync to the chain', 60_000, lndLog(dir, 'wall'), async () =>
+      (await getWalletInfo({ lnd: wallLnd })).is_synced_to_chain ? true : undefined,
+    );
+    lap('wallets funded and synced');
+
+    await addPeer({ lnd: vehicleLnd, public_key: nodes.wall.pubkey, socket: nodes.wall.p2pSocket });
+    const opened = await retry('open the vehicle→wall channel', 10, () =>
+      openChannel({
+        lnd: vehicleLnd,
+        partner_public_key: nodes.wall.pubkey,
+        partner_socket: nodes.wall.p2pSocket,
+        local_tokens: CHANNEL_SAT,
+        chain_fee_tokens_per_vbyte: 2,
+        description: 'boltcharge regtest vehicle→wall',
+      }),
+    );
+    log(`channel funding tx ${opened.transaction_id}:${opened.transaction_vout}; mining confirmations`);
+    await btcdRpc(rpc, 'generate', [3]);
+    await waitFor('the vehicle→wall channel to become active', 90_000, lndLog(dir, 'vehicle'), async () => {
+      const [v, w] = await Promise.all([getChannels({ lnd: vehicleLnd }), getChannels({ lnd: wallLnd })]);
+      return v.channels.some((c) => c.is_active) && w.channels.some((c) => c.is_active) ? true : undefined;
+    });
+    lap('channel active');
+
+    const connection: NetworkConnection = {
+      version: 1,
+      network: 'regtest',
+      createdAt: new Date().toISOString(),
+      btcd,
+      nodes,
+      channel: {
+        capacitySat: CHANNEL_SAT,
+        fundingTxid: opened.transaction_id,
+        fundingVout: opened.transaction_vout,
+      },
+    };
+    writeFileSync(connectionFilePath(), JSON.stringify(connection, null, 2) + '\n', { mode: 0o600 });
+    return connection;
+  } finally {
+    closeLnd(wallLnd);
+    closeLnd(vehicleLnd);
+  }
+}
+
+/** Starts lnd as daemon `name` with its data in `nodeDir` (an empty lnd.conf keeps ~/.lnd out of it). */
+function launchLnd(dir: string, name: string, nodeDir: string, args: string[]): void {
+  mkdirSync(nodeDir, { recursive: true });
+  if (!existsSync(join(nodeDir, 'lnd.conf'))) writeFileSync(join(nodeDir, 'lnd.conf'), '');
+  startDaemon({ dir, name, bin: join(binDir(), 'lnd'), args });
+}
+
+function lndArgs(a: {
+  nodeDir: string;
+  alias: string;
+  rpcPort: number;
+  p2pPort: number;
+  btcd: NetworkConnection['btcd'];
+}): string[] {
+  return [
+    `--lnddir=${a.nodeDir}`,
+    `--configfile=${join(a.nodeDir, 'lnd.conf')}`,
+    `--alias=${a.alias}`,
+    '--bitcoin.regtest',
+    '--bitcoin.node=btcd',
+    `--btcd.rpchost=${a.btcd.rpcHost}`,
+    `--btcd.rpcuser=${a.btcd.rpcUser}`,
+    `--btcd.rpcpass=${a.btcd.rpcPass}`,
+    `--btcd.rpccert=${a.btcd.rpcCertPath}`,
+    '--noseedbackup',
+    '--nobootstrap',
+    '--norest',
+    '--trickledelay=50',
+    '--bitcoin.defaultchanconfs=1',
+    '--accept-keysend',
+    `--rpclisten=127.0.0.1:${a.rpcPort}`,
+    `--listen=127.0.0.1:${a.p2pPort}`,
+    `--externalip=127.0.0.1:${a.p2pPort}`,
+    '--debuglevel=info',
+  ];
+}
+
+/** Waits until an lnd node answers over gRPC and returns its connection. */
+async function waitForLnd(
+  nodeDir: string,
+  socket: string,
+  p2pSocket: string,
+  name: string,
+): Promise<NodeConnection> {
+  const certPath = join(nodeDir, 'tls.cert');
+  const macaroonPath = join(nodeDir, 'data', 'chain', 'bitcoin', 'regtest', 'admin.macaroon');
+  const logPath = join(dirname(nodeDir), `${name}.out.log`);
+  await waitFor(`lnd ${name} to write its TLS cert and admin macaroon`, 60_000, logPath, async () =>
+    existsSync(certPath) && existsSync(macaroonPath) ? true : undefined,
+  );
+  const partial = {
+    socket,
+    p2pSocket,
+    certPath,
+    macaroonPath,
+    cert: readFileSync(certPath).toString('base64'),
+    macaroon: readFileSync(macaroonPath).toString('hex'),
+    network: 'regtest' as const,
+  };
+  const lnd = lndOf({ ...partial, pubkey: '' });
+  try {
+    const pubkey = await waitFor(`lnd ${name} to answer getinfo`, 60_000, logPath, async () => {
+      try {
+        return (await getWalletInfo({ lnd })).public_key;
+      } catch {
+        return undefined;
+      }
+    });
+    return { ...partial, pubkey };
+  } finally {
+    closeLnd(lnd);
+  }
+}
+
+/** True-ish connection when everything is running and healthy. */
+async function healthyConnection(): Promise<NetworkConnection | undefined> {
+  const dir = networkDir();
+  if (!existsSync(connectionFilePath())) return undefined;
+  if (['btcd', ...NODE_NAMES].some((n) => runningPid(dir, n) === undefined)) return undefined;
+  const connection = readConnection();
+  const lnds = NODE_NAMES.map((n) => lndOf(connection.nodes[n]));
+  try {
+    const answers = await Promise.race([
+      Promise.all(lnds.map((lnd) => getChannels({ lnd, is_active: true }))),
+      sleep(10_000).then(() => undefined),
+    ]);
+    return answers?.every((a) => a.channels.length > 0) ? connection : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    lnds.forEach(closeLnd);
+  }
+}
+
+/** Mines one block when the tip is old, so lnd keeps calling itself synced (it distrusts tips older than 2 h). */
+async function refreshTip(connection: NetworkConnection): Promise<void> {
+  const rpc = btcdConfig(connection);
+  if ((await tipAgeSec(rpc)) > TIP_REFRESH_SEC) await btcdRpc(rpc, 'generate', [1]);
+}
+
+async function tipAgeSec(rpc: BtcdRpcConfig): Promise<number> {
+  const hash = await btcdRpc<string>(rpc, 'getbestblockhash', [], 5_000);
+  const header = await btcdRpc<{ time: number }>(rpc, 'getblockheader', [hash, true], 5_000);
+  return Math.round(Date.now() / 1000 - header.time);
+}
+
+async function stopAll(log: Logger): Promise<string[]> {
+  const dir = networkDir();
+  const names = listPidNames(dir);
+  const order = [
+    ...names.filter((n) => n.startsWith('extra-')),
+    ...NODE_NAMES.filter((n) => names.includes(n)),
+    ...names.filter((n) => n === 'btcd'),
+  ];
+  const stopped: string[] = [];
+  // lnd nodes stop in parallel, btcd last
+  const lnds = order.filter((n) => n !== 'btcd');
+  await Promise.all(
+    lnds.map(async (n) => {
+      if (await stopDaemon(dir, n)) stopped.push(n);
+    }),
+  );
+  if (order.includes('btcd') && (await stopDaemon(dir, 'btcd'))) stopped.push('btcd');
+  if (stopped.length > 0) log(`stopped ${stopped.join(', ')}`);
+  return stopped;
+}
+
+function listPidNames(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.pid'))
+    .map((f) => f.slice(0, -4));
+}
+
+/** Serialises up/down across processes with an exclusive lock file holding the owner's pid. */
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(networkDir(), 'lock');
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch {
+      const owner = Number(readFileSyncQuiet(lock));
+      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`regtest network is locked by pid ${owner} (${lock})`);
+      await sleep(250);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function readFileSyncQuiet(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `probe` until it returns a value; on timeout throws naming the step and the log to read. */
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  logPath: string,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let value: T | undefined;
+    try {
+      value = await probe();
+    } catch {
+      value = undefined;
+    }
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`regtest: timed out after ${timeoutMs} ms waiting for ${what}; see ${logPath}`);
+    await sleep(200);
+  }
+}
+
+/** Retries an lnd call that can fail while the node settles (e.g. "not synced yet", peer not connected). */
+async function retry<T>(what: string, attempts: number, fn: () => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i += 1) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      await sleep(1_000);
+    }
+  }
+  throw new Error(`regtest: could not ${what}: ${describe(last)}`);
+}
+
+function lndLog(dir: string, name: string): string {
+  return join(dir, name, 'logs', 'bitcoin', 'regtest', 'lnd.log');
+}
+
+function btcdConfig(connection: NetworkConnection): BtcdRpcConfig {
+  return {
+    host: connection.btcd.rpcHost,
+    user: connection.btcd.rpcUser,
+    pass: connection.btcd.rpcPass,
+    certPem: readFileSync(connection.btcd.rpcCertPath, 'utf8'),
+  };
+}
+
+function lndOf(node: NodeConnection): AuthenticatedLnd {
+  return authenticatedLndGrpc({ cert: node.cert, macaroon: node.macaroon, socket: node.socket }).lnd;
+}
+
+/** Closes the gRPC channels of an ln-service lnd object so the process can exit. */
+export function closeLnd(lnd: AuthenticatedLnd): void {
+  for (const client of Object.values(lnd) as { close?: () => void }[]) {
+    try {
+      client?.close?.();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Free loopback TCP ports, asked from the OS. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((res, rej) => {
+          const s = createServer();
+          s.once('error', rej);
+          s.listen(0, '127.0.0.1', () => res(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((res) => s.close(res))));
+  return ports;
+}
+
+function describe(err: unknown): string {
+  if (Array.isArray(err)) {
+    const details = (err[2] as { err?: { details?: string } } | undefined)?.err?.details;
+    return `${String(err[1])}${details ? `: ${details}` : ''}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
