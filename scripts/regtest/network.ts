@@ -316,6 +316,69 @@ export async function startExtraNode(name: string): Promise<ExtraNode> {
   };
 }
 
+/** Opens a channel between two nodes of the network and waits until both sides see it active.
+
+  {
+    from: <Funding NodeConnection> (needs confirmed on-chain funds, e.g. `vehicle`)
+    to: <Partner NodeConnection>
+    capacitySat: <Channel Capacity Sat Number>
+  }
+
+  @returns {fundingTxid: <Hex String>, fundingVout: <Number>}
+*/
+export async function openChannelBetween(args: {
+  from: NodeConnection;
+  to: NodeConnection;
+  capacitySat: number;
+}): Promise<{ fundingTxid: string; fundingVout: number }> {
+  const connection = readConnection();
+  const rpc = btcdConfig(connection);
+  const from = lndOf(args.from);
+  const to = lndOf(args.to);
+  try {
+    await retry('connect the peers', 10, () =>
+      addPeer({ lnd: from, public_key: args.to.pubkey, socket: args.to.p2pSocket }),
+    );
+    const opened = await retry('open the channel', 10, () =>
+      openChannel({
+        lnd: from,
+        partner_public_key: args.to.pubkey,
+        partner_socket: args.to.p2pSocket,
+        local_tokens: args.capacitySat,
+        chain_fee_tokens_per_vbyte: 2,
+      }),
+    );
+    await btcdRpc(rpc, 'generate', [3]);
+    await waitFor('the new channel to become active', 90_000, networkDir(), async () => {
+      const [a, b] = await Promise.all([getChannels({ lnd: from }), getChannels({ lnd: to })]);
+      const isNew = (c: { transaction_id: string; is_active: boolean }) =>
+        c.transaction_id === opened.transaction_id && c.is_active;
+      return a.channels.some(isNew) && b.channels.some(isNew) ? true : undefined;
+    });
+    return { fundingTxid: opened.transaction_id, fundingVout: opened.transaction_vout };
+  } finally {
+    closeLnd(from);
+    closeLnd(to);
+  }
+}
+
+/** Waits until `node` has an active channel with `partnerPubkey` (e.g. after the partner restarted). */
+export async function waitForActiveChannel(
+  node: NodeConnection,
+  partnerPubkey: string,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const lnd = lndOf(node);
+  try {
+    await waitFor(`an active channel with ${partnerPubkey}`, timeoutMs, networkDir(), async () => {
+      const { channels } = await getChannels({ lnd, is_active: true });
+      return channels.some((c) => c.partner_public_key === partnerPubkey) ? true : undefined;
+    });
+  } finally {
+    closeLnd(lnd);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 async function coldStart(log: Logger): Promise<NetworkConnection> {

@@ -1,0 +1,176 @@
+// The Lightning node as the daemons see it: a small surface of commands and one event stream. Money is always
+// bigint millisatoshis (msat). Failures are the typed errors of `./errors.ts`. Implemented by `LndNode`.
+
+/** Who the node is. */
+export interface NodeIdentity {
+  /** node public key, hex (33 bytes compressed) */
+  pubkey: string;
+  /** 'mainnet' | 'testnet' | 'testnet4' | 'signet' | 'regtest' | 'unknown' */
+  network: string;
+  /** true when the node considers itself synced to the chain */
+  synced: boolean;
+  alias?: string;
+}
+
+/** A newly created invoice. */
+export interface CreatedInvoice {
+  /** BOLT11 payment request */
+  bolt11: string;
+  /** payment hash, hex */
+  paymentHash: string;
+  /** expiry instant, ms since the Unix epoch */
+  expiresAt: number;
+}
+
+/** An invoice of this node was paid (settled). */
+export interface SettlementEvent {
+  /** payment hash, hex */
+  paymentHash: string;
+  /** amount received, msat */
+  amountMsat: bigint;
+  /** settlement instant, ms since the Unix epoch (as recorded by the node) */
+  settledAtMs: number;
+  /** payment preimage, hex: proof of payment */
+  preimage: string;
+  /** lnd's settle index: persist the highest seen to resume with `settledAfterIndex` after a restart.
+    0 when the settlement was found by the lookup fallback rather than the stream (then keep the old cursor;
+    a replay may deliver it again after a restart, so consumers dedupe by payment hash). */
+  settleIndex: number;
+}
+
+/** The state of one invoice of this node. */
+export interface InvoiceState {
+  paymentHash: string;
+  state: 'open' | 'accepted' | 'settled' | 'cancelled';
+  /** amount asked, msat (0 for an amountless invoice) */
+  amountMsat: bigint;
+  /** amount received so far, msat */
+  receivedMsat: bigint;
+  expiresAt: number;
+  settledAtMs?: number;
+  preimage?: string;
+}
+
+/** A payment that succeeded. */
+export interface PaymentResult {
+  paymentHash: string;
+  /** payment preimage, hex: proof of payment */
+  preimage: string;
+  /** routing fees paid, msat */
+  feeMsat: bigint;
+  /** amount delivered to the payee, msat (excludes fees) */
+  amountMsat: bigint;
+}
+
+/** What the node knows about an outgoing payment, for recovery after a restart. */
+export interface PaymentStatus {
+  /** 'unknown': this node never attempted a payment with this hash */
+  state: 'succeeded' | 'failed' | 'in_flight' | 'unknown';
+  preimage?: string;
+  feeMsat?: bigint;
+  amountMsat?: bigint;
+}
+
+/** Balances of the node. */
+export interface Balances {
+  /** confirmed on-chain wallet balance, sat */
+  onchainSat: bigint;
+  /** what this node can send over its channels, msat */
+  channelLocalMsat: bigint;
+  /** what this node can receive over its channels, msat */
+  channelRemoteMsat: bigint;
+}
+
+/** A Lightning node. Every call is bounded by a timeout: a dead node gives `NodeUnreachable`, never a hang. */
+export interface LightningNode {
+  /** Identity of the node.
+
+    @returns <NodeIdentity>
+    @throws NodeUnreachable
+  */
+  getIdentity(): Promise<NodeIdentity>;
+
+  /** Creates an invoice.
+
+    {
+      amountMsat: <Amount Millisatoshis BigInt> (> 0)
+      memo: <Description String> (shown to the payer; at most 639 bytes)
+      expirySec: <Seconds Until Expiry Number> (> 0)
+    }
+
+    @returns <CreatedInvoice>
+    @throws NodeUnreachable | LightningError
+  */
+  createInvoice(args: { amountMsat: bigint; memo: string; expirySec: number }): Promise<CreatedInvoice>;
+
+  /** Subscribes to settlements of this node's invoices. All handlers share ONE long-lived lnd subscription that
+    resumes after disconnects from the last settle index seen, so no settlement is lost while the node is
+    away; invoices created through this object are also looked up after each reconnect (lookup fallback).
+    Each settlement is delivered at most once per handler.
+
+    {
+      handler: <(event: SettlementEvent) => void>
+    }
+
+    @returns <Unsubscribe Function>
+  */
+  onSettled(handler: (event: SettlementEvent) => void): () => void;
+
+  /** Looks up one invoice of this node by payment hash (the fallback when an event may have been missed).
+
+    @returns <InvoiceState>
+    @throws InvoiceNotFound | NodeUnreachable
+  */
+  lookupInvoice(paymentHash: string): Promise<InvoiceState>;
+
+  /** Cancels an open invoice so it can no longer be paid (works for ordinary and hold invoices).
+
+    @throws InvoiceNotFound | NodeUnreachable | LightningError (e.g. already settled)
+  */
+  cancelInvoice(paymentHash: string): Promise<void>;
+
+  /** Pays a BOLT11 invoice. The fee is always bounded by `maxFeeMsat`. Before sending, the node's payment
+    record is checked, so an invoice paid earlier (even before a restart) is never paid twice.
+
+    {
+      bolt11: <BOLT11 Payment Request String>
+      maxFeeMsat: <Maximum Routing Fee Millisatoshis BigInt>
+      timeoutMs: <Give Up Path Finding After Milliseconds Number>
+    }
+
+    @returns <PaymentResult>
+    @throws InvoiceExpired | InvoiceNotPayable | InvoiceAlreadyPaid | PaymentInFlight | InsufficientBalance |
+      NoRoute | NodeUnreachable | LightningError
+  */
+  pay(bolt11: string, opts: { maxFeeMsat: bigint; timeoutMs: number }): Promise<PaymentResult>;
+
+  /** Status of an outgoing payment by payment hash (restart recovery: check before paying again).
+
+    @returns <PaymentStatus>
+    @throws NodeUnreachable
+  */
+  paymentStatus(paymentHash: string): Promise<PaymentStatus>;
+
+  /** Signs a UTF-8 message with the node identity key (lnd's zbase32 signature format).
+
+    @returns <Signature zbase32 String>
+  */
+  signMessage(text: string): Promise<string>;
+
+  /** Recovers the signer of a message signed with `signMessage` on any lnd node. A signature only proves
+    something when the recovered key is the one you expect: compare `pubkey` to it.
+
+    @returns {pubkey: <Signer Public Key Hex String>}
+    @throws LightningError when the signature is malformed
+  */
+  verifyMessage(text: string, signature: string): Promise<{ pubkey: string }>;
+
+  /** On-chain and channel balances.
+
+    @returns <Balances>
+  */
+  getBalances(): Promise<Balances>;
+
+  /** Stops the settlement subscription and closes the gRPC connection. Idempotent. */
+  close(): Promise<void>;
+}

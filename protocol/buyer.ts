@@ -1,0 +1,887 @@
+/**
+ * The vehicle's (buyer's) session machine: `buyerStep(state, event) → { state, effects }`, pure.
+ *
+ * Phases: idle → handshake (plugged, waiting for the wall's hello) → authenticating (hello answered, waiting
+ * for the wall's signature) → negotiating (waiting for the offer) → charging (offer accepted; invoices checked
+ * and paid) → closing (stop sent or received, waiting for the receipt) → ended.
+ *
+ * Every invoice is checked, in this order, each failure with its own reason code: duplicate sequence or hash
+ * (INVOICE_DUPLICATE, not paid, reported), malformed BOLT11 (INVOICE_MALFORMED), payee ≠ the key the wall
+ * proved in the handshake (INVOICE_WRONG_PAYEE), network (INVOICE_WRONG_NETWORK), BOLT11 amount ≠ message
+ * amount (INVOICE_AMOUNT_MISMATCH), block too large (INVOICE_BLOCK_TOO_LARGE), price or amount above the
+ * agreed tariff (INVOICE_OVERPRICED), beyond target / after a declined renewal (INVOICE_UNEXPECTED), expired
+ * (INVOICE_EXPIRED, declined so the wall reissues), over session/daily budget (INVOICE_OVER_BUDGET). An
+ * invoice that would push prepaid energy (paid − own meter) over maxPrepaidWh is held and paid once the own
+ * meter has advanced enough.
+ */
+import { fromHex, toHex } from './bytes.js';
+import { checkAmount, checkNetwork, checkPayee, checkUnexpired, decodeInvoice } from './bolt11.js';
+import { openFrame, type ChannelState } from './channel.js';
+import type { BuyerConfig } from './config.js';
+import type { BuyerEvent, Effect, Step } from './effects.js';
+import { encodeClearFrame, parseFrame } from './frame.js';
+import {
+  deriveChannel,
+  deriveSessionSecrets,
+  ephemeralPublicKey,
+  handshakeText,
+  negotiateVersion,
+  transcriptHash,
+} from './handshake.js';
+import type {
+  HelloMessage,
+  InvoiceMessage,
+  OfferMessage,
+  ReceiptMessage,
+  SealedMessage,
+} from './messages.js';
+import { normaliseSignature, signNodeMessage, verifyNodeSignature } from './nodeSignature.js';
+import { Reason, reasonName, type ReasonCode } from './reasons.js';
+import { verifyReceipt } from './receipt.js';
+import {
+  meterEventValid,
+  meterMessage,
+  msat,
+  record,
+  rejectFrame,
+  sendSealed,
+  sessionEnded,
+} from './sessionCommon.js';
+import {
+  amountMsatForBlock,
+  feeLimitMsat,
+  invoiceTerms,
+  meterToleranceWh,
+  type PriceSegment,
+} from './tariff.js';
+
+/** Buyer phases. */
+export type BuyerPhase =
+  'idle' | 'handshake' | 'authenticating' | 'negotiating' | 'charging' | 'closing' | 'ended';
+
+/** A payment the buyer made or attempted. */
+export interface BuyerPayment {
+  seq: number;
+  paymentHash: string;
+  blockWh: number;
+  amountMsat: bigint;
+  maxFeeMsat: bigint;
+  status: 'inflight' | 'paid' | 'failed';
+  feeMsat: bigint | null;
+}
+
+/** The buyer machine's state (JSON-serialisable with `serializeState`). */
+export interface BuyerState {
+  config: BuyerConfig;
+  phase: BuyerPhase;
+  /** A wall hello that arrived before the plug event, hex frame. */
+  bufferedHello: string | null;
+  sessionId: string | null;
+  ephemeralSecret: string | null;
+  /** Per-session identity secret (identity kind 'session'), hex. */
+  identitySecret: string | null;
+  identityPub: string | null;
+  wallHelloFrame: string | null;
+  ownHelloFrame: string | null;
+  version: number | null;
+  th: string | null;
+  channel: ChannelState | null;
+  /** The wall's node key, proven by its handshake signature; every invoice must be signed by it. */
+  wallPub: string | null;
+  ownAuthSent: boolean;
+  wallAuthOk: boolean;
+  pendingSign: string | null;
+  offer: OfferMessage | null;
+  schedule: PriceSegment[];
+  /** Largest block agreed (sent in accept), Wh. */
+  maxBlockWh: number;
+  offerSeq: number;
+  /** A renewal was declined: no block starting at or beyond this is paid, Wh. */
+  stopAtWh: number | null;
+  startRegisterWh: number | null;
+  /** Energy since session start by the vehicle's own meter, Wh. */
+  ownEnergyWh: number;
+  /** Energy the wall claims (its meter messages), Wh. */
+  wallEnergyWh: number;
+  /** Energy paid or being paid (successful + in-flight blocks), Wh. */
+  committedWh: number;
+  paidMsat: bigint;
+  feesMsat: bigint;
+  lastSeq: number;
+  seenHashes: string[];
+  payments: BuyerPayment[];
+  held: InvoiceMessage | null;
+  consecutiveFailures: number;
+  startMs: number | null;
+  lastRxMs: number;
+  lastTxMs: number;
+  lastMeterSentMs: number | null;
+  closingSinceMs: number | null;
+  endReason: ReasonCode | null;
+}
+
+/**
+ * A fresh buyer machine.
+ * @param config validated buyer configuration (see `buyerConfig`)
+ */
+export function createBuyer(config: BuyerConfig): BuyerState {
+  return {
+    config,
+    phase: 'idle',
+    bufferedHello: null,
+    sessionId: null,
+    ephemeralSecret: null,
+    identitySecret: null,
+    identityPub: null,
+    wallHelloFrame: null,
+    ownHelloFrame: null,
+    version: null,
+    th: null,
+    channel: null,
+    wallPub: null,
+    ownAuthSent: false,
+    wallAuthOk: false,
+    pendingSign: null,
+    offer: null,
+    schedule: [],
+    maxBlockWh: 0,
+    offerSeq: 0,
+    stopAtWh: null,
+    startRegisterWh: null,
+    ownEnergyWh: 0,
+    wallEnergyWh: 0,
+    committedWh: 0,
+    paidMsat: 0n,
+    feesMsat: 0n,
+    lastSeq: -1,
+    seenHashes: [],
+    payments: [],
+    held: null,
+    consecutiveFailures: 0,
+    startMs: null,
+    lastRxMs: 0,
+    lastTxMs: 0,
+    lastMeterSentMs: null,
+    closingSinceMs: null,
+    endReason: null,
+  };
+}
+
+/** Outcome of checking an offer: accept with the block cap to announce, or decline with a reason. */
+export type OfferVerdict =
+  { accept: true; maxBlockWh: number } | { accept: false; reason: ReasonCode; text: string };
+
+/**
+ * The buyer's verdict on an offer.
+ * @param config buyer configuration
+ * @param offer the wall's offer
+ * @returns accept (with the largest block the buyer will pay) or decline with a reason code
+ */
+export function evaluateOffer(config: BuyerConfig, offer: OfferMessage): OfferVerdict {
+  const no = (reason: ReasonCode, text: string): OfferVerdict => ({ accept: false, reason, text });
+  if (offer.network !== config.network) return no(Reason.WRONG_NETWORK, `offer on ${offer.network}`);
+  if (
+    offer.minBlockWh < 1 ||
+    offer.minBlockWh > offer.maxBlockWh ||
+    offer.depositBlocks < 1 ||
+    offer.targetIntervalSec < 1
+  ) {
+    return no(Reason.BAD_TERMS, 'inconsistent block or deposit terms');
+  }
+  if (offer.priceMsatPerWh > config.maxPriceMsatPerWh) {
+    return no(Reason.PRICE_TOO_HIGH, `price ${offer.priceMsatPerWh} > ${config.maxPriceMsatPerWh} msat/Wh`);
+  }
+  if (offer.minBlockWh > config.maxBlockWh)
+    return no(Reason.BLOCK_TOO_LARGE, `min block ${offer.minBlockWh} Wh`);
+  const maxBlockWh = Math.min(
+    config.maxBlockWh,
+    offer.maxBlockWh,
+    Math.floor(config.maxPrepaidWh / offer.depositBlocks),
+  );
+  if (maxBlockWh < offer.minBlockWh) {
+    return no(
+      Reason.PREPAID_TOO_HIGH,
+      `deposit of ${offer.depositBlocks} × ${offer.minBlockWh} Wh exceeds prepaid limit`,
+    );
+  }
+  const depositMsat = amountMsatForBlock(offer.priceMsatPerWh, offer.depositBlocks * offer.minBlockWh);
+  if (depositMsat > config.sessionBudgetMsat)
+    return no(Reason.SESSION_BUDGET, `deposit ${depositMsat} msat over budget`);
+  if (config.spentTodayMsat + depositMsat > config.dailyBudgetMsat) {
+    return no(Reason.DAILY_BUDGET, `deposit ${depositMsat} msat over today's remaining budget`);
+  }
+  return { accept: true, maxBlockWh };
+}
+
+const AUTHENTICATED: BuyerPhase[] = ['negotiating', 'charging'];
+
+function send(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
+  if (s.channel === null) return;
+  s.channel = sendSealed(s.channel, m, out);
+  s.lastTxMs = atMs;
+}
+
+function summary(s: BuyerState) {
+  return {
+    sessionId: s.sessionId,
+    energyWh: s.ownEnergyWh,
+    paidMsat: s.paidMsat,
+    feesMsat: s.feesMsat,
+    invoices: s.payments.filter((p) => p.status === 'paid').length,
+  };
+}
+
+function end(
+  s: BuyerState,
+  reason: ReasonCode,
+  out: Effect[],
+  outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
+): void {
+  s.phase = 'ended';
+  s.endReason = reason;
+  s.held = null;
+  s.pendingSign = null;
+  out.push(
+    record('sessionEnded', {
+      sessionId: s.sessionId,
+      reason: reasonName(reason),
+      paidMsat: msat(s.paidMsat),
+    }),
+  );
+  out.push(sessionEnded(reason, summary(s), outcome));
+}
+
+/** Sends stop (unless the wall stopped) and waits for the receipt. */
+function close(s: BuyerState, reason: ReasonCode, out: Effect[], atMs: number, sendStop: boolean): void {
+  if (s.channel === null || !s.wallAuthOk) {
+    return end(s, reason, out, { error: `session ended before authentication: ${reasonName(reason)}` });
+  }
+  if (sendStop) send(s, { type: 'stop', reason, text: reasonName(reason) }, out, atMs);
+  s.held = null;
+  s.phase = 'closing';
+  s.endReason = reason;
+  s.closingSinceMs = atMs;
+}
+
+function refuse(s: BuyerState, inv: InvoiceMessage, reason: ReasonCode, text: string, out: Effect[]): void {
+  out.push(record('invoiceRefused', { seq: inv.seq, reason: reasonName(reason), code: reason, text }));
+  out.push({ type: 'alarm', reason, message: `invoice ${inv.seq} refused: ${text}` });
+}
+
+type InvoiceVerdict =
+  | { action: 'pay'; paymentHash: string; maxFeeMsat: bigint }
+  | { action: 'hold' }
+  | { action: 'decline' | 'stop' | 'report'; reason: ReasonCode; text: string };
+
+/**
+ * The buyer's verdict on an invoice in its current state.
+ * @param s buyer state (charging)
+ * @param inv the invoice message
+ * @param nowMs current time, ms
+ * @returns pay (with fee limit), hold (prepaid bound), or a refusal: decline (wall may reissue), stop (end the
+ *   session), report (duplicate: not paid, reported as error)
+ */
+export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: number): InvoiceVerdict {
+  const c = s.config;
+  if (inv.seq <= s.lastSeq)
+    return { action: 'report', reason: Reason.INVOICE_DUPLICATE, text: `sequence ${inv.seq} already seen` };
+  const d = decodeInvoice(inv.bolt11);
+  if (!d.ok) return { action: 'stop', reason: Reason.INVOICE_MALFORMED, text: d.error.message };
+  const bolt = d.value;
+  if (s.seenHashes.includes(bolt.paymentHash)) {
+    return {
+      action: 'report',
+      reason: Reason.INVOICE_DUPLICATE,
+      text: `payment hash ${bolt.paymentHash} already seen`,
+    };
+  }
+  const payee = checkPayee(bolt, s.wallPub as string);
+  if (!payee.ok) return { action: 'stop', reason: Reason.INVOICE_WRONG_PAYEE, text: payee.error.message };
+  const net = checkNetwork(bolt, c.network);
+  if (!net.ok) return { action: 'stop', reason: Reason.INVOICE_WRONG_NETWORK, text: net.error.message };
+  const amt = checkAmount(bolt, inv.amountMsat);
+  if (!amt.ok) return { action: 'stop', reason: Reason.INVOICE_AMOUNT_MISMATCH, text: amt.error.message };
+  if (inv.blockWh < 1 || inv.blockWh > s.maxBlockWh) {
+    return {
+      action: 'stop',
+      reason: Reason.INVOICE_BLOCK_TOO_LARGE,
+      text: `block ${inv.blockWh} Wh, agreed ≤ ${s.maxBlockWh}`,
+    };
+  }
+  const expected = invoiceTerms(s.schedule, s.committedWh, inv.blockWh);
+  if (inv.priceMsatPerWh > expected.priceMsatPerWh || inv.amountMsat > expected.amountMsat) {
+    return {
+      action: 'stop',
+      reason: Reason.INVOICE_OVERPRICED,
+      text: `${inv.amountMsat} msat at ${inv.priceMsatPerWh} msat/Wh; agreed ${expected.amountMsat} msat at ${expected.priceMsatPerWh}`,
+    };
+  }
+  const end = c.targetEnergyWh > 0 ? c.targetEnergyWh : Infinity;
+  const stopAt = s.stopAtWh ?? Infinity;
+  if (s.committedWh >= end || s.committedWh >= stopAt) {
+    return {
+      action: 'decline',
+      reason: Reason.INVOICE_UNEXPECTED,
+      text: 'no more energy wanted at these terms',
+    };
+  }
+  const exp = checkUnexpired(bolt, nowMs, c.invoiceExpiryMarginSec);
+  if (!exp.ok) return { action: 'decline', reason: Reason.INVOICE_EXPIRED, text: exp.error.message };
+  const maxFeeMsat = feeLimitMsat(inv.amountMsat, c.maxFeeMsat, c.maxFeePpm);
+  const inflight = s.payments
+    .filter((p) => p.status === 'inflight')
+    .reduce((a, p) => a + p.amountMsat + p.maxFeeMsat, 0n);
+  const sessionSpend = s.paidMsat + s.feesMsat + inflight + inv.amountMsat + maxFeeMsat;
+  if (sessionSpend > c.sessionBudgetMsat || c.spentTodayMsat + sessionSpend > c.dailyBudgetMsat) {
+    return {
+      action: 'stop',
+      reason: Reason.INVOICE_OVER_BUDGET,
+      text: `would spend ${sessionSpend} msat this session`,
+    };
+  }
+  if (s.committedWh + inv.blockWh - s.ownEnergyWh > c.maxPrepaidWh) return { action: 'hold' };
+  return { action: 'pay', paymentHash: bolt.paymentHash, maxFeeMsat };
+}
+
+function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs: number): void {
+  const v = evaluateInvoice(s, inv, atMs);
+  switch (v.action) {
+    case 'hold':
+      if (s.held?.seq !== inv.seq) out.push(record('invoiceHeld', { seq: inv.seq, reason: 'prepaid limit' }));
+      s.held = inv;
+      s.lastSeq = Math.max(s.lastSeq, inv.seq - 1);
+      return;
+    case 'report':
+      refuse(s, inv, v.reason, v.text, out);
+      send(s, { type: 'error', reason: v.reason, text: v.text.slice(0, 200) }, out, atMs);
+      return;
+    case 'decline':
+      refuse(s, inv, v.reason, v.text, out);
+      s.lastSeq = Math.max(s.lastSeq, inv.seq);
+      if (s.held?.seq === inv.seq) s.held = null;
+      send(
+        s,
+        { type: 'decline', subject: 'invoice', ref: inv.seq, reason: v.reason, text: v.text.slice(0, 200) },
+        out,
+        atMs,
+      );
+      return;
+    case 'stop':
+      refuse(s, inv, v.reason, v.text, out);
+      s.lastSeq = Math.max(s.lastSeq, inv.seq);
+      return close(
+        s,
+        v.reason === Reason.INVOICE_OVER_BUDGET ? Reason.BUDGET_SPENT : v.reason,
+        out,
+        atMs,
+        true,
+      );
+    case 'pay':
+      s.held = null;
+      s.lastSeq = inv.seq;
+      s.seenHashes.push(v.paymentHash);
+      s.committedWh += inv.blockWh;
+      s.payments.push({
+        seq: inv.seq,
+        paymentHash: v.paymentHash,
+        blockWh: inv.blockWh,
+        amountMsat: inv.amountMsat,
+        maxFeeMsat: v.maxFeeMsat,
+        status: 'inflight',
+        feeMsat: null,
+      });
+      out.push(
+        record('paymentIntent', {
+          seq: inv.seq,
+          paymentHash: v.paymentHash,
+          amountMsat: msat(inv.amountMsat),
+          maxFeeMsat: msat(v.maxFeeMsat),
+          blockWh: inv.blockWh,
+        }),
+      );
+      out.push({
+        type: 'pay',
+        seq: inv.seq,
+        bolt11: inv.bolt11,
+        paymentHash: v.paymentHash,
+        amountMsat: inv.amountMsat,
+        maxFeeMsat: v.maxFeeMsat,
+      });
+      return;
+  }
+}
+
+function startSession(s: BuyerState, entropyHex: string, out: Effect[], atMs: number): BuyerState {
+  const secrets = deriveSessionSecrets(entropyHex);
+  if (!secrets.ok) {
+    out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message: secrets.error.message });
+    return s;
+  }
+  const fresh = createBuyer(s.config);
+  fresh.phase = 'handshake';
+  fresh.ephemeralSecret = secrets.value.ephemeralSecret;
+  if (s.config.identity.kind === 'session') {
+    fresh.identitySecret = secrets.value.identitySecret;
+    fresh.identityPub = secrets.value.identityPub;
+  } else {
+    fresh.identityPub = s.config.identity.nodePubkey.toLowerCase();
+  }
+  fresh.startMs = atMs;
+  fresh.lastRxMs = atMs;
+  fresh.lastTxMs = atMs;
+  out.push(record('plugged', { role: 'vehicle' }));
+  const buffered = s.bufferedHello;
+  if (buffered !== null) onHandshakeFrame(fresh, fromHex(buffered), out, atMs);
+  return fresh;
+}
+
+function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
+  const parsed = parseFrame(bytes);
+  if (!parsed.ok) return rejectFrame(parsed.error, out);
+  const p = parsed.value;
+  if (p.kind !== 'clear') {
+    return rejectFrame(
+      { kind: 'ProtocolError', name: 'UnexpectedMessage', message: 'sealed frame before hello' },
+      out,
+    );
+  }
+  const m = p.message;
+  if (m.type === 'clearError') {
+    return end(s, m.reason, out, {
+      error: `wall refused the handshake (${reasonName(m.reason)}): ${m.text}`,
+    });
+  }
+  if (m.role !== 'wall') {
+    return rejectFrame(
+      { kind: 'ProtocolError', name: 'UnexpectedMessage', message: 'hello from another vehicle' },
+      out,
+    );
+  }
+  s.lastRxMs = atMs;
+  const version = negotiateVersion(s.config.versions, m.versions);
+  if (version === undefined) {
+    const text = `no common protocol version: wall [${m.versions.join(',')}], vehicle [${s.config.versions.join(',')}]`;
+    const err = {
+      type: 'clearError' as const,
+      reason: Reason.VERSION_MISMATCH,
+      versions: s.config.versions,
+      text,
+    };
+    const frame = encodeClearFrame(err);
+    if (frame.ok) out.push({ type: 'send', frame: frame.value, message: err });
+    s.sessionId = m.sessionId;
+    return end(s, Reason.VERSION_MISMATCH, out, { error: text });
+  }
+  const hello: HelloMessage = {
+    type: 'hello',
+    role: 'vehicle',
+    versions: s.config.versions,
+    sessionId: m.sessionId,
+    ephemeralPub: ephemeralPublicKey(s.ephemeralSecret as string),
+    identityPub: s.identityPub as string,
+  };
+  const frame = encodeClearFrame(hello);
+  if (!frame.ok) return end(s, Reason.LOCAL_FAULT, out, { error: frame.error.message });
+  const th = transcriptHash(version, bytes, frame.value);
+  const channel = deriveChannel(
+    'vehicle',
+    version,
+    m.sessionId,
+    s.ephemeralSecret as string,
+    m.ephemeralPub,
+    th,
+  );
+  if (!channel.ok) return end(s, Reason.HANDSHAKE_FAILED, out, { error: channel.error.message });
+  out.push({ type: 'send', frame: frame.value, message: hello });
+  s.lastTxMs = atMs;
+  s.sessionId = m.sessionId;
+  s.wallPub = m.identityPub;
+  s.wallHelloFrame = toHex(bytes);
+  s.ownHelloFrame = toHex(frame.value);
+  s.version = version;
+  s.th = toHex(th);
+  s.channel = channel.value;
+  s.ephemeralSecret = null;
+  s.phase = 'authenticating';
+  out.push(record('versionNegotiated', { version, sessionId: m.sessionId, wallPub: m.identityPub }));
+  const text = handshakeText(version, 'vehicle', th);
+  if (s.config.identity.kind === 'session') {
+    const sig = signNodeMessage(text, s.identitySecret as string);
+    s.ownAuthSent = true;
+    send(s, { type: 'auth', signature: sig.signatureHex }, out, atMs);
+  } else {
+    s.pendingSign = text;
+    out.push({ type: 'signWithNodeKey', text });
+  }
+}
+
+function checkMeters(s: BuyerState, out: Effect[], atMs: number): void {
+  if (s.phase !== 'charging') return;
+  const tol = meterToleranceWh(s.ownEnergyWh, s.config.meterToleranceWh, s.config.meterTolerancePpm);
+  if (s.wallEnergyWh - s.ownEnergyWh > tol) {
+    out.push({
+      type: 'alarm',
+      reason: Reason.METER_MISMATCH,
+      message: `wall claims ${s.wallEnergyWh} Wh, own meter ${s.ownEnergyWh} Wh (tolerance ${tol} Wh)`,
+    });
+    return close(s, Reason.METER_MISMATCH, out, atMs, true);
+  }
+  if (s.config.targetEnergyWh > 0 && s.ownEnergyWh >= s.config.targetEnergyWh) {
+    return close(s, Reason.TARGET_REACHED, out, atMs, true);
+  }
+  if (s.held !== null) considerInvoice(s, s.held, out, atMs);
+}
+
+function onReceipt(s: BuyerState, r: ReceiptMessage, out: Effect[]): void {
+  const v = verifyReceipt(s.version as number, r, {
+    sellerPub: s.wallPub as string,
+    sessionId: s.sessionId as string,
+  });
+  if (!v.ok) {
+    out.push({ type: 'alarm', reason: Reason.RECEIPT_INVALID, message: v.error.message });
+    return end(s, Reason.RECEIPT_INVALID, out, {
+      error: `receipt rejected: ${v.error.name}: ${v.error.message}`,
+    });
+  }
+  const listed = new Map(r.invoices.map((i) => [i.paymentHash, i.amountMsat]));
+  const missing = s.payments.filter((p) => p.status === 'paid' && listed.get(p.paymentHash) !== p.amountMsat);
+  out.push(
+    record('receipt', { sessionId: r.sessionId, totalPaidMsat: msat(r.totalPaidMsat), energyWh: r.energyWh }),
+  );
+  if (missing.length > 0) {
+    const error = `receipt omits or misstates ${missing.length} paid invoice(s): ${missing.map((p) => p.seq).join(',')}`;
+    out.push({ type: 'alarm', reason: Reason.RECEIPT_INVALID, message: error });
+    return end(s, r.reason, out, { receipt: r, error });
+  }
+  end(s, r.reason, out, { receipt: r });
+}
+
+function unexpected(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
+  out.push(record('unexpectedMessage', { type: m.type, phase: s.phase }));
+  send(
+    s,
+    { type: 'error', reason: Reason.UNEXPECTED_MESSAGE, text: `${m.type} not expected in ${s.phase}` },
+    out,
+    atMs,
+  );
+}
+
+function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
+  if (m.type === 'ping' && s.phase !== 'authenticating')
+    return send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
+  if (m.type === 'pong') return;
+  if (s.phase === 'authenticating') {
+    if (m.type !== 'auth') return unexpected(s, m, out, atMs);
+    const text = handshakeText(s.version as number, 'wall', fromHex(s.th as string));
+    const v = verifyNodeSignature(text, m.signature, s.wallPub as string);
+    if (!v.ok) {
+      out.push({
+        type: 'alarm',
+        reason: Reason.HANDSHAKE_FAILED,
+        message: `wall signature invalid: ${v.error.message}`,
+      });
+      send(s, { type: 'stop', reason: Reason.HANDSHAKE_FAILED, text: 'wall signature invalid' }, out, atMs);
+      return end(s, Reason.HANDSHAKE_FAILED, out, {
+        error: `wall authentication failed: ${v.error.message}`,
+      });
+    }
+    s.wallAuthOk = true;
+    s.phase = 'negotiating';
+    out.push(record('wallAuthenticated', { wallPub: s.wallPub }));
+    return;
+  }
+  if (s.phase === 'closing') {
+    if (m.type === 'receipt') return onReceipt(s, m, out);
+    return;
+  }
+  if (!AUTHENTICATED.includes(s.phase)) return;
+  switch (m.type) {
+    case 'offer': {
+      if (s.phase !== 'negotiating' || m.offerSeq !== 0) return unexpected(s, m, out, atMs);
+      const v = evaluateOffer(s.config, m);
+      if (!v.accept) {
+        out.push(record('offerDeclined', { reason: reasonName(v.reason), text: v.text }));
+        send(
+          s,
+          { type: 'decline', subject: 'offer', ref: 0, reason: v.reason, text: v.text.slice(0, 200) },
+          out,
+          atMs,
+        );
+        return close(s, v.reason, out, atMs, false);
+      }
+      s.offer = m;
+      s.schedule = [{ fromWh: 0, priceMsatPerWh: m.priceMsatPerWh }];
+      s.maxBlockWh = v.maxBlockWh;
+      s.phase = 'charging';
+      out.push(record('offerAccepted', { priceMsatPerWh: msat(m.priceMsatPerWh), maxBlockWh: v.maxBlockWh }));
+      return send(
+        s,
+        { type: 'accept', offerSeq: 0, targetEnergyWh: s.config.targetEnergyWh, maxBlockWh: v.maxBlockWh },
+        out,
+        atMs,
+      );
+    }
+    case 'renew': {
+      if (s.phase !== 'charging' || m.offerSeq !== s.offerSeq + 1 || m.effectiveAtWh < s.committedWh) {
+        return unexpected(s, m, out, atMs);
+      }
+      s.offerSeq = m.offerSeq;
+      if (m.priceMsatPerWh > s.config.maxPriceMsatPerWh) {
+        s.stopAtWh = m.effectiveAtWh;
+        out.push(record('renewDeclined', { offerSeq: m.offerSeq, priceMsatPerWh: msat(m.priceMsatPerWh) }));
+        return send(
+          s,
+          {
+            type: 'decline',
+            subject: 'offer',
+            ref: m.offerSeq,
+            reason: Reason.PRICE_TOO_HIGH,
+            text: 'renewed price too high',
+          },
+          out,
+          atMs,
+        );
+      }
+      s.schedule = [...s.schedule, { fromWh: m.effectiveAtWh, priceMsatPerWh: m.priceMsatPerWh }];
+      out.push(record('renewAccepted', { offerSeq: m.offerSeq, effectiveAtWh: m.effectiveAtWh }));
+      return send(
+        s,
+        {
+          type: 'accept',
+          offerSeq: m.offerSeq,
+          targetEnergyWh: s.config.targetEnergyWh,
+          maxBlockWh: s.maxBlockWh,
+        },
+        out,
+        atMs,
+      );
+    }
+    case 'invoice':
+      if (s.phase !== 'charging') {
+        out.push(
+          record('invoiceRefused', {
+            seq: m.seq,
+            reason: 'INVOICE_UNEXPECTED',
+            code: Reason.INVOICE_UNEXPECTED,
+            text: 'no accepted offer',
+          }),
+        );
+        return send(
+          s,
+          {
+            type: 'decline',
+            subject: 'invoice',
+            ref: m.seq,
+            reason: Reason.INVOICE_UNEXPECTED,
+            text: 'no accepted offer',
+          },
+          out,
+          atMs,
+        );
+      }
+      return considerInvoice(s, m, out, atMs);
+    case 'meter':
+      s.wallEnergyWh = m.energyWh;
+      return checkMeters(s, out, atMs);
+    case 'stop':
+      out.push(record('wallStopped', { reason: reasonName(m.reason), text: m.text }));
+      return close(s, m.reason, out, atMs, false);
+    case 'receipt':
+      return onReceipt(s, m, out);
+    case 'error':
+      out.push({ type: 'alarm', reason: m.reason, message: `wall error: ${m.text}` });
+      return;
+    default:
+      return unexpected(s, m, out, atMs);
+  }
+}
+
+function onFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
+  if (s.phase === 'idle') {
+    const p = parseFrame(bytes);
+    if (
+      p.ok &&
+      p.value.kind === 'clear' &&
+      p.value.message.type === 'hello' &&
+      p.value.message.role === 'wall'
+    ) {
+      s.bufferedHello = toHex(bytes);
+      out.push(record('helloBuffered', { sessionId: p.value.message.sessionId }));
+    }
+    return;
+  }
+  if (s.phase === 'ended') return;
+  if (s.phase === 'handshake') return onHandshakeFrame(s, bytes, out, atMs);
+  const opened = openFrame(s.channel as ChannelState, bytes);
+  if (!opened.ok) {
+    if (toHex(bytes) === s.wallHelloFrame && s.ownHelloFrame !== null && s.phase === 'authenticating') {
+      // the wall repeats its hello: it did not get ours; answer again with the same bytes
+      const p = parseFrame(fromHex(s.ownHelloFrame));
+      if (p.ok && p.value.kind === 'clear')
+        out.push({ type: 'send', frame: fromHex(s.ownHelloFrame), message: p.value.message });
+      return;
+    }
+    return rejectFrame(opened.error, out);
+  }
+  s.channel = opened.value.channel;
+  s.lastRxMs = atMs;
+  if (opened.value.gap > 0) out.push(record('framesLost', { count: opened.value.gap }));
+  onSealed(s, opened.value.message, out, atMs);
+}
+
+function onTick(s: BuyerState, out: Effect[], atMs: number): void {
+  const c = s.config;
+  if (s.phase === 'handshake' || s.phase === 'authenticating') {
+    if (atMs - (s.startMs ?? atMs) > c.handshakeTimeoutMs)
+      end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
+    return;
+  }
+  if (s.phase === 'closing') {
+    if (atMs - (s.closingSinceMs ?? atMs) > c.receiptTimeoutMs) {
+      end(s, s.endReason ?? Reason.NO_RECEIPT, out, { error: 'no receipt from the wall' });
+    }
+    return;
+  }
+  if (!AUTHENTICATED.includes(s.phase)) return;
+  if (atMs - s.lastRxMs > c.heartbeatTimeoutMs) {
+    out.push({ type: 'alarm', reason: Reason.HEARTBEAT_LOST, message: 'no message from the wall' });
+    send(s, { type: 'stop', reason: Reason.HEARTBEAT_LOST, text: 'heartbeat lost' }, out, atMs);
+    return end(s, Reason.HEARTBEAT_LOST, out, { error: 'heartbeat lost: no receipt' });
+  }
+  if (atMs - s.lastTxMs >= c.heartbeatTimeoutMs / 3) send(s, { type: 'ping', atMs }, out, atMs);
+  if (s.held !== null) considerInvoice(s, s.held, out, atMs);
+}
+
+function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
+  const atMs = ev.atMs;
+  switch (ev.type) {
+    case 'plug':
+      if (s.phase !== 'idle' && s.phase !== 'ended') {
+        out.push(record('plugIgnored', { phase: s.phase }));
+        return s;
+      }
+      return startSession(s, ev.entropyHex, out, atMs);
+    case 'unplug':
+      if (s.phase === 'idle') s.bufferedHello = null;
+      if (s.phase === 'idle' || s.phase === 'ended') return s;
+      end(s, Reason.UNPLUGGED, out, { error: 'unplugged: no receipt received' });
+      return s;
+    case 'frame':
+      onFrame(s, ev.bytes, out, atMs);
+      return s;
+    case 'meter':
+      if (!meterEventValid(ev)) {
+        out.push({ type: 'alarm', reason: Reason.EQUIPMENT_FAULT, message: 'invalid meter reading' });
+        return s;
+      }
+      if (s.phase === 'idle' || s.phase === 'ended') return s;
+      if (s.startRegisterWh === null) s.startRegisterWh = Math.floor(ev.energyWh);
+      s.ownEnergyWh = Math.max(s.ownEnergyWh, Math.floor(ev.energyWh) - s.startRegisterWh);
+      if (
+        AUTHENTICATED.includes(s.phase) &&
+        (s.lastMeterSentMs === null || atMs - s.lastMeterSentMs >= s.config.meterReportIntervalMs)
+      ) {
+        s.lastMeterSentMs = atMs;
+        send(s, meterMessage(ev, s.ownEnergyWh), out, atMs);
+      }
+      checkMeters(s, out, atMs);
+      return s;
+    case 'linkUp':
+    case 'linkDown':
+      out.push(record(ev.type, { phase: s.phase }));
+      return s;
+    case 'tick':
+      onTick(s, out, atMs);
+      return s;
+    case 'nodeSignature': {
+      if (s.pendingSign === null || s.pendingSign !== ev.text || s.config.identity.kind !== 'node') {
+        out.push(record('signatureIgnored', { text: ev.text }));
+        return s;
+      }
+      const v = verifyNodeSignature(ev.text, ev.signature, s.config.identity.nodePubkey);
+      const norm = normaliseSignature(ev.signature);
+      if (!v.ok || !norm.ok) {
+        const message = `node signature does not match the configured node key`;
+        out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
+        return (end(s, Reason.LOCAL_FAULT, out, { error: message }), s);
+      }
+      s.pendingSign = null;
+      s.ownAuthSent = true;
+      send(s, { type: 'auth', signature: norm.value }, out, atMs);
+      return s;
+    }
+    case 'stopRequest':
+      if (s.phase === 'idle' || s.phase === 'ended' || s.phase === 'closing') return s;
+      close(s, ev.reason, out, atMs, true);
+      return s;
+    case 'paymentResult': {
+      const hash = ev.paymentHash.toLowerCase();
+      const p = s.payments.find((x) => x.paymentHash === hash && x.status === 'inflight');
+      if (p === undefined) {
+        out.push(record('paymentResultIgnored', { paymentHash: hash }));
+        return s;
+      }
+      if (ev.ok) {
+        p.status = 'paid';
+        p.feeMsat = ev.feeMsat ?? 0n;
+        s.paidMsat += p.amountMsat;
+        s.feesMsat += p.feeMsat;
+        s.consecutiveFailures = 0;
+        out.push(
+          record('paymentSucceeded', {
+            seq: p.seq,
+            paymentHash: hash,
+            amountMsat: msat(p.amountMsat),
+            feeMsat: msat(p.feeMsat),
+          }),
+        );
+        const preimage =
+          typeof ev.preimage === 'string' && /^[0-9a-fA-F]{64}$/.test(ev.preimage)
+            ? ev.preimage.toLowerCase()
+            : null;
+        if (preimage !== null && (s.phase === 'charging' || s.phase === 'closing')) {
+          send(s, { type: 'paid', seq: p.seq, paymentHash: hash, preimage }, out, atMs);
+        }
+      } else {
+        p.status = 'failed';
+        s.committedWh -= p.blockWh;
+        s.consecutiveFailures += 1;
+        out.push(record('paymentFailed', { seq: p.seq, paymentHash: hash, error: ev.error ?? null }));
+        out.push({
+          type: 'alarm',
+          reason: Reason.PAYMENT_FAILED,
+          message: `payment of invoice ${p.seq} failed: ${ev.error ?? ''}`,
+        });
+        if (s.phase === 'charging') {
+          send(
+            s,
+            {
+              type: 'decline',
+              subject: 'invoice',
+              ref: p.seq,
+              reason: Reason.PAYMENT_FAILED,
+              text: (ev.error ?? 'payment failed').slice(0, 200),
+            },
+            out,
+            atMs,
+          );
+          if (s.consecutiveFailures >= 3) close(s, Reason.PAYMENT_FAILED, out, atMs, true);
+        }
+      }
+      return s;
+    }
+  }
+}
+
+/**
+ * One step of the buyer machine. Pure: the input state is not modified.
+ * @param state current state (from `createBuyer` or a previous step)
+ * @param event what happened (see `BuyerEvent`)
+ * @returns the next state and the effects to execute in order
+ */
+export function buyerStep(state: BuyerState, event: BuyerEvent): Step<BuyerState> {
+  const out: Effect[] = [];
+  const s = structuredClone(state);
+  const next = handle(s, event, out);
+  return { state: next, effects: out };
+}

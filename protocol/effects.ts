@@ -1,0 +1,171 @@
+/**
+ * Events that the shells feed into the session machines and effects the machines ask the shells to carry
+ * out. Every event carries `atMs` (ms since the Unix epoch, from the shell's clock): the machines read no
+ * clock. Effects are returned in the order they must be executed; the shell persists the new state first
+ * (write-ahead: a `pay` or `createInvoice` is in the persisted state before it is executed).
+ */
+import type { Message, ReceiptMessage } from './messages.js';
+import type { ReasonCode } from './reasons.js';
+
+/** Fields every event has. */
+interface EventBase {
+  /** Time of the event, ms since the Unix epoch. */
+  atMs: number;
+}
+
+/** Cable plugged in (EVSE state B). `entropyHex`: ≥32 fresh random bytes (hex) for keys and session id. */
+export interface PlugEvent extends EventBase {
+  type: 'plug';
+  entropyHex: string;
+}
+/** Cable unplugged. */
+export interface UnplugEvent extends EventBase {
+  type: 'unplug';
+}
+/** One frame received from the link (one ISO-TP message / one stream record). */
+export interface FrameEvent extends EventBase {
+  type: 'frame';
+  bytes: Uint8Array;
+}
+/** A reading of this side's own meter. `energyWh` is the cumulative register (not session-relative). */
+export interface MeterEvent extends EventBase {
+  type: 'meter';
+  energyWh: number;
+  powerW: number;
+  voltageV: number;
+  currentA: number;
+}
+/** The link came up / went down. */
+export interface LinkEvent extends EventBase {
+  type: 'linkUp' | 'linkDown';
+}
+/** Time passed (the shell sends one at least every second). */
+export interface TickEvent extends EventBase {
+  type: 'tick';
+}
+/** Answer to a `signWithNodeKey` effect: the node's signature (zbase32 from lnd, or 65-byte hex). */
+export interface NodeSignatureEvent extends EventBase {
+  type: 'nodeSignature';
+  text: string;
+  signature: string;
+}
+/** The operator (or CSMS) asks to end the session. */
+export interface StopRequestEvent extends EventBase {
+  type: 'stopRequest';
+  reason: ReasonCode;
+}
+
+/** Seller only: answer to `createInvoice`. */
+export interface InvoiceCreatedEvent extends EventBase {
+  type: 'invoiceCreated';
+  seq: number;
+  bolt11: string;
+  paymentHash: string;
+}
+/** Seller only: `createInvoice` failed (node unreachable...). The machine retries on a later tick. */
+export interface InvoiceCreateFailedEvent extends EventBase {
+  type: 'invoiceCreateFailed';
+  seq: number;
+  error: string;
+}
+/** Seller only: the node reports an invoice settled. `amountMsat` is what was received. */
+export interface InvoiceSettledEvent extends EventBase {
+  type: 'invoiceSettled';
+  paymentHash: string;
+  amountMsat: bigint;
+}
+/** Seller only: the node reports an invoice expired (or cancelled) unpaid. */
+export interface InvoiceExpiredEvent extends EventBase {
+  type: 'invoiceExpired';
+  paymentHash: string;
+}
+/** Seller only: the operator changes the price; it applies from `afterWh` more paid energy (≥ current block). */
+export interface RenewRequestEvent extends EventBase {
+  type: 'renewRequest';
+  priceMsatPerWh: bigint;
+  afterWh: number;
+}
+/** Buyer only: result of a `pay` effect. `ok: false` must mean definitely failed (nothing can still settle). */
+export interface PaymentResultEvent extends EventBase {
+  type: 'paymentResult';
+  paymentHash: string;
+  ok: boolean;
+  preimage?: string;
+  feeMsat?: bigint;
+  error?: string;
+}
+
+/** Events common to both machines. */
+export type CommonEvent =
+  | PlugEvent
+  | UnplugEvent
+  | FrameEvent
+  | MeterEvent
+  | LinkEvent
+  | TickEvent
+  | NodeSignatureEvent
+  | StopRequestEvent;
+/** Events of the seller (wall) machine. */
+export type SellerEvent =
+  | CommonEvent
+  | InvoiceCreatedEvent
+  | InvoiceCreateFailedEvent
+  | InvoiceSettledEvent
+  | InvoiceExpiredEvent
+  | RenewRequestEvent;
+/** Events of the buyer (vehicle) machine. */
+export type BuyerEvent = CommonEvent | PaymentResultEvent;
+
+/** A JSON-friendly value in a record entry (amounts as decimal strings). */
+export type RecordValue = string | number | boolean | null;
+
+/** Summary of a session from one side's ledger. */
+export interface SessionSummary {
+  sessionId: string | null;
+  /** Energy by this side's meter, Wh. */
+  energyWh: number;
+  /** Total paid (buyer: payments succeeded; seller: invoices settled), msat. */
+  paidMsat: bigint;
+  /** Routing fees paid (buyer only), msat. */
+  feesMsat: bigint;
+  invoices: number;
+}
+
+/** Effects: what the shell must do. */
+export type Effect =
+  /** Transmit `frame` on the link. `message` is the plaintext, for logs only. */
+  | { type: 'send'; frame: Uint8Array; message: Message }
+  /** Ask the Lightning node to sign `text` (lnd signMessage); answer with a `nodeSignature` event. */
+  | { type: 'signWithNodeKey'; text: string }
+  /** Seller: create an invoice; answer with `invoiceCreated` or `invoiceCreateFailed`. */
+  | { type: 'createInvoice'; seq: number; amountMsat: bigint; memo: string; expirySec: number }
+  /** Seller: cancel an open invoice. */
+  | { type: 'cancelInvoice'; paymentHash: string }
+  /** Seller: close the contactor / enable the EVSE. */
+  | { type: 'energize' }
+  /** Seller: open the contactor / disable the EVSE. */
+  | { type: 'cutPower'; reason: ReasonCode }
+  /** Buyer: pay the invoice with at most `maxFeeMsat` routing fee; answer with `paymentResult`. */
+  | { type: 'pay'; seq: number; bolt11: string; paymentHash: string; amountMsat: bigint; maxFeeMsat: bigint }
+  /** Append to the ledger / event log. */
+  | { type: 'record'; kind: string; data: Record<string, RecordValue> }
+  /** Something an operator should see (security, money, equipment). */
+  | { type: 'alarm'; reason: ReasonCode; message: string }
+  /**
+   * The session is over. Always a `receipt` (seller-signed) or an `error` saying why there is none; both when
+   * the buyer received a receipt that disagrees with its ledger.
+   */
+  | {
+      type: 'sessionEnded';
+      reason: ReasonCode;
+      reasonName: string;
+      receipt?: ReceiptMessage;
+      error?: string;
+      summary: SessionSummary;
+    };
+
+/** Result of one machine step. */
+export interface Step<S> {
+  state: S;
+  effects: Effect[];
+}

@@ -1,0 +1,896 @@
+/**
+ * The wall's (seller's) session machine: `sellerStep(state, event) → { state, effects }`, pure.
+ *
+ * Phases: idle → handshake (hello sent) → authenticating (keys derived, signatures exchanged) → offered →
+ * deposit (accepted; invoices for the deposit, power off) → charging (power on) ⇄ suspended (power cut for
+ * lack of payment, `resumeWhenPaid`) → closing (stop sent, power cut, receipt being signed) → ended.
+ * Any phase → ended directly when the session never got authenticated (with an explicit error).
+ *
+ * Rules: no power before the deposit (depositBlocks × block) is paid and a meter reading exists; power is cut
+ * as soon as delivered ≥ paid + graceWh; one invoice outstanding at a time, issued when paid − delivered falls
+ * below depositBlocks × block; heartbeat loss ends the session; every authenticated session ends with a
+ * signed receipt.
+ */
+import { fromHex, toHex } from './bytes.js';
+import { openFrame, type ChannelState } from './channel.js';
+import type { SellerConfig } from './config.js';
+import type { Effect, SellerEvent, Step } from './effects.js';
+import { encodeClearFrame, parseFrame } from './frame.js';
+import {
+  deriveChannel,
+  deriveSessionSecrets,
+  handshakeText,
+  negotiateVersion,
+  transcriptHash,
+} from './handshake.js';
+import { decodeInvoice } from './bolt11.js';
+import {
+  MAX_RECEIPT_INVOICES,
+  type OfferMessage,
+  type ReceiptMessage,
+  type SealedMessage,
+} from './messages.js';
+import { normaliseSignature, verifyNodeSignature } from './nodeSignature.js';
+import { Reason, reasonName, type ReasonCode } from './reasons.js';
+import { receiptText, type UnsignedReceipt } from './receipt.js';
+import {
+  meterEventValid,
+  meterMessage,
+  msat,
+  record,
+  rejectFrame,
+  sendSealed,
+  sessionEnded,
+} from './sessionCommon.js';
+import { blockWhForPower, invoiceTerms, type PriceSegment } from './tariff.js';
+
+/** Seller phases. */
+export type SellerPhase =
+  | 'idle'
+  | 'handshake'
+  | 'authenticating'
+  | 'offered'
+  | 'deposit'
+  | 'charging'
+  | 'suspended'
+  | 'closing'
+  | 'ended';
+
+/** One invoice of the session, as the seller tracks it. */
+export interface SellerInvoice {
+  seq: number;
+  /** Cumulative paid energy at which the block starts, Wh. */
+  fromWh: number;
+  blockWh: number;
+  priceMsatPerWh: bigint;
+  amountMsat: bigint;
+  status: 'requested' | 'open' | 'settled' | 'expired' | 'cancelled' | 'failed';
+  paymentHash: string | null;
+  bolt11: string | null;
+  /** What the node reported received, msat. */
+  settledMsat: bigint | null;
+}
+
+/** The seller machine's state (JSON-serialisable with `serializeState`). */
+export interface SellerState {
+  config: SellerConfig;
+  phase: SellerPhase;
+  sessionId: string | null;
+  ephemeralSecret: string | null;
+  /** Our hello frame, hex (part of the transcript; resent on retry). */
+  helloFrame: string | null;
+  version: number | null;
+  /** Transcript hash, hex. */
+  th: string | null;
+  channel: ChannelState | null;
+  vehiclePub: string | null;
+  ownAuthSent: boolean;
+  vehicleAuthOk: boolean;
+  pendingSign: { purpose: 'handshake' | 'receipt'; text: string } | null;
+  offerSeq: number;
+  schedule: PriceSegment[];
+  pendingRenew: { offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number } | null;
+  /** Renewal declined: the session ends when delivered energy reaches this, Wh. */
+  stopAtWh: number | null;
+  /** Buyer's target energy (0 none) and largest block, from its accept. */
+  targetEnergyWh: number;
+  buyerMaxBlockWh: number;
+  startRegisterWh: number | null;
+  lastRegisterWh: number | null;
+  /** Energy delivered in the session by the wall's meter, Wh. */
+  deliveredWh: number;
+  powerW: number;
+  /** Energy paid for (sum of settled blocks), Wh. */
+  paidWh: number;
+  /** Sum of settled amounts, msat. */
+  paidMsat: bigint;
+  invoices: SellerInvoice[];
+  consecutiveDeclines: number;
+  lastInvoiceFailMs: number | null;
+  energized: boolean;
+  linkUp: boolean;
+  startMs: number | null;
+  lastRxMs: number;
+  lastTxMs: number;
+  lastHelloMs: number;
+  lastMeterSentMs: number | null;
+  closingSinceMs: number | null;
+  endReason: ReasonCode | null;
+  unsignedReceipt: UnsignedReceipt | null;
+  /** The vehicle's latest own meter reading (session Wh), for display and disputes. */
+  vehicleEnergyWh: number | null;
+}
+
+/**
+ * A fresh seller machine.
+ * @param config validated seller configuration (see `sellerConfig`)
+ * @returns state in phase `idle`
+ */
+export function createSeller(config: SellerConfig): SellerState {
+  return {
+    config,
+    phase: 'idle',
+    sessionId: null,
+    ephemeralSecret: null,
+    helloFrame: null,
+    version: null,
+    th: null,
+    channel: null,
+    vehiclePub: null,
+    ownAuthSent: false,
+    vehicleAuthOk: false,
+    pendingSign: null,
+    offerSeq: 0,
+    schedule: [{ fromWh: 0, priceMsatPerWh: config.priceMsatPerWh }],
+    pendingRenew: null,
+    stopAtWh: null,
+    targetEnergyWh: 0,
+    buyerMaxBlockWh: config.maxBlockWh,
+    startRegisterWh: null,
+    lastRegisterWh: null,
+    deliveredWh: 0,
+    powerW: 0,
+    paidWh: 0,
+    paidMsat: 0n,
+    invoices: [],
+    consecutiveDeclines: 0,
+    lastInvoiceFailMs: null,
+    energized: false,
+    linkUp: true,
+    startMs: null,
+    lastRxMs: 0,
+    lastTxMs: 0,
+    lastHelloMs: 0,
+    lastMeterSentMs: null,
+    closingSinceMs: null,
+    endReason: null,
+    unsignedReceipt: null,
+    vehicleEnergyWh: null,
+  };
+}
+
+/** The offer the seller makes for its configuration. */
+export function offerFor(config: SellerConfig): OfferMessage {
+  return {
+    type: 'offer',
+    offerSeq: 0,
+    network: config.network,
+    priceMsatPerWh: config.priceMsatPerWh,
+    minBlockWh: config.minBlockWh,
+    maxBlockWh: config.maxBlockWh,
+    depositBlocks: config.depositBlocks,
+    graceWh: config.graceWh,
+    invoiceExpirySec: config.invoiceExpirySec,
+    targetIntervalSec: config.targetInvoiceIntervalSec,
+    maxPowerW: config.maxPowerW,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+  };
+}
+
+const ACTIVE: SellerPhase[] = ['deposit', 'charging', 'suspended'];
+const AUTHENTICATED: SellerPhase[] = ['offered', 'deposit', 'charging', 'suspended'];
+
+function send(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
+  if (s.channel === null || !s.linkUp) return;
+  s.channel = sendSealed(s.channel, m, out);
+  s.lastTxMs = atMs;
+}
+
+function summary(s: SellerState) {
+  return {
+    sessionId: s.sessionId,
+    energyWh: s.deliveredWh,
+    paidMsat: s.paidMsat,
+    feesMsat: 0n,
+    invoices: s.invoices.filter((i) => i.status === 'settled').length,
+  };
+}
+
+function end(
+  s: SellerState,
+  reason: ReasonCode,
+  out: Effect[],
+  outcome: { receipt: ReceiptMessage } | { error: string },
+): void {
+  if (s.energized) {
+    out.push({ type: 'cutPower', reason });
+    s.energized = false;
+  }
+  s.phase = 'ended';
+  s.endReason = reason;
+  s.pendingSign = null;
+  out.push(
+    record('sessionEnded', {
+      sessionId: s.sessionId,
+      reason: reasonName(reason),
+      paidMsat: msat(s.paidMsat),
+    }),
+  );
+  out.push(sessionEnded(reason, summary(s), outcome));
+}
+
+/** Starts closing: cut power, cancel outstanding invoices, send stop, sign the receipt. */
+function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, sendStop: boolean): void {
+  if (s.energized) {
+    out.push({ type: 'cutPower', reason });
+    s.energized = false;
+  }
+  for (const inv of s.invoices) {
+    if (inv.status === 'open' && inv.paymentHash !== null)
+      out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
+    if (inv.status === 'open' || inv.status === 'requested') inv.status = 'cancelled';
+  }
+  const authenticated = s.channel !== null && s.vehicleAuthOk && s.ownAuthSent;
+  if (!authenticated || s.version === null || s.sessionId === null) {
+    end(s, reason, out, { error: `session ended before authentication: ${reasonName(reason)}` });
+    return;
+  }
+  if (sendStop) send(s, { type: 'stop', reason, text: reasonName(reason) }, out, atMs);
+  const settled = s.invoices.filter((i) => i.status === 'settled');
+  const unsigned: UnsignedReceipt = {
+    sessionId: s.sessionId,
+    sellerPub: s.config.nodePubkey,
+    startRegisterWh: s.startRegisterWh ?? 0,
+    endRegisterWh: s.lastRegisterWh ?? s.startRegisterWh ?? 0,
+    energyWh: s.deliveredWh,
+    startMs: s.startMs ?? atMs,
+    endMs: atMs,
+    reason,
+    invoices: settled.map((i) => ({
+      seq: i.seq,
+      paymentHash: i.paymentHash as string,
+      blockWh: i.blockWh,
+      amountMsat: i.settledMsat ?? i.amountMsat,
+    })),
+    totalPaidMsat: settled.reduce((a, i) => a + (i.settledMsat ?? i.amountMsat), 0n),
+  };
+  s.unsignedReceipt = unsigned;
+  s.endReason = reason;
+  s.phase = 'closing';
+  s.closingSinceMs = atMs;
+  const text = receiptText(s.version, unsigned);
+  s.pendingSign = { purpose: 'receipt', text };
+  out.push({ type: 'signWithNodeKey', text });
+}
+
+function currentBlockWh(s: SellerState): number {
+  const c = s.config;
+  const power = s.phase === 'deposit' || s.powerW <= 0 ? c.maxPowerW : s.powerW;
+  return Math.min(
+    blockWhForPower(power, c.targetInvoiceIntervalSec, c.minBlockWh, c.maxBlockWh),
+    s.buyerMaxBlockWh,
+  );
+}
+
+/** Applies the energy rules after every event: end conditions, cut, energize, next invoice. */
+function advance(s: SellerState, out: Effect[], atMs: number): void {
+  if (!ACTIVE.includes(s.phase)) return;
+  const c = s.config;
+  if (s.targetEnergyWh > 0 && s.deliveredWh >= s.targetEnergyWh)
+    return close(s, Reason.TARGET_REACHED, out, atMs, true);
+  if (s.stopAtWh !== null && s.deliveredWh >= s.stopAtWh)
+    return close(s, Reason.RENEWAL_DECLINED, out, atMs, true);
+  if (s.energized && s.deliveredWh >= s.paidWh + c.graceWh) {
+    out.push({ type: 'cutPower', reason: Reason.UNPAID });
+    s.energized = false;
+    out.push(record('powerCut', { reason: 'UNPAID', deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
+    if (!c.resumeWhenPaid) return close(s, Reason.UNPAID, out, atMs, true);
+    s.phase = 'suspended';
+  }
+  const block = currentBlockWh(s);
+  if (!s.energized && s.linkUp && s.startRegisterWh !== null) {
+    const canStart = s.phase === 'deposit' ? s.paidWh >= c.depositBlocks * block : s.paidWh > s.deliveredWh;
+    if (canStart && s.deliveredWh < s.paidWh + c.graceWh) {
+      out.push({ type: 'energize' });
+      s.energized = true;
+      s.phase = 'charging';
+      out.push(record('energized', { deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
+    }
+  }
+  const outstanding = s.invoices.some((i) => i.status === 'requested' || i.status === 'open');
+  if (outstanding || !s.linkUp) return;
+  if (s.lastInvoiceFailMs !== null && atMs - s.lastInvoiceFailMs < 2000) return;
+  if (s.invoices.filter((i) => i.status === 'settled').length >= MAX_RECEIPT_INVOICES) {
+    return close(s, Reason.INVOICE_LIMIT, out, atMs, true);
+  }
+  if (s.paidWh - s.deliveredWh >= c.depositBlocks * block) return;
+  let cap = block;
+  const limits = [
+    s.pendingRenew?.effectiveAtWh,
+    s.stopAtWh ?? undefined,
+    s.targetEnergyWh > 0 ? s.targetEnergyWh : undefined,
+    ...s.schedule.map((seg) => seg.fromWh).filter((w) => w > s.paidWh),
+  ];
+  for (const lim of limits) if (lim !== undefined) cap = Math.min(cap, lim - s.paidWh);
+  if (cap <= 0) return;
+  const seq = s.invoices.length;
+  const terms = invoiceTerms(s.schedule, s.paidWh, cap);
+  s.invoices.push({
+    seq,
+    fromWh: s.paidWh,
+    blockWh: cap,
+    priceMsatPerWh: terms.priceMsatPerWh,
+    amountMsat: terms.amountMsat,
+    status: 'requested',
+    paymentHash: null,
+    bolt11: null,
+    settledMsat: null,
+  });
+  out.push({
+    type: 'createInvoice',
+    seq,
+    amountMsat: terms.amountMsat,
+    memo: `boltcharge ${(s.sessionId ?? '').slice(0, 8)} #${seq} ${cap} Wh`,
+    expirySec: c.invoiceExpirySec,
+  });
+  out.push(
+    record('invoiceRequested', { seq, blockWh: cap, fromWh: s.paidWh, amountMsat: msat(terms.amountMsat) }),
+  );
+}
+
+function startSession(s: SellerState, entropyHex: string, out: Effect[], atMs: number): SellerState {
+  const fresh = createSeller(s.config);
+  const secrets = deriveSessionSecrets(entropyHex);
+  if (!secrets.ok) {
+    out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message: secrets.error.message });
+    return s;
+  }
+  const hello = encodeClearFrame({
+    type: 'hello',
+    role: 'wall',
+    versions: s.config.versions,
+    sessionId: secrets.value.sessionId,
+    ephemeralPub: secrets.value.ephemeralPub,
+    identityPub: s.config.nodePubkey,
+  });
+  if (!hello.ok) {
+    out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message: hello.error.message });
+    return s;
+  }
+  fresh.phase = 'handshake';
+  fresh.sessionId = secrets.value.sessionId;
+  fresh.ephemeralSecret = secrets.value.ephemeralSecret;
+  fresh.helloFrame = toHex(hello.value);
+  fresh.startMs = atMs;
+  fresh.lastHelloMs = atMs;
+  fresh.lastRxMs = atMs;
+  fresh.lastTxMs = atMs;
+  out.push(record('sessionStarted', { sessionId: fresh.sessionId, role: 'wall' }));
+  out.push({
+    type: 'send',
+    frame: hello.value,
+    message: {
+      type: 'hello',
+      role: 'wall',
+      versions: s.config.versions,
+      sessionId: fresh.sessionId,
+      ephemeralPub: secrets.value.ephemeralPub,
+      identityPub: s.config.nodePubkey,
+    },
+  });
+  return fresh;
+}
+
+function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
+  const parsed = parseFrame(bytes);
+  if (!parsed.ok) return rejectFrame(parsed.error, out);
+  const p = parsed.value;
+  if (p.kind !== 'clear')
+    return rejectFrame(
+      { kind: 'ProtocolError', name: 'UnexpectedMessage', message: 'sealed frame during hello' },
+      out,
+    );
+  const m = p.message;
+  if (m.type === 'clearError') {
+    out.push({ type: 'alarm', reason: m.reason, message: `vehicle: ${m.text}` });
+    return end(s, m.reason, out, {
+      error: `vehicle refused the handshake (${reasonName(m.reason)}): ${m.text}; vehicle versions [${m.versions.join(',')}]`,
+    });
+  }
+  if (m.role !== 'vehicle')
+    return rejectFrame(
+      { kind: 'ProtocolError', name: 'UnexpectedMessage', message: 'hello from another wall' },
+      out,
+    );
+  if (m.sessionId !== s.sessionId) {
+    return rejectFrame(
+      { kind: 'ProtocolError', name: 'ForeignSession', message: `hello for session ${m.sessionId}` },
+      out,
+    );
+  }
+  s.lastRxMs = atMs;
+  const version = negotiateVersion(s.config.versions, m.versions);
+  if (version === undefined) {
+    const text = `no common protocol version: wall [${s.config.versions.join(',')}], vehicle [${m.versions.join(',')}]`;
+    const frame = encodeClearFrame({
+      type: 'clearError',
+      reason: Reason.VERSION_MISMATCH,
+      versions: s.config.versions,
+      text,
+    });
+    if (frame.ok) {
+      out.push({
+        type: 'send',
+        frame: frame.value,
+        message: { type: 'clearError', reason: Reason.VERSION_MISMATCH, versions: s.config.versions, text },
+      });
+    }
+    return end(s, Reason.VERSION_MISMATCH, out, { error: text });
+  }
+  const th = transcriptHash(version, fromHex(s.helloFrame as string), bytes);
+  const channel = deriveChannel(
+    'wall',
+    version,
+    s.sessionId,
+    s.ephemeralSecret as string,
+    m.ephemeralPub,
+    th,
+  );
+  if (!channel.ok) return end(s, Reason.HANDSHAKE_FAILED, out, { error: channel.error.message });
+  s.version = version;
+  s.th = toHex(th);
+  s.channel = channel.value;
+  s.vehiclePub = m.identityPub;
+  s.ephemeralSecret = null;
+  s.phase = 'authenticating';
+  const text = handshakeText(version, 'wall', th);
+  s.pendingSign = { purpose: 'handshake', text };
+  out.push(record('versionNegotiated', { version, vehiclePub: m.identityPub }));
+  out.push({ type: 'signWithNodeKey', text });
+}
+
+function maybeOffer(s: SellerState, out: Effect[], atMs: number): void {
+  if (s.phase === 'authenticating' && s.ownAuthSent && s.vehicleAuthOk) {
+    s.phase = 'offered';
+    send(s, offerFor(s.config), out, atMs);
+  }
+}
+
+function unexpected(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
+  out.push(record('unexpectedMessage', { type: m.type, phase: s.phase }));
+  send(
+    s,
+    { type: 'error', reason: Reason.UNEXPECTED_MESSAGE, text: `${m.type} not expected in ${s.phase}` },
+    out,
+    atMs,
+  );
+}
+
+function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
+  if (s.phase === 'authenticating') {
+    if (m.type !== 'auth' || s.vehicleAuthOk) return unexpected(s, m, out, atMs);
+    const text = handshakeText(s.version as number, 'vehicle', fromHex(s.th as string));
+    const v = verifyNodeSignature(text, m.signature, s.vehiclePub as string);
+    if (!v.ok) {
+      out.push({ type: 'alarm', reason: Reason.HANDSHAKE_FAILED, message: v.error.message });
+      send(
+        s,
+        { type: 'stop', reason: Reason.HANDSHAKE_FAILED, text: 'vehicle signature invalid' },
+        out,
+        atMs,
+      );
+      return end(s, Reason.HANDSHAKE_FAILED, out, {
+        error: `vehicle authentication failed: ${v.error.message}`,
+      });
+    }
+    s.vehicleAuthOk = true;
+    out.push(record('vehicleAuthenticated', { vehiclePub: s.vehiclePub }));
+    return maybeOffer(s, out, atMs);
+  }
+  if (s.phase === 'closing') {
+    if (m.type === 'ping') send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
+    return;
+  }
+  if (!AUTHENTICATED.includes(s.phase)) return;
+  switch (m.type) {
+    case 'accept':
+      if (s.phase === 'offered' && m.offerSeq === 0) {
+        s.targetEnergyWh = m.targetEnergyWh;
+        s.buyerMaxBlockWh = Math.max(s.config.minBlockWh, Math.min(s.config.maxBlockWh, m.maxBlockWh));
+        s.phase = 'deposit';
+        out.push(
+          record('offerAccepted', {
+            offerSeq: 0,
+            targetEnergyWh: m.targetEnergyWh,
+            maxBlockWh: m.maxBlockWh,
+          }),
+        );
+        return;
+      }
+      if (s.pendingRenew !== null && m.offerSeq === s.pendingRenew.offerSeq) {
+        const r = s.pendingRenew;
+        s.schedule = [...s.schedule, { fromWh: r.effectiveAtWh, priceMsatPerWh: r.priceMsatPerWh }];
+        s.offerSeq = r.offerSeq;
+        s.pendingRenew = null;
+        out.push(record('renewAccepted', { offerSeq: r.offerSeq, effectiveAtWh: r.effectiveAtWh }));
+        return;
+      }
+      return unexpected(s, m, out, atMs);
+    case 'decline':
+      if (m.subject === 'offer') {
+        if (s.phase === 'offered' && m.ref === 0) {
+          out.push(record('offerDeclined', { reason: reasonName(m.reason), text: m.text }));
+          return close(s, m.reason, out, atMs, false);
+        }
+        if (s.pendingRenew !== null && m.ref === s.pendingRenew.offerSeq) {
+          s.stopAtWh = s.pendingRenew.effectiveAtWh;
+          s.pendingRenew = null;
+          out.push(record('renewDeclined', { reason: reasonName(m.reason), stopAtWh: s.stopAtWh }));
+          return;
+        }
+        return unexpected(s, m, out, atMs);
+      } else {
+        const inv = s.invoices.find((i) => i.seq === m.ref && i.status === 'open');
+        if (inv === undefined) return;
+        inv.status = 'cancelled';
+        out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash as string });
+        out.push(record('invoiceDeclined', { seq: inv.seq, reason: reasonName(m.reason), text: m.text }));
+        s.consecutiveDeclines += 1;
+        if (s.consecutiveDeclines >= s.config.maxConsecutiveDeclines)
+          return close(s, m.reason, out, atMs, true);
+        return;
+      }
+    case 'paid':
+      out.push(record('buyerReportsPaid', { seq: m.seq, paymentHash: m.paymentHash }));
+      return;
+    case 'meter':
+      s.vehicleEnergyWh = m.energyWh;
+      return;
+    case 'stop':
+      out.push(record('buyerStopped', { reason: reasonName(m.reason), text: m.text }));
+      return close(s, m.reason, out, atMs, false);
+    case 'error':
+      out.push({ type: 'alarm', reason: m.reason, message: `vehicle error: ${m.text}` });
+      return;
+    case 'ping':
+      return send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
+    case 'pong':
+      return;
+    default:
+      return unexpected(s, m, out, atMs);
+  }
+}
+
+function onFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
+  if (s.phase === 'idle' || s.phase === 'ended') {
+    out.push(record('frameIgnored', { phase: s.phase, bytes: bytes.length }));
+    return;
+  }
+  if (s.phase === 'handshake') return onHandshakeFrame(s, bytes, out, atMs);
+  const channel = s.channel as ChannelState;
+  const opened = openFrame(channel, bytes);
+  if (!opened.ok) {
+    // a repeated clear hello from the vehicle (its retry) is harmless once keys exist
+    const p = parseFrame(bytes);
+    if (p.ok && p.value.kind === 'clear') {
+      out.push(record('clearFrameIgnored', { type: p.value.message.type }));
+      return;
+    }
+    return rejectFrame(opened.error, out);
+  }
+  s.channel = opened.value.channel;
+  s.lastRxMs = atMs;
+  if (opened.value.gap > 0) out.push(record('framesLost', { count: opened.value.gap }));
+  onSealed(s, opened.value.message, out, atMs);
+}
+
+function onNodeSignature(s: SellerState, text: string, signature: string, out: Effect[], atMs: number): void {
+  const pending = s.pendingSign;
+  if (pending === null || pending.text !== text) {
+    out.push(record('signatureIgnored', { text }));
+    return;
+  }
+  const v = verifyNodeSignature(text, signature, s.config.nodePubkey);
+  const norm = normaliseSignature(signature);
+  if (!v.ok || !norm.ok) {
+    const message = `node signature does not match the configured node key: ${v.ok ? '' : v.error.message}`;
+    out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
+    if (pending.purpose === 'handshake') {
+      send(s, { type: 'stop', reason: Reason.LOCAL_FAULT, text: 'wall cannot sign' }, out, atMs);
+      return end(s, Reason.LOCAL_FAULT, out, { error: message });
+    }
+    return end(s, s.endReason ?? Reason.LOCAL_FAULT, out, { error: `receipt not signed: ${message}` });
+  }
+  s.pendingSign = null;
+  if (pending.purpose === 'handshake') {
+    s.ownAuthSent = true;
+    send(s, { type: 'auth', signature: norm.value }, out, atMs);
+    return maybeOffer(s, out, atMs);
+  }
+  const receipt: ReceiptMessage = {
+    type: 'receipt',
+    ...(s.unsignedReceipt as UnsignedReceipt),
+    signature: norm.value,
+  };
+  send(s, receipt, out, atMs);
+  out.push(
+    record('receipt', {
+      sessionId: s.sessionId,
+      totalPaidMsat: msat(receipt.totalPaidMsat),
+      energyWh: receipt.energyWh,
+    }),
+  );
+  end(s, s.endReason ?? Reason.USER_STOP, out, { receipt });
+}
+
+function onTick(s: SellerState, out: Effect[], atMs: number): void {
+  const c = s.config;
+  if (s.phase === 'handshake' || s.phase === 'authenticating') {
+    if (atMs - (s.startMs ?? atMs) > c.handshakeTimeoutMs) {
+      return end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
+    }
+    if (s.phase === 'handshake' && s.linkUp && atMs - s.lastHelloMs >= c.helloRetryMs)
+      resendHello(s, out, atMs);
+    return;
+  }
+  if (s.phase === 'closing') {
+    if (atMs - (s.closingSinceMs ?? atMs) > c.heartbeatTimeoutMs) {
+      end(s, s.endReason ?? Reason.LOCAL_FAULT, out, { error: 'the node did not sign the receipt in time' });
+    }
+    return;
+  }
+  if (!AUTHENTICATED.includes(s.phase)) return;
+  if (atMs - s.lastRxMs > c.heartbeatTimeoutMs) {
+    out.push({ type: 'alarm', reason: Reason.HEARTBEAT_LOST, message: 'no message from the vehicle' });
+    return close(s, s.linkUp ? Reason.HEARTBEAT_LOST : Reason.LINK_LOST, out, atMs, true);
+  }
+  if (atMs - s.lastTxMs >= c.heartbeatTimeoutMs / 3) send(s, { type: 'ping', atMs }, out, atMs);
+  advance(s, out, atMs);
+}
+
+function resendHello(s: SellerState, out: Effect[], atMs: number): void {
+  const parsed = parseFrame(fromHex(s.helloFrame as string));
+  if (parsed.ok && parsed.value.kind === 'clear') {
+    out.push({ type: 'send', frame: fromHex(s.helloFrame as string), message: parsed.value.message });
+  }
+  s.lastHelloMs = atMs;
+}
+
+function onInvoiceCreated(
+  s: SellerState,
+  seq: number,
+  bolt11: string,
+  paymentHash: string,
+  out: Effect[],
+  atMs: number,
+): void {
+  const inv = s.invoices.find((i) => i.seq === seq);
+  if (inv === undefined || inv.status !== 'requested') {
+    out.push({ type: 'cancelInvoice', paymentHash });
+    out.push(
+      record('invoiceCancelled', { seq, paymentHash, why: 'not requested (session closed or duplicate)' }),
+    );
+    return;
+  }
+  const d = decodeInvoice(bolt11);
+  const problem = !d.ok
+    ? d.error.message
+    : d.value.amountMsat !== inv.amountMsat
+      ? `amount ${d.value.amountMsat} ≠ ${inv.amountMsat}`
+      : d.value.paymentHash !== paymentHash.toLowerCase()
+        ? 'payment hash differs'
+        : d.value.payeePubkey !== s.config.nodePubkey
+          ? `payee ${d.value.payeePubkey} is not the configured node key`
+          : d.value.network !== s.config.network
+            ? `network ${d.value.network}`
+            : null;
+  if (problem !== null) {
+    inv.status = 'failed';
+    s.lastInvoiceFailMs = atMs;
+    out.push({ type: 'cancelInvoice', paymentHash });
+    out.push({
+      type: 'alarm',
+      reason: Reason.LOCAL_FAULT,
+      message: `node created a wrong invoice: ${problem}`,
+    });
+    return;
+  }
+  inv.status = 'open';
+  inv.bolt11 = bolt11;
+  inv.paymentHash = paymentHash.toLowerCase();
+  out.push(
+    record('invoiceCreated', {
+      seq,
+      paymentHash: inv.paymentHash,
+      amountMsat: msat(inv.amountMsat),
+      blockWh: inv.blockWh,
+    }),
+  );
+  send(
+    s,
+    {
+      type: 'invoice',
+      seq,
+      fromWh: inv.fromWh,
+      blockWh: inv.blockWh,
+      priceMsatPerWh: inv.priceMsatPerWh,
+      amountMsat: inv.amountMsat,
+      bolt11,
+    },
+    out,
+    atMs,
+  );
+}
+
+function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
+  const atMs = ev.atMs;
+  switch (ev.type) {
+    case 'plug':
+      if (s.phase !== 'idle' && s.phase !== 'ended') {
+        out.push(record('plugIgnored', { phase: s.phase }));
+        return s;
+      }
+      return startSession(s, ev.entropyHex, out, atMs);
+    case 'unplug':
+      if (s.phase === 'idle' || s.phase === 'ended' || s.phase === 'closing') return s;
+      s.linkUp = false;
+      close(s, Reason.UNPLUGGED, out, atMs, false);
+      return s;
+    case 'frame':
+      onFrame(s, ev.bytes, out, atMs);
+      break;
+    case 'meter':
+      if (!meterEventValid(ev)) {
+        out.push({ type: 'alarm', reason: Reason.EQUIPMENT_FAULT, message: 'invalid meter reading' });
+        return s;
+      }
+      if (s.phase === 'idle' || s.phase === 'ended') return s;
+      if (s.startRegisterWh === null) s.startRegisterWh = Math.floor(ev.energyWh);
+      s.lastRegisterWh = Math.floor(ev.energyWh);
+      s.deliveredWh = Math.max(s.deliveredWh, Math.floor(ev.energyWh) - s.startRegisterWh);
+      s.powerW = Math.max(0, ev.powerW);
+      if (
+        AUTHENTICATED.includes(s.phase) &&
+        (s.lastMeterSentMs === null || atMs - s.lastMeterSentMs >= s.config.meterReportIntervalMs)
+      ) {
+        s.lastMeterSentMs = atMs;
+        send(s, meterMessage(ev, s.deliveredWh), out, atMs);
+      }
+      break;
+    case 'linkUp':
+      s.linkUp = true;
+      if (s.phase === 'handshake') resendHello(s, out, atMs);
+      break;
+    case 'linkDown':
+      s.linkUp = false;
+      if (s.energized) {
+        out.push({ type: 'cutPower', reason: Reason.LINK_LOST });
+        s.energized = false;
+        if (s.phase === 'charging') s.phase = 'suspended';
+      }
+      out.push(record('linkDown', { phase: s.phase }));
+      break;
+    case 'tick':
+      onTick(s, out, atMs);
+      return s;
+    case 'nodeSignature':
+      onNodeSignature(s, ev.text, ev.signature, out, atMs);
+      break;
+    case 'stopRequest':
+      if (s.phase === 'idle' || s.phase === 'ended' || s.phase === 'closing') return s;
+      close(s, ev.reason, out, atMs, true);
+      return s;
+    case 'invoiceCreated':
+      onInvoiceCreated(s, ev.seq, ev.bolt11, ev.paymentHash, out, atMs);
+      break;
+    case 'invoiceCreateFailed': {
+      const inv = s.invoices.find((i) => i.seq === ev.seq && i.status === 'requested');
+      if (inv !== undefined) {
+        inv.status = 'failed';
+        s.lastInvoiceFailMs = atMs;
+        out.push({
+          type: 'alarm',
+          reason: Reason.LOCAL_FAULT,
+          message: `invoice ${ev.seq} not created: ${ev.error}`,
+        });
+      }
+      break;
+    }
+    case 'invoiceSettled': {
+      const hash = ev.paymentHash.toLowerCase();
+      const inv = s.invoices.find((i) => i.paymentHash === hash);
+      if (inv === undefined || inv.status !== 'open' || s.phase === 'ended' || s.phase === 'closing') {
+        out.push(
+          record('settlementIgnored', {
+            paymentHash: hash,
+            status: inv?.status ?? 'unknown',
+            phase: s.phase,
+          }),
+        );
+        if (inv !== undefined && inv.status !== 'settled') {
+          out.push({
+            type: 'alarm',
+            reason: Reason.LOCAL_FAULT,
+            message: `invoice ${inv.seq} settled while ${inv.status}`,
+          });
+        }
+        return s;
+      }
+      if (ev.amountMsat < inv.amountMsat) {
+        out.push({
+          type: 'alarm',
+          reason: Reason.LOCAL_FAULT,
+          message: `invoice ${inv.seq} settled for less`,
+        });
+        return s;
+      }
+      inv.status = 'settled';
+      inv.settledMsat = ev.amountMsat;
+      s.paidWh += inv.blockWh;
+      s.paidMsat += ev.amountMsat;
+      s.consecutiveDeclines = 0;
+      out.push(
+        record('invoiceSettled', {
+          seq: inv.seq,
+          paymentHash: hash,
+          amountMsat: msat(ev.amountMsat),
+          paidWh: s.paidWh,
+        }),
+      );
+      break;
+    }
+    case 'invoiceExpired': {
+      const inv = s.invoices.find(
+        (i) => i.paymentHash === ev.paymentHash.toLowerCase() && i.status === 'open',
+      );
+      if (inv !== undefined) {
+        inv.status = 'expired';
+        out.push(record('invoiceExpired', { seq: inv.seq, paymentHash: inv.paymentHash }));
+      }
+      break;
+    }
+    case 'renewRequest': {
+      if (!ACTIVE.includes(s.phase) || s.pendingRenew !== null) {
+        out.push(record('renewIgnored', { phase: s.phase, pending: s.pendingRenew !== null }));
+        return s;
+      }
+      if (typeof ev.priceMsatPerWh !== 'bigint' || ev.priceMsatPerWh < 0n || ev.priceMsatPerWh >= 1n << 64n)
+        return s;
+      const open = s.invoices.find((i) => i.status === 'open' || i.status === 'requested');
+      const after = Math.max(Math.floor(ev.afterWh), open?.blockWh ?? 0);
+      const r = {
+        offerSeq: s.offerSeq + 1,
+        priceMsatPerWh: ev.priceMsatPerWh,
+        effectiveAtWh: s.paidWh + after,
+      };
+      s.pendingRenew = r;
+      send(s, { type: 'renew', ...r }, out, atMs);
+      break;
+    }
+  }
+  advance(s, out, atMs);
+  return s;
+}
+
+/**
+ * One step of the seller machine. Pure: the input state is not modified.
+ * @param state current state (from `createSeller` or a previous step)
+ * @param event what happened (see `SellerEvent`)
+ * @returns the next state and the effects to execute in order
+ */
+export function sellerStep(state: SellerState, event: SellerEvent): Step<SellerState> {
+  const out: Effect[] = [];
+  const s = structuredClone(state);
+  const next = handle(s, event, out);
+  return { state: next, effects: out };
+}

@@ -1,0 +1,305 @@
+// Test harness: a seller and a buyer machine wired back to back, with an in-process Lightning stand-in that
+// creates real signed BOLT11 invoices (bolt11 encode + sign with known keys) and settles them when paid, and
+// two meters. Used by the machine transition tests and the property tests; it is logic-test scaffolding only.
+import { createHash } from 'node:crypto';
+import bolt11 from 'bolt11';
+import {
+  buyerConfig,
+  buyerStep,
+  createBuyer,
+  createSeller,
+  publicKeyOf,
+  sellerConfig,
+  sellerStep,
+  signNodeMessage,
+  type BuyerConfig,
+  type BuyerEvent,
+  type BuyerState,
+  type Effect,
+  type Network,
+  type SellerConfig,
+  type SellerEvent,
+  type SellerState,
+} from '../../protocol/index.js';
+
+export const WALL_KEY = '11'.repeat(32);
+export const WALL_PUB = publicKeyOf(WALL_KEY);
+export const OTHER_KEY = '22'.repeat(32);
+export const CAR_NODE_KEY = '33'.repeat(32);
+export const T0 = 1_760_000_000_000;
+
+const BECH32: Record<Network, string> = { bitcoin: 'bc', testnet: 'tb', signet: 'tbs', regtest: 'bcrt' };
+
+export function sha256hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** A real signed BOLT11 invoice. */
+export function makeInvoice(o: {
+  key: string;
+  network?: Network;
+  amountMsat: bigint;
+  paymentHash: string;
+  timestampSec: number;
+  expirySec?: number;
+  description?: string;
+}): string {
+  const enc = bolt11.encode({
+    network: {
+      bech32: BECH32[o.network ?? 'regtest'],
+      pubKeyHash: 0x6f,
+      scriptHash: 0xc4,
+      validWitnessVersions: [0, 1],
+    },
+    millisatoshis: o.amountMsat.toString(),
+    timestamp: o.timestampSec,
+    tags: [
+      { tagName: 'payment_hash', data: o.paymentHash },
+      { tagName: 'payment_secret', data: sha256hex(o.paymentHash) },
+      { tagName: 'description', data: o.description ?? 'boltcharge test' },
+      { tagName: 'expire_time', data: o.expirySec ?? 600 },
+    ],
+  });
+  return bolt11.sign(enc, o.key).paymentRequest as string;
+}
+
+export function testSellerConfig(over: Partial<SellerConfig> = {}): SellerConfig {
+  const c = sellerConfig({ nodePubkey: WALL_PUB, network: 'regtest', priceMsatPerWh: 100n, ...over });
+  if (!c.ok) throw new Error(c.error.message);
+  return c.value;
+}
+
+export function testBuyerConfig(over: Partial<BuyerConfig> = {}): BuyerConfig {
+  const c = buyerConfig({
+    network: 'regtest',
+    maxPriceMsatPerWh: 150n,
+    sessionBudgetMsat: 10_000_000n,
+    ...over,
+  });
+  if (!c.ok) throw new Error(c.error.message);
+  return c.value;
+}
+
+interface NodeInvoice {
+  seq: number;
+  paymentHash: string;
+  preimage: string;
+  amountMsat: bigint;
+  status: 'open' | 'settled' | 'cancelled';
+}
+
+/** Back-to-back simulation. Every knob is public so tests can misbehave on purpose. */
+export class Sim {
+  seller: SellerState;
+  buyer: BuyerState;
+  now = T0;
+  toBuyer: Uint8Array[] = [];
+  toSeller: Uint8Array[] = [];
+  sellerQueue: SellerEvent[] = [];
+  buyerQueue: BuyerEvent[] = [];
+  sellerEffects: Effect[] = [];
+  buyerEffects: Effect[] = [];
+  /** Every frame the seller/buyer ever sent (for replay tests). */
+  sentBySeller: Uint8Array[] = [];
+  sentByBuyer: Uint8Array[] = [];
+  nodeInvoices: NodeInvoice[] = [];
+  energized = false;
+  wallRegisterWh = 1000;
+  carRegisterWh = 5000;
+  powerW = 7200;
+  /** Key the fake wall node signs invoices with (set to OTHER_KEY to forge). */
+  invoiceKey = WALL_KEY;
+  autoPay = true;
+  failPayments = false;
+  heldPayments: { hash: string }[] = [];
+  linkUp = true;
+
+  constructor(sellerCfg: SellerConfig = testSellerConfig(), buyerCfg: BuyerConfig = testBuyerConfig()) {
+    this.seller = createSeller(sellerCfg);
+    this.buyer = createBuyer(buyerCfg);
+  }
+
+  stepSeller(ev: SellerEvent): Effect[] {
+    const r = sellerStep(this.seller, ev);
+    this.seller = r.state;
+    this.sellerEffects.push(...r.effects);
+    for (const e of r.effects) this.onSellerEffect(e);
+    return r.effects;
+  }
+
+  stepBuyer(ev: BuyerEvent): Effect[] {
+    const r = buyerStep(this.buyer, ev);
+    this.buyer = r.state;
+    this.buyerEffects.push(...r.effects);
+    for (const e of r.effects) this.onBuyerEffect(e);
+    return r.effects;
+  }
+
+  private onSellerEffect(e: Effect): void {
+    switch (e.type) {
+      case 'send':
+        this.sentBySeller.push(e.frame);
+        if (this.linkUp) this.toBuyer.push(e.frame);
+        return;
+      case 'signWithNodeKey':
+        this.sellerQueue.push({
+          type: 'nodeSignature',
+          atMs: this.now,
+          text: e.text,
+          signature: signNodeMessage(e.text, WALL_KEY).zbase32,
+        });
+        return;
+      case 'createInvoice': {
+        const preimage = sha256hex(`${this.seller.sessionId}:${e.seq}:${this.nodeInvoices.length}`);
+        const paymentHash = sha256hex(Buffer.from(preimage, 'hex'));
+        this.nodeInvoices.push({
+          seq: e.seq,
+          paymentHash,
+          preimage,
+          amountMsat: e.amountMsat,
+          status: 'open',
+        });
+        const b = makeInvoice({
+          key: this.invoiceKey,
+          amountMsat: e.amountMsat,
+          paymentHash,
+          timestampSec: Math.floor(this.now / 1000),
+          expirySec: e.expirySec,
+        });
+        this.sellerQueue.push({ type: 'invoiceCreated', atMs: this.now, seq: e.seq, bolt11: b, paymentHash });
+        return;
+      }
+      case 'cancelInvoice': {
+        const inv = this.nodeInvoices.find((i) => i.paymentHash === e.paymentHash);
+        if (inv !== undefined && inv.status === 'open') inv.status = 'cancelled';
+        return;
+      }
+      case 'energize':
+        this.energized = true;
+        return;
+      case 'cutPower':
+        this.energized = false;
+        return;
+      default:
+        return;
+    }
+  }
+
+  settle(hash: string): void {
+    const inv = this.nodeInvoices.find((i) => i.paymentHash === hash);
+    if (inv === undefined || inv.status !== 'open' || this.failPayments) {
+      this.buyerQueue.push({
+        type: 'paymentResult',
+        atMs: this.now,
+        paymentHash: hash,
+        ok: false,
+        error: 'no route',
+      });
+      return;
+    }
+    inv.status = 'settled';
+    this.sellerQueue.push({
+      type: 'invoiceSettled',
+      atMs: this.now,
+      paymentHash: hash,
+      amountMsat: inv.amountMsat,
+    });
+    this.buyerQueue.push({
+      type: 'paymentResult',
+      atMs: this.now,
+      paymentHash: hash,
+      ok: true,
+      preimage: inv.preimage,
+      feeMsat: 1n,
+    });
+  }
+
+  private onBuyerEffect(e: Effect): void {
+    switch (e.type) {
+      case 'send':
+        this.sentByBuyer.push(e.frame);
+        if (this.linkUp) this.toSeller.push(e.frame);
+        return;
+      case 'signWithNodeKey':
+        this.buyerQueue.push({
+          type: 'nodeSignature',
+          atMs: this.now,
+          text: e.text,
+          signature: signNodeMessage(e.text, CAR_NODE_KEY).zbase32,
+        });
+        return;
+      case 'pay':
+        if (this.autoPay) this.settle(e.paymentHash);
+        else this.heldPayments.push({ hash: e.paymentHash });
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Delivers queued frames and events until nothing is left (bounded). */
+  run(maxSteps = 10_000): void {
+    for (let i = 0; i < maxSteps; i++) {
+      const sEv = this.sellerQueue.shift();
+      if (sEv !== undefined) {
+        this.stepSeller(sEv);
+        continue;
+      }
+      const bEv = this.buyerQueue.shift();
+      if (bEv !== undefined) {
+        this.stepBuyer(bEv);
+        continue;
+      }
+      const toB = this.toBuyer.shift();
+      if (toB !== undefined) {
+        this.stepBuyer({ type: 'frame', atMs: this.now, bytes: toB });
+        continue;
+      }
+      const toS = this.toSeller.shift();
+      if (toS !== undefined) {
+        this.stepSeller({ type: 'frame', atMs: this.now, bytes: toS });
+        continue;
+      }
+      return;
+    }
+    throw new Error('simulation did not settle');
+  }
+
+  /** Plugs both sides in (buyer first) and runs the handshake and offer. */
+  plug(): void {
+    this.stepBuyer({ type: 'plug', atMs: this.now, entropyHex: 'bb'.repeat(32) });
+    this.stepSeller({ type: 'plug', atMs: this.now, entropyHex: 'aa'.repeat(32) });
+    this.meters();
+    this.run();
+  }
+
+  /** Both meters report. */
+  meters(): void {
+    const m = {
+      powerW: this.energized ? this.powerW : 0,
+      voltageV: 230,
+      currentA: this.energized ? this.powerW / 230 : 0,
+    };
+    this.stepSeller({ type: 'meter', atMs: this.now, energyWh: this.wallRegisterWh, ...m });
+    this.stepBuyer({ type: 'meter', atMs: this.now, energyWh: this.carRegisterWh, ...m });
+  }
+
+  /** Time passes in one-second steps; energy flows while energized; meters and ticks each second. */
+  advance(ms: number, whPerSecond = this.powerW / 3600): void {
+    for (let t = 0; t < ms; t += 1000) {
+      this.now += 1000;
+      if (this.energized) {
+        this.wallRegisterWh += Math.floor(whPerSecond);
+        this.carRegisterWh += Math.floor(whPerSecond);
+      }
+      this.meters();
+      this.stepSeller({ type: 'tick', atMs: this.now });
+      this.stepBuyer({ type: 'tick', atMs: this.now });
+      this.run();
+    }
+  }
+
+  ofType<T extends Effect['type']>(effects: Effect[], type: T): Extract<Effect, { type: T }>[] {
+    return effects.filter((e): e is Extract<Effect, { type: T }> => e.type === type);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Version-neutral transaction events, as stored in the outbox. The OCPP payload is built from them at send
+ * time for the negotiated version (`ocpp201-messages.ts`, `ocpp16-messages.ts`), so a message queued before
+ * the version is known, or before OCPP 1.6's transactionId arrived, is sent with the right framing and ids.
+ */
+
+/** Why the station ended a transaction (OCPP 2.x `stoppedReason` names). */
+export type StopReason = 'LocalOutOfCredit' | 'EVDisconnected' | 'Local' | 'PowerLoss' | 'Reboot' | 'Other';
+
+/** Why power was cut while the cable stays plugged. */
+export type PowerCutReason = 'non-payment' | 'vehicle-request' | 'fault' | 'other';
+
+/** DataTransfer messageIds of the Lightning report. */
+export type LightningMessageId = 'InvoiceIssued' | 'InvoicePaid' | 'PowerCutNonPayment' | 'SessionReceipt';
+
+/** Fields of one Lightning report (`lightning-report.ts` renders them as the DataTransfer `data` text). */
+export interface LightningReportFields {
+  sessionId: string;
+  /** invoice sequence number within the session (the last one for a receipt) */
+  seq: number | null;
+  paymentHash: string | null;
+  /** msat, decimal string (bigint-safe) */
+  amountMsat: string | null;
+  priceMsatPerWh: number | null;
+  energyFromWh: number | null;
+  energyToWh: number | null;
+  /** when the reported fact happened, ms since epoch */
+  atMs: number;
+  /** extra timestamps (issuedAtMs, paidAtMs, startedAtMs, endedAtMs), ms since epoch */
+  times: Record<string, number>;
+  /** extra facts (receipt totals, cut reason) */
+  extra: Record<string, string | number | boolean | null>;
+}
+
+interface Base {
+  txKey: string;
+  evseId: number;
+  connectorId: number;
+  /** ms since epoch */
+  atMs: number;
+}
+
+export type StationEvent =
+  | (Base & { kind: 'EvPlugged' })
+  | (Base & { kind: 'ChargingStarted'; sessionId: string; meterStartWh: number; newTransaction: boolean })
+  | (Base & { kind: 'MeterSample'; energyWh: number; powerW: number })
+  | (Base & { kind: 'ChargingSuspended'; reason: PowerCutReason; energyWh: number | null })
+  | (Base & { kind: 'ChargingResumed'; energyWh: number | null })
+  | (Base & {
+      kind: 'TransactionEnded';
+      reason: StopReason;
+      meterStopWh: number | null;
+      /** true when a paid session (1.6 StartTransaction) was part of this transaction */
+      hadSession: boolean;
+    })
+  | (Base & { kind: 'Lightning'; messageId: LightningMessageId; fields: LightningReportFields });
+
+/** An outbox row as the sender sees it. */
+export interface OutboxEntry {
+  /** outbox row id: delivery order */
+  id: number;
+  /** idempotent message id */
+  messageKey: string;
+  event: StationEvent;
+  /** OCPP 2.x seqNo within the transaction */
+  seqNo: number;
+  /** produced while the CSMS link was down */
+  offline: boolean;
+  attempts: number;
+  createdAtMs: number;
+}
