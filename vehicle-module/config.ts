@@ -51,6 +51,20 @@ export interface AuthConfig {
   identity: 'ephemeral' | 'node';
 }
 
+/** Cable session timing. */
+export interface VehicleSessionConfig {
+  /** silence from the wall after which the session is ended, ms */
+  heartbeatTimeoutMs: number;
+  /** the handshake must complete within this, ms */
+  handshakeTimeoutMs: number;
+  /** wait this long for the wall's receipt after a stop, ms */
+  receiptTimeoutMs: number;
+  /** how often our meter reading is sent to the wall, ms */
+  meterReportIntervalMs: number;
+  /** an invoice must still be valid this long to be paid, s */
+  invoiceExpiryMarginSec: number;
+}
+
 /** Payment timing. */
 export interface PaymentConfig {
   /** give up one payment attempt after this long, ms */
@@ -78,6 +92,7 @@ export interface NotificationConfig {
 export interface VehicleConfig {
   limits: LimitsConfig;
   auth: AuthConfig;
+  session: VehicleSessionConfig;
   payment: PaymentConfig;
   notifications: NotificationConfig;
   lightning: LightningConfig;
@@ -121,6 +136,14 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     );
   const a = r.section('auth');
   const auth: AuthConfig = { identity: a.oneOf('identity', ['ephemeral', 'node'] as const, 'ephemeral') };
+  const ss = r.section('session');
+  const session: VehicleSessionConfig = {
+    heartbeatTimeoutMs: ss.int('heartbeatTimeoutMs', 10_000, { min: 200, max: 300_000 }),
+    handshakeTimeoutMs: ss.int('handshakeTimeoutMs', 30_000, { min: 1000, max: 600_000 }),
+    receiptTimeoutMs: ss.int('receiptTimeoutMs', 10_000, { min: 100, max: 600_000 }),
+    meterReportIntervalMs: ss.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),
+    invoiceExpiryMarginSec: ss.int('invoiceExpiryMarginSec', 10, { min: 0, max: 3600 }),
+  };
   const p = r.section('payment');
   const payment: PaymentConfig = { timeoutMs: p.int('timeoutMs', 30_000, { min: 1000, max: 600_000 }) };
   const n = r.section('notifications');
@@ -140,6 +163,7 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
   const config: VehicleConfig = {
     limits,
     auth,
+    session,
     payment,
     notifications,
     lightning: readLightning(r.section('lightning')),

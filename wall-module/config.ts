@@ -45,12 +45,12 @@ export interface TariffConfig {
 
 /** Cable session timing. */
 export interface SessionConfig {
-  /** how often a ping is sent when nothing else was, ms */
-  heartbeatIntervalMs: number;
-  /** silence on the link after which the power is cut, ms */
+  /** silence on the link after which the power is cut and the session ends, ms (pings go every third of it) */
   heartbeatTimeoutMs: number;
   /** how often a meter reading is sent to the car, ms */
   meterReportIntervalMs: number;
+  /** the handshake must complete within this, ms */
+  handshakeTimeoutMs: number;
 }
 
 /** The charger. */
@@ -62,8 +62,10 @@ export type EvseConfig =
       checksum: 'xor' | 'sum';
       /** current limit offered to the car, A */
       maxCurrentA: number;
+      /** largest power the charger delivers, W (sizes the deposit block before any reading) */
+      maxPowerW: number;
     }
-  | { kind: 'sim'; url: string; maxCurrentA: number };
+  | { kind: 'sim'; url: string; maxCurrentA: number; maxPowerW: number };
 
 /** How a power cut is verified by measured current. */
 export interface PowerCutConfig {
@@ -128,27 +130,26 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     maxSuspendSec: t.int('maxSuspendSec', 300, { min: 0, max: 86_400 }),
   };
   const s = r.section('session');
-  const heartbeatIntervalMs = s.int('heartbeatIntervalMs', 2000, { min: 100, max: 60_000 });
-  const heartbeatTimeoutMs = s.int('heartbeatTimeoutMs', 6000, { min: 200, max: 300_000 });
-  if (heartbeatTimeoutMs <= heartbeatIntervalMs)
-    s.problem('heartbeatTimeoutMs', `must exceed heartbeatIntervalMs (${heartbeatIntervalMs})`);
+  const heartbeatTimeoutMs = s.int('heartbeatTimeoutMs', 10_000, { min: 300, max: 300_000 });
   const session: SessionConfig = {
-    heartbeatIntervalMs,
     heartbeatTimeoutMs,
     meterReportIntervalMs: s.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),
+    handshakeTimeoutMs: s.int('handshakeTimeoutMs', 30_000, { min: 1000, max: 600_000 }),
   };
   const e = r.section('evse');
   const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);
   const maxCurrentA = e.number('maxCurrentA', 16, { min: 6, max: 80 });
+  const maxPowerW = e.int('maxPowerW', 11_000, { min: 1000, max: 400_000 });
   const evse: EvseConfig =
     evseKind === 'sim'
-      ? { kind: 'sim', url: e.string('url'), maxCurrentA }
+      ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW }
       : {
           kind: 'openevse',
           port: e.string('port'),
           baud: e.int('baud', 115_200, { min: 1200 }),
           checksum: e.oneOf('checksum', ['xor', 'sum'] as const, 'xor'),
           maxCurrentA,
+          maxPowerW,
         };
   const p = r.section('powerCut');
   const powerCut: PowerCutConfig = {

@@ -38,6 +38,8 @@ export interface InvoiceRow {
   priceMsatPerWh: bigint;
   requestedAtMs: number;
   issuedAtMs: number | null;
+  /** BOLT11 expiry by the node's (real) clock, ms since epoch */
+  expiresAtMs: number | null;
   settledAtMs: number | null;
   /** amount the node reports received, msat */
   receivedMsat: bigint | null;
@@ -67,6 +69,7 @@ const wallMigrations: Migration[] = [
           price_msat_per_wh INTEGER NOT NULL,
           requested_at_ms INTEGER NOT NULL,
           issued_at_ms INTEGER,
+          expires_at_ms INTEGER,
           settled_at_ms INTEGER,
           received_msat INTEGER,
           PRIMARY KEY (session_id, seq)
@@ -91,6 +94,7 @@ interface InvoiceDbRow {
   price_msat_per_wh: bigint;
   requested_at_ms: bigint;
   issued_at_ms: bigint | null;
+  expires_at_ms: bigint | null;
   settled_at_ms: bigint | null;
   received_msat: bigint | null;
 }
@@ -110,6 +114,7 @@ function invoiceFromDb(r: InvoiceDbRow): InvoiceRow {
     priceMsatPerWh: r.price_msat_per_wh,
     requestedAtMs: Number(r.requested_at_ms),
     issuedAtMs: n(r.issued_at_ms),
+    expiresAtMs: n(r.expires_at_ms),
     settledAtMs: n(r.settled_at_ms),
     receivedMsat: r.received_msat,
   };
@@ -163,13 +168,13 @@ export class WallStore extends SessionStore {
   }
 
   /** Records what the node returned for a requested invoice. */
-  markIssued(sessionId: string, seq: number, paymentHash: string, bolt11: string): void {
+  markIssued(sessionId: string, seq: number, paymentHash: string, bolt11: string, expiresAtMs: number): void {
     this.move(sessionId, seq, 'issued', () => {
       this.db
         .prepare(
-          'UPDATE invoices SET payment_hash = ?, bolt11 = ?, issued_at_ms = ? WHERE session_id = ? AND seq = ?',
+          'UPDATE invoices SET payment_hash = ?, bolt11 = ?, issued_at_ms = ?, expires_at_ms = ? WHERE session_id = ? AND seq = ?',
         )
-        .run(paymentHash, bolt11, this.clock.now(), sessionId, seq);
+        .run(paymentHash, bolt11, this.clock.now(), expiresAtMs, sessionId, seq);
       return { paymentHash };
     });
   }

@@ -29,7 +29,7 @@ describe('boltcharge CLI', () => {
       toWh: (seq + 1) * 49,
       priceMsatPerWh: 100n,
     });
-    w.markIssued('5e551011aa', seq, h, 'lnbcrt...');
+    w.markIssued('5e551011aa', seq, h, 'lnbcrt...', 0);
     w.markSettled(h, 4_900n);
   }
   w.updateSession('5e551011aa', { energyWh: 97, priceMsatPerWh: 100n });

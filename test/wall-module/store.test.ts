@@ -48,7 +48,7 @@ describe('wall store', () => {
     });
     expect(s.invoice('s1', 0)?.state).toBe('requested');
     expect(() => s.markClosed('s1', 0, 'cancelled')).toThrow(IllegalStateTransition);
-    s.markIssued('s1', 0, 'aa'.repeat(32), 'lnbcrt49n1...');
+    s.markIssued('s1', 0, 'aa'.repeat(32), 'lnbcrt49n1...', 0);
     clock.advance(1500);
     const settled = s.markSettled('aa'.repeat(32), 4_900n);
     expect(settled).toMatchObject({ state: 'settled', receivedMsat: 4_900n });
