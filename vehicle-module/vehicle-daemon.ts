@@ -35,7 +35,7 @@ import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js'
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
 import { StatusServer, type StatusSnapshot } from '../daemon/status-server.js';
-import { toJson } from '../daemon/session-store.js';
+import { readStoredJson } from '../daemon/stored-json.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
 import type { PaymentRow, VehicleStore } from './store.js';
@@ -271,7 +271,7 @@ export class VehicleDaemon {
             if (e.receipt)
               store.saveReceipt({
                 sessionId: sid,
-                bodyJson: toJson(e.receipt),
+                bodyJson: serializeState(e.receipt),
                 signature: e.receipt.signature,
                 valid: e.reason !== Reason.RECEIPT_INVALID,
               });
@@ -451,7 +451,7 @@ export class VehicleDaemon {
       },
       receipt: (id: string) => {
         const r = store.receipt(id);
-        return r ? { ...r, body: JSON.parse(r.bodyJson) as unknown } : undefined;
+        return r ? { ...r, body: readStoredJson(r.bodyJson) } : undefined;
       },
       events: (afterId: number) => store.events({ afterId, limit: 500 }),
     };

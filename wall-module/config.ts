@@ -51,6 +51,8 @@ export interface SessionConfig {
   meterReportIntervalMs: number;
   /** the handshake must complete within this, ms */
   handshakeTimeoutMs: number;
+  /** resend our hello this often while the car has not answered, ms */
+  helloRetryMs: number;
 }
 
 /** The charger. */
@@ -135,6 +137,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     heartbeatTimeoutMs,
     meterReportIntervalMs: s.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),
     handshakeTimeoutMs: s.int('handshakeTimeoutMs', 30_000, { min: 1000, max: 600_000 }),
+    helloRetryMs: s.int('helloRetryMs', 1000, { min: 100, max: 60_000 }),
   };
   const e = r.section('evse');
   const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);

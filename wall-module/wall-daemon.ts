@@ -35,7 +35,7 @@ import {
 import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
 import type { Logger } from '../daemon/logger.js';
 import { StatusServer, type StatusSnapshot } from '../daemon/status-server.js';
-import { toJson } from '../daemon/session-store.js';
+import { readStoredJson } from '../daemon/stored-json.js';
 import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
 import { protocolNetwork } from '../daemon/network-name.js';
@@ -106,6 +106,7 @@ export class WallDaemon {
       maxPowerW: config.evse.maxPowerW,
       heartbeatTimeoutMs: config.session.heartbeatTimeoutMs,
       handshakeTimeoutMs: config.session.handshakeTimeoutMs,
+      helloRetryMs: config.session.helloRetryMs,
       resumeWhenPaid: config.tariff.resumeAfterPayment,
       invoiceExpirySec: config.tariff.invoiceExpirySec,
       meterReportIntervalMs: config.session.meterReportIntervalMs,
@@ -351,7 +352,7 @@ export class WallDaemon {
             if (e.receipt)
               store.saveReceipt({
                 sessionId: sid,
-                bodyJson: toJson(e.receipt),
+                bodyJson: serializeState(e.receipt),
                 signature: e.receipt.signature,
                 valid: null,
               });
@@ -521,7 +522,7 @@ export class WallDaemon {
       },
       receipt: (id: string) => {
         const r = store.receipt(id);
-        return r ? { ...r, body: JSON.parse(r.bodyJson) as unknown } : undefined;
+        return r ? { ...r, body: readStoredJson(r.bodyJson) } : undefined;
       },
       events: (afterId: number) => store.events({ afterId, limit: 500 }),
       extraHtml: () => this.observers.map((o) => o.html?.() ?? '').join(''),

@@ -3,6 +3,7 @@
  * daemon's own ledger lines (wall: settled invoices; vehicle: succeeded payments), as text, JSON or CSV.
  */
 import { toJson } from '../../daemon/session-store.js';
+import { readStoredJson } from '../../daemon/stored-json.js';
 import type { OpenedStore } from './open-store.js';
 
 /** One paid block. */
@@ -82,7 +83,7 @@ export function receiptView(opened: OpenedStore, sessionId: string): ReceiptView
     priceMsatPerWh: s.priceMsatPerWh,
     totalMsat: lines.reduce((a, l) => a + l.amountMsat, 0n),
     lines,
-    signed: r ? { body: JSON.parse(r.bodyJson) as unknown, signature: r.signature, valid: r.valid } : null,
+    signed: r ? { body: readStoredJson(r.bodyJson), signature: r.signature, valid: r.valid } : null,
   };
 }
 

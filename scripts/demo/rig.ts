@@ -121,7 +121,10 @@ export class DaemonProcess {
     child.stderr?.pipe(this.log, { end: false });
     await new Promise<void>((resolveReady, reject) => {
       let buf = '';
-      const timer = setTimeout(() => reject(new Error(`${this.role} not ready within ${timeoutMs} ms; see ${this.logFile}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.role} not ready within ${timeoutMs} ms; see ${this.logFile}`)),
+        timeoutMs,
+      );
       child.stdout?.on('data', (d: Buffer) => {
         this.log?.write(d);
         buf += d.toString();
@@ -196,6 +199,9 @@ export class ChargeRig {
   static async create(o: RigOptions): Promise<ChargeRig> {
     mkdirSync(o.dir, { recursive: true });
     const speed = o.speed ?? 1;
+    // protocol timeouts run on the accelerated clock, but the link and the nodes run on real time: keep at
+    // least a few real seconds for each
+    const realMs = (ms: number, floor: number): number => Math.max(floor, Math.round(ms * speed));
     const anchorMs = Date.now();
     const clockSection = { speed, anchorMs };
     const clock = clockFromConfig(clockSection);
@@ -211,7 +217,11 @@ export class ChargeRig {
     let vehicleLink: Overlay;
     const bitrate = o.bitrate ?? 500_000;
     if (o.link === 'can') {
-      emulator = new SlcanEmulator({ bitrate, adapters: [{ name: 'wall' }, { name: 'vehicle' }], dir: join(o.dir, 'pty') });
+      emulator = new SlcanEmulator({
+        bitrate,
+        adapters: [{ name: 'wall' }, { name: 'vehicle' }],
+        dir: join(o.dir, 'pty'),
+      });
       mkdirSync(join(o.dir, 'pty'), { recursive: true });
       const paths = await emulator.start();
       wallLink = { kind: 'can', port: paths.wall, bitrate };
@@ -229,12 +239,23 @@ export class ChargeRig {
     };
     const wall = merge(
       {
-        tariff: { priceMsatPerWh: 100, invoiceIntervalSec: 16, depositBlocks: 2, graceWh: 30, invoiceExpirySec: 86_400 },
-        session: { heartbeatTimeoutMs: 10_000, meterReportIntervalMs: 2000 },
+        tariff: {
+          priceMsatPerWh: 100,
+          invoiceIntervalSec: 16,
+          depositBlocks: 2,
+          graceWh: 30,
+          invoiceExpirySec: 86_400,
+        },
+        session: {
+          heartbeatTimeoutMs: realMs(3000, 10_000),
+          handshakeTimeoutMs: realMs(10_000, 30_000),
+          helloRetryMs: realMs(500, 1000),
+          meterReportIntervalMs: realMs(250, 2000),
+        },
         lightning: { connectionFile: o.connectionFile, node: 'wall' },
         link: wallLink,
         evse: { kind: 'sim', url: bridge.url, maxCurrentA: 16, maxPowerW: 11_000 },
-        meter: { kind: 'sim', url: bridge.url, name: 'wall', pollIntervalMs: 1000 },
+        meter: { kind: 'sim', url: bridge.url, name: 'wall', pollIntervalMs: realMs(100, 1000) },
         powerCut: { maxCurrentA: 0.5, withinMs: 5000 },
         store: { path: files.wallDb },
         status: { listen: '127.0.0.1', port: 0 },
@@ -256,10 +277,16 @@ export class ChargeRig {
           maxRoutingFeeMsat: 10_000,
           maxRoutingFeePct: 1,
         },
-        session: { heartbeatTimeoutMs: 10_000, meterReportIntervalMs: 2000, invoiceExpiryMarginSec: 10 },
+        session: {
+          heartbeatTimeoutMs: realMs(3000, 10_000),
+          handshakeTimeoutMs: realMs(10_000, 30_000),
+          receiptTimeoutMs: realMs(5000, 10_000),
+          meterReportIntervalMs: realMs(250, 2000),
+          invoiceExpiryMarginSec: 10,
+        },
         lightning: { connectionFile: o.connectionFile, node: 'vehicle' },
         link: vehicleLink,
-        meter: { kind: 'sim', url: bridge.url, name: 'vehicle', pollIntervalMs: 1000 },
+        meter: { kind: 'sim', url: bridge.url, name: 'vehicle', pollIntervalMs: realMs(100, 1000) },
         store: { path: files.vehicleDb },
         status: { listen: '127.0.0.1', port: 0 },
         log: { level: 'info' },
