@@ -5,7 +5,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { SystemClock } from '../../hardware/clock.js';
 import { WallStore } from '../../wall-module/store.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
-import { checkBooks } from './ledgers.js';
+import { readBooks } from '../../scripts/demo/books.js';
 
 const PRICE = 100n;
 const TARGET_WH = 600;
@@ -42,10 +42,12 @@ describe('full charging session over emulated CAN, paid on real regtest LND', ()
     await rig.until('current stops', () => rig.world.truth().currentA < 0.5, 10_000);
     await rig.stop();
 
-    const [books] = await checkBooks(rig.files, connectionFile);
-    expect(books).toBeDefined();
-    const b = books!;
-    // paid msat = sum of settled invoices (checked per invoice against the node in checkBooks) = price × paid Wh
+    const books = await readBooks(rig.files, connectionFile);
+    // every invoice/payment agrees with the node that holds it; both ledgers agree with each other
+    expect(books.problems).toEqual([]);
+    expect(books.sessions).toHaveLength(1);
+    const b = books.sessions[0]!;
+    // paid msat = sum of settled invoices = price × paid Wh
     expect(b.vehiclePaidMsat).toBe(b.wallSettledMsat);
     expect(b.wallSettledMsat).toBe(PRICE * BigInt(b.paidBlocksWh));
     expect(b.paidBlocksWh).toBe(TARGET_WH);
