@@ -32,6 +32,7 @@ import {
   type Network,
 } from '../protocol/index.js';
 import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
+import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
 import { StatusServer, type StatusSnapshot } from '../daemon/status-server.js';
@@ -69,6 +70,7 @@ export class VehicleDaemon {
   private lastReading: MeterReading | null = null;
   private stopping = false;
   private readonly paying = new Set<string>();
+  private readonly sendQueue: SendQueue;
 
   private constructor(
     private readonly parts: VehicleParts,
@@ -76,6 +78,7 @@ export class VehicleDaemon {
     nodePubkey: string,
   ) {
     const { config, clock, log, store } = parts;
+    this.sendQueue = new SendQueue(parts.link, log);
     const l = config.limits;
     const bc = buyerConfig({
       network,
@@ -285,14 +288,10 @@ export class VehicleDaemon {
   }
 
   private async execute(e: Effect, s: BuyerState): Promise<void> {
-    const { log, link, node, clock } = this.parts;
+    const { log, node, clock } = this.parts;
     switch (e.type) {
       case 'send':
-        try {
-          await link.send(e.frame);
-        } catch (err) {
-          log.warn('link send failed', { message: e.message.type, error: (err as Error).message });
-        }
+        this.sendQueue.push(e.frame, e.message.type);
         return;
       case 'pay':
         void this.pay(e.paymentHash, e.bolt11, e.maxFeeMsat);
@@ -475,6 +474,7 @@ export class VehicleDaemon {
     this.poller.stop();
     this.notifier.stop();
     await this.status?.close();
+    this.sendQueue.close();
     await this.parts.link.close().catch(() => {});
     await this.parts.meter.close().catch(() => {});
     this.parts.store.appendEvent(null, 'daemon.stopped', {});

@@ -33,6 +33,7 @@ import {
   type SellerState,
 } from '../protocol/index.js';
 import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
+import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { StatusServer, type StatusSnapshot } from '../daemon/status-server.js';
 import { readStoredJson } from '../daemon/stored-json.js';
@@ -86,6 +87,7 @@ export class WallDaemon {
   private expiryTimer: { cancel(): void } | null = null;
   private stopping = false;
   private readonly observers: WallObserver[];
+  private readonly sendQueue: SendQueue;
 
   private constructor(
     private readonly parts: WallParts,
@@ -94,6 +96,7 @@ export class WallDaemon {
   ) {
     const { config, clock, log, store } = parts;
     this.observers = parts.observers ?? [];
+    this.sendQueue = new SendQueue(parts.link, log);
     const sc = sellerConfig({
       nodePubkey,
       network,
@@ -371,15 +374,11 @@ export class WallDaemon {
   }
 
   private async execute(e: Effect, s: SellerState): Promise<void> {
-    const { store, log, node, link, evse, clock, config } = this.parts;
+    const { store, log, node, evse, clock, config } = this.parts;
     const sid = s.sessionId;
     switch (e.type) {
       case 'send':
-        try {
-          await link.send(e.frame);
-        } catch (err) {
-          log.warn('link send failed', { message: e.message.type, error: (err as Error).message });
-        }
+        this.sendQueue.push(e.frame, e.message.type);
         return;
       case 'createInvoice': {
         void node
@@ -554,6 +553,7 @@ export class WallDaemon {
     this.unsubscribeSettled?.();
     await this.status?.close();
     for (const o of this.observers) await o.close?.().catch(() => {});
+    this.sendQueue.close();
     await this.parts.link.close().catch(() => {});
     await this.parts.evse.close().catch(() => {});
     await this.parts.meter.close().catch(() => {});
