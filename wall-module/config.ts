@@ -39,8 +39,11 @@ export interface TariffConfig {
   invoiceExpirySec: number;
   /** energize again when a late payment arrives after a non-payment cut */
   resumeAfterPayment: boolean;
-  /** time the car may stay cut for non-payment before the session is ended, seconds */
+  /** time the car may stay cut for non-payment before the session is ended, seconds (0 = no limit) */
   maxSuspendSec: number;
+  /** while the power is cut, an invoice unpaid this long is cancelled and reissued (covers a car that never
+   *  received it, e.g. after a restart or a lost frame), seconds */
+  reissueAfterSec: number;
 }
 
 /** Cable session timing. */
@@ -130,6 +133,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     invoiceExpirySec: t.int('invoiceExpirySec', 600, { min: 30, max: 86_400 }),
     resumeAfterPayment: t.bool('resumeAfterPayment', true),
     maxSuspendSec: t.int('maxSuspendSec', 300, { min: 0, max: 86_400 }),
+    reissueAfterSec: t.int('reissueAfterSec', 30, { min: 1, max: 86_400 }),
   };
   const s = r.section('session');
   const heartbeatTimeoutMs = s.int('heartbeatTimeoutMs', 10_000, { min: 300, max: 300_000 });

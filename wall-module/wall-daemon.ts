@@ -23,6 +23,7 @@ import type { LightningNode } from '../lightning/lightning-node.js';
 import {
   createSeller,
   deserializeState,
+  Reason,
   reasonName,
   sellerConfig,
   sellerStep,
@@ -84,6 +85,10 @@ export class WallDaemon {
   private unsubscribeSettled: (() => void) | null = null;
   private lastPlugged: boolean | null = null;
   private lastReading: MeterReading | null = null;
+  /** when the machine entered `suspended` (daemon clock ms), null when not suspended */
+  private suspendedSinceMs: number | null = null;
+  /** incremented by every energize: a cut verification started before it is void */
+  private energizeGeneration = 0;
   private expiryTimer: { cancel(): void } | null = null;
   private stopping = false;
   private readonly observers: WallObserver[];
@@ -281,6 +286,7 @@ export class WallDaemon {
   /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
   private scheduleExpiryCheck(): void {
     const check = async (): Promise<void> => {
+      await this.superviseSuspension();
       const now = Date.now();
       for (const inv of this.parts.store.invoicesInState('issued')) {
         if (!inv.paymentHash || inv.expiresAtMs === null || inv.expiresAtMs > now) continue;
@@ -304,6 +310,48 @@ export class WallDaemon {
       });
     };
     arm();
+  }
+
+  /**
+   * While the power is cut for non-payment: an invoice left unpaid for `reissueAfterSec` is cancelled at the node
+   * and reported expired, so the machine issues a fresh one (the car may never have received the first, e.g.
+   * when it restarted or a frame was lost); after `maxSuspendSec` the session is ended.
+   */
+  private async superviseSuspension(): Promise<void> {
+    const { store, node, clock, config } = this.parts;
+    const s = this.runner.state;
+    if (s.phase !== 'suspended' || !s.sessionId) {
+      this.suspendedSinceMs = null;
+      return;
+    }
+    const now = clock.now();
+    this.suspendedSinceMs ??= now;
+    if (config.tariff.maxSuspendSec > 0 && now - this.suspendedSinceMs > config.tariff.maxSuspendSec * 1000) {
+      this.alarm(`power cut for non-payment for over ${config.tariff.maxSuspendSec} s: ending the session`);
+      this.suspendedSinceMs = null;
+      this.dispatch({ type: 'stopRequest', reason: Reason.UNPAID, atMs: now });
+      return;
+    }
+    for (const inv of store.invoices(s.sessionId)) {
+      if (inv.state !== 'issued' || !inv.paymentHash || inv.issuedAtMs === null) continue;
+      if (now - inv.issuedAtMs < config.tariff.reissueAfterSec * 1000) continue;
+      try {
+        await node.cancelInvoice(inv.paymentHash);
+      } catch {
+        continue; // settled meanwhile, or node away: the settlement stream or the next check decides
+      }
+      const after = await node.lookupInvoice(inv.paymentHash).catch(() => undefined);
+      if (after?.state === 'settled') {
+        this.onSettled(inv.paymentHash, after.receivedMsat);
+        continue;
+      }
+      store.markClosed(inv.sessionId, inv.seq, 'cancelled');
+      store.appendEvent(inv.sessionId, 'invoice.reissue', {
+        seq: inv.seq,
+        reason: 'unpaid while power is cut',
+      });
+      this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: clock.now() });
+    }
   }
 
   private alarm(message: string): void {
@@ -422,6 +470,7 @@ export class WallDaemon {
         return;
       }
       case 'energize':
+        this.energizeGeneration++;
         try {
           await evse.setCurrentLimitA(config.evse.maxCurrentA);
           await evse.enable();
@@ -439,7 +488,10 @@ export class WallDaemon {
         }
         if (sid) for (const o of this.observers) o.powerCut?.(sid, reason);
         log.info('power cut', { sessionId: sid, reason, deliveredWh: s.deliveredWh, paidWh: s.paidWh });
+        const generation = this.energizeGeneration;
         void this.verifier.verify(clock.now()).then((outcome) => {
+          // re-energized meanwhile (e.g. a late payment): current is expected, the cut is moot
+          if (generation !== this.energizeGeneration) return;
           store.appendEvent(sid, outcome.ok ? 'powerCut.verified' : 'powerCut.alarm', outcome);
           if (!outcome.ok)
             this.alarm(`power cut NOT verified (${outcome.reason}): ${outcome.lastCurrentA} A still flowing`);
@@ -532,7 +584,7 @@ export class WallDaemon {
    * Asks the machine to end the session (operator stop).
    */
   requestStop(): void {
-    this.dispatch({ type: 'stopRequest', reason: 0x0001, atMs: this.parts.clock.now() });
+    this.dispatch({ type: 'stopRequest', reason: Reason.USER_STOP, atMs: this.parts.clock.now() });
   }
 
   /** Resolves when queued events are processed (tests). */
