@@ -118,7 +118,7 @@ export function fromLnServiceError(err: unknown, context: string): LightningErro
   if (/invoice is already paid|invoice already settled|AlreadyPaid/i.test(text)) {
     return new InvoiceAlreadyPaid(`${context}: invoice is already paid (${what})`, opts);
   }
-  if (/payment is in transition|in.?flight|PaymentIsPending/i.test(text)) {
+  if (/payment is in transition|payment already exists|in.?flight|PaymentIsPending/i.test(text)) {
     return new PaymentInFlight(`${context}: a payment for this invoice is already in flight (${what})`, opts);
   }
   if (/invoice expired|PaymentRequestExpired|InvoiceExpired/i.test(text)) {

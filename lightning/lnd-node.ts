@@ -141,8 +141,11 @@ export class LndNode implements LightningNode {
         expires_at: new Date(expiresAt).toISOString(),
       }),
     );
-    this.tracked.set(created.id, expiresAt);
-    return { bolt11: created.request, paymentHash: created.id, expiresAt };
+    // The invoice itself is the authority on its expiry (creation timestamp + expiry seconds, to the second).
+    const encodedExpiry = Date.parse(parsePaymentRequest({ request: created.request }).expires_at);
+    const expiresAtMs = Number.isFinite(encodedExpiry) ? encodedExpiry : expiresAt;
+    this.tracked.set(created.id, expiresAtMs);
+    return { bolt11: created.request, paymentHash: created.id, expiresAt: expiresAtMs };
   }
 
   onSettled(handler: (event: SettlementEvent) => void): () => void {
@@ -227,6 +230,17 @@ export class LndNode implements LightningNode {
         amountMsat: BigInt(paid.mtokens) - feeMsat,
       };
     } catch (err) {
+      if (err instanceof PaymentInFlight) {
+        // Another attempt with this hash raced us (lnd: "payment already exists"); report what became of it.
+        const other = await this.paymentStatus(paymentHash).catch(() => undefined);
+        if (other?.state === 'succeeded') {
+          throw new InvoiceAlreadyPaid('pay: invoice was paid by a concurrent attempt of this node', {
+            cause: err,
+            payment: { preimage: other.preimage ?? '', feeMsat: other.feeMsat ?? 0n },
+          });
+        }
+        throw err;
+      }
       if (!(err instanceof NodeUnreachable)) throw err;
       // The call timed out or the connection dropped: the payment may still be on its way.
       const after = await this.paymentStatus(paymentHash).catch(() => undefined);

@@ -12,12 +12,15 @@ import { fileURLToPath } from 'node:url';
 import {
   addPeer,
   authenticatedLndGrpc,
+  closeChannel,
+  createInvoice,
   createChainAddress,
   getChainBalance,
   getChannelBalance,
   getChannels,
   getWalletInfo,
   openChannel,
+  payViaPaymentRequest,
   type AuthenticatedLnd,
 } from 'ln-service';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
@@ -92,6 +95,7 @@ export type Logger = (line: string) => void;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHANNEL_SAT = 10_000_000;
+const MIN_VEHICLE_LOCAL_SAT = 2_000_000;
 const VEHICLE_FUNDING_SAT = 1_000_000_000n; // 10 BTC
 const WALL_FUNDING_SAT = 100_000_000n; // 1 BTC
 const FUNDING_FEE_SAT = 10_000n;
@@ -148,7 +152,8 @@ export function readConnection(path = connectionFilePath()): NetworkConnection {
 }
 
 /** Brings the network up, or confirms it is up. Idempotent: when every process is running and both nodes
-  answer with an active channel it only refreshes a stale chain tip and returns.
+  answer with an active channel it only refreshes a stale chain tip and returns. When the vehicle's side of
+  the channel has fallen below 2,000,000 sat (drained by many runs) the network is rebuilt.
 
   A half-started or crashed network is stopped and started again from scratch.
 
@@ -228,11 +233,14 @@ export async function status(): Promise<NetworkStatus> {
   for (const name of NODE_NAMES) {
     const lnd = lndOf(connection.nodes[name]);
     try {
-      const [info, chain, bal, chans] = await Promise.all([
-        getWalletInfo({ lnd }),
-        getChainBalance({ lnd }),
-        getChannelBalance({ lnd }),
-        getChannels({ lnd }),
+      const [info, chain, bal, chans] = await Promise.race([
+        Promise.all([
+          getWalletInfo({ lnd }),
+          getChainBalance({ lnd }),
+          getChannelBalance({ lnd }),
+          getChannels({ lnd }),
+        ]),
+        sleep(10_000).then(() => Promise.reject(new Error('no answer within 10 s'))),
       ]);
       result.nodes[name] = {
         pubkey: info.public_key,
@@ -272,7 +280,7 @@ export interface ExtraNode {
   stop(): Promise<void>;
   /** starts it again on the same ports and data (no-op when running) */
   start(): Promise<void>;
-  /** stops it and deletes its data */
+  /** cooperatively closes its channels (so partners keep no dead channel), stops it and deletes its data */
   destroy(): Promise<void>;
 }
 
@@ -310,6 +318,7 @@ export async function startExtraNode(name: string): Promise<ExtraNode> {
       await waitForLnd(nodeDir, node.socket, node.p2pSocket, id);
     },
     destroy: async () => {
+      if (runningPid(dir, id) !== undefined) await closeAllChannels(node, connection).catch(() => undefined);
       await stop();
       rmSync(nodeDir, { recursive: true, force: true });
     },
@@ -355,10 +364,39 @@ export async function openChannelBetween(args: {
         c.transaction_id === opened.transaction_id && c.is_active;
       return a.channels.some(isNew) && b.channels.some(isNew) ? true : undefined;
     });
+    await proveChannelCarriesPayments(from, to);
     return { fundingTxid: opened.transaction_id, fundingVout: opened.transaction_vout };
   } finally {
     closeLnd(from);
     closeLnd(to);
+  }
+}
+
+/** "active" in getChannels can precede the channel link being ready to carry HTLCs ("insufficient balance"
+  for a moment); a first 1-sat payment, retried, proves the channel is usable. */
+async function proveChannelCarriesPayments(from: AuthenticatedLnd, to: AuthenticatedLnd): Promise<void> {
+  await retry('make a first payment over the new channel', 30, async () => {
+    const invoice = await createInvoice({ lnd: to, tokens: 1, description: 'boltcharge regtest readiness' });
+    return payViaPaymentRequest({
+      lnd: from,
+      request: invoice.request,
+      max_fee: 0,
+      pathfinding_timeout: 10_000,
+    });
+  });
+}
+
+/** Cooperatively closes every active channel of `node` and mines the closing transactions. */
+async function closeAllChannels(node: NodeConnection, connection: NetworkConnection): Promise<void> {
+  const lnd = lndOf(node);
+  try {
+    const { channels } = await getChannels({ lnd, is_active: true });
+    for (const c of channels) {
+      await closeChannel({ lnd, id: c.id, tokens_per_vbyte: 2 });
+    }
+    if (channels.length > 0) await btcdRpc(btcdConfig(connection), 'generate', [1]);
+  } finally {
+    closeLnd(lnd);
   }
 }
 
@@ -518,7 +556,8 @@ async function coldStart(log: Logger): Promise<NetworkConnection> {
       const [v, w] = await Promise.all([getChannels({ lnd: vehicleLnd }), getChannels({ lnd: wallLnd })]);
       return v.channels.some((c) => c.is_active) && w.channels.some((c) => c.is_active) ? true : undefined;
     });
-    lap('channel active');
+    await proveChannelCarriesPayments(vehicleLnd, wallLnd);
+    lap('channel active and carries payments');
 
     const connection: NetworkConnection = {
       version: 1,
@@ -626,7 +665,10 @@ async function healthyConnection(): Promise<NetworkConnection | undefined> {
       Promise.all(lnds.map((lnd) => getChannels({ lnd, is_active: true }))),
       sleep(10_000).then(() => undefined),
     ]);
-    return answers?.every((a) => a.channels.length > 0) ? connection : undefined;
+    if (!answers?.every((a) => a.channels.length > 0)) return undefined;
+    // Tests and demos drain the vehicle→wall channel a little on every run; start afresh before it runs dry.
+    const vehicleLocal = answers[1]!.channels.reduce((sum, c) => sum + c.local_balance, 0);
+    return vehicleLocal >= MIN_VEHICLE_LOCAL_SAT ? connection : undefined;
   } catch {
     return undefined;
   } finally {

@@ -44,6 +44,11 @@ describe('fromLnServiceError', () => {
       [503, 'UnexpectedPaymentError', { err: grpc(2, 'payment is in transition') }],
       PaymentInFlight,
     ],
+    [
+      'concurrent attempt (lnd v0.20: payment already exists)',
+      [503, 'UnexpectedPaymentError', { err: grpc(2, 'payment already exists') }],
+      PaymentInFlight,
+    ],
     ['insufficient balance', [503, 'InsufficientBalanceToAttemptPayment'], InsufficientBalance],
     ['no route', [503, 'PaymentPathfindingFailedToFindPossibleRoute'], NoRoute],
     ['no payable route', [503, 'FailedToFindPayableRouteToDestination'], NoRoute],
