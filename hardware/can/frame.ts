@@ -22,7 +22,7 @@ export interface CanFrame {
   readonly rtrLength: number;
 }
 
-/** Payload lengths a CAN FD frame may have, ascending; index is the DLC minus 0 for 0..8 then 9..15. */
+/** Payload lengths a CAN FD frame may have, ascending; the index is the DLC (0..15). */
 export const FD_LENGTHS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64];
 
 /**

@@ -11,8 +11,7 @@ import type { Duplex } from 'node:stream';
 import { SerialPort } from 'serialport';
 import { SystemClock, type Clock, type TimerHandle } from '../clock.js';
 import { emitErrorIfObserved, type CanBus, type CanBusEvents } from './bus.js';
-import type { SlcanParseError } from './errors.js';
-import { CanBusClosed, CanError, SlcanAckTimeout, SlcanCommandRejected } from './errors.js';
+import { CanBusClosed, CanError, SlcanAckTimeout, SlcanCommandRejected, SlcanParseError } from './errors.js';
 import type { CanFrame } from './frame.js';
 import {
   bitrateCommand,
@@ -178,7 +177,7 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
         try {
           parsed = decodeSlcanFrame(token.line);
         } catch (err) {
-          emitErrorIfObserved(this, err as SlcanParseError);
+          emitErrorIfObserved(this, err as Error);
           return;
         }
         if (this.open_) this.emit('frame', parsed.frame, parsed.timestampMs);
@@ -194,10 +193,14 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
         else emitErrorIfObserved(this, new SlcanCommandRejected('(unsolicited)'));
         return;
       }
-      case 'reply':
-        // Replies to V/N/F carry text then CR; a real command reply also completes the head command.
-        this.settleHead(undefined);
+      case 'reply': {
+        // Text replies (V1013, Nxxxx, F00) answer the query with the same letter; anything else is noise and
+        // must not be taken for another command's ack, or every later ack would be attributed one off.
+        const head = this.pending[0];
+        if (head && head.command[0] === token.line[0]) this.settleHead(undefined);
+        else emitErrorIfObserved(this, new SlcanParseError(token.line, 'unexpected reply'));
         return;
+      }
     }
   }
 

@@ -68,6 +68,8 @@ export interface IsoTpOptions {
   stMinUs?: number;
   /** Ignore the peer's STmin and wait at least this many µs between our consecutive frames; default unset. */
   txStMinOverrideUs?: number;
+  /** CFs handed to the bus before the first completes when STmin is 0 (1 = strictly one at a time); default 8. */
+  txWindowFrames?: number;
   /** N_As: max ms for the bus to accept one of our frames; default 1000. */
   nAsMs?: number;
   /** N_Bs: max ms to wait for a flow control frame; default 1000. */
@@ -117,6 +119,7 @@ export class IsoTpTransport extends EventEmitter<IsoTpEvents> {
   private readonly stMinRaw: number;
   private readonly txStMinOverrideUs: number | undefined;
   private readonly nAsMs: number;
+  private readonly txWindowFrames: number;
   private readonly nBsMs: number;
   private readonly nCrMs: number;
   private readonly wftMax: number;
@@ -161,6 +164,7 @@ export class IsoTpTransport extends EventEmitter<IsoTpEvents> {
     this.stMinRaw = usToStMin(options.stMinUs ?? 0);
     this.txStMinOverrideUs = options.txStMinOverrideUs;
     this.nAsMs = options.nAsMs ?? 1000;
+    this.txWindowFrames = Math.max(1, options.txWindowFrames ?? 8);
     this.nBsMs = options.nBsMs ?? 1000;
     this.nCrMs = options.nCrMs ?? 1000;
     this.wftMax = options.wftMax ?? 10;
@@ -168,6 +172,11 @@ export class IsoTpTransport extends EventEmitter<IsoTpEvents> {
     if (!(this.maxMessageBytes >= 1 && this.maxMessageBytes <= MAX_ISOTP_LENGTH))
       throw new RangeError(`maxMessageBytes ${this.maxMessageBytes} out of range`);
     bus.on('frame', this.onFrame);
+  }
+
+  /** Bytes allocated for the reception in progress (0 when idle); never above `maxMessageBytes`. */
+  get bufferedBytes(): number {
+    return this.rx?.buffer.length ?? 0;
   }
 
   /** True while a multi-frame reception is in progress. */
@@ -230,16 +239,29 @@ export class IsoTpTransport extends EventEmitter<IsoTpEvents> {
       const fc = await this.armFlowControl(flow);
       const gapUs = this.txStMinOverrideUs ?? stMinToUs(fc.stMinRaw);
       let inBlock = 0;
+      // With no separation time, up to `txWindowFrames` CFs are handed to the bus before the first completes
+      // (adapters queue them in order); this hides the serial round trip of each adapter ack.
+      const inFlight: Promise<void>[] = [];
       while (offset < length && (fc.blockSize === 0 || inBlock < fc.blockSize)) {
         if (inBlock > 0 && gapUs > 0) await this.sleep(gapUs / 1000);
         const chunk = payload.subarray(offset, offset + cfCapacity);
         offset += chunk.length;
         inBlock++;
         const blockEnds = offset < length && fc.blockSize !== 0 && inBlock === fc.blockSize;
-        if (blockEnds) flow = this.expectFlowControl();
-        await this.sendFrame(encodeConsecutiveFrame(sequence, chunk), blockEnds ? flow : undefined);
+        const frame = encodeConsecutiveFrame(sequence, chunk);
         sequence = (sequence + 1) & 0x0f;
+        if (gapUs === 0 && !blockEnds && offset < length && this.txWindowFrames > 1) {
+          const pending = this.sendFrame(frame);
+          pending.catch(() => undefined);
+          inFlight.push(pending);
+          if (inFlight.length >= this.txWindowFrames) await inFlight.shift();
+          continue;
+        }
+        await Promise.all(inFlight.splice(0));
+        if (blockEnds) flow = this.expectFlowControl();
+        await this.sendFrame(frame, blockEnds ? flow : undefined);
       }
+      await Promise.all(inFlight.splice(0));
     }
   }
 

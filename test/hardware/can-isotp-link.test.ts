@@ -109,3 +109,20 @@ describe('CanIsoTpLink over SlcanBus + SLCAN emulator on real PTYs', () => {
       expect(await wallDown).toMatch(/peer not answering/);
     });
 });
+
+describe('createCableLink from configuration', () => {
+  it('builds a working SLCAN link pair from plain config; an IP vehicle without interface or address is refused', async () => {
+    const { createCableLink } = await import('../../hardware/link/create-cable-link.js');
+    emulator = new SlcanEmulator({ bitrate: 33_333, adapters: [{ name: 'wall' }, { name: 'vehicle' }] });
+    const paths = await emulator.start();
+    const wall = createCableLink('wall', { medium: 'slcan', path: paths.wall!, bitrate: 33_333 });
+    const vehicle = createCableLink('vehicle', { medium: 'slcan', path: paths.vehicle!, bitrate: 33_333 });
+    links.push(wall as CanIsoTpLink, vehicle as CanIsoTpLink);
+    await wall.open();
+    await vehicle.open();
+    const got = new Promise<Uint8Array>((r) => vehicle.once('message', r));
+    await wall.send(payload(20, 5));
+    expect(await got).toEqual(payload(20, 5));
+    expect(() => createCableLink('vehicle', { medium: 'ip' })).toThrow(/interface/);
+  });
+});

@@ -231,3 +231,26 @@ describe('SlcanBus against a scripted adapter', () => {
     await expect(bus.send(canFrame({ id: 1 }))).rejects.toBeInstanceOf(CanBusClosed);
   });
 });
+
+describe('SlcanBus reply matching', () => {
+  it('a stray text line is an error event, not an ack for the pending command', async () => {
+    const clock = new ManualClock(0);
+    let hold = false;
+    const adapter = new ScriptedAdapter((cmd) => (hold && cmd.startsWith('t') ? undefined : '\r'));
+    const bus = new SlcanBus({ bitrate: 500_000, openSerial: async () => adapter, clock });
+    const errors: Error[] = [];
+    bus.on('error', (e) => errors.push(e));
+    await bus.open();
+    hold = true;
+    let settled = false;
+    const sent = bus.send(canFrame({ id: 1, data: [1] })).then(() => (settled = true));
+    adapter.emitLine('garbage\r');
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    expect(errors.map((e) => e.name)).toEqual(['SlcanParseError']);
+    adapter.emitLine('\r'); // the real ack
+    await sent;
+    hold = false;
+    await bus.close();
+  });
+});
