@@ -246,16 +246,24 @@ function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, 
     return;
   }
   if (sendStop) send(s, { type: 'stop', reason, text: reasonName(reason) }, out, atMs);
+  s.endReason = reason;
+  s.phase = 'closing';
+  s.closingSinceMs = atMs;
+  requestReceipt(s, out, atMs);
+}
+
+/** Builds the receipt from the settled invoices and asks the node to sign it (again, if one settled late). */
+function requestReceipt(s: SellerState, out: Effect[], atMs: number): void {
   const settled = s.invoices.filter((i) => i.status === 'settled');
   const unsigned: UnsignedReceipt = {
-    sessionId: s.sessionId,
+    sessionId: s.sessionId as string,
     sellerPub: s.config.nodePubkey,
     startRegisterWh: s.startRegisterWh ?? 0,
     endRegisterWh: s.lastRegisterWh ?? s.startRegisterWh ?? 0,
     energyWh: s.deliveredWh,
     startMs: s.startMs ?? atMs,
     endMs: atMs,
-    reason,
+    reason: s.endReason ?? Reason.USER_STOP,
     invoices: settled.map((i) => ({
       seq: i.seq,
       paymentHash: i.paymentHash as string,
@@ -265,10 +273,7 @@ function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, 
     totalPaidMsat: settled.reduce((a, i) => a + (i.settledMsat ?? i.amountMsat), 0n),
   };
   s.unsignedReceipt = unsigned;
-  s.endReason = reason;
-  s.phase = 'closing';
-  s.closingSinceMs = atMs;
-  const text = receiptText(s.version, unsigned);
+  const text = receiptText(s.version as number, unsigned);
   s.pendingSign = { purpose: 'receipt', text };
   out.push({ type: 'signWithNodeKey', text });
 }
@@ -809,6 +814,24 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     case 'invoiceSettled': {
       const hash = ev.paymentHash.toLowerCase();
       const inv = s.invoices.find((i) => i.paymentHash === hash);
+      const late = s.phase === 'closing' && inv !== undefined && inv.status === 'cancelled';
+      if (late && inv !== undefined && ev.amountMsat >= inv.amountMsat) {
+        // paid while we were cancelling it: the money arrived, so it belongs in the receipt
+        inv.status = 'settled';
+        inv.settledMsat = ev.amountMsat;
+        s.paidWh += inv.blockWh;
+        s.paidMsat += ev.amountMsat;
+        out.push(
+          record('invoiceSettled', {
+            seq: inv.seq,
+            paymentHash: hash,
+            amountMsat: msat(ev.amountMsat),
+            late: true,
+          }),
+        );
+        requestReceipt(s, out, atMs);
+        return s;
+      }
       if (inv === undefined || inv.status !== 'open' || s.phase === 'ended' || s.phase === 'closing') {
         out.push(
           record('settlementIgnored', {

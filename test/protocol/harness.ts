@@ -11,8 +11,11 @@ import {
   publicKeyOf,
   sellerConfig,
   sellerStep,
+  sealMessage,
   signNodeMessage,
   type BuyerConfig,
+  type InvoiceMessage,
+  type SealedMessage,
   type BuyerEvent,
   type BuyerState,
   type Effect,
@@ -102,6 +105,9 @@ export class Sim {
   /** Every frame the seller/buyer ever sent (for replay tests). */
   sentBySeller: Uint8Array[] = [];
   sentByBuyer: Uint8Array[] = [];
+  /** Every frame actually delivered by `run()` to the buyer/seller. */
+  deliveredToBuyer: Uint8Array[] = [];
+  deliveredToSeller: Uint8Array[] = [];
   nodeInvoices: NodeInvoice[] = [];
   energized = false;
   wallRegisterWh = 1000;
@@ -237,9 +243,10 @@ export class Sim {
     }
   }
 
-  /** Delivers queued frames and events until nothing is left (bounded). */
-  run(maxSteps = 10_000): void {
+  /** Delivers queued frames and events until nothing is left or `until()` holds (bounded). */
+  run(maxSteps = 10_000, until: () => boolean = () => false): void {
     for (let i = 0; i < maxSteps; i++) {
+      if (until()) return;
       const sEv = this.sellerQueue.shift();
       if (sEv !== undefined) {
         this.stepSeller(sEv);
@@ -252,11 +259,13 @@ export class Sim {
       }
       const toB = this.toBuyer.shift();
       if (toB !== undefined) {
+        this.deliveredToBuyer.push(toB);
         this.stepBuyer({ type: 'frame', atMs: this.now, bytes: toB });
         continue;
       }
       const toS = this.toSeller.shift();
       if (toS !== undefined) {
+        this.deliveredToSeller.push(toS);
         this.stepSeller({ type: 'frame', atMs: this.now, bytes: toS });
         continue;
       }
@@ -302,4 +311,60 @@ export class Sim {
   ofType<T extends Effect['type']>(effects: Effect[], type: T): Extract<Effect, { type: T }>[] {
     return effects.filter((e): e is Extract<Effect, { type: T }> => e.type === type);
   }
+}
+
+let injected = 0;
+
+/** Seals `message` as the wall (advancing the seller's channel) and delivers it to the buyer. */
+export function injectFromWall(sim: Sim, message: SealedMessage): Effect[] {
+  const ch = sim.seller.channel;
+  if (ch === null) throw new Error('no channel');
+  const r = sealMessage(ch, message);
+  if (!r.ok) throw new Error(r.error.message);
+  sim.seller = { ...sim.seller, channel: r.value.channel };
+  return sim.stepBuyer({ type: 'frame', atMs: sim.now, bytes: r.value.frame });
+}
+
+/** Seals `message` as the vehicle and delivers it to the seller. */
+export function injectFromVehicle(sim: Sim, message: SealedMessage): Effect[] {
+  const ch = sim.buyer.channel;
+  if (ch === null) throw new Error('no channel');
+  const r = sealMessage(ch, message);
+  if (!r.ok) throw new Error(r.error.message);
+  sim.buyer = { ...sim.buyer, channel: r.value.channel };
+  return sim.stepSeller({ type: 'frame', atMs: sim.now, bytes: r.value.frame });
+}
+
+/** A valid next invoice from the wall for the buyer's current state, with overrides. */
+export function wallInvoice(
+  sim: Sim,
+  over: Partial<InvoiceMessage> & {
+    key?: string;
+    network?: Network;
+    bolt11Amount?: bigint;
+    timestampSec?: number;
+    paymentHash?: string;
+  } = {},
+): InvoiceMessage {
+  const blockWh = over.blockWh ?? 20;
+  const price = over.priceMsatPerWh ?? 100n;
+  const amountMsat = over.amountMsat ?? price * BigInt(blockWh);
+  injected += 1;
+  const bolt = makeInvoice({
+    key: over.key ?? WALL_KEY,
+    network: over.network ?? 'regtest',
+    amountMsat: over.bolt11Amount ?? amountMsat,
+    paymentHash: over.paymentHash ?? sha256hex(`injected ${injected}`),
+    timestampSec: over.timestampSec ?? Math.floor(sim.now / 1000),
+    expirySec: 600,
+  });
+  return {
+    type: 'invoice',
+    seq: over.seq ?? sim.buyer.lastSeq + 1,
+    fromWh: sim.buyer.committedWh,
+    blockWh,
+    priceMsatPerWh: price,
+    amountMsat,
+    bolt11: over.bolt11 ?? bolt,
+  };
 }
