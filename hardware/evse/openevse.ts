@@ -45,6 +45,7 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
   private last: EvseStatus | null = null;
   private currentLimitA = 0;
   private wantAsleep = false;
+  private opened = false;
   private pollTimer: { cancel(): void } | null = null;
 
   /** @param options serial port and RAPI options; see `OpenEvseOptions` */
@@ -55,7 +56,9 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
     this.rapi.on('async', (line) => this.onAsync(line));
     this.rapi.on('link', (up) => {
       this.emit('link', up);
-      if (up) void this.status().catch(() => undefined);
+      // after a reconnect the controller may have been power-cycled without us hearing $AB: re-assert sleep if
+      // we hold it asleep, and refresh the limit and status
+      if (up && this.opened) void this.reassert();
     });
   }
 
@@ -69,6 +72,7 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
     await this.rapi.open();
     await this.readCurrentLimit();
     const status = await this.status();
+    this.opened = true;
     const pollMs = this.options.statusPollMs ?? 0;
     if (pollMs > 0) this.schedulePoll(pollMs);
     return status;
@@ -112,13 +116,13 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
 
   /** `$FE`: allow charging. */
   async enable(): Promise<void> {
-    this.wantAsleep = false;
     await this.rapi.command('FE');
+    this.wantAsleep = false; // only once acknowledged: a failed enable leaves a held sleep held
   }
 
   /** `$FS`: stop delivering power by sleeping (relay opens, pilot stops oscillating). */
   async pause(): Promise<void> {
-    this.wantAsleep = true;
+    this.wantAsleep = true; // before sending: a pause that fails now is re-asserted on reconnect or reboot
     await this.rapi.command('FS');
   }
 

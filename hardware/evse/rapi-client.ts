@@ -64,6 +64,11 @@ export interface RapiClientOptions {
   sequenceIds?: boolean;
   /** Delay between attempts to reopen a dropped port, ms (default 1000). */
   reconnectDelayMs?: number;
+  /**
+   * Accept lines without a checksum (firmware 1.x). Default false: a line whose `^`/`*` marker was corrupted
+   * would otherwise pass as an unchecked line, so unchecked lines count as corrupted.
+   */
+  acceptUnchecksummed?: boolean;
 }
 
 /** Events of the transport. */
@@ -165,19 +170,23 @@ export class RapiClient extends EventEmitter<RapiClientEvents> {
         const timer = this.clock.setTimer(this.timeoutMs, () =>
           finish({ problem: `timeout after ${this.timeoutMs} ms` }),
         );
+        let done = false;
         const finish = (v: RapiLine | { problem: string } | Error): void => {
+          if (done) return; // e.g. a write error reported after this attempt already timed out
+          done = true;
           timer.cancel();
-          this.pending = null;
+          if (this.pending === mine) this.pending = null;
           if (v instanceof Error) reject(v);
           else resolve(v);
         };
-        this.pending = {
+        const mine: Pending = {
           command: label,
           seq,
           resolve: finish,
           reject: finish,
           corrupted: (problem) => finish({ problem }),
         };
+        this.pending = mine;
         port.write(wire, (err) => {
           if (err) finish(new EvseUnreachable(`write to ${this.options.path} failed: ${err.message}`));
         });
@@ -262,6 +271,12 @@ export class RapiClient extends EventEmitter<RapiClientEvents> {
       if (this.pending && /\$(OK|NK)/.test(raw)) this.pending.corrupted((err as Error).message);
       return;
     }
+    if (line.checksum === 'none' && !this.options.acceptUnchecksummed) {
+      const problem = `line without checksum ${JSON.stringify(raw.trim())} (set acceptUnchecksummed for firmware 1.x)`;
+      this.emit('protocolError', new Error(problem));
+      if (this.pending && /\$(OK|NK)/.test(raw)) this.pending.corrupted(problem);
+      return;
+    }
     if (line.code !== 'OK' && line.code !== 'NK') {
       this.emit('async', line);
       return;
@@ -273,7 +288,12 @@ export class RapiClient extends EventEmitter<RapiClientEvents> {
     }
     if (pending.seq !== null && line.seq !== null && line.seq !== pending.seq) {
       // the late answer to an attempt we already gave up on
-      this.emit('protocolError', new Error(`stale reply ${raw.trim()} (waiting for :${pending.seq})`));
+      this.emit(
+        'protocolError',
+        new Error(
+          `stale reply ${raw.trim()} (waiting for :${pending.seq.toString(16).toUpperCase().padStart(2, '0')})`,
+        ),
+      );
       return;
     }
     pending.resolve(line);

@@ -87,6 +87,8 @@ export class SdmMeter implements EnergyMeter {
    * Reads energy, power, voltage and current (SDM120: 4 requests; SDM630: 3).
    *
    * @returns the reading; `energyImportWh` from register 0x0048 (kWh × 1000)
+   * @throws MeterImplausibleValue once when the register goes backwards (meter reset or swapped); the read
+   *   after that succeeds from the new value, so callers must treat the error as a break in the series
    * @throws MeterUnitIdNoResponse, MeterTimeout, MeterPortUnavailable, MeterException, MeterImplausibleValue
    */
   read(): Promise<MeterReading> {
@@ -130,13 +132,15 @@ export class SdmMeter implements EnergyMeter {
     const energyImportWh = energyKwh * 1000;
     if (energyImportWh < 0)
       throw new MeterImplausibleValue(this.where, `import energy ${energyImportWh} Wh < 0`);
-    // float32 kWh can wobble by one ulp; anything beyond 1 Wh backwards is a swapped or reset meter
-    if (this.lastEnergyWh !== null && energyImportWh < this.lastEnergyWh - 1)
+    // float32 kWh can wobble by one ulp; anything beyond 1 Wh backwards is a swapped or reset meter. That is
+    // reported once (the caller must not bill across it); the next read starts from the new register value.
+    const previousWh = this.lastEnergyWh;
+    this.lastEnergyWh = energyImportWh;
+    if (previousWh !== null && energyImportWh < previousWh - 1)
       throw new MeterImplausibleValue(
         this.where,
-        `import energy went backwards from ${this.lastEnergyWh} Wh to ${energyImportWh} Wh (meter reset or swapped?)`,
+        `import energy went backwards from ${previousWh} Wh to ${energyImportWh} Wh (meter reset or swapped?)`,
       );
-    this.lastEnergyWh = energyImportWh;
     return { energyImportWh, powerW, voltageV, currentA, atMs };
   }
 

@@ -26,6 +26,8 @@ export interface SimCarOptions {
   responseMs: number;
   /** How fast the car ramps its current up or down, A/s (default 10). */
   rampAps: number;
+  /** The car asks for power with state D (charging with ventilation) instead of C (default false). */
+  requiresVentilation: boolean;
 }
 
 /** Defaults for `SimCarOptions`. */
@@ -40,6 +42,7 @@ export const defaultSimCar: SimCarOptions = {
   chargerEfficiency: 0.92,
   responseMs: 1000,
   rampAps: 10,
+  requiresVentilation: false,
 };
 
 /** The car's state. */
@@ -67,9 +70,14 @@ export class SimCar {
     return (100 * this.batteryWh) / this.options.batteryCapacityWh;
   }
 
-  /** True when plugged in (pilot B or C). */
+  /** True when plugged in (pilot B, C or D). */
   get plugged(): boolean {
     return this.pilot !== 'A';
+  }
+
+  /** True while the car asks for power (pilot C, or D when it needs ventilation). */
+  get asking(): boolean {
+    return this.pilot === 'C' || this.pilot === 'D';
   }
 
   /** True while the battery is below the target state of charge. */

@@ -98,7 +98,11 @@ export class SimCharger extends EventEmitter<EvseEvents> implements Evse {
       pilot,
       plugged: pilotMeansPlugged(carPilot),
       charging:
-        this.relayClosed && !this.sleeping && !this.disabled && this.fault === null && carPilot === 'C',
+        this.relayClosed &&
+        !this.sleeping &&
+        !this.disabled &&
+        this.fault === null &&
+        (carPilot === 'C' || carPilot === 'D'),
       sleeping: this.sleeping,
       disabled: this.disabled,
       fault: this.fault,

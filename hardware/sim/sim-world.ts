@@ -261,7 +261,7 @@ class SimPlant implements SimWorld {
 
   /** Moves the car's current toward what it may and wants to draw, at `rampAps`. */
   private rampCurrent(): void {
-    const drawing = this.evse.relayClosed && this.car.pilot === 'C';
+    const drawing = this.evse.relayClosed && this.car.asking;
     if (!drawing) {
       this.currentA = 0;
       return;
@@ -282,29 +282,29 @@ class SimPlant implements SimWorld {
     const stuck = evse.stuckRelay && evse.relayClosed;
     // with a welded contactor the car keeps getting power and keeps drawing (the case the verifier catches)
     const carSeesPwm = evse.pwmOn() || stuck;
-    if (car.pilot === 'C' && !car.wantsCharge()) car.pilot = 'B';
+    if (car.asking && !car.wantsCharge()) car.pilot = 'B';
     if (car.pilot === 'B' && carSeesPwm && car.wantsCharge()) {
       this.later('car-to-C', car.options.responseMs, () => {
         if (car.pilot === 'B' && (evse.pwmOn() || (evse.stuckRelay && evse.relayClosed)) && car.wantsCharge())
-          car.pilot = 'C';
+          car.pilot = car.options.requiresVentilation ? 'D' : 'C';
       });
     }
-    if (car.pilot === 'C' && !carSeesPwm) {
+    if (car.asking && !carSeesPwm) {
       this.later('car-to-B', car.options.responseMs, () => {
-        if (car.pilot === 'C' && !(evse.pwmOn() || (evse.stuckRelay && evse.relayClosed))) car.pilot = 'B';
+        if (car.asking && !(evse.pwmOn() || (evse.stuckRelay && evse.relayClosed))) car.pilot = 'B';
       });
     }
-    if (!evse.relayClosed && car.pilot === 'C' && evse.pwmOn()) {
+    if (!evse.relayClosed && car.asking && evse.pwmOn()) {
       this.later('relay-close', evse.options.relayCloseDelayMs, () => {
-        if (car.pilot === 'C' && evse.pwmOn()) evse.relayClosed = true;
+        if (car.asking && evse.pwmOn()) evse.relayClosed = true;
       });
     }
-    if (evse.relayClosed && !evse.stuckRelay && (!evse.pwmOn() || car.pilot !== 'C')) {
+    if (evse.relayClosed && !evse.stuckRelay && (!evse.pwmOn() || !car.asking)) {
       this.later('relay-open', evse.options.relayOpenDelayMs, () => {
-        if (!evse.stuckRelay && (!evse.pwmOn() || car.pilot !== 'C')) evse.relayClosed = false;
+        if (!evse.stuckRelay && (!evse.pwmOn() || !car.asking)) evse.relayClosed = false;
       });
     }
-    if (!evse.relayClosed || car.pilot !== 'C') this.currentA = 0;
+    if (!evse.relayClosed || !car.asking) this.currentA = 0;
     evse.publish();
   }
 

@@ -99,6 +99,16 @@ describe('simulated world: car + charger + two meters', () => {
     w.stop();
   });
 
+  it('a car that needs ventilation asks with state D and charges like C', async () => {
+    const clock = new ManualClock();
+    const w = world({ car: { requiresVentilation: true, maxAcPowerW: 7360 } }, clock);
+    await clock.advance(10_000);
+    expect(w.truth().carPilot).toBe('D');
+    expect(w.truth().currentA).toBeCloseTo(32, 6);
+    expect(await w.evse.status()).toMatchObject({ pilot: 'D', charging: true, plugged: true });
+    w.stop();
+  });
+
   it('tapers above 80 % state of charge and stops at the target', async () => {
     const clock = new ManualClock();
     const w = world(
