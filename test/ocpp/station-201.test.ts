@@ -328,3 +328,122 @@ describe('OcppStation on OCPP 2.0.1', () => {
     ]);
   });
 });
+
+describe('OcppStation on OCPP 2.1 (optional)', () => {
+  it('runs a paid session whose every message validates against the 2.1 schemas', async () => {
+    const csms = await TestCsms.start({ protocols: ['ocpp2.1'] });
+    const tmp = tempDb();
+    const { station, clock } = manualStation(tmp.db, {
+      url: csms.url,
+      identity: 'wall-21',
+      protocols: ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'],
+    });
+    try {
+      station.start();
+      await untilOnline(station, clock);
+      expect(station.status().protocol).toBe('ocpp2.1');
+      station.plugged(1, T0);
+      for (const step of sessionSteps(station, {
+        sessionId: 's-21',
+        evseId: 1,
+        startMs: T0,
+        meterStartWh: 0,
+        blocks: 2,
+      }))
+        step();
+      station.powerCut({ sessionId: 's-21', reason: 'non-payment', atMs: T0 + 130_000, energyWh: 200 });
+      station.sessionEnded({
+        sessionId: 's-21',
+        reason: 'LocalOutOfCredit',
+        meterStopWh: 200,
+        atMs: T0 + 190_000,
+        receipt: {
+          energyWh: 200,
+          paidMsat: 50_000n,
+          invoicesIssued: 2,
+          invoicesPaid: 2,
+          lastSeq: 1,
+          priceMsatPerWh: PRICE_MSAT_PER_WH,
+        },
+      });
+      station.unplugged(1, T0 + 200_000);
+      await untilDrained(station);
+      expect(csms.calls('TransactionEvent').map((c) => c.payload.eventType)).toEqual([
+        'Started',
+        'Updated',
+        'Updated',
+        'Updated',
+        'Updated',
+        'Ended',
+      ]);
+      expect(csms.calls('DataTransfer')).toHaveLength(6);
+      expect(csms.validationFailures).toEqual([]);
+      expect(station.status().validationFailures).toBe(0);
+    } finally {
+      await station.stop();
+      await csms.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('OcppStation boot Rejected', () => {
+  it('sends nothing else until the interval passed, then boots again and delivers what waited', async () => {
+    const csms = await TestCsms.start({
+      protocols: ['ocpp2.0.1'],
+      bootReplies: ['Rejected', 'Rejected'],
+      bootIntervalSec: 30,
+    });
+    const tmp = tempDb();
+    const { station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-rej' });
+    try {
+      station.start();
+      await waitFor(() => station.status().boot === 'Rejected', 'Rejected');
+      station.plugged(1, T0);
+      await clock.advance(30_000);
+      await waitFor(() => csms.calls('BootNotification').length === 2, 'second boot');
+      await waitFor(() => clock.pendingTimers === 1, 'second Rejected handled: next boot scheduled');
+      await clock.advance(29_000);
+      expect(csms.received.map((c) => c.action)).toEqual(['BootNotification', 'BootNotification']);
+      await clock.advance(1_000);
+      await waitFor(() => station.status().boot === 'Accepted', 'Accepted at last');
+      await untilDrained(station);
+      expect(csms.calls('TransactionEvent')).toHaveLength(1);
+      expect(csms.validationFailures).toEqual([]);
+    } finally {
+      await station.stop();
+      await csms.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('OcppStation TriggerMessage', () => {
+  it.each(['ocpp2.0.1', 'ocpp1.6'] as const)(
+    '%s: sends Heartbeat and StatusNotification on request, NotImplemented otherwise',
+    async (protocol) => {
+      const csms = await TestCsms.start({ protocols: [protocol] });
+      const tmp = tempDb();
+      const { station, clock } = manualStation(tmp.db, { url: csms.url, identity: 'wall-trig' });
+      try {
+        station.start();
+        await untilOnline(station, clock);
+        await waitFor(() => csms.calls('StatusNotification').length === 1, 'boot-time status');
+        const evse = protocol === 'ocpp1.6' ? { connectorId: 1 } : { evse: { id: 1 } };
+        const trigger = (requestedMessage: string, extra: object = {}) =>
+          csms.call('wall-trig', 'TriggerMessage', { requestedMessage, ...extra } as never);
+        expect(await trigger('Heartbeat')).toEqual({ status: 'Accepted' });
+        await waitFor(() => csms.calls('Heartbeat').length === 1, 'triggered Heartbeat');
+        expect(await trigger('StatusNotification', evse)).toEqual({ status: 'Accepted' });
+        await waitFor(() => csms.calls('StatusNotification').length === 2, 'triggered StatusNotification');
+        expect(await trigger('BootNotification')).toEqual({ status: 'Rejected' }); // already accepted
+        expect(await trigger('MeterValues')).toEqual({ status: 'NotImplemented' });
+        expect(csms.validationFailures).toEqual([]);
+      } finally {
+        await station.stop();
+        await csms.close();
+        tmp.cleanup();
+      }
+    },
+  );
+});

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
-import { RPCServer } from 'ocpp-rpc';
+import { RPCServer, createRPCError } from 'ocpp-rpc';
 import { extraStrictValidators } from '../../wall-module/ocpp/rpc-link.js';
 import type { JsonObject, OcppVersion } from '../../wall-module/ocpp/types.js';
 
@@ -36,6 +36,11 @@ export interface TestCsmsOptions {
   bootReplies?: ('Pending' | 'Rejected' | 'Accepted')[];
   /** interval in boot replies, s */
   bootIntervalSec?: number;
+  /**
+   * Misbehaviour per received CALL: `error` answers CALLERROR InternalError, `drop` records the CALL and cuts
+   * the connection without answering (the reply is lost in flight). Default: answer normally.
+   */
+  misbehave?: (call: ReceivedCall) => 'error' | 'drop' | undefined;
   /** DataTransfer status per messageId (default Accepted) */
   dataTransferStatus?: (
     messageId: string,
@@ -195,7 +200,14 @@ export class TestCsms {
     client.handle(async ({ method, params }) => {
       const action = method ?? '?';
       const payload = (params ?? {}) as JsonObject;
-      this.received.push({ identity, protocol: client.protocol ?? '?', action, payload });
+      const call: ReceivedCall = { identity, protocol: client.protocol ?? '?', action, payload };
+      this.received.push(call);
+      const misbehaviour = this.options.misbehave?.(call);
+      if (misbehaviour === 'error') throw createRPCError('InternalError', 'test CSMS fails this call');
+      if (misbehaviour === 'drop') {
+        void client.close({ force: true });
+        return new Promise<JsonObject>(() => undefined); // never answered
+      }
       return this.reply(action, payload);
     });
   }

@@ -6,6 +6,9 @@ import type { Clock, TimerHandle } from '../../hardware/clock.js';
 import { openRpcLink, type RpcLink, type RpcLinkOptions } from './rpc-link.js';
 import type { OcppLogger } from './types.js';
 
+/** How long `stop()` waits for the CSMS to acknowledge a close, real ms. */
+const CLOSE_GRACE_MS = 2000;
+
 export interface BackoffPolicy {
   /** first retry delay, ms */
   initialMs: number;
@@ -85,12 +88,30 @@ export class OcppConnection {
     this.timer = undefined;
     const link = this.current;
     this.current = undefined;
-    if (link) await link.close();
+    if (!link) return;
+    // a graceful close (code 1000), awaited for a bounded real time: a wedged CSMS must not hold up the
+    // daemon's shutdown (ws then finishes or times out the close handshake on its own)
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      link.close(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private async attempt(): Promise<void> {
     if (!this.running || this.connecting || this.current) return;
     this.connecting = true;
+    try {
+      await this.connectOnce();
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
     try {
       const link = await openRpcLink(this.linkOptions);
       if (!this.running) {
@@ -107,13 +128,15 @@ export class OcppConnection {
         this.schedule();
       });
       this.logger.info('ocpp: connected', { protocol: link.protocol });
-      this.handlers.onOpen(link);
+      try {
+        this.handlers.onOpen(link);
+      } catch (err: unknown) {
+        this.logger.error('ocpp: open handler failed', { error: String(err) });
+      }
     } catch (err: unknown) {
       this.logger.warn('ocpp: connect failed', { error: err instanceof Error ? err.message : String(err) });
       this.schedule();
       this.handlers.onConnectFailed(err);
-    } finally {
-      this.connecting = false;
     }
   }
 

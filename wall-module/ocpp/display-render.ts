@@ -55,19 +55,20 @@ export async function renderDisplayMessagesHtml(messages: readonly DisplayMessag
     const lang = m.language === null ? '' : ` lang="${escapeHtml(m.language)}"`;
     const inner: string[] = [];
     if (m.asQr) {
-      const svg = await QRCode.toString(m.content, {
-        type: 'svg',
-        errorCorrectionLevel: QR_ERROR_CORRECTION,
-        margin: QR_MARGIN_MODULES,
-      });
+      const options = { errorCorrectionLevel: QR_ERROR_CORRECTION, margin: QR_MARGIN_MODULES } as const;
+      const modules = QRCode.create(m.content, options).modules.size + 2 * QR_MARGIN_MODULES;
+      const sizePx = Math.max(256, modules * 4); // at least 4 screen pixels per module, for cameras
+      const svg = await QRCode.toString(m.content, { ...options, type: 'svg' });
       const src = `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
       inner.push(
-        `<img class="ocpp-qr" width="256" height="256" style="image-rendering:pixelated" alt="QR code: ${escapeHtml(m.content)}" src="${src}">`,
+        `<img class="ocpp-qr" width="${sizePx}" height="${sizePx}" style="image-rendering:pixelated" alt="QR code: ${escapeHtml(m.content)}" src="${src}">`,
       );
     }
     if (m.format === 'URI' && /^(https?|lightning):/i.test(m.content))
-      inner.push(`<p class="ocpp-text"><a href="${escapeHtml(m.content)}">${escapeHtml(m.content)}</a></p>`);
-    else inner.push(`<p class="ocpp-text">${escapeHtml(m.content)}</p>`);
+      inner.push(
+        `<p class="ocpp-text" style="overflow-wrap:anywhere"><a href="${escapeHtml(m.content)}">${escapeHtml(m.content)}</a></p>`,
+      );
+    else inner.push(`<p class="ocpp-text" style="overflow-wrap:anywhere">${escapeHtml(m.content)}</p>`);
     parts.push(
       `<article class="ocpp-display-message" data-id="${m.id}" data-priority="${m.priority}" data-format="${m.format}"${lang}>${inner.join('')}</article>`,
     );

@@ -1,5 +1,23 @@
 /**
  * The OCPP component of the wall module: what the daemon imports. Nothing here exposes OCPP framing.
+ *
+ * Integration (wall daemon):
+ * 1. Store migrations: call `migrateOcppTables(db)` among the wall store's migrations (idempotent; the
+ *    station also runs it on construction).
+ * 2. Construct once with the wall store's database and the daemon's clock:
+ *    `const ocpp = new OcppStation({ clock, db, config: cfg.ocpp, logger })`, then `ocpp.start()`;
+ *    `await ocpp.stop()` on shutdown. Without an `ocpp` config section, simply do not construct it.
+ * 3. Report what happens, from the energy path, without awaiting anything (every call is synchronous, only
+ *    writes SQLite, and never depends on the CSMS):
+ *    `plugged(evseId)` → `sessionStarted({evseId, sessionId, atMs, meterStartWh})` → per meter reading
+ *    `meterSample({sessionId, energyWh, powerW, atMs})` → per invoice `invoiceIssued({...})` and, on
+ *    settlement, `invoicePaid({...})` → on a cut `powerCut({sessionId, reason: 'non-payment', atMs, energyWh,
+ *    unpaidInvoice})`, on restore `resumed({sessionId, atMs})` → `sessionEnded({sessionId, reason:
+ *    'LocalOutOfCredit' | 'EVDisconnected' | ..., meterStopWh, atMs, receipt})` → `unplugged(evseId)`.
+ *    Calls are idempotent (same session/seq/time → one message), so replaying after a restart is safe.
+ *    They throw only `OcppArgumentInvalid` (a daemon bug: unknown EVSE, negative energy, bad payment hash).
+ * 4. Status page: embed `await ocpp.renderDisplayMessagesHtml()` (an HTML fragment; QR codes as inline SVG
+ *    images) and show `ocpp.status()` (connected, protocol, boot, outboxPending, lastError).
  */
 export { OcppStation } from './station.js';
 export type { OcppStationOptions, InvoiceFacts, SessionReceipt, OcppStationStatus } from './station.js';

@@ -16,12 +16,19 @@ export interface StationIdentity {
   firmwareVersion?: string;
 }
 
-/** @returns BootNotificationRequest payload (reason PowerUp) */
-export function bootNotification201(id: StationIdentity): JsonObject {
+/**
+ * @param id station identity
+ * @param reason `PowerUp` at start, `Triggered` when the CSMS asked for it
+ * @returns BootNotificationRequest payload
+ */
+export function bootNotification201(
+  id: StationIdentity,
+  reason: 'PowerUp' | 'Triggered' = 'PowerUp',
+): JsonObject {
   const chargingStation: JsonObject = { model: id.model, vendorName: id.vendor };
   if (id.serialNumber !== undefined) chargingStation.serialNumber = id.serialNumber;
   if (id.firmwareVersion !== undefined) chargingStation.firmwareVersion = id.firmwareVersion;
-  return { reason: 'PowerUp', chargingStation };
+  return { reason, chargingStation };
 }
 
 /** Connector status as OCPP 2.x names it. */

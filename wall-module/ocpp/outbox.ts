@@ -84,6 +84,18 @@ export class Outbox {
       .run(nowMs, outcome, id);
   }
 
+  /**
+   * Deletes messages finished before `beforeMs` (their idempotent keys are forgotten with them).
+   *
+   * @param beforeMs ms since epoch
+   * @returns number of rows deleted
+   */
+  prune(beforeMs: number): number {
+    return this.db
+      .prepare('DELETE FROM ocpp_outbox WHERE done_at_ms IS NOT NULL AND done_at_ms < ?')
+      .run(beforeMs).changes;
+  }
+
   /** @returns the number of messages not yet done */
   pendingCount(): number {
     const row = this.db.prepare('SELECT COUNT(*) AS n FROM ocpp_outbox WHERE done_at_ms IS NULL').get() as {

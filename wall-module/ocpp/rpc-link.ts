@@ -98,12 +98,20 @@ export function extraStrictValidators(): Validator[] {
     const raw: unknown = require('ocpp-rpc/lib/schemas/ocpp2_1.json');
     if (!Array.isArray(raw)) throw new Error('ocpp-rpc 2.1 schema bundle is not an array');
     const rekeyed = raw.map((schema: unknown) => {
-      const s = schema as { $id?: unknown };
+      const s = schema as { $id?: unknown; definitions?: Record<string, Record<string, unknown>> };
       const id = typeof s.$id === 'string' ? s.$id : '';
       const renamed = id
         .replace(/^urn:(\w+)Request$/, 'urn:$1.req')
         .replace(/^urn:(\w+)Response$/, 'urn:$1.conf');
-      return { ...(schema as object), $id: renamed };
+      // the 2.1 bundle puts `additionalProperties` on string enums: no effect, but Ajv warns about it
+      const definitions = Object.fromEntries(
+        Object.entries(s.definitions ?? {}).map(([name, def]) => {
+          if (def.type === 'object') return [name, def];
+          const { additionalProperties: _unused, ...rest } = def;
+          return [name, rest];
+        }),
+      );
+      return { ...(schema as object), $id: renamed, definitions };
     });
     validator21 = createValidator('ocpp2.1', rekeyed);
   }

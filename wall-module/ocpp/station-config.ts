@@ -23,6 +23,7 @@ export interface ResolvedStationConfig {
   callTimeoutMs: number;
   maxAttempts: number;
   pingIntervalSec: number;
+  outboxRetentionDays: number;
 }
 
 function check(ok: boolean, message: string): void {
@@ -127,5 +128,6 @@ export function resolveStationConfig(config: OcppStationConfig): ResolvedStation
     callTimeoutMs: positive('callTimeoutMs', config.callTimeoutMs ?? 30_000),
     maxAttempts,
     pingIntervalSec,
+    outboxRetentionDays: positive('outboxRetentionDays', config.outboxRetentionDays ?? 30),
   };
 }

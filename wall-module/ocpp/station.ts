@@ -40,7 +40,7 @@ import {
   type StationIdentity,
 } from './ocpp201-messages.js';
 import { Outbox, type OutboxOutcome } from './outbox.js';
-import type { RpcLink } from './rpc-link.js';
+import type { HandlerReply, RpcLink } from './rpc-link.js';
 import { migrateOcppTables } from './schema.js';
 import { resolveStationConfig, type ResolvedStationConfig } from './station-config.js';
 import { TransactionStore, type TransactionRecord } from './transactions.js';
@@ -177,10 +177,15 @@ export class OcppStation {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Starts connecting to the CSMS (returns at once; connection, boot and delivery run in the background). */
+  /**
+   * Starts connecting to the CSMS (returns at once; connection, boot and delivery run in the background) after
+   * pruning outbox messages delivered more than `outboxRetentionDays` ago.
+   */
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    const pruned = this.outbox.prune(this.clock.now() - this.config.outboxRetentionDays * 86_400_000);
+    if (pruned > 0) this.logger.info('ocpp: pruned delivered outbox messages', { pruned });
     this.connection.start();
   }
 
@@ -588,7 +593,7 @@ export class OcppStation {
 
   private afterChange(): void {
     this.sendStatusChanges();
-    void this.pump();
+    this.background('pump', this.pump());
   }
 
   // ---------------------------------------------------------------- internals: link, boot, heartbeat
@@ -616,7 +621,8 @@ export class OcppStation {
         if (matches.length === 0) return { reply: { status: 'Unknown' } };
         return {
           reply: { status: 'Accepted' },
-          after: () => void this.notifyDisplayMessages(link, requestId, matches),
+          after: () =>
+            this.background('NotifyDisplayMessages', this.notifyDisplayMessages(link, requestId, matches)),
         };
       });
       link.handle('ClearDisplayMessage', (req) => {
@@ -624,8 +630,59 @@ export class OcppStation {
         return { reply: { status: this.displays.clear(id) ? 'Accepted' : 'Unknown' } };
       });
     }
+    link.handle('TriggerMessage', (req) => this.onTriggerMessage(link, req));
     if (this.boot === 'Accepted') this.afterAccepted(link);
-    else void this.sendBoot(link);
+    else this.background('BootNotification', this.sendBoot(link));
+  }
+
+  /**
+   * TriggerMessage (1.6 and 2.x): Heartbeat and StatusNotification are sent on request (after the reply);
+   * BootNotification only while not yet accepted; anything else is NotImplemented.
+   */
+  private onTriggerMessage(link: RpcLink, req: JsonObject): HandlerReply {
+    const requested = typeof req.requestedMessage === 'string' ? req.requestedMessage : '';
+    const evseObj = req.evse;
+    const evseId =
+      typeof req.connectorId === 'number'
+        ? req.connectorId
+        : typeof evseObj === 'object' &&
+            evseObj !== null &&
+            !Array.isArray(evseObj) &&
+            typeof evseObj.id === 'number'
+          ? evseObj.id
+          : undefined;
+    if (evseId !== undefined && evseId !== 0 && !this.config.evses.some((e) => e.evseId === evseId))
+      return { reply: { status: 'Rejected' } };
+    switch (requested) {
+      case 'Heartbeat':
+        if (this.boot !== 'Accepted') return { reply: { status: 'Rejected' } };
+        return {
+          reply: { status: 'Accepted' },
+          after: () => this.background('Heartbeat', link.call('Heartbeat', {})),
+        };
+      case 'StatusNotification':
+        if (this.boot !== 'Accepted') return { reply: { status: 'Rejected' } };
+        return {
+          reply: { status: 'Accepted' },
+          after: () => {
+            if (evseId === undefined || evseId === 0) this.lastStatus.clear();
+            else this.lastStatus.delete(evseId);
+            this.sendStatusChanges();
+          },
+        };
+      case 'BootNotification':
+        if (this.boot === 'Accepted') return { reply: { status: 'Rejected' } };
+        return {
+          reply: { status: 'Accepted' },
+          after: () => {
+            this.bootTimer?.cancel();
+            this.bootTimer = undefined;
+            this.background('BootNotification', this.sendBoot(link, 'Triggered'));
+          },
+        };
+      default:
+        return { reply: { status: 'NotImplemented' } };
+    }
   }
 
   private onClose(): void {
@@ -651,11 +708,11 @@ export class OcppStation {
     return id;
   }
 
-  private async sendBoot(link: RpcLink): Promise<void> {
+  private async sendBoot(link: RpcLink, reason: 'PowerUp' | 'Triggered' = 'PowerUp'): Promise<void> {
     const payload =
       link.protocol === 'ocpp1.6'
         ? bootNotification16(this.identity())
-        : bootNotification201(this.identity());
+        : bootNotification201(this.identity(), reason);
     let retrySec = this.config.heartbeatFallbackSec;
     try {
       const reply = await link.call('BootNotification', payload);
@@ -678,7 +735,7 @@ export class OcppStation {
     this.bootTimer?.cancel();
     this.bootTimer = this.clock.setTimer(retrySec * 1000, () => {
       this.bootTimer = undefined;
-      if (this.link === link) void this.sendBoot(link);
+      if (this.link === link) this.background('BootNotification', this.sendBoot(link));
     });
   }
 
@@ -686,7 +743,7 @@ export class OcppStation {
     this.lastStatus.clear();
     this.sendStatusChanges();
     this.scheduleHeartbeat(link);
-    void this.pump();
+    this.background('pump', this.pump());
   }
 
   private scheduleHeartbeat(link: RpcLink): void {
@@ -814,7 +871,7 @@ export class OcppStation {
       this.pumpTimer?.cancel();
       this.pumpTimer = this.clock.setTimer(backoffDelayMs(this.config.backoff, attempts - 1), () => {
         this.pumpTimer = undefined;
-        void this.pump();
+        this.background('pump', this.pump());
       });
       return false;
     }
@@ -844,6 +901,14 @@ export class OcppStation {
       }
     }
     return 'delivered';
+  }
+
+  /** Runs background work so that no failure (even a closed database) becomes an unhandled rejection. */
+  private background(what: string, work: Promise<unknown>): void {
+    work.catch((err: unknown) => {
+      this.noteError(what, err);
+      this.logger.error('ocpp: background task failed', { task: what, error: String(err) });
+    });
   }
 
   private noteError(action: string, err: unknown): void {

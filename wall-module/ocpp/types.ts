@@ -50,6 +50,8 @@ export interface OcppStationConfig {
   callTimeoutMs?: number;
   /** attempts for one outbox message answered with CALLERROR or timeout before it is dropped; default 5 */
   maxAttempts?: number;
+  /** days a delivered outbox message is kept (for idempotency and audit) before `start()` prunes it; default 30 */
+  outboxRetentionDays?: number;
   /** WebSocket ping interval, s; default 30 (0 disables) */
   pingIntervalSec?: number;
 }

@@ -1,0 +1,119 @@
+/**
+ * OCPP security profiles against a real peer: profile 1 (basic auth over ws://) refuses a wrong password,
+ * profile 2 (TLS + basic auth) connects with a configured CA (a self-signed certificate made here with
+ * openssl) and refuses a server the CA does not vouch for.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { OcppStation } from '../../wall-module/ocpp/station.js';
+import { TestCsms } from '../support/csms.js';
+import { manualStation, tempDb, untilOnline, waitFor, type TempDb } from './harness.js';
+
+const PASSWORD = 'station-secret-0123456789';
+
+function selfSigned(dir: string, name: string): { certPem: string; keyPem: string } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.crt`);
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'pipe' },
+    );
+  } catch (err) {
+    throw new Error(`openssl is required for the TLS test (apt-get install openssl): ${String(err)}`);
+  }
+  return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
+}
+
+describe('OCPP security profiles', () => {
+  let dir: string;
+  let csms: TestCsms | undefined;
+  let tmp: TempDb | undefined;
+  let station: OcppStation | undefined;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'boltcharge-tls-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await station?.stop();
+    await csms?.close();
+    tmp?.cleanup();
+    station = csms = tmp = undefined;
+  });
+
+  it('profile 1: a wrong password is refused with HTTP 401 and retried with backoff, never accepted', async () => {
+    csms = await TestCsms.start({ protocols: ['ocpp2.0.1'], password: PASSWORD });
+    tmp = tempDb();
+    const m = manualStation(tmp.db, {
+      url: csms.url,
+      identity: 'wall-p1',
+      password: 'wrong-password-000000',
+    });
+    station = m.station;
+    station.start();
+    await waitFor(() => station!.status().lastError !== null, 'first refusal seen by the station');
+    expect(csms.refused).toHaveLength(1);
+    expect(station.status().lastError).toMatch(/401|Unauthorized/);
+    await m.clock.advance(1000); // first backoff step
+    await waitFor(() => csms!.refused.length === 2, 'retry after backoff');
+    expect(station.status().connected).toBe(false);
+    expect(csms.calls('BootNotification')).toHaveLength(0);
+  });
+
+  it('profile 2: TLS with a configured CA and basic auth boots; without that CA the server is refused', async () => {
+    const server = selfSigned(dir, 'csms');
+    csms = await TestCsms.start({ protocols: ['ocpp2.0.1', 'ocpp1.6'], password: PASSWORD, tls: server });
+    expect(csms.url).toMatch(/^wss:\/\/localhost:/);
+    tmp = tempDb();
+    const m = manualStation(tmp.db, {
+      url: csms.url,
+      identity: 'wall-p2',
+      password: PASSWORD,
+      caPem: server.certPem,
+    });
+    station = m.station;
+    station.start();
+    await untilOnline(station, m.clock);
+    expect(station.status().protocol).toBe('ocpp2.0.1');
+    expect(csms.calls('BootNotification')).toHaveLength(1);
+    await station.stop();
+
+    // a different CA: the station must not talk to this server
+    const other = selfSigned(dir, 'other');
+    const m2 = manualStation(tmp.db, {
+      url: csms.url,
+      identity: 'wall-p2b',
+      password: PASSWORD,
+      caPem: other.certPem,
+    });
+    station = m2.station;
+    station.start();
+    await waitFor(() => station!.status().lastError !== null, 'TLS failure');
+    expect(station.status().lastError).toMatch(/certificate|self.signed|verify/i);
+    expect(station.status().connected).toBe(false);
+    expect(csms.calls('BootNotification')).toHaveLength(1);
+  });
+});
