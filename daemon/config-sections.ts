@@ -29,9 +29,10 @@ export type LinkConfig =
       kind: 'ip';
       /** network interface of the PLC modem (for discovery); absent = loopback */
       interface?: string;
-      /** TCP/UDP port of boltcharge's own protocol (never 15118) */
+      /** TCP port of boltcharge's own protocol (never 15118): the wall listens on it, the vehicle connects to it
+       *  when `peerAddress` is set (otherwise the wall announces it through discovery) */
       port: number;
-      /** peer address; when set, discovery is skipped */
+      /** vehicle: the wall's address, skipping discovery; wall: the address to listen on */
       peerAddress?: string;
     };
 

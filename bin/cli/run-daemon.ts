@@ -51,7 +51,7 @@ async function startWall(configFile: string): Promise<WallDaemon> {
     log,
     store,
     node: lightningFromConfig(config.lightning),
-    link: await linkFromConfig(config.link, 'wall'),
+    link: linkFromConfig(config.link, 'wall'),
     evse: await evseFromConfig(config.evse, clock),
     meter: meterFromConfig(config.meter, clock),
     observers,
@@ -69,7 +69,7 @@ async function startVehicle(configFile: string): Promise<VehicleDaemon> {
     log,
     store,
     node: lightningFromConfig(config.lightning),
-    link: await linkFromConfig(config.link, 'vehicle'),
+    link: linkFromConfig(config.link, 'vehicle'),
     meter: meterFromConfig(config.meter, clock),
   });
 }
