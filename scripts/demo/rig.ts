@@ -43,6 +43,8 @@ export interface RigOptions {
   vehicle?: Overlay;
   /** simulated world parameters */
   world?: Omit<SimWorldOptions, 'clock'>;
+  /** more emulated SLCAN adapters on the same CAN bus (e.g. an attacker injecting frames); CAN only */
+  extraAdapters?: string[];
 }
 
 /** Deep-merges plain objects (overlay wins). */
@@ -219,7 +221,11 @@ export class ChargeRig {
     if (o.link === 'can') {
       emulator = new SlcanEmulator({
         bitrate,
-        adapters: [{ name: 'wall' }, { name: 'vehicle' }],
+        adapters: [
+          { name: 'wall' },
+          { name: 'vehicle' },
+          ...(o.extraAdapters ?? []).map((name) => ({ name })),
+        ],
         dir: join(o.dir, 'pty'),
       });
       mkdirSync(join(o.dir, 'pty'), { recursive: true });
