@@ -6,6 +6,7 @@ import { SystemClock } from '../../hardware/clock.js';
 import { WallStore } from '../../wall-module/store.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
 import { readBooks } from '../../scripts/demo/books.js';
+import { launchChromium } from '../daemon/chromium.js';
 
 const PRICE = 100n;
 const TARGET_WH = 600;
