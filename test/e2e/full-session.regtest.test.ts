@@ -33,6 +33,28 @@ describe.each(['can', 'ip'] as const)(
       });
       await rig.startDaemons();
       rig.world.plug();
+      if (link === 'can') {
+        // the wall's dashboard in a real browser follows the live session over its WebSocket
+        const browser = await launchChromium();
+        try {
+          const page = await browser.newPage();
+          await page.goto(rig.wall.statusUrl);
+          await page.waitForFunction(
+            "document.getElementById('state').textContent === 'charging'",
+            undefined,
+            {
+              timeout: 60_000,
+            },
+          );
+          await page.waitForFunction("document.querySelectorAll('#ledger tr').length >= 3", undefined, {
+            timeout: 60_000,
+          });
+          expect(await page.textContent('#power')).toMatch(/^1[01]\.\d\d kW$/);
+          expect(await page.textContent('#ledger')).toContain('settled');
+        } finally {
+          await browser.close();
+        }
+      }
       await rig.until('both sides ended', async () => {
         const [w, v] = await Promise.all([rig.wall.status(), rig.vehicle.status()]);
         return w.state === 'ended' && v.state === 'ended';
