@@ -138,7 +138,7 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
   const auth: AuthConfig = { identity: a.oneOf('identity', ['ephemeral', 'node'] as const, 'ephemeral') };
   const ss = r.section('session');
   const session: VehicleSessionConfig = {
-    heartbeatTimeoutMs: ss.int('heartbeatTimeoutMs', 10_000, { min: 200, max: 300_000 }),
+    heartbeatTimeoutMs: ss.int('heartbeatTimeoutMs', 10_000, { min: 200, max: 3_600_000 }),
     handshakeTimeoutMs: ss.int('handshakeTimeoutMs', 30_000, { min: 1000, max: 600_000 }),
     receiptTimeoutMs: ss.int('receiptTimeoutMs', 10_000, { min: 100, max: 600_000 }),
     meterReportIntervalMs: ss.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),

@@ -136,7 +136,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     reissueAfterSec: t.int('reissueAfterSec', 30, { min: 1, max: 86_400 }),
   };
   const s = r.section('session');
-  const heartbeatTimeoutMs = s.int('heartbeatTimeoutMs', 10_000, { min: 300, max: 300_000 });
+  const heartbeatTimeoutMs = s.int('heartbeatTimeoutMs', 10_000, { min: 300, max: 3_600_000 });
   const session: SessionConfig = {
     heartbeatTimeoutMs,
     meterReportIntervalMs: s.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),
