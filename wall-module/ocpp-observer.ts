@@ -90,6 +90,8 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
           energyWh: lastRegisterWh,
         }),
       ),
+    resumed: (sessionId) =>
+      safe('resumed', () => station.resumed({ sessionId, atMs: clock.now(), energyWh: lastRegisterWh })),
     invoiceIssued: (sessionId, inv) =>
       safe('invoiceIssued', () =>
         station.invoiceIssued({

@@ -63,6 +63,8 @@ export interface WallObserver {
   sessionStarted?(sessionId: string): void;
   meterSample?(sessionId: string | null, reading: MeterReading): void;
   powerCut?(sessionId: string, reason: string): void;
+  /** power restored after a cut in the same session */
+  resumed?(sessionId: string): void;
   invoiceIssued?(
     sessionId: string,
     inv: { seq: number; paymentHash: string; amountMsat: bigint; fromWh: number; toWh: number },
@@ -89,6 +91,8 @@ export class WallDaemon {
   private suspendedSinceMs: number | null = null;
   /** incremented by every energize: a cut verification started before it is void */
   private energizeGeneration = 0;
+  /** session whose power was cut (an energize afterwards is a resume) */
+  private cutSessionId: string | null = null;
   private expiryTimer: { cancel(): void } | null = null;
   private stopping = false;
   private readonly observers: WallObserver[];
@@ -475,6 +479,8 @@ export class WallDaemon {
           await evse.setCurrentLimitA(config.evse.maxCurrentA);
           await evse.enable();
           log.info('energized', { sessionId: sid, paidWh: s.paidWh, deliveredWh: s.deliveredWh });
+          if (sid && this.cutSessionId === sid) for (const o of this.observers) o.resumed?.(sid);
+          this.cutSessionId = null;
         } catch (err) {
           this.alarm(`EVSE enable failed: ${(err as Error).message}`);
         }
@@ -486,7 +492,12 @@ export class WallDaemon {
         } catch (err) {
           this.alarm(`EVSE pause failed: ${(err as Error).message}`);
         }
-        if (sid) for (const o of this.observers) o.powerCut?.(sid, reason);
+        // a cut that suspends the session (non-payment, link loss) is reported; a cut that ends it is part of
+        // the end of the session
+        if (sid && s.phase === 'suspended') {
+          for (const o of this.observers) o.powerCut?.(sid, reason);
+          this.cutSessionId = sid;
+        }
         log.info('power cut', { sessionId: sid, reason, deliveredWh: s.deliveredWh, paidWh: s.paidWh });
         const generation = this.energizeGeneration;
         void this.verifier.verify(clock.now()).then((outcome) => {
