@@ -222,7 +222,11 @@ export class WallDaemon {
 
     evse.on('status', (s) => this.onEvseStatus(s));
     evse.on('fault', (f) => this.alarm(`EVSE fault: ${f}`));
-    this.onEvseStatus(await evse.status());
+    const initial = await evse.status();
+    // a car still plugged in after its session ended (before this restart) gets no new session until it is
+    // unplugged and plugged in again
+    if (initial.plugged && this.runner.state.phase === 'ended') this.lastPlugged = true;
+    this.onEvseStatus(initial);
 
     this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
     this.scheduleExpiryCheck();

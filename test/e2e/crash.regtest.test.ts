@@ -80,3 +80,37 @@ describe('kill -9 of either daemon at random points, then restart', () => {
     }, 300_000);
   }
 });
+
+describe('restart after the session ended, car still plugged in', () => {
+  const connectionFile = inject('regtestConnectionPath');
+  let rig: ChargeRig | undefined;
+  afterEach(async () => {
+    await rig?.stop();
+  });
+
+  it('kill -9 of the wall does not start a second session for the same car', async () => {
+    rig = await ChargeRig.create({
+      dir: mkdtempSync(join(tmpdir(), 'e2e-crash-ended-')),
+      connectionFile,
+      link: 'can',
+      speed: SPEED,
+      vehicle: { limits: { targetEnergyWh: 200 } },
+    });
+    await rig.startDaemons();
+    rig.world.plug();
+    await rig.until('both sides ended', async () => {
+      const [w, v] = await Promise.all([rig!.wall.status(), rig!.vehicle.status()]);
+      return w.state === 'ended' && v.state === 'ended';
+    });
+    await rig.wall.kill9();
+    await rig.wall.start();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await rig.wall.status()).state).toBe('ended');
+    expect((await rig.vehicle.status()).state).toBe('ended');
+    await rig.stop();
+    const books = await readBooks(rig.files, connectionFile);
+    expect(books.problems).toEqual([]);
+    expect(books.sessions).toHaveLength(1);
+    expect(books.sessions[0]!.receiptValid).toBe(true);
+  }, 180_000);
+});
