@@ -1,0 +1,113 @@
+/**
+ * `boltcharge` commands:
+ *   boltcharge wall --config wall.yaml            run the wall daemon
+ *   boltcharge vehicle --config vehicle.yaml      run the vehicle daemon
+ *   boltcharge sessions (--config F | --db F) [--json]
+ *   boltcharge receipt <session> (--config F | --db F) [--json | --csv]
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigInvalid } from '../../daemon/config-reader.js';
+import { toJson } from '../../daemon/session-store.js';
+import { openStoreFor, StoreNotFound } from './open-store.js';
+import { receiptCsv, receiptJson, receiptText, receiptView } from './receipt-view.js';
+
+const usage = `usage:
+  boltcharge wall --config wall.yaml
+  boltcharge vehicle --config vehicle.yaml
+  boltcharge sessions (--config <daemon.yaml> | --db <store.sqlite>) [--json]
+  boltcharge receipt <session> (--config <daemon.yaml> | --db <store.sqlite>) [--json | --csv]
+`;
+
+/**
+ * Runs one CLI command.
+ *
+ * @param argv arguments after the program name
+ * @param out where results go (stdout by default)
+ * @returns the process exit code
+ */
+export async function main(
+  argv: string[],
+  out: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        db: { type: 'string' },
+        json: { type: 'boolean' },
+        csv: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    out(usage);
+    return values.help ? 0 : 2;
+  }
+  try {
+    switch (command) {
+      case 'wall':
+      case 'vehicle': {
+        if (!values.config) {
+          process.stderr.write(`boltcharge ${command}: --config <file> is required\n`);
+          return 2;
+        }
+        const { runDaemon } = await import('./run-daemon.js');
+        return await runDaemon(command, values.config);
+      }
+      case 'sessions': {
+        const opened = openStoreFor(values);
+        const sessions = opened.store.listSessions(1000);
+        opened.store.close();
+        if (values.json) {
+          out(toJson(sessions) + '\n');
+          return 0;
+        }
+        out(
+          'session id                        status  started                   energy Wh   paid msat  reason\n',
+        );
+        for (const s of sessions) {
+          out(
+            `${s.id.padEnd(33)} ${s.status.padEnd(7)} ${new Date(s.startedAtMs).toISOString()}  ${String(s.energyWh).padStart(9)} ${String(s.paidMsat).padStart(11)}  ${s.stopReason ?? ''}\n`,
+          );
+        }
+        return 0;
+      }
+      case 'receipt': {
+        const id = rest[0];
+        if (!id) {
+          process.stderr.write(`boltcharge receipt: give a session id\n${usage}`);
+          return 2;
+        }
+        const opened = openStoreFor(values);
+        const view = receiptView(opened, id);
+        opened.store.close();
+        if (!view) {
+          process.stderr.write(`boltcharge receipt: no session ${id}\n`);
+          return 1;
+        }
+        out(values.json ? receiptJson(view) + '\n' : values.csv ? receiptCsv(view) : receiptText(view));
+        return 0;
+      }
+      default:
+        process.stderr.write(`unknown command ${command}\n${usage}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigInvalid || err instanceof StoreNotFound) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`boltcharge ${command}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * A session's receipt as the CLI prints it: the stored seller-signed receipt (if any) together with this
+ * daemon's own ledger lines (wall: settled invoices; vehicle: succeeded payments), as text, JSON or CSV.
+ */
+import { toJson } from '../../daemon/session-store.js';
+import { readStoredJson } from '../../daemon/stored-json.js';
+import type { OpenedStore } from './open-store.js';
+
+/** One paid block. */
+export interface ReceiptLine {
+  seq: number;
+  paymentHash: string;
+  amountMsat: bigint;
+  fromWh: number;
+  toWh: number;
+  /** ISO time of settlement (wall) or payment success (vehicle) */
+  paidAt: string | null;
+}
+
+/** Everything the `receipt` command shows. */
+export interface ReceiptView {
+  role: 'wall' | 'vehicle';
+  sessionId: string;
+  startedAt: string;
+  endedAt: string | null;
+  stopReason: string | null;
+  /** energy by this daemon's meter, Wh */
+  energyWh: number;
+  priceMsatPerWh: bigint | null;
+  /** sum of the lines, msat */
+  totalMsat: bigint;
+  lines: ReceiptLine[];
+  /** the seller-signed receipt body (parsed JSON) and signature, when one was exchanged */
+  signed: { body: unknown; signature: string; valid: boolean | null } | null;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * Builds the view of one session.
+ *
+ * @param opened the daemon's store
+ * @param sessionId session id (a unique prefix is accepted)
+ * @returns the view, or undefined when no session matches
+ */
+export function receiptView(opened: OpenedStore, sessionId: string): ReceiptView | undefined {
+  const { store } = opened;
+  const match = store.listSessions(100_000).filter((s) => s.id.startsWith(sessionId));
+  const s = match.length === 1 ? match[0] : store.findSession(sessionId);
+  if (!s) return undefined;
+  const lines: ReceiptLine[] =
+    opened.role === 'wall'
+      ? opened.store
+          .invoices(s.id)
+          .filter((i) => i.state === 'settled')
+          .map((i) => ({
+            seq: i.seq,
+            paymentHash: i.paymentHash ?? '',
+            amountMsat: i.receivedMsat ?? i.amountMsat,
+            fromWh: i.fromWh,
+            toWh: i.toWh,
+            paidAt: iso(i.settledAtMs),
+          }))
+      : opened.store
+          .payments(s.id)
+          .filter((p) => p.state === 'succeeded')
+          .map((p) => ({
+            seq: p.seq,
+            paymentHash: p.paymentHash,
+            amountMsat: p.amountMsat,
+            fromWh: p.fromWh,
+            toWh: p.toWh,
+            paidAt: iso(p.finishedAtMs),
+          }));
+  const r = store.receipt(s.id);
+  return {
+    role: opened.role,
+    sessionId: s.id,
+    startedAt: iso(s.startedAtMs) ?? '',
+    endedAt: iso(s.endedAtMs),
+    stopReason: s.stopReason,
+    energyWh: s.energyWh,
+    priceMsatPerWh: s.priceMsatPerWh,
+    totalMsat: lines.reduce((a, l) => a + l.amountMsat, 0n),
+    lines,
+    signed: r ? { body: readStoredJson(r.bodyJson), signature: r.signature, valid: r.valid } : null,
+  };
+}
+
+/** The view as pretty JSON (bigints as strings). */
+export function receiptJson(v: ReceiptView): string {
+  return JSON.stringify(JSON.parse(toJson(v)), null, 2);
+}
+
+/** The view as CSV: one row per paid block, then a total row. */
+export function receiptCsv(v: ReceiptView): string {
+  const rows = ['session_id,seq,payment_hash,amount_msat,from_wh,to_wh,paid_at'];
+  for (const l of v.lines)
+    rows.push([v.sessionId, l.seq, l.paymentHash, l.amountMsat, l.fromWh, l.toWh, l.paidAt ?? ''].join(','));
+  rows.push([v.sessionId, 'total', '', v.totalMsat, 0, v.energyWh, v.endedAt ?? ''].join(','));
+  return rows.join('\n') + '\n';
+}
+
+/** The view as text for a terminal. */
+export function receiptText(v: ReceiptView): string {
+  const sat = (msat: bigint): string => `${msat / 1000n}.${(msat % 1000n).toString().padStart(3, '0')} sat`;
+  const out = [
+    `Session   ${v.sessionId} (${v.role})`,
+    `Started   ${v.startedAt}`,
+    `Ended     ${v.endedAt ?? '(active)'}${v.stopReason ? `  reason: ${v.stopReason}` : ''}`,
+    `Energy    ${v.energyWh} Wh (own meter)`,
+    `Price     ${v.priceMsatPerWh ?? '-'} msat/Wh`,
+    `Paid      ${sat(v.totalMsat)} in ${v.lines.length} payments`,
+    '',
+    '  seq  energy (Wh)      amount        payment hash',
+    ...v.lines.map(
+      (l) =>
+        `  ${String(l.seq).padStart(3)}  ${`${l.fromWh}-${l.toWh}`.padEnd(15)} ${sat(l.amountMsat).padStart(13)}  ${l.paymentHash}`,
+    ),
+    '',
+    v.signed
+      ? `Signed receipt: ${v.signed.valid === null ? 'stored (seller copy)' : v.signed.valid ? 'VALID' : 'INVALID'}`
+      : 'Signed receipt: none',
+  ];
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,184 @@
+/**
+ * Configuration sections both daemons share: the Lightning node, the cable link, the energy meter, the store,
+ * the status page, logging and the clock. Each reader takes a `ConfigReader` positioned on its section.
+ */
+import type { ConfigReader } from './config-reader.js';
+
+/** How to reach the daemon's own Lightning node (LND). Exactly one form is used. */
+export type LightningConfig =
+  | { kind: 'connectionFile'; file: string; node: string }
+  | { kind: 'lndconnect'; uri: string }
+  | { kind: 'direct'; socket: string; certPath?: string; macaroonPath: string };
+
+/** Cable link: CAN ISO-TP over an SLCAN adapter, or IP over a PLC modem. */
+export type LinkConfig =
+  | {
+      kind: 'can';
+      /** serial device of the SLCAN adapter, e.g. /dev/ttyACM0 */
+      port: string;
+      /** CAN bitrate in bit/s (33333 for single-wire CAN on the pilot line) */
+      bitrate: number;
+      /** serial baud rate of the adapter */
+      serialBaud: number;
+      /** CAN id this daemon transmits on */
+      txId: number;
+      /** CAN id this daemon receives on */
+      rxId: number;
+    }
+  | {
+      kind: 'ip';
+      /** network interface of the PLC modem (for discovery); absent = loopback */
+      interface?: string;
+      /** TCP port of boltcharge's own protocol (never 15118): the wall listens on it, the vehicle connects to it
+       *  when `peerAddress` is set (otherwise the wall announces it through discovery) */
+      port: number;
+      /** vehicle: the wall's address, skipping discovery; wall: the address to listen on */
+      peerAddress?: string;
+    };
+
+/** The daemon's energy meter. */
+export type MeterConfig =
+  | {
+      kind: 'sdm120' | 'sdm630';
+      port: string;
+      baud: number;
+      parity: 'none' | 'even' | 'odd';
+      unitId: number;
+      timeoutMs: number;
+      /** how often the meter is read, ms */
+      pollIntervalMs: number;
+    }
+  | {
+      kind: 'sim';
+      /** URL of the simulated world's device bridge (demo and tests) */
+      url: string;
+      /** which simulated meter this daemon reads */
+      name: string;
+      pollIntervalMs: number;
+    };
+
+/** Where the daemon keeps its SQLite database. */
+export interface StoreConfig {
+  path: string;
+}
+
+/** The local status page and JSON API. */
+export interface StatusConfig {
+  enabled: boolean;
+  /** address to bind; keep it on loopback unless a reverse proxy protects it */
+  listen: string;
+  /** TCP port; 0 = pick a free port (printed at start) */
+  port: number;
+}
+
+/** Log destination and verbosity. */
+export interface LogConfig {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  /** JSON-lines file; absent = stderr only */
+  file?: string;
+}
+
+/**
+ * The daemon's clock. `speed` > 1 runs time faster than real time (simulated hardware only). `anchorMs` lets
+ * several processes share one accelerated timeline: time = anchor + (real now − anchor) × speed.
+ */
+export interface ClockConfig {
+  speed: number;
+  anchorMs?: number;
+}
+
+/** Reads the `lightning` section. */
+export function readLightning(r: ConfigReader): LightningConfig {
+  const forms = ['connectionFile', 'lndconnect', 'socket'].filter((k) => r.has(k));
+  if (forms.length !== 1) {
+    r.problem(
+      forms.length === 0 ? 'connectionFile' : forms.join('+'),
+      forms.length === 0
+        ? 'the lightning section needs one of connectionFile (+ node), lndconnect, or socket + macaroon (+ cert)'
+        : 'give only one of connectionFile, lndconnect, socket',
+    );
+  }
+  if (r.has('lndconnect')) {
+    const uri = r.string('lndconnect');
+    if (uri && !uri.startsWith('lndconnect://')) r.problem('lndconnect', 'must start with lndconnect://');
+    return { kind: 'lndconnect', uri };
+  }
+  if (r.has('socket')) {
+    const socket = r.string('socket');
+    if (socket && !/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(socket))
+      r.problem('socket', `must be host:port, got ${JSON.stringify(socket)}`);
+    return { kind: 'direct', socket, certPath: r.optionalPath('cert'), macaroonPath: r.filePath('macaroon') };
+  }
+  return { kind: 'connectionFile', file: r.filePath('connectionFile', ''), node: r.string('node', '') };
+}
+
+/** Reads the `link` section. */
+export function readLink(r: ConfigReader, defaults: { txId: number; rxId: number }): LinkConfig {
+  const kind = r.oneOf('kind', ['can', 'ip'] as const);
+  if (kind === 'ip') {
+    const port = r.int('port', 47215, { min: 1, max: 65535 });
+    if (port === 15118) r.problem('port', '15118 belongs to ISO 15118; boltcharge uses its own port');
+    return {
+      kind,
+      interface: r.optionalString('interface'),
+      port,
+      peerAddress: r.optionalString('peerAddress'),
+    };
+  }
+  const txId = r.int('txId', defaults.txId, { min: 0, max: 0x1fffffff });
+  const rxId = r.int('rxId', defaults.rxId, { min: 0, max: 0x1fffffff });
+  if (txId === rxId) r.problem('rxId', 'must differ from txId');
+  return {
+    kind,
+    port: r.string('port'),
+    bitrate: r.int('bitrate', 33_333, { min: 5_000, max: 1_000_000 }),
+    serialBaud: r.int('serialBaud', 115_200, { min: 1_200 }),
+    txId,
+    rxId,
+  };
+}
+
+/** Reads the `meter` section. */
+export function readMeter(r: ConfigReader): MeterConfig {
+  const kind = r.oneOf('kind', ['sdm120', 'sdm630', 'sim'] as const);
+  const pollIntervalMs = r.int('pollIntervalMs', 1000, { min: 50, max: 60_000 });
+  if (kind === 'sim') return { kind, url: r.string('url'), name: r.string('name'), pollIntervalMs };
+  return {
+    kind,
+    port: r.string('port'),
+    baud: r.int('baud', 2400, { min: 1200 }),
+    parity: r.oneOf('parity', ['none', 'even', 'odd'] as const, 'none'),
+    unitId: r.int('unitId', 1, { min: 1, max: 247 }),
+    timeoutMs: r.int('timeoutMs', 1000, { min: 50, max: 30_000 }),
+    pollIntervalMs,
+  };
+}
+
+/** Reads the `store` section. */
+export function readStore(r: ConfigReader, defaultFile: string): StoreConfig {
+  return { path: r.filePath('path', defaultFile) };
+}
+
+/** Reads the `status` section. */
+export function readStatus(r: ConfigReader, defaultPort: number): StatusConfig {
+  return {
+    enabled: r.bool('enabled', true),
+    listen: r.string('listen', '127.0.0.1'),
+    port: r.int('port', defaultPort, { min: 0, max: 65535 }),
+  };
+}
+
+/** Reads the `log` section. */
+export function readLog(r: ConfigReader): LogConfig {
+  return {
+    level: r.oneOf('level', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    file: r.optionalPath('file'),
+  };
+}
+
+/** Reads the `clock` section. */
+export function readClock(r: ConfigReader): ClockConfig {
+  const speed = r.number('speed', 1, { min: 1, max: 10_000 });
+  const anchorMs = r.has('anchorMs') ? r.int('anchorMs', undefined, { min: 0 }) : undefined;
+  return { speed, anchorMs };
+}

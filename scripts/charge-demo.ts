@@ -1,0 +1,157 @@
+/**
+ * The full boltcharge demo: brings up the regtest Lightning network, starts both daemons (as CLI child
+ * processes) with a simulated charger, car and meters over emulated SLCAN CAN adapters on PTYs (`--link ip` for
+ * the PLC path), charges ~20 kWh at 11 kW on an accelerated clock, prints the dashboard URLs and a summary.
+ *
+ *   npm run demo [-- --json] [--link can|ip] [--energy-wh 20000] [--speed 60] [--keep] [--keep-network]
+ *
+ * `--json`: headless; the last line of stdout is one JSON object with exactly the keys
+ *   energyWhWall, energyWhVehicle, invoicesIssued, invoicesPaid, paidMsat, priceMsatPerWh, maxUnpaidWh,
+ *   maxPrepaidUndeliveredWh, settleLatencyMsP50, settleLatencyMsP99, stopReason, receiptValid
+ * Exit code 0 only when the session ended normally and the accounts agree (both ledgers and both nodes).
+ * Settle latencies are real milliseconds (daemon-clock latency ÷ speed).
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { down, up } from './regtest/network.js';
+import { percentile, readBooks } from './demo/books.js';
+import { ChargeRig } from './demo/rig.js';
+
+const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
+
+/** The demo's JSON line (exactly the keys the issue names). */
+export interface DemoResult {
+  energyWhWall: number;
+  energyWhVehicle: number;
+  invoicesIssued: number;
+  invoicesPaid: number;
+  paidMsat: string;
+  priceMsatPerWh: string;
+  maxUnpaidWh: number;
+  maxPrepaidUndeliveredWh: number;
+  settleLatencyMsP50: number;
+  settleLatencyMsP99: number;
+  stopReason: string | null;
+  receiptValid: boolean;
+}
+
+/**
+ * Runs the demo.
+ *
+ * @param argv command-line arguments
+ * @returns exit code
+ */
+export async function chargeDemo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      link: { type: 'string', default: 'can' },
+      'energy-wh': { type: 'string', default: '20000' },
+      speed: { type: 'string', default: '60' },
+      price: { type: 'string', default: '100' },
+      keep: { type: 'boolean', default: false },
+      'keep-network': { type: 'boolean', default: false },
+    },
+  });
+  const json = values.json;
+  const say = (line: string): void => void process.stderr.write(`demo: ${line}\n`);
+  const show = (line: string): void => void (json ? say(line) : process.stdout.write(`${line}\n`));
+  const link = values.link === 'ip' ? 'ip' : 'can';
+  const targetWh = Number(values['energy-wh']);
+  const speed = Number(values.speed);
+  const price = Number(values.price);
+  if (!(targetWh > 0) || !(speed >= 1) || !(price >= 1)) {
+    say('--energy-wh, --speed and --price must be positive numbers');
+    return 2;
+  }
+
+  const net = await up({ log: (l) => say(`regtest: ${l}`) });
+  say(
+    `regtest network ${net.alreadyUp ? 'already up' : 'started'} in ${(net.elapsedMs / 1000).toFixed(1)} s`,
+  );
+  const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+  const dir = join(root, '.demo', new Date().toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(dir, { recursive: true });
+  // invoices every ~60 s of charging time (one per real second at 60×): each is a real Lightning payment
+  const invoiceIntervalSec = Math.max(16, Math.round(speed));
+  const rig = await ChargeRig.create({
+    dir,
+    connectionFile: net.connectionPath,
+    link,
+    bitrate: 500_000,
+    speed,
+    wall: {
+      tariff: { priceMsatPerWh: price, invoiceIntervalSec, maxBlockWh: 1000, depositBlocks: 2, graceWh: 50 },
+    },
+    vehicle: { limits: { targetEnergyWh: targetWh, maxPrepaidWh: 4000, maxBlockWh: 2000 } },
+    world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
+  });
+  let code = 1;
+  const startedReal = Date.now();
+  try {
+    await rig.startDaemons();
+    show(`wall dashboard:    ${rig.wall.statusUrl}`);
+    show(`vehicle dashboard: ${rig.vehicle.statusUrl}`);
+    show(
+      `charging ${targetWh} Wh over ${link === 'can' ? 'emulated SLCAN CAN (500 kbit/s)' : 'IP (PLC path, ::1)'} at ${speed}× speed; logs in ${dir}`,
+    );
+    rig.world.plug();
+    let lastPrint = 0;
+    await rig.until(
+      'the session to end on both sides',
+      async () => {
+        const [w, v] = await Promise.all([rig.wall.status(), rig.vehicle.status()]);
+        if (Date.now() - lastPrint > 3000) {
+          lastPrint = Date.now();
+          show(
+            `  ${w.state.padEnd(9)} ${(w.powerW / 1000).toFixed(1)} kW  wall ${w.energyWh} Wh  car ${v.energyWh} Wh  paid ${Number(BigInt(w.paidMsat)) / 1000} sat  credit ${w.creditWh} Wh`,
+          );
+        }
+        return w.state === 'ended' && v.state === 'ended';
+      },
+      Math.max(120_000, ((targetWh / 11_000) * 3_600_000 * 3) / speed),
+    );
+    rig.world.unplug();
+    await rig.stop();
+    const books = await readBooks(rig.files, net.connectionPath);
+    const s = books.sessions[books.sessions.length - 1];
+    if (!s) throw new Error('no session was recorded');
+    const latenciesReal = s.settleLatenciesMs.map((ms) => Math.round(ms / speed));
+    const result: DemoResult = {
+      energyWhWall: s.wallEnergyWh,
+      energyWhVehicle: s.vehicleEnergyWh,
+      invoicesIssued: s.invoicesIssued,
+      invoicesPaid: s.invoicesSettled,
+      paidMsat: s.wallSettledMsat.toString(),
+      priceMsatPerWh: (s.priceMsatPerWh ?? 0n).toString(),
+      maxUnpaidWh: s.maxUnpaidWh,
+      maxPrepaidUndeliveredWh: s.maxPrepaidUndeliveredWh,
+      settleLatencyMsP50: percentile(latenciesReal, 50),
+      settleLatencyMsP99: percentile(latenciesReal, 99),
+      stopReason: s.wallStopReason,
+      receiptValid: s.receiptValid,
+    };
+    for (const p of books.problems) say(`ACCOUNTS DISAGREE: ${p}`);
+    const normal =
+      s.wallStopReason !== null &&
+      NORMAL_ENDINGS.has(s.wallStopReason) &&
+      s.vehicleStopReason === s.wallStopReason;
+    code = normal && books.problems.length === 0 && s.receiptValid ? 0 : 1;
+    show(
+      `done in ${((Date.now() - startedReal) / 1000).toFixed(0)} s: ${s.wallEnergyWh} Wh metered at the wall, ${s.vehicleEnergyWh} Wh at the car, ${s.invoicesSettled} invoices paid, ${Number(s.wallSettledMsat) / 1000} sat, routing fees ${s.vehicleFeesMsat} msat; receipt ${s.receiptValid ? 'valid' : 'INVALID'}; ${code === 0 ? 'accounts agree' : 'FAILED'}`,
+    );
+    if (json) process.stdout.write(JSON.stringify(result) + '\n');
+    else
+      show(`receipt: node bin/boltcharge.js receipt ${s.sessionId.slice(0, 8)} --db ${rig.files.vehicleDb}`);
+  } catch (err) {
+    say(`failed: ${(err as Error).message}`);
+    code = 1;
+  } finally {
+    await rig.stop();
+    if (!net.alreadyUp && !values['keep-network']) await down({ log: (l) => say(`regtest: ${l}`) });
+  }
+  return code;
+}

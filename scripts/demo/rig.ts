@@ -1,0 +1,343 @@
+/**
+ * A charging rig for the demo and the end-to-end tests: a simulated car, charger and two meters (served to the
+ * daemons over `sim-bridge.ts`), the cable (emulated SLCAN adapters on socat PTYs, or IP on loopback), and the
+ * two daemons as real child processes started through the CLI (`bin/boltcharge.js wall|vehicle --config`),
+ * paying each other through the real regtest Lightning network.
+ *
+ * Time: everything shares one accelerated timeline (`clock.speed`, common anchor), so 20 kWh at 11 kW takes
+ * minutes. The link and the Lightning nodes run on real time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { Clock } from '../../hardware/clock.js';
+import { SlcanEmulator } from '../../hardware/can/slcan-emulator.js';
+import { createSimWorld, type SimWorld, type SimWorldOptions } from '../../hardware/sim/sim-world.js';
+import { clockFromConfig } from '../../daemon/clock-from-config.js';
+import type { StatusSnapshot } from '../../daemon/status-server.js';
+import { startSimBridge, type SimBridge } from './sim-bridge.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = join(repoRoot, 'bin', 'boltcharge.js');
+
+/** A JSON-ish config overlay merged into a generated daemon config. */
+export type Overlay = Record<string, unknown>;
+
+/** Options of a rig. */
+export interface RigOptions {
+  /** working directory (configs, databases, logs) */
+  dir: string;
+  /** regtest connection file */
+  connectionFile: string;
+  /** cable medium */
+  link: 'can' | 'ip';
+  /** CAN bitrate, bit/s (default 500 000) */
+  bitrate?: number;
+  /** time acceleration (default 1) */
+  speed?: number;
+  /** overlays merged into the generated wall / vehicle configs */
+  wall?: Overlay;
+  vehicle?: Overlay;
+  /** simulated world parameters */
+  world?: Omit<SimWorldOptions, 'clock'>;
+  /** more emulated SLCAN adapters on the same CAN bus (e.g. an attacker injecting frames); CAN only */
+  extraAdapters?: string[];
+}
+
+/** Deep-merges plain objects (overlay wins). */
+function merge(base: Overlay, over: Overlay | undefined): Overlay {
+  if (!over) return base;
+  const out: Overlay = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? merge(b as Overlay, v as Overlay)
+        : v;
+  }
+  return out;
+}
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** One daemon child process, restartable. */
+export class DaemonProcess {
+  private child: ChildProcess | null = null;
+  private log: WriteStream | null = null;
+  /** status page URL from the ready line */
+  statusUrl = '';
+  /** number of times started */
+  starts = 0;
+  private exitPromise: Promise<number | null> = Promise.resolve(null);
+
+  /**
+   * @param role which daemon
+   * @param configFile its YAML config
+   * @param logFile where its stdout/stderr go (appended across restarts)
+   */
+  constructor(
+    readonly role: 'wall' | 'vehicle',
+    readonly configFile: string,
+    readonly logFile: string,
+  ) {}
+
+  /** pid of the running process, if any */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** True while the process runs. */
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Starts the daemon and waits for its ready line.
+   *
+   * @param timeoutMs give up after this long
+   */
+  async start(timeoutMs = 60_000): Promise<void> {
+    this.starts++;
+    this.log ??= createWriteStream(this.logFile, { flags: 'a' });
+    this.log.write(`\n==== start #${this.starts} ${new Date().toISOString()}\n`);
+    const child = spawn(process.execPath, [bin, this.role, '--config', this.configFile], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.exitPromise = new Promise((r) => child.once('exit', (code) => r(code)));
+    child.stderr?.pipe(this.log, { end: false });
+    await new Promise<void>((resolveReady, reject) => {
+      let buf = '';
+      const timer = setTimeout(
+        () => reject(new Error(`${this.role} not ready within ${timeoutMs} ms; see ${this.logFile}`)),
+        timeoutMs,
+      );
+      child.stdout?.on('data', (d: Buffer) => {
+        this.log?.write(d);
+        buf += d.toString();
+        const line = buf.split('\n').find((l) => l.startsWith('{"ready":true'));
+        if (line) {
+          clearTimeout(timer);
+          this.statusUrl = (JSON.parse(line) as { statusUrl: string }).statusUrl;
+          resolveReady();
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.role} exited (${code ?? signal}) before ready; see ${this.logFile}`));
+      });
+    });
+  }
+
+  /** Sends SIGKILL (a crash) and waits for the exit. */
+  async kill9(): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGKILL');
+    await this.exitPromise;
+  }
+
+  /** Stops gracefully (SIGTERM), SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGTERM');
+    const t = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+    await this.exitPromise;
+    clearTimeout(t);
+  }
+
+  /** The daemon's status snapshot (bigints as strings). */
+  async status(): Promise<StatusSnapshot & Record<string, unknown>> {
+    const r = await fetch(new URL('api/status', this.statusUrl));
+    return (await r.json()) as StatusSnapshot & Record<string, unknown>;
+  }
+
+  /** Closes the log file. */
+  close(): void {
+    this.log?.end();
+    this.log = null;
+  }
+}
+
+/** The running rig. */
+export class ChargeRig {
+  readonly clock: Clock;
+  readonly world: SimWorld;
+  readonly wall: DaemonProcess;
+  readonly vehicle: DaemonProcess;
+  private constructor(
+    readonly options: RigOptions,
+    clock: Clock,
+    world: SimWorld,
+    private readonly bridge: SimBridge,
+    readonly emulator: SlcanEmulator | null,
+    readonly files: { wallConfig: string; vehicleConfig: string; wallDb: string; vehicleDb: string },
+  ) {
+    this.clock = clock;
+    this.world = world;
+    this.wall = new DaemonProcess('wall', files.wallConfig, join(options.dir, 'wall.log'));
+    this.vehicle = new DaemonProcess('vehicle', files.vehicleConfig, join(options.dir, 'vehicle.log'));
+  }
+
+  /**
+   * Builds the rig: world, bridge, cable, configs. Daemons are started with `startDaemons()`.
+   *
+   * @param o rig options
+   */
+  static async create(o: RigOptions): Promise<ChargeRig> {
+    mkdirSync(o.dir, { recursive: true });
+    const speed = o.speed ?? 1;
+    // protocol timeouts run on the accelerated clock, but the link and the nodes run on real time: keep at
+    // least a few real seconds for each
+    const realMs = (ms: number, floor: number): number => Math.max(floor, Math.round(ms * speed));
+    const anchorMs = Date.now();
+    const clockSection = { speed, anchorMs };
+    const clock = clockFromConfig(clockSection);
+    const world = createSimWorld({
+      clock,
+      stepMs: 1000,
+      ...o.world,
+      charger: { startEnabled: false, phases: 3, maxCurrentA: 16, ...o.world?.charger },
+    });
+    const bridge = await startSimBridge(world);
+    let emulator: SlcanEmulator | null = null;
+    let wallLink: Overlay;
+    let vehicleLink: Overlay;
+    const bitrate = o.bitrate ?? 500_000;
+    if (o.link === 'can') {
+      emulator = new SlcanEmulator({
+        bitrate,
+        adapters: [
+          { name: 'wall' },
+          { name: 'vehicle' },
+          ...(o.extraAdapters ?? []).map((name) => ({ name })),
+        ],
+        dir: join(o.dir, 'pty'),
+      });
+      mkdirSync(join(o.dir, 'pty'), { recursive: true });
+      const paths = await emulator.start();
+      wallLink = { kind: 'can', port: paths.wall, bitrate };
+      vehicleLink = { kind: 'can', port: paths.vehicle, bitrate };
+    } else {
+      const port = await freePort();
+      wallLink = { kind: 'ip', port, peerAddress: '::1' };
+      vehicleLink = { kind: 'ip', port, peerAddress: '::1' };
+    }
+    const files = {
+      wallConfig: join(o.dir, 'wall.yaml'),
+      vehicleConfig: join(o.dir, 'vehicle.yaml'),
+      wallDb: join(o.dir, 'wall.sqlite'),
+      vehicleDb: join(o.dir, 'vehicle.sqlite'),
+    };
+    const wall = merge(
+      {
+        tariff: {
+          priceMsatPerWh: 100,
+          invoiceIntervalSec: 16,
+          depositBlocks: 2,
+          graceWh: 30,
+          invoiceExpirySec: 86_400,
+        },
+        session: {
+          heartbeatTimeoutMs: realMs(3000, 10_000),
+          handshakeTimeoutMs: realMs(10_000, 30_000),
+          helloRetryMs: realMs(500, 1000),
+          meterReportIntervalMs: realMs(250, 2000),
+        },
+        lightning: { connectionFile: o.connectionFile, node: 'wall' },
+        link: wallLink,
+        evse: { kind: 'sim', url: bridge.url, maxCurrentA: 16, maxPowerW: 11_000 },
+        meter: { kind: 'sim', url: bridge.url, name: 'wall', pollIntervalMs: realMs(100, 1000) },
+        powerCut: { maxCurrentA: 0.5, withinMs: 5000 },
+        store: { path: files.wallDb },
+        status: { listen: '127.0.0.1', port: 0 },
+        log: { level: 'info' },
+        clock: clockSection,
+      },
+      o.wall,
+    );
+    const vehicle = merge(
+      {
+        limits: {
+          maxPriceMsatPerWh: 150,
+          maxBlockWh: 2000,
+          maxPrepaidWh: 4000,
+          sessionBudgetMsat: 10_000_000_000,
+          dailyBudgetMsat: 20_000_000_000,
+          meterTolerancePct: 3,
+          meterToleranceWh: 20,
+          maxRoutingFeeMsat: 10_000,
+          maxRoutingFeePct: 1,
+        },
+        session: {
+          heartbeatTimeoutMs: realMs(3000, 10_000),
+          handshakeTimeoutMs: realMs(10_000, 30_000),
+          receiptTimeoutMs: realMs(5000, 10_000),
+          meterReportIntervalMs: realMs(250, 2000),
+          invoiceExpiryMarginSec: 10,
+        },
+        lightning: { connectionFile: o.connectionFile, node: 'vehicle' },
+        link: vehicleLink,
+        meter: { kind: 'sim', url: bridge.url, name: 'vehicle', pollIntervalMs: realMs(100, 1000) },
+        store: { path: files.vehicleDb },
+        status: { listen: '127.0.0.1', port: 0 },
+        log: { level: 'info' },
+        clock: clockSection,
+      },
+      o.vehicle,
+    );
+    writeFileSync(files.wallConfig, stringify(wall));
+    writeFileSync(files.vehicleConfig, stringify(vehicle));
+    return new ChargeRig(o, clock, world, bridge, emulator, files);
+  }
+
+  /** Starts both daemons (wall first). */
+  async startDaemons(): Promise<void> {
+    await this.wall.start();
+    await this.vehicle.start();
+  }
+
+  /**
+   * Polls until `pred` holds or the timeout passes.
+   *
+   * @param what description for the timeout error
+   * @param pred condition
+   * @param timeoutMs real milliseconds
+   */
+  async until(what: string, pred: () => Promise<boolean> | boolean, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        if (await pred()) return;
+      } catch {
+        // daemon restarting: try again
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Stops daemons, cable, bridge and world. Idempotent. */
+  async stop(): Promise<void> {
+    await Promise.all([this.wall.stop(), this.vehicle.stop()]);
+    this.wall.close();
+    this.vehicle.close();
+    await this.emulator?.stop();
+    await this.bridge.close();
+    this.world.stop();
+  }
+}

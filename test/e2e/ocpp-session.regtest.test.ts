@@ -1,0 +1,71 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { readBooks } from '../../scripts/demo/books.js';
+import { ChargeRig } from '../../scripts/demo/rig.js';
+import { TestCsms } from '../support/csms.js';
+
+describe('the wall daemon reports a paid session to a CSMS (OCPP 2.0.1, strict schemas)', () => {
+  const connectionFile = inject('regtestConnectionPath');
+  let rig: ChargeRig | undefined;
+  let csms: TestCsms | undefined;
+  afterAll(async () => {
+    await rig?.stop();
+    await csms?.close();
+  });
+
+  it('transaction events and Lightning DataTransfers match the books', async () => {
+    csms = await TestCsms.start({ protocols: ['ocpp2.0.1'] });
+    rig = await ChargeRig.create({
+      dir: mkdtempSync(join(tmpdir(), 'e2e-ocpp-')),
+      connectionFile,
+      link: 'can',
+      speed: 10,
+      wall: {
+        ocpp: {
+          url: csms.url,
+          stationId: 'WALL-E2E',
+          vendorId: 'org.boltcharge',
+          meterSampleIntervalSec: 10,
+        },
+      },
+      vehicle: { limits: { targetEnergyWh: 300 } },
+    });
+    await rig.startDaemons();
+    rig.world.plug();
+    await rig.until('both sides ended', async () => {
+      const [w, v] = await Promise.all([rig!.wall.status(), rig!.vehicle.status()]);
+      return w.state === 'ended' && v.state === 'ended';
+    });
+    await rig.until(
+      'the CSMS got the session receipt',
+      () =>
+        csms!
+          .calls('DataTransfer')
+          .some((c) => (c.payload as { messageId?: string }).messageId === 'SessionReceipt'),
+      60_000,
+    );
+    await rig.stop();
+    const books = await readBooks(rig.files, connectionFile);
+    expect(books.problems).toEqual([]);
+    const b = books.sessions[0]!;
+
+    expect(csms.validationFailures).toEqual([]);
+    expect(csms.calls('BootNotification').length).toBeGreaterThanOrEqual(1);
+    const tx = csms.calls('TransactionEvent').map((c) => (c.payload as { eventType: string }).eventType);
+    expect(tx[0]).toBe('Started');
+    expect(tx).toContain('Ended');
+    const dt = csms.calls('DataTransfer').map((c) => c.payload as { messageId: string; data: string });
+    const paid = dt
+      .filter((d) => d.messageId === 'InvoicePaid')
+      .map((d) => JSON.parse(d.data) as { paymentHash: string });
+    expect(paid).toHaveLength(b.invoicesSettled);
+    expect(dt.some((d) => d.messageId === 'InvoiceIssued')).toBe(true);
+    const receipt = JSON.parse(dt.find((d) => d.messageId === 'SessionReceipt')!.data) as Record<
+      string,
+      unknown
+    >;
+    expect(receipt.amountMsat).toBe(b.wallSettledMsat.toString());
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * The vehicle daemon's configuration (`boltcharge vehicle --config vehicle.yaml`): the owner's limits, how the
+ * module authenticates, payment notifications, the cable link, the meter, the Lightning node, the store and
+ * the status page. `loadVehicleConfig` validates every key and reports all problems at once.
+ */
+import { ConfigReader } from '../daemon/config-reader.js';
+import {
+  readClock,
+  readLightning,
+  readLink,
+  readLog,
+  readMeter,
+  readStatus,
+  readStore,
+  type ClockConfig,
+  type LightningConfig,
+  type LinkConfig,
+  type LogConfig,
+  type MeterConfig,
+  type StatusConfig,
+  type StoreConfig,
+} from '../daemon/config-sections.js';
+
+/** The owner's limits: offers and invoices outside them are declined/refused with a reason. */
+export interface LimitsConfig {
+  /** highest accepted price, msat per Wh */
+  maxPriceMsatPerWh: bigint;
+  /** largest energy block one invoice may buy, Wh */
+  maxBlockWh: number;
+  /** most energy paid for but not yet delivered (by our own meter), Wh */
+  maxPrepaidWh: number;
+  /** most paid in one session, msat */
+  sessionBudgetMsat: bigint;
+  /** most paid per UTC day across sessions, msat */
+  dailyBudgetMsat: bigint;
+  /** stop after this much energy, Wh (0 = until the car is full or unplugged) */
+  targetEnergyWh: number;
+  /** largest accepted excess of the wall's claimed energy over our meter, percent */
+  meterTolerancePct: number;
+  /** absolute slack added to the tolerance (meter resolution and timing), Wh */
+  meterToleranceWh: number;
+  /** routing fee cap per payment, msat */
+  maxRoutingFeeMsat: bigint;
+  /** routing fee cap per payment, percent of the amount; the lower of the two caps applies */
+  maxRoutingFeePct: number;
+}
+
+/** How the module authenticates to the wall. */
+export interface AuthConfig {
+  /** `ephemeral`: a fresh key per session (unlinkable); `node`: the Lightning node key */
+  identity: 'ephemeral' | 'node';
+}
+
+/** Cable session timing. */
+export interface VehicleSessionConfig {
+  /** silence from the wall after which the session is ended, ms */
+  heartbeatTimeoutMs: number;
+  /** the handshake must complete within this, ms */
+  handshakeTimeoutMs: number;
+  /** wait this long for the wall's receipt after a stop, ms */
+  receiptTimeoutMs: number;
+  /** how often our meter reading is sent to the wall, ms */
+  meterReportIntervalMs: number;
+  /** an invoice must still be valid this long to be paid, s */
+  invoiceExpiryMarginSec: number;
+}
+
+/** Payment timing. */
+export interface PaymentConfig {
+  /** give up one payment attempt after this long, ms */
+  timeoutMs: number;
+}
+
+/** Where every payment is announced (besides the log). */
+export interface NotificationConfig {
+  /** also write each notification to the log */
+  log: boolean;
+  webhook?: {
+    url: string;
+    /** attempts per notification, including the first */
+    attempts: number;
+    /** first retry delay, ms (doubles each retry) */
+    backoffMs: number;
+    /** per-request timeout, ms */
+    timeoutMs: number;
+    /** optional shared secret sent as `Authorization: Bearer <secret>` */
+    secret?: string;
+  };
+}
+
+/** The whole vehicle configuration. */
+export interface VehicleConfig {
+  limits: LimitsConfig;
+  auth: AuthConfig;
+  session: VehicleSessionConfig;
+  payment: PaymentConfig;
+  notifications: NotificationConfig;
+  lightning: LightningConfig;
+  link: LinkConfig;
+  meter: MeterConfig;
+  store: StoreConfig;
+  status: StatusConfig;
+  log: LogConfig;
+  clock: ClockConfig;
+}
+
+/**
+ * Validates a parsed vehicle configuration.
+ *
+ * @param r root reader of the document
+ * @returns the typed configuration
+ * @throws ConfigInvalid listing every bad key with the reason
+ */
+export function readVehicleConfig(r: ConfigReader): VehicleConfig {
+  const l = r.section('limits');
+  const sessionBudgetMsat = l.bigint('sessionBudgetMsat', undefined, { min: 1n });
+  const dailyBudgetMsat = l.bigint('dailyBudgetMsat', undefined, { min: 1n });
+  if (dailyBudgetMsat < sessionBudgetMsat)
+    l.problem('dailyBudgetMsat', `must be >= sessionBudgetMsat (${sessionBudgetMsat})`);
+  const limits: LimitsConfig = {
+    maxPriceMsatPerWh: l.bigint('maxPriceMsatPerWh', undefined, { min: 1n }),
+    maxBlockWh: l.int('maxBlockWh', 1000, { min: 1, max: 1_000_000 }),
+    maxPrepaidWh: l.int('maxPrepaidWh', 2000, { min: 1, max: 1_000_000 }),
+    sessionBudgetMsat,
+    dailyBudgetMsat,
+    targetEnergyWh: l.int('targetEnergyWh', 0, { min: 0, max: 1_000_000 }),
+    meterTolerancePct: l.number('meterTolerancePct', 3, { min: 0, max: 50 }),
+    meterToleranceWh: l.int('meterToleranceWh', 5, { min: 0, max: 10_000 }),
+    maxRoutingFeeMsat: l.bigint('maxRoutingFeeMsat', 10_000n, { min: 0n }),
+    maxRoutingFeePct: l.number('maxRoutingFeePct', 1, { min: 0, max: 100 }),
+  };
+  if (limits.maxBlockWh > limits.maxPrepaidWh)
+    l.problem(
+      'maxBlockWh',
+      `must be <= maxPrepaidWh (${limits.maxPrepaidWh}): one block must fit the prepaid bound`,
+    );
+  const a = r.section('auth');
+  const auth: AuthConfig = { identity: a.oneOf('identity', ['ephemeral', 'node'] as const, 'ephemeral') };
+  const ss = r.section('session');
+  const session: VehicleSessionConfig = {
+    heartbeatTimeoutMs: ss.int('heartbeatTimeoutMs', 10_000, { min: 200, max: 3_600_000 }),
+    handshakeTimeoutMs: ss.int('handshakeTimeoutMs', 30_000, { min: 1000, max: 600_000 }),
+    receiptTimeoutMs: ss.int('receiptTimeoutMs', 10_000, { min: 100, max: 600_000 }),
+    meterReportIntervalMs: ss.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),
+    invoiceExpiryMarginSec: ss.int('invoiceExpiryMarginSec', 10, { min: 0, max: 3600 }),
+  };
+  const p = r.section('payment');
+  const payment: PaymentConfig = { timeoutMs: p.int('timeoutMs', 30_000, { min: 1000, max: 600_000 }) };
+  const n = r.section('notifications');
+  const notifications: NotificationConfig = { log: n.bool('log', true) };
+  if (n.has('webhook')) {
+    const w = n.section('webhook');
+    const url = w.string('url');
+    if (url && !/^https?:\/\//.test(url)) w.problem('url', 'must start with http:// or https://');
+    notifications.webhook = {
+      url,
+      attempts: w.int('attempts', 5, { min: 1, max: 100 }),
+      backoffMs: w.int('backoffMs', 1000, { min: 10, max: 3_600_000 }),
+      timeoutMs: w.int('timeoutMs', 5000, { min: 100, max: 120_000 }),
+      secret: w.optionalString('secret'),
+    };
+  }
+  const config: VehicleConfig = {
+    limits,
+    auth,
+    session,
+    payment,
+    notifications,
+    lightning: readLightning(r.section('lightning')),
+    link: readLink(r.section('link'), { txId: 0x7cc, rxId: 0x7cd }),
+    meter: readMeter(r.section('meter')),
+    store: readStore(r.section('store'), 'vehicle.sqlite'),
+    status: readStatus(r.section('status'), 8420),
+    log: readLog(r.section('log')),
+    clock: readClock(r.section('clock')),
+  };
+  r.done();
+  return config;
+}
+
+/**
+ * Loads and validates a vehicle configuration file.
+ *
+ * @param file path of the YAML file; relative paths inside resolve against its directory
+ * @throws ConfigInvalid listing every bad key with the reason
+ */
+export function loadVehicleConfig(file: string): VehicleConfig {
+  return readVehicleConfig(ConfigReader.fromFile(file));
+}

@@ -1,0 +1,373 @@
+/**
+ * The vehicle daemon's SQLite store: the shared session tables, the payment ledger and the notification outbox.
+ * Payment rows follow
+ *   recorded → sent → succeeded | failed,   recorded → failed (never reached the node)
+ * and are committed as `recorded` BEFORE the node is asked to pay (write-ahead). After a restart every
+ * `recorded`/`sent` row is resolved with the node's payment status before anything new is paid.
+ */
+import type { Clock } from '../hardware/clock.js';
+import { openDatabase, type Migration } from '../daemon/database.js';
+import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
+import { commonMigration, SessionStore, toJson } from '../daemon/session-store.js';
+
+/** State of one payment. */
+export type PaymentState = 'recorded' | 'sent' | 'succeeded' | 'failed';
+
+/** Allowed payment state changes. */
+export const paymentTransitions: TransitionTable<PaymentState> = {
+  recorded: ['sent', 'succeeded', 'failed'],
+  sent: ['succeeded', 'failed'],
+  succeeded: [],
+  failed: [],
+};
+
+/** One payment in the vehicle's ledger. */
+export interface PaymentRow {
+  sessionId: string;
+  seq: number;
+  state: PaymentState;
+  paymentHash: string;
+  bolt11: string;
+  amountMsat: bigint;
+  /** energy block bought, cumulative session Wh [fromWh, toWh) */
+  fromWh: number;
+  toWh: number;
+  /** the seller's node key, hex */
+  payee: string;
+  recordedAtMs: number;
+  sentAtMs: number | null;
+  finishedAtMs: number | null;
+  feeMsat: bigint | null;
+  preimage: string | null;
+  error: string | null;
+}
+
+/** Delivery state of one notification. */
+export type NotificationState = 'pending' | 'delivered' | 'failed';
+
+/** One queued notification. */
+export interface NotificationRow {
+  id: number;
+  state: NotificationState;
+  attempts: number;
+  body: unknown;
+  lastError: string | null;
+}
+
+/** The payment row does not exist. */
+export class PaymentNotFound extends Error {
+  override readonly name = 'PaymentNotFound';
+}
+
+const vehicleMigrations: Migration[] = [
+  commonMigration,
+  {
+    version: 2,
+    name: 'payment ledger and notification outbox',
+    up(db) {
+      db.exec(`
+        CREATE TABLE payments (
+          session_id TEXT NOT NULL REFERENCES sessions(id),
+          seq INTEGER NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('recorded','sent','succeeded','failed')),
+          payment_hash TEXT NOT NULL,
+          bolt11 TEXT NOT NULL,
+          amount_msat INTEGER NOT NULL CHECK (amount_msat > 0),
+          from_wh INTEGER NOT NULL,
+          to_wh INTEGER NOT NULL,
+          payee TEXT NOT NULL,
+          recorded_at_ms INTEGER NOT NULL,
+          sent_at_ms INTEGER,
+          finished_at_ms INTEGER,
+          fee_msat INTEGER,
+          preimage TEXT,
+          error TEXT,
+          PRIMARY KEY (session_id, seq)
+        );
+        -- one live or successful payment per hash: a hash is never paid twice
+        CREATE UNIQUE INDEX payments_hash_once ON payments (payment_hash) WHERE state != 'failed';
+        CREATE TABLE notifications (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          created_at_ms INTEGER NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('pending','delivered','failed')),
+          attempts INTEGER NOT NULL DEFAULT 0,
+          body_json TEXT NOT NULL,
+          last_error TEXT
+        );
+      `);
+    },
+  },
+];
+
+interface PaymentDbRow {
+  session_id: string;
+  seq: bigint;
+  state: PaymentState;
+  payment_hash: string;
+  bolt11: string;
+  amount_msat: bigint;
+  from_wh: bigint;
+  to_wh: bigint;
+  payee: string;
+  recorded_at_ms: bigint;
+  sent_at_ms: bigint | null;
+  finished_at_ms: bigint | null;
+  fee_msat: bigint | null;
+  preimage: string | null;
+  error: string | null;
+}
+
+const n = (v: bigint | null): number | null => (v === null ? null : Number(v));
+
+function paymentFromDb(r: PaymentDbRow): PaymentRow {
+  return {
+    sessionId: r.session_id,
+    seq: Number(r.seq),
+    state: r.state,
+    paymentHash: r.payment_hash,
+    bolt11: r.bolt11,
+    amountMsat: r.amount_msat,
+    fromWh: Number(r.from_wh),
+    toWh: Number(r.to_wh),
+    payee: r.payee,
+    recordedAtMs: Number(r.recorded_at_ms),
+    sentAtMs: n(r.sent_at_ms),
+    finishedAtMs: n(r.finished_at_ms),
+    feeMsat: r.fee_msat,
+    preimage: r.preimage,
+    error: r.error,
+  };
+}
+
+/** Start of the UTC day containing `ms`. */
+export function utcDayStartMs(ms: number): number {
+  return Math.floor(ms / 86_400_000) * 86_400_000;
+}
+
+/** The vehicle's store. */
+export class VehicleStore extends SessionStore {
+  /**
+   * Opens (creating/migrating) the vehicle database.
+   *
+   * @param file SQLite path
+   * @param clock time source for timestamps and the daily budget's UTC day
+   */
+  static open(file: string, clock: Clock): VehicleStore {
+    return new VehicleStore(openDatabase(file, vehicleMigrations), clock);
+  }
+
+  /**
+   * Write-ahead: commits a payment as `recorded` before the node is asked to pay it.
+   *
+   * @param p session, sequence, hash, BOLT11, amount (msat), block [fromWh, toWh), payee node key
+   * @throws if the hash is already recorded, in flight or paid (unique index): a hash is never paid twice
+   */
+  recordPayment(p: {
+    sessionId: string;
+    seq: number;
+    paymentHash: string;
+    bolt11: string;
+    amountMsat: bigint;
+    fromWh: number;
+    toWh: number;
+    payee: string;
+  }): void {
+    this.tx(() => {
+      this.db
+        .prepare(
+          `INSERT INTO payments (session_id, seq, state, payment_hash, bolt11, amount_msat, from_wh, to_wh, payee, recorded_at_ms)
+           VALUES (?, ?, 'recorded', ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          p.sessionId,
+          p.seq,
+          p.paymentHash,
+          p.bolt11,
+          p.amountMsat,
+          p.fromWh,
+          p.toWh,
+          p.payee,
+          this.clock.now(),
+        );
+      this.appendEvent(p.sessionId, 'payment.recorded', {
+        seq: p.seq,
+        paymentHash: p.paymentHash,
+        amountMsat: p.amountMsat,
+      });
+    });
+  }
+
+  /** Marks a recorded payment as handed to the node. */
+  markSent(paymentHash: string): void {
+    this.move(paymentHash, 'sent', () => {
+      this.db
+        .prepare("UPDATE payments SET sent_at_ms = ? WHERE payment_hash = ? AND state != 'failed'")
+        .run(this.clock.now(), paymentHash);
+      return {};
+    });
+  }
+
+  /**
+   * Marks a payment succeeded (idempotent) and adds it to the session's paid total.
+   *
+   * @param paymentHash hex hash
+   * @param result preimage (hex) and routing fee paid (msat)
+   */
+  markSucceeded(paymentHash: string, result: { preimage: string; feeMsat: bigint }): PaymentRow {
+    return this.tx(() => {
+      const p = this.livePayment(paymentHash);
+      this.move(paymentHash, 'succeeded', () => {
+        this.db
+          .prepare(
+            "UPDATE payments SET finished_at_ms = ?, preimage = ?, fee_msat = ? WHERE payment_hash = ? AND state != 'failed'",
+          )
+          .run(this.clock.now(), result.preimage, result.feeMsat, paymentHash);
+        this.db
+          .prepare('UPDATE sessions SET paid_msat = paid_msat + ? WHERE id = ?')
+          .run(p.amountMsat, p.sessionId);
+        return { feeMsat: result.feeMsat };
+      });
+      return this.livePayment(paymentHash);
+    });
+  }
+
+  /** Marks a payment failed with the node's reason (idempotent). */
+  markFailed(paymentHash: string, error: string): void {
+    this.move(paymentHash, 'failed', () => {
+      this.db
+        .prepare(
+          "UPDATE payments SET finished_at_ms = ?, error = ? WHERE payment_hash = ? AND state != 'failed'",
+        )
+        .run(this.clock.now(), error, paymentHash);
+      return { error };
+    });
+  }
+
+  private move(paymentHash: string, to: PaymentState, apply: () => object): void {
+    this.tx(() => {
+      const p = this.livePayment(paymentHash);
+      if (checkTransition('payment', paymentHash, paymentTransitions, p.state, to)) return;
+      const details = apply();
+      this.db
+        .prepare("UPDATE payments SET state = ? WHERE payment_hash = ? AND state != 'failed'")
+        .run(to, paymentHash);
+      this.appendEvent(p.sessionId, `payment.${to}`, { seq: p.seq, paymentHash, ...details });
+    });
+  }
+
+  /** The latest row for a hash (the live one, else the last failed attempt). */
+  livePayment(paymentHash: string): PaymentRow {
+    const r = this.db
+      .prepare(
+        "SELECT * FROM payments WHERE payment_hash = ? ORDER BY (state != 'failed') DESC, recorded_at_ms DESC LIMIT 1",
+      )
+      .safeIntegers(true)
+      .get(paymentHash) as PaymentDbRow | undefined;
+    if (!r) throw new PaymentNotFound(`no payment ${paymentHash}`);
+    return paymentFromDb(r);
+  }
+
+  /** The payment for a hash if any. */
+  findPayment(paymentHash: string): PaymentRow | undefined {
+    try {
+      return this.livePayment(paymentHash);
+    } catch (err) {
+      if (err instanceof PaymentNotFound) return undefined;
+      throw err;
+    }
+  }
+
+  /** Payments of a session in sequence order. */
+  payments(sessionId: string): PaymentRow[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM payments WHERE session_id = ? ORDER BY seq')
+        .safeIntegers(true)
+        .all(sessionId) as PaymentDbRow[]
+    ).map(paymentFromDb);
+  }
+
+  /** Payments whose outcome is unknown (`recorded` or `sent`): resolve them with the node before paying. */
+  inFlight(): PaymentRow[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM payments WHERE state IN ('recorded','sent') ORDER BY recorded_at_ms")
+        .safeIntegers(true)
+        .all() as PaymentDbRow[]
+    ).map(paymentFromDb);
+  }
+
+  /**
+   * Money committed since the start of the current UTC day: succeeded plus in-flight amounts and fees (msat).
+   * Used against the daily budget.
+   */
+  spentTodayMsat(): bigint {
+    const r = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(amount_msat + COALESCE(fee_msat, 0)), 0) AS s FROM payments
+         WHERE state != 'failed' AND recorded_at_ms >= ?`,
+      )
+      .safeIntegers(true)
+      .get(utcDayStartMs(this.clock.now())) as { s: bigint };
+    return r.s;
+  }
+
+  /** Sum of succeeded payments of a session, msat (without fees). */
+  paidMsat(sessionId: string): bigint {
+    const r = this.db
+      .prepare(
+        "SELECT COALESCE(SUM(amount_msat), 0) AS s FROM payments WHERE session_id = ? AND state = 'succeeded'",
+      )
+      .safeIntegers(true)
+      .get(sessionId) as { s: bigint };
+    return r.s;
+  }
+
+  /** Queues a notification for delivery; returns its id. */
+  enqueueNotification(body: unknown): number {
+    const info = this.db
+      .prepare("INSERT INTO notifications (created_at_ms, state, body_json) VALUES (?, 'pending', ?)")
+      .run(this.clock.now(), toJson(body));
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Notifications waiting for delivery, oldest first. */
+  pendingNotifications(): NotificationRow[] {
+    return this.notificationsWhere("state = 'pending'");
+  }
+
+  /** All notifications, oldest first. */
+  notifications(): NotificationRow[] {
+    return this.notificationsWhere('1 = 1');
+  }
+
+  private notificationsWhere(where: string): NotificationRow[] {
+    const rows = this.db.prepare(`SELECT * FROM notifications WHERE ${where} ORDER BY id`).all() as {
+      id: number;
+      state: NotificationState;
+      attempts: number;
+      body_json: string;
+      last_error: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      state: r.state,
+      attempts: r.attempts,
+      body: JSON.parse(r.body_json) as unknown,
+      lastError: r.last_error,
+    }));
+  }
+
+  /**
+   * Records one delivery attempt.
+   *
+   * @param id notification id
+   * @param outcome delivered, or failed with the error (`final` = no attempts left)
+   */
+  noteDelivery(id: number, outcome: { ok: true } | { ok: false; error: string; final: boolean }): void {
+    const state: NotificationState = outcome.ok ? 'delivered' : outcome.final ? 'failed' : 'pending';
+    this.db
+      .prepare('UPDATE notifications SET attempts = attempts + 1, state = ?, last_error = ? WHERE id = ?')
+      .run(state, outcome.ok ? null : outcome.error, id);
+  }
+}

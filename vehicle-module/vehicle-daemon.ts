@@ -1,0 +1,483 @@
+/**
+ * The vehicle daemon: wires the pure buyer machine (`protocol/buyer.ts`) to the cable link, the car's meter,
+ * the owner's Lightning node, the store, payment notifications and the status page.
+ *
+ * Every payment is committed to the store (`recorded`) in the same transaction as the machine state that asks
+ * for it, before the node is called. Outcomes are decided only by the node: after an error the daemon polls
+ * `paymentStatus` until the node says succeeded, failed or never-seen, so a payment is never reported failed
+ * while it could still settle. After a restart, every `recorded`/`sent` payment is resolved this way BEFORE the
+ * link is opened, i.e. before anything new can be paid.
+ *
+ * Plug detection: the module sits inline with the charge port; a session starts when the wall's hello arrives
+ * while the machine is idle or its previous session has ended.
+ */
+import { randomBytes } from 'node:crypto';
+import { SystemClock, type Clock } from '../hardware/clock.js';
+import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
+import { MeterPoller } from '../hardware/meter/meter-poller.js';
+import type { CableLink } from '../hardware/link/cable-link.js';
+import type { LightningNode } from '../lightning/lightning-node.js';
+import {
+  buyerConfig,
+  buyerStep,
+  createBuyer,
+  deserializeState,
+  parseFrame,
+  Reason,
+  reasonName,
+  serializeState,
+  type BuyerEvent,
+  type BuyerState,
+  type Effect,
+  type Network,
+} from '../protocol/index.js';
+import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
+import { SendQueue } from '../daemon/send-queue.js';
+import type { Logger } from '../daemon/logger.js';
+import { protocolNetwork } from '../daemon/network-name.js';
+import { StatusServer, type StatusSnapshot } from '../daemon/status-server.js';
+import { readStoredJson } from '../daemon/stored-json.js';
+import type { VehicleConfig } from './config.js';
+import { Notifier } from './notifier.js';
+import type { PaymentRow, VehicleStore } from './store.js';
+
+/** Everything the vehicle daemon runs on. */
+export interface VehicleParts {
+  config: VehicleConfig;
+  clock: Clock;
+  log: Logger;
+  store: VehicleStore;
+  node: LightningNode;
+  link: CableLink;
+  meter: EnergyMeter;
+}
+
+/** Final outcome of one payment, as the node reports it. */
+type Outcome = { ok: true; preimage: string; feeMsat: bigint } | { ok: false; error: string };
+
+const realTime = new SystemClock();
+
+/** Percent (number) → parts per million (integer). */
+const ppm = (pct: number): number => Math.round(pct * 10_000);
+
+/** The running vehicle daemon. */
+export class VehicleDaemon {
+  private readonly runner: MachineRunner<BuyerState, BuyerEvent>;
+  private readonly poller: MeterPoller;
+  private readonly notifier: Notifier;
+  private status: StatusServer | null = null;
+  private readonly alarms: string[] = [];
+  private lastReading: MeterReading | null = null;
+  private stopping = false;
+  private readonly paying = new Set<string>();
+  private readonly sendQueue: SendQueue;
+
+  private constructor(
+    private readonly parts: VehicleParts,
+    network: Network,
+    nodePubkey: string,
+  ) {
+    const { config, clock, log, store } = parts;
+    this.sendQueue = new SendQueue(parts.link, log);
+    const l = config.limits;
+    const bc = buyerConfig({
+      network,
+      maxPriceMsatPerWh: l.maxPriceMsatPerWh,
+      maxBlockWh: l.maxBlockWh,
+      maxPrepaidWh: l.maxPrepaidWh,
+      sessionBudgetMsat: l.sessionBudgetMsat,
+      dailyBudgetMsat: l.dailyBudgetMsat,
+      spentTodayMsat: store.spentTodayMsat(),
+      targetEnergyWh: l.targetEnergyWh,
+      meterToleranceWh: l.meterToleranceWh,
+      meterTolerancePpm: ppm(l.meterTolerancePct),
+      maxFeeMsat: l.maxRoutingFeeMsat,
+      maxFeePpm: ppm(l.maxRoutingFeePct),
+      heartbeatTimeoutMs: config.session.heartbeatTimeoutMs,
+      handshakeTimeoutMs: config.session.handshakeTimeoutMs,
+      receiptTimeoutMs: config.session.receiptTimeoutMs,
+      invoiceExpiryMarginSec: config.session.invoiceExpiryMarginSec,
+      meterReportIntervalMs: config.session.meterReportIntervalMs,
+      identity: config.auth.identity === 'node' ? { kind: 'node', nodePubkey } : { kind: 'session' },
+    });
+    if (!bc.ok) throw new Error(`buyer configuration: ${bc.error.message}`);
+    this.runner = new MachineRunner(this.binding(), store, clock, log, createBuyer(bc.value));
+    if (this.runner.state.phase === 'idle' || this.runner.state.phase === 'ended')
+      this.runner.state = { ...this.runner.state, config: bc.value };
+    this.poller = new MeterPoller(parts.meter, clock, { intervalMs: config.meter.pollIntervalMs });
+    this.notifier = new Notifier(config.notifications, store, clock, log);
+  }
+
+  /**
+   * Starts the daemon: resolves in-flight payments with the node first, then opens the link.
+   *
+   * @param parts config, clock, logger, store, node, link and meter
+   * @returns the running daemon
+   */
+  static async start(parts: VehicleParts): Promise<VehicleDaemon> {
+    const identity = await parts.node.getIdentity();
+    const d = new VehicleDaemon(parts, protocolNetwork(identity.network), identity.pubkey);
+    await d.boot();
+    return d;
+  }
+
+  /** The status page URL, if enabled. */
+  get statusUrl(): string | null {
+    return this.status?.url ?? null;
+  }
+
+  /** Current machine state. */
+  get state(): BuyerState {
+    return this.runner.state;
+  }
+
+  private dispatch(ev: BuyerEvent): void {
+    this.runner.dispatch(ev);
+  }
+
+  private async boot(): Promise<void> {
+    const { config, clock, log, store, link } = this.parts;
+    store.appendEvent(null, 'daemon.started', { role: 'vehicle', phase: this.runner.state.phase });
+    log.info('vehicle daemon starting', {
+      phase: this.runner.state.phase,
+      sessionId: this.runner.state.sessionId,
+    });
+
+    // restart recovery: nothing new is paid until every payment in flight is resolved by the node
+    const inflight = store.inFlight();
+    if (inflight.length > 0)
+      log.info('resolving payments in flight before anything else', { count: inflight.length });
+    for (const p of inflight) {
+      const outcome = await this.resolve(p.paymentHash, 'daemon restarted');
+      this.finish(p, outcome);
+    }
+
+    this.notifier.start();
+    link.on('message', (bytes: Uint8Array) => this.onFrame(bytes));
+    link.on('up', () => this.dispatch({ type: 'linkUp', atMs: clock.now() }));
+    link.on('down', () => this.dispatch({ type: 'linkDown', atMs: clock.now() }));
+    link.on('error', (err: Error) => log.warn('link error', { error: err.message }));
+    await link.open();
+
+    this.poller.on('reading', (r) => this.onReading(r));
+    this.poller.on('error', (e) => log.debug('meter read failed', { error: e.message }));
+    this.poller.on('down', (e) => this.alarm(`meter down: ${e.message}`));
+    this.poller.start();
+
+    this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
+    if (config.status.enabled) {
+      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port);
+      log.info('status page', { url: this.status.url });
+    }
+  }
+
+  /** A wall hello while idle or after a finished session means a (new) plug-in. */
+  private onFrame(bytes: Uint8Array): void {
+    const atMs = this.parts.clock.now();
+    const phase = this.runner.state.phase;
+    if (phase === 'idle' || phase === 'ended') {
+      const p = parseFrame(bytes);
+      if (
+        p.ok &&
+        p.value.kind === 'clear' &&
+        p.value.message.type === 'hello' &&
+        p.value.message.role === 'wall'
+      ) {
+        // the daily budget counts what earlier sessions spent
+        this.runner.state = {
+          ...this.runner.state,
+          config: { ...this.runner.state.config, spentTodayMsat: this.parts.store.spentTodayMsat() },
+        };
+        this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
+      }
+    }
+    this.dispatch({ type: 'frame', bytes, atMs });
+  }
+
+  private onReading(r: MeterReading): void {
+    this.lastReading = r;
+    const s = this.runner.state;
+    if (
+      s.sessionId &&
+      s.phase !== 'ended' &&
+      s.phase !== 'idle' &&
+      this.parts.store.findSession(s.sessionId)
+    ) {
+      this.parts.store.addMeterSample({
+        sessionId: s.sessionId,
+        tMs: r.atMs,
+        source: 'own',
+        energyWh: Math.floor(r.energyImportWh),
+        powerW: r.powerW,
+        voltageV: r.voltageV,
+        currentA: r.currentA,
+      });
+    }
+    this.dispatch({
+      type: 'meter',
+      energyWh: r.energyImportWh,
+      powerW: r.powerW,
+      voltageV: r.voltageV,
+      currentA: r.currentA,
+      atMs: this.parts.clock.now(),
+    });
+  }
+
+  private alarm(message: string): void {
+    this.alarms.push(`${new Date(this.parts.clock.now()).toISOString()} ${message}`);
+    if (this.alarms.length > 20) this.alarms.shift();
+    this.parts.log.warn('alarm', { message });
+    this.parts.store.appendEvent(this.runner.state.sessionId, 'alarm', { message });
+  }
+
+  private binding(): MachineBinding<BuyerState, BuyerEvent> {
+    const { store } = this.parts;
+    return {
+      step: buyerStep,
+      serialize: (s) => serializeState(s),
+      deserialize: (text) => {
+        const r = deserializeState<BuyerState>(text);
+        if (!r.ok) throw new Error(`stored buyer state unreadable: ${r.error.message}`);
+        return r.value;
+      },
+      writeAhead: (s, effects) => {
+        const sid = s.sessionId;
+        if (sid && !store.findSession(sid)) store.createSession(sid, s.wallPub);
+        if (sid) {
+          store.updateSession(sid, {
+            energyWh: s.ownEnergyWh,
+            priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
+            peer: s.wallPub ?? undefined,
+          });
+        }
+        for (const e of effects) {
+          if (e.type === 'record') store.appendEvent(sid, `machine.${e.kind}`, e.data);
+          else if (e.type === 'alarm')
+            store.appendEvent(sid, 'machine.alarm', { reason: reasonName(e.reason), message: e.message });
+          else if (e.type === 'pay' && sid) {
+            const p = s.payments.find((x) => x.paymentHash === e.paymentHash);
+            const blockWh = p?.blockWh ?? 0;
+            const priorWh = s.payments
+              .filter((x) => x.seq < e.seq && x.status !== 'failed')
+              .reduce((a, x) => a + x.blockWh, 0);
+            store.recordPayment({
+              sessionId: sid,
+              seq: e.seq,
+              paymentHash: e.paymentHash,
+              bolt11: e.bolt11,
+              amountMsat: e.amountMsat,
+              fromWh: priorWh,
+              toWh: priorWh + blockWh,
+              payee: s.wallPub ?? '',
+            });
+          } else if (e.type === 'sessionEnded' && sid) {
+            if (e.receipt)
+              store.saveReceipt({
+                sessionId: sid,
+                bodyJson: serializeState(e.receipt),
+                signature: e.receipt.signature,
+                valid: e.reason !== Reason.RECEIPT_INVALID,
+              });
+            store.endSession(sid, e.reasonName);
+          }
+        }
+      },
+      execute: (e, s) => this.execute(e, s),
+      afterStep: () => this.status?.publish(),
+    };
+  }
+
+  private async execute(e: Effect, s: BuyerState): Promise<void> {
+    const { log, node, clock } = this.parts;
+    switch (e.type) {
+      case 'send':
+        this.sendQueue.push(e.frame, e.message.type);
+        return;
+      case 'pay':
+        void this.pay(e.paymentHash, e.bolt11, e.maxFeeMsat);
+        return;
+      case 'signWithNodeKey':
+        void node
+          .signMessage(e.text)
+          .then((signature) =>
+            this.dispatch({ type: 'nodeSignature', text: e.text, signature, atMs: clock.now() }),
+          )
+          .catch((err: Error) => this.alarm(`node signMessage failed: ${err.message}`));
+        return;
+      case 'alarm':
+        this.alarm(`${reasonName(e.reason)}: ${e.message}`);
+        return;
+      case 'sessionEnded':
+        log.info('session ended', {
+          sessionId: s.sessionId,
+          reason: e.reasonName,
+          energyWh: e.summary.energyWh,
+          paidMsat: e.summary.paidMsat,
+          feesMsat: e.summary.feesMsat,
+          receipt: e.receipt !== undefined,
+          error: e.error,
+        });
+        return;
+      case 'record':
+        log.debug(`machine: ${e.kind}`, e.data);
+        return;
+      default:
+        log.warn('effect not handled by the vehicle', { effect: e.type });
+    }
+  }
+
+  /** Pays one recorded invoice and reports the node's final outcome to the machine. */
+  private async pay(paymentHash: string, bolt11: string, maxFeeMsat: bigint): Promise<void> {
+    const { store, node, config } = this.parts;
+    if (this.paying.has(paymentHash)) return;
+    this.paying.add(paymentHash);
+    try {
+      const row = store.livePayment(paymentHash);
+      if (row.state !== 'recorded') return; // already handled (restart recovery)
+      store.markSent(paymentHash);
+      let outcome: Outcome;
+      try {
+        const r = await node.pay(bolt11, { maxFeeMsat, timeoutMs: config.payment.timeoutMs });
+        outcome = { ok: true, preimage: r.preimage, feeMsat: r.feeMsat };
+      } catch (err) {
+        outcome = await this.resolve(paymentHash, (err as Error).message);
+      }
+      if (!this.stopping) this.finish(store.livePayment(paymentHash), outcome);
+    } finally {
+      this.paying.delete(paymentHash);
+    }
+  }
+
+  /**
+   * Asks the node until it gives a final answer for a payment: succeeded, failed, or never attempted.
+   *
+   * @param paymentHash hex hash
+   * @param why the error that made the outcome uncertain (reported if the node says failed)
+   */
+  private async resolve(paymentHash: string, why: string): Promise<Outcome> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        const st = await this.parts.node.paymentStatus(paymentHash);
+        if (st.state === 'succeeded')
+          return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
+        if (st.state === 'failed') return { ok: false, error: why };
+        if (st.state === 'unknown') return { ok: false, error: `never reached the node (${why})` };
+      } catch (err) {
+        if (attempt % 10 === 0)
+          this.parts.log.warn('node unreachable while resolving a payment', {
+            paymentHash,
+            error: (err as Error).message,
+          });
+      }
+      await realTime.sleep(500);
+    }
+    return { ok: false, error: 'daemon stopping' };
+  }
+
+  /** Commits a payment outcome, notifies the owner and tells the machine. */
+  private finish(p: PaymentRow, outcome: Outcome): void {
+    const { store, clock } = this.parts;
+    if (p.state === 'succeeded' || p.state === 'failed') return;
+    if (outcome.ok)
+      store.markSucceeded(p.paymentHash, { preimage: outcome.preimage, feeMsat: outcome.feeMsat });
+    else store.markFailed(p.paymentHash, outcome.error);
+    const price = p.toWh > p.fromWh ? p.amountMsat / BigInt(p.toWh - p.fromWh) : 0n;
+    this.notifier.notify({
+      type: 'payment',
+      time: new Date(clock.now()).toISOString(),
+      sessionId: p.sessionId,
+      seq: p.seq,
+      outcome: outcome.ok ? 'succeeded' : 'failed',
+      amountMsat: p.amountMsat,
+      feeMsat: outcome.ok ? outcome.feeMsat : null,
+      energyWh: p.toWh - p.fromWh,
+      priceMsatPerWh: price,
+      seller: p.payee,
+      paymentHash: p.paymentHash,
+      ...(outcome.ok ? {} : { error: outcome.error }),
+    });
+    this.dispatch({
+      type: 'paymentResult',
+      paymentHash: p.paymentHash,
+      ok: outcome.ok,
+      ...(outcome.ok ? { preimage: outcome.preimage, feeMsat: outcome.feeMsat } : { error: outcome.error }),
+      atMs: clock.now(),
+    });
+  }
+
+  /** The snapshot the status page shows. */
+  snapshot(): StatusSnapshot {
+    const s = this.runner.state;
+    const ledger = s.sessionId
+      ? this.parts.store.payments(s.sessionId).map((p) => ({
+          seq: p.seq,
+          state: p.state,
+          amountMsat: p.amountMsat,
+          fromWh: p.fromWh,
+          toWh: p.toWh,
+          paymentHash: p.paymentHash,
+          latencyMs: p.finishedAtMs !== null ? p.finishedAtMs - p.recordedAtMs : null,
+        }))
+      : [];
+    return {
+      role: 'vehicle',
+      tMs: this.parts.clock.now(),
+      state: s.phase,
+      sessionId: s.sessionId,
+      peer: s.wallPub,
+      powerW: this.lastReading?.powerW ?? 0,
+      energyWh: s.ownEnergyWh,
+      priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh ?? null,
+      creditWh: s.committedWh - s.ownEnergyWh,
+      paidMsat: s.paidMsat,
+      stopReason: s.endReason === null ? null : reasonName(s.endReason),
+      alarms: [...this.alarms],
+      ledger,
+    };
+  }
+
+  private statusSource() {
+    const store = this.parts.store;
+    return {
+      role: 'vehicle' as const,
+      status: () => this.snapshot(),
+      sessions: () => store.listSessions(200),
+      session: (id: string) => {
+        const s = store.findSession(id);
+        return s
+          ? { ...s, payments: store.payments(id), offers: store.offers(id), samples: store.meterSamples(id) }
+          : undefined;
+      },
+      receipt: (id: string) => {
+        const r = store.receipt(id);
+        return r ? { ...r, body: readStoredJson(r.bodyJson) } : undefined;
+      },
+      events: (afterId: number) => store.events({ afterId, limit: 500 }),
+    };
+  }
+
+  /** Asks the machine to end the session (owner stop). */
+  requestStop(): void {
+    this.dispatch({ type: 'stopRequest', reason: Reason.USER_STOP, atMs: this.parts.clock.now() });
+  }
+
+  /** Resolves when queued events are processed. */
+  idle(): Promise<void> {
+    return this.runner.idle();
+  }
+
+  /** Stops the daemon; payments in flight stay `sent` and are resolved by the next start. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.runner.stop();
+    this.poller.stop();
+    this.notifier.stop();
+    await this.status?.close();
+    this.sendQueue.close();
+    await this.parts.link.close().catch(() => {});
+    await this.parts.meter.close().catch(() => {});
+    this.parts.store.appendEvent(null, 'daemon.stopped', {});
+    this.parts.store.close();
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The wall daemon's configuration (`boltcharge wall --config wall.yaml`): tariff and block sizing, deposit,
+ * grace, heartbeat, the cable link, the EVSE, the meter, the Lightning node, the store, the status page and
+ * OCPP. `loadWallConfig` validates every key and reports all problems at once, naming each bad key.
+ */
+import { ConfigReader } from '../daemon/config-reader.js';
+import {
+  readClock,
+  readLightning,
+  readLink,
+  readLog,
+  readMeter,
+  readStatus,
+  readStore,
+  type ClockConfig,
+  type LightningConfig,
+  type LinkConfig,
+  type LogConfig,
+  type MeterConfig,
+  type StatusConfig,
+  type StoreConfig,
+} from '../daemon/config-sections.js';
+
+/** What the wall sells and how it invoices. */
+export interface TariffConfig {
+  /** price in msat per Wh */
+  priceMsatPerWh: bigint;
+  /** target time between invoices, seconds (blocks are sized from measured power to hit it) */
+  invoiceIntervalSec: number;
+  /** smallest energy block one invoice buys, Wh */
+  minBlockWh: number;
+  /** largest energy block one invoice buys, Wh */
+  maxBlockWh: number;
+  /** blocks to be paid before the first energy flows */
+  depositBlocks: number;
+  /** unpaid energy tolerated before the power is cut, Wh */
+  graceWh: number;
+  /** BOLT11 expiry of each invoice, seconds */
+  invoiceExpirySec: number;
+  /** energize again when a late payment arrives after a non-payment cut */
+  resumeAfterPayment: boolean;
+  /** time the car may stay cut for non-payment before the session is ended, seconds (0 = no limit) */
+  maxSuspendSec: number;
+  /** while the power is cut, an invoice unpaid this long is cancelled and reissued (covers a car that never
+   *  received it, e.g. after a restart or a lost frame), seconds */
+  reissueAfterSec: number;
+}
+
+/** Cable session timing. */
+export interface SessionConfig {
+  /** silence on the link after which the power is cut and the session ends, ms (pings go every third of it) */
+  heartbeatTimeoutMs: number;
+  /** how often a meter reading is sent to the car, ms */
+  meterReportIntervalMs: number;
+  /** the handshake must complete within this, ms */
+  handshakeTimeoutMs: number;
+  /** resend our hello this often while the car has not answered, ms */
+  helloRetryMs: number;
+}
+
+/** The charger. */
+export type EvseConfig =
+  | {
+      kind: 'openevse';
+      port: string;
+      baud: number;
+      checksum: 'xor' | 'sum';
+      /** current limit offered to the car, A */
+      maxCurrentA: number;
+      /** largest power the charger delivers, W (sizes the deposit block before any reading) */
+      maxPowerW: number;
+    }
+  | { kind: 'sim'; url: string; maxCurrentA: number; maxPowerW: number };
+
+/** How a power cut is verified by measured current. */
+export interface PowerCutConfig {
+  /** the cut is confirmed when measured current is below this, A */
+  maxCurrentA: number;
+  /** ...within this time after the cut command, ms; otherwise an alarm is raised */
+  withinMs: number;
+}
+
+/** OCPP reporting to a CSMS (optional; absent = no OCPP). */
+export interface OcppConfig {
+  enabled: boolean;
+  /** CSMS WebSocket URL (without the station id) */
+  url: string;
+  stationId: string;
+  /** protocols to offer, most preferred first */
+  protocols: ('ocpp2.0.1' | 'ocpp1.6' | 'ocpp2.1')[];
+  password?: string;
+  caFile?: string;
+  vendorId: string;
+  evseId: number;
+  meterSampleIntervalSec: number;
+}
+
+/** The whole wall configuration. */
+export interface WallConfig {
+  tariff: TariffConfig;
+  session: SessionConfig;
+  lightning: LightningConfig;
+  link: LinkConfig;
+  evse: EvseConfig;
+  meter: MeterConfig;
+  powerCut: PowerCutConfig;
+  store: StoreConfig;
+  status: StatusConfig;
+  log: LogConfig;
+  clock: ClockConfig;
+  ocpp?: OcppConfig;
+}
+
+/**
+ * Validates a parsed wall configuration.
+ *
+ * @param r root reader of the document
+ * @returns the typed configuration
+ * @throws ConfigInvalid listing every bad key with the reason
+ */
+export function readWallConfig(r: ConfigReader): WallConfig {
+  const t = r.section('tariff');
+  const minBlockWh = t.int('minBlockWh', 10, { min: 1, max: 1_000_000 });
+  const maxBlockWh = t.int('maxBlockWh', 500, { min: 1, max: 1_000_000 });
+  if (maxBlockWh < minBlockWh) t.problem('maxBlockWh', `must be >= minBlockWh (${minBlockWh})`);
+  const tariff: TariffConfig = {
+    priceMsatPerWh: t.bigint('priceMsatPerWh', undefined, { min: 1n, max: 1_000_000_000n }),
+    invoiceIntervalSec: t.number('invoiceIntervalSec', 16, { min: 1, max: 3600 }),
+    minBlockWh,
+    maxBlockWh,
+    depositBlocks: t.int('depositBlocks', 1, { min: 1, max: 100 }),
+    graceWh: t.int('graceWh', 30, { min: 0, max: 100_000 }),
+    invoiceExpirySec: t.int('invoiceExpirySec', 600, { min: 30, max: 86_400 }),
+    resumeAfterPayment: t.bool('resumeAfterPayment', true),
+    maxSuspendSec: t.int('maxSuspendSec', 300, { min: 0, max: 86_400 }),
+    reissueAfterSec: t.int('reissueAfterSec', 30, { min: 1, max: 86_400 }),
+  };
+  const s = r.section('session');
+  const heartbeatTimeoutMs = s.int('heartbeatTimeoutMs', 10_000, { min: 300, max: 3_600_000 });
+  const session: SessionConfig = {
+    heartbeatTimeoutMs,
+    meterReportIntervalMs: s.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),
+    handshakeTimeoutMs: s.int('handshakeTimeoutMs', 30_000, { min: 1000, max: 600_000 }),
+    helloRetryMs: s.int('helloRetryMs', 1000, { min: 100, max: 60_000 }),
+  };
+  const e = r.section('evse');
+  const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);
+  const maxCurrentA = e.number('maxCurrentA', 16, { min: 6, max: 80 });
+  const maxPowerW = e.int('maxPowerW', 11_000, { min: 1000, max: 400_000 });
+  const evse: EvseConfig =
+    evseKind === 'sim'
+      ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW }
+      : {
+          kind: 'openevse',
+          port: e.string('port'),
+          baud: e.int('baud', 115_200, { min: 1200 }),
+          checksum: e.oneOf('checksum', ['xor', 'sum'] as const, 'xor'),
+          maxCurrentA,
+          maxPowerW,
+        };
+  const p = r.section('powerCut');
+  const powerCut: PowerCutConfig = {
+    maxCurrentA: p.number('maxCurrentA', 0.5, { min: 0, max: 10 }),
+    withinMs: p.int('withinMs', 3000, { min: 100, max: 60_000 }),
+  };
+  const config: WallConfig = {
+    tariff,
+    session,
+    lightning: readLightning(r.section('lightning')),
+    link: readLink(r.section('link'), { txId: 0x7cd, rxId: 0x7cc }),
+    evse,
+    meter: readMeter(r.section('meter')),
+    powerCut,
+    store: readStore(r.section('store'), 'wall.sqlite'),
+    status: readStatus(r.section('status'), 8410),
+    log: readLog(r.section('log')),
+    clock: readClock(r.section('clock')),
+  };
+  if (r.has('ocpp')) {
+    const o = r.section('ocpp');
+    const enabled = o.bool('enabled', true);
+    const protocols = o.has('protocols')
+      ? readProtocols(o)
+      : (['ocpp2.0.1', 'ocpp1.6'] as OcppConfig['protocols']);
+    const url = o.string('url');
+    if (url && !/^wss?:\/\//.test(url)) o.problem('url', 'must start with ws:// or wss://');
+    const vendorId = o.string('vendorId', 'org.boltcharge');
+    if (vendorId.length > 255) o.problem('vendorId', 'must be at most 255 characters');
+    config.ocpp = {
+      enabled,
+      url,
+      stationId: o.string('stationId'),
+      protocols,
+      password: o.optionalString('password'),
+      caFile: o.optionalPath('caFile'),
+      vendorId,
+      evseId: o.int('evseId', 1, { min: 1, max: 100 }),
+      meterSampleIntervalSec: o.int('meterSampleIntervalSec', 60, { min: 1, max: 3600 }),
+    };
+  }
+  r.done();
+  return config;
+}
+
+function readProtocols(o: ConfigReader): OcppConfig['protocols'] {
+  const raw = o.string('protocols');
+  const list = raw.split(',').map((s) => s.trim());
+  const ok = ['ocpp2.0.1', 'ocpp1.6', 'ocpp2.1'];
+  const bad = list.filter((p) => !ok.includes(p));
+  if (bad.length > 0 || list.length === 0)
+    o.problem('protocols', `must list some of ${ok.join(', ')}, got ${raw}`);
+  return list.filter((p) => ok.includes(p)) as OcppConfig['protocols'];
+}
+
+/**
+ * Loads and validates a wall configuration file.
+ *
+ * @param file path of the YAML file; relative paths inside resolve against its directory
+ * @throws ConfigInvalid listing every bad key with the reason
+ */
+export function loadWallConfig(file: string): WallConfig {
+  return readWallConfig(ConfigReader.fromFile(file));
+}

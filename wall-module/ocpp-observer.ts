@@ -1,0 +1,146 @@
+/**
+ * Connects the wall daemon to its CSMS: a `WallObserver` that forwards what the wall does to the
+ * `OcppStation` (wall-module/ocpp). OCPP only observes: every call is caught and logged, so a CSMS problem never
+ * changes what the car is charged or delivered.
+ */
+import type { Clock } from '../hardware/clock.js';
+import type { MeterReading } from '../hardware/meter/energy-meter.js';
+import type { Logger } from '../daemon/logger.js';
+import type { OcppConfig } from './config.js';
+import { OcppStation } from './ocpp/index.js';
+import type { WallStore } from './store.js';
+import type { WallObserver } from './wall-daemon.js';
+
+/**
+ * Builds and starts the OCPP station as a wall observer.
+ *
+ * @param c the `ocpp` section
+ * @param store the wall store (the station keeps its outbox in the same database)
+ * @param clock daemon clock
+ * @param log daemon logger
+ * @returns the observer
+ */
+export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log: Logger): WallObserver {
+  const station = new OcppStation({
+    clock,
+    db: store.db,
+    config: {
+      url: c.url,
+      identity: c.stationId,
+      password: c.password,
+      protocols: c.protocols,
+      vendorId: c.vendorId,
+      meterIntervalSec: c.meterSampleIntervalSec,
+      evses: [{ evseId: c.evseId, connectorId: 1 }],
+    },
+    logger: {
+      debug: (m, f) => log.debug(`ocpp: ${m}`, f),
+      info: (m, f) => log.info(`ocpp: ${m}`, f),
+      warn: (m, f) => log.warn(`ocpp: ${m}`, f),
+      error: (m, f) => log.error(`ocpp: ${m}`, f),
+    },
+  });
+  station.start();
+  const safe = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      log.warn(`ocpp ${what} failed`, { error: (err as Error).message });
+    }
+  };
+  let lastRegisterWh = 0;
+  let html = '';
+  const refreshHtml = (): void => {
+    void station.renderDisplayMessagesHtml().then(
+      (h) => (html = h),
+      () => {},
+    );
+  };
+  return {
+    plugged: () => safe('plugged', () => station.plugged(c.evseId, clock.now())),
+    unplugged: () => safe('unplugged', () => station.unplugged(c.evseId, clock.now())),
+    sessionStarted: (sessionId) =>
+      safe('sessionStarted', () =>
+        station.sessionStarted({
+          evseId: c.evseId,
+          sessionId,
+          atMs: clock.now(),
+          meterStartWh: lastRegisterWh,
+        }),
+      ),
+    meterSample: (sessionId: string | null, r: MeterReading) => {
+      lastRegisterWh = Math.floor(r.energyImportWh);
+      if (sessionId)
+        safe('meterSample', () =>
+          station.meterSample({
+            sessionId,
+            energyWh: lastRegisterWh,
+            powerW: Math.round(r.powerW),
+            atMs: r.atMs,
+          }),
+        );
+      refreshHtml();
+    },
+    powerCut: (sessionId, reason) =>
+      safe('powerCut', () =>
+        station.powerCut({
+          sessionId,
+          reason: reason === 'UNPAID' ? 'non-payment' : reason === 'EQUIPMENT_FAULT' ? 'fault' : 'other',
+          atMs: clock.now(),
+          energyWh: lastRegisterWh,
+        }),
+      ),
+    resumed: (sessionId) =>
+      safe('resumed', () => station.resumed({ sessionId, atMs: clock.now(), energyWh: lastRegisterWh })),
+    invoiceIssued: (sessionId, inv) =>
+      safe('invoiceIssued', () =>
+        station.invoiceIssued({
+          sessionId,
+          seq: inv.seq,
+          paymentHash: inv.paymentHash,
+          amountMsat: inv.amountMsat,
+          priceMsatPerWh: Number(inv.amountMsat / BigInt(Math.max(1, inv.toWh - inv.fromWh))),
+          energyFromWh: inv.fromWh,
+          energyToWh: inv.toWh,
+          atMs: clock.now(),
+        }),
+      ),
+    invoicePaid: (sessionId, inv) =>
+      safe('invoicePaid', () => {
+        const row = store.invoiceByHash(inv.paymentHash);
+        station.invoicePaid({
+          sessionId,
+          seq: inv.seq,
+          paymentHash: inv.paymentHash,
+          amountMsat: inv.amountMsat,
+          priceMsatPerWh: Number(row?.priceMsatPerWh ?? 0n),
+          energyFromWh: row?.fromWh ?? 0,
+          energyToWh: row?.toWh ?? 0,
+          atMs: clock.now(),
+          ...(row?.issuedAtMs != null ? { issuedAtMs: row.issuedAtMs } : {}),
+        });
+      }),
+    sessionEnded: (sessionId, reason, summary) =>
+      safe('sessionEnded', () => {
+        const invoices = store.invoices(sessionId);
+        const paid = invoices.filter((i) => i.state === 'settled');
+        station.sessionEnded({
+          sessionId,
+          reason:
+            reason === 'UNPLUGGED' ? 'EVDisconnected' : reason === 'UNPAID' ? 'LocalOutOfCredit' : 'Local',
+          meterStopWh: lastRegisterWh,
+          atMs: clock.now(),
+          receipt: {
+            energyWh: summary.energyWh,
+            paidMsat: summary.paidMsat,
+            invoicesIssued: invoices.filter((i) => i.state !== 'requested' && i.state !== 'abandoned').length,
+            invoicesPaid: paid.length,
+            lastSeq: invoices.length > 0 ? (invoices[invoices.length - 1]?.seq ?? null) : null,
+            priceMsatPerWh: Number(store.getSession(sessionId).priceMsatPerWh ?? 0n),
+          },
+        });
+      }),
+    html: () => html,
+    close: () => station.stop(),
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * The wall daemon's SQLite store: the shared session tables plus the invoice ledger, whose rows follow
+ *   requested → issued → settled | cancelled | expired,   requested → abandoned
+ * A row is `requested` (written ahead) before the node is asked for an invoice; `issued` once the node returned
+ * its BOLT11 and hash; `settled` only from the node's settlement (with the amount the node received).
+ * OCPP tables are added by `migrateOcppTables` (wall-module/ocpp) when that module is present.
+ */
+import type { Clock } from '../hardware/clock.js';
+import { openDatabase, type Db, type Migration } from '../daemon/database.js';
+import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
+import { commonMigration, SessionStore } from '../daemon/session-store.js';
+
+/** State of one invoice in the wall's ledger. */
+export type InvoiceState = 'requested' | 'issued' | 'settled' | 'cancelled' | 'expired' | 'abandoned';
+
+/** Allowed invoice state changes. */
+export const invoiceTransitions: TransitionTable<InvoiceState> = {
+  requested: ['issued', 'abandoned'],
+  issued: ['settled', 'cancelled', 'expired'],
+  settled: [],
+  cancelled: [],
+  expired: [],
+  abandoned: [],
+};
+
+/** One invoice in the wall's ledger. */
+export interface InvoiceRow {
+  sessionId: string;
+  /** sequence number within the session (protocol `seq`) */
+  seq: number;
+  state: InvoiceState;
+  paymentHash: string | null;
+  bolt11: string | null;
+  amountMsat: bigint;
+  /** energy block this invoice buys, Wh, as cumulative session energy [fromWh, toWh) */
+  fromWh: number;
+  toWh: number;
+  priceMsatPerWh: bigint;
+  requestedAtMs: number;
+  issuedAtMs: number | null;
+  /** BOLT11 expiry by the node's (real) clock, ms since epoch */
+  expiresAtMs: number | null;
+  settledAtMs: number | null;
+  /** amount the node reports received, msat */
+  receivedMsat: bigint | null;
+}
+
+/** The invoice row does not exist. */
+export class InvoiceNotFound extends Error {
+  override readonly name = 'InvoiceNotFound';
+}
+
+const wallMigrations: Migration[] = [
+  commonMigration,
+  {
+    version: 2,
+    name: 'invoice ledger',
+    up(db) {
+      db.exec(`
+        CREATE TABLE invoices (
+          session_id TEXT NOT NULL REFERENCES sessions(id),
+          seq INTEGER NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('requested','issued','settled','cancelled','expired','abandoned')),
+          payment_hash TEXT UNIQUE,
+          bolt11 TEXT,
+          amount_msat INTEGER NOT NULL CHECK (amount_msat > 0),
+          from_wh INTEGER NOT NULL,
+          to_wh INTEGER NOT NULL CHECK (to_wh > from_wh),
+          price_msat_per_wh INTEGER NOT NULL,
+          requested_at_ms INTEGER NOT NULL,
+          issued_at_ms INTEGER,
+          expires_at_ms INTEGER,
+          settled_at_ms INTEGER,
+          received_msat INTEGER,
+          PRIMARY KEY (session_id, seq)
+        );
+      `);
+    },
+  },
+];
+
+/** Optional extra migration hook (OCPP tables), applied after the wall's own schema. */
+export type ExtraMigrate = (db: Db) => void;
+
+interface InvoiceDbRow {
+  session_id: string;
+  seq: bigint;
+  state: InvoiceState;
+  payment_hash: string | null;
+  bolt11: string | null;
+  amount_msat: bigint;
+  from_wh: bigint;
+  to_wh: bigint;
+  price_msat_per_wh: bigint;
+  requested_at_ms: bigint;
+  issued_at_ms: bigint | null;
+  expires_at_ms: bigint | null;
+  settled_at_ms: bigint | null;
+  received_msat: bigint | null;
+}
+
+const n = (v: bigint | null): number | null => (v === null ? null : Number(v));
+
+function invoiceFromDb(r: InvoiceDbRow): InvoiceRow {
+  return {
+    sessionId: r.session_id,
+    seq: Number(r.seq),
+    state: r.state,
+    paymentHash: r.payment_hash,
+    bolt11: r.bolt11,
+    amountMsat: r.amount_msat,
+    fromWh: Number(r.from_wh),
+    toWh: Number(r.to_wh),
+    priceMsatPerWh: r.price_msat_per_wh,
+    requestedAtMs: Number(r.requested_at_ms),
+    issuedAtMs: n(r.issued_at_ms),
+    expiresAtMs: n(r.expires_at_ms),
+    settledAtMs: n(r.settled_at_ms),
+    receivedMsat: r.received_msat,
+  };
+}
+
+/** The wall's store. */
+export class WallStore extends SessionStore {
+  /**
+   * Opens (creating/migrating) the wall database.
+   *
+   * @param file SQLite path
+   * @param clock time source for timestamps
+   * @param extraMigrate e.g. `migrateOcppTables`, run after the wall schema is current
+   */
+  static open(file: string, clock: Clock, extraMigrate?: ExtraMigrate): WallStore {
+    const db = openDatabase(file, wallMigrations);
+    extraMigrate?.(db);
+    return new WallStore(db, clock);
+  }
+
+  /**
+   * Writes an invoice ahead of asking the node for it.
+   *
+   * @param inv session, sequence, amount (msat), energy block [fromWh, toWh) and the price it was computed with
+   */
+  requestInvoice(inv: {
+    sessionId: string;
+    seq: number;
+    amountMsat: bigint;
+    fromWh: number;
+    toWh: number;
+    priceMsatPerWh: bigint;
+  }): void {
+    this.tx(() => {
+      this.db
+        .prepare(
+          `INSERT INTO invoices (session_id, seq, state, amount_msat, from_wh, to_wh, price_msat_per_wh, requested_at_ms)
+           VALUES (?, ?, 'requested', ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          inv.sessionId,
+          inv.seq,
+          inv.amountMsat,
+          inv.fromWh,
+          inv.toWh,
+          inv.priceMsatPerWh,
+          this.clock.now(),
+        );
+      this.appendEvent(inv.sessionId, 'invoice.requested', inv);
+    });
+  }
+
+  /** Records what the node returned for a requested invoice. */
+  markIssued(sessionId: string, seq: number, paymentHash: string, bolt11: string, expiresAtMs: number): void {
+    this.move(sessionId, seq, 'issued', () => {
+      this.db
+        .prepare(
+          'UPDATE invoices SET payment_hash = ?, bolt11 = ?, issued_at_ms = ?, expires_at_ms = ? WHERE session_id = ? AND seq = ?',
+        )
+        .run(paymentHash, bolt11, this.clock.now(), expiresAtMs, sessionId, seq);
+      return { paymentHash };
+    });
+  }
+
+  /**
+   * Records a settlement reported by the node (idempotent: a repeat is ignored).
+   *
+   * @param paymentHash hex hash of the settled invoice
+   * @param receivedMsat amount the node received
+   * @returns the invoice row, or undefined when the hash is not in this ledger
+   */
+  markSettled(paymentHash: string, receivedMsat: bigint): InvoiceRow | undefined {
+    return this.tx(() => {
+      const inv = this.invoiceByHash(paymentHash);
+      if (!inv) return undefined;
+      if (inv.state === 'settled') return inv;
+      this.move(inv.sessionId, inv.seq, 'settled', () => {
+        this.db
+          .prepare('UPDATE invoices SET settled_at_ms = ?, received_msat = ? WHERE payment_hash = ?')
+          .run(this.clock.now(), receivedMsat, paymentHash);
+        this.db
+          .prepare('UPDATE sessions SET paid_msat = paid_msat + ? WHERE id = ?')
+          .run(receivedMsat, inv.sessionId);
+        return { paymentHash, receivedMsat };
+      });
+      return this.invoiceByHash(paymentHash);
+    });
+  }
+
+  /** Marks an issued invoice cancelled (voided at the node) or expired. */
+  markClosed(sessionId: string, seq: number, to: 'cancelled' | 'expired'): void {
+    this.move(sessionId, seq, to, () => ({}));
+  }
+
+  /** Marks a requested invoice abandoned (the node never returned it, or the daemon crashed first). */
+  markAbandoned(sessionId: string, seq: number, why: string): void {
+    this.move(sessionId, seq, 'abandoned', () => ({ why }));
+  }
+
+  private move(sessionId: string, seq: number, to: InvoiceState, apply: () => object): void {
+    this.tx(() => {
+      const inv = this.invoice(sessionId, seq);
+      if (!inv) throw new InvoiceNotFound(`no invoice ${sessionId}#${seq}`);
+      if (checkTransition('invoice', `${sessionId}#${seq}`, invoiceTransitions, inv.state, to)) return;
+      const details = apply();
+      this.db
+        .prepare('UPDATE invoices SET state = ? WHERE session_id = ? AND seq = ?')
+        .run(to, sessionId, seq);
+      this.appendEvent(sessionId, `invoice.${to}`, { seq, ...details });
+    });
+  }
+
+  /** One invoice by session and sequence. */
+  invoice(sessionId: string, seq: number): InvoiceRow | undefined {
+    const r = this.db
+      .prepare('SELECT * FROM invoices WHERE session_id = ? AND seq = ?')
+      .safeIntegers(true)
+      .get(sessionId, seq) as InvoiceDbRow | undefined;
+    return r ? invoiceFromDb(r) : undefined;
+  }
+
+  /** One invoice by payment hash. */
+  invoiceByHash(paymentHash: string): InvoiceRow | undefined {
+    const r = this.db
+      .prepare('SELECT * FROM invoices WHERE payment_hash = ?')
+      .safeIntegers(true)
+      .get(paymentHash) as InvoiceDbRow | undefined;
+    return r ? invoiceFromDb(r) : undefined;
+  }
+
+  /** Invoices of a session in sequence order. */
+  invoices(sessionId: string): InvoiceRow[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM invoices WHERE session_id = ? ORDER BY seq')
+        .safeIntegers(true)
+        .all(sessionId) as InvoiceDbRow[]
+    ).map(invoiceFromDb);
+  }
+
+  /** Invoices in a given state across sessions (restart recovery: `requested`, `issued`). */
+  invoicesInState(state: InvoiceState): InvoiceRow[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM invoices WHERE state = ? ORDER BY session_id, seq')
+        .safeIntegers(true)
+        .all(state) as InvoiceDbRow[]
+    ).map(invoiceFromDb);
+  }
+
+  /** Sum of settled amounts of a session, msat (equals `sessions.paid_msat`). */
+  settledMsat(sessionId: string): bigint {
+    const r = this.db
+      .prepare(
+        "SELECT COALESCE(SUM(received_msat), 0) AS s FROM invoices WHERE session_id = ? AND state = 'settled'",
+      )
+      .safeIntegers(true)
+      .get(sessionId) as { s: bigint };
+    return r.s;
+  }
+}

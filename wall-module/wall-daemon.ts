@@ -1,0 +1,630 @@
+/**
+ * The wall daemon: wires the pure seller machine (`protocol/seller.ts`) to the cable link, the charger, the
+ * meter, the Lightning node, the store and the status page.
+ *
+ * Inputs → machine events: link messages/up/down, meter readings (MeterPoller), EVSE plug/unplug, the node's
+ * settlements, invoice expiry, clock ticks. Effects → actions: send over the link, create/cancel invoices,
+ * energize/cut the EVSE (every cut verified by measured current), sign with the node key, record, alarm,
+ * end the session (receipt stored). The machine state and the ledger rows a step implies are committed in one
+ * transaction before any effect runs (see `daemon/machine-runner.ts`).
+ *
+ * Restart: the machine state is reloaded; invoices the node settled while the daemon was down are looked up
+ * and fed in; `requested` invoices the node never returned are failed (the machine issues new ones); the EVSE
+ * is paused unless the restored machine says power is on; an unplug that happened meanwhile ends the session.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../hardware/clock.js';
+import type { Evse, EvseStatus } from '../hardware/evse/evse.js';
+import { PowerCutVerifier } from '../hardware/evse/power-cut-verifier.js';
+import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
+import { MeterPoller } from '../hardware/meter/meter-poller.js';
+import type { CableLink } from '../hardware/link/cable-link.js';
+import type { LightningNode } from '../lightning/lightning-node.js';
+import {
+  createSeller,
+  deserializeState,
+  Reason,
+  reasonName,
+  sellerConfig,
+  sellerStep,
+  serializeState,
+  type Effect,
+  type Network,
+  type SellerEvent,
+  type SellerState,
+} from '../protocol/index.js';
+import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
+import { SendQueue } from '../daemon/send-queue.js';
+import type { Logger } from '../daemon/logger.js';
+import { StatusServer, type StatusSnapshot } from '../daemon/status-server.js';
+import { readStoredJson } from '../daemon/stored-json.js';
+import type { WallConfig } from './config.js';
+import type { WallStore } from './store.js';
+import { protocolNetwork } from '../daemon/network-name.js';
+
+/** Everything the wall daemon runs on (built from the config by `startWallDaemon`, or given by tests). */
+export interface WallParts {
+  config: WallConfig;
+  clock: Clock;
+  log: Logger;
+  store: WallStore;
+  node: LightningNode;
+  link: CableLink;
+  evse: Evse;
+  meter: EnergyMeter;
+  /** observer hooks (OCPP reporting) */
+  observers?: WallObserver[];
+}
+
+/** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
+export interface WallObserver {
+  plugged?(): void;
+  unplugged?(): void;
+  sessionStarted?(sessionId: string): void;
+  meterSample?(sessionId: string | null, reading: MeterReading): void;
+  powerCut?(sessionId: string, reason: string): void;
+  /** power restored after a cut in the same session */
+  resumed?(sessionId: string): void;
+  invoiceIssued?(
+    sessionId: string,
+    inv: { seq: number; paymentHash: string; amountMsat: bigint; fromWh: number; toWh: number },
+  ): void;
+  invoicePaid?(sessionId: string, inv: { seq: number; paymentHash: string; amountMsat: bigint }): void;
+  sessionEnded?(sessionId: string, reason: string, summary: { energyWh: number; paidMsat: bigint }): void;
+  /** extra HTML for the status page */
+  html?(): string;
+  /** called when the daemon stops */
+  close?(): Promise<void>;
+}
+
+/** The running wall daemon. */
+export class WallDaemon {
+  private readonly runner: MachineRunner<SellerState, SellerEvent>;
+  private readonly poller: MeterPoller;
+  private readonly verifier: PowerCutVerifier;
+  private status: StatusServer | null = null;
+  private readonly alarms: string[] = [];
+  private unsubscribeSettled: (() => void) | null = null;
+  private lastPlugged: boolean | null = null;
+  private lastReading: MeterReading | null = null;
+  /** when the machine entered `suspended` (daemon clock ms), null when not suspended */
+  private suspendedSinceMs: number | null = null;
+  /** incremented by every energize: a cut verification started before it is void */
+  private energizeGeneration = 0;
+  /** session whose power was cut (an energize afterwards is a resume) */
+  private cutSessionId: string | null = null;
+  private expiryTimer: { cancel(): void } | null = null;
+  private stopping = false;
+  private readonly observers: WallObserver[];
+  private readonly sendQueue: SendQueue;
+
+  private constructor(
+    private readonly parts: WallParts,
+    nodePubkey: string,
+    network: Network,
+  ) {
+    const { config, clock, log, store } = parts;
+    this.observers = parts.observers ?? [];
+    this.sendQueue = new SendQueue(parts.link, log);
+    const sc = sellerConfig({
+      nodePubkey,
+      network,
+      priceMsatPerWh: config.tariff.priceMsatPerWh,
+      targetInvoiceIntervalSec: config.tariff.invoiceIntervalSec,
+      minBlockWh: config.tariff.minBlockWh,
+      maxBlockWh: config.tariff.maxBlockWh,
+      depositBlocks: config.tariff.depositBlocks,
+      graceWh: config.tariff.graceWh,
+      maxPowerW: config.evse.maxPowerW,
+      heartbeatTimeoutMs: config.session.heartbeatTimeoutMs,
+      handshakeTimeoutMs: config.session.handshakeTimeoutMs,
+      helloRetryMs: config.session.helloRetryMs,
+      resumeWhenPaid: config.tariff.resumeAfterPayment,
+      invoiceExpirySec: config.tariff.invoiceExpirySec,
+      meterReportIntervalMs: config.session.meterReportIntervalMs,
+    });
+    if (!sc.ok) throw new Error(`seller configuration: ${sc.error.message}`);
+    this.runner = new MachineRunner(this.binding(), store, clock, log, createSeller(sc.value));
+    // the config may have changed since the state was saved: the restored machine keeps its session's terms,
+    // new sessions start from the current config (startSession copies state.config)
+    this.runner.state = {
+      ...this.runner.state,
+      config: this.runner.state.phase === 'idle' ? sc.value : this.runner.state.config,
+    };
+    this.poller = new MeterPoller(parts.meter, clock, { intervalMs: config.meter.pollIntervalMs });
+    this.verifier = new PowerCutVerifier(parts.meter, clock, {
+      thresholdA: config.powerCut.maxCurrentA,
+      withinMs: config.powerCut.withinMs,
+      pollMs: Math.max(50, Math.floor(config.powerCut.withinMs / 20)),
+    });
+  }
+
+  /**
+   * Starts the daemon on already-opened parts.
+   *
+   * @param parts config, clock, logger, store, node, link, EVSE and meter
+   * @returns the running daemon
+   */
+  static async start(parts: WallParts): Promise<WallDaemon> {
+    const identity = await parts.node.getIdentity();
+    const d = new WallDaemon(parts, identity.pubkey, protocolNetwork(identity.network));
+    await d.boot();
+    return d;
+  }
+
+  /** The status page URL, if enabled. */
+  get statusUrl(): string | null {
+    return this.status?.url ?? null;
+  }
+
+  /** Current machine state (tests, status). */
+  get state(): SellerState {
+    return this.runner.state;
+  }
+
+  private dispatch(ev: SellerEvent): void {
+    this.runner.dispatch(ev);
+  }
+
+  private async boot(): Promise<void> {
+    const { config, clock, log, store, node, link, evse } = this.parts;
+    store.appendEvent(null, 'daemon.started', { role: 'wall', phase: this.runner.state.phase });
+    log.info('wall daemon starting', {
+      phase: this.runner.state.phase,
+      sessionId: this.runner.state.sessionId,
+    });
+
+    // safety first: power stays off unless the restored machine says it is on
+    if (!this.runner.state.energized)
+      await evse.pause().catch((e: Error) => log.warn('EVSE pause failed', { error: e.message }));
+    await evse
+      .setCurrentLimitA(config.evse.maxCurrentA)
+      .catch((e: Error) => log.warn('EVSE current limit failed', { error: e.message }));
+
+    // settlements: subscribe first, then look up anything issued before this start
+    this.unsubscribeSettled = node.onSettled((s) => this.onSettled(s.paymentHash, s.amountMsat));
+    for (const inv of store.invoicesInState('requested')) {
+      store.markAbandoned(inv.sessionId, inv.seq, 'the node never returned it (daemon restarted)');
+      this.dispatch({
+        type: 'invoiceCreateFailed',
+        seq: inv.seq,
+        error: 'daemon restarted',
+        atMs: clock.now(),
+      });
+    }
+    for (const inv of store.invoicesInState('issued')) {
+      if (!inv.paymentHash) continue;
+      try {
+        const st = await node.lookupInvoice(inv.paymentHash);
+        if (st.state === 'settled') this.onSettled(inv.paymentHash, st.receivedMsat);
+        else if (st.state === 'cancelled') {
+          store.markClosed(inv.sessionId, inv.seq, 'cancelled');
+          this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: clock.now() });
+        }
+      } catch (err) {
+        log.warn('invoice lookup after restart failed', {
+          paymentHash: inv.paymentHash,
+          error: (err as Error).message,
+        });
+      }
+    }
+
+    link.on('message', (bytes: Uint8Array) => this.dispatch({ type: 'frame', bytes, atMs: clock.now() }));
+    link.on('up', () => this.dispatch({ type: 'linkUp', atMs: clock.now() }));
+    link.on('down', () => this.dispatch({ type: 'linkDown', atMs: clock.now() }));
+    link.on('error', (err: Error) => log.warn('link error', { error: err.message }));
+    await link.open();
+
+    this.poller.on('reading', (r) => this.onReading(r));
+    this.poller.on('error', (e) => log.debug('meter read failed', { error: e.message }));
+    this.poller.on('down', (e) => this.alarm(`meter down: ${e.message}`));
+    this.poller.start();
+
+    evse.on('status', (s) => this.onEvseStatus(s));
+    evse.on('fault', (f) => this.alarm(`EVSE fault: ${f}`));
+    const initial = await evse.status();
+    // a car still plugged in after its session ended (before this restart) gets no new session until it is
+    // unplugged and plugged in again
+    if (initial.plugged && this.runner.state.phase === 'ended') this.lastPlugged = true;
+    this.onEvseStatus(initial);
+
+    this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
+    this.scheduleExpiryCheck();
+
+    if (config.status.enabled) {
+      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port);
+      log.info('status page', { url: this.status.url });
+    }
+  }
+
+  private onEvseStatus(s: EvseStatus): void {
+    const plugged = s.plugged;
+    if (plugged === this.lastPlugged) return;
+    this.lastPlugged = plugged;
+    const atMs = this.parts.clock.now();
+    const phase = this.runner.state.phase;
+    this.parts.store.appendEvent(this.runner.state.sessionId, plugged ? 'evse.plugged' : 'evse.unplugged', {
+      pilot: s.pilot,
+    });
+    if (plugged) {
+      for (const o of this.observers) o.plugged?.();
+      if (phase === 'idle' || phase === 'ended')
+        this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
+    } else {
+      for (const o of this.observers) o.unplugged?.();
+      if (phase !== 'idle') this.dispatch({ type: 'unplug', atMs });
+    }
+  }
+
+  private onReading(r: MeterReading): void {
+    this.lastReading = r;
+    const sessionId = this.runner.state.sessionId;
+    const phase = this.runner.state.phase;
+    if (sessionId && phase !== 'ended' && phase !== 'idle') {
+      this.parts.store.addMeterSample({
+        sessionId,
+        tMs: r.atMs,
+        source: 'own',
+        energyWh: Math.floor(r.energyImportWh),
+        powerW: r.powerW,
+        voltageV: r.voltageV,
+        currentA: r.currentA,
+      });
+    }
+    for (const o of this.observers) o.meterSample?.(sessionId, r);
+    this.dispatch({
+      type: 'meter',
+      energyWh: r.energyImportWh,
+      powerW: r.powerW,
+      voltageV: r.voltageV,
+      currentA: r.currentA,
+      atMs: this.parts.clock.now(),
+    });
+  }
+
+  private onSettled(paymentHash: string, amountMsat: bigint): void {
+    const before = this.parts.store.invoiceByHash(paymentHash);
+    if (!before || before.state === 'settled') return; // not ours, or already counted (replayed on restart)
+    const inv = this.parts.store.markSettled(paymentHash, amountMsat);
+    if (!inv) return; // not one of ours (another application on the node)
+    for (const o of this.observers) o.invoicePaid?.(inv.sessionId, { seq: inv.seq, paymentHash, amountMsat });
+    this.dispatch({ type: 'invoiceSettled', paymentHash, amountMsat, atMs: this.parts.clock.now() });
+  }
+
+  /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
+  private scheduleExpiryCheck(): void {
+    const check = async (): Promise<void> => {
+      await this.superviseSuspension();
+      const now = Date.now();
+      for (const inv of this.parts.store.invoicesInState('issued')) {
+        if (!inv.paymentHash || inv.expiresAtMs === null || inv.expiresAtMs > now) continue;
+        try {
+          const st = await this.parts.node.lookupInvoice(inv.paymentHash);
+          if (st.state === 'settled') {
+            this.onSettled(inv.paymentHash, st.receivedMsat);
+            continue;
+          }
+        } catch {
+          continue; // node away: decide later
+        }
+        this.parts.store.markClosed(inv.sessionId, inv.seq, 'expired');
+        this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: this.parts.clock.now() });
+      }
+    };
+    const arm = (): void => {
+      this.expiryTimer = this.parts.clock.setTimer(5000, () => {
+        if (this.stopping) return;
+        void check().finally(arm);
+      });
+    };
+    arm();
+  }
+
+  /**
+   * While the power is cut for non-payment: an invoice left unpaid for `reissueAfterSec` is cancelled at the node
+   * and reported expired, so the machine issues a fresh one (the car may never have received the first, e.g.
+   * when it restarted or a frame was lost); after `maxSuspendSec` the session is ended.
+   */
+  private async superviseSuspension(): Promise<void> {
+    const { store, node, clock, config } = this.parts;
+    const s = this.runner.state;
+    if (s.phase !== 'suspended' || !s.sessionId) {
+      this.suspendedSinceMs = null;
+      return;
+    }
+    const now = clock.now();
+    this.suspendedSinceMs ??= now;
+    if (config.tariff.maxSuspendSec > 0 && now - this.suspendedSinceMs > config.tariff.maxSuspendSec * 1000) {
+      this.alarm(`power cut for non-payment for over ${config.tariff.maxSuspendSec} s: ending the session`);
+      this.suspendedSinceMs = null;
+      this.dispatch({ type: 'stopRequest', reason: Reason.UNPAID, atMs: now });
+      return;
+    }
+    for (const inv of store.invoices(s.sessionId)) {
+      if (inv.state !== 'issued' || !inv.paymentHash || inv.issuedAtMs === null) continue;
+      if (now - inv.issuedAtMs < config.tariff.reissueAfterSec * 1000) continue;
+      try {
+        await node.cancelInvoice(inv.paymentHash);
+      } catch {
+        continue; // settled meanwhile, or node away: the settlement stream or the next check decides
+      }
+      const after = await node.lookupInvoice(inv.paymentHash).catch(() => undefined);
+      if (after?.state === 'settled') {
+        this.onSettled(inv.paymentHash, after.receivedMsat);
+        continue;
+      }
+      store.markClosed(inv.sessionId, inv.seq, 'cancelled');
+      store.appendEvent(inv.sessionId, 'invoice.reissue', {
+        seq: inv.seq,
+        reason: 'unpaid while power is cut',
+      });
+      this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: clock.now() });
+    }
+  }
+
+  private alarm(message: string): void {
+    this.alarms.push(`${new Date(this.parts.clock.now()).toISOString()} ${message}`);
+    if (this.alarms.length > 20) this.alarms.shift();
+    this.parts.log.warn('alarm', { message });
+    this.parts.store.appendEvent(this.runner.state.sessionId, 'alarm', { message });
+  }
+
+  private binding(): MachineBinding<SellerState, SellerEvent> {
+    const { store } = this.parts;
+    return {
+      step: sellerStep,
+      serialize: (s) => serializeState(s),
+      deserialize: (text) => {
+        const r = deserializeState<SellerState>(text);
+        if (!r.ok) throw new Error(`stored seller state unreadable: ${r.error.message}`);
+        return r.value;
+      },
+      writeAhead: (s, effects) => {
+        const sid = s.sessionId;
+        if (sid && !store.findSession(sid)) {
+          store.createSession(sid, s.vehiclePub);
+          for (const o of this.observers) o.sessionStarted?.(sid);
+        }
+        if (sid) {
+          store.updateSession(sid, {
+            energyWh: s.deliveredWh,
+            priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
+            peer: s.vehiclePub ?? undefined,
+          });
+        }
+        for (const e of effects) {
+          if (e.type === 'record') store.appendEvent(sid, `machine.${e.kind}`, e.data);
+          else if (e.type === 'alarm')
+            store.appendEvent(sid, 'machine.alarm', { reason: reasonName(e.reason), message: e.message });
+          else if (e.type === 'createInvoice' && sid) {
+            const inv = s.invoices.find((i) => i.seq === e.seq);
+            if (!inv) continue;
+            store.requestInvoice({
+              sessionId: sid,
+              seq: e.seq,
+              amountMsat: e.amountMsat,
+              fromWh: inv.fromWh,
+              toWh: inv.fromWh + inv.blockWh,
+              priceMsatPerWh: inv.priceMsatPerWh,
+            });
+          } else if (e.type === 'sessionEnded' && sid) {
+            if (e.receipt)
+              store.saveReceipt({
+                sessionId: sid,
+                bodyJson: serializeState(e.receipt),
+                signature: e.receipt.signature,
+                valid: null,
+              });
+            store.endSession(sid, e.reasonName);
+          }
+        }
+        for (const inv of s.invoices) {
+          if (!sid || inv.status !== 'failed') continue;
+          const row = store.invoice(sid, inv.seq);
+          if (row?.state === 'requested') store.markAbandoned(sid, inv.seq, 'the node did not create it');
+        }
+      },
+      execute: (e, s) => this.execute(e, s),
+      afterStep: () => this.status?.publish(),
+    };
+  }
+
+  private async execute(e: Effect, s: SellerState): Promise<void> {
+    const { store, log, node, evse, clock, config } = this.parts;
+    const sid = s.sessionId;
+    switch (e.type) {
+      case 'send':
+        this.sendQueue.push(e.frame, e.message.type);
+        return;
+      case 'createInvoice': {
+        void node
+          .createInvoice({ amountMsat: e.amountMsat, memo: e.memo, expirySec: e.expirySec })
+          .then((inv) => {
+            if (sid) store.markIssued(sid, e.seq, inv.paymentHash, inv.bolt11, inv.expiresAt);
+            const row = sid ? store.invoice(sid, e.seq) : undefined;
+            if (sid && row)
+              for (const o of this.observers)
+                o.invoiceIssued?.(sid, {
+                  seq: e.seq,
+                  paymentHash: inv.paymentHash,
+                  amountMsat: e.amountMsat,
+                  fromWh: row.fromWh,
+                  toWh: row.toWh,
+                });
+            this.dispatch({
+              type: 'invoiceCreated',
+              seq: e.seq,
+              bolt11: inv.bolt11,
+              paymentHash: inv.paymentHash,
+              atMs: clock.now(),
+            });
+          })
+          .catch((err: Error) => {
+            log.warn('invoice creation failed', { seq: e.seq, error: err.message });
+            this.dispatch({ type: 'invoiceCreateFailed', seq: e.seq, error: err.message, atMs: clock.now() });
+          });
+        return;
+      }
+      case 'cancelInvoice': {
+        const row = store.invoiceByHash(e.paymentHash);
+        void node
+          .cancelInvoice(e.paymentHash)
+          .then(() => {
+            if (row && row.state === 'issued') store.markClosed(row.sessionId, row.seq, 'cancelled');
+          })
+          .catch((err: Error) =>
+            log.warn('invoice cancel failed', { paymentHash: e.paymentHash, error: err.message }),
+          );
+        return;
+      }
+      case 'energize':
+        this.energizeGeneration++;
+        try {
+          await evse.setCurrentLimitA(config.evse.maxCurrentA);
+          await evse.enable();
+          log.info('energized', { sessionId: sid, paidWh: s.paidWh, deliveredWh: s.deliveredWh });
+          if (sid && this.cutSessionId === sid) for (const o of this.observers) o.resumed?.(sid);
+          this.cutSessionId = null;
+        } catch (err) {
+          this.alarm(`EVSE enable failed: ${(err as Error).message}`);
+        }
+        return;
+      case 'cutPower': {
+        const reason = reasonName(e.reason);
+        try {
+          await evse.pause();
+        } catch (err) {
+          this.alarm(`EVSE pause failed: ${(err as Error).message}`);
+        }
+        // a cut that suspends the session (non-payment, link loss) is reported; a cut that ends it is part of
+        // the end of the session
+        if (sid && s.phase === 'suspended') {
+          for (const o of this.observers) o.powerCut?.(sid, reason);
+          this.cutSessionId = sid;
+        }
+        log.info('power cut', { sessionId: sid, reason, deliveredWh: s.deliveredWh, paidWh: s.paidWh });
+        const generation = this.energizeGeneration;
+        void this.verifier.verify(clock.now()).then((outcome) => {
+          // re-energized meanwhile (e.g. a late payment): current is expected, the cut is moot
+          if (generation !== this.energizeGeneration) return;
+          store.appendEvent(sid, outcome.ok ? 'powerCut.verified' : 'powerCut.alarm', outcome);
+          if (!outcome.ok)
+            this.alarm(`power cut NOT verified (${outcome.reason}): ${outcome.lastCurrentA} A still flowing`);
+        });
+        return;
+      }
+      case 'signWithNodeKey':
+        void node
+          .signMessage(e.text)
+          .then((signature) =>
+            this.dispatch({ type: 'nodeSignature', text: e.text, signature, atMs: clock.now() }),
+          )
+          .catch((err: Error) => this.alarm(`node signMessage failed: ${err.message}`));
+        return;
+      case 'alarm':
+        this.alarm(`${reasonName(e.reason)}: ${e.message}`);
+        return;
+      case 'sessionEnded':
+        log.info('session ended', {
+          sessionId: sid,
+          reason: e.reasonName,
+          energyWh: e.summary.energyWh,
+          paidMsat: e.summary.paidMsat,
+          receipt: e.receipt !== undefined,
+          error: e.error,
+        });
+        if (sid) for (const o of this.observers) o.sessionEnded?.(sid, e.reasonName, e.summary);
+        return;
+      case 'record':
+        log.debug(`machine: ${e.kind}`, e.data);
+        return;
+      default:
+        log.warn('effect not handled by the wall', { effect: e.type });
+    }
+  }
+
+  /** The snapshot the status page shows. */
+  snapshot(): StatusSnapshot {
+    const s = this.runner.state;
+    const ledger = s.sessionId
+      ? this.parts.store.invoices(s.sessionId).map((i) => ({
+          seq: i.seq,
+          state: i.state,
+          amountMsat: i.amountMsat,
+          fromWh: i.fromWh,
+          toWh: i.toWh,
+          paymentHash: i.paymentHash,
+          latencyMs: i.settledAtMs !== null && i.issuedAtMs !== null ? i.settledAtMs - i.issuedAtMs : null,
+        }))
+      : [];
+    return {
+      role: 'wall',
+      tMs: this.parts.clock.now(),
+      state: s.phase,
+      sessionId: s.sessionId,
+      peer: s.vehiclePub,
+      powerW: this.lastReading?.powerW ?? 0,
+      energyWh: s.deliveredWh,
+      priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh ?? null,
+      creditWh: s.paidWh - s.deliveredWh,
+      paidMsat: s.paidMsat,
+      stopReason: s.endReason === null ? null : reasonName(s.endReason),
+      alarms: [...this.alarms],
+      ledger,
+    };
+  }
+
+  private statusSource() {
+    const store = this.parts.store;
+    return {
+      role: 'wall' as const,
+      status: () => this.snapshot(),
+      sessions: () => store.listSessions(200),
+      session: (id: string) => {
+        const s = store.findSession(id);
+        return s
+          ? { ...s, invoices: store.invoices(id), offers: store.offers(id), samples: store.meterSamples(id) }
+          : undefined;
+      },
+      receipt: (id: string) => {
+        const r = store.receipt(id);
+        return r ? { ...r, body: readStoredJson(r.bodyJson) } : undefined;
+      },
+      events: (afterId: number) => store.events({ afterId, limit: 500 }),
+      extraHtml: () => this.observers.map((o) => o.html?.() ?? '').join(''),
+    };
+  }
+
+  /**
+   * Asks the machine to end the session (operator stop).
+   */
+  requestStop(): void {
+    this.dispatch({ type: 'stopRequest', reason: Reason.USER_STOP, atMs: this.parts.clock.now() });
+  }
+
+  /** Resolves when queued events are processed (tests). */
+  idle(): Promise<void> {
+    return this.runner.idle();
+  }
+
+  /**
+   * Stops the daemon: the machine stops, the power is left as the machine had it (a restart resumes), the
+   * link, meter, EVSE, node subscription and status page are closed, and the store is closed last.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.runner.stop();
+    this.expiryTimer?.cancel();
+    this.poller.stop();
+    this.unsubscribeSettled?.();
+    await this.status?.close();
+    for (const o of this.observers) await o.close?.().catch(() => {});
+    this.sendQueue.close();
+    await this.parts.link.close().catch(() => {});
+    await this.parts.evse.close().catch(() => {});
+    await this.parts.meter.close().catch(() => {});
+    this.parts.store.appendEvent(null, 'daemon.stopped', {});
+    this.parts.store.close();
+  }
+}
