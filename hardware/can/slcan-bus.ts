@@ -20,7 +20,7 @@ import {
   SlcanTokenizer,
   type SlcanToken,
 } from './slcan-codec.js';
-import { openSerialDevice } from './serial-port.js';
+import { openSerialDevice } from '../serial-port.js';
 
 /** How the adapter acknowledges commands. */
 export type SlcanAckStyle = 'cr' | 'z' | 'none';

@@ -11,7 +11,7 @@ import type { SerialPort } from 'serialport';
 import { SystemClock, type Clock } from '../clock.js';
 import { MemoryCanNetwork } from './memory-bus.js';
 import { openPtyPair, type PtyPair } from '../pty-pair.js';
-import { openSerialDevice } from './serial-port.js';
+import { openSerialDevice } from '../serial-port.js';
 import { SlcanAdapterEmulation } from './slcan-adapter-emulation.js';
 import type { SlcanAckStyle } from './slcan-bus.js';
 

@@ -6,7 +6,8 @@
  * Callers never see wire framing: `command('SC', [16, 'V'])` resolves with the reply's parameters.
  */
 import { EventEmitter } from 'node:events';
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
+import { openSerialDevice } from '../serial-port.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { SystemClock } from '../clock.js';
 import { EvseCommandFailed, EvseUnreachable } from './evse.js';
@@ -208,13 +209,10 @@ export class RapiClient extends EventEmitter<RapiClientEvents> {
   }
 
   private async openPort(): Promise<void> {
-    const port = new SerialPort({
-      path: this.options.path,
-      baudRate: this.options.baudRate ?? 115200,
-      autoOpen: false,
-    });
+    let port: SerialPort;
     try {
-      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+      // hangup-aware: an unplugged USB serial adapter closes the port instead of going unnoticed
+      port = await openSerialDevice({ path: this.options.path, baudRate: this.options.baudRate ?? 115200 });
     } catch (err) {
       throw new EvseUnreachable(`cannot open ${this.options.path}: ${(err as Error).message}`);
     }

@@ -8,7 +8,8 @@
  * Misbehaviour on demand, for tests: corrupted reply checksums, swallowed commands (timeouts), `$NK`s,
  * async notifications pushed between a command and its reply, replies split across writes, reboots.
  */
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
+import { openSerialDevice } from '../serial-port.js';
 import type { Clock } from '../clock.js';
 import { SystemClock } from '../clock.js';
 import type { EvseStatus } from '../evse/evse.js';
@@ -96,12 +97,7 @@ export class RapiEmulator {
    * @returns the running emulator
    */
   static async open(options: RapiEmulatorOptions): Promise<RapiEmulator> {
-    const port = new SerialPort({
-      path: options.path,
-      baudRate: options.baudRate ?? 115200,
-      autoOpen: false,
-    });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+    const port = await openSerialDevice({ path: options.path, baudRate: options.baudRate ?? 115200 });
     const emulator = new RapiEmulator(port, options);
     if (options.bootNotification ?? true) emulator.sendBoot();
     return emulator;

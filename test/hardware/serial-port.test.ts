@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CanBusClosed } from '../../hardware/can/errors.js';
 import { canFrame } from '../../hardware/can/frame.js';
 import { MemoryCanNetwork } from '../../hardware/can/memory-bus.js';
-import { openSerialDevice } from '../../hardware/can/serial-port.js';
+import { openSerialDevice } from '../../hardware/serial-port.js';
 import { SlcanAdapterEmulation } from '../../hardware/can/slcan-adapter-emulation.js';
 import { SlcanBus } from '../../hardware/can/slcan-bus.js';
 import { SystemClock } from '../../hardware/clock.js';
