@@ -42,6 +42,11 @@ import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
 import { protocolNetwork } from '../daemon/network-name.js';
 
+/** First re-greeting of a plugged-in car after a handshake timeout, daemon clock ms. */
+const HANDSHAKE_RETRY_FIRST_MS = 5_000;
+/** Longest wait between re-greetings, daemon clock ms. */
+const HANDSHAKE_RETRY_MAX_MS = 60_000;
+
 /** Everything the wall daemon runs on (built from the config by `startWallDaemon`, or given by tests). */
 export interface WallParts {
   config: WallConfig;
@@ -94,6 +99,10 @@ export class WallDaemon {
   /** session whose power was cut (an energize afterwards is a resume) */
   private cutSessionId: string | null = null;
   private expiryTimer: { cancel(): void } | null = null;
+  /** pending re-greeting of a plugged-in car whose module did not complete the handshake */
+  private handshakeRetryTimer: { cancel(): void } | null = null;
+  /** delay before the next re-greeting, daemon clock ms (doubles up to HANDSHAKE_RETRY_MAX_MS) */
+  private handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
   private stopping = false;
   private readonly observers: WallObserver[];
   private readonly sendQueue: SendQueue;
@@ -251,9 +260,36 @@ export class WallDaemon {
       if (phase === 'idle' || phase === 'ended')
         this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
     } else {
+      this.handshakeRetryTimer?.cancel();
+      this.handshakeRetryTimer = null;
+      this.handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
       for (const o of this.observers) o.unplugged?.();
       if (phase !== 'idle') this.dispatch({ type: 'unplug', atMs });
     }
+  }
+
+  /**
+   * A car still plugged in whose module did not complete the handshake (it was restarting, or still booting) is
+   * greeted again with a fresh session: after HANDSHAKE_RETRY_FIRST_MS, then doubling up to
+   * HANDSHAKE_RETRY_MAX_MS, for as long as it stays plugged in. A car without a boltcharge module costs one
+   * hello a minute; a car whose module comes back starts charging without being unplugged.
+   */
+  private scheduleHandshakeRetry(): void {
+    if (this.stopping || this.lastPlugged !== true) return;
+    const delayMs = this.handshakeRetryDelayMs;
+    this.handshakeRetryDelayMs = Math.min(delayMs * 2, HANDSHAKE_RETRY_MAX_MS);
+    this.handshakeRetryTimer?.cancel();
+    this.handshakeRetryTimer = this.parts.clock.setTimer(delayMs, () => {
+      this.handshakeRetryTimer = null;
+      const phase = this.runner.state.phase;
+      if (this.stopping || this.lastPlugged !== true || (phase !== 'ended' && phase !== 'idle')) return;
+      this.parts.log.info('greeting the plugged-in car again', { afterMs: delayMs });
+      this.dispatch({
+        type: 'plug',
+        entropyHex: randomBytes(32).toString('hex'),
+        atMs: this.parts.clock.now(),
+      });
+    });
   }
 
   private onReading(r: MeterReading): void {
@@ -534,6 +570,8 @@ export class WallDaemon {
           error: e.error,
         });
         if (sid) for (const o of this.observers) o.sessionEnded?.(sid, e.reasonName, e.summary);
+        if (e.reason === Reason.HANDSHAKE_TIMEOUT) this.scheduleHandshakeRetry();
+        else this.handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
         return;
       case 'record':
         log.debug(`machine: ${e.kind}`, e.data);
@@ -616,6 +654,7 @@ export class WallDaemon {
     this.stopping = true;
     this.runner.stop();
     this.expiryTimer?.cancel();
+    this.handshakeRetryTimer?.cancel();
     this.poller.stop();
     this.unsubscribeSettled?.();
     await this.status?.close();
