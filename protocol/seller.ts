@@ -295,6 +295,32 @@ function currentBlockWh(s: SellerState): number {
   );
 }
 
+/**
+ * Size of the next block when a limit (target, stop, renewal or price boundary) lies `toLimitWh` ahead of the paid
+ * energy. A block never crosses the limit, and never leaves a remainder smaller than `minBlockWh` before it: such a
+ * remainder would need a tiny last invoice (e.g. 4 Wh = 400 msat at 100 msat/Wh, below Lightning's 1-sat minimum
+ * payment, so unpayable). The remainder is absorbed into this block when that stays within `maxBlockWh`,
+ * otherwise this block shrinks so the last one is at least `minBlockWh`.
+ *
+ * @param blockWh the block the cadence asks for, Wh
+ * @param toLimitWh energy to the nearest limit, Wh (Infinity when none)
+ * @param minBlockWh smallest block, Wh
+ * @param maxBlockWh largest block both sides agreed, Wh
+ * @returns the block to invoice, Wh (<= 0 when the limit is reached)
+ */
+export function blockBeforeLimit(
+  blockWh: number,
+  toLimitWh: number,
+  minBlockWh: number,
+  maxBlockWh: number,
+): number {
+  if (toLimitWh <= blockWh) return toLimitWh;
+  const restWh = toLimitWh - blockWh;
+  if (restWh >= minBlockWh) return blockWh;
+  if (blockWh + restWh <= maxBlockWh) return blockWh + restWh;
+  return Math.max(1, blockWh - (minBlockWh - restWh));
+}
+
 /** Applies the energy rules after every event: end conditions, cut, energize, next invoice. */
 function advance(s: SellerState, out: Effect[], atMs: number): void {
   if (!ACTIVE.includes(s.phase)) return;
@@ -334,7 +360,9 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
     s.targetEnergyWh > 0 ? s.targetEnergyWh : undefined,
     ...s.schedule.map((seg) => seg.fromWh).filter((w) => w > s.paidWh),
   ];
-  for (const lim of limits) if (lim !== undefined) cap = Math.min(cap, lim - s.paidWh);
+  let toLimitWh = Infinity;
+  for (const lim of limits) if (lim !== undefined) toLimitWh = Math.min(toLimitWh, lim - s.paidWh);
+  cap = blockBeforeLimit(cap, toLimitWh, c.minBlockWh, Math.min(c.maxBlockWh, s.buyerMaxBlockWh));
   if (cap <= 0) return;
   const seq = s.invoices.length;
   const terms = invoiceTerms(s.schedule, s.paidWh, cap);
