@@ -4,7 +4,7 @@
  * plus basic auth: StartTransaction, MeterValues and StopTransaction carry the CSMS's transactionId, connector
  * status follows the session, and the Lightning DataTransfers carry JSON text that adds up to the books.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -20,10 +20,10 @@ const PASSWORD = 'wall-16-secret-0123456789';
 
 describe('the wall daemon reports a paid session over OCPP 1.6J (wss, CA file, basic auth)', () => {
   const connectionFile = inject('regtestConnectionPath');
-  let rig: ChargeRig | undefined;
+  const rigs: ChargeRig[] = [];
   let csms: TestCsms | undefined;
   afterAll(async () => {
-    await rig?.stop();
+    for (const r of rigs) await r.stop();
     await csms?.close();
   });
 
@@ -35,7 +35,7 @@ describe('the wall daemon reports a paid session over OCPP 1.6J (wss, CA file, b
       password: PASSWORD,
       tls: { certPem: cert.certPem, keyPem: cert.keyPem },
     });
-    rig = await ChargeRig.create({
+    const rig = await ChargeRig.create({
       dir,
       connectionFile,
       link: 'can',
@@ -52,6 +52,7 @@ describe('the wall daemon reports a paid session over OCPP 1.6J (wss, CA file, b
       },
       vehicle: { limits: { targetEnergyWh: TARGET_WH } },
     });
+    rigs.push(rig);
     const r = rig;
     const c = csms;
     await r.startDaemons();
@@ -140,4 +141,23 @@ describe('the wall daemon reports a paid session over OCPP 1.6J (wss, CA file, b
       energyToWh: meterStop,
     });
   }, 240_000);
+
+  it('a caFile without a certificate stops the wall at start, naming the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'e2e-ocpp16-badca-'));
+    const notPem = join(dir, 'ca.pem');
+    writeFileSync(notPem, 'not a certificate\n');
+    const rig = await ChargeRig.create({
+      dir,
+      connectionFile,
+      link: 'can',
+      speed: SPEED,
+      wall: { ocpp: { url: 'wss://localhost:1', stationId: 'WALL-16', password: PASSWORD, caFile: notPem } },
+    });
+    rigs.push(rig);
+    await expect(rig.wall.start(10_000)).rejects.toThrow(/exited \(2\) before ready/);
+    rig.wall.close();
+    expect(readFileSync(join(dir, 'wall.log'), 'utf8')).toContain(
+      `ocpp.caFile: ${notPem} holds no PEM certificate`,
+    );
+  });
 });
