@@ -97,7 +97,7 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
             ? {
                 unpaidInvoice: {
                   seq: unpaid.seq,
-                  paymentHash: unpaid.paymentHash ?? '',
+                  paymentHash: unpaid.paymentHash,
                   amountMsat: unpaid.amountMsat,
                   priceMsatPerWh: Number(unpaid.priceMsatPerWh),
                   energyFromWh: unpaid.fromWh,
@@ -169,25 +169,24 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
  * @param invoices the session's invoices in seq order
  * @returns that invoice, or undefined when none is outstanding (the cut then reports null invoice fields)
  */
-function oldestUnpaid(invoices: InvoiceRow[]): InvoiceRow | undefined {
-  return invoices.find((i) => i.state === 'issued' && i.paymentHash !== null);
+function oldestUnpaid(invoices: InvoiceRow[]): (InvoiceRow & { paymentHash: string }) | undefined {
+  return invoices.find(
+    (i): i is InvoiceRow & { paymentHash: string } => i.state === 'issued' && i.paymentHash !== null,
+  );
 }
 
 /**
- * Reads the PEM CA file trusted for `wss://` (security profile 2).
+ * Reads the PEM CA file trusted for `wss://` (security profile 2); the config reader already checked that it
+ * holds a certificate.
  *
  * @param file absolute path (the config reader resolves it against the config's folder)
  * @returns the PEM text
- * @throws OcppConfigInvalid when the file is unreadable or holds no PEM certificate
+ * @throws OcppConfigInvalid when the file cannot be read (e.g. removed since the config was read)
  */
 function readCaFile(file: string): string {
-  let pem: string;
   try {
-    pem = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new OcppConfigInvalid(`ocpp.caFile ${file} cannot be read: ${(err as Error).message}`);
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new OcppConfigInvalid(`ocpp.caFile ${file} holds no PEM certificate`);
-  return pem;
 }

@@ -8,8 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { SystemClock } from '../../hardware/clock.js';
 import { readBooks } from '../../scripts/demo/books.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
+import { WallStore } from '../../wall-module/store.js';
 import {
   SPEED,
   lightningReports,
@@ -117,7 +119,15 @@ describe('CSMS outage with a kill -9 of the wall daemon in the middle (OCPP 2.0.
     expect(books.problems).toEqual([]);
     expect(books.sessions).toHaveLength(1);
     const b = books.sessions[0]!;
-    expect(b.wallStopReason).toBe('TARGET_REACHED');
+    const store = WallStore.open(r.files.wallDb, new SystemClock());
+    const unsettled = store
+      .invoices(b.sessionId)
+      .filter((i) => i.state !== 'settled')
+      .map((i) => `#${i.seq} ${i.state} ${i.fromWh}-${i.toWh} Wh ${i.amountMsat} msat`);
+    store.close();
+    expect(b.wallStopReason, `stop reason; invoices not settled: ${unsettled.join(', ')}`).toBe(
+      'TARGET_REACHED',
+    );
     expect(b.receiptValid).toBe(true);
     expect(b.paidBlocksWh).toBe(TARGET_WH);
 
