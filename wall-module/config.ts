@@ -3,6 +3,7 @@
  * grace, heartbeat, the cable link, the EVSE, the meter, the Lightning node, the store, the status page and
  * OCPP. `loadWallConfig` validates every key and reports all problems at once, naming each bad key.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigReader } from '../daemon/config-reader.js';
 import {
   readClock,
@@ -186,13 +187,18 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     if (url && !/^wss?:\/\//.test(url)) o.problem('url', 'must start with ws:// or wss://');
     const vendorId = o.string('vendorId', 'org.boltcharge');
     if (vendorId.length > 255) o.problem('vendorId', 'must be at most 255 characters');
+    const caFile = o.optionalPath('caFile');
+    if (caFile !== undefined) {
+      const problem = caFileProblem(caFile);
+      if (problem) o.problem('caFile', problem);
+    }
     config.ocpp = {
       enabled,
       url,
       stationId: o.string('stationId'),
       protocols,
       password: o.optionalString('password'),
-      caFile: o.optionalPath('caFile'),
+      caFile,
       vendorId,
       evseId: o.int('evseId', 1, { min: 1, max: 100 }),
       meterSampleIntervalSec: o.int('meterSampleIntervalSec', 60, { min: 1, max: 3600 }),
@@ -200,6 +206,22 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   }
   r.done();
   return config;
+}
+
+/**
+ * Checks the CA file a `wss://` CSMS is verified with (security profile 2).
+ *
+ * @param file absolute path
+ * @returns why it is unusable, or undefined when it holds a PEM certificate
+ */
+function caFileProblem(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  return text.includes('-----BEGIN CERTIFICATE-----') ? undefined : `${file} holds no PEM certificate`;
 }
 
 function readProtocols(o: ConfigReader): OcppConfig['protocols'] {

@@ -3,12 +3,13 @@
  * `OcppStation` (wall-module/ocpp). OCPP only observes: every call is caught and logged, so a CSMS problem never
  * changes what the car is charged or delivered.
  */
+import { readFileSync } from 'node:fs';
 import type { Clock } from '../hardware/clock.js';
 import type { MeterReading } from '../hardware/meter/energy-meter.js';
 import type { Logger } from '../daemon/logger.js';
 import type { OcppConfig } from './config.js';
-import { OcppStation } from './ocpp/index.js';
-import type { WallStore } from './store.js';
+import { OcppConfigInvalid, OcppStation } from './ocpp/index.js';
+import type { InvoiceRow, WallStore } from './store.js';
 import type { WallObserver } from './wall-daemon.js';
 
 /**
@@ -19,8 +20,10 @@ import type { WallObserver } from './wall-daemon.js';
  * @param clock daemon clock
  * @param log daemon logger
  * @returns the observer
+ * @throws OcppConfigInvalid when `caFile` cannot be read
  */
 export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log: Logger): WallObserver {
+  const caPem = c.caFile === undefined ? undefined : readCaFile(c.caFile);
   const station = new OcppStation({
     clock,
     db: store.db,
@@ -28,6 +31,7 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
       url: c.url,
       identity: c.stationId,
       password: c.password,
+      ...(caPem !== undefined ? { caPem } : {}),
       protocols: c.protocols,
       vendorId: c.vendorId,
       meterIntervalSec: c.meterSampleIntervalSec,
@@ -82,14 +86,28 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
       refreshHtml();
     },
     powerCut: (sessionId, reason) =>
-      safe('powerCut', () =>
+      safe('powerCut', () => {
+        const unpaid = reason === 'UNPAID' ? oldestUnpaid(store.invoices(sessionId)) : undefined;
         station.powerCut({
           sessionId,
           reason: reason === 'UNPAID' ? 'non-payment' : reason === 'EQUIPMENT_FAULT' ? 'fault' : 'other',
           atMs: clock.now(),
           energyWh: lastRegisterWh,
-        }),
-      ),
+          ...(unpaid
+            ? {
+                unpaidInvoice: {
+                  seq: unpaid.seq,
+                  paymentHash: unpaid.paymentHash,
+                  amountMsat: unpaid.amountMsat,
+                  priceMsatPerWh: Number(unpaid.priceMsatPerWh),
+                  energyFromWh: unpaid.fromWh,
+                  energyToWh: unpaid.toWh,
+                  ...(unpaid.issuedAtMs !== null ? { issuedAtMs: unpaid.issuedAtMs } : {}),
+                },
+              }
+            : {}),
+        });
+      }),
     resumed: (sessionId) =>
       safe('resumed', () => station.resumed({ sessionId, atMs: clock.now(), energyWh: lastRegisterWh })),
     invoiceIssued: (sessionId, inv) =>
@@ -143,4 +161,32 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
     html: () => html,
     close: () => station.stop(),
   };
+}
+
+/**
+ * The invoice a non-payment cut is about: the oldest one issued to the car and not settled.
+ *
+ * @param invoices the session's invoices in seq order
+ * @returns that invoice, or undefined when none is outstanding (the cut then reports null invoice fields)
+ */
+function oldestUnpaid(invoices: InvoiceRow[]): (InvoiceRow & { paymentHash: string }) | undefined {
+  return invoices.find(
+    (i): i is InvoiceRow & { paymentHash: string } => i.state === 'issued' && i.paymentHash !== null,
+  );
+}
+
+/**
+ * Reads the PEM CA file trusted for `wss://` (security profile 2); the config reader already checked that it
+ * holds a certificate.
+ *
+ * @param file absolute path (the config reader resolves it against the config's folder)
+ * @returns the PEM text
+ * @throws OcppConfigInvalid when the file cannot be read (e.g. removed since the config was read)
+ */
+function readCaFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new OcppConfigInvalid(`ocpp.caFile ${file} cannot be read: ${(err as Error).message}`);
+  }
 }

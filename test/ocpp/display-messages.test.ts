@@ -4,99 +4,25 @@
  * rendered fragment in headless Chromium, where the QR code's on-screen pixels are compared module by module
  * with an independent encoding of the expected content.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
-import QRCode from 'qrcode';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { QR_ERROR_CORRECTION, QR_MARGIN_MODULES } from '../../wall-module/ocpp/display-render.js';
 import type { OcppVersion } from '../../wall-module/ocpp/types.js';
+import {
+  expectedModules,
+  launchHeadlessChromium,
+  qrModulesOnScreen,
+  type HeadlessBrowser,
+} from '../support/qr-on-screen.js';
 import { type StationFixture, startStationFixture, stopStationFixture } from './fixtures.js';
 import { untilDrained, untilOnline, waitFor } from './harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const T0 = 1_700_000_500_000;
 const PAY_URI = 'https://pay.example.com/charge?evse=1&session=7f3a9c';
 
 function message(id: number, format: string, content: string, extra: Record<string, unknown> = {}) {
   return { message: { id, priority: 'InFront', message: { format, content }, ...extra } };
-}
-
-/** The browser APIs used to read a screenshot's pixels (the project compiles without DOM typings). */
-interface BrowserCanvasApi {
-  createImageBitmap(blob: Blob): Promise<{ width: number; height: number }>;
-  OffscreenCanvas: new (
-    w: number,
-    h: number,
-  ) => {
-    getContext(kind: '2d'): {
-      drawImage(image: unknown, x: number, y: number): void;
-      getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
-    };
-  };
-}
-
-/** Sampled QR modules (true = dark) of every `img.ocpp-qr` on a page, from a screenshot of each image. */
-async function qrModulesOnScreen(
-  ctx: BrowserContext,
-  url: string,
-  moduleCounts: number[],
-): Promise<boolean[][][]> {
-  const page = await ctx.newPage();
-  await page.setViewportSize({ width: 900, height: 1400 });
-  await page.goto(url);
-  const images = page.locator('img.ocpp-qr');
-  await waitFor(async () => (await images.count()) === moduleCounts.length, 'QR images on the page');
-  const result: boolean[][][] = [];
-  for (let i = 0; i < moduleCounts.length; i++) {
-    const img = images.nth(i);
-    await img.evaluate((el) => (el as unknown as { decode(): Promise<void> }).decode());
-    const png = await img.screenshot();
-    writeFileSync(join(tmpdir(), `boltcharge-ocpp-qr-${i}.png`), png);
-    const size = moduleCounts[i]!;
-    // decode the screenshot's pixels in the browser (a canvas), then sample each module's centre
-    const modules = await page.evaluate(
-      async ({ b64, size, margin }) => {
-        const web = globalThis as unknown as BrowserCanvasApi;
-        const bitmap = await web.createImageBitmap(
-          await (await fetch(`data:image/png;base64,${b64}`)).blob(),
-        );
-        const canvas = new web.OffscreenCanvas(bitmap.width, bitmap.height);
-        const g = canvas.getContext('2d');
-        g.drawImage(bitmap, 0, 0);
-        const px = g.getImageData(0, 0, bitmap.width, bitmap.height);
-        const total = size + 2 * margin;
-        const rows: boolean[][] = [];
-        for (let r = 0; r < size; r++) {
-          const row: boolean[] = [];
-          for (let c = 0; c < size; c++) {
-            const x = Math.floor(((margin + c + 0.5) * bitmap.width) / total);
-            const y = Math.floor(((margin + r + 0.5) * bitmap.height) / total);
-            const o = (y * bitmap.width + x) * 4;
-            const lum = 0.299 * px.data[o]! + 0.587 * px.data[o + 1]! + 0.114 * px.data[o + 2]!;
-            row.push(lum < 128);
-          }
-          rows.push(row);
-        }
-        return rows;
-      },
-      { b64: png.toString('base64'), size, margin: QR_MARGIN_MODULES },
-    );
-    result.push(modules);
-  }
-  await page.screenshot({ path: join(tmpdir(), 'boltcharge-ocpp-display-page.png'), fullPage: true });
-  await page.close();
-  return result;
-}
-
-/** The expected module matrix of `content`, encoded independently of the renderer. */
-function expectedModules(content: string): boolean[][] {
-  const qr = QRCode.create(content, { errorCorrectionLevel: QR_ERROR_CORRECTION });
-  const n = qr.modules.size;
-  return Array.from({ length: n }, (_, r) => Array.from({ length: n }, (_, c) => qr.modules.get(r, c) === 1));
 }
 
 async function serve(html: string): Promise<{ server: Server; url: string }> {
@@ -112,31 +38,16 @@ async function serve(html: string): Promise<{ server: Server; url: string }> {
 
 describe('OCPP display messages', () => {
   let fx: StationFixture;
+  let chromium: HeadlessBrowser;
   let browser: BrowserContext;
-  let profile: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium`);
-    profile = mkdtempSync(join(tmpdir(), 'boltcharge-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      deviceScaleFactor: 1,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    chromium = await launchHeadlessChromium();
+    browser = chromium.context;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    rmSync(profile, { recursive: true, force: true });
+    await chromium?.close();
   });
 
   /** Starts the fixture (a CSMS speaking `protocols`) and brings the station online. */

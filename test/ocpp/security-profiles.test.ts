@@ -3,49 +3,16 @@
  * profile 2 (TLS + basic auth) connects with a configured CA (a self-signed certificate made here with
  * openssl) and refuses a server the CA does not vouch for.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OcppStation } from '../../wall-module/ocpp/station.js';
 import { TestCsms } from '../support/csms.js';
+import { selfSigned } from '../support/tls-cert.js';
 import { manualStation, tempDb, untilOnline, waitFor, type TempDb } from './harness.js';
 
 const PASSWORD = 'station-secret-0123456789';
-
-function selfSigned(dir: string, name: string): { certPem: string; keyPem: string } {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.crt`);
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'pipe' },
-    );
-  } catch (err) {
-    throw new Error(`openssl is required for the TLS test (apt-get install openssl): ${String(err)}`);
-  }
-  return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-}
 
 describe('OCPP security profiles', () => {
   let dir: string;
