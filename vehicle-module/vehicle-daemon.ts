@@ -8,6 +8,12 @@
  * while it could still settle. After a restart, every `recorded`/`sent` payment is resolved this way BEFORE the
  * link is opened, i.e. before anything new can be paid.
  *
+ * Node outages (lnd stopped, restarting): an unreachable node is not a failed payment. The payment waits, the
+ * outage is logged and raised as an alarm once, and when the node answers again its own record decides: a
+ * payment it never received is sent then (same invoice, same hash: the node itself refuses to pay a hash twice),
+ * as long as the session still wants it and the wall has not issued a later invoice in its place; a payment that
+ * found no route while the node's channels were coming back up is tried again for `payment.timeoutMs`.
+ *
  * Plug detection: the module sits inline with the charge port; a session starts when the wall's hello arrives
  * while the machine is idle or its previous session has ended.
  */
@@ -16,7 +22,14 @@ import { SystemClock, type Clock } from '../hardware/clock.js';
 import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
 import { MeterPoller } from '../hardware/meter/meter-poller.js';
 import type { CableLink } from '../hardware/link/cable-link.js';
-import type { LightningNode } from '../lightning/lightning-node.js';
+import {
+  InsufficientBalance,
+  InvoiceExpired,
+  InvoiceNotPayable,
+  NoRoute,
+  NodeUnreachable,
+} from '../lightning/errors.js';
+import type { LightningNode, PaymentStatus } from '../lightning/lightning-node.js';
 import {
   buyerConfig,
   buyerStep,
@@ -55,6 +68,12 @@ export interface VehicleParts {
 /** Final outcome of one payment, as the node reports it. */
 type Outcome = { ok: true; preimage: string; feeMsat: bigint } | { ok: false; error: string };
 
+/** What the node finally said about a payment (never `in_flight`), or that the daemon is stopping. */
+type FinalStatus = Exclude<PaymentStatus['state'], 'in_flight'> | 'stopping';
+
+/** Most attempts of one invoice (a guard; retries also stop when the session no longer wants the payment). */
+const MAX_PAY_ATTEMPTS = 60;
+
 const realTime = new SystemClock();
 
 /** Percent (number) → parts per million (integer). */
@@ -71,6 +90,10 @@ export class VehicleDaemon {
   private stopping = false;
   private readonly paying = new Set<string>();
   private readonly sendQueue: SendQueue;
+  /** real-time ms since the node stopped answering (null while it answers) */
+  private nodeDownSinceMs: number | null = null;
+  /** real-time ms at which the node answered again after an outage */
+  private nodeBackAtMs: number | null = null;
 
   private constructor(
     private readonly parts: VehicleParts,
@@ -328,24 +351,96 @@ export class VehicleDaemon {
 
   /** Pays one recorded invoice and reports the node's final outcome to the machine. */
   private async pay(paymentHash: string, bolt11: string, maxFeeMsat: bigint): Promise<void> {
-    const { store, node, config } = this.parts;
+    const { store } = this.parts;
     if (this.paying.has(paymentHash)) return;
     this.paying.add(paymentHash);
     try {
       const row = store.livePayment(paymentHash);
       if (row.state !== 'recorded') return; // already handled (restart recovery)
       store.markSent(paymentHash);
-      let outcome: Outcome;
-      try {
-        const r = await node.pay(bolt11, { maxFeeMsat, timeoutMs: config.payment.timeoutMs });
-        outcome = { ok: true, preimage: r.preimage, feeMsat: r.feeMsat };
-      } catch (err) {
-        outcome = await this.resolve(paymentHash, (err as Error).message);
-      }
+      const outcome = await this.payUntilDecided(paymentHash, bolt11, maxFeeMsat);
       if (!this.stopping) this.finish(store.livePayment(paymentHash), outcome);
     } finally {
       this.paying.delete(paymentHash);
     }
+  }
+
+  /**
+   * Sends a payment and, after any error, lets the node's record decide: succeeded → paid; failed or never
+   * received → tried again when that is safe and still wanted (see `retryReason`), otherwise failed.
+   */
+  private async payUntilDecided(paymentHash: string, bolt11: string, maxFeeMsat: bigint): Promise<Outcome> {
+    const { node, config, log } = this.parts;
+    for (let attempt = 1; ; attempt++) {
+      const startedAtMs = realTime.now();
+      let error: Error;
+      try {
+        const r = await node.pay(bolt11, { maxFeeMsat, timeoutMs: config.payment.timeoutMs });
+        this.nodeAnswered();
+        return { ok: true, preimage: r.preimage, feeMsat: r.feeMsat };
+      } catch (err) {
+        error = err as Error;
+      }
+      const st = await this.finalStatus(paymentHash);
+      if (st.state === 'succeeded')
+        return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
+      if (st.state === 'stopping') return { ok: false, error: 'daemon stopping' };
+      // the node was down during this attempt (the error says so, or it came back while we asked it)
+      const outage =
+        error instanceof NodeUnreachable || (this.nodeBackAtMs !== null && this.nodeBackAtMs >= startedAtMs);
+      const verdict = this.retryReason(paymentHash, error, st.state, attempt, outage);
+      if (verdict.retry) {
+        log.info('paying the invoice again', { paymentHash, attempt: attempt + 1, why: verdict.why });
+        await realTime.sleep(Math.min(5000, 500 * attempt));
+        continue;
+      }
+      const why = verdict.why ? `${error.message}; ${verdict.why}` : error.message;
+      return { ok: false, error: st.state === 'unknown' ? `never reached the node (${why})` : why };
+    }
+  }
+
+  /**
+   * Whether a payment the node did not complete is sent again. Safe by construction: the node has no successful
+   * or pending attempt for this hash (it said `failed` or `unknown`), and lnd refuses a second payment of a hash.
+   *
+   * @param paymentHash hex hash
+   * @param error what the last attempt threw
+   * @param state the node's final record of the hash
+   * @param attempt attempts made so far
+   * @param outage the node was unreachable during this attempt
+   * @returns retry or not, and why (for the log and the failure message)
+   */
+  private retryReason(
+    paymentHash: string,
+    error: Error,
+    state: 'failed' | 'unknown',
+    attempt: number,
+    outage: boolean,
+  ): { retry: boolean; why?: string } {
+    const s = this.runner.state;
+    const p = s.payments.find((x) => x.paymentHash === paymentHash);
+    if (this.stopping || p === undefined || p.status !== 'inflight') return { retry: false };
+    if (s.phase !== 'charging') return { retry: false, why: `not sent again: the session is ${s.phase}` };
+    const later = s.payments.find((x) => x.seq > p.seq);
+    // the wall issues an invoice only when none is outstanding: a later one means it withdrew this one
+    if (later !== undefined)
+      return { retry: false, why: `not sent again: the wall issued invoice ${later.seq} in its place` };
+    if (attempt >= MAX_PAY_ATTEMPTS) return { retry: false, why: `gave up after ${attempt} attempts` };
+    if (
+      state === 'unknown' &&
+      outage &&
+      !(error instanceof InvoiceExpired || error instanceof InvoiceNotPayable)
+    )
+      return { retry: true, why: 'the node never received it' };
+    const channelsComingBack =
+      this.nodeBackAtMs !== null && realTime.now() - this.nodeBackAtMs < this.parts.config.payment.timeoutMs;
+    if (
+      state === 'failed' &&
+      channelsComingBack &&
+      (error instanceof NoRoute || error instanceof InsufficientBalance)
+    )
+      return { retry: true, why: 'no route yet: the node is re-establishing its channels after an outage' };
+    return { retry: false };
   }
 
   /**
@@ -355,15 +450,30 @@ export class VehicleDaemon {
    * @param why the error that made the outcome uncertain (reported if the node says failed)
    */
   private async resolve(paymentHash: string, why: string): Promise<Outcome> {
+    const st = await this.finalStatus(paymentHash);
+    if (st.state === 'succeeded') return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
+    if (st.state === 'failed') return { ok: false, error: why };
+    if (st.state === 'unknown') return { ok: false, error: `never reached the node (${why})` };
+    return { ok: false, error: 'daemon stopping' };
+  }
+
+  /**
+   * Polls `paymentStatus` until the node answers with a final state (an unreachable node is waited for, never
+   * taken as a failure; a pending payment is waited for).
+   *
+   * @param paymentHash hex hash
+   */
+  private async finalStatus(
+    paymentHash: string,
+  ): Promise<{ state: FinalStatus; preimage?: string; feeMsat?: bigint }> {
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
         const st = await this.parts.node.paymentStatus(paymentHash);
-        if (st.state === 'succeeded')
-          return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
-        if (st.state === 'failed') return { ok: false, error: why };
-        if (st.state === 'unknown') return { ok: false, error: `never reached the node (${why})` };
+        this.nodeAnswered();
+        if (st.state !== 'in_flight') return { ...st, state: st.state };
       } catch (err) {
-        if (attempt % 10 === 0)
+        this.nodeUnreachable(err as Error);
+        if (attempt % 20 === 0)
           this.parts.log.warn('node unreachable while resolving a payment', {
             paymentHash,
             error: (err as Error).message,
@@ -371,7 +481,24 @@ export class VehicleDaemon {
       }
       await realTime.sleep(500);
     }
-    return { ok: false, error: 'daemon stopping' };
+    return { state: 'stopping' };
+  }
+
+  /** Notes that the node did not answer; the first time in an outage it is logged and raised as an alarm. */
+  private nodeUnreachable(err: Error): void {
+    if (this.nodeDownSinceMs !== null) return;
+    this.nodeDownSinceMs = realTime.now();
+    this.alarm(`Lightning node unreachable, payments wait for it: ${err.message}`);
+  }
+
+  /** Notes that the node answered; after an outage it is logged with the outage's length. */
+  private nodeAnswered(): void {
+    if (this.nodeDownSinceMs === null) return;
+    const downMs = realTime.now() - this.nodeDownSinceMs;
+    this.nodeDownSinceMs = null;
+    this.nodeBackAtMs = realTime.now();
+    this.parts.log.info('Lightning node reachable again', { downMs });
+    this.parts.store.appendEvent(this.runner.state.sessionId, 'node.reachable', { downMs });
   }
 
   /** Commits a payment outcome, notifies the owner and tells the machine. */

@@ -21,6 +21,7 @@ import {
   getWalletInfo,
   openChannel,
   payViaPaymentRequest,
+  sendToChainAddress,
   type AuthenticatedLnd,
 } from 'ln-service';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
@@ -280,7 +281,8 @@ export interface ExtraNode {
   stop(): Promise<void>;
   /** starts it again on the same ports and data (no-op when running) */
   start(): Promise<void>;
-  /** cooperatively closes its channels (so partners keep no dead channel), stops it and deletes its data */
+  /** closes its channels (cooperatively when possible, so partners keep no dead channel), stops it and deletes
+    its data */
   destroy(): Promise<void>;
 }
 
@@ -372,6 +374,44 @@ export async function openChannelBetween(args: {
   }
 }
 
+/** Sends on-chain funds from the network's `vehicle` wallet to another node (e.g. an extra node that is to
+  fund a channel of its own), mines a confirmation and waits until the node sees the confirmed balance.
+
+  {
+    to: <Receiving NodeConnection>
+    amountSat: <Amount Sat Number>
+  }
+
+  @returns {txid: <Funding Transaction Id Hex String>}
+*/
+export async function fundNodeOnChain(args: {
+  to: NodeConnection;
+  amountSat: number;
+}): Promise<{ txid: string }> {
+  if (!Number.isInteger(args.amountSat) || args.amountSat < 10_000)
+    throw new RangeError(`fundNodeOnChain: amountSat must be an integer >= 10000, got ${args.amountSat}`);
+  const connection = readConnection();
+  const rpc = btcdConfig(connection);
+  const from = lndOf(connection.nodes.vehicle);
+  const to = lndOf(args.to);
+  try {
+    const before = (await getChainBalance({ lnd: to })).chain_balance;
+    const { address } = await createChainAddress({ lnd: to, format: 'p2wpkh' });
+    const sent = await retry('send on-chain funds from the vehicle wallet', 10, () =>
+      sendToChainAddress({ lnd: from, address, tokens: args.amountSat, fee_tokens_per_vbyte: 2 }),
+    );
+    await btcdRpc(rpc, 'generate', [1]);
+    await waitFor(`${args.amountSat} sat to confirm at ${args.to.pubkey}`, 60_000, networkDir(), async () => {
+      const [info, bal] = await Promise.all([getWalletInfo({ lnd: to }), getChainBalance({ lnd: to })]);
+      return info.is_synced_to_chain && bal.chain_balance >= before + args.amountSat ? true : undefined;
+    });
+    return { txid: sent.id };
+  } finally {
+    closeLnd(from);
+    closeLnd(to);
+  }
+}
+
 /** "active" in getChannels can precede the channel link being ready to carry HTLCs ("insufficient balance"
   for a moment); a first 1-sat payment, retried, proves the channel is usable. */
 async function proveChannelCarriesPayments(from: AuthenticatedLnd, to: AuthenticatedLnd): Promise<void> {
@@ -386,13 +426,20 @@ async function proveChannelCarriesPayments(from: AuthenticatedLnd, to: Authentic
   });
 }
 
-/** Cooperatively closes every active channel of `node` and mines the closing transactions. */
+/** Closes every channel of `node` and mines the closing transactions: cooperatively when the channel is active
+  and the partner answers within 30 s, else by force (the partner's balance is spendable at once either way). */
 async function closeAllChannels(node: NodeConnection, connection: NetworkConnection): Promise<void> {
   const lnd = lndOf(node);
   try {
-    const { channels } = await getChannels({ lnd, is_active: true });
+    const { channels } = await getChannels({ lnd });
     for (const c of channels) {
-      await closeChannel({ lnd, id: c.id, tokens_per_vbyte: 2 });
+      const cooperative = c.is_active
+        ? await Promise.race([
+            closeChannel({ lnd, id: c.id, tokens_per_vbyte: 2 }).then(() => true),
+            sleep(30_000).then(() => false),
+          ]).catch(() => false)
+        : false;
+      if (!cooperative) await closeChannel({ lnd, id: c.id, is_force_close: true });
     }
     if (channels.length > 0) await btcdRpc(btcdConfig(connection), 'generate', [1]);
   } finally {
