@@ -808,6 +808,13 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
       } else {
         p.status = 'failed';
         s.committedWh -= p.blockWh;
+        if (p.seq < Math.max(s.lastSeq, s.held?.seq ?? -1)) {
+          // The wall has since sent a newer invoice in its place (it cancels and reissues an invoice left unpaid
+          // while the power is cut, e.g. during an outage of this car's node): the failure says nothing about
+          // our ability to pay, so it neither counts towards PAYMENT_FAILED nor is declined.
+          out.push(record('paymentSuperseded', { seq: p.seq, paymentHash: hash, error: ev.error ?? null }));
+          return s;
+        }
         s.consecutiveFailures += 1;
         out.push(record('paymentFailed', { seq: p.seq, paymentHash: hash, error: ev.error ?? null }));
         out.push({

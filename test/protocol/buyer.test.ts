@@ -273,6 +273,40 @@ describe('buyer: invoices (each refusal has its own reason)', () => {
   });
 });
 
+describe('buyer: payments of replaced invoices', () => {
+  it('a payment failing for an invoice the wall has since replaced (its node was away) is not counted as a failure', () => {
+    const sim = charging();
+    sim.autoPay = false; // the car's node holds every payment in flight, as during an outage
+    for (let round = 0; round < 4; round++) {
+      sim.advance(5_000);
+      const inflight = sim.heldPayments.splice(0);
+      expect(inflight.length).toBeGreaterThan(0);
+      // the wall gives up on each unpaid invoice (cancels it at its node) and issues a new one in its place
+      for (const { hash } of inflight) {
+        const inv = sim.nodeInvoices.find((i) => i.paymentHash === hash);
+        if (inv) inv.status = 'cancelled';
+        sim.sellerQueue.push({ type: 'invoiceExpired', atMs: sim.now, paymentHash: hash });
+      }
+      sim.advance(2_000);
+      // the car's node comes back and reports the old payments failed (their invoices are cancelled)
+      for (const { hash } of inflight) sim.settle(hash);
+      sim.advance(1_000);
+    }
+    expect(sim.buyer.consecutiveFailures).toBe(0);
+    expect(sim.buyer.phase).toBe('charging');
+    expect(sim.ofType(sim.buyerEffects, 'record').filter((r) => r.kind === 'paymentSuperseded').length).toBe(
+      4,
+    );
+    // once payments go through again, charging goes on
+    sim.autoPay = true;
+    for (const { hash } of sim.heldPayments.splice(0)) sim.settle(hash);
+    const paidBefore = sim.buyer.paidMsat;
+    sim.advance(30_000);
+    expect(sim.buyer.paidMsat).toBeGreaterThan(paidBefore);
+    expect(sim.buyer.phase).toBe('charging');
+  });
+});
+
 describe('buyer: metering, stop and receipt', () => {
   it('stops when the wall claims more energy than its own meter beyond tolerance', () => {
     const sim = charging();
