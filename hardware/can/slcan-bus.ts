@@ -13,6 +13,7 @@ import { SystemClock, type Clock, type TimerHandle } from '../clock.js';
 import { emitErrorIfObserved, type CanBus, type CanBusEvents } from './bus.js';
 import { CanBusClosed, CanError, SlcanAckTimeout, SlcanCommandRejected, SlcanParseError } from './errors.js';
 import type { CanFrame } from './frame.js';
+import { frameDurationMs } from './bit-timing.js';
 import {
   bitrateCommand,
   decodeSlcanFrame,
@@ -45,6 +46,13 @@ export interface SlcanBusOptions {
   ackTimeoutMs?: number;
   /** Time source for ack timeouts; default SystemClock. */
   clock?: Clock;
+  /**
+   * Most frames handed to the adapter and not yet on the bus, estimated from each frame's bus time at `bitrate`;
+   * `send` waits rather than overflow the adapter's transmit buffer (which it would refuse with BEL).
+   * Default 16: Lawicel-style adapters buffer a few dozen frames, and frames still in transit over USB/serial
+   * are already on their way into that buffer.
+   */
+  maxTxBacklogFrames?: number;
   /** Opens the byte stream to the adapter; default opens `path` with serialport. For tests. */
   openSerial?: () => Promise<Duplex>;
 }
@@ -65,6 +73,12 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
   private open_ = false;
   private opening: Promise<void> | undefined;
   private pending: PendingCommand[] = [];
+  /** Estimated time (this clock's ms) at which the adapter has put every frame handed to it on the bus. */
+  private txBusyUntilMs = 0;
+  /** Frames that had to wait are paced and written one after another, in `send` call order. */
+  private txChain: Promise<void> = Promise.resolve();
+  /** Frames queued in `txChain` and not yet written. */
+  private txWaiting = 0;
   private tokenizer = new SlcanTokenizer();
 
   /** @param options device, bitrate, ack style and timing; see {@link SlcanBusOptions} */
@@ -126,7 +140,31 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
   async send(frame: CanFrame): Promise<void> {
     if (!this.open_) throw new CanBusClosed('SLCAN bus is not open');
     if (this.options.listenOnly) throw new CanBusClosed('SLCAN bus is listen-only');
-    await this.command(encodeSlcanFrame(frame));
+    // Pace to the bus: an adapter acks a frame when it is queued, not when it is on the wire, so a sender that
+    // only waits for acks outruns the bus and overflows the adapter's buffer. A frame that must wait goes through
+    // one chain, and so does every frame sent while one waits, so frames reach the adapter in `send` call order.
+    const durationMs = frameDurationMs(frame, { bitrate: this.bitrate });
+    const maxBacklogMs = (this.options.maxTxBacklogFrames ?? 16) * durationMs;
+    const writeNow = (): Promise<void> => {
+      this.txBusyUntilMs = Math.max(this.clock.now(), this.txBusyUntilMs) + durationMs;
+      return this.command(encodeSlcanFrame(frame));
+    };
+    if (this.txWaiting === 0 && this.txBusyUntilMs - this.clock.now() <= maxBacklogMs) return writeNow();
+    this.txWaiting++;
+    const written = this.txChain.then(async () => {
+      const backlogMs = this.txBusyUntilMs - this.clock.now();
+      if (backlogMs > maxBacklogMs) await this.clock.sleep(backlogMs - maxBacklogMs);
+      this.txWaiting--;
+      const ack = writeNow();
+      ack.catch(() => undefined); // awaited below; keeps a fast rejection from being reported as unhandled
+      return { ack };
+    });
+    this.txChain = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    const { ack } = await written;
+    await ack;
   }
 
   /** Stops the adapter (`C`, best effort) and closes the port. Pending sends reject with CanBusClosed. */

@@ -21,6 +21,8 @@ export interface EmulatedAdapterSpec {
   name: string;
   /** Default `cr`. */
   ackStyle?: SlcanAckStyle;
+  /** Frames the adapter buffers before refusing transmits with BEL; default 256. */
+  txQueueFrames?: number;
 }
 
 /** Options of {@link SlcanEmulator}. */
@@ -78,6 +80,7 @@ export class SlcanEmulator {
         this.adapters[spec.name] = new SlcanAdapterEmulation(port, this.network, clock, {
           name: spec.name,
           ackStyle: spec.ackStyle,
+          txQueueFrames: spec.txQueueFrames,
         });
         this.paths[spec.name] = near;
       }

@@ -93,3 +93,36 @@ describe('SLCAN emulator over PTYs', () => {
     await expect(wall.send(canFrame({ id: 1 }))).rejects.toBeInstanceOf(CanBusClosed);
   });
 });
+
+describe('SlcanBus paces frames to the bus', () => {
+  it('600 frames sent at once through an adapter that buffers 256 are all accepted and arrive in order', async () => {
+    // An adapter acks a frame when it is queued, not when it is on the wire: without pacing, a burst (ISO-TP
+    // consecutive frames with STmin 0 and block size 0) overflows its buffer and it answers BEL.
+    emulator = new SlcanEmulator({
+      bitrate: 500_000,
+      adapters: [
+        { name: 'tx', txQueueFrames: 256 },
+        { name: 'rx', txQueueFrames: 256 },
+      ],
+    });
+    const paths = await emulator.start();
+    const tx = new SlcanBus({ path: paths.tx!, bitrate: 500_000 });
+    const rx = new SlcanBus({ path: paths.rx!, bitrate: 500_000 });
+    buses.push(tx, rx);
+    await Promise.all([tx.open(), rx.open()]);
+    const received: number[] = [];
+    const all = new Promise<void>((resolve) =>
+      rx.on('frame', (f: CanFrame) => {
+        received.push((f.data[0]! << 8) | f.data[1]!);
+        if (received.length === 600) resolve();
+      }),
+    );
+    const sends = Array.from({ length: 600 }, (_, i) =>
+      tx.send(canFrame({ id: 0x7cd, data: [i >> 8, i & 0xff, 0, 0, 0, 0, 0, 0] })),
+    );
+    const results = await Promise.allSettled(sends);
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    await all;
+    expect(received).toEqual(Array.from({ length: 600 }, (_, i) => i));
+  });
+});
