@@ -48,8 +48,8 @@ import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js'
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
-import { StatusServer, type StatusSnapshot } from '../daemon/status-server.js';
-import { readStoredJson } from '../daemon/stored-json.js';
+import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
+import { storeStatusSource } from '../daemon/status-source.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
 import type { PaymentRow, VehicleStore } from './store.js';
@@ -563,24 +563,13 @@ export class VehicleDaemon {
     };
   }
 
-  private statusSource() {
+  private statusSource(): StatusSource {
     const store = this.parts.store;
-    return {
-      role: 'vehicle' as const,
+    return storeStatusSource(store, {
+      role: 'vehicle',
       status: () => this.snapshot(),
-      sessions: () => store.listSessions(200),
-      session: (id: string) => {
-        const s = store.findSession(id);
-        return s
-          ? { ...s, payments: store.payments(id), offers: store.offers(id), samples: store.meterSamples(id) }
-          : undefined;
-      },
-      receipt: (id: string) => {
-        const r = store.receipt(id);
-        return r ? { ...r, body: readStoredJson(r.bodyJson) } : undefined;
-      },
-      events: (afterId: number) => store.events({ afterId, limit: 500 }),
-    };
+      ledger: (id) => ({ payments: store.payments(id) }),
+    });
   }
 
   /** Asks the machine to end the session (owner stop). */

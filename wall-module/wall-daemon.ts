@@ -36,8 +36,8 @@ import {
 import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
-import { StatusServer, type StatusSnapshot } from '../daemon/status-server.js';
-import { readStoredJson } from '../daemon/stored-json.js';
+import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
+import { storeStatusSource } from '../daemon/status-source.js';
 import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
 import { protocolNetwork } from '../daemon/network-name.js';
@@ -612,25 +612,14 @@ export class WallDaemon {
     };
   }
 
-  private statusSource() {
+  private statusSource(): StatusSource {
     const store = this.parts.store;
-    return {
-      role: 'wall' as const,
+    return storeStatusSource(store, {
+      role: 'wall',
       status: () => this.snapshot(),
-      sessions: () => store.listSessions(200),
-      session: (id: string) => {
-        const s = store.findSession(id);
-        return s
-          ? { ...s, invoices: store.invoices(id), offers: store.offers(id), samples: store.meterSamples(id) }
-          : undefined;
-      },
-      receipt: (id: string) => {
-        const r = store.receipt(id);
-        return r ? { ...r, body: readStoredJson(r.bodyJson) } : undefined;
-      },
-      events: (afterId: number) => store.events({ afterId, limit: 500 }),
+      ledger: (id) => ({ invoices: store.invoices(id) }),
       extraHtml: () => this.observers.map((o) => o.html?.() ?? '').join(''),
-    };
+    });
   }
 
   /**
