@@ -22,6 +22,7 @@ import {
   type EmvFailure,
   type EmvNode,
   type EmvPath,
+  type EmvEncodeRule,
   type EmvSyntaxRule,
 } from './tlv.js';
 
@@ -71,8 +72,8 @@ export type EmvContentRule =
   | 'JpqrStoreIdFormat'
   | 'StoreIdMismatch';
 
-/** Any rule a payload can fail. */
-export type EmvRule = EmvSyntaxRule | EmvContentRule;
+/** Any rule a payload (or a tree to encode) can fail. */
+export type EmvRule = EmvSyntaxRule | EmvEncodeRule | EmvContentRule;
 
 /** Options of {@link checkEmv}. */
 export interface EmvCheckOptions {
