@@ -4,6 +4,7 @@
  *   boltcharge vehicle --config vehicle.yaml      run the vehicle daemon
  *   boltcharge sessions (--config F | --db F) [--json]
  *   boltcharge receipt <session> (--config F | --db F) [--json | --csv]
+ *   boltcharge qr decode|encode|sticker …         EMV MPM / JPQR codes (bin/cli/qr.ts)
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
@@ -17,6 +18,7 @@ const usage = `usage:
   boltcharge vehicle --config vehicle.yaml
   boltcharge sessions (--config <daemon.yaml> | --db <store.sqlite>) [--json]
   boltcharge receipt <session> (--config <daemon.yaml> | --db <store.sqlite>) [--json | --csv]
+  boltcharge qr decode|encode|sticker ...   (boltcharge qr --help)
 `;
 
 /**
@@ -30,6 +32,7 @@ export async function main(
   argv: string[],
   out: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<number> {
+  if (argv[0] === 'qr') return (await import('./qr.js')).qrMain(argv.slice(1), out);
   let parsed;
   try {
     parsed = parseArgs({
