@@ -3,7 +3,8 @@
 // It uses only Node built-ins, because it runs before the npm dependencies are installed.
 //
 // Usage: node scripts/setup.mjs [--for test|demo|all]
-//   test: npm deps, system tools (socat, chromium), the Python ISO-TP peer, the regtest toolchain
+//   test: npm deps, system tools (socat, chromium), the Python ISO-TP peer, the EMV cross-check peer, the
+//         regtest toolchain
 //   demo: npm deps, socat, the regtest toolchain
 // Every step checks first and does nothing when already satisfied. A step that cannot be done stops setup with
 // one clear line naming what to install.
@@ -115,6 +116,27 @@ function ensureRegtestTools() {
   }
 }
 
+// 5. The independent EMV MPM decoder the codec is cross-checked against (test/payments/emv-crosscheck.test.ts):
+//    cemacqr from PyPI (pure Python, counts lengths in code points, CRC over UTF-8 bytes) in its own venv,
+//    cached outside the clone by version. mercari/go-emv-code, the first choice, is not served by the Go
+//    module proxy reachable here. The name and version live in test/support/emv-peer.json, which
+//    test/support/emv-peer.ts reads to find the same venv.
+function ensureEmvPeer() {
+  const peer = JSON.parse(readFileSync(join(root, 'test', 'support', 'emv-peer.json'), 'utf8'));
+  if (!have('python3'))
+    fail('python3 is missing: install Python 3.9+ (Debian: python3 python3-venv) and retry.');
+  const venv = join(cacheRoot, `emv-peer-${peer.name}-${peer.version}`);
+  const done = join(venv, '.complete');
+  if (existsSync(done)) return;
+  say(`creating the EMV cross-check peer ${venv}`);
+  rmSync(venv, { recursive: true, force: true });
+  mkdirSync(dirname(venv), { recursive: true });
+  if (!run('python3', ['-m', 'venv', venv])) fail('python3 -m venv failed: install python3-venv and retry.');
+  if (!run(join(venv, 'bin', 'pip'), ['install', '-q', `${peer.name}==${peer.version}`]))
+    fail(`pip install ${peer.name}==${peer.version} (the EMV cross-check peer) failed.`);
+  writeFileSync(done, peer.version);
+}
+
 ensureNpmDeps();
 if (purpose === 'test' || purpose === 'all') {
   ensureApt([
@@ -122,6 +144,7 @@ if (purpose === 'test' || purpose === 'all') {
     ['chromium', 'chromium'],
   ]);
   ensurePython();
+  ensureEmvPeer();
   ensureRegtestTools();
 } else if (purpose === 'demo') {
   ensureApt([['socat', 'socat']]);

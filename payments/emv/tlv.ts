@@ -90,14 +90,14 @@ function tooLong(n: number): EmvFailure<'PayloadTooLong'> {
   };
 }
 
-function decodeObjects(
+/** Reads a flat sequence of data objects from chars[start, end): IDs, lengths and raw values. */
+function readObjects(
   chars: string[],
   start: number,
   end: number,
   parent: EmvPath,
-  topLevel: boolean,
-): Result<EmvNode[], EmvFailure<EmvSyntaxRule>> {
-  const nodes: EmvNode[] = [];
+): Result<{ id: string; valueStart: number; length: number }[], EmvFailure<EmvSyntaxRule>> {
+  const objects: { id: string; valueStart: number; length: number }[] = [];
   let at = start;
   while (at < end) {
     const id = chars.slice(at, Math.min(at + 2, end)).join('');
@@ -129,8 +129,26 @@ function decodeObjects(
         message: `${id} declares ${length} characters, ${end - valueStart} remain`,
       });
     }
+    objects.push({ id, valueStart, length });
+    at = valueStart + length;
+  }
+  return ok(objects);
+}
+
+/** Decodes the top level first (so a broken top level is reported as such), then each template's contents. */
+function decodeObjects(
+  chars: string[],
+  start: number,
+  end: number,
+  parent: EmvPath,
+  topLevel: boolean,
+): Result<EmvNode[], EmvFailure<EmvSyntaxRule>> {
+  const objects = readObjects(chars, start, end, parent);
+  if (!objects.ok) return objects;
+  const nodes: EmvNode[] = [];
+  for (const { id, valueStart, length } of objects.value) {
     if (topLevel && isTemplateId(id)) {
-      const inner = decodeObjects(chars, valueStart, valueStart + length, path, false);
+      const inner = decodeObjects(chars, valueStart, valueStart + length, [...parent, id], false);
       if (!inner.ok) {
         return fail({
           rule: 'TemplateNotTlv',
@@ -143,7 +161,6 @@ function decodeObjects(
     } else {
       nodes.push({ id, value: chars.slice(valueStart, valueStart + length).join('') });
     }
-    at = valueStart + length;
   }
   return ok(nodes);
 }
