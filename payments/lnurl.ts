@@ -214,6 +214,25 @@ export function toLud17(url: string, kind: Exclude<LnurlKind, 'unknown'>): Resul
   return ok(scheme + '://' + url.replace(/^https?:\/\//i, ''));
 }
 
+/**
+ * The LNURL-pay URL of a LUD-16 Lightning address (`user@domain` → `https://domain/.well-known/lnurlp/user`,
+ * http for an onion domain).
+ * @param address the address (hostile; user part `a-z0-9-_.+`, at most 64 characters; domain ≤ 253)
+ * @param policy URL policy (see {@link UrlPolicy})
+ * @returns the URL, or `LnurlMalformed` / `LnurlTooLong` / `LnurlInsecureUrl`
+ */
+export function lightningAddressUrl(address: string, policy: UrlPolicy = {}): Result<string, LnurlError> {
+  if (typeof address !== 'string' || address.length > 320)
+    return lnurlError('LnurlMalformed', 'not an address');
+  const m = /^([a-z0-9\-_.+]{1,64})@([a-z0-9.-]{1,253}(?::[0-9]{1,5})?)$/.exec(address.trim().toLowerCase());
+  if (!m) return lnurlError('LnurlMalformed', 'not a LUD-16 address user@domain');
+  const [, user, domain] = m;
+  const scheme = domain!.replace(/:[0-9]+$/, '').endsWith('.onion') ? 'http' : 'https';
+  const url = `${scheme}://${domain}/.well-known/lnurlp/${user}`;
+  const checked = checkServiceUrl(url, policy);
+  return checked.ok ? ok(url) : checked;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // JSON documents
 

@@ -17,6 +17,7 @@
  * keeps: it is never paid out, and routing fees of payouts are booked against it ({@link bookRoutingFee}).
  */
 import { fail, ok, type Result } from '../protocol/errors.js';
+import { checkServiceUrl, decodeLnurl, lightningAddressUrl } from './lnurl.js';
 
 /** One recipient of a split. */
 export type SplitRecipient =
@@ -92,15 +93,17 @@ export interface SplitRecipientConfig {
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const PUBKEY = /^(02|03)[0-9a-f]{64}$/;
-const LIGHTNING_ADDRESS = /^[a-z0-9_.+-]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$/i;
-const LNURL_BECH32 = /^lnurl1[02-9ac-hj-np-z]{10,2000}$/i;
 
-/** Whether a destination names something payable: LUD-16 address, LUD-01 LNURL, https URL or a node key. */
+/**
+ * Whether a destination names something payable: a node key (keysend), or an LNURL-pay service given as a
+ * LUD-16 Lightning address, a LUD-01 `lnurl1…`, a LUD-17 `lnurlp://` link or an https URL.
+ */
 function destinationKind(destination: string): 'lnurl' | 'pubkey' | null {
   if (PUBKEY.test(destination)) return 'pubkey';
-  if (LIGHTNING_ADDRESS.test(destination) || LNURL_BECH32.test(destination)) return 'lnurl';
-  if (/^https:\/\/[^\s/]+(\/\S*)?$/.test(destination) && destination.length <= 2048) return 'lnurl';
-  return null;
+  if (destination.includes('@')) return lightningAddressUrl(destination).ok ? 'lnurl' : null;
+  if (/^https:/i.test(destination)) return checkServiceUrl(destination, {}).ok ? 'lnurl' : null;
+  const lnurl = decodeLnurl(destination);
+  return lnurl.ok && (lnurl.value.kind === 'payRequest' || lnurl.value.kind === 'unknown') ? 'lnurl' : null;
 }
 
 /**

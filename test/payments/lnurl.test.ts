@@ -11,6 +11,7 @@ import {
   decryptAesSuccessAction,
   encodeLnurl,
   encryptAesSuccessAction,
+  lightningAddressUrl,
   parsePayCallbackResponse,
   parsePayRequest,
   parseStatusOk,
@@ -57,6 +58,27 @@ describe('LUD-01 bech32', () => {
     expect(encodeLnurl('http://abcdefghijklmnop.onion/pay')).toMatchObject({ ok: true });
     const http = encodeLnurl('https://x.test/a');
     expect(http.ok).toBe(true);
+  });
+});
+
+describe('LUD-16', () => {
+  it('maps a Lightning address to its well-known URL', () => {
+    expect(lightningAddressUrl('Operator@Pay.Example.com')).toEqual({
+      ok: true,
+      value: 'https://pay.example.com/.well-known/lnurlp/operator',
+    });
+    expect(lightningAddressUrl('op@abcdefghijklmnop.onion')).toMatchObject({
+      value: 'http://abcdefghijklmnop.onion/.well-known/lnurlp/op',
+    });
+    for (const bad of [
+      'nope',
+      '@example.com',
+      'a b@example.com',
+      'op@exa mple.com',
+      'x'.repeat(400) + '@e.com',
+    ]) {
+      expect(lightningAddressUrl(bad)).toMatchObject({ error: { name: 'LnurlMalformed' } });
+    }
   });
 });
 

@@ -28,6 +28,7 @@ describe('checkSplit', () => {
       { name: 'host', shares: 90, remainder: true },
       { name: 'operator', shares: 10, destination: 'op@example.com', payeePubkey: operatorKey },
       { name: 'installer', fee: true, percent: '2.5', destination: operatorKey },
+      { name: 'landlord', shares: 1, destination: 'lnurlp://landlord.example/pay', payeePubkey: operatorKey },
     ]);
     expect(s.remainderName).toBe('host');
     expect(s.recipients[2]).toMatchObject({ kind: 'fee', ppm: 25_000 });
@@ -52,6 +53,18 @@ describe('checkSplit', () => {
       [[host, { name: 'b', shares: 1, remainder: true }], 'SplitRemainderCount'],
       [[host, { name: 'a', shares: 1, destination: 'not a destination' }], 'SplitDestinationInvalid'],
       [[host, { name: 'a', shares: 1, destination: 'op@example.com' }], 'SplitPayeeNotPinned'],
+      [
+        [host, { name: 'a', shares: 1, destination: 'lnurlw://x.example/w', payeePubkey: operatorKey }],
+        'SplitDestinationInvalid',
+      ],
+      [
+        [host, { name: 'a', shares: 1, destination: 'http://x.example/p', payeePubkey: operatorKey }],
+        'SplitDestinationInvalid',
+      ],
+      [
+        [host, { name: 'a', shares: 1, destination: operatorKey, payeePubkey: 'zz' }],
+        'SplitDestinationInvalid',
+      ],
     ];
     for (const [config, name] of cases)
       expect(checkSplit(config)).toMatchObject({ ok: false, error: { name } });
