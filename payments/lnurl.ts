@@ -291,6 +291,39 @@ function stringField(
   return ok(v);
 }
 
+/** Parses a document, checks its `tag` and its `callback` URL. */
+function openTaggedDocument(
+  text: string,
+  tag: string,
+  policy: UrlPolicy,
+): Result<{ obj: Json; callback: string }, LnurlError> {
+  const json = parseLnurlJson(text);
+  if (!json.ok) return json;
+  const tagged = tagIs(json.value, tag);
+  if (!tagged.ok) return tagged;
+  const callback = stringField(json.value, 'callback', URL_MAX_CHARS);
+  if (!callback.ok) return callback;
+  const url = checkServiceUrl(callback.value, policy);
+  if (!url.ok) return lnurlError(url.error.name, `callback: ${url.error.message}`, 'callback');
+  return ok({ obj: json.value, callback: callback.value });
+}
+
+/** Reads a [min, max] msat pair and checks min ≤ max. */
+function msatRange(obj: Json, minField: string, maxField: string): Result<[bigint, bigint], LnurlError> {
+  const min = msatField(obj, minField);
+  if (!min.ok) return min;
+  const max = msatField(obj, maxField);
+  if (!max.ok) return max;
+  if (min.value > max.value) {
+    return lnurlError(
+      'LnurlAmountOutOfRange',
+      `${minField} ${min.value} > ${maxField} ${max.value}`,
+      minField,
+    );
+  }
+  return ok([min.value, max.value]);
+}
+
 function tagIs(obj: Json, tag: string): Result<true, LnurlError> {
   return obj.tag === tag
     ? ok(true)
@@ -321,26 +354,13 @@ export interface PayRequest {
  *   [type, content] pairs with exactly one `text/plain`), or a {@link parseLnurlJson} failure
  */
 export function parsePayRequest(text: string, policy: UrlPolicy = {}): Result<PayRequest, LnurlError> {
-  const json = parseLnurlJson(text);
-  if (!json.ok) return json;
-  const obj = json.value;
-  const tag = tagIs(obj, 'payRequest');
-  if (!tag.ok) return tag;
-  const callback = stringField(obj, 'callback', URL_MAX_CHARS);
-  if (!callback.ok) return callback;
-  const cbUrl = checkServiceUrl(callback.value, policy);
-  if (!cbUrl.ok) return lnurlError(cbUrl.error.name, `callback: ${cbUrl.error.message}`, 'callback');
-  const min = msatField(obj, 'minSendable');
-  if (!min.ok) return min;
-  const max = msatField(obj, 'maxSendable');
-  if (!max.ok) return max;
-  if (min.value < 1n || min.value > max.value) {
-    return lnurlError(
-      'LnurlAmountOutOfRange',
-      `minSendable ${min.value} / maxSendable ${max.value}`,
-      'minSendable',
-    );
-  }
+  const doc = openTaggedDocument(text, 'payRequest', policy);
+  if (!doc.ok) return doc;
+  const { obj, callback } = doc.value;
+  const range = msatRange(obj, 'minSendable', 'maxSendable');
+  if (!range.ok) return range;
+  const [min, max] = range.value;
+  if (min < 1n) return lnurlError('LnurlAmountOutOfRange', `minSendable ${min}`, 'minSendable');
   const metadata = stringField(obj, 'metadata', METADATA_MAX_CHARS);
   if (!metadata.ok) return metadata;
   const description = metadataDescription(metadata.value);
@@ -353,9 +373,9 @@ export function parsePayRequest(text: string, policy: UrlPolicy = {}): Result<Pa
     return lnurlError('LnurlFieldInvalid', 'commentAllowed is not a whole number', 'commentAllowed');
   }
   return ok({
-    callback: callback.value,
-    minSendableMsat: min.value,
-    maxSendableMsat: max.value,
+    callback,
+    minSendableMsat: min,
+    maxSendableMsat: max,
     metadata: metadata.value,
     descriptionHashHex: metadataHashHex(metadata.value),
     description: description.value,
@@ -576,32 +596,23 @@ export function parseWithdrawRequest(
   text: string,
   policy: UrlPolicy = {},
 ): Result<WithdrawRequest, LnurlError> {
-  const json = parseLnurlJson(text);
-  if (!json.ok) return json;
-  const obj = json.value;
-  const tag = tagIs(obj, 'withdrawRequest');
-  if (!tag.ok) return tag;
-  const callback = stringField(obj, 'callback', URL_MAX_CHARS);
-  if (!callback.ok) return callback;
-  const cbUrl = checkServiceUrl(callback.value, policy);
-  if (!cbUrl.ok) return lnurlError(cbUrl.error.name, `callback: ${cbUrl.error.message}`, 'callback');
+  const doc = openTaggedDocument(text, 'withdrawRequest', policy);
+  if (!doc.ok) return doc;
+  const { obj, callback } = doc.value;
   const k1 = stringField(obj, 'k1', 256);
   if (!k1.ok) return k1;
   if (k1.value.length === 0) return lnurlError('LnurlFieldInvalid', 'k1 is empty', 'k1');
-  const min = msatField(obj, 'minWithdrawable');
-  if (!min.ok) return min;
-  const max = msatField(obj, 'maxWithdrawable');
-  if (!max.ok) return max;
-  if (max.value === 0n || min.value > max.value) {
-    return lnurlError('LnurlAmountOutOfRange', `minWithdrawable ${min.value} / maxWithdrawable ${max.value}`);
-  }
+  const range = msatRange(obj, 'minWithdrawable', 'maxWithdrawable');
+  if (!range.ok) return range;
+  const [min, max] = range.value;
+  if (max === 0n) return lnurlError('LnurlAmountOutOfRange', 'maxWithdrawable is 0', 'maxWithdrawable');
   const description = stringField(obj, 'defaultDescription', 639, true);
   if (!description.ok) return description;
   return ok({
-    callback: callback.value,
+    callback,
     k1: k1.value,
-    minWithdrawableMsat: min.value,
-    maxWithdrawableMsat: max.value,
+    minWithdrawableMsat: min,
+    maxWithdrawableMsat: max,
     defaultDescription: description.value,
   });
 }
