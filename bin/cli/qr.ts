@@ -1,6 +1,6 @@
 /**
  * `boltcharge qr …`: the EMV MPM / JPQR codec on the command line.
- *   boltcharge qr decode <payload> [--json] [--profile emv|jpqr-static|jpqr-dynamic] [--store-id <29 digits>]
+ *   boltcharge qr decode <payload|-> [--json] [--profile emv|jpqr-static|jpqr-dynamic] [--store-id <29 digits>]
  *   boltcharge qr encode --json <file|-> [--profile p]
  *   boltcharge qr sticker --store-id <29 digits> --name <name> --city <city> [--name-ja <name>] [--postal <code>]
  *                         [--mcc <4 digits>] [--amount-yen <n>] [--png <out.png>] [--json]
@@ -14,7 +14,7 @@ import { jpqrPayload } from '../../payments/emv/sticker.js';
 import { encodeEmv, withEmvCrc, type EmvNode } from '../../payments/emv/tlv.js';
 
 const usage = `usage:
-  boltcharge qr decode <payload> [--json] [--profile emv|jpqr-static|jpqr-dynamic] [--store-id <29 digits>]
+  boltcharge qr decode <payload|-> [--json] [--profile emv|jpqr-static|jpqr-dynamic] [--store-id <29 digits>]
   boltcharge qr encode --json <file|-> [--profile <profile>]
   boltcharge qr sticker --store-id <29 digits> --name <name> --city <city> [--name-ja <name>] [--postal <code>]
                         [--mcc <4 digits>] [--amount-yen <n>] [--png <out.png>] [--json]
@@ -82,7 +82,8 @@ async function run(
   const json = values.json === true;
   switch (command) {
     case 'decode': {
-      const payload = rest[0];
+      // `-` reads the payload from stdin (one line; surrounding newline removed).
+      const payload = rest[0] === '-' ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : rest[0];
       if (payload === undefined) {
         err(`boltcharge qr decode: give the payload\n${usage}`);
         return 2;

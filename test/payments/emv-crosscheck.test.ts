@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { emvCrcHex } from '../../payments/emv/crc.js';
 import { checkEmv, type EmvRule } from '../../payments/emv/rules.js';
 import { encodeEmv, isTemplate, withEmvCrc, type EmvFailure, type EmvNode } from '../../payments/emv/tlv.js';
-import { runEmvPeer, type PeerVerdict } from '../support/emv-peer.js';
+import { emvPeerPython, runEmvPeer, type PeerVerdict } from '../support/emv-peer.js';
 import { anyChar, text, validTree } from './emv-arbitraries.js';
 
 /**
@@ -205,5 +205,17 @@ describe('cross-check with an independent EMV decoder (cemacqr)', () => {
     console.log(
       `EMV cross-check: ${payloads.length} payloads, ${valid} valid, ${invalid} invalid, ${ruleOnlyHere} refused only by rules cemacqr lacks`,
     );
+  });
+
+  it('a missing peer is an error naming the setup command, never a skip', () => {
+    const saved = process.env.BOLTCHARGE_CACHE;
+    process.env.BOLTCHARGE_CACHE = '/nonexistent-boltcharge-cache';
+    try {
+      expect(emvPeerPython()).toContain('/nonexistent-boltcharge-cache/emv-peer-cemacqr-');
+      expect(() => runEmvPeer(['000201'])).toThrow(/node scripts\/setup\.mjs --for test/);
+    } finally {
+      if (saved === undefined) delete process.env.BOLTCHARGE_CACHE;
+      else process.env.BOLTCHARGE_CACHE = saved;
+    }
   });
 });

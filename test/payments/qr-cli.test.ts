@@ -34,6 +34,13 @@ describe('boltcharge qr', () => {
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('invalid: CrcMismatch at 63');
+    const stdin = spawnSync(process.execPath, [bin, 'qr', 'decode', '-', '--profile', 'jpqr-static'], {
+      input: JPQR_MERCARI + '\n',
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(stdin.status).toBe(0);
+    expect(stdin.stdout).toContain('valid (jpqr-static)');
   });
 
   it('decode: valid payload exits 0, prints the tree; --json prints nodes and failures', async () => {
