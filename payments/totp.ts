@@ -17,8 +17,9 @@ import { fail, ok, type Result } from '../protocol/errors.js';
 /** The base-62 alphabet of C25 codes: digits, then lower case, then upper case. */
 export const TOTP_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-/** `WebPaymentsCtrlr.ValidityTime` bounds from the OCPP 2.1 device model, seconds. */
+/** Shortest `WebPaymentsCtrlr.ValidityTime` the OCPP 2.1 device model allows, seconds. */
 export const VALIDITY_TIME_MIN_SEC = 6;
+/** Longest `WebPaymentsCtrlr.ValidityTime` the OCPP 2.1 device model allows, seconds. */
 export const VALIDITY_TIME_MAX_SEC = 3600;
 
 /** Longest code this module produces; the HMAC has 32 bytes and index i wraps modulo 32, so longer codes would
@@ -75,6 +76,7 @@ export function totpCounter(unixSeconds: number, validityTimeSec: number): numbe
  * @param counter interval number, a non-negative integer below 2^53
  * @param length code length, characters
  * @returns the code: `length` characters of {@link TOTP_ALPHABET}
+ * @throws RangeError for a negative counter (a time before 1970: a caller bug, never outside input)
  */
 export function totpForCounter(sharedSecret: string, counter: number, length: number): string {
   const message = new Uint8Array(8);

@@ -28,6 +28,7 @@ import {
 
 /** The profiles a payload can be checked against. */
 export type EmvProfile = 'emv' | 'jpqr-static' | 'jpqr-dynamic';
+/** Every profile, for option parsing. */
 export const EMV_PROFILES: readonly EmvProfile[] = ['emv', 'jpqr-static', 'jpqr-dynamic'];
 
 /** Names of the content rules (syntax rules come from decoding). */
