@@ -36,6 +36,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { StatusConfig } from './config-sections.js';
 import { toJson } from './session-store.js';
 import type { ActionResult, StatusActions } from './status-actions.js';
 import { RequestGuard, type Refusal } from './status-guard.js';
@@ -148,6 +149,24 @@ export interface StatusServerOptions {
   maxPayloadBytes?: number;
   /** a client with more than this queued is dropped as a slow reader, bytes (default 1 MiB) */
   maxBufferedBytes?: number;
+}
+
+/**
+ * The server options a daemon's `status` config section gives.
+ *
+ * @param config the section (allow-lists, operator token)
+ * @param extra more options (e.g. `routes` for `/metrics`)
+ */
+export function statusServerOptions(
+  config: Pick<StatusConfig, 'allowedHosts' | 'allowedOrigins' | 'operatorToken'>,
+  extra: StatusServerOptions = {},
+): StatusServerOptions {
+  return {
+    allowedHosts: config.allowedHosts,
+    allowedOrigins: config.allowedOrigins,
+    ...(config.operatorToken ? { operatorToken: config.operatorToken } : {}),
+    ...extra,
+  };
 }
 
 /** Default bounds. */
