@@ -48,7 +48,12 @@ import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js'
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
-import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
+import {
+  StatusServer,
+  statusServerOptions,
+  type StatusSnapshot,
+  type StatusSource,
+} from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
@@ -189,7 +194,13 @@ export class VehicleDaemon {
 
     this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
     if (config.status.enabled) {
-      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port);
+      const options = statusServerOptions(config.status);
+      this.status = await StatusServer.start(
+        this.statusSource(),
+        config.status.listen,
+        config.status.port,
+        options,
+      );
       log.info('status page', { url: this.status.url });
     }
   }
@@ -569,6 +580,16 @@ export class VehicleDaemon {
       role: 'vehicle',
       status: () => this.snapshot(),
       ledger: (id) => ({ payments: store.payments(id) }),
+      clockSpeed: this.parts.config.clock.speed,
+      budgets: {
+        dailyMsat: this.parts.config.limits.dailyBudgetMsat,
+        sessionMsat: this.parts.config.limits.sessionBudgetMsat,
+      },
+      actions: {
+        availability: false,
+        stopSession: () => this.requestStop(),
+        clearAlarms: () => this.alarms.splice(0).length,
+      },
     });
   }
 
