@@ -329,13 +329,8 @@ export class StatusHistory {
         avgPriceMsatPerWh: null,
         paidWh: 0,
       };
-      b.sessions++;
-      b.energyWh += s.energyWh;
-      b.paidMsat += s.paidMsat;
-      b.feesMsat += s.feesMsat;
+      addBooks(b, s);
       b.unpaidWh += s.unpaidWh;
-      b.paidWh += s.paidWh;
-      b.avgPriceMsatPerWh = averagePrice(b.paidMsat, b.paidWh);
       out.set(startMs, b);
     }
     return [...out.values()].sort((a, b) => b.startMs - a.startMs).map(({ paidWh: _paidWh, ...b }) => b);
@@ -380,12 +375,7 @@ export class StatusHistory {
         lastSessionAtMs: s.startedAtMs,
         paidWh: 0,
       };
-      c.sessions++;
-      c.energyWh += s.energyWh;
-      c.paidMsat += s.paidMsat;
-      c.feesMsat += s.feesMsat;
-      c.paidWh += s.paidWh;
-      c.avgPriceMsatPerWh = averagePrice(c.paidMsat, c.paidWh);
+      addBooks(c, s);
       c.lastSessionAtMs = Math.max(c.lastSessionAtMs, s.startedAtMs);
       out.set(peer, c);
     }
@@ -415,24 +405,18 @@ export class StatusHistory {
   ): { id: number; tMs: number; sessionId: string | null; kind: string; message: string }[] {
     const rows = this.store.db
       .prepare(
-        `SELECT id, t_ms, session_id, kind, data_json FROM events
+        `SELECT id, t_ms AS tMs, session_id AS sessionId, kind, data_json AS dataJson FROM events
          WHERE kind IN (${ALARM_KINDS.map((k) => `'${k}'`).join(',')}) OR kind LIKE 'operator.%'
          ORDER BY id DESC LIMIT ?`,
       )
       .all(clampLimit(limit)) as {
       id: number;
-      t_ms: number;
-      session_id: string | null;
+      tMs: number;
+      sessionId: string | null;
       kind: string;
-      data_json: string;
+      dataJson: string;
     }[];
-    return rows.map((r) => ({
-      id: r.id,
-      tMs: r.t_ms,
-      sessionId: r.session_id,
-      kind: r.kind,
-      message: describeEvent(r.data_json),
-    }));
+    return rows.map(({ dataJson, ...r }) => ({ ...r, message: describeEvent(dataJson) }));
   }
 
   /**
@@ -466,6 +450,26 @@ function describeEvent(dataJson: string): string {
     return typeof d.reason === 'string' ? `${d.reason}: ${d.message}` : d.message;
   if (d && typeof d.reason === 'string') return d.reason;
   return dataJson.slice(0, 300);
+}
+
+/** Totals of several sessions' books. */
+interface BooksTotal {
+  sessions: number;
+  energyWh: number;
+  paidMsat: bigint;
+  feesMsat: bigint;
+  paidWh: number;
+  avgPriceMsatPerWh: number | null;
+}
+
+/** Adds one session's books to a total (and recomputes its average price). */
+function addBooks(total: BooksTotal, s: SessionBooks): void {
+  total.sessions++;
+  total.energyWh += s.energyWh;
+  total.paidMsat += s.paidMsat;
+  total.feesMsat += s.feesMsat;
+  total.paidWh += s.paidWh;
+  total.avgPriceMsatPerWh = averagePrice(total.paidMsat, total.paidWh);
 }
 
 /** Average price in msat/Wh (two decimals), or null without paid energy. */

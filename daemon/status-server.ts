@@ -151,24 +151,6 @@ export interface StatusServerOptions {
   maxBufferedBytes?: number;
 }
 
-/**
- * The server options a daemon's `status` config section gives.
- *
- * @param config the section (allow-lists, operator token)
- * @param extra more options (e.g. `routes` for `/metrics`)
- */
-export function statusServerOptions(
-  config: Pick<StatusConfig, 'allowedHosts' | 'allowedOrigins' | 'operatorToken'>,
-  extra: StatusServerOptions = {},
-): StatusServerOptions {
-  return {
-    allowedHosts: config.allowedHosts,
-    allowedOrigins: config.allowedOrigins,
-    ...(config.operatorToken ? { operatorToken: config.operatorToken } : {}),
-    ...extra,
-  };
-}
-
 /** Default bounds. */
 export const STATUS_DEFAULTS = {
   maxPayloadBytes: 4096,
@@ -271,6 +253,26 @@ export class StatusServer {
       wss.handleUpgrade(req, socket, head, (ws) => server.welcome(ws));
     });
     return server;
+  }
+
+  /**
+   * Starts the server a daemon's `status` config section describes (address, port, allow-lists, token).
+   *
+   * @param source data provider
+   * @param config the `status` section
+   * @param extra more options (e.g. `routes` for `/metrics`)
+   */
+  static forConfig(
+    source: StatusSource,
+    config: Pick<StatusConfig, 'listen' | 'port' | 'allowedHosts' | 'allowedOrigins' | 'operatorToken'>,
+    extra: StatusServerOptions = {},
+  ): Promise<StatusServer> {
+    return StatusServer.start(source, config.listen, config.port, {
+      allowedHosts: config.allowedHosts,
+      allowedOrigins: config.allowedOrigins,
+      ...(config.operatorToken ? { operatorToken: config.operatorToken } : {}),
+      ...extra,
+    });
   }
 
   /** Number of connected WebSocket clients. */

@@ -29,6 +29,27 @@
       /[&<>"']/g,
       (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
     );
+  /** A table row: cells are text (escaped) or [text, class] or {html, cls} (already safe HTML). */
+  const tr = (cells, attrs = '') =>
+    '<tr' +
+    attrs +
+    '>' +
+    cells
+      .map((c) => {
+        const [v, cls] = Array.isArray(c) ? c : [c, ''];
+        const body = v !== null && typeof v === 'object' ? v.html : esc(v);
+        return '<td' + (cls ? ' class="' + cls + '"' : '') + '>' + body + '</td>';
+      })
+      .join('') +
+    '</tr>';
+  /** The books columns shared by the period and session rows. */
+  const booksCells = (b) => [
+    [fmt(b.energyWh / 1000, 3), 'kwh'],
+    [fmtSat(b.paidMsat), 'sat'],
+    fmtSat(b.feesMsat),
+    fmt(b.avgPriceMsatPerWh, 2),
+    fmt(b.unpaidWh, 0),
+  ];
   const getJson = async (path) => {
     const r = await fetch(path, { headers: { accept: 'application/json' } });
     if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
@@ -259,27 +280,16 @@
   const renderLedger = () => {
     const lines = [...chart.ledger.values()].sort((a, b) => b.seq - a.seq).slice(0, 50);
     $('ledger').innerHTML = lines
-      .map(
-        (l) =>
-          '<tr><td>' +
-          l.seq +
-          '</td><td class="' +
-          esc(l.outcome) +
-          '">' +
-          esc(l.state) +
-          '</td><td>' +
-          fmtSat(l.amountMsat) +
-          '</td><td>' +
-          l.fromWh +
-          '–' +
-          l.toWh +
-          '</td><td>' +
-          esc(fmtTime(l.issuedAtMs)) +
-          '</td><td>' +
-          (l.latencyRealMs === null ? '–' : fmt(l.latencyRealMs, 0)) +
-          '</td><td class="l hash">' +
-          esc((l.paymentHash || '').slice(0, 16)) +
-          '</td></tr>',
+      .map((l) =>
+        tr([
+          l.seq,
+          [l.state, l.outcome],
+          fmtSat(l.amountMsat),
+          l.fromWh + '–' + l.toWh,
+          fmtTime(l.issuedAtMs),
+          l.latencyRealMs === null ? '–' : fmt(l.latencyRealMs, 0),
+          [(l.paymentHash || '').slice(0, 16), 'l hash'],
+        ]),
       )
       .join('');
   };
@@ -311,23 +321,16 @@
   };
   const renderConnectors = (s) => {
     $('connectors').innerHTML = (s.connectors || [])
-      .map(
-        (c) =>
-          '<tr><td><a href="#live">Connector ' +
-          c.connectorId +
-          '</a></td><td>' +
-          esc(c.state) +
-          '</td><td>' +
-          fmt(c.powerW / 1000, 2) +
-          ' kW</td><td>' +
-          fmt(c.energyWh / 1000, 3) +
-          ' kWh</td><td class="l hash">' +
-          esc((c.sessionId || '–').slice(0, 16)) +
-          '</td><td>' +
-          (c.available ? 'available' : 'out of service') +
-          '</td><td class="l">' +
-          esc(c.alarms.length ? c.alarms[c.alarms.length - 1] : 'none') +
-          '</td></tr>',
+      .map((c) =>
+        tr([
+          { html: '<a href="#live">Connector ' + Number(c.connectorId) + '</a>' },
+          c.state,
+          fmt(c.powerW / 1000, 2) + ' kW',
+          fmt(c.energyWh / 1000, 3) + ' kWh',
+          [(c.sessionId || '–').slice(0, 16), 'l hash'],
+          c.available ? 'available' : 'out of service',
+          [c.alarms.length ? c.alarms[c.alarms.length - 1] : 'none', 'l'],
+        ]),
       )
       .join('');
   };
@@ -393,50 +396,32 @@
       '/api/history/buckets?bucket=' + bucket + '&tzOffsetMin=' + -new Date().getTimezoneOffset(),
     );
     $('bucket-rows').innerHTML = rows
-      .map(
-        (b) =>
-          '<tr><td class="l">' +
-          (bucket === 'week' ? 'week of ' : '') +
-          esc(dayFmt.format(new Date(b.startMs))) +
-          '</td><td>' +
-          b.sessions +
-          '</td><td>' +
-          fmt(b.energyWh / 1000, 3) +
-          '</td><td>' +
-          fmtSat(b.paidMsat) +
-          '</td><td>' +
-          fmtSat(b.feesMsat) +
-          '</td><td>' +
-          fmt(b.avgPriceMsatPerWh, 2) +
-          '</td><td>' +
-          fmt(b.unpaidWh, 0) +
-          '</td></tr>',
+      .map((b) =>
+        tr([
+          [(bucket === 'week' ? 'week of ' : '') + dayFmt.format(new Date(b.startMs)), 'l'],
+          b.sessions,
+          ...booksCells(b),
+        ]),
       )
       .join('');
   };
-  const sessionRow = (s) =>
-    '<tr data-session="' +
-    esc(s.id) +
-    '"><td class="l">' +
-    esc(fmtTime(s.startedAtMs)) +
-    '</td><td class="kwh">' +
-    fmt(s.energyWh / 1000, 3) +
-    '</td><td class="sat">' +
-    fmtSat(s.paidMsat) +
-    '</td><td>' +
-    fmtSat(s.feesMsat) +
-    '</td><td>' +
-    fmt(s.avgPriceMsatPerWh, 2) +
-    '</td><td>' +
-    fmt(s.unpaidWh, 0) +
-    '</td><td class="l">' +
-    esc(s.stopReason || (s.status === 'active' ? 'active' : '–')) +
-    '</td><td class="l">' +
-    '<a href="/api/sessions/' +
-    esc(s.id) +
-    '/statement.json" download>JSON</a> · <a href="/api/sessions/' +
-    esc(s.id) +
-    '/statement.csv" download>CSV</a></td></tr>';
+  const sessionRow = (s) => {
+    const base = '/api/sessions/' + encodeURIComponent(s.id) + '/statement.';
+    return tr(
+      [
+        [fmtTime(s.startedAtMs), 'l'],
+        ...booksCells(s),
+        [s.stopReason || (s.status === 'active' ? 'active' : '–'), 'l'],
+        [
+          {
+            html: '<a href="' + base + 'json" download>JSON</a> · <a href="' + base + 'csv" download>CSV</a>',
+          },
+          'l',
+        ],
+      ],
+      ' data-session="' + esc(s.id) + '"',
+    );
+  };
   const renderSessions = async (more) => {
     const q = more && sessionsBefore !== null ? '&before=' + sessionsBefore : '';
     const page = await getJson('/api/history/sessions?limit=50' + q);
@@ -497,25 +482,16 @@
       card('Spent this month (UTC)', s.monthMsat, s.monthlyBudgetMsat) +
       card('This session', last ? last.paidMsat : '0', s.sessionBudgetMsat);
     $('charger-rows').innerHTML = s.chargers
-      .map(
-        (c) =>
-          '<tr><td class="l hash" title="' +
-          esc(c.peer) +
-          '">' +
-          esc(c.peer.slice(0, 20)) +
-          '…</td><td>' +
-          c.sessions +
-          '</td><td>' +
-          fmt(c.energyWh / 1000, 3) +
-          '</td><td>' +
-          fmtSat(c.paidMsat) +
-          '</td><td>' +
-          fmtSat(c.feesMsat) +
-          '</td><td>' +
-          fmt(c.avgPriceMsatPerWh, 2) +
-          '</td><td class="l">' +
-          (c.refusals.length ? c.refusals.map((r) => esc(r.reason) + ' × ' + r.count).join(', ') : 'none') +
-          '</td></tr>',
+      .map((c) =>
+        tr([
+          [{ html: '<span title="' + esc(c.peer) + '">' + esc(c.peer.slice(0, 20)) + '…</span>' }, 'l hash'],
+          c.sessions,
+          fmt(c.energyWh / 1000, 3),
+          fmtSat(c.paidMsat),
+          fmtSat(c.feesMsat),
+          fmt(c.avgPriceMsatPerWh, 2),
+          [c.refusals.length ? c.refusals.map((r) => r.reason + ' × ' + r.count).join(', ') : 'none', 'l'],
+        ]),
       )
       .join('');
   };

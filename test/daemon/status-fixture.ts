@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../hardware/clock.js';
 import type { StatusSnapshot, StatusSource } from '../../daemon/status-server.js';
+import { StatusHistory } from '../../daemon/status-history.js';
 import { storeStatusSource } from '../../daemon/status-source.js';
 import { WallStore } from '../../wall-module/store.js';
 
@@ -18,6 +19,7 @@ export class WallBooksFixture {
   readonly store: WallStore;
   readonly source: StatusSource;
   readonly alarms: string[] = [];
+  private readonly history: StatusHistory;
   stopRequests = 0;
   private session: {
     id: string;
@@ -47,6 +49,7 @@ export class WallBooksFixture {
       this.clock,
     );
     const store = this.store;
+    this.history = new StatusHistory(store, 'wall');
     this.source = storeStatusSource(store, {
       role: 'wall',
       status: () => this.snapshot(),
@@ -65,15 +68,11 @@ export class WallBooksFixture {
   /** The live snapshot, as the wall daemon builds it. */
   snapshot(): StatusSnapshot {
     const s = this.session;
+    // the daemon's ledger lines: daemon-clock latency (the source converts it to real ms)
     const ledger = s
-      ? this.store.invoices(s.id).map((i) => ({
-          seq: i.seq,
-          state: i.state,
-          amountMsat: i.amountMsat,
-          fromWh: i.fromWh,
-          toWh: i.toWh,
-          paymentHash: i.paymentHash,
-          latencyMs: i.settledAtMs !== null && i.issuedAtMs !== null ? i.settledAtMs - i.issuedAtMs : null,
+      ? this.history.ledger(s.id, -1, 5000).items.map(({ latencyRealMs: _real, ...l }) => ({
+          ...l,
+          latencyMs: l.paidAtMs !== null && l.issuedAtMs !== null ? l.paidAtMs - l.issuedAtMs : null,
         }))
       : [];
     return {
