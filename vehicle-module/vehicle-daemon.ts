@@ -48,12 +48,7 @@ import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js'
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
-import {
-  StatusServer,
-  statusServerOptions,
-  type StatusSnapshot,
-  type StatusSource,
-} from '../daemon/status-server.js';
+import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
@@ -194,13 +189,7 @@ export class VehicleDaemon {
 
     this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
     if (config.status.enabled) {
-      const options = statusServerOptions(config.status);
-      this.status = await StatusServer.start(
-        this.statusSource(),
-        config.status.listen,
-        config.status.port,
-        options,
-      );
+      this.status = await StatusServer.forConfig(this.statusSource(), config.status);
       log.info('status page', { url: this.status.url });
     }
   }

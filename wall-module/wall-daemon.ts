@@ -37,12 +37,7 @@ import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js'
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { connectorAvailable } from '../daemon/status-actions.js';
-import {
-  StatusServer,
-  statusServerOptions,
-  type StatusSnapshot,
-  type StatusSource,
-} from '../daemon/status-server.js';
+import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
@@ -247,13 +242,7 @@ export class WallDaemon {
     this.scheduleExpiryCheck();
 
     if (config.status.enabled) {
-      const options = statusServerOptions(config.status);
-      this.status = await StatusServer.start(
-        this.statusSource(),
-        config.status.listen,
-        config.status.port,
-        options,
-      );
+      this.status = await StatusServer.forConfig(this.statusSource(), config.status);
       log.info('status page', { url: this.status.url });
     }
   }
