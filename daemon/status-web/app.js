@@ -362,6 +362,8 @@
   const enqueue = (fn) => (queue = queue.then(fn).catch(showError));
   let readQueued = false;
   const onStatus = (s) => {
+    // a session that just ended belongs in the history now
+    if (last && last.state !== s.state && s.state === 'ended') void refreshHistory();
     last = s;
     renderTiles(s);
     // instant state changes of lines we hold; the store fills in times and new lines
@@ -558,6 +560,13 @@
     if (++historyTimer % 3 === 0) void refreshHistory();
     setTimeout(periodic, 5000);
   };
+  // the chart's colours come from the CSS variables: rebuild it when the system switches light/dark
+  window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+    if (!chart.plot) return;
+    chart.plot.destroy();
+    chart.plot = null;
+    redraw();
+  });
   window.addEventListener('resize', () => {
     if (chart.plot)
       chart.plot.setSize({
