@@ -223,7 +223,8 @@ export class StatusServer {
     port: number,
     options: StatusServerOptions = {},
   ): Promise<StatusServer> {
-    const http = createServer();
+    // a client that trickles its request ties up nothing for long (the page's requests are small and local)
+    const http = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 });
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxPayloadBytes ?? STATUS_DEFAULTS.maxPayloadBytes,
