@@ -348,7 +348,7 @@ export class StatusServer {
           'cache-control': 'no-store',
           'content-security-policy':
             "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            "connect-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
           ...SECURITY_HEADERS,
         });
         res.end(statusPageHtml(this.source.role, { actions: this.guard.actionsEnabled }));
