@@ -68,6 +68,8 @@ export interface SessionBooks {
   paidWh: number;
   /** delivered beyond the paid blocks, Wh (0 when prepaid) */
   unpaidWh: number;
+  /** paid for but not delivered by this daemon's meter, Wh (what a dishonest wall could keep) */
+  undeliveredWh: number;
   /** paid ÷ paid energy, msat/Wh (null before the first payment) */
   avgPriceMsatPerWh: number | null;
 }
@@ -93,6 +95,8 @@ export interface ChargerSummary {
   paidMsat: bigint;
   feesMsat: bigint;
   avgPriceMsatPerWh: number | null;
+  /** paid for but not delivered over all its sessions, Wh (the vehicle's exposure to this wall) */
+  undeliveredWh: number;
   /** refused offers, invoices and price changes by reason */
   refusals: { reason: string; count: number }[];
   lastSessionAtMs: number;
@@ -297,6 +301,7 @@ export class StatusHistory {
         feesMsat: r.fees,
         paidWh,
         unpaidWh: Math.max(0, energyWh - paidWh),
+        undeliveredWh: Math.max(0, paidWh - energyWh),
         avgPriceMsatPerWh: averagePrice(r.paid, paidWh),
       };
     });
@@ -371,11 +376,13 @@ export class StatusHistory {
         paidMsat: 0n,
         feesMsat: 0n,
         avgPriceMsatPerWh: null,
+        undeliveredWh: 0,
         refusals: [],
         lastSessionAtMs: s.startedAtMs,
         paidWh: 0,
       };
       addBooks(c, s);
+      c.undeliveredWh += s.undeliveredWh;
       c.lastSessionAtMs = Math.max(c.lastSessionAtMs, s.startedAtMs);
       out.set(peer, c);
     }

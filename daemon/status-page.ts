@@ -109,7 +109,7 @@ ${
  <h2 id="h-chargers">Chargers used</h2>
  <div class="scroll" tabindex="0" role="region" aria-label="Sessions per charger (wall node key)"><table>
   <caption class="sr">Sessions per charger (wall node key)</caption>
-  <thead><tr><th scope="col" class="l">Charger node key</th><th scope="col">Sessions</th><th scope="col">Energy (kWh)</th><th scope="col">Paid (sat)</th><th scope="col">Fees (sat)</th><th scope="col">Avg price (msat/Wh)</th><th scope="col" class="l">Refusals (reason × count)</th></tr></thead>
+  <thead><tr><th scope="col" class="l">Charger node key</th><th scope="col">Sessions</th><th scope="col">Energy (kWh)</th><th scope="col">Paid (sat)</th><th scope="col">Fees (sat)</th><th scope="col">Avg price (msat/Wh)</th><th scope="col">Paid, not delivered (Wh)</th><th scope="col" class="l">Refusals (reason × count)</th></tr></thead>
   <tbody id="charger-rows"></tbody></table></div>
 </section>`
 }

@@ -492,6 +492,7 @@
           fmtSat(c.paidMsat),
           fmtSat(c.feesMsat),
           fmt(c.avgPriceMsatPerWh, 2),
+          fmt(c.undeliveredWh, 0),
           [c.refusals.length ? c.refusals.map((r) => r.reason + ' × ' + r.count).join(', ') : 'none', 'l'],
         ]),
       )

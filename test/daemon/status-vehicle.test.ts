@@ -45,6 +45,7 @@ describe('vehicle dashboard in a real browser', () => {
     blocks: number,
     price: bigint,
     refusals: { kind: string; reason: string }[] = [],
+    deliveredPerBlockWh = 50,
   ): Promise<void> => {
     store.createSession(id, wall);
     let meterWh = 5_000;
@@ -65,7 +66,7 @@ describe('vehicle dashboard in a real browser', () => {
       store.markSucceeded(hash, { preimage: '00'.repeat(32), feeMsat: 3n });
       for (let t = 0; t < 16; t++) {
         await clock.advance(1000);
-        meterWh += 50 / 16;
+        meterWh += deliveredPerBlockWh / 16;
         store.addMeterSample({
           sessionId: id,
           tMs: clock.now(),
@@ -85,10 +86,18 @@ describe('vehicle dashboard in a real browser', () => {
 
   it('shows the spend against the budgets, the chargers with refusals and the history', async () => {
     await session('v1'.padEnd(32, '0'), WALL_A, 4, 100n);
-    await session('v2'.padEnd(32, '0'), WALL_B, 2, 150n, [
-      { kind: 'invoiceRefused', reason: 'OVER_BILLED' },
-      { kind: 'invoiceRefused', reason: 'OVER_BILLED' },
-    ]);
+    // wall B over-bills: 2 blocks paid, 2 × 40 Wh delivered
+    await session(
+      'v2'.padEnd(32, '0'),
+      WALL_B,
+      2,
+      150n,
+      [
+        { kind: 'invoiceRefused', reason: 'OVER_BILLED' },
+        { kind: 'invoiceRefused', reason: 'OVER_BILLED' },
+      ],
+      40,
+    );
     await session('v3'.padEnd(32, '0'), WALL_A, 3, 100n, [
       { kind: 'offerDeclined', reason: 'PRICE_TOO_HIGH' },
     ]);
@@ -143,6 +152,9 @@ describe('vehicle dashboard in a real browser', () => {
         );
         const b = chargers.find((c) => c.startsWith(WALL_B.slice(0, 20)))!;
         expect(b).toContain('OVER_BILLED × 2');
+        // paid 100 Wh, delivered 80 Wh: 20 Wh paid for and not delivered by wall B
+        const bRow = page.locator('#charger-rows tr', { hasText: WALL_B.slice(0, 20) });
+        expect(await bRow.locator('td').nth(6).textContent()).toBe('20');
         const a = chargers.find((c) => c.startsWith(WALL_A.slice(0, 20)))!;
         expect(a).toContain('PRICE_TOO_HIGH × 1');
         expect(a).toContain('0.35'); // 7 blocks × 50 Wh = 0.350 kWh delivered at charger A
