@@ -251,6 +251,17 @@ export class ConfigReader {
     return v as T;
   }
 
+  /** A list of non-empty strings (at most `max`); empty when absent. */
+  stringList(name: string, max = 64): string[] {
+    const v = this.raw(name);
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v) || v.length > max || !v.every((x) => typeof x === 'string' && x.length > 0)) {
+      this.problem(name, `must be a list of at most ${max} non-empty strings`);
+      return [];
+    }
+    return v as string[];
+  }
+
   /**
    * Throws `ConfigInvalid` when any getter recorded a problem or when a mapping holds keys nobody read
    * (misspelled or unsupported options). Call on the root reader after reading everything.

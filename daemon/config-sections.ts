@@ -69,6 +69,12 @@ export interface StatusConfig {
   listen: string;
   /** TCP port; 0 = pick a free port (printed at start) */
   port: number;
+  /** Host names served besides the listen address and loopback names (e.g. `charger.local`) */
+  allowedHosts: string[];
+  /** Origins allowed besides same-origin (e.g. a reverse proxy's `https://charger.example.org`) */
+  allowedOrigins: string[];
+  /** token for the dashboard's actions (stop, clear fault, availability); absent = read-only */
+  operatorToken?: string;
 }
 
 /** Log destination and verbosity. */
@@ -165,7 +171,17 @@ export function readStatus(r: ConfigReader, defaultPort: number): StatusConfig {
     enabled: r.bool('enabled', true),
     listen: r.string('listen', '127.0.0.1'),
     port: r.int('port', defaultPort, { min: 0, max: 65535 }),
+    allowedHosts: r.stringList('allowedHosts'),
+    allowedOrigins: r.stringList('allowedOrigins'),
+    operatorToken: readOperatorToken(r),
   };
+}
+
+/** The operator token: at least 16 characters (it guards actions that stop sessions). */
+function readOperatorToken(r: ConfigReader): string | undefined {
+  const token = r.optionalString('operatorToken');
+  if (token !== undefined && token.length < 16) r.problem('operatorToken', 'must be at least 16 characters');
+  return token;
 }
 
 /** Reads the `log` section. */

@@ -1,85 +1,145 @@
 /**
- * The status page's HTML: plain HTML, CSS and JavaScript, no build step. It loads `/api/status`, then follows
- * the WebSocket `/ws` and draws power (W) and energy (Wh) over time on a canvas.
+ * The dashboard's HTML shell: plain HTML, no build step. The behaviour lives in `status-web/app.js` and the
+ * charts in uPlot, both served by the daemon itself (`/assets/…`): the page loads nothing from elsewhere.
+ *
+ * Sections (one page, anchored navigation, usable from a phone and with the keyboard):
+ * - wall: site overview (every connector), the live connector (tiles, chart, invoices, actions), history
+ *   (per day/week and per session, with receipt downloads), alarms and faults with operator actions;
+ * - vehicle: the live session, spending against the budgets, chargers used (energy, price, fees, refusals),
+ *   history.
  */
 
 /**
  * Renders the page.
  *
- * @param role which daemon serves it (title and labels)
+ * @param role which daemon serves it (title, labels and sections)
+ * @param opts `actions`: whether an operator token is configured (otherwise the page is read-only)
  * @returns a complete HTML document
  */
-export function statusPageHtml(role: 'wall' | 'vehicle'): string {
-  const title = role === 'wall' ? 'boltcharge wall module' : 'boltcharge vehicle module';
-  const paidLabel = role === 'wall' ? 'Received' : 'Paid';
+export function statusPageHtml(role: 'wall' | 'vehicle', opts: { actions?: boolean } = {}): string {
+  const wall = role === 'wall';
+  const title = wall ? 'boltcharge wall module' : 'boltcharge vehicle module';
+  const paidLabel = wall ? 'Received' : 'Paid';
+  const ledgerName = wall ? 'Invoices' : 'Payments';
+  const actions = opts.actions === true;
+  const nav = wall
+    ? [
+        ['overview', 'Site'],
+        ['live', 'Live'],
+        ['history', 'History'],
+        ['alarms-panel', 'Alarms'],
+      ]
+    : [
+        ['live', 'Live'],
+        ['spend', 'Spending'],
+        ['chargers', 'Chargers'],
+        ['history', 'History'],
+      ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1b1b1b;background:#fafafa}
-h1{font-size:1.3rem;margin:0 0 1rem} .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem}
-.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem}
-.card b{display:block;font-size:1.25rem} .card span{font-size:.8rem;color:#666}
-#alarms{color:#a00;font-weight:bold} canvas{width:100%;height:220px;background:#fff;border:1px solid #ddd;border-radius:6px;margin:1rem 0}
-table{border-collapse:collapse;width:100%;font-size:.85rem;background:#fff} td,th{border:1px solid #ddd;padding:.25rem .4rem;text-align:right}
-th{background:#f0f0f0} td.l{text-align:left;font-family:monospace} #conn{font-size:.8rem;color:#666}
-</style></head>
-<body>
-<h1>${title} <span id="conn">connecting…</span></h1>
-<div class="grid">
- <div class="card"><span>State</span><b id="state">–</b></div>
- <div class="card"><span>Power</span><b id="power">–</b></div>
- <div class="card"><span>Energy</span><b id="energy">–</b></div>
- <div class="card"><span>Price</span><b id="price">–</b></div>
- <div class="card"><span>Credit</span><b id="credit">–</b></div>
- <div class="card"><span>${paidLabel}</span><b id="paid">–</b></div>
-</div>
-<p id="session"></p><p id="alarms"></p>
-<div id="extra"></div>
-<canvas id="chart" width="900" height="220"></canvas>
-<table><thead><tr><th>#</th><th>State</th><th>Amount (sat)</th><th>Energy (Wh)</th><th>Latency (ms)</th><th class="l">Payment hash</th></tr></thead>
-<tbody id="ledger"></tbody></table>
-<script>
-const $ = (id) => document.getElementById(id);
-const points = [];
-function fmtSat(msat){ if (msat === null || msat === undefined) return '–'; return (Number(msat)/1000).toLocaleString(undefined,{maximumFractionDigits:3}); }
-function render(s){
-  $('state').textContent = s.state;
-  $('power').textContent = (s.powerW/1000).toFixed(2) + ' kW';
-  $('energy').textContent = (s.energyWh/1000).toFixed(3) + ' kWh';
-  $('price').textContent = s.priceMsatPerWh === null ? '–' : s.priceMsatPerWh + ' msat/Wh';
-  $('credit').textContent = s.creditWh + ' Wh';
-  $('paid').textContent = fmtSat(s.paidMsat) + ' sat';
-  $('session').textContent = s.sessionId ? 'Session ' + s.sessionId + (s.stopReason ? ' — stopped: ' + s.stopReason : '') : 'No session';
-  $('alarms').textContent = (s.alarms || []).join(' · ');
-  const rows = (s.ledger || []).slice(-50).reverse().map((l) =>
-    '<tr><td>'+l.seq+'</td><td>'+l.state+'</td><td>'+fmtSat(l.amountMsat)+'</td><td>'+l.fromWh+'–'+l.toWh+'</td><td>'+(l.latencyMs ?? '–')+'</td><td class="l">'+(l.paymentHash||'').slice(0,16)+'</td></tr>');
-  $('ledger').innerHTML = rows.join('');
-  if (s.sessionId) { points.push([s.tMs, s.powerW, s.energyWh]); if (points.length > 2000) points.shift(); }
-  draw();
+<meta name="color-scheme" content="light dark">
+<link rel="stylesheet" href="/assets/uplot.css">
+<link rel="stylesheet" href="/assets/app.css">
+</head>
+<body data-role="${role}" data-actions="${actions ? '1' : '0'}">
+<a class="skip" href="#live">Skip to the live view</a>
+<header>
+ <h1>${title}</h1>
+ <p class="status-line"><span id="conn" role="status">connecting…</span> <span id="clock"></span></p>
+ <nav aria-label="Sections"><ul>${nav.map(([id, label]) => `<li><a href="#${id}">${label}</a></li>`).join('')}</ul></nav>
+</header>
+<main>
+${
+  wall
+    ? `<section id="overview" aria-labelledby="h-overview">
+ <h2 id="h-overview">Site overview</h2>
+ <div class="scroll" tabindex="0" role="region" aria-label="Connectors"><table>
+  <caption class="sr">Connectors</caption>
+  <thead><tr><th scope="col">Connector</th><th scope="col">State</th><th scope="col">Power</th><th scope="col">Energy</th><th scope="col">Session</th><th scope="col">Availability</th><th scope="col">Alarms</th></tr></thead>
+  <tbody id="connectors"></tbody></table></div>
+</section>`
+    : ''
 }
-function draw(){
-  const c = $('chart'), g = c.getContext('2d'); g.clearRect(0,0,c.width,c.height);
-  if (points.length < 2) return;
-  const t0 = points[0][0], t1 = points[points.length-1][0] || t0+1;
-  const maxP = Math.max(1, ...points.map(p=>p[1])), maxE = Math.max(1, ...points.map(p=>p[2]));
-  const x = (t) => 40 + (c.width-50) * (t - t0) / Math.max(1, t1 - t0);
-  const line = (idx, max, color) => { g.strokeStyle = color; g.beginPath();
-    points.forEach((p,i) => { const y = c.height - 20 - (c.height-30) * p[idx] / max; i ? g.lineTo(x(p[0]),y) : g.moveTo(x(p[0]),y); }); g.stroke(); };
-  line(1, maxP, '#0a6'); line(2, maxE, '#36c');
-  g.fillStyle = '#0a6'; g.fillText('power (max ' + (maxP/1000).toFixed(1) + ' kW)', 45, 12);
-  g.fillStyle = '#36c'; g.fillText('energy (' + (maxE/1000).toFixed(2) + ' kWh)', 250, 12);
+<section id="live" aria-labelledby="h-live">
+ <h2 id="h-live">${wall ? 'Connector 1 — live' : 'Live session'}</h2>
+ <div class="grid">
+  <div class="card"><span>State</span><b id="state">–</b></div>
+  <div class="card"><span>Power</span><b id="power">–</b></div>
+  <div class="card"><span>Energy</span><b id="energy">–</b></div>
+  <div class="card"><span>Price</span><b id="price">–</b></div>
+  <div class="card"><span>Credit (prepaid − delivered)</span><b id="credit">–</b></div>
+  <div class="card"><span>${paidLabel}</span><b id="paid">–</b></div>
+ </div>
+ <p id="session"></p>
+ <p id="alarms" class="alarm" role="alert"></p>
+ <div id="extra"></div>
+ <figure class="chart-box">
+  <div id="chart" role="img" aria-label="Power and energy of the current session"></div>
+  <figcaption id="chart-caption">Power (kW, left axis) and energy (kWh, right axis) against time. The band between
+  delivered and paid energy is the credit; ticks at the bottom are ${ledgerName.toLowerCase()} (green paid,
+  amber unpaid, grey void); shaded spans are power cuts.</figcaption>
+ </figure>
+ <div id="actions" class="actions" ${actions ? '' : 'hidden'}>
+  <h3>Operator actions</h3>
+  <label for="token">Operator token</label>
+  <input id="token" type="password" autocomplete="off" spellcheck="false">
+  <div class="buttons">
+   <button type="button" id="act-stop">Stop session</button>
+   <button type="button" id="act-clear">Clear faults</button>
+   ${wall ? '<button type="button" id="act-availability">Take out of service</button>' : ''}
+  </div>
+  <p id="action-result" role="status"></p>
+ </div>
+ <p id="readonly" class="note" ${actions ? 'hidden' : ''}>Read-only: no operator token is configured (status.operatorToken).</p>
+ <h3>${ledgerName} of this session</h3>
+ <div class="scroll" tabindex="0" role="region" aria-label="${ledgerName} of the current session, newest first"><table>
+  <caption class="sr">${ledgerName} of the current session, newest first</caption>
+  <thead><tr><th scope="col">#</th><th scope="col">State</th><th scope="col">Amount (sat)</th><th scope="col">Energy (Wh)</th><th scope="col">${wall ? 'Issued' : 'Recorded'}</th><th scope="col">Latency (ms, real)</th><th scope="col" class="l">Payment hash</th></tr></thead>
+  <tbody id="ledger"></tbody></table></div>
+</section>
+${
+  wall
+    ? ''
+    : `<section id="spend" aria-labelledby="h-spend">
+ <h2 id="h-spend">Spending against the budgets</h2>
+ <div class="grid" id="budgets"></div>
+</section>
+<section id="chargers" aria-labelledby="h-chargers">
+ <h2 id="h-chargers">Chargers used</h2>
+ <div class="scroll" tabindex="0" role="region" aria-label="Sessions per charger (wall node key)"><table>
+  <caption class="sr">Sessions per charger (wall node key)</caption>
+  <thead><tr><th scope="col" class="l">Charger node key</th><th scope="col">Sessions</th><th scope="col">Energy (kWh)</th><th scope="col">Paid (sat)</th><th scope="col">Fees (sat)</th><th scope="col">Avg price (msat/Wh)</th><th scope="col">Paid, not delivered (Wh)</th><th scope="col" class="l">Refusals (reason × count)</th></tr></thead>
+  <tbody id="charger-rows"></tbody></table></div>
+</section>`
 }
-async function extra(){ try { const r = await fetch('/api/extra'); $('extra').innerHTML = await r.text(); } catch {} }
-function connect(){
-  const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
-  ws.onopen = () => { $('conn').textContent = 'live'; };
-  ws.onmessage = (e) => { const m = JSON.parse(e.data); if (m.type === 'status') render(m); };
-  ws.onclose = () => { $('conn').textContent = 'reconnecting…'; setTimeout(connect, 1000); };
+<section id="history" aria-labelledby="h-history">
+ <h2 id="h-history">History</h2>
+ <div class="row">
+  <label for="bucket">Group by</label>
+  <select id="bucket"><option value="day">day</option><option value="week">week</option></select>
+ </div>
+ <div class="scroll" tabindex="0" role="region" aria-label="Totals per period"><table>
+  <caption class="sr">Totals per period</caption>
+  <thead><tr><th scope="col" class="l">Period</th><th scope="col">Sessions</th><th scope="col">Energy (kWh)</th><th scope="col">${paidLabel} (sat)</th><th scope="col">Fees (sat)</th><th scope="col">Avg price (msat/Wh)</th><th scope="col">Unpaid energy (Wh)</th></tr></thead>
+  <tbody id="bucket-rows"></tbody></table></div>
+ <h3>Sessions</h3>
+ <div class="scroll" tabindex="0" role="region" aria-label="Sessions, newest first"><table>
+  <caption class="sr">Sessions, newest first</caption>
+  <thead><tr><th scope="col" class="l">Started</th><th scope="col">Energy (kWh)</th><th scope="col">${paidLabel} (sat)</th><th scope="col">Fees (sat)</th><th scope="col">Avg price (msat/Wh)</th><th scope="col">Unpaid energy (Wh)</th><th scope="col" class="l">Stop reason</th><th scope="col" class="l">Receipt</th></tr></thead>
+  <tbody id="session-rows"></tbody></table></div>
+ <button type="button" id="more-sessions" hidden>Older sessions</button>
+</section>
+${
+  wall
+    ? `<section id="alarms-panel" aria-labelledby="h-alarms">
+ <h2 id="h-alarms">Alarms, faults and operator actions</h2>
+ <ul id="alarm-list" class="events"></ul>
+</section>`
+    : ''
 }
-fetch('/api/status').then(r => r.json()).then(render).catch(() => {});
-extra(); setInterval(extra, 5000);
-connect();
-</script>
+</main>
+<script src="/assets/uplot.js"></script>
+<script src="/assets/app.js"></script>
 </body></html>`;
 }

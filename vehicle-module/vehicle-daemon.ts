@@ -189,7 +189,7 @@ export class VehicleDaemon {
 
     this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
     if (config.status.enabled) {
-      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port);
+      this.status = await StatusServer.forConfig(this.statusSource(), config.status);
       log.info('status page', { url: this.status.url });
     }
   }
@@ -569,6 +569,16 @@ export class VehicleDaemon {
       role: 'vehicle',
       status: () => this.snapshot(),
       ledger: (id) => ({ payments: store.payments(id) }),
+      clockSpeed: this.parts.config.clock.speed,
+      budgets: {
+        dailyMsat: this.parts.config.limits.dailyBudgetMsat,
+        sessionMsat: this.parts.config.limits.sessionBudgetMsat,
+      },
+      actions: {
+        availability: false,
+        stopSession: () => this.requestStop(),
+        clearAlarms: () => this.alarms.splice(0).length,
+      },
     });
   }
 

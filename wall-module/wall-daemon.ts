@@ -36,6 +36,7 @@ import {
 import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
+import { connectorAvailable } from '../daemon/status-actions.js';
 import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { WallConfig } from './config.js';
@@ -241,7 +242,7 @@ export class WallDaemon {
     this.scheduleExpiryCheck();
 
     if (config.status.enabled) {
-      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port);
+      this.status = await StatusServer.forConfig(this.statusSource(), config.status);
       log.info('status page', { url: this.status.url });
     }
   }
@@ -257,7 +258,10 @@ export class WallDaemon {
     });
     if (plugged) {
       for (const o of this.observers) o.plugged?.();
-      if (phase === 'idle' || phase === 'ended')
+      // an operator took the connector out of service (dashboard action): no new session
+      if (!connectorAvailable(this.parts.store, 1))
+        this.alarm('car plugged in while out of service: no session');
+      else if (phase === 'idle' || phase === 'ended')
         this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
     } else {
       this.handshakeRetryTimer?.cancel();
@@ -619,6 +623,12 @@ export class WallDaemon {
       status: () => this.snapshot(),
       ledger: (id) => ({ invoices: store.invoices(id) }),
       extraHtml: () => this.observers.map((o) => o.html?.() ?? '').join(''),
+      clockSpeed: this.parts.config.clock.speed,
+      actions: {
+        availability: true,
+        stopSession: () => this.requestStop(),
+        clearAlarms: () => this.alarms.splice(0).length,
+      },
     });
   }
 

@@ -74,14 +74,15 @@ describe('status page in a real browser', () => {
     server.publish();
     await page.waitForFunction("document.getElementById('state').textContent === 'suspended'");
     expect(await page.textContent('#alarms')).toContain('non-payment');
-    // counts drawn pixels on the chart canvas (evaluated in the page)
+    // the chart (uPlot, served by the daemon) is drawn: a canvas with ink, and its instance holds series data
     const inked = await page.evaluate<number>(`(() => {
-      const c = document.getElementById('chart');
+      const c = document.querySelector('#chart canvas');
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0;
       for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
       return n;
     })()`);
     expect(inked).toBeGreaterThan(100);
+    expect(await page.evaluate<number>('window.boltchargeChart.data.length')).toBe(4);
   });
 });
