@@ -289,6 +289,9 @@ export class ConfigReader {
    * (misspelled or unsupported options). Call on the root reader after reading everything.
    */
   done(): void {
+    // a document that could not be parsed has no keys to report on: its YAML problems are the whole story
+    const unparsed = this.problems.filter((p) => p.key === '(yaml)' || p.key === '(root)');
+    if (unparsed.length > 0) throw new ConfigInvalid(this.source, unparsed);
     this.collectUnknown();
     if (this.problems.length > 0) throw new ConfigInvalid(this.source, this.problems);
   }
