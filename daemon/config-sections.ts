@@ -84,7 +84,7 @@ export interface LogConfig {
 }
 
 /**
- * The daemon's clock. `speed` > 1 runs time faster than real time (simulated hardware only). `anchorMs` lets
+ * The daemon's clock. `speed` > 1 (an integer) runs time faster than real time (simulated hardware only). `anchorMs` lets
  * several processes share one accelerated timeline: time = anchor + (real now − anchor) × speed.
  */
 export interface ClockConfig {
@@ -249,7 +249,8 @@ export function readLog(r: ConfigReader): LogConfig {
  *   then may time run faster than real time (real hardware's timeouts, ramps and energy are in real seconds)
  */
 export function readClock(r: ConfigReader, simulatedHardware: boolean): ClockConfig {
-  const speed = r.number('speed', 1, { min: 1, max: 10_000 });
+  // an integer: an accelerated clock must still yield whole milliseconds (stored and encoded as integers)
+  const speed = r.int('speed', 1, { min: 1, max: 10_000 });
   if (speed !== 1 && !simulatedHardware)
     r.problem(
       'speed',

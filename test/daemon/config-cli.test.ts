@@ -165,6 +165,8 @@ describe('boltcharge refuses configurations it could not run with (exit 2, key n
       { meter: 'meter: { kind: sdm120, port: /dev/ttyUSB0 }', clock: 'clock: { speed: 2 }' },
       ['clock.speed'],
     );
+    // and a fractional speed, which made fractional-millisecond timestamps (issue 10, item 2)
+    await refused('wall', { clock: 'clock: { speed: 3.3333 }' }, [/clock\.speed: must be an integer/]);
   }, 60_000);
 
   it('a log file in a missing directory, or in a path that is not a directory', async () => {
