@@ -15,6 +15,8 @@
  * IPv6 link-local address of `interface` (the PLC modem's Ethernet), so nothing on the host's other networks
  * can reach it. Discovery binds the multicast group scoped to `interface` (the kernel then takes only datagrams
  * that arrived on that interface); without `interface` there is no discovery (the vehicle needs `peerAddress`).
+ * The vehicle likewise discovers through its interface's link-local address only and takes answers only from
+ * link-local addresses (the wall on the same segment), so nothing on its other networks can pose as the wall.
  *
  * One car per connector: while the wall's connection is live and healthy (something arrived within
  * `peerTimeoutMs`), every further connection is refused at once (closed, `error` LinkConnectionRefused); it
@@ -223,13 +225,7 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
   private listenHost(): string {
     const given = this.options.listenAddress;
     if (given !== undefined) return this.scoped(given);
-    const iface = this.iface as string;
-    const addresses = networkInterfaces()[iface];
-    if (addresses === undefined) throw new LinkError(`network interface ${iface} does not exist`);
-    const local = addresses.find((a) => a.family === 'IPv6' && /^fe80:/i.test(a.address));
-    if (local === undefined)
-      throw new LinkError(`network interface ${iface} has no IPv6 link-local address (is it up?)`);
-    return `${local.address}%${iface}`;
+    return linkLocalOf(this.iface as string);
   }
 
   /**
@@ -271,6 +267,17 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
 
   private discover(): void {
     this.udp?.close();
+    this.udp = undefined;
+    // the request leaves, and answers are taken, only through the PLC interface (bound to its link-local
+    // address); answers from anything but a link-local address (not the wall beside us) are ignored
+    let local: string;
+    try {
+      local = linkLocalOf(this.iface as string);
+    } catch (err) {
+      emitErrorIfObserved(this, err as Error);
+      this.scheduleReconnect();
+      return;
+    }
     const udp = createSocket({ type: 'udp6', reuseAddr: true });
     this.udp = udp;
     this.nonce = randomBytes(8);
@@ -278,13 +285,13 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
     udp.on('error', (err) => emitErrorIfObserved(this, err));
     udp.on('message', (msg, rinfo) => {
       if (msg.length !== 18 || !msg.subarray(0, 8).equals(RESPONSE_MAGIC)) return;
-      if (!msg.subarray(8, 16).equals(this.nonce)) return;
+      if (!msg.subarray(8, 16).equals(this.nonce) || !/^fe80:/i.test(rinfo.address)) return;
       this.discoveryTimer?.cancel();
       udp.close();
       if (this.udp === udp) this.udp = undefined;
       this.dial(this.scoped(rinfo.address), msg.readUInt16BE(16));
     });
-    udp.bind(0, '::', () => {
+    udp.bind(0, local, () => {
       try {
         udp.setMulticastInterface(`::%${this.iface}`);
       } catch (err) {
@@ -398,4 +405,18 @@ function checkListenAddress(address: string): void {
   if (family === 0) throw new LinkError(`listenAddress must be a literal IP address, got ${address}`);
   if (host === '0.0.0.0' || (family === 6 && /^[0:]+$/.test(host)))
     throw new LinkError(`listenAddress ${address} would listen on every interface`);
+}
+
+/**
+ * The IPv6 link-local address of a network interface, scoped (`fe80::…%eth1`).
+ * @param iface interface name
+ * @throws LinkError when the interface does not exist or has no link-local address (yet)
+ */
+function linkLocalOf(iface: string): string {
+  const addresses = networkInterfaces()[iface];
+  if (addresses === undefined) throw new LinkError(`network interface ${iface} does not exist`);
+  const local = addresses.find((a) => a.family === 'IPv6' && /^fe80:/i.test(a.address));
+  if (local === undefined)
+    throw new LinkError(`network interface ${iface} has no IPv6 link-local address (is it up?)`);
+  return `${local.address}%${iface}`;
 }
