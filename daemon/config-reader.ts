@@ -226,7 +226,7 @@ export class ConfigReader {
     return v;
   }
 
-  /** An integer (JS number) within `rule`; required when no default is given. */
+  /** A safe integer (JS number, |n| < 2^53) within `rule`; required when no default is given. */
   int(name: string, def: number | undefined, rule: NumberRule = {}): number {
     return this.number(name, def, rule, true);
   }
@@ -239,7 +239,7 @@ export class ConfigReader {
       return def ?? 0;
     }
     const n = typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    if (typeof n !== 'number' || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n))) {
       this.problem(name, `must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
       return def ?? 0;
     }

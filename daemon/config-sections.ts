@@ -178,7 +178,7 @@ export function readLink(
     kind,
     port: r.string('port'),
     bitrate: r.int('bitrate', 33_333, { min: 5_000, max: 1_000_000 }),
-    serialBaud: r.int('serialBaud', 115_200, { min: 1_200 }),
+    serialBaud: r.int('serialBaud', 115_200, { min: 1_200, max: 4_000_000 }),
     txId,
     rxId,
   };
@@ -211,7 +211,7 @@ export function readMeter(r: ConfigReader): MeterConfig {
   return {
     kind,
     port: r.string('port'),
-    baud: r.int('baud', 2400, { min: 1200 }),
+    baud: r.int('baud', 2400, { min: 1200, max: 115_200 }),
     parity: r.oneOf('parity', ['none', 'even', 'odd'] as const, 'none'),
     unitId: r.int('unitId', 1, { min: 1, max: 247 }),
     timeoutMs: r.int('timeoutMs', 1000, { min: 50, max: 30_000 }),
@@ -256,6 +256,8 @@ export function readClock(r: ConfigReader, simulatedHardware: boolean): ClockCon
       'speed',
       'must be 1 with real hardware: time may only be accelerated with a simulated charger and meter',
     );
-  const anchorMs = r.has('anchorMs') ? r.int('anchorMs', undefined, { min: 0 }) : undefined;
+  const anchorMs = r.has('anchorMs')
+    ? r.int('anchorMs', undefined, { min: 0, max: 8_640_000_000_000_000 })
+    : undefined;
   return { speed, anchorMs };
 }

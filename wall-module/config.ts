@@ -164,7 +164,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
       : {
           kind: 'openevse',
           port: e.string('port'),
-          baud: e.int('baud', 115_200, { min: 1200 }),
+          baud: e.int('baud', 115_200, { min: 1200, max: 4_000_000 }),
           checksum: e.oneOf('checksum', ['xor', 'sum'] as const, 'xor'),
           maxCurrentA,
           maxPowerW,
