@@ -14,8 +14,8 @@
  * Exposure (the wall): the listener binds one address only, never all interfaces: `listenAddress`, or else the
  * IPv6 link-local address of `interface` (the PLC modem's Ethernet), so nothing on the host's other networks
  * can reach it. Discovery binds the multicast group scoped to `interface` (the kernel then takes only datagrams
- * that arrived on that interface); without `interface` there is no discovery (the vehicle needs `peerAddress`).
- * The vehicle likewise discovers through its interface's link-local address only and takes answers only from
+ * that arrived on that interface); without `interface`, or with a `listenAddress` that is not link-local, there
+ * is no discovery (the vehicle needs `peerAddress`). The vehicle likewise discovers through its interface's link-local address only and takes answers only from
  * link-local addresses (the wall on the same segment), so nothing on its other networks can pose as the wall.
  *
  * One car per connector: while the wall's connection is live and healthy (something arrived within
@@ -201,7 +201,9 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
       });
     });
     server.on('error', (err) => emitErrorIfObserved(this, err));
-    if (this.iface === undefined) return;
+    // discovery answers come from the interface's link-local address: offered only when the wall listens there
+    const given = this.options.listenAddress;
+    if (this.iface === undefined || (given !== undefined && !/^fe80:/i.test(given))) return;
     const udp = createSocket({ type: 'udp6', reuseAddr: true });
     this.udp = udp;
     udp.on('error', (err) => emitErrorIfObserved(this, err));
