@@ -1,7 +1,7 @@
 /**
  * Fuzz targets: every parser of hostile input and both session machines, each with a fast-check arbitrary of
  * inputs and a rule for which exceptions are the module's own typed errors. Anything else thrown is a crash.
- * Used by `npm run fuzz` (scripts/fuzz.ts) and by the short pass in `npm test` (test/protocol/fuzz.test.ts).
+ * Used by `npm run fuzz` (scripts/fuzz.ts) and by the short pass in `npm test` (test/fuzz/fuzz.test.ts).
  */
 import fc from 'fast-check';
 import { stringify } from 'yaml';
