@@ -7,12 +7,15 @@ import { ConfigInvalid, ConfigReader } from '../../daemon/config-reader.js';
 import {
   BUYER_DEFAULTS,
   buyerConfig,
+  MAX_MSAT,
   MIN_INVOICE_MSAT,
+  PRICE_RANGE_MSAT_PER_WH,
   SELLER_DEFAULTS,
   sellerConfig,
   smallestInvoiceBlockWh,
 } from '../../protocol/config.js';
-import { blockBeforeLimit } from '../../protocol/seller.js';
+import { evaluateOffer } from '../../protocol/buyer.js';
+import { blockBeforeLimit, offerFor } from '../../protocol/seller.js';
 import { readVehicleConfig, type VehicleConfig } from '../../vehicle-module/config.js';
 import { readWallConfig, type WallConfig } from '../../wall-module/config.js';
 
@@ -244,5 +247,29 @@ describe('every configuration a reader accepts, its machine accepts', () => {
       { numRuns: 1_000 },
     );
     expect(accepted).toBeGreaterThan(20);
+  });
+});
+
+describe('money a vehicle config accepts fits the store (signed 64-bit)', () => {
+  it('the highest price limit declines an offer at 2^63 msat/Wh (which crashed the vehicle in SQLite)', () => {
+    const c = readVehicleConfig(
+      ConfigReader.fromYaml(
+        `limits: { maxPriceMsatPerWh: ${PRICE_RANGE_MSAT_PER_WH.max}, sessionBudgetMsat: "${MAX_MSAT}", ` +
+          `dailyBudgetMsat: "${MAX_MSAT}" }\n${vehicleRest}`,
+      ),
+    );
+    const b = buyer(c);
+    if (!b.ok) throw new Error(b.error.message);
+    const car = { ...b.value, spentTodayMsat: 0n };
+    const wall = sellerConfig({ nodePubkey: PUB, network: 'regtest', priceMsatPerWh: 100n });
+    if (!wall.ok) throw new Error(wall.error.message);
+    const offer = { ...offerFor(wall.value), priceMsatPerWh: 1n << 63n };
+    expect(evaluateOffer(car, offer)).toMatchObject({ accept: false });
+    expect(evaluateOffer(car, { ...offer, priceMsatPerWh: PRICE_RANGE_MSAT_PER_WH.max })).toMatchObject({
+      accept: true,
+    });
+    // and the largest amounts a config allows stay inside SQLite's integers even when added up
+    expect(MAX_MSAT * 4n).toBeLessThan(1n << 63n);
+    expect(PRICE_RANGE_MSAT_PER_WH.max * 1_000_000n * 100n).toBeLessThan(1n << 63n);
   });
 });
