@@ -88,7 +88,8 @@ export class ConfigReader {
     const problems: ConfigProblem[] = [];
     let value: unknown = {};
     try {
-      const doc = parseDocument(text, { intAsBigInt: false });
+      // logLevel 'error': no process warnings (a collection used as a key becomes a string key, reported unknown)
+      const doc = parseDocument(text, { intAsBigInt: false, logLevel: 'error' });
       for (const e of doc.errors)
         problems.push({ key: '(yaml)', reason: e.message.split('\n')[0] ?? e.message });
       // toJS expands aliases; a document whose aliases expand past the limit (an alias bomb) throws here
