@@ -4,9 +4,15 @@
  * (the dotted key path and why) instead of throwing at the first problem, so an operator sees every mistake in
  * one run. Unknown keys are errors too (a typo must never silently fall back to a default).
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { isUtf8 } from 'node:buffer';
 import { parseDocument } from 'yaml';
+
+/** Largest configuration file read, bytes (a config is a few KiB; anything huge is a mistake or an attack). */
+export const MAX_CONFIG_BYTES = 1_048_576;
+/** Most YAML alias expansions allowed (the yaml package's guard against "billion laughs" documents). */
+const MAX_ALIAS_COUNT = 100;
 
 /** One problem in a configuration: the dotted key path (e.g. `tariff.priceMsatPerWh`) and what is wrong. */
 export interface ConfigProblem {
@@ -80,29 +86,45 @@ export class ConfigReader {
    */
   static fromYaml(text: string, source = '<inline>'): ConfigReader {
     const problems: ConfigProblem[] = [];
-    const doc = parseDocument(text, { intAsBigInt: false });
-    for (const e of doc.errors)
-      problems.push({ key: '(yaml)', reason: e.message.split('\n')[0] ?? e.message });
-    const value: unknown = problems.length > 0 ? {} : (doc.toJS() ?? {});
+    let value: unknown = {};
+    try {
+      // logLevel 'error': no process warnings (a collection used as a key becomes a string key, reported unknown)
+      const doc = parseDocument(text, { intAsBigInt: false, logLevel: 'error' });
+      for (const e of doc.errors)
+        problems.push({ key: '(yaml)', reason: e.message.split('\n')[0] ?? e.message });
+      // toJS expands aliases; a document whose aliases expand past the limit (an alias bomb) throws here
+      if (problems.length === 0) value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+    } catch (err) {
+      problems.push({ key: '(yaml)', reason: (err as Error).message.split('\n')[0] ?? String(err) });
+      value = {};
+    }
     if (!isPlain(value)) problems.push({ key: '(root)', reason: 'the document must be a mapping of keys' });
     const baseDir = source === '<inline>' ? process.cwd() : dirname(resolve(source));
     return new ConfigReader(isPlain(value) ? value : {}, '', problems, baseDir, source);
   }
 
   /**
-   * Reads a YAML file into a root reader.
+   * Reads a YAML file into a root reader. The file must be UTF-8 (invalid bytes are refused, never replaced) and
+   * at most MAX_CONFIG_BYTES long.
    *
    * @param file path of the YAML file
-   * @throws ConfigInvalid when the file cannot be read
+   * @throws ConfigInvalid when the file cannot be read, is too large or is not UTF-8 (YAML errors, including
+   *   alias bombs, are problems of the returned reader and surface at `done()`)
    */
   static fromFile(file: string): ConfigReader {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(file, 'utf8');
+      if (statSync(file).size > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+      bytes = readFileSync(file);
     } catch (err) {
       throw new ConfigInvalid(file, [{ key: '(file)', reason: `cannot read: ${(err as Error).message}` }]);
     }
-    return ConfigReader.fromYaml(text, file);
+    const line = firstNonUtf8Line(bytes);
+    if (line !== undefined)
+      throw new ConfigInvalid(file, [
+        { key: '(file)', reason: `line ${line} is not valid UTF-8 (save the file as UTF-8)` },
+      ]);
+    return ConfigReader.fromYaml(bytes.toString('utf8'), file);
   }
 
   private keyOf(name: string): string {
@@ -182,6 +204,18 @@ export class ConfigReader {
     return v === undefined ? undefined : isAbsolute(v) ? v : resolve(this.baseDir, v);
   }
 
+  /**
+   * An optional path of a file this daemon will create or append to (a log): its directory must exist and be
+   * writable, and an existing file must be a writable regular file.
+   */
+  optionalWritableFile(name: string): string | undefined {
+    const file = this.optionalPath(name);
+    if (file === undefined) return undefined;
+    const problem = writableFileProblem(file);
+    if (problem !== undefined) this.problem(name, problem);
+    return file;
+  }
+
   /** A boolean. */
   bool(name: string, def: boolean): boolean {
     const v = this.raw(name);
@@ -193,7 +227,7 @@ export class ConfigReader {
     return v;
   }
 
-  /** An integer (JS number) within `rule`; required when no default is given. */
+  /** A safe integer (JS number, |n| < 2^53) within `rule`; required when no default is given. */
   int(name: string, def: number | undefined, rule: NumberRule = {}): number {
     return this.number(name, def, rule, true);
   }
@@ -206,7 +240,7 @@ export class ConfigReader {
       return def ?? 0;
     }
     const n = typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    if (typeof n !== 'number' || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n))) {
       this.problem(name, `must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
       return def ?? 0;
     }
@@ -267,6 +301,9 @@ export class ConfigReader {
    * (misspelled or unsupported options). Call on the root reader after reading everything.
    */
   done(): void {
+    // a document that could not be parsed has no keys to report on: its YAML problems are the whole story
+    const unparsed = this.problems.filter((p) => p.key === '(yaml)' || p.key === '(root)');
+    if (unparsed.length > 0) throw new ConfigInvalid(this.source, unparsed);
     this.collectUnknown();
     if (this.problems.length > 0) throw new ConfigInvalid(this.source, this.problems);
   }
@@ -281,6 +318,49 @@ export class ConfigReader {
       }
     }
     for (const c of this.children) c.collectUnknown();
+  }
+}
+
+/**
+ * Why `file` cannot be created or appended to, or undefined when it can.
+ * @param file absolute path
+ */
+function writableFileProblem(file: string): string | undefined {
+  const dir = dirname(file);
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a directory`;
+  } catch {
+    return `directory ${dir} does not exist`;
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    return `directory ${dir} is not writable`;
+  }
+  try {
+    if (!statSync(file).isFile()) return `${file} exists and is not a regular file`;
+    accessSync(file, constants.W_OK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `${file} is not writable`;
+  }
+  return undefined;
+}
+
+/**
+ * The 1-based number of the first line of `bytes` that is not valid UTF-8, or undefined when all of it is.
+ * @param bytes file contents
+ */
+function firstNonUtf8Line(bytes: Buffer): number | undefined {
+  if (isUtf8(bytes)) return undefined;
+  let line = 1;
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(0x0a, start);
+    const stop = end < 0 ? bytes.length : end;
+    if (!isUtf8(bytes.subarray(start, stop))) return line;
+    if (end < 0) return line;
+    start = end + 1;
+    line++;
   }
 }
 

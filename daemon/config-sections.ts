@@ -2,6 +2,7 @@
  * Configuration sections both daemons share: the Lightning node, the cable link, the energy meter, the store,
  * the status page, logging and the clock. Each reader takes a `ConfigReader` positioned on its section.
  */
+import { isIP } from 'node:net';
 import type { ConfigReader } from './config-reader.js';
 
 /** How to reach the daemon's own Lightning node (LND). Exactly one form is used. */
@@ -27,12 +28,16 @@ export type LinkConfig =
     }
   | {
       kind: 'ip';
-      /** network interface of the PLC modem (for discovery); absent = loopback */
+      /** network interface facing the PLC modem (e.g. `eth1`): the wall listens on its IPv6 link-local address
+       *  and answers discovery only there; the vehicle discovers the wall through it */
       interface?: string;
       /** TCP port of boltcharge's own protocol (never 15118): the wall listens on it, the vehicle connects to it
        *  when `peerAddress` is set (otherwise the wall announces it through discovery) */
       port: number;
-      /** vehicle: the wall's address, skipping discovery; wall: the address to listen on */
+      /** wall only: the one address to listen on (e.g. `fe80::1%eth1`, `::1` for a loopback demo); never an
+       *  unspecified address such as `::`. Absent = the link-local address of `interface` */
+      listenAddress?: string;
+      /** vehicle only: the wall's address, skipping discovery */
       peerAddress?: string;
     };
 
@@ -85,7 +90,7 @@ export interface LogConfig {
 }
 
 /**
- * The daemon's clock. `speed` > 1 runs time faster than real time (simulated hardware only). `anchorMs` lets
+ * The daemon's clock. `speed` > 1 (an integer) runs time faster than real time (simulated hardware only). `anchorMs` lets
  * several processes share one accelerated timeline: time = anchor + (real now − anchor) × speed.
  */
 export interface ClockConfig {
@@ -118,17 +123,58 @@ export function readLightning(r: ConfigReader): LightningConfig {
   return { kind: 'connectionFile', file: r.filePath('connectionFile', ''), node: r.string('node', '') };
 }
 
-/** Reads the `link` section. */
-export function readLink(r: ConfigReader, defaults: { txId: number; rxId: number }): LinkConfig {
+/**
+ * Reads the `link` section.
+ *
+ * IP link rules (a real PLC installation has one Ethernet interface facing the modem, and nothing else on the
+ * host's networks may reach the cable protocol): the wall needs `interface` (it listens on that interface's
+ * link-local address and answers discovery only there) or an explicit `listenAddress`, never an unspecified
+ * address; the vehicle needs `interface` (discovery) or `peerAddress`.
+ *
+ * @param r reader on the section
+ * @param role which daemon reads it (the wall listens, the vehicle connects)
+ * @param defaults the role's CAN ids
+ */
+export function readLink(
+  r: ConfigReader,
+  role: 'wall' | 'vehicle',
+  defaults: { txId: number; rxId: number },
+): LinkConfig {
   const kind = r.oneOf('kind', ['can', 'ip'] as const);
   if (kind === 'ip') {
     const port = r.int('port', 47215, { min: 1, max: 65535 });
     if (port === 15118) r.problem('port', '15118 belongs to ISO 15118; boltcharge uses its own port');
+    const iface = r.optionalString('interface');
+    if (iface !== undefined && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface))
+      r.problem('interface', `must be a network interface name, got ${JSON.stringify(iface)}`);
+    const ownKey = role === 'wall' ? 'listenAddress' : 'peerAddress';
+    const otherKey = role === 'wall' ? 'peerAddress' : 'listenAddress';
+    if (r.has(otherKey)) {
+      r.optionalString(otherKey);
+      r.problem(
+        otherKey,
+        role === 'wall'
+          ? 'the wall listens: set listenAddress (its own address) or interface'
+          : 'the vehicle connects: set peerAddress (the wall) or interface',
+      );
+    }
+    const address = r.optionalString(ownKey);
+    if (address !== undefined) {
+      const problem = ipAddressProblem(address, iface);
+      if (problem) r.problem(ownKey, problem);
+    }
+    if (iface === undefined && address === undefined)
+      r.problem(
+        'interface',
+        role === 'wall'
+          ? 'an IP link needs the PLC interface (the wall listens only on its link-local address) or listenAddress'
+          : 'an IP link needs the PLC interface (to discover the wall) or peerAddress',
+      );
     return {
       kind,
-      interface: r.optionalString('interface'),
+      interface: iface,
       port,
-      peerAddress: r.optionalString('peerAddress'),
+      ...(role === 'wall' ? { listenAddress: address } : { peerAddress: address }),
     };
   }
   const txId = r.int('txId', defaults.txId, { min: 0, max: 0x1fffffff });
@@ -138,10 +184,29 @@ export function readLink(r: ConfigReader, defaults: { txId: number; rxId: number
     kind,
     port: r.string('port'),
     bitrate: r.int('bitrate', 33_333, { min: 5_000, max: 1_000_000 }),
-    serialBaud: r.int('serialBaud', 115_200, { min: 1_200 }),
+    serialBaud: r.int('serialBaud', 115_200, { min: 1_200, max: 4_000_000 }),
     txId,
     rxId,
   };
+}
+
+/**
+ * Checks an address of the IP link: a literal IP address, not unspecified (`::`, `0.0.0.0`: all interfaces), and
+ * a link-local one scoped to an interface (`%eth1`, or `interface` given).
+ * @param address as written in the config
+ * @param iface the configured interface, if any
+ * @returns why it is unusable, or undefined
+ */
+function ipAddressProblem(address: string, iface: string | undefined): string | undefined {
+  const [host = '', scope] = address.split('%', 2);
+  const family = isIP(host);
+  if (family === 0) return `must be a literal IP address, got ${JSON.stringify(address)}`;
+  const unspecified =
+    family === 4 ? host === '0.0.0.0' : /^[0:]+$/.test(host) || /^::ffff:0\.0\.0\.0$/i.test(host);
+  if (unspecified) return `${address} means every interface; give the PLC interface's own address`;
+  if (family === 6 && /^fe[89ab]/i.test(host) && scope === undefined && iface === undefined)
+    return `a link-local address needs its interface (${host}%eth1, or set interface)`;
+  return undefined;
 }
 
 /** Reads the `meter` section. */
@@ -152,7 +217,7 @@ export function readMeter(r: ConfigReader): MeterConfig {
   return {
     kind,
     port: r.string('port'),
-    baud: r.int('baud', 2400, { min: 1200 }),
+    baud: r.int('baud', 2400, { min: 1200, max: 115_200 }),
     parity: r.oneOf('parity', ['none', 'even', 'odd'] as const, 'none'),
     unitId: r.int('unitId', 1, { min: 1, max: 247 }),
     timeoutMs: r.int('timeoutMs', 1000, { min: 50, max: 30_000 }),
@@ -188,13 +253,27 @@ function readOperatorToken(r: ConfigReader): string | undefined {
 export function readLog(r: ConfigReader): LogConfig {
   return {
     level: r.oneOf('level', ['debug', 'info', 'warn', 'error'] as const, 'info'),
-    file: r.optionalPath('file'),
+    file: r.optionalWritableFile('file'),
   };
 }
 
-/** Reads the `clock` section. */
-export function readClock(r: ConfigReader): ClockConfig {
-  const speed = r.number('speed', 1, { min: 1, max: 10_000 });
-  const anchorMs = r.has('anchorMs') ? r.int('anchorMs', undefined, { min: 0 }) : undefined;
+/**
+ * Reads the `clock` section.
+ *
+ * @param r reader on the section
+ * @param simulatedHardware true when every device whose timing is physical (charger, meter) is simulated: only
+ *   then may time run faster than real time (real hardware's timeouts, ramps and energy are in real seconds)
+ */
+export function readClock(r: ConfigReader, simulatedHardware: boolean): ClockConfig {
+  // an integer: an accelerated clock must still yield whole milliseconds (stored and encoded as integers)
+  const speed = r.int('speed', 1, { min: 1, max: 10_000 });
+  if (speed !== 1 && !simulatedHardware)
+    r.problem(
+      'speed',
+      'must be 1 with real hardware: time may only be accelerated with a simulated charger and meter',
+    );
+  const anchorMs = r.has('anchorMs')
+    ? r.int('anchorMs', undefined, { min: 0, max: 8_640_000_000_000_000 })
+    : undefined;
   return { speed, anchorMs };
 }

@@ -7,7 +7,8 @@ import { createCableLink } from '../hardware/link/create-cable-link.js';
 import type { LinkConfig } from './config-sections.js';
 
 /**
- * Builds the link (not yet opened).
+ * Builds the link (not yet opened). An IP link of the wall listens only on `listenAddress` or the link-local
+ * address of `interface` (never on all interfaces) and refuses a second connection while the car's is live.
  *
  * @param c the `link` section
  * @param role which end of the cable this daemon is
@@ -26,7 +27,7 @@ export function linkFromConfig(c: LinkConfig, role: 'wall' | 'vehicle'): CableLi
     medium: 'ip',
     interface: c.interface,
     ...(role === 'wall'
-      ? { tcpPort: c.port, ...(c.peerAddress ? { listenAddress: c.peerAddress } : {}) }
+      ? { tcpPort: c.port, listenAddress: c.listenAddress }
       : { peerAddress: c.peerAddress, peerPort: c.peerAddress ? c.port : undefined }),
   });
 }

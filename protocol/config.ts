@@ -79,18 +79,185 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
+/** An inclusive integer range a configuration value must lie in. */
+export interface IntRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** An inclusive range of an amount of money, msat. */
+export interface MsatRange {
+  readonly min: bigint;
+  readonly max: bigint;
+}
+
+/**
+ * Smallest amount an invoice may carry, msat: lnd's default minimum HTLC (1 sat). A smaller invoice cannot be
+ * paid over a channel, so a tariff that could produce one is refused.
+ */
+export const MIN_INVOICE_MSAT = 1_000n;
+
+/**
+ * Largest amount of money any configured value may hold, msat: every bitcoin there will ever be (21 million BTC =
+ * 2.1 × 10^18 msat), well inside the store's signed 64-bit integers (about 9.2 × 10^18) even when a few such
+ * amounts are added.
+ */
+export const MAX_MSAT = 2_100_000_000_000_000_000n;
+
+/** Prices a configuration may set or accept, msat per Wh (up to 1,000,000 sat/Wh; any block still fits 64 bits). */
+export const PRICE_RANGE_MSAT_PER_WH: MsatRange = { min: 1n, max: 1_000_000_000n };
+
+/** Budgets and caps of money, msat. */
+export const MSAT_RANGE: MsatRange = { min: 1n, max: MAX_MSAT };
+
+/**
+ * Defaults of the seller's tunables: the one place both `sellerConfig` and the wall's YAML reader
+ * (`wall-module/config.ts`) take them from.
+ */
+export const SELLER_DEFAULTS = {
+  targetInvoiceIntervalSec: 16,
+  minBlockWh: 10,
+  maxBlockWh: 500,
+  depositBlocks: 1,
+  graceWh: 30,
+  maxPowerW: 11_000,
+  heartbeatTimeoutMs: 10_000,
+  handshakeTimeoutMs: 30_000,
+  helloRetryMs: 1_000,
+  resumeWhenPaid: true,
+  invoiceExpirySec: 600,
+  meterReportIntervalMs: 2_000,
+  maxConsecutiveDeclines: 3,
+} as const;
+
+/** Integer fields of the seller's configuration. */
+type SellerIntField = {
+  [K in keyof SellerConfig]: SellerConfig[K] extends number ? K : never;
+}[keyof SellerConfig];
+
+/** Ranges of the seller's integer tunables (the wall's YAML reader applies the same ones). */
+export const SELLER_RANGES: Record<SellerIntField, IntRange> = {
+  targetInvoiceIntervalSec: { min: 1, max: 3_600 },
+  minBlockWh: { min: 1, max: 1_000_000 },
+  maxBlockWh: { min: 1, max: 1_000_000 },
+  depositBlocks: { min: 1, max: 100 },
+  graceWh: { min: 0, max: 100_000 },
+  maxPowerW: { min: 1_000, max: 400_000 },
+  heartbeatTimeoutMs: { min: 300, max: 3_600_000 },
+  handshakeTimeoutMs: { min: 1_000, max: 600_000 },
+  helloRetryMs: { min: 100, max: 60_000 },
+  invoiceExpirySec: { min: 30, max: 86_400 },
+  meterReportIntervalMs: { min: 100, max: 60_000 },
+  maxConsecutiveDeclines: { min: 1, max: 1_000 },
+};
+
+/**
+ * Defaults of the buyer's tunables: the one place both `buyerConfig` and the vehicle's YAML reader
+ * (`vehicle-module/config.ts`) take them from.
+ */
+export const BUYER_DEFAULTS = {
+  maxBlockWh: 1_000,
+  maxPrepaidWh: 2_000,
+  targetEnergyWh: 0,
+  meterToleranceWh: 5,
+  meterTolerancePpm: 30_000,
+  maxFeeMsat: 10_000n,
+  maxFeePpm: 10_000,
+  heartbeatTimeoutMs: 10_000,
+  handshakeTimeoutMs: 30_000,
+  receiptTimeoutMs: 10_000,
+  invoiceExpiryMarginSec: 10,
+  meterReportIntervalMs: 2_000,
+} as const;
+
+/** Integer fields of the buyer's configuration. */
+type BuyerIntField = {
+  [K in keyof BuyerConfig]: BuyerConfig[K] extends number ? K : never;
+}[keyof BuyerConfig];
+
+/** Ranges of the buyer's integer tunables (the vehicle's YAML reader applies the same ones). */
+export const BUYER_RANGES: Record<BuyerIntField, IntRange> = {
+  maxBlockWh: { min: 1, max: 1_000_000 },
+  maxPrepaidWh: { min: 1, max: 1_000_000 },
+  targetEnergyWh: { min: 0, max: 1_000_000 },
+  meterToleranceWh: { min: 0, max: 10_000 },
+  meterTolerancePpm: { min: 0, max: 500_000 },
+  maxFeePpm: { min: 0, max: 1_000_000 },
+  heartbeatTimeoutMs: { min: 200, max: 3_600_000 },
+  handshakeTimeoutMs: { min: 1_000, max: 600_000 },
+  receiptTimeoutMs: { min: 100, max: 600_000 },
+  invoiceExpiryMarginSec: { min: 0, max: 3_600 },
+  meterReportIntervalMs: { min: 100, max: 60_000 },
+};
+
+/**
+ * The smallest block a seller with these block bounds can invoice, Wh. Blocks are sized between `minBlockWh`
+ * and `maxBlockWh`; next to a limit (target, stop, price change) the block before it may shrink so that no
+ * remainder below `minBlockWh` is left: when `maxBlockWh` is under twice `minBlockWh`, that shrunk block can be
+ * as small as `maxBlockWh + 1 − minBlockWh` (see `blockBeforeLimit` in seller.ts).
+ * @param minBlockWh smallest regular block, Wh
+ * @param maxBlockWh largest block, Wh
+ * @returns Wh, at least 1
+ */
+export function smallestInvoiceBlockWh(minBlockWh: number, maxBlockWh: number): number {
+  return Math.max(1, Math.min(minBlockWh, maxBlockWh + 1 - minBlockWh));
+}
+
+/**
+ * Checks that every invoice a tariff can produce is payable (≥ MIN_INVOICE_MSAT).
+ * @param c price and block bounds
+ * @returns the problem (field and reason), or undefined when the tariff is payable
+ */
+export function tariffPayabilityProblem(c: {
+  priceMsatPerWh: bigint;
+  minBlockWh: number;
+  maxBlockWh: number;
+}): { field: 'minBlockWh' | 'maxBlockWh'; message: string } | undefined {
+  const smallest = c.priceMsatPerWh * BigInt(c.minBlockWh);
+  if (smallest < MIN_INVOICE_MSAT) {
+    const needWh = (MIN_INVOICE_MSAT + c.priceMsatPerWh - 1n) / c.priceMsatPerWh;
+    return {
+      field: 'minBlockWh',
+      message:
+        `the smallest invoice, minBlockWh × priceMsatPerWh = ${smallest} msat, is below Lightning's ` +
+        `${MIN_INVOICE_MSAT} msat (1 sat) minimum payment: raise minBlockWh to at least ${needWh} or the price`,
+    };
+  }
+  const lastWh = smallestInvoiceBlockWh(c.minBlockWh, c.maxBlockWh);
+  const last = c.priceMsatPerWh * BigInt(lastWh);
+  if (last < MIN_INVOICE_MSAT) {
+    return {
+      field: 'maxBlockWh',
+      message:
+        `the last block before a limit can shrink to ${lastWh} Wh = ${last} msat, below Lightning's ` +
+        `${MIN_INVOICE_MSAT} msat (1 sat) minimum payment: make maxBlockWh at least 2 × minBlockWh − 1 ` +
+        `(${2 * c.minBlockWh - 1})`,
+    };
+  }
+  return undefined;
+}
+
 const NETWORKS: Network[] = ['bitcoin', 'testnet', 'signet', 'regtest'];
 
 function problem(field: string, message: string): { ok: false; error: ConfigProblem } {
   return fail({ kind: 'ConfigProblem', name: 'InvalidConfig', field, message: `${field}: ${message}` });
 }
 
-function checkInts(c: object, fields: string[], min: number, max = 0xffffffff): ConfigProblem | undefined {
-  for (const f of fields) {
+function checkRanges<F extends string>(c: object, ranges: Record<F, IntRange>): ConfigProblem | undefined {
+  for (const [f, { min, max }] of Object.entries(ranges) as [F, IntRange][]) {
     const v = (c as Record<string, unknown>)[f];
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
       return problem(f, `must be an integer ${min}..${max}`).error;
     }
+  }
+  return undefined;
+}
+
+function checkMsat(c: object, fields: string[], range: MsatRange): ConfigProblem | undefined {
+  for (const f of fields) {
+    const v = (c as Record<string, unknown>)[f];
+    if (typeof v !== 'bigint' || v < range.min || v > range.max)
+      return problem(f, `must be a bigint ${range.min}..${range.max}`).error;
   }
   return undefined;
 }
@@ -115,54 +282,32 @@ function checkVersions(vs: unknown): ConfigProblem | undefined {
 
 /**
  * Fills defaults and validates a seller configuration.
- * @param c required: nodePubkey, network, priceMsatPerWh; the rest default (16 s cadence, 10–200 Wh blocks,
- *   2 deposit blocks, 5 Wh grace, 7400 W, 10 s heartbeat, 30 s handshake, 1 s hello retry, resume on pay,
- *   600 s invoice expiry, 2 s meter reports, 3 declines, versions [1])
+ * @param c required: nodePubkey, network, priceMsatPerWh; the rest default to SELLER_DEFAULTS (16 s cadence,
+ *   10–500 Wh blocks, 1 deposit block, 30 Wh grace, 11,000 W, 10 s heartbeat, 30 s handshake, 1 s hello retry,
+ *   resume on pay, 600 s invoice expiry, 2 s meter reports, 3 declines) and versions [1]; integers must lie in
+ *   SELLER_RANGES, the price in PRICE_RANGE_MSAT_PER_WH, and every invoice the tariff can produce must reach
+ *   MIN_INVOICE_MSAT
  * @returns SellerConfig or ConfigProblem
  */
 export function sellerConfig(
   c: Pick<SellerConfig, 'nodePubkey' | 'network' | 'priceMsatPerWh'> & Partial<SellerConfig>,
 ): Result<SellerConfig, ConfigProblem> {
   const full: SellerConfig = {
-    targetInvoiceIntervalSec: 16,
-    minBlockWh: 10,
-    maxBlockWh: 200,
-    depositBlocks: 2,
-    graceWh: 5,
-    maxPowerW: 7400,
-    heartbeatTimeoutMs: 10_000,
-    handshakeTimeoutMs: 30_000,
-    helloRetryMs: 1_000,
-    resumeWhenPaid: true,
-    invoiceExpirySec: 600,
-    meterReportIntervalMs: 2_000,
-    maxConsecutiveDeclines: 3,
+    ...SELLER_DEFAULTS,
     versions: [...SUPPORTED_VERSIONS],
     ...c,
   };
   if (typeof full.nodePubkey !== 'string' || !isHex(full.nodePubkey, 33))
     return problem('nodePubkey', 'hex of 33 bytes');
   if (!NETWORKS.includes(full.network)) return problem('network', `one of ${NETWORKS.join(', ')}`);
-  if (
-    typeof full.priceMsatPerWh !== 'bigint' ||
-    full.priceMsatPerWh < 0n ||
-    full.priceMsatPerWh >= 1n << 64n
-  ) {
-    return problem('priceMsatPerWh', 'bigint 0..2^64-1');
-  }
   const e =
-    checkInts(full, ['targetInvoiceIntervalSec'], 1, 0xffff) ??
-    checkInts(full, ['minBlockWh', 'maxBlockWh', 'maxPowerW', 'invoiceExpirySec'], 1) ??
-    checkInts(full, ['depositBlocks'], 1, 255) ??
-    checkInts(full, ['graceWh', 'meterReportIntervalMs'], 0) ??
-    checkInts(
-      full,
-      ['heartbeatTimeoutMs', 'handshakeTimeoutMs', 'helloRetryMs', 'maxConsecutiveDeclines'],
-      1,
-    ) ??
+    checkMsat(full, ['priceMsatPerWh'], PRICE_RANGE_MSAT_PER_WH) ??
+    checkRanges(full, SELLER_RANGES) ??
     checkVersions(full.versions);
   if (e !== undefined) return fail(e);
   if (full.minBlockWh > full.maxBlockWh) return problem('minBlockWh', 'must not exceed maxBlockWh');
+  const unpayable = tariffPayabilityProblem(full);
+  if (unpayable !== undefined) return problem(unpayable.field, unpayable.message);
   if (typeof full.resumeWhenPaid !== 'boolean') return problem('resumeWhenPaid', 'boolean');
   full.nodePubkey = full.nodePubkey.toLowerCase();
   return ok(full);
@@ -170,50 +315,30 @@ export function sellerConfig(
 
 /**
  * Fills defaults and validates a buyer configuration.
- * @param c required: network, maxPriceMsatPerWh, sessionBudgetMsat; defaults: 200 Wh max block, 500 Wh max
- *   prepaid, daily budget = session budget, spent today 0, no target, tolerance 20 Wh + 2 %, fee ≤ 1000 msat and
- *   ≤ 1 %, 10 s heartbeat, 30 s handshake, 10 s receipt wait, 10 s expiry margin, 2 s meter reports,
- *   per-session identity, versions [1]
+ * @param c required: network, maxPriceMsatPerWh, sessionBudgetMsat; defaults: daily budget = session budget,
+ *   spent today 0, per-session identity, versions [1], the rest BUYER_DEFAULTS (1000 Wh max block, 2000 Wh max
+ *   prepaid, no target, tolerance 5 Wh + 3 %, fee ≤ 10,000 msat and ≤ 1 %, 10 s heartbeat, 30 s handshake,
+ *   10 s receipt wait, 10 s expiry margin, 2 s meter reports); integers must lie in BUYER_RANGES, money in
+ *   MSAT_RANGE (at most MAX_MSAT), the price in PRICE_RANGE_MSAT_PER_WH
  * @returns BuyerConfig or ConfigProblem
  */
 export function buyerConfig(
   c: Pick<BuyerConfig, 'network' | 'maxPriceMsatPerWh' | 'sessionBudgetMsat'> & Partial<BuyerConfig>,
 ): Result<BuyerConfig, ConfigProblem> {
   const full: BuyerConfig = {
-    maxBlockWh: 200,
-    maxPrepaidWh: 500,
     dailyBudgetMsat: c.sessionBudgetMsat,
     spentTodayMsat: 0n,
-    targetEnergyWh: 0,
-    meterToleranceWh: 20,
-    meterTolerancePpm: 20_000,
-    maxFeeMsat: 1000n,
-    maxFeePpm: 10_000,
-    heartbeatTimeoutMs: 10_000,
-    handshakeTimeoutMs: 30_000,
-    receiptTimeoutMs: 10_000,
-    invoiceExpiryMarginSec: 10,
-    meterReportIntervalMs: 2_000,
+    ...BUYER_DEFAULTS,
     identity: { kind: 'session' },
     versions: [...SUPPORTED_VERSIONS],
     ...c,
   };
   if (!NETWORKS.includes(full.network)) return problem('network', `one of ${NETWORKS.join(', ')}`);
-  for (const f of [
-    'maxPriceMsatPerWh',
-    'sessionBudgetMsat',
-    'dailyBudgetMsat',
-    'spentTodayMsat',
-    'maxFeeMsat',
-  ] as const) {
-    const v = full[f];
-    if (typeof v !== 'bigint' || v < 0n) return problem(f, 'non-negative bigint');
-  }
   const e =
-    checkInts(full, ['maxBlockWh', 'maxPrepaidWh'], 1) ??
-    checkInts(full, ['targetEnergyWh', 'meterToleranceWh', 'meterTolerancePpm', 'maxFeePpm'], 0) ??
-    checkInts(full, ['invoiceExpiryMarginSec', 'meterReportIntervalMs'], 0) ??
-    checkInts(full, ['heartbeatTimeoutMs', 'handshakeTimeoutMs', 'receiptTimeoutMs'], 1) ??
+    checkMsat(full, ['maxPriceMsatPerWh'], PRICE_RANGE_MSAT_PER_WH) ??
+    checkMsat(full, ['sessionBudgetMsat', 'dailyBudgetMsat'], MSAT_RANGE) ??
+    checkMsat(full, ['spentTodayMsat', 'maxFeeMsat'], { min: 0n, max: MAX_MSAT }) ??
+    checkRanges(full, BUYER_RANGES) ??
     checkVersions(full.versions);
   if (e !== undefined) return fail(e);
   if (full.identity.kind === 'node' && !isHex(full.identity.nodePubkey, 33)) {

@@ -20,6 +20,13 @@ import {
   type StatusConfig,
   type StoreConfig,
 } from '../daemon/config-sections.js';
+import {
+  BUYER_DEFAULTS as D,
+  BUYER_RANGES as R,
+  MAX_MSAT,
+  MSAT_RANGE,
+  PRICE_RANGE_MSAT_PER_WH,
+} from '../protocol/config.js';
 
 /** The owner's limits: offers and invoices outside them are declined/refused with a reason. */
 export interface LimitsConfig {
@@ -113,21 +120,21 @@ export interface VehicleConfig {
  */
 export function readVehicleConfig(r: ConfigReader): VehicleConfig {
   const l = r.section('limits');
-  const sessionBudgetMsat = l.bigint('sessionBudgetMsat', undefined, { min: 1n });
-  const dailyBudgetMsat = l.bigint('dailyBudgetMsat', undefined, { min: 1n });
+  const sessionBudgetMsat = l.bigint('sessionBudgetMsat', undefined, MSAT_RANGE);
+  const dailyBudgetMsat = l.bigint('dailyBudgetMsat', undefined, MSAT_RANGE);
   if (dailyBudgetMsat < sessionBudgetMsat)
     l.problem('dailyBudgetMsat', `must be >= sessionBudgetMsat (${sessionBudgetMsat})`);
   const limits: LimitsConfig = {
-    maxPriceMsatPerWh: l.bigint('maxPriceMsatPerWh', undefined, { min: 1n }),
-    maxBlockWh: l.int('maxBlockWh', 1000, { min: 1, max: 1_000_000 }),
-    maxPrepaidWh: l.int('maxPrepaidWh', 2000, { min: 1, max: 1_000_000 }),
+    maxPriceMsatPerWh: l.bigint('maxPriceMsatPerWh', undefined, PRICE_RANGE_MSAT_PER_WH),
+    maxBlockWh: l.int('maxBlockWh', D.maxBlockWh, R.maxBlockWh),
+    maxPrepaidWh: l.int('maxPrepaidWh', D.maxPrepaidWh, R.maxPrepaidWh),
     sessionBudgetMsat,
     dailyBudgetMsat,
-    targetEnergyWh: l.int('targetEnergyWh', 0, { min: 0, max: 1_000_000 }),
-    meterTolerancePct: l.number('meterTolerancePct', 3, { min: 0, max: 50 }),
-    meterToleranceWh: l.int('meterToleranceWh', 5, { min: 0, max: 10_000 }),
-    maxRoutingFeeMsat: l.bigint('maxRoutingFeeMsat', 10_000n, { min: 0n }),
-    maxRoutingFeePct: l.number('maxRoutingFeePct', 1, { min: 0, max: 100 }),
+    targetEnergyWh: l.int('targetEnergyWh', D.targetEnergyWh, R.targetEnergyWh),
+    meterTolerancePct: l.number('meterTolerancePct', pct(D.meterTolerancePpm), pctRange(R.meterTolerancePpm)),
+    meterToleranceWh: l.int('meterToleranceWh', D.meterToleranceWh, R.meterToleranceWh),
+    maxRoutingFeeMsat: l.bigint('maxRoutingFeeMsat', D.maxFeeMsat, { min: 0n, max: MAX_MSAT }),
+    maxRoutingFeePct: l.number('maxRoutingFeePct', pct(D.maxFeePpm), pctRange(R.maxFeePpm)),
   };
   if (limits.maxBlockWh > limits.maxPrepaidWh)
     l.problem(
@@ -138,11 +145,15 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
   const auth: AuthConfig = { identity: a.oneOf('identity', ['ephemeral', 'node'] as const, 'ephemeral') };
   const ss = r.section('session');
   const session: VehicleSessionConfig = {
-    heartbeatTimeoutMs: ss.int('heartbeatTimeoutMs', 10_000, { min: 200, max: 3_600_000 }),
-    handshakeTimeoutMs: ss.int('handshakeTimeoutMs', 30_000, { min: 1000, max: 600_000 }),
-    receiptTimeoutMs: ss.int('receiptTimeoutMs', 10_000, { min: 100, max: 600_000 }),
-    meterReportIntervalMs: ss.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),
-    invoiceExpiryMarginSec: ss.int('invoiceExpiryMarginSec', 10, { min: 0, max: 3600 }),
+    heartbeatTimeoutMs: ss.int('heartbeatTimeoutMs', D.heartbeatTimeoutMs, R.heartbeatTimeoutMs),
+    handshakeTimeoutMs: ss.int('handshakeTimeoutMs', D.handshakeTimeoutMs, R.handshakeTimeoutMs),
+    receiptTimeoutMs: ss.int('receiptTimeoutMs', D.receiptTimeoutMs, R.receiptTimeoutMs),
+    meterReportIntervalMs: ss.int('meterReportIntervalMs', D.meterReportIntervalMs, R.meterReportIntervalMs),
+    invoiceExpiryMarginSec: ss.int(
+      'invoiceExpiryMarginSec',
+      D.invoiceExpiryMarginSec,
+      R.invoiceExpiryMarginSec,
+    ),
   };
   const p = r.section('payment');
   const payment: PaymentConfig = { timeoutMs: p.int('timeoutMs', 30_000, { min: 1000, max: 600_000 }) };
@@ -160,6 +171,7 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
       secret: w.optionalString('secret'),
     };
   }
+  const meter = readMeter(r.section('meter'));
   const config: VehicleConfig = {
     limits,
     auth,
@@ -167,16 +179,24 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     payment,
     notifications,
     lightning: readLightning(r.section('lightning')),
-    link: readLink(r.section('link'), { txId: 0x7cc, rxId: 0x7cd }),
-    meter: readMeter(r.section('meter')),
+    link: readLink(r.section('link'), 'vehicle', { txId: 0x7cc, rxId: 0x7cd }),
+    meter,
     store: readStore(r.section('store'), 'vehicle.sqlite'),
     status: readStatus(r.section('status'), 8420),
     log: readLog(r.section('log')),
-    clock: readClock(r.section('clock')),
+    clock: readClock(r.section('clock'), meter.kind === 'sim'),
   };
   r.done();
   return config;
 }
+
+/** A ppm value as percent. */
+const pct = (ppm: number): number => ppm / 10_000;
+/** A ppm range as a percent range. */
+const pctRange = (r: { min: number; max: number }): { min: number; max: number } => ({
+  min: pct(r.min),
+  max: pct(r.max),
+});
 
 /**
  * Loads and validates a vehicle configuration file.

@@ -21,6 +21,12 @@ import {
   type StatusConfig,
   type StoreConfig,
 } from '../daemon/config-sections.js';
+import {
+  PRICE_RANGE_MSAT_PER_WH,
+  SELLER_DEFAULTS as D,
+  SELLER_RANGES as R,
+  tariffPayabilityProblem,
+} from '../protocol/config.js';
 
 /** What the wall sells and how it invoices. */
 export interface TariffConfig {
@@ -121,40 +127,44 @@ export interface WallConfig {
  */
 export function readWallConfig(r: ConfigReader): WallConfig {
   const t = r.section('tariff');
-  const minBlockWh = t.int('minBlockWh', 10, { min: 1, max: 1_000_000 });
-  const maxBlockWh = t.int('maxBlockWh', 500, { min: 1, max: 1_000_000 });
+  const minBlockWh = t.int('minBlockWh', D.minBlockWh, R.minBlockWh);
+  const maxBlockWh = t.int('maxBlockWh', D.maxBlockWh, R.maxBlockWh);
   if (maxBlockWh < minBlockWh) t.problem('maxBlockWh', `must be >= minBlockWh (${minBlockWh})`);
   const tariff: TariffConfig = {
-    priceMsatPerWh: t.bigint('priceMsatPerWh', undefined, { min: 1n, max: 1_000_000_000n }),
-    invoiceIntervalSec: t.number('invoiceIntervalSec', 16, { min: 1, max: 3600 }),
+    priceMsatPerWh: t.bigint('priceMsatPerWh', undefined, PRICE_RANGE_MSAT_PER_WH),
+    invoiceIntervalSec: t.int('invoiceIntervalSec', D.targetInvoiceIntervalSec, R.targetInvoiceIntervalSec),
     minBlockWh,
     maxBlockWh,
-    depositBlocks: t.int('depositBlocks', 1, { min: 1, max: 100 }),
-    graceWh: t.int('graceWh', 30, { min: 0, max: 100_000 }),
-    invoiceExpirySec: t.int('invoiceExpirySec', 600, { min: 30, max: 86_400 }),
-    resumeAfterPayment: t.bool('resumeAfterPayment', true),
+    depositBlocks: t.int('depositBlocks', D.depositBlocks, R.depositBlocks),
+    graceWh: t.int('graceWh', D.graceWh, R.graceWh),
+    invoiceExpirySec: t.int('invoiceExpirySec', D.invoiceExpirySec, R.invoiceExpirySec),
+    resumeAfterPayment: t.bool('resumeAfterPayment', D.resumeWhenPaid),
     maxSuspendSec: t.int('maxSuspendSec', 300, { min: 0, max: 86_400 }),
     reissueAfterSec: t.int('reissueAfterSec', 30, { min: 1, max: 86_400 }),
   };
+  if (tariff.priceMsatPerWh > 0n && maxBlockWh >= minBlockWh) {
+    const unpayable = tariffPayabilityProblem({ ...tariff, minBlockWh, maxBlockWh });
+    if (unpayable) t.problem(unpayable.field, unpayable.message);
+  }
   const s = r.section('session');
-  const heartbeatTimeoutMs = s.int('heartbeatTimeoutMs', 10_000, { min: 300, max: 3_600_000 });
+  const heartbeatTimeoutMs = s.int('heartbeatTimeoutMs', D.heartbeatTimeoutMs, R.heartbeatTimeoutMs);
   const session: SessionConfig = {
     heartbeatTimeoutMs,
-    meterReportIntervalMs: s.int('meterReportIntervalMs', 2000, { min: 100, max: 60_000 }),
-    handshakeTimeoutMs: s.int('handshakeTimeoutMs', 30_000, { min: 1000, max: 600_000 }),
-    helloRetryMs: s.int('helloRetryMs', 1000, { min: 100, max: 60_000 }),
+    meterReportIntervalMs: s.int('meterReportIntervalMs', D.meterReportIntervalMs, R.meterReportIntervalMs),
+    handshakeTimeoutMs: s.int('handshakeTimeoutMs', D.handshakeTimeoutMs, R.handshakeTimeoutMs),
+    helloRetryMs: s.int('helloRetryMs', D.helloRetryMs, R.helloRetryMs),
   };
   const e = r.section('evse');
   const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);
   const maxCurrentA = e.number('maxCurrentA', 16, { min: 6, max: 80 });
-  const maxPowerW = e.int('maxPowerW', 11_000, { min: 1000, max: 400_000 });
+  const maxPowerW = e.int('maxPowerW', D.maxPowerW, R.maxPowerW);
   const evse: EvseConfig =
     evseKind === 'sim'
       ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW }
       : {
           kind: 'openevse',
           port: e.string('port'),
-          baud: e.int('baud', 115_200, { min: 1200 }),
+          baud: e.int('baud', 115_200, { min: 1200, max: 4_000_000 }),
           checksum: e.oneOf('checksum', ['xor', 'sum'] as const, 'xor'),
           maxCurrentA,
           maxPowerW,
@@ -164,18 +174,19 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     maxCurrentA: p.number('maxCurrentA', 0.5, { min: 0, max: 10 }),
     withinMs: p.int('withinMs', 3000, { min: 100, max: 60_000 }),
   };
+  const meter = readMeter(r.section('meter'));
   const config: WallConfig = {
     tariff,
     session,
     lightning: readLightning(r.section('lightning')),
-    link: readLink(r.section('link'), { txId: 0x7cd, rxId: 0x7cc }),
+    link: readLink(r.section('link'), 'wall', { txId: 0x7cd, rxId: 0x7cc }),
     evse,
-    meter: readMeter(r.section('meter')),
+    meter,
     powerCut,
     store: readStore(r.section('store'), 'wall.sqlite'),
     status: readStatus(r.section('status'), 8410),
     log: readLog(r.section('log')),
-    clock: readClock(r.section('clock')),
+    clock: readClock(r.section('clock'), evse.kind === 'sim' && meter.kind === 'sim'),
   };
   if (r.has('ocpp')) {
     const o = r.section('ocpp');

@@ -20,3 +20,15 @@ export class LinkMessageTooLong extends LinkError {
     super(`message of ${length} bytes exceeds the link maximum of ${maxBytes}`);
   }
 }
+
+/**
+ * The wall refused a TCP connection because the connector's car connection is live and healthy: a second
+ * connection never displaces it (it is refused, not queued).
+ */
+export class LinkConnectionRefused extends LinkError {
+  override name = 'LinkConnectionRefused';
+  /** @param remote `[address]:port` of the refused peer */
+  constructor(readonly remote: string) {
+    super(`refused a second connection from ${remote}: the car's connection is live`);
+  }
+}

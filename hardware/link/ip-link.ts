@@ -9,8 +9,22 @@
  *    (uint16 BE).
  * 2. Transport: the vehicle connects over TCP to the answering address; messages are length-prefixed
  *    (uint32 BE length + bytes, see length-prefixed.ts). TCP keep-alive is on; Nagle is off.
- * 3. Reconnects: the vehicle rediscovers and reconnects `reconnectIntervalMs` after the connection drops; the
- *    wall accepts a new connection at any time and it replaces the previous one.
+ * 3. Reconnects: the vehicle rediscovers and reconnects `reconnectIntervalMs` after the connection drops.
+ *
+ * Exposure (the wall): the listener binds one address only, never all interfaces: `listenAddress`, or else the
+ * IPv6 link-local address of `interface` (the PLC modem's Ethernet), so nothing on the host's other networks
+ * can reach it. Discovery binds the multicast group scoped to `interface` (the kernel then takes only datagrams
+ * that arrived on that interface); without `interface`, or with a `listenAddress` that is not link-local, there
+ * is no discovery (the vehicle needs `peerAddress`). The vehicle likewise discovers through its interface's link-local address only and takes answers only from
+ * link-local addresses (the wall on the same segment), so nothing on its other networks can pose as the wall.
+ *
+ * One car per connector: while the wall's connection is live and healthy (something arrived within
+ * `peerTimeoutMs`), every further connection is refused at once (closed, `error` LinkConnectionRefused); it
+ * never displaces the live one, so a stranger cannot cut a session by connecting. A connection that has fallen
+ * silent (or closed) is dropped (`down`), and the next connection takes its place (`up`). The link does not read
+ * the cable protocol: the new connection must still complete the authenticated handshake / open the session's
+ * secure channel before the daemon accepts anything it says (a stranger holding the slot after the car's
+ * connection died can only delay the car, whose session then ends on the heartbeat timeout with the power cut).
  * For tests (or fixed installations) the vehicle may skip discovery with `peerAddress`/`peerPort` (e.g. `::1`).
  *
  * Liveness: up while a TCP connection is established. Both sides send an empty frame (length 0, ignored by
@@ -21,12 +35,13 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, isIP, type Server, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { emitErrorIfObserved } from '../can/bus.js';
 import { SystemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { CableLink, CableLinkEvents } from './cable-link.js';
 import type { CableRole } from './can-isotp-link.js';
-import { LinkDown, LinkError, LinkMessageTooLong } from './errors.js';
+import { LinkConnectionRefused, LinkDown, LinkError, LinkMessageTooLong } from './errors.js';
 import { encodeLengthPrefixed, LengthPrefixedDecoder } from './length-prefixed.js';
 
 /** Link-local multicast group of our discovery (unassigned by IANA; chosen for boltcharge). */
@@ -51,7 +66,8 @@ export interface IpLinkOptions {
   discoveryPort?: number;
   /** Wall: TCP port to listen on (0 = any free port, announced through discovery); default 0. */
   tcpPort?: number;
-  /** Wall: address to listen on; default `::` (all). */
+  /** Wall: the one address to listen on (never an unspecified address such as `::`); default the IPv6
+   *  link-local address of `interface`. The wall needs one of the two. */
   listenAddress?: string;
   /** Vehicle: connect here instead of discovering (e.g. `::1`, `fe80::1%eth1`). */
   peerAddress?: string;
@@ -83,6 +99,10 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
   private server: Server | undefined;
   private udp: UdpSocket | undefined;
   private socket: Socket | undefined;
+  /** Time anything last arrived on `socket`, ms. */
+  private lastRxMs = 0;
+  /** Drops `socket` as silent (set while it is the link's connection). */
+  private dropSilent: (() => void) | undefined;
   private closed = false;
   private retryTimer: TimerHandle | undefined;
   private discoveryTimer: TimerHandle | undefined;
@@ -100,6 +120,13 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
     this.clock = options.clock ?? new SystemClock();
     if (this.role === 'vehicle' && options.peerAddress === undefined && this.iface === undefined)
       throw new LinkError('vehicle IpLink needs an interface for discovery, or peerAddress/peerPort');
+    if (this.role === 'wall') {
+      if (options.listenAddress === undefined && this.iface === undefined)
+        throw new LinkError(
+          'wall IpLink needs the PLC interface or a listenAddress (it never listens on all)',
+        );
+      if (options.listenAddress !== undefined) checkListenAddress(options.listenAddress);
+    }
   }
 
   get isUp(): boolean {
@@ -150,6 +177,7 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
     this.discoveryTimer?.cancel();
     const socket = this.socket;
     this.socket = undefined;
+    this.dropSilent = undefined;
     socket?.destroy();
     if (socket) this.emit('down', 'closed');
     this.udp?.close();
@@ -162,28 +190,62 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
   // ---- wall ----
 
   private async openWall(): Promise<void> {
-    const server = createServer((socket) => this.adopt(socket));
+    const host = this.listenHost();
+    const server = createServer((socket) => this.offer(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.options.listenAddress ?? '::', port: this.options.tcpPort ?? 0 }, () => {
+      server.listen({ host, port: this.options.tcpPort ?? 0 }, () => {
         server.off('error', reject);
         resolve();
       });
     });
     server.on('error', (err) => emitErrorIfObserved(this, err));
+    // discovery answers come from the interface's link-local address: offered only when the wall listens there
+    const given = this.options.listenAddress;
+    if (this.iface === undefined || (given !== undefined && !/^fe80:/i.test(given))) return;
     const udp = createSocket({ type: 'udp6', reuseAddr: true });
     this.udp = udp;
     udp.on('error', (err) => emitErrorIfObserved(this, err));
     udp.on('message', (msg, rinfo) => this.answerDiscovery(msg, rinfo));
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind(this.discoveryPort, '::', () => {
+      // bound to the group scoped to the interface: the kernel ties the socket to that interface
+      udp.bind(this.discoveryPort, `${this.group}%${this.iface}`, () => {
         udp.off('error', reject);
         resolve();
       });
     });
-    if (this.iface !== undefined) udp.addMembership(this.group, `::%${this.iface}`);
+    udp.addMembership(this.group, `::%${this.iface}`);
+  }
+
+  /**
+   * The wall's listening address: `listenAddress` (scoped to `interface` when link-local), or the interface's
+   * IPv6 link-local address.
+   * @throws LinkError when the interface does not exist or has no link-local address
+   */
+  private listenHost(): string {
+    const given = this.options.listenAddress;
+    if (given !== undefined) return this.scoped(given);
+    return linkLocalOf(this.iface as string);
+  }
+
+  /**
+   * A new TCP connection to the wall: adopted when there is no live connection, refused while the live one is
+   * healthy; a live connection silent for longer than `peerTimeoutMs` is dropped first.
+   */
+  private offer(socket: Socket): void {
+    if (this.closed) return void socket.destroy();
+    if (this.socket !== undefined && this.clock.now() - this.lastRxMs > (this.options.peerTimeoutMs ?? 3500))
+      this.dropSilent?.();
+    if (this.socket !== undefined) {
+      const remote = `[${socket.remoteAddress ?? '?'}]:${socket.remotePort ?? 0}`;
+      socket.on('error', () => {});
+      socket.destroy();
+      emitErrorIfObserved(this, new LinkConnectionRefused(remote));
+      return;
+    }
+    this.adopt(socket);
   }
 
   private answerDiscovery(msg: Buffer, rinfo: RemoteInfo): void {
@@ -207,6 +269,17 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
 
   private discover(): void {
     this.udp?.close();
+    this.udp = undefined;
+    // the request leaves, and answers are taken, only through the PLC interface (bound to its link-local
+    // address); answers from anything but a link-local address (not the wall beside us) are ignored
+    let local: string;
+    try {
+      local = linkLocalOf(this.iface as string);
+    } catch (err) {
+      emitErrorIfObserved(this, err as Error);
+      this.scheduleReconnect();
+      return;
+    }
     const udp = createSocket({ type: 'udp6', reuseAddr: true });
     this.udp = udp;
     this.nonce = randomBytes(8);
@@ -214,13 +287,13 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
     udp.on('error', (err) => emitErrorIfObserved(this, err));
     udp.on('message', (msg, rinfo) => {
       if (msg.length !== 18 || !msg.subarray(0, 8).equals(RESPONSE_MAGIC)) return;
-      if (!msg.subarray(8, 16).equals(this.nonce)) return;
+      if (!msg.subarray(8, 16).equals(this.nonce) || !/^fe80:/i.test(rinfo.address)) return;
       this.discoveryTimer?.cancel();
       udp.close();
       if (this.udp === udp) this.udp = undefined;
       this.dial(this.scoped(rinfo.address), msg.readUInt16BE(16));
     });
-    udp.bind(0, '::', () => {
+    udp.bind(0, local, () => {
       try {
         udp.setMulticastInterface(`::%${this.iface}`);
       } catch (err) {
@@ -265,33 +338,41 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
 
   // ---- both ----
 
-  /** Makes `socket` the link's connection (replacing any previous one). */
+  /** Makes `socket` the link's connection (there is none: the wall's `offer` and the vehicle's dial ensure it). */
   private adopt(socket: Socket): void {
-    if (this.closed) return void socket.destroy();
-    const previous = this.socket;
+    if (this.closed || this.socket !== undefined) return void socket.destroy();
     this.socket = socket;
-    previous?.destroy();
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.options.keepAliveMs ?? 1000);
     const decoder = new LengthPrefixedDecoder(this.maxMessageBytes);
     let downReason = 'peer disconnected';
-    let lastRxMs = this.clock.now();
+    this.lastRxMs = this.clock.now();
     const heartbeatMs = this.options.heartbeatIntervalMs ?? 1000;
     const timeoutMs = this.options.peerTimeoutMs ?? 3500;
     let heartbeat: TimerHandle | undefined;
+    const release = (): void => {
+      heartbeat?.cancel();
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.dropSilent = undefined;
+      this.emit('down', downReason);
+      this.scheduleReconnect();
+    };
+    this.dropSilent = () => {
+      downReason = 'peer silent';
+      socket.destroy();
+      release();
+    };
     const beat = (): void => {
       if (socket.destroyed) return;
-      if (this.clock.now() - lastRxMs > timeoutMs) {
-        downReason = 'peer silent';
-        socket.destroy();
-        return;
-      }
+      if (this.clock.now() - this.lastRxMs > timeoutMs) return this.dropSilent?.();
       socket.write(HEARTBEAT);
       heartbeat = this.clock.setTimer(heartbeatMs, beat);
     };
     beat();
     socket.on('data', (chunk: Buffer) => {
-      lastRxMs = this.clock.now();
+      if (this.socket !== socket) return;
+      this.lastRxMs = this.clock.now();
       let messages: Uint8Array[];
       try {
         messages = decoder.push(chunk);
@@ -303,14 +384,8 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
       for (const m of messages) this.emit('message', m);
     });
     socket.on('error', (err) => emitErrorIfObserved(this, err));
-    socket.on('close', () => {
-      heartbeat?.cancel();
-      if (this.socket !== socket) return;
-      this.socket = undefined;
-      this.emit('down', downReason);
-      this.scheduleReconnect();
-    });
-    if (!previous) this.emit('up');
+    socket.on('close', release);
+    this.emit('up');
   }
 
   /** Adds the interface scope to a link-local address that lacks one. */
@@ -319,4 +394,31 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
       return `${address}%${this.iface}`;
     return address;
   }
+}
+
+/**
+ * Refuses a wall listen address that is not one literal address: a name, or an unspecified address (`::`,
+ * `0.0.0.0`) that would listen on every interface.
+ * @throws LinkError
+ */
+function checkListenAddress(address: string): void {
+  const host = address.split('%', 1)[0] ?? '';
+  const family = isIP(host);
+  if (family === 0) throw new LinkError(`listenAddress must be a literal IP address, got ${address}`);
+  if (host === '0.0.0.0' || (family === 6 && /^[0:]+$/.test(host)))
+    throw new LinkError(`listenAddress ${address} would listen on every interface`);
+}
+
+/**
+ * The IPv6 link-local address of a network interface, scoped (`fe80::…%eth1`).
+ * @param iface interface name
+ * @throws LinkError when the interface does not exist or has no link-local address (yet)
+ */
+function linkLocalOf(iface: string): string {
+  const addresses = networkInterfaces()[iface];
+  if (addresses === undefined) throw new LinkError(`network interface ${iface} does not exist`);
+  const local = addresses.find((a) => a.family === 'IPv6' && /^fe80:/i.test(a.address));
+  if (local === undefined)
+    throw new LinkError(`network interface ${iface} has no IPv6 link-local address (is it up?)`);
+  return `${local.address}%${iface}`;
 }

@@ -234,7 +234,7 @@ export class ChargeRig {
       vehicleLink = { kind: 'can', port: paths.vehicle, bitrate };
     } else {
       const port = await freePort();
-      wallLink = { kind: 'ip', port, peerAddress: '::1' };
+      wallLink = { kind: 'ip', port, listenAddress: '::1' };
       vehicleLink = { kind: 'ip', port, peerAddress: '::1' };
     }
     const files = {

@@ -1,7 +1,10 @@
 // IpLink between two machines: wall and vehicle run as separate processes in two network namespaces joined by
 // a veth pair, as over a PLC modem's Ethernet. The vehicle finds the wall by link-local multicast discovery
 // (no address configured), then they exchange messages over TCP; taking the wall's interface down is
-// detected and the link recovers when it comes back. Fails (never skips) when namespaces cannot be made.
+// detected and the link recovers when it comes back. Exposure: the wall listens only on its PLC interface's
+// link-local address — a host on its other network (a "LAN" namespace) reaches neither the TCP listener nor
+// discovery — and a second connection from another address on the PLC segment is refused without cutting the
+// car's. Fails (never skips) when namespaces cannot be made.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -59,12 +62,35 @@ function startPeer(ns: string, role: string, iface: string): Peer {
   );
 }
 
+/** Runs network probes (test/support/net-probe.ts) inside a namespace. */
+function probe(ns: string, probes: unknown[]): Record<string, unknown>[] {
+  const tsx = join(repo, 'node_modules', '.bin', 'tsx');
+  const script = join(repo, 'test', 'support', 'net-probe.ts');
+  const out = execFileSync('ip', ['netns', 'exec', ns, tsx, script, JSON.stringify(probes)], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return JSON.parse(out.trim().split('\n').pop() ?? '[]') as Record<string, unknown>[];
+}
+
+/** The IPv6 link-local address of `dev` in `ns`. */
+function linkLocal(ns: string, dev: string): string {
+  const text = execFileSync('ip', ['-n', ns, '-6', 'addr', 'show', 'dev', dev, 'scope', 'link'], {
+    encoding: 'utf8',
+  });
+  const m = /inet6 (fe80::[0-9a-f:]+)\//.exec(text);
+  if (!m?.[1]) throw new Error(`no link-local address on ${dev}: ${text}`);
+  return m[1];
+}
+
 let veth: VethPair | undefined;
 const peers: Peer[] = [];
+const extraNs: string[] = [];
 afterEach(async () => {
   for (const p of peers.splice(0)) await p.stop();
   veth?.destroy();
   veth = undefined;
+  for (const ns of extraNs.splice(0)) execFileSync('ip', ['netns', 'del', ns]);
 });
 
 describe('IpLink between two network namespaces over veth', () => {
@@ -107,4 +133,95 @@ describe('IpLink between two network namespaces over veth', () => {
       /global/,
     );
   }, 60_000);
+
+  it('listens only on the PLC interface: unreachable from the LAN; a second connection on the PLC segment is refused and cuts nothing', async () => {
+    veth = await createVethPair();
+    const { wallNs, vehicleNs, wallIf, vehicleIf } = veth;
+    // the wall host's LAN: another interface with global addresses, and a host on it
+    const id = wallNs.slice(4);
+    const lanNs = `bcl-${id}`;
+    const lanWall = `lw${id}`;
+    const lanHost = `lh${id}`;
+    execFileSync('ip', ['netns', 'add', lanNs]);
+    extraNs.push(lanNs);
+    execFileSync('ip', [
+      'link',
+      'add',
+      lanWall,
+      'netns',
+      wallNs,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      lanHost,
+      'netns',
+      lanNs,
+    ]);
+    for (const [ns, dev, v4, v6] of [
+      [wallNs, lanWall, '10.77.0.1/24', 'fd77::1/64'],
+      [lanNs, lanHost, '10.77.0.2/24', 'fd77::2/64'],
+    ] as const) {
+      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.accept_dad=0`]);
+      execFileSync('ip', ['-n', ns, 'addr', 'add', v4, 'dev', dev]);
+      execFileSync('ip', ['-n', ns, 'addr', 'add', v6, 'dev', dev, 'nodad']);
+      execFileSync('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    for (
+      let i = 0;
+      i < 50 && /tentative/.test(execFileSync('ip', ['-n', lanNs, '-6', 'addr'], { encoding: 'utf8' }));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
+
+    const wall = startPeer(wallNs, 'wall', wallIf);
+    peers.push(wall);
+    const port = Number((await wall.next((e) => e.event === 'open')).port);
+    const vehicle = startPeer(vehicleNs, 'vehicle', vehicleIf);
+    peers.push(vehicle);
+    await vehicle.next((e) => e.event === 'up');
+    await wall.next((e) => e.event === 'up');
+
+    // the only listener is on the PLC interface's link-local address, never on * or [::]
+    const wallLl = linkLocal(wallNs, wallIf);
+    const listening = execFileSync('ip', ['netns', 'exec', wallNs, 'ss', '-ltnH', `sport = :${port}`], {
+      encoding: 'utf8',
+    });
+    expect(listening.trim().split('\n')).toHaveLength(1);
+    expect(listening).toContain(`[${wallLl}]%${wallIf}:${port}`);
+
+    // from the LAN: no TCP on any of the wall's addresses, no discovery answer
+    const lan = probe(lanNs, [
+      { tcp: { host: '10.77.0.1', port } },
+      { tcp: { host: 'fd77::1', port } },
+      { tcp: { host: `${wallLl}%${lanHost}`, port } },
+      { discovery: { interface: lanHost, port: 51_815 } },
+    ]);
+    expect(lan.slice(0, 3).map((r) => r.connected)).toEqual([false, false, false]);
+    expect(lan[3]).toEqual({ answered: false });
+    // the probes themselves worked: the same discovery on the PLC segment is answered
+    expect(probe(vehicleNs, [{ discovery: { interface: vehicleIf, port: 51_815 } }])).toEqual([
+      { answered: true },
+    ]);
+
+    // an attacker on the PLC segment, from another address, while the car's connection is live
+    execFileSync('ip', ['-n', vehicleNs, 'addr', 'add', 'fe80::bad/64', 'dev', vehicleIf, 'nodad']);
+    const attacks = probe(
+      vehicleNs,
+      Array.from({ length: 3 }, () => ({
+        tcp: { host: `${wallLl}%${vehicleIf}`, port, localAddress: `fe80::bad%${vehicleIf}` },
+      })),
+    );
+    for (const a of attacks) expect(a).toMatchObject({ connected: true, closedByPeer: true, bytes: 0 });
+    const refusal = await wall.next((e) => e.event === 'error');
+    expect(refusal.message).toMatch(/refused a second connection from \[fe80::bad(%\S+)?\]:\d+/);
+    // the car's connection carries on: no down on either side, messages both ways
+    vehicle.send(Uint8Array.of(5, 5));
+    expect((await wall.next((e) => e.event === 'message')).hex).toBe('0505');
+    wall.send(Uint8Array.of(6));
+    expect((await vehicle.next((e) => e.event === 'message')).hex).toBe('06');
+    expect(wall.events.filter((e) => e.event === 'down')).toEqual([]);
+    expect(vehicle.events.filter((e) => e.event === 'down')).toEqual([]);
+  }, 90_000);
 });

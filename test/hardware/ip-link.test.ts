@@ -1,8 +1,13 @@
 // IpLink: length-prefixed framing, then real TCP on ::1 (explicit peer address): messages both ways, a
 // dropped wall detected and the vehicle reconnecting, an oversized frame refused.
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LinkDown, LinkError, LinkMessageTooLong } from '../../hardware/link/errors.js';
+import {
+  LinkConnectionRefused,
+  LinkDown,
+  LinkError,
+  LinkMessageTooLong,
+} from '../../hardware/link/errors.js';
 import { IpLink } from '../../hardware/link/ip-link.js';
 import { encodeLengthPrefixed, LengthPrefixedDecoder } from '../../hardware/link/length-prefixed.js';
 
@@ -33,9 +38,18 @@ function once<T extends unknown[]>(link: IpLink, event: 'up' | 'down' | 'message
 }
 
 describe('IpLink over TCP on ::1', () => {
-  it('refuses port 15118 and a vehicle with neither interface nor peer address', () => {
-    expect(() => new IpLink({ role: 'wall', discoveryPort: 15118 })).toThrow(LinkError);
+  it('refuses port 15118, a vehicle with neither interface nor peer address, and a wall listening on all', () => {
+    expect(() => new IpLink({ role: 'wall', listenAddress: '::1', discoveryPort: 15118 })).toThrow(LinkError);
     expect(() => new IpLink({ role: 'vehicle' })).toThrow(LinkError);
+    expect(() => new IpLink({ role: 'wall' })).toThrow(/PLC interface or a listenAddress/);
+    for (const any of ['::', '0.0.0.0', '0:0::0', 'localhost'])
+      expect(() => new IpLink({ role: 'wall', listenAddress: any })).toThrow(LinkError);
+  });
+
+  it('a wall on an interface without a link-local address (or no such interface) fails to open', async () => {
+    await expect(new IpLink({ role: 'wall', interface: 'nosuchif0' }).open()).rejects.toThrow(
+      /does not exist/,
+    );
   });
 
   it('carries messages both ways, detects a dropped wall and reconnects', async () => {
@@ -92,5 +106,88 @@ describe('IpLink over TCP on ::1', () => {
     await closed;
     expect(errors[0]).toBeInstanceOf(LinkMessageTooLong);
     expect(wall.isUp).toBe(false);
+  });
+});
+
+/** Connects a raw TCP client from `localAddress`; resolves once connected. `received` collects what arrives. */
+async function rawClient(
+  port: number,
+  host: string,
+  localAddress: string,
+): Promise<Socket & { received: Buffer[] }> {
+  const raw = Object.assign(createConnection({ host, port, localAddress }), { received: [] as Buffer[] });
+  raw.on('error', () => {});
+  raw.on('data', (d: Buffer) => raw.received.push(d)); // also drains, so the wall's close is seen
+  await new Promise((r) => raw.once('connect', r));
+  return raw;
+}
+
+describe('IpLink: one car connection per connector', () => {
+  it('an attacker connecting from another address while the car is live is refused and cuts nothing', async () => {
+    const wall = new IpLink({ role: 'wall', listenAddress: '127.0.0.1', discoveryPort: 0 });
+    links.push(wall);
+    await wall.open();
+    const refusals: Error[] = [];
+    wall.on('error', (e) => refusals.push(e));
+    const downs: string[] = [];
+    wall.on('down', (r) => downs.push(r));
+    const car = new IpLink({ role: 'vehicle', peerAddress: '127.0.0.1', peerPort: wall.listeningPort! });
+    links.push(car);
+    const ups = Promise.all([once(wall, 'up'), once(car, 'up')]);
+    await car.open();
+    await ups;
+    // the attacker, from 127.0.0.2, connects again and again and sends a frame each time
+    for (let i = 0; i < 5; i++) {
+      const raw = await rawClient(wall.listeningPort!, '127.0.0.1', '127.0.0.2');
+      raw.write(encodeLengthPrefixed(Uint8Array.of(0xee)));
+      await new Promise((r) => raw.once('close', r));
+      expect(Buffer.concat(raw.received).length).toBe(0); // not even a heartbeat: refused at once
+    }
+    expect(refusals).toHaveLength(5);
+    expect(refusals.every((e) => e instanceof LinkConnectionRefused)).toBe(true);
+    expect((refusals[0] as LinkConnectionRefused).remote).toMatch(/^\[127\.0\.0\.2\]:\d+$/);
+    expect(downs).toEqual([]);
+    expect(wall.isUp && car.isUp).toBe(true);
+    // the car's session carries on, and nothing of the attacker's reached the wall
+    const inbox: Uint8Array[] = [];
+    wall.on('message', (m) => inbox.push(m));
+    await car.send(Uint8Array.of(1, 2, 3));
+    const back = once<[Uint8Array]>(car, 'message');
+    await wall.send(Uint8Array.of(4));
+    expect((await back)[0]).toEqual(Uint8Array.of(4));
+    while (inbox.length < 1) await new Promise((r) => setTimeout(r, 10));
+    expect(inbox).toEqual([Uint8Array.of(1, 2, 3)]);
+  });
+
+  it('a connection that fell silent is dropped and the next connection takes the connector', async () => {
+    const wall = new IpLink({
+      role: 'wall',
+      listenAddress: '::1',
+      discoveryPort: 0,
+      heartbeatIntervalMs: 100_000, // the silence check below must come from the new connection's arrival
+      peerTimeoutMs: 300,
+    });
+    links.push(wall);
+    await wall.open();
+    const port = wall.listeningPort!;
+    const events: string[] = [];
+    wall.on('up', () => events.push('up'));
+    wall.on('down', (r) => events.push(`down:${r}`));
+    wall.on('error', (e) => events.push(`error:${e.name}`));
+    // a "car" that never sends anything (its cable was pulled right after connecting)
+    const dead = await rawClient(port, '::1', '::1');
+    while (!events.includes('up')) await new Promise((r) => setTimeout(r, 10));
+    const second = await rawClient(port, '::1', '::1'); // within the timeout: refused
+    await new Promise((r) => second.once('close', r));
+    expect(events).toEqual(['up', 'error:LinkConnectionRefused']);
+    await new Promise((r) => setTimeout(r, 400));
+    const fresh = await rawClient(port, '::1', '::1'); // the first has been silent > 300 ms: replaced
+    while (events.length < 4) await new Promise((r) => setTimeout(r, 10));
+    expect(events.slice(2)).toEqual(['down:peer silent', 'up']);
+    const got = once<[Uint8Array]>(wall, 'message');
+    fresh.write(encodeLengthPrefixed(Uint8Array.of(9)));
+    expect((await got)[0]).toEqual(Uint8Array.of(9));
+    await new Promise((r) => dead.once('close', r)); // the silent connection was closed by the wall
+    fresh.destroy();
   });
 });

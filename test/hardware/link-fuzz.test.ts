@@ -7,12 +7,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CanBus, CanBusEvents } from '../../hardware/can/bus.js';
 import { SlcanAckTimeout, SlcanParseError } from '../../hardware/can/errors.js';
-import { canFrame, FD_LENGTHS, type CanFrame } from '../../hardware/can/frame.js';
+import { canFrame, type CanFrame } from '../../hardware/can/frame.js';
 import { MemoryCanNetwork } from '../../hardware/can/memory-bus.js';
 import { SlcanBus } from '../../hardware/can/slcan-bus.js';
 import { decodeSlcanFrame, SlcanTokenizer } from '../../hardware/can/slcan-codec.js';
 import { ManualClock } from '../../hardware/clock.js';
 import { IsoTpTransport } from '../../hardware/isotp/transport.js';
+import { isoTpFrameData, slcanInputChunks } from '../support/fuzz-arbitraries.js';
 
 /** A bus that records our frames and lets the test inject frames; sends complete immediately. */
 class LoopBus extends EventEmitter<CanBusEvents> implements CanBus {
@@ -27,22 +28,7 @@ class LoopBus extends EventEmitter<CanBusEvents> implements CanBus {
 }
 
 const RX = 0x7cc;
-const frameData = fc.oneof(
-  fc.uint8Array({ minLength: 0, maxLength: 8 }),
-  fc.constantFrom(...FD_LENGTHS).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
-  // frames that look like ISO-TP: a PCI nibble 0..3 then random bytes
-  fc
-    .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 15 }), fc.uint8Array({ maxLength: 7 }))
-    .map(([t, l, rest]) => Uint8Array.of((t << 4) | l, ...rest)),
-  // escaped First Frames with random 32-bit lengths
-  fc.tuple(fc.nat(), fc.uint8Array({ minLength: 2, maxLength: 2 })).map(([len, rest]) => {
-    const b = new Uint8Array(8);
-    b[0] = 0x10;
-    new DataView(b.buffer).setUint32(2, len);
-    b.set(rest, 6);
-    return b;
-  }),
-);
+const frameData = isoTpFrameData;
 const frameArb = fc.record({
   data: frameData,
   id: fc.oneof(fc.constant(RX), fc.integer({ min: 0, max: 0x7ff })),
@@ -158,25 +144,21 @@ describe('ISO-TP round trip property', () => {
 
 describe('SLCAN input under random bytes', () => {
   it('the tokenizer and frame decoder only ever throw SlcanParseError', () => {
-    const chars = fc.constantFrom(...'tTrRdDbBzZ0123456789ABCDEFabcdef\r\x07\nxV');
     fc.assert(
-      fc.property(
-        fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.string({ unit: chars, maxLength: 60 }))),
-        (chunks) => {
-          const tok = new SlcanTokenizer();
-          for (const c of chunks) {
-            const bytes = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
-            for (const t of tok.push(bytes)) {
-              if (t.kind !== 'frame') continue;
-              try {
-                decodeSlcanFrame(t.line);
-              } catch (err) {
-                expect(err).toBeInstanceOf(SlcanParseError);
-              }
+      fc.property(slcanInputChunks, (chunks) => {
+        const tok = new SlcanTokenizer();
+        for (const c of chunks) {
+          const bytes = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+          for (const t of tok.push(bytes)) {
+            if (t.kind !== 'frame') continue;
+            try {
+              decodeSlcanFrame(t.line);
+            } catch (err) {
+              expect(err).toBeInstanceOf(SlcanParseError);
             }
           }
-        },
-      ),
+        }
+      }),
       { numRuns: 500 },
     );
   });

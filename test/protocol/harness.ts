@@ -67,7 +67,17 @@ export function makeInvoice(o: {
 }
 
 export function testSellerConfig(over: Partial<SellerConfig> = {}): SellerConfig {
-  const c = sellerConfig({ nodePubkey: WALL_PUB, network: 'regtest', priceMsatPerWh: 100n, ...over });
+  const c = sellerConfig({
+    nodePubkey: WALL_PUB,
+    network: 'regtest',
+    priceMsatPerWh: 100n,
+    // the values these tests were written against (the operator defaults live in protocol/config.ts)
+    maxBlockWh: 200,
+    depositBlocks: 2,
+    graceWh: 5,
+    maxPowerW: 7400,
+    ...over,
+  });
   if (!c.ok) throw new Error(c.error.message);
   return c.value;
 }
@@ -77,6 +87,12 @@ export function testBuyerConfig(over: Partial<BuyerConfig> = {}): BuyerConfig {
     network: 'regtest',
     maxPriceMsatPerWh: 150n,
     sessionBudgetMsat: 10_000_000n,
+    // the values these tests were written against (the operator defaults live in protocol/config.ts)
+    maxBlockWh: 200,
+    maxPrepaidWh: 500,
+    meterToleranceWh: 20,
+    meterTolerancePpm: 20_000,
+    maxFeeMsat: 1000n,
     ...over,
   });
   if (!c.ok) throw new Error(c.error.message);

@@ -1,7 +1,7 @@
 // A CableLink IpLink endpoint as a process, for tests that put wall and vehicle in different network
 // namespaces (`ip netns exec <ns> tsx test/support/ip-link-peer.ts --role wall --interface veth0`).
 // stdout: JSON lines {"event":"up"} / {"event":"down","reason"} / {"event":"message","hex"} / {"event":"sent"}
-//         / {"event":"error","message"} / {"event":"open"}; stdin: {"send":"<hex>"} per line; EOF closes.
+//         / {"event":"error","message"} / {"event":"open","port"} (the wall's TCP port); stdin: {"send":"<hex>"} per line; EOF closes.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { IpLink } from '../../hardware/link/ip-link.js';
@@ -26,7 +26,7 @@ link.on('down', (reason) => out({ event: 'down', reason }));
 link.on('message', (m) => out({ event: 'message', hex: Buffer.from(m).toString('hex') }));
 link.on('error', (e) => out({ event: 'error', message: e.message }));
 await link.open();
-out({ event: 'open' });
+out({ event: 'open', port: link.listeningPort });
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   const cmd = JSON.parse(line) as { send: string };

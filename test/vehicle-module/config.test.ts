@@ -8,7 +8,7 @@ const example = fileURLToPath(new URL('../../vehicle-module/vehicle.example.yaml
 const base = `
 limits: { maxPriceMsatPerWh: 150, sessionBudgetMsat: 1000000, dailyBudgetMsat: 2000000 }
 lightning: { socket: "127.0.0.1:10009", macaroon: admin.macaroon }
-link: { kind: ip }
+link: { kind: ip, interface: eth1 }
 meter: { kind: sim, url: "http://127.0.0.1:1/", name: vehicle }
 `;
 
@@ -32,7 +32,7 @@ describe('vehicle config', () => {
       ConfigReader.fromYaml(base.replace('dailyBudgetMsat: 2000000', 'dailyBudgetMsat: "90071992547409930"')),
     );
     expect(c.limits.dailyBudgetMsat).toBe(90_071_992_547_409_930n);
-    expect(c.link).toEqual({ kind: 'ip', port: 47215, interface: undefined, peerAddress: undefined });
+    expect(c.link).toEqual({ kind: 'ip', port: 47215, interface: 'eth1', peerAddress: undefined });
     expect(c.lightning).toMatchObject({ kind: 'direct', socket: '127.0.0.1:10009' });
   });
 
@@ -45,7 +45,7 @@ limits: { maxPriceMsatPerWh: 1.5, sessionBudgetMsat: 10, dailyBudgetMsat: 5, max
 auth: { identity: public }
 notifications: { webhook: { url: "ftp://x", attempts: 0 }, email: me }
 lightning: { socket: "nohost", macaroon: m }
-link: { kind: ip }
+link: { kind: ip, interface: eth1 }
 meter: { kind: sim, url: u, name: v }
 `),
       );

@@ -110,4 +110,31 @@ meter: { kind: sdm999, port: /dev/x }
       evseId: 1,
     });
   });
+
+  it('accepts an IP link on the PLC interface or on one explicit address', () => {
+    const ip = (link: string) =>
+      readWallConfig(ConfigReader.fromYaml(minimal.replace('link: { kind: can, port: /dev/ttyACM0 }', link)))
+        .link;
+    expect(ip('link: { kind: ip, interface: eth1 }')).toEqual({
+      kind: 'ip',
+      interface: 'eth1',
+      port: 47215,
+      listenAddress: undefined,
+    });
+    expect(ip('link: { kind: ip, listenAddress: "fe80::1%eth1" }')).toMatchObject({
+      listenAddress: 'fe80::1%eth1',
+    });
+    expect(ip('link: { kind: ip, interface: eth1, listenAddress: "fe80::1" }')).toMatchObject({
+      interface: 'eth1',
+      listenAddress: 'fe80::1',
+    });
+    expect(ip('link: { kind: ip, listenAddress: "::1", port: 4000 }')).toMatchObject({ port: 4000 });
+    const bad = problems(
+      minimal.replace(
+        'link: { kind: can, port: /dev/ttyACM0 }',
+        'link: { kind: ip, listenAddress: wall.local }',
+      ),
+    );
+    expect(bad.find((p) => p.key === 'link.listenAddress')?.reason).toMatch(/literal IP address/);
+  });
 });
