@@ -10,7 +10,10 @@ export interface TimerHandle {
 }
 
 export interface Clock {
-  /** Current time in milliseconds since the Unix epoch (scaled or manual clocks may differ from real time). */
+  /**
+   * Current time in whole milliseconds since the Unix epoch (scaled or manual clocks may differ from real time).
+   * Always an integer: timestamps go into u64 wire fields and INTEGER columns.
+   */
   now(): number;
   /**
    * Calls `fn` once after `delayMs` milliseconds of this clock's time.
@@ -40,7 +43,8 @@ export class SystemClock implements Clock {
 
 /**
  * Real time sped up by `speed`: `now()` advances `speed` ms per real ms from `startMs`, and timers fire after
- * `delayMs / speed` real milliseconds. Used by the demo to charge a car in minutes instead of hours.
+ * `delayMs / speed` real milliseconds. Used by the demo to charge a car in minutes instead of hours. Any speed
+ * (e.g. 3.3333) gives whole milliseconds: the start is floored and the scaled elapsed time is floored.
  */
 export class ScaledClock implements Clock {
   private readonly realStart = Date.now();
@@ -48,12 +52,15 @@ export class ScaledClock implements Clock {
    * @param speed acceleration factor, > 0 (1 = real time)
    * @param startMs this clock's time at construction, ms since epoch (default: real now)
    */
+  private readonly startMs: number;
   constructor(
     readonly speed: number,
-    private readonly startMs: number = Date.now(),
+    startMs: number = Date.now(),
   ) {
     if (!(speed > 0) || !Number.isFinite(speed))
       throw new RangeError(`ScaledClock speed must be > 0, got ${speed}`);
+    if (!Number.isFinite(startMs)) throw new RangeError(`ScaledClock start must be finite, got ${startMs}`);
+    this.startMs = Math.floor(startMs);
   }
   now(): number {
     return this.startMs + Math.floor((Date.now() - this.realStart) * this.speed);
@@ -83,16 +90,16 @@ export class ManualClock implements Clock {
   private seq = 0;
   private timers: ManualTimer[] = [];
 
-  /** @param startMs initial time, ms since epoch (default 1_700_000_000_000 for reproducible tests) */
+  /** @param startMs initial time, ms since epoch (default 1_700_000_000_000 for reproducible tests); floored */
   constructor(startMs = 1_700_000_000_000) {
-    this.current = startMs;
+    this.current = Math.floor(startMs);
   }
   now(): number {
     return this.current;
   }
   setTimer(delayMs: number, fn: () => void): TimerHandle {
     const timer: ManualTimer = {
-      dueMs: this.current + Math.max(0, delayMs),
+      dueMs: this.current + Math.ceil(Math.max(0, delayMs)),
       seq: this.seq++,
       fn,
       cancelled: false,
@@ -112,11 +119,11 @@ export class ManualClock implements Clock {
     return this.timers.filter((t) => !t.cancelled).length;
   }
   /**
-   * Moves time forward by `ms`, firing every timer that falls due, in order, at its due time.
-   * Awaits a microtask turn after each timer so promise continuations (e.g. `sleep`) run in order.
+   * Moves time forward by `ms` (floored to whole milliseconds), firing every timer that falls due, in order, at
+   * its due time. Awaits a microtask turn after each timer so promise continuations (e.g. `sleep`) run in order.
    */
   async advance(ms: number): Promise<void> {
-    const target = this.current + Math.max(0, ms);
+    const target = this.current + Math.floor(Math.max(0, ms));
     for (;;) {
       this.timers = this.timers.filter((t) => !t.cancelled);
       this.timers.sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq);
