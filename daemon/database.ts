@@ -175,8 +175,9 @@ export function openDatabase(file: string, migrations: readonly Migration[]): Db
   });
   if (file === ':memory:') return prepare(new Database(file), file, migrations);
   const existed = existsSync(file);
-  if (existed && statSync(file).size === 0 && !hasWal(file))
-    throw new StoreUnusable(file, 'empty', 'size 0 bytes');
+  // a WAL store's file holds at least its header page once created: 0 bytes means it was truncated (a
+  // write-ahead log beside it would replay onto nothing)
+  if (existed && statSync(file).size === 0) throw new StoreUnusable(file, 'empty', 'size 0 bytes');
   let db: Db | undefined;
   try {
     if (!existed) mkdirSync(dirname(file), { recursive: true });
@@ -193,11 +194,6 @@ export function openDatabase(file: string, migrations: readonly Migration[]): Db
     if (!existed) for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
     throw storeUnusableFrom(err, file) ?? err;
   }
-}
-
-/** True when a non-empty write-ahead log sits beside the file (its content is in the log, not yet in the file). */
-function hasWal(file: string): boolean {
-  return existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0;
 }
 
 function prepare(db: Db, file: string, migrations: readonly Migration[]): Db {

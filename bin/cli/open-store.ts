@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { storeUnusableFrom } from '../../daemon/database.js';
+import { StoreUnusable, storeUnusableFrom } from '../../daemon/database.js';
 import type { SessionStore } from '../../daemon/session-store.js';
 import { lockStore } from '../../daemon/store-lock.js';
 import { parse } from 'yaml';
@@ -39,9 +39,14 @@ export function openDaemonStore<T extends SessionStore>(
   onClose: (close: () => void) => void,
   open: () => T,
 ): T {
-  let lock;
   try {
     mkdirSync(dirname(file), { recursive: true });
+  } catch (err) {
+    // a recursive mkdir on a read-only file system may report ENOENT: any failure means it cannot be written
+    throw new StoreUnusable(file, 'unwritable', `creating ${dirname(file)}: ${(err as Error).message}`);
+  }
+  let lock;
+  try {
     lock = lockStore(file);
   } catch (err) {
     throw storeUnusableFrom(err, file) ?? err;

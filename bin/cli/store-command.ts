@@ -6,7 +6,8 @@
  *                                                          non-empty store is replaced only with --force and is
  *                                                          kept beside it as `<store>.before-restore-<time>`
  */
-import { existsSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { BOLTCHARGE_APPLICATION_ID, quickCheck, StoreUnusable } from '../../daemon/database.js';
 import { toJson } from '../../daemon/session-store.js';
@@ -106,6 +107,7 @@ export async function storeCommand(
         for (const suffix of ['', '-wal', '-shm'])
           if (existsSync(target.file + suffix)) renameSync(target.file + suffix, keptAs + suffix);
       }
+      mkdirSync(dirname(target.file), { recursive: true });
       const src = new Database(opts.from, { readonly: true, fileMustExist: true });
       try {
         await src.backup(target.file);
@@ -154,7 +156,7 @@ export function inspectStore(file: string): StoreReport {
     schemaVersion: null,
     counts: {},
   };
-  if (sizeBytes === 0 && !(existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0)) {
+  if (sizeBytes === 0) {
     report.problems.push('the file is empty (0 bytes)');
     return report;
   }

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { clockFromConfig } from '../../daemon/clock-from-config.js';
+import { ManualClock, ScaledClock } from '../../hardware/clock.js';
+import { ByteWriter } from '../../protocol/bytes.js';
+
+/** The wire encoding the receipt uses for timestamps (throws on a fractional number). */
+const encodeU64Field = (v: number): unknown => new ByteWriter().u64(v);
+
+describe('clocks give whole milliseconds', () => {
+  it('a fractional speed (3.3333) with an anchor never yields a fractional timestamp', async () => {
+    const clock = clockFromConfig({ speed: 3.3333, anchorMs: Date.now() - 12_345.5 });
+    const seen: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      seen.push(clock.now());
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 3));
+    }
+    await new Promise<void>((r) => clock.setTimer(10, () => r()));
+    seen.push(clock.now());
+    for (const t of seen) {
+      expect(Number.isInteger(t), String(t)).toBe(true);
+      expect(() => encodeU64Field(t)).not.toThrow();
+    }
+    expect(seen[seen.length - 1]).toBeGreaterThanOrEqual(seen[0]!);
+  });
+
+  it('ScaledClock floors a fractional start; ManualClock floors fractional advances', async () => {
+    expect(Number.isInteger(new ScaledClock(3.3333, 1_700_000_000_000.7).now())).toBe(true);
+    const manual = new ManualClock(1_700_000_000_000.5);
+    expect(manual.now()).toBe(1_700_000_000_000);
+    let firedAt = 0;
+    manual.setTimer(0.4, () => (firedAt = manual.now()));
+    await manual.advance(2.9);
+    expect(manual.now()).toBe(1_700_000_000_002);
+    expect(firedAt).toBe(1_700_000_000_001);
+  });
+});
