@@ -38,6 +38,7 @@ import {
   type Network,
   type SellerEvent,
   type SellerState,
+  type Step,
 } from '../protocol/index.js';
 import {
   MachineRunner,
@@ -78,6 +79,8 @@ export interface WallParts {
   meter: EnergyMeter;
   /** observer hooks (OCPP reporting) */
   observers?: WallObserver[];
+  /** the seller's transition function (default `sellerStep`); fault-injection tests wrap it */
+  step?: (state: SellerState, event: SellerEvent) => Step<SellerState>;
 }
 
 /** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
@@ -506,7 +509,7 @@ export class WallDaemon {
   private binding(): MachineBinding<SellerState, SellerEvent> {
     const { store } = this.parts;
     return {
-      step: sellerStep,
+      step: this.parts.step ?? sellerStep,
       serialize: (s) => serializeState(s),
       deserialize: (text) => {
         const r = deserializeState<SellerState>(text);

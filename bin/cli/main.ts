@@ -15,6 +15,7 @@ import { LightningConfigUnusable } from '../../daemon/lightning-from-config.js';
 import { toJson } from '../../daemon/session-store.js';
 import { StoreLocked } from '../../daemon/store-lock.js';
 import { InvalidLndConnection } from '../../lightning/connection.js';
+import { LightningError } from '../../lightning/errors.js';
 import { SellerConfigRefused } from '../../wall-module/wall-daemon.js';
 import { ExitCode } from './exit-codes.js';
 import { openStoreFor, StoreNotFound } from './open-store.js';
@@ -49,6 +50,8 @@ function knownFailure(err: unknown): number | undefined {
     return ExitCode.CONFIG;
   if (err instanceof StoreUnusable || err instanceof StoreTooNew || err instanceof StoreLocked)
     return ExitCode.STORE;
+  // the node did not answer or refused at start: a runtime failure, reported by name
+  if (err instanceof LightningError) return ExitCode.FAILURE;
   return undefined;
 }
 

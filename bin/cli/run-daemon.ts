@@ -22,10 +22,16 @@ import { loadWallConfig } from '../../wall-module/config.js';
 import { evseFromConfig } from '../../wall-module/evse-from-config.js';
 import { ocppObserver } from '../../wall-module/ocpp-observer.js';
 import { WallStore } from '../../wall-module/store.js';
-import { WallDaemon } from '../../wall-module/wall-daemon.js';
+import { WallDaemon, type WallParts } from '../../wall-module/wall-daemon.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
 import { ExitCode } from './exit-codes.js';
 import { openDaemonStore } from './open-store.js';
+
+/** Faults a test injects into a daemon started the normal way (never set by the CLI). */
+export interface DaemonInjection {
+  /** replaces the wall's seller step (e.g. one that throws on a chosen event) */
+  wallStep?: WallParts['step'];
+}
 
 /** What run-daemon needs of a started daemon. */
 interface RunningDaemon {
@@ -58,15 +64,21 @@ class OpenedParts {
  *
  * @param role which daemon
  * @param configFile its YAML configuration
+ * @param inject faults for tests (see `DaemonInjection`)
  * @returns exit code once the daemon has stopped: 0 after a signal, 1 after the machine failed safe
  * @throws ConfigInvalid, LightningConfigUnusable, SellerConfigRefused (exit 2), StoreUnusable, StoreTooNew,
  *   StoreLocked (exit 3), anything else (exit 1) — after closing what the start had opened
  */
-export async function runDaemon(role: 'wall' | 'vehicle', configFile: string): Promise<number> {
+export async function runDaemon(
+  role: 'wall' | 'vehicle',
+  configFile: string,
+  inject: DaemonInjection = {},
+): Promise<number> {
   const opened = new OpenedParts();
   let started: { daemon: RunningDaemon; log: Logger };
   try {
-    started = role === 'wall' ? await startWall(configFile, opened) : await startVehicle(configFile, opened);
+    started =
+      role === 'wall' ? await startWall(configFile, opened, inject) : await startVehicle(configFile, opened);
   } catch (err) {
     await opened.closeAll();
     throw err;
@@ -100,6 +112,7 @@ export async function runDaemon(role: 'wall' | 'vehicle', configFile: string): P
 async function startWall(
   configFile: string,
   opened: OpenedParts,
+  inject: DaemonInjection,
 ): Promise<{ daemon: RunningDaemon; log: Logger }> {
   const config = loadWallConfig(configFile);
   const clock = clockFromConfig(config.clock);
@@ -129,6 +142,7 @@ async function startWall(
     evse,
     meter,
     observers,
+    step: inject.wallStep,
   }).catch((err: unknown) => {
     throw storeUnusableFrom(err, config.store.path) ?? err;
   });

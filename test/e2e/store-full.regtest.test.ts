@@ -84,10 +84,14 @@ describe('the wall store fills up mid-session', () => {
     const log = (): string => readFileSync(join(dir, 'wall.log'), 'utf8');
     expect(log()).toMatch(/failed safe \(power cut, daemon stopped\): .*(SQLITE_FULL|disk is full|ENOSPC)/);
 
-    // a restart while the disk is still full refuses with one clear line and exit code 3; the power stays off
+    // a charger left energised (as after a crash of an older build) and a restart while the disk is still
+    // full: the start pauses the charger before its first write, refuses with one clear line and exit code 3
+    await rig.world.evse.enable();
+    await rig.until('relay closed again', () => rig!.world.truth().relayClosed, 10_000);
     await expect(rig.wall.start()).rejects.toThrow(/exited \(3\) before ready/);
     expect(log()).toMatch(/wall\.sqlite: the disk holding the store is full/);
     expect(rig.world.truth().relayClosed).toBe(false);
+    await expect(rig.wall.start()).rejects.toThrow(/exited \(3\) before ready/);
 
     rmSync(filler);
     await rig.wall.start();
