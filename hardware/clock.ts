@@ -11,8 +11,9 @@ export interface TimerHandle {
 
 export interface Clock {
   /**
-   * Current time in whole milliseconds since the Unix epoch (scaled or manual clocks may differ from real time).
-   * Always an integer: timestamps go into u64 wire fields and INTEGER columns.
+   * Current time in milliseconds since the Unix epoch (scaled or manual clocks may differ from real time).
+   * Whole milliseconds on every clock a daemon runs on (`SystemClock`, `ScaledClock` at any speed): timestamps go
+   * into u64 wire fields and INTEGER columns. Only a test's `ManualClock` moves in the steps the test chooses.
    */
   now(): number;
   /**
@@ -84,22 +85,24 @@ interface ManualTimer {
 /**
  * A clock that moves only when told. Timers fire in due order (ties in scheduling order) during `advance`.
  * Timers scheduled by a firing callback fire in the same `advance` call if they fall due within it.
+ * For tests only (the daemons run on `SystemClock` or `ScaledClock`): it moves exactly as told, so a test may
+ * step in fractions of a millisecond to model bus bit times.
  */
 export class ManualClock implements Clock {
   private current: number;
   private seq = 0;
   private timers: ManualTimer[] = [];
 
-  /** @param startMs initial time, ms since epoch (default 1_700_000_000_000 for reproducible tests); floored */
+  /** @param startMs initial time, ms since epoch (default 1_700_000_000_000 for reproducible tests) */
   constructor(startMs = 1_700_000_000_000) {
-    this.current = Math.floor(startMs);
+    this.current = startMs;
   }
   now(): number {
     return this.current;
   }
   setTimer(delayMs: number, fn: () => void): TimerHandle {
     const timer: ManualTimer = {
-      dueMs: this.current + Math.ceil(Math.max(0, delayMs)),
+      dueMs: this.current + Math.max(0, delayMs),
       seq: this.seq++,
       fn,
       cancelled: false,
@@ -119,11 +122,11 @@ export class ManualClock implements Clock {
     return this.timers.filter((t) => !t.cancelled).length;
   }
   /**
-   * Moves time forward by `ms` (floored to whole milliseconds), firing every timer that falls due, in order, at
-   * its due time. Awaits a microtask turn after each timer so promise continuations (e.g. `sleep`) run in order.
+   * Moves time forward by `ms`, firing every timer that falls due, in order, at its due time.
+   * Awaits a microtask turn after each timer so promise continuations (e.g. `sleep`) run in order.
    */
   async advance(ms: number): Promise<void> {
-    const target = this.current + Math.floor(Math.max(0, ms));
+    const target = this.current + Math.max(0, ms);
     for (;;) {
       this.timers = this.timers.filter((t) => !t.cancelled);
       this.timers.sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq);

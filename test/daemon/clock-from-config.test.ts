@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clockFromConfig } from '../../daemon/clock-from-config.js';
-import { ManualClock, ScaledClock } from '../../hardware/clock.js';
+import { ScaledClock } from '../../hardware/clock.js';
 import { ByteWriter } from '../../protocol/bytes.js';
 
 /** The wire encoding the receipt uses for timestamps (throws on a fractional number). */
@@ -23,14 +23,9 @@ describe('clocks give whole milliseconds', () => {
     expect(seen[seen.length - 1]).toBeGreaterThanOrEqual(seen[0]!);
   });
 
-  it('ScaledClock floors a fractional start; ManualClock floors fractional advances', async () => {
-    expect(Number.isInteger(new ScaledClock(3.3333, 1_700_000_000_000.7).now())).toBe(true);
-    const manual = new ManualClock(1_700_000_000_000.5);
-    expect(manual.now()).toBe(1_700_000_000_000);
-    let firedAt = 0;
-    manual.setTimer(0.4, () => (firedAt = manual.now()));
-    await manual.advance(2.9);
-    expect(manual.now()).toBe(1_700_000_000_002);
-    expect(firedAt).toBe(1_700_000_000_001);
+  it('ScaledClock floors a fractional start', () => {
+    const clock = new ScaledClock(3.3333, 1_700_000_000_000.7);
+    expect(clock.now()).toBeGreaterThanOrEqual(1_700_000_000_000);
+    expect(Number.isInteger(clock.now())).toBe(true);
   });
 });
