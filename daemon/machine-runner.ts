@@ -186,7 +186,10 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
           this.state = step.state;
           stage = 'effect';
           this.binding.afterStep?.(step.state, event, step.effects);
-          for (const effect of step.effects) await this.binding.execute(effect, step.state);
+          for (const effect of step.effects) {
+            if (this.stopped) break; // failed safe meanwhile (from outside): nothing more is carried out
+            await this.binding.execute(effect, step.state);
+          }
         } catch (err) {
           await this.failSafe(new MachineFailure(stage, event.type, err));
         }

@@ -634,7 +634,13 @@ export class WallDaemon {
         this.energizeGeneration++;
         try {
           await evse.setCurrentLimitA(config.evse.maxCurrentA);
+          if (this.runner.hasFailed) return;
           await evse.enable();
+          // the fail-safe may have paused the charger while this enable was on its way: it wins
+          if (this.runner.hasFailed) {
+            await evse.pause();
+            return;
+          }
           log.info('energized', { sessionId: sid, paidWh: s.paidWh, deliveredWh: s.deliveredWh });
           if (sid && this.cutSessionId === sid) for (const o of this.observers) o.resumed?.(sid);
           this.cutSessionId = null;
