@@ -4,11 +4,11 @@
  * to restart with a clear message while the disk is full, and once space returns it resumes; the books on both
  * sides equal what the nodes report.
  */
-import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { mount, unmount } from '../support/mount.js';
 import { readBooks } from '../../scripts/demo/books.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
 
@@ -47,11 +47,11 @@ describe('the wall store fills up mid-session', () => {
   const mountDir = join(dir, 'tmpfs');
   let rig: ChargeRig | undefined;
   mkdirSync(mountDir);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mountDir]);
+  mount(['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mountDir]);
 
   afterAll(async () => {
     await rig?.stop();
-    execFileSync('umount', ['-l', mountDir]);
+    unmount(mountDir);
   });
 
   it('cuts power, exits non-zero, refuses to start until space returns, then resumes with books equal to the node', async () => {

@@ -3,7 +3,7 @@
  * missing: each ends with one clear line (no stack trace) and a non-zero exit code, keeps the file as it was,
  * and creates no store before the Lightning credentials were checked.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -28,6 +28,7 @@ import { openDatabase, StoreUnusable } from '../../daemon/database.js';
 import { startSimBridge, type SimBridge } from '../../scripts/demo/sim-bridge.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
 import { WallStore } from '../../wall-module/store.js';
+import { mount, unmount } from '../support/mount.js';
 import { selfSigned } from '../support/tls-cert.js';
 
 const bin = fileURLToPath(new URL('../../bin/boltcharge.js', import.meta.url));
@@ -88,11 +89,7 @@ describe('store open: refusals with a clear message, file kept', () => {
   });
   afterAll(async () => {
     await bridge.close();
-    try {
-      execFileSync('umount', ['-l', roDir]);
-    } catch {
-      // not mounted
-    }
+    unmount(roDir);
   });
 
   /** A wall config whose store is `storePath` and whose node is `lightning`. */
@@ -164,11 +161,11 @@ describe('store open: refusals with a clear message, file kept', () => {
   }, 90_000);
 
   it('an unwritable directory (read-only file system) is refused, for a new and for an existing store', async () => {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', roDir]);
+    mount(['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', roDir]);
     const existing = join(roDir, 'wall.sqlite');
     realWallStore(existing);
     const before = sha(existing);
-    execFileSync('mount', ['-o', 'remount,ro', roDir]);
+    mount(['-o', 'remount,ro', roDir]);
     const r = await runCli(['wall', '--config', config('ro-new', join(roDir, 'new', 'wall.sqlite'))]);
     expectRefusal(r, 3, /the store cannot be written/);
     const r2 = await runCli(['wall', '--config', config('ro-existing', existing)]);
