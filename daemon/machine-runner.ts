@@ -211,7 +211,7 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
 
   private async runFailSafe(failure: MachineFailure): Promise<void> {
     const { log, binding } = this;
-    log.error('machine failed: cutting power and stopping', {
+    log.error('machine failed: failing safe and stopping', {
       stage: failure.stage,
       event: failure.eventType,
       error: errorText(failure.cause),

@@ -105,7 +105,8 @@ export async function runDaemon(
   process.off('uncaughtException', onUncaught);
   process.off('unhandledRejection', onUncaught);
   if (outcome === 'signal') return ExitCode.OK;
-  process.stderr.write(`boltcharge ${role}: failed safe (power cut, daemon stopped): ${outcome.message}\n`);
+  const safe = role === 'wall' ? 'power cut' : 'payments stopped';
+  process.stderr.write(`boltcharge ${role}: failed safe (${safe}, daemon stopped): ${outcome.message}\n`);
   return ExitCode.FAILURE;
 }
 

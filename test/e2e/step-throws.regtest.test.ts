@@ -45,7 +45,7 @@ describe('a seller step throws mid-session', () => {
     const log = readFileSync(join(dir, 'wall.log'), 'utf8');
     // one throw: the runner stopped instead of throwing on every later event
     expect(log.match(/injected fault #/g)).toHaveLength(1);
-    expect(log.match(/machine failed: cutting power and stopping/g)).toHaveLength(1);
+    expect(log.match(/machine failed: failing safe and stopping/g)).toHaveLength(1);
     expect(log).toMatch(/fail-safe: power cut verified/);
     expect(log).toMatch(
       /failed safe \(power cut, daemon stopped\): machine step failed on meter: RangeError: injected/,

@@ -116,3 +116,50 @@ describe('the wall store fills up mid-session', () => {
     expect(books.sessions[0]!.wallEnergyWh).toBeGreaterThan(100);
   }, 420_000);
 });
+
+describe('the vehicle store fills up mid-session', () => {
+  const connectionFile = inject('regtestConnectionPath');
+  const dir = mkdtempSync(join(tmpdir(), 'e2e-vehicle-store-full-'));
+  const mountDir = join(dir, 'tmpfs');
+  let rig: ChargeRig | undefined;
+  mkdirSync(mountDir);
+  mount(['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mountDir]);
+
+  afterAll(async () => {
+    await rig?.stop();
+    unmount(mountDir);
+  });
+
+  it('the car module stops paying and exits non-zero; once space returns the books equal the nodes', async () => {
+    const vehicleDb = join(mountDir, 'vehicle.sqlite');
+    rig = await ChargeRig.create({
+      dir,
+      connectionFile,
+      link: 'can',
+      speed: SPEED,
+      vehicle: { store: { path: vehicleDb }, limits: { targetEnergyWh: TARGET_WH } },
+    });
+    await rig.startDaemons();
+    rig.world.plug();
+    await rig.until('wall metered 100 Wh', async () => (await rig!.wall.status()).energyWh >= 100);
+    const filler = fill(mountDir);
+    expect(await rig.vehicle.exited(60_000)).toBe(1);
+    const log = readFileSync(join(dir, 'vehicle.log'), 'utf8');
+    expect(log).toMatch(/boltcharge vehicle: failed safe .*(SQLITE_FULL|disk is full|ENOSPC)/);
+    // the wall sees no more payments nor messages: it cuts the power and ends the session
+    await rig.until(
+      'wall ended the session',
+      async () => (await rig!.wall.status()).state === 'ended',
+      120_000,
+    );
+    expect(rig.world.truth().relayClosed).toBe(false);
+    await expect(rig.vehicle.start()).rejects.toThrow(/exited \(3\) before ready/);
+    rmSync(filler);
+    await rig.vehicle.start();
+    await rig.until('vehicle ended', async () => (await rig!.vehicle.status()).state === 'ended', 120_000);
+    await rig.stop();
+    const books = await readBooks({ ...rig.files, vehicleDb }, connectionFile);
+    expect(books.problems).toEqual([]);
+    for (const b of books.sessions) expect(b.vehiclePaidMsat).toBe(b.wallSettledMsat);
+  }, 420_000);
+});
