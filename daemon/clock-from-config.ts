@@ -9,10 +9,11 @@ import type { ClockConfig } from './config-sections.js';
  *
  * @param c `speed` (1 = real time) and optional `anchorMs`: with an anchor, time = anchor + (real now − anchor)
  *   × speed, the same in every process that uses the same anchor and speed
- * @returns the clock
+ * @returns the clock; its `now()` is always a whole number of milliseconds, whatever the speed
  */
 export function clockFromConfig(c: ClockConfig): Clock {
   if (c.speed === 1) return new SystemClock();
   const anchor = c.anchorMs ?? Date.now();
-  return new ScaledClock(c.speed, anchor + (Date.now() - anchor) * c.speed);
+  // a fractional speed (e.g. 3.3333) must not make a fractional start: ScaledClock floors it, and so do we
+  return new ScaledClock(c.speed, Math.floor(anchor + (Date.now() - anchor) * c.speed));
 }

@@ -3,6 +3,7 @@
  * tests), an lndconnect URI, or socket + macaroon (+ cert) files.
  */
 import { readFileSync } from 'node:fs';
+import { InvalidLndConnection } from '../lightning/connection.js';
 import { LndNode } from '../lightning/lnd-node.js';
 import type { LightningConfig } from './config-sections.js';
 
@@ -12,13 +13,27 @@ export class LightningConfigUnusable extends Error {
 }
 
 /**
- * Builds the node client (connects lazily on the first call).
+ * Builds the node client (connects lazily on the first call). Every credential (connection file, macaroon,
+ * certificate) is read and checked here, before the daemon creates any file.
  *
  * @param c the `lightning` section
  * @returns an `LndNode`
- * @throws LightningConfigUnusable when a connection file is missing or lacks the named node
+ * @throws LightningConfigUnusable when a connection file is missing or lacks the named node, or a credential
+ *   (macaroon, certificate, URI) is missing or malformed; the message names the option and the file
  */
 export function lightningFromConfig(c: LightningConfig): LndNode {
+  try {
+    return buildNode(c);
+  } catch (err) {
+    if (err instanceof InvalidLndConnection) {
+      const where = c.kind === 'connectionFile' ? `lightning (${c.file}, node '${c.node}')` : 'lightning';
+      throw new LightningConfigUnusable(`${where}: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+function buildNode(c: LightningConfig): LndNode {
   if (c.kind === 'lndconnect') return new LndNode({ connection: c.uri });
   if (c.kind === 'direct')
     return new LndNode({

@@ -4,11 +4,54 @@
  * executed (a payment row exists before `pay` is called; an invoice row before `createInvoice`). Effects then
  * run in order; slow ones (paying, creating invoices, signing) answer later with new events, so the machine
  * never waits on the network. Ticks from the daemon's clock keep time moving for the machine.
+ *
+ * Fail safe: a step that throws (a bug), a commit that fails (a full disk, a damaged store, an encoding error)
+ * or an effect that throws (a state that cannot be recorded) never leaves the runner going on with the old
+ * state. The runner stops taking events, runs the binding's `failSafe` (cut the power through a path that does
+ * not need the store), records what it can (`recordFailure`, best effort) and resolves `failed`, on which the
+ * process exits non-zero so a supervisor restarts it (see `bin/cli/run-daemon.ts`).
  */
 import type { Clock, TimerHandle } from '../hardware/clock.js';
 import type { Effect, Step } from '../protocol/effects.js';
 import type { Logger } from './logger.js';
 import type { SessionStore } from './session-store.js';
+
+/** Longest wait for the binding's fail-safe action (e.g. an EVSE that does not answer), real ms. */
+const FAIL_SAFE_TIMEOUT_MS = 10_000;
+
+/** Where a machine failure happened. */
+export type FailureStage = 'step' | 'commit' | 'effect' | 'external';
+
+/** The machine could not go on: why, and on which event. */
+export class MachineFailure extends Error {
+  override readonly name = 'MachineFailure';
+  /**
+   * @param stage `step` (the pure machine threw), `commit` (the write-ahead transaction failed), `effect` (an
+   *   effect handler threw), `external` (the daemon reported an unrecordable state through `fail`)
+   * @param eventType the event being processed, null for external failures
+   * @param cause the original error
+   */
+  constructor(
+    readonly stage: FailureStage,
+    readonly eventType: string | null,
+    override readonly cause: unknown,
+  ) {
+    super(`machine ${stage} failed${eventType ? ` on ${eventType}` : ''}: ${errorText(cause)}`);
+  }
+}
+
+/** The fail-safe side of a runner, as the process sees it (run-daemon exits non-zero once `failed` resolves). */
+export interface FailSafe {
+  /** Resolves once the runner failed safe (power cut, runner stopped); never rejects. */
+  readonly failed: Promise<MachineFailure>;
+  /**
+   * Fails safe from outside the machine (a store write in an event handler failed, an uncaught exception):
+   * idempotent; resolves when the fail-safe has run.
+   *
+   * @param cause the error
+   */
+  fail(cause: unknown): Promise<void>;
+}
 
 /** How the runner talks to one role's machine and effects. */
 export interface MachineBinding<S, E extends { type: string; atMs: number }> {
@@ -22,20 +65,38 @@ export interface MachineBinding<S, E extends { type: string; atMs: number }> {
    * (e.g. insert the payment row for a `pay`, the invoice row for a `createInvoice`).
    */
   writeAhead(state: S, effects: readonly Effect[]): void;
-  /** Carries out one effect. Must not throw; failures are reported as events through `dispatch`. */
+  /**
+   * Carries out one effect. Failures of the outside world are reported as events through `dispatch`; a throw
+   * means a state that cannot be recorded and makes the runner fail safe.
+   */
   execute(effect: Effect, state: S): Promise<void>;
   /** Called after every step (status page, OCPP, metrics). */
   afterStep?(state: S, event: E, effects: readonly Effect[]): void;
+  /**
+   * Makes the hardware safe without the store (wall: pause the EVSE; the vehicle pays only through effects, so
+   * a stopped runner already stops paying). Must not write to the store. A throw or a hang beyond 10 s is
+   * logged and the runner goes on failing.
+   */
+  failSafe?(failure: MachineFailure): Promise<void>;
+  /**
+   * Records the failure once the hardware is safe, inside a transaction (e.g. ends the session with a reason).
+   * Best effort: with a full disk it throws, the error is logged and the transaction rolled back.
+   */
+  recordFailure?(state: S, failure: MachineFailure): void;
 }
 
 /** The machine's event loop. */
-export class MachineRunner<S, E extends { type: string; atMs: number }> {
+export class MachineRunner<S, E extends { type: string; atMs: number }> implements FailSafe {
   private readonly queue: E[] = [];
   private draining = false;
   private tickTimer: TimerHandle | null = null;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   private dirtySteps = 0;
+  private failing: Promise<void> | null = null;
+  private resolveFailed: (f: MachineFailure) => void = () => {};
+  /** Resolves once the runner failed safe; never rejects. */
+  readonly failed: Promise<MachineFailure>;
   /** Current machine state (after the last committed step). */
   state: S;
 
@@ -53,8 +114,14 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> {
     private readonly log: Logger,
     initial: S,
   ) {
+    this.failed = new Promise((resolve) => (this.resolveFailed = resolve));
     const saved = store.loadMachineState('main');
     this.state = saved === undefined ? initial : binding.deserialize(saved);
+  }
+
+  /** True once the runner failed (it takes no more events). */
+  get hasFailed(): boolean {
+    return this.failing !== null;
   }
 
   /**
@@ -87,42 +154,101 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Fails safe from outside the machine (see `FailSafe.fail`).
+   *
+   * @param cause the error that left a state the daemon cannot record
+   */
+  fail(cause: unknown): Promise<void> {
+    return this.failSafe(
+      cause instanceof MachineFailure ? cause : new MachineFailure('external', null, cause),
+    );
+  }
+
   private async drain(): Promise<void> {
     this.draining = true;
     try {
       while (this.queue.length > 0 && !this.stopped) {
         const event = this.queue.shift() as E;
-        let step: Step<S>;
+        let stage: FailureStage = 'step';
         try {
-          step = this.binding.step(this.state, event);
-        } catch (err) {
-          // the machine is pure and total; an exception is a bug: log it and keep the old state
-          this.log.error('machine step threw', { event: event.type, error: (err as Error).stack });
-          continue;
-        }
-        // a step without effects changes only bookkeeping the next reading or tick recomputes (timestamps,
-        // meter totals); it is kept in memory and persisted with the next step that has effects
-        if (step.effects.length > 0 || this.dirtySteps++ > 50) {
-          this.dirtySteps = 0;
-          this.store.tx(() => {
-            this.store.saveMachineState('main', this.binding.serialize(step.state));
-            this.binding.writeAhead(step.state, step.effects);
-          });
-        }
-        this.state = step.state;
-        this.binding.afterStep?.(step.state, event, step.effects);
-        for (const effect of step.effects) {
-          try {
-            await this.binding.execute(effect, step.state);
-          } catch (err) {
-            this.log.error('effect failed', { effect: effect.type, error: (err as Error).message });
+          const step = this.binding.step(this.state, event);
+          stage = 'commit';
+          // a step without effects changes only bookkeeping the next reading or tick recomputes (timestamps,
+          // meter totals); it is kept in memory and persisted with the next step that has effects
+          if (step.effects.length > 0 || this.dirtySteps++ > 50) {
+            this.dirtySteps = 0;
+            this.store.tx(() => {
+              this.store.saveMachineState('main', this.binding.serialize(step.state));
+              this.binding.writeAhead(step.state, step.effects);
+            });
           }
+          this.state = step.state;
+          stage = 'effect';
+          this.binding.afterStep?.(step.state, event, step.effects);
+          for (const effect of step.effects) {
+            if (this.stopped) break; // failed safe meanwhile (from outside): nothing more is carried out
+            await this.binding.execute(effect, step.state);
+          }
+        } catch (err) {
+          await this.failSafe(new MachineFailure(stage, event.type, err));
         }
       }
     } finally {
       this.draining = false;
-      if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+      if (this.queue.length === 0 || this.stopped) for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  private failSafe(failure: MachineFailure): Promise<void> {
+    if (this.failing) return this.failing;
+    this.stopped = true;
+    this.queue.length = 0;
+    this.tickTimer?.cancel();
+    this.failing = this.runFailSafe(failure);
+    return this.failing;
+  }
+
+  private async runFailSafe(failure: MachineFailure): Promise<void> {
+    const { log, binding } = this;
+    log.error('machine failed: failing safe and stopping', {
+      stage: failure.stage,
+      event: failure.eventType,
+      error: errorText(failure.cause),
+      stack: failure.cause instanceof Error ? failure.cause.stack : undefined,
+    });
+    if (binding.failSafe) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          binding.failSafe(failure),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no answer within ${FAIL_SAFE_TIMEOUT_MS} ms`)),
+              FAIL_SAFE_TIMEOUT_MS,
+            );
+          }),
+        ]);
+      } catch (err) {
+        log.error('fail-safe action failed', { error: errorText(err) });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    try {
+      this.store.tx(() => {
+        this.store.appendEvent(null, 'machine.failed', {
+          stage: failure.stage,
+          event: failure.eventType,
+          error: errorText(failure.cause),
+        });
+        binding.recordFailure?.(this.state, failure);
+      });
+    } catch (err) {
+      log.error('the failure could not be recorded in the store', { error: errorText(err) });
+    }
+    for (const w of this.idleWaiters.splice(0)) w();
+    this.resolveFailed(failure);
   }
 
   /** Stops ticking and ignores further events. */
@@ -131,4 +257,9 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> {
     this.tickTimer?.cancel();
     for (const w of this.idleWaiters.splice(0)) w();
   }
+}
+
+/** Message of any thrown value. */
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -10,7 +10,11 @@ export interface TimerHandle {
 }
 
 export interface Clock {
-  /** Current time in milliseconds since the Unix epoch (scaled or manual clocks may differ from real time). */
+  /**
+   * Current time in milliseconds since the Unix epoch (scaled or manual clocks may differ from real time).
+   * Whole milliseconds on every clock a daemon runs on (`SystemClock`, `ScaledClock` at any speed): timestamps go
+   * into u64 wire fields and INTEGER columns. Only a test's `ManualClock` moves in the steps the test chooses.
+   */
   now(): number;
   /**
    * Calls `fn` once after `delayMs` milliseconds of this clock's time.
@@ -40,7 +44,8 @@ export class SystemClock implements Clock {
 
 /**
  * Real time sped up by `speed`: `now()` advances `speed` ms per real ms from `startMs`, and timers fire after
- * `delayMs / speed` real milliseconds. Used by the demo to charge a car in minutes instead of hours.
+ * `delayMs / speed` real milliseconds. Used by the demo to charge a car in minutes instead of hours. Any speed
+ * (e.g. 3.3333) gives whole milliseconds: the start is floored and the scaled elapsed time is floored.
  */
 export class ScaledClock implements Clock {
   private readonly realStart = Date.now();
@@ -48,12 +53,15 @@ export class ScaledClock implements Clock {
    * @param speed acceleration factor, > 0 (1 = real time)
    * @param startMs this clock's time at construction, ms since epoch (default: real now)
    */
+  private readonly startMs: number;
   constructor(
     readonly speed: number,
-    private readonly startMs: number = Date.now(),
+    startMs: number = Date.now(),
   ) {
     if (!(speed > 0) || !Number.isFinite(speed))
       throw new RangeError(`ScaledClock speed must be > 0, got ${speed}`);
+    if (!Number.isFinite(startMs)) throw new RangeError(`ScaledClock start must be finite, got ${startMs}`);
+    this.startMs = Math.floor(startMs);
   }
   now(): number {
     return this.startMs + Math.floor((Date.now() - this.realStart) * this.speed);
@@ -77,6 +85,8 @@ interface ManualTimer {
 /**
  * A clock that moves only when told. Timers fire in due order (ties in scheduling order) during `advance`.
  * Timers scheduled by a firing callback fire in the same `advance` call if they fall due within it.
+ * For tests only (the daemons run on `SystemClock` or `ScaledClock`): it moves exactly as told, so a test may
+ * step in fractions of a millisecond to model bus bit times.
  */
 export class ManualClock implements Clock {
   private current: number;

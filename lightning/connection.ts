@@ -78,17 +78,53 @@ function parseExplicit(input: LndConnectionInput): LndConnection {
   if (input.cert !== undefined && input.certPath !== undefined) {
     throw new InvalidLndConnection('give cert or certPath, not both');
   }
-  if (input.certPath !== undefined) cert = readFileSync(input.certPath).toString('base64');
+  if (input.certPath !== undefined) cert = readCredential(input.certPath, 'certPath').toString('base64');
   else if (input.cert !== undefined) cert = normaliseCert(input.cert);
 
   let macaroon: string;
   if (input.macaroon !== undefined && input.macaroonPath !== undefined) {
     throw new InvalidLndConnection('give macaroon or macaroonPath, not both');
   }
-  if (input.macaroonPath !== undefined) macaroon = readFileSync(input.macaroonPath).toString('hex');
+  if (input.macaroonPath !== undefined)
+    macaroon = readCredential(input.macaroonPath, 'macaroonPath').toString('hex');
   else if (input.macaroon !== undefined) macaroon = normaliseMacaroon(input.macaroon);
   else throw new InvalidLndConnection('a macaroon (or macaroonPath) is required');
   return { socket: input.socket, cert, macaroon };
+}
+
+/** Largest credential file read, bytes (a macaroon or a certificate is a few KiB). */
+const MAX_CREDENTIAL_BYTES = 1 << 20;
+
+/**
+ * Reads a credential file (certificate or macaroon).
+ *
+ * @param path the file
+ * @param what the option that named it, for the error
+ * @returns its bytes
+ * @throws InvalidLndConnection naming the option and what is wrong (missing, unreadable, empty, too large)
+ */
+function readCredential(path: string, what: 'certPath' | 'macaroonPath'): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (err as Error).message;
+    throw new InvalidLndConnection(`${what} ${path}: ${why}`);
+  }
+  if (bytes.length === 0) throw new InvalidLndConnection(`${what} ${path}: the file is empty`);
+  if (bytes.length > MAX_CREDENTIAL_BYTES)
+    throw new InvalidLndConnection(`${what} ${path}: larger than ${MAX_CREDENTIAL_BYTES} bytes`);
+  if (what === 'certPath' && !bytes.toString('utf8').includes('-----BEGIN CERTIFICATE-----'))
+    throw new InvalidLndConnection(`${what} ${path}: not a PEM certificate`);
+  return bytes;
 }
 
 /** Accepts PEM text or base64 of PEM; returns base64 of PEM. */

@@ -44,7 +44,7 @@ import {
   type Effect,
   type Network,
 } from '../protocol/index.js';
-import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
+import { MachineRunner, type FailSafe, type MachineBinding } from '../daemon/machine-runner.js';
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
@@ -142,6 +142,11 @@ export class VehicleDaemon {
     const d = new VehicleDaemon(parts, protocolNetwork(identity.network), identity.pubkey);
     await d.boot();
     return d;
+  }
+
+  /** The machine's fail-safe (stops paying): `failed` resolves once it ran; the CLI then exits non-zero. */
+  get failSafe(): FailSafe {
+    return this.runner;
   }
 
   /** The status page URL, if enabled. */

@@ -8,13 +8,19 @@
  * end the session (receipt stored). The machine state and the ledger rows a step implies are committed in one
  * transaction before any effect runs (see `daemon/machine-runner.ts`).
  *
- * Restart: the machine state is reloaded; invoices the node settled while the daemon was down are looked up
- * and fed in; `requested` invoices the node never returned are failed (the machine issues new ones); the EVSE
- * is paused unless the restored machine says power is on; an unplug that happened meanwhile ends the session.
+ * Restart: the EVSE is paused before anything is written; the machine state is reloaded; invoices the node
+ * settled while the daemon was down are looked up and fed in; `requested` invoices the node never returned are
+ * failed (the machine issues new ones); once the store has taken the start's writes and the machine has seen a
+ * tick, the power is restored if the machine says it is on; an unplug that happened meanwhile ends the session.
+ *
+ * Fail safe: any step, commit or effect failure, and any store write in an event handler that fails, pauses the
+ * EVSE without the store, ends the session in the store if it still can (`FAIL_SAFE`), stops the machine and
+ * resolves `failSafe.failed` (the CLI then closes everything and exits non-zero). A session ended that way is
+ * not resumed by the next start.
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../hardware/clock.js';
-import type { Evse, EvseStatus } from '../hardware/evse/evse.js';
+import type { Evse, EvseFault, EvseStatus } from '../hardware/evse/evse.js';
 import { PowerCutVerifier } from '../hardware/evse/power-cut-verifier.js';
 import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
 import { MeterPoller } from '../hardware/meter/meter-poller.js';
@@ -32,8 +38,14 @@ import {
   type Network,
   type SellerEvent,
   type SellerState,
+  type Step,
 } from '../protocol/index.js';
-import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
+import {
+  MachineRunner,
+  type FailSafe,
+  type MachineBinding,
+  type MachineFailure,
+} from '../daemon/machine-runner.js';
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { connectorAvailable } from '../daemon/status-actions.js';
@@ -48,6 +60,14 @@ const HANDSHAKE_RETRY_FIRST_MS = 5_000;
 /** Longest wait between re-greetings, daemon clock ms. */
 const HANDSHAKE_RETRY_MAX_MS = 60_000;
 
+/** Stop reason stored for a session the fail-safe ended (no protocol reason: the machine could not go on). */
+export const FAIL_SAFE_REASON = 'FAIL_SAFE';
+
+/** The seller machine refuses the configuration the loader accepted (a configuration error: exit code 2). */
+export class SellerConfigRefused extends Error {
+  override readonly name = 'SellerConfigRefused';
+}
+
 /** Everything the wall daemon runs on (built from the config by `startWallDaemon`, or given by tests). */
 export interface WallParts {
   config: WallConfig;
@@ -60,6 +80,8 @@ export interface WallParts {
   meter: EnergyMeter;
   /** observer hooks (OCPP reporting) */
   observers?: WallObserver[];
+  /** the seller's transition function (default `sellerStep`); fault-injection tests wrap it */
+  step?: (state: SellerState, event: SellerEvent) => Step<SellerState>;
 }
 
 /** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
@@ -107,6 +129,8 @@ export class WallDaemon {
   private stopping = false;
   private readonly observers: WallObserver[];
   private readonly sendQueue: SendQueue;
+  /** the restored session was ended by the fail-safe (a still-plugged car waits for a re-plug) */
+  private endedByFailSafe = false;
 
   private constructor(
     private readonly parts: WallParts,
@@ -133,8 +157,17 @@ export class WallDaemon {
       invoiceExpirySec: config.tariff.invoiceExpirySec,
       meterReportIntervalMs: config.session.meterReportIntervalMs,
     });
-    if (!sc.ok) throw new Error(`seller configuration: ${sc.error.message}`);
+    if (!sc.ok) throw new SellerConfigRefused(`seller configuration: ${sc.error.message}`);
     this.runner = new MachineRunner(this.binding(), store, clock, log, createSeller(sc.value));
+    const restored = this.runner.state;
+    const row = restored.sessionId ? store.findSession(restored.sessionId) : undefined;
+    if (row?.status === 'ended' && restored.phase !== 'ended' && restored.phase !== 'idle') {
+      // the fail-safe ended this session outside the machine: it is not resumed (a car still plugged in gets a
+      // new session only after it is unplugged)
+      log.warn('not resuming a session the fail-safe ended', { sessionId: row.id, reason: row.stopReason });
+      this.endedByFailSafe = true;
+      this.runner.state = createSeller(sc.value);
+    }
     // the config may have changed since the state was saved: the restored machine keeps its session's terms,
     // new sessions start from the current config (startSession copies state.config)
     this.runner.state = {
@@ -158,8 +191,20 @@ export class WallDaemon {
   static async start(parts: WallParts): Promise<WallDaemon> {
     const identity = await parts.node.getIdentity();
     const d = new WallDaemon(parts, identity.pubkey, protocolNetwork(identity.network));
-    await d.boot();
+    try {
+      await d.boot();
+    } catch (err) {
+      // nothing runs the session: power off, close what boot opened, and let the caller exit non-zero
+      await parts.evse.pause().catch(() => {});
+      await d.stop();
+      throw err;
+    }
     return d;
+  }
+
+  /** The machine's fail-safe: `failed` resolves once it has cut the power and stopped the machine. */
+  get failSafe(): FailSafe {
+    return this.runner;
   }
 
   /** The status page URL, if enabled. */
@@ -176,23 +221,57 @@ export class WallDaemon {
     this.runner.dispatch(ev);
   }
 
+  /**
+   * Wraps an event handler: a throw (a store write that failed, a bug) makes the machine fail safe instead of
+   * escaping into an emitter or a timer with the power on.
+   *
+   * @param fn the handler
+   * @returns the guarded handler
+   */
+  private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        void this.runner.fail(err);
+      }
+    };
+  }
+
+  /** Runs an asynchronous handler whose rejection (a store write that failed) makes the machine fail safe. */
+  private guardAsync(work: Promise<unknown>): void {
+    work.catch((err: unknown) => void this.runner.fail(err));
+  }
+
+  /**
+   * The fail-safe action: pause the EVSE through its driver (no store involved), then check with the meter that
+   * the current stopped (logged only: the store may be what failed).
+   */
+  private async cutPowerWithoutStore(failure: MachineFailure): Promise<void> {
+    const { evse, log, clock } = this.parts;
+    this.energizeGeneration++;
+    await evse.pause();
+    const outcome = await this.verifier.verify(clock.now());
+    if (outcome.ok) log.warn('fail-safe: power cut verified', { cause: failure.message });
+    else log.error('fail-safe: power cut NOT verified', { ...outcome, cause: failure.message });
+  }
+
   private async boot(): Promise<void> {
     const { config, clock, log, store, node, link, evse } = this.parts;
+    // safety first, before any write (a store that cannot be written must not leave the power on): the power
+    // is off until the restored machine, having seen the store work and a tick, says it is on
+    await evse.pause().catch((e: Error) => log.warn('EVSE pause failed', { error: e.message }));
     store.appendEvent(null, 'daemon.started', { role: 'wall', phase: this.runner.state.phase });
     log.info('wall daemon starting', {
       phase: this.runner.state.phase,
       sessionId: this.runner.state.sessionId,
     });
-
-    // safety first: power stays off unless the restored machine says it is on
-    if (!this.runner.state.energized)
-      await evse.pause().catch((e: Error) => log.warn('EVSE pause failed', { error: e.message }));
     await evse
       .setCurrentLimitA(config.evse.maxCurrentA)
       .catch((e: Error) => log.warn('EVSE current limit failed', { error: e.message }));
 
     // settlements: subscribe first, then look up anything issued before this start
-    this.unsubscribeSettled = node.onSettled((s) => this.onSettled(s.paymentHash, s.amountMsat));
+    this.unsubscribeSettled = node.onSettled(this.guard((s) => this.onSettled(s.paymentHash, s.amountMsat)));
     for (const inv of store.invoicesInState('requested')) {
       store.markAbandoned(inv.sessionId, inv.seq, 'the node never returned it (daemon restarted)');
       this.dispatch({
@@ -225,18 +304,40 @@ export class WallDaemon {
     link.on('error', (err: Error) => log.warn('link error', { error: err.message }));
     await link.open();
 
-    this.poller.on('reading', (r) => this.onReading(r));
+    this.poller.on(
+      'reading',
+      this.guard((r: MeterReading) => this.onReading(r)),
+    );
     this.poller.on('error', (e) => log.debug('meter read failed', { error: e.message }));
-    this.poller.on('down', (e) => this.alarm(`meter down: ${e.message}`));
+    this.poller.on(
+      'down',
+      this.guard((e: Error) => this.alarm(`meter down: ${e.message}`)),
+    );
     this.poller.start();
 
-    evse.on('status', (s) => this.onEvseStatus(s));
-    evse.on('fault', (f) => this.alarm(`EVSE fault: ${f}`));
+    evse.on(
+      'status',
+      this.guard((s: EvseStatus) => this.onEvseStatus(s)),
+    );
+    evse.on(
+      'fault',
+      this.guard((f: EvseFault) => this.alarm(`EVSE fault: ${f}`)),
+    );
     const initial = await evse.status();
     // a car still plugged in after its session ended (before this restart) gets no new session until it is
     // unplugged and plugged in again
-    if (initial.plugged && this.runner.state.phase === 'ended') this.lastPlugged = true;
+    if (initial.plugged && (this.runner.state.phase === 'ended' || this.endedByFailSafe))
+      this.lastPlugged = true;
     this.onEvseStatus(initial);
+
+    // the restored machine judges its session (heartbeat, unplug) before the power comes back on
+    this.dispatch({ type: 'tick', atMs: clock.now() });
+    await this.runner.idle();
+    if (this.runner.hasFailed) throw new Error('the machine failed while starting');
+    if (this.runner.state.energized) {
+      log.info('restoring power for the resumed session', { sessionId: this.runner.state.sessionId });
+      await this.execute({ type: 'energize' }, this.runner.state);
+    }
 
     this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
     this.scheduleExpiryCheck();
@@ -354,7 +455,7 @@ export class WallDaemon {
     const arm = (): void => {
       this.expiryTimer = this.parts.clock.setTimer(5000, () => {
         if (this.stopping) return;
-        void check().finally(arm);
+        this.guardAsync(check().then(arm));
       });
     };
     arm();
@@ -412,7 +513,7 @@ export class WallDaemon {
   private binding(): MachineBinding<SellerState, SellerEvent> {
     const { store } = this.parts;
     return {
-      step: sellerStep,
+      step: this.parts.step ?? sellerStep,
       serialize: (s) => serializeState(s),
       deserialize: (text) => {
         const r = deserializeState<SellerState>(text);
@@ -466,6 +567,12 @@ export class WallDaemon {
       },
       execute: (e, s) => this.execute(e, s),
       afterStep: () => this.status?.publish(),
+      failSafe: (failure) => this.cutPowerWithoutStore(failure),
+      recordFailure: (s, failure) => {
+        if (!s.sessionId || !store.findSession(s.sessionId)) return;
+        store.appendEvent(s.sessionId, 'session.failSafe', { error: failure.message });
+        store.endSession(s.sessionId, FAIL_SAFE_REASON);
+      },
     };
   }
 
@@ -477,51 +584,67 @@ export class WallDaemon {
         this.sendQueue.push(e.frame, e.message.type);
         return;
       case 'createInvoice': {
-        void node
+        const created = node
           .createInvoice({ amountMsat: e.amountMsat, memo: e.memo, expirySec: e.expirySec })
-          .then((inv) => {
-            if (sid) store.markIssued(sid, e.seq, inv.paymentHash, inv.bolt11, inv.expiresAt);
-            const row = sid ? store.invoice(sid, e.seq) : undefined;
-            if (sid && row)
-              for (const o of this.observers)
-                o.invoiceIssued?.(sid, {
-                  seq: e.seq,
-                  paymentHash: inv.paymentHash,
-                  amountMsat: e.amountMsat,
-                  fromWh: row.fromWh,
-                  toWh: row.toWh,
-                });
-            this.dispatch({
-              type: 'invoiceCreated',
-              seq: e.seq,
-              bolt11: inv.bolt11,
-              paymentHash: inv.paymentHash,
-              atMs: clock.now(),
-            });
-          })
-          .catch((err: Error) => {
-            log.warn('invoice creation failed', { seq: e.seq, error: err.message });
-            this.dispatch({ type: 'invoiceCreateFailed', seq: e.seq, error: err.message, atMs: clock.now() });
-          });
+          .then(
+            (inv) => {
+              if (sid) store.markIssued(sid, e.seq, inv.paymentHash, inv.bolt11, inv.expiresAt);
+              const row = sid ? store.invoice(sid, e.seq) : undefined;
+              if (sid && row)
+                for (const o of this.observers)
+                  o.invoiceIssued?.(sid, {
+                    seq: e.seq,
+                    paymentHash: inv.paymentHash,
+                    amountMsat: e.amountMsat,
+                    fromWh: row.fromWh,
+                    toWh: row.toWh,
+                  });
+              this.dispatch({
+                type: 'invoiceCreated',
+                seq: e.seq,
+                bolt11: inv.bolt11,
+                paymentHash: inv.paymentHash,
+                atMs: clock.now(),
+              });
+            },
+            (err: Error) => {
+              log.warn('invoice creation failed', { seq: e.seq, error: err.message });
+              this.dispatch({
+                type: 'invoiceCreateFailed',
+                seq: e.seq,
+                error: err.message,
+                atMs: clock.now(),
+              });
+            },
+          );
+        // a store write after the node answered that fails is an unrecordable state: fail safe
+        this.guardAsync(created);
         return;
       }
       case 'cancelInvoice': {
         const row = store.invoiceByHash(e.paymentHash);
-        void node
-          .cancelInvoice(e.paymentHash)
-          .then(() => {
-            if (row && row.state === 'issued') store.markClosed(row.sessionId, row.seq, 'cancelled');
-          })
-          .catch((err: Error) =>
-            log.warn('invoice cancel failed', { paymentHash: e.paymentHash, error: err.message }),
-          );
+        this.guardAsync(
+          node.cancelInvoice(e.paymentHash).then(
+            () => {
+              if (row && row.state === 'issued') store.markClosed(row.sessionId, row.seq, 'cancelled');
+            },
+            (err: Error) =>
+              log.warn('invoice cancel failed', { paymentHash: e.paymentHash, error: err.message }),
+          ),
+        );
         return;
       }
       case 'energize':
         this.energizeGeneration++;
         try {
           await evse.setCurrentLimitA(config.evse.maxCurrentA);
+          if (this.runner.hasFailed) return;
           await evse.enable();
+          // the fail-safe may have paused the charger while this enable was on its way: it wins
+          if (this.runner.hasFailed) {
+            await evse.pause();
+            return;
+          }
           log.info('energized', { sessionId: sid, paidWh: s.paidWh, deliveredWh: s.deliveredWh });
           if (sid && this.cutSessionId === sid) for (const o of this.observers) o.resumed?.(sid);
           this.cutSessionId = null;
@@ -544,22 +667,27 @@ export class WallDaemon {
         }
         log.info('power cut', { sessionId: sid, reason, deliveredWh: s.deliveredWh, paidWh: s.paidWh });
         const generation = this.energizeGeneration;
-        void this.verifier.verify(clock.now()).then((outcome) => {
-          // re-energized meanwhile (e.g. a late payment): current is expected, the cut is moot
-          if (generation !== this.energizeGeneration) return;
-          store.appendEvent(sid, outcome.ok ? 'powerCut.verified' : 'powerCut.alarm', outcome);
-          if (!outcome.ok)
-            this.alarm(`power cut NOT verified (${outcome.reason}): ${outcome.lastCurrentA} A still flowing`);
-        });
+        this.guardAsync(
+          this.verifier.verify(clock.now()).then((outcome) => {
+            // re-energized meanwhile (e.g. a late payment): current is expected, the cut is moot
+            if (generation !== this.energizeGeneration || this.runner.hasFailed) return;
+            store.appendEvent(sid, outcome.ok ? 'powerCut.verified' : 'powerCut.alarm', outcome);
+            if (!outcome.ok)
+              this.alarm(
+                `power cut NOT verified (${outcome.reason}): ${outcome.lastCurrentA} A still flowing`,
+              );
+          }),
+        );
         return;
       }
       case 'signWithNodeKey':
-        void node
-          .signMessage(e.text)
-          .then((signature) =>
-            this.dispatch({ type: 'nodeSignature', text: e.text, signature, atMs: clock.now() }),
-          )
-          .catch((err: Error) => this.alarm(`node signMessage failed: ${err.message}`));
+        this.guardAsync(
+          node.signMessage(e.text).then(
+            (signature) =>
+              this.dispatch({ type: 'nodeSignature', text: e.text, signature, atMs: clock.now() }),
+            (err: Error) => this.alarm(`node signMessage failed: ${err.message}`),
+          ),
+        );
         return;
       case 'alarm':
         this.alarm(`${reasonName(e.reason)}: ${e.message}`);
@@ -656,13 +784,17 @@ export class WallDaemon {
     this.handshakeRetryTimer?.cancel();
     this.poller.stop();
     this.unsubscribeSettled?.();
-    await this.status?.close();
+    await this.status?.close().catch(() => {});
     for (const o of this.observers) await o.close?.().catch(() => {});
     this.sendQueue.close();
     await this.parts.link.close().catch(() => {});
     await this.parts.evse.close().catch(() => {});
     await this.parts.meter.close().catch(() => {});
-    this.parts.store.appendEvent(null, 'daemon.stopped', {});
+    try {
+      this.parts.store.appendEvent(null, 'daemon.stopped', { failSafe: this.runner.hasFailed });
+    } catch (err) {
+      this.parts.log.warn('daemon.stopped not recorded', { error: (err as Error).message });
+    }
     this.parts.store.close();
   }
 }

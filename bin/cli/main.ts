@@ -5,12 +5,22 @@
  *   boltcharge sessions (--config F | --db F) [--json]
  *   boltcharge receipt <session> (--config F | --db F) [--json | --csv]
  *   boltcharge qr decode|encode|sticker …         EMV MPM / JPQR codes (bin/cli/qr.ts)
- * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ *   boltcharge store check|backup|restore (--config F | --db F) [--to F | --from F] [--force] [--json]
+ * Exit codes (`exit-codes.ts`): 0 ok, 1 runtime failure (a daemon that failed safe), 2 usage or configuration
+ * error, 3 the store cannot be used. Known failures print one line naming what is wrong, never a stack.
  */
 import { parseArgs } from 'node:util';
 import { ConfigInvalid } from '../../daemon/config-reader.js';
+import { StoreTooNew, StoreUnusable } from '../../daemon/database.js';
+import { LightningConfigUnusable } from '../../daemon/lightning-from-config.js';
 import { toJson } from '../../daemon/session-store.js';
+import { StoreLocked } from '../../daemon/store-lock.js';
+import { InvalidLndConnection } from '../../lightning/connection.js';
+import { LightningError } from '../../lightning/errors.js';
+import { SellerConfigRefused } from '../../wall-module/wall-daemon.js';
+import { ExitCode } from './exit-codes.js';
 import { openStoreFor, StoreNotFound } from './open-store.js';
+import { StoreCommandUsage, storeCommand } from './store-command.js';
 import { receiptCsv, receiptJson, receiptText, receiptView } from './receipt-view.js';
 
 const usage = `usage:
@@ -19,7 +29,33 @@ const usage = `usage:
   boltcharge sessions (--config <daemon.yaml> | --db <store.sqlite>) [--json]
   boltcharge receipt <session> (--config <daemon.yaml> | --db <store.sqlite>) [--json | --csv]
   boltcharge qr decode|encode|sticker ...   (boltcharge qr --help)
+  boltcharge store check (--config <daemon.yaml> | --db <store.sqlite>) [--json]
+  boltcharge store backup (--config <daemon.yaml> | --db <store.sqlite>) --to <file> [--force]
+  boltcharge store restore (--config <daemon.yaml> | --db <store.sqlite>) --from <file> [--force]
 `;
+
+/**
+ * The exit code and one-line message of a known failure.
+ *
+ * @param err what a command threw
+ * @returns the code, or undefined for an unexpected error (a bug: printed with its stack)
+ */
+function knownFailure(err: unknown): number | undefined {
+  if (
+    err instanceof ConfigInvalid ||
+    err instanceof StoreNotFound ||
+    err instanceof StoreCommandUsage ||
+    err instanceof LightningConfigUnusable ||
+    err instanceof InvalidLndConnection ||
+    err instanceof SellerConfigRefused
+  )
+    return ExitCode.CONFIG;
+  if (err instanceof StoreUnusable || err instanceof StoreTooNew || err instanceof StoreLocked)
+    return ExitCode.STORE;
+  // the node did not answer or refused at start: a runtime failure, reported by name
+  if (err instanceof LightningError) return ExitCode.FAILURE;
+  return undefined;
+}
 
 /**
  * Runs one CLI command.
@@ -43,6 +79,9 @@ export async function main(
         db: { type: 'string' },
         json: { type: 'boolean' },
         csv: { type: 'boolean' },
+        to: { type: 'string' },
+        from: { type: 'string' },
+        force: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -101,16 +140,19 @@ export async function main(
         out(values.json ? receiptJson(view) + '\n' : values.csv ? receiptCsv(view) : receiptText(view));
         return 0;
       }
+      case 'store':
+        return await storeCommand(rest[0], values, out);
       default:
         process.stderr.write(`unknown command ${command}\n${usage}`);
         return 2;
     }
   } catch (err) {
-    if (err instanceof ConfigInvalid || err instanceof StoreNotFound) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
+    const code = knownFailure(err);
+    if (code !== undefined) {
+      process.stderr.write(`boltcharge ${command}: ${(err as Error).message}\n`);
+      return code;
     }
     process.stderr.write(`boltcharge ${command}: ${(err as Error).stack ?? String(err)}\n`);
-    return 1;
+    return ExitCode.FAILURE;
   }
 }

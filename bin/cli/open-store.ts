@@ -2,8 +2,12 @@
  * Opening a daemon's store from the CLI: by `--config` (the daemon's YAML; its `store.path`) or `--db` (the
  * SQLite file). The role (wall or vehicle) is taken from the configuration or the database's tables.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { StoreUnusable, storeUnusableFrom } from '../../daemon/database.js';
+import type { SessionStore } from '../../daemon/session-store.js';
+import { lockStore } from '../../daemon/store-lock.js';
 import { parse } from 'yaml';
 import { SystemClock } from '../../hardware/clock.js';
 import { loadVehicleConfig } from '../../vehicle-module/config.js';
@@ -17,6 +21,40 @@ export type OpenedStore = { role: 'wall'; store: WallStore } | { role: 'vehicle'
 /** The CLI was given neither `--config` nor `--db`, or the database is not a boltcharge store. */
 export class StoreNotFound extends Error {
   override readonly name = 'StoreNotFound';
+}
+
+/**
+ * Opens a daemon's store for running: creates its directory, takes the store lock (one daemon per store), then
+ * opens the database (integrity and ownership checked by `openDatabase`).
+ *
+ * @param file the store path
+ * @param onClose registers how to close what was opened (the store, then the lock), for the caller's cleanup
+ * @param open opens the store itself
+ * @returns the open store
+ * @throws StoreUnusable (directory or lock file not writable, disk full, empty/damaged/foreign file),
+ *   StoreLocked (another daemon runs on it), StoreTooNew
+ */
+export function openDaemonStore<T extends SessionStore>(
+  file: string,
+  onClose: (close: () => void) => void,
+  open: () => T,
+): T {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+  } catch (err) {
+    // a recursive mkdir on a read-only file system may report ENOENT: any failure means it cannot be written
+    throw new StoreUnusable(file, 'unwritable', `creating ${dirname(file)}: ${(err as Error).message}`);
+  }
+  let lock;
+  try {
+    lock = lockStore(file);
+  } catch (err) {
+    throw storeUnusableFrom(err, file) ?? err;
+  }
+  onClose(() => lock.release());
+  const store = open();
+  onClose(() => store.close());
+  return store;
 }
 
 /**

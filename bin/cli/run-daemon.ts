@@ -1,12 +1,19 @@
 /**
- * `boltcharge wall|vehicle --config F`: validates the configuration, opens the store, the Lightning node, the
- * link and the devices, starts the daemon, prints one JSON line `{"ready":true,...}` on stdout (with the status
- * page URL) and runs until SIGINT/SIGTERM.
+ * `boltcharge wall|vehicle --config F`: validates the configuration, checks the Lightning credentials, opens
+ * the devices and the store, starts the daemon, prints one JSON line `{"ready":true,...}` on stdout (with the
+ * status page URL) and runs until SIGINT/SIGTERM (exit 0) or until the machine fails safe (exit 1).
+ *
+ * Start order: configuration → Lightning credentials (no file is created before they are checked) → EVSE
+ * (wall; paused on any later start failure) → store (locked, integrity-checked) → link, meter → daemon. A start
+ * failure closes everything opened so far, in reverse order, and throws: `main` prints one clear line and
+ * returns the exit code (2 configuration, 3 store, 1 anything else).
  */
 import { clockFromConfig } from '../../daemon/clock-from-config.js';
-import { createLogger } from '../../daemon/logger.js';
+import { storeUnusableFrom } from '../../daemon/database.js';
+import { createLogger, type Logger } from '../../daemon/logger.js';
 import { lightningFromConfig } from '../../daemon/lightning-from-config.js';
 import { linkFromConfig } from '../../daemon/link-from-config.js';
+import type { FailSafe } from '../../daemon/machine-runner.js';
 import { meterFromConfig } from '../../daemon/meter-from-config.js';
 import { loadVehicleConfig } from '../../vehicle-module/config.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
@@ -15,61 +22,156 @@ import { loadWallConfig } from '../../wall-module/config.js';
 import { evseFromConfig } from '../../wall-module/evse-from-config.js';
 import { ocppObserver } from '../../wall-module/ocpp-observer.js';
 import { WallStore } from '../../wall-module/store.js';
-import { WallDaemon } from '../../wall-module/wall-daemon.js';
+import { WallDaemon, type WallParts } from '../../wall-module/wall-daemon.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
+import { ExitCode } from './exit-codes.js';
+import { openDaemonStore } from './open-store.js';
+
+/** Faults a test injects into a daemon started the normal way (never set by the CLI). */
+export interface DaemonInjection {
+  /** replaces the wall's seller step (e.g. one that throws on a chosen event) */
+  wallStep?: WallParts['step'];
+}
+
+/** What run-daemon needs of a started daemon. */
+interface RunningDaemon {
+  readonly statusUrl: string | null;
+  readonly failSafe: FailSafe;
+  stop(): Promise<void>;
+}
+
+/** Things opened during a start, closed in reverse order (each close is tried; failures are ignored). */
+class OpenedParts {
+  private readonly closers: (() => Promise<void> | void)[] = [];
+  /** Registers how to close something just opened. */
+  add(close: () => Promise<void> | void): void {
+    this.closers.push(close);
+  }
+  /** Closes everything, newest first. */
+  async closeAll(): Promise<void> {
+    for (const close of this.closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch {
+        // closing after a failure: keep closing the rest
+      }
+    }
+  }
+}
 
 /**
- * Starts one daemon and waits for a stop signal.
+ * Starts one daemon and waits for a stop signal or a fail-safe.
  *
  * @param role which daemon
  * @param configFile its YAML configuration
- * @returns exit code once the daemon has stopped
- * @throws ConfigInvalid when the configuration is invalid (the CLI prints every bad key and exits 2)
+ * @param inject faults for tests (see `DaemonInjection`)
+ * @returns exit code once the daemon has stopped: 0 after a signal, 1 after the machine failed safe
+ * @throws ConfigInvalid, LightningConfigUnusable, SellerConfigRefused (exit 2), StoreUnusable, StoreTooNew,
+ *   StoreLocked (exit 3), anything else (exit 1) — after closing what the start had opened
  */
-export async function runDaemon(role: 'wall' | 'vehicle', configFile: string): Promise<number> {
-  const daemon = role === 'wall' ? await startWall(configFile) : await startVehicle(configFile);
+export async function runDaemon(
+  role: 'wall' | 'vehicle',
+  configFile: string,
+  inject: DaemonInjection = {},
+): Promise<number> {
+  const opened = new OpenedParts();
+  let started: { daemon: RunningDaemon; log: Logger };
+  try {
+    started =
+      role === 'wall' ? await startWall(configFile, opened, inject) : await startVehicle(configFile, opened);
+  } catch (err) {
+    await opened.closeAll();
+    throw err;
+  }
+  const { daemon, log } = started;
+  // a bug anywhere outside the machine (an emitter, a timer) fails safe too, instead of dying with power on
+  const onUncaught = (err: unknown): void => void daemon.failSafe.fail(err);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  let onSignal: () => void = () => {};
+  const signalled = new Promise<'signal'>((resolve) => {
+    onSignal = () => resolve('signal');
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
   process.stdout.write(
     JSON.stringify({ ready: true, role, pid: process.pid, statusUrl: daemon.statusUrl }) + '\n',
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await daemon.stop();
-  return 0;
+  const outcome = await Promise.race([signalled, daemon.failSafe.failed]);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await daemon.stop().catch((err: Error) => log.error('stop failed', { error: err.message }));
+  await opened.closeAll();
+  process.off('uncaughtException', onUncaught);
+  process.off('unhandledRejection', onUncaught);
+  if (outcome === 'signal') return ExitCode.OK;
+  const safe = role === 'wall' ? 'power cut' : 'payments stopped';
+  process.stderr.write(`boltcharge ${role}: failed safe (${safe}, daemon stopped): ${outcome.message}\n`);
+  return ExitCode.FAILURE;
 }
 
-async function startWall(configFile: string): Promise<WallDaemon> {
+async function startWall(
+  configFile: string,
+  opened: OpenedParts,
+  inject: DaemonInjection,
+): Promise<{ daemon: RunningDaemon; log: Logger }> {
   const config = loadWallConfig(configFile);
   const clock = clockFromConfig(config.clock);
   const log = createLogger({ name: 'wall', level: config.log.level, file: config.log.file, clock });
-  const store = WallStore.open(config.store.path, clock, migrateOcppTables);
+  const node = lightningFromConfig(config.lightning);
+  opened.add(() => node.close());
+  const evse = await evseFromConfig(config.evse, clock);
+  // a start that fails after this leaves the charger paused: nothing would supervise a session
+  opened.add(() => evse.pause().finally(() => evse.close()));
+  const store = openDaemonStore(
+    config.store.path,
+    (close) => opened.add(close),
+    () => WallStore.open(config.store.path, clock, migrateOcppTables),
+  );
+  const link = linkFromConfig(config.link, 'wall');
+  opened.add(() => link.close());
+  const meter = meterFromConfig(config.meter, clock);
+  opened.add(() => meter.close());
   const observers = config.ocpp?.enabled ? [ocppObserver(config.ocpp, store, clock, log)] : [];
-  return WallDaemon.start({
+  const daemon = await WallDaemon.start({
     config,
     clock,
     log,
     store,
-    node: lightningFromConfig(config.lightning),
-    link: linkFromConfig(config.link, 'wall'),
-    evse: await evseFromConfig(config.evse, clock),
-    meter: meterFromConfig(config.meter, clock),
+    node,
+    link,
+    evse,
+    meter,
     observers,
+    step: inject.wallStep,
+  }).catch((err: unknown) => {
+    throw storeUnusableFrom(err, config.store.path) ?? err;
   });
+  return { daemon, log };
 }
 
-async function startVehicle(configFile: string): Promise<VehicleDaemon> {
+async function startVehicle(
+  configFile: string,
+  opened: OpenedParts,
+): Promise<{ daemon: RunningDaemon; log: Logger }> {
   const config = loadVehicleConfig(configFile);
   const clock = clockFromConfig(config.clock);
   const log = createLogger({ name: 'vehicle', level: config.log.level, file: config.log.file, clock });
-  const store = VehicleStore.open(config.store.path, clock);
-  return VehicleDaemon.start({
-    config,
-    clock,
-    log,
-    store,
-    node: lightningFromConfig(config.lightning),
-    link: linkFromConfig(config.link, 'vehicle'),
-    meter: meterFromConfig(config.meter, clock),
-  });
+  const node = lightningFromConfig(config.lightning);
+  opened.add(() => node.close());
+  const store = openDaemonStore(
+    config.store.path,
+    (close) => opened.add(close),
+    () => VehicleStore.open(config.store.path, clock),
+  );
+  const link = linkFromConfig(config.link, 'vehicle');
+  opened.add(() => link.close());
+  const meter = meterFromConfig(config.meter, clock);
+  opened.add(() => meter.close());
+  const daemon = await VehicleDaemon.start({ config, clock, log, store, node, link, meter }).catch(
+    (err: unknown) => {
+      throw storeUnusableFrom(err, config.store.path) ?? err;
+    },
+  );
+  return { daemon, log };
 }

@@ -83,16 +83,21 @@ export class DaemonProcess {
   /** number of times started */
   starts = 0;
   private exitPromise: Promise<number | null> = Promise.resolve(null);
+  /** exit code of the last run (null while running, or after a signal) */
+  lastExitCode: number | null = null;
 
   /**
    * @param role which daemon
    * @param configFile its YAML config
    * @param logFile where its stdout/stderr go (appended across restarts)
+   * @param entry node arguments before `--config` (default: the CLI, `bin/boltcharge.js <role>`); tests use it
+   *   to run a daemon with an injected fault
    */
   constructor(
     readonly role: 'wall' | 'vehicle',
     readonly configFile: string,
     readonly logFile: string,
+    public entry: string[] = [bin, role],
   ) {}
 
   /** pid of the running process, if any */
@@ -114,12 +119,18 @@ export class DaemonProcess {
     this.starts++;
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
     this.log.write(`\n==== start #${this.starts} ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, [bin, this.role, '--config', this.configFile], {
+    const child = spawn(process.execPath, [...this.entry, '--config', this.configFile], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    this.exitPromise = new Promise((r) => child.once('exit', (code) => r(code)));
+    this.lastExitCode = null;
+    this.exitPromise = new Promise((r) =>
+      child.once('exit', (code) => {
+        this.lastExitCode = code;
+        r(code);
+      }),
+    );
     child.stderr?.pipe(this.log, { end: false });
     await new Promise<void>((resolveReady, reject) => {
       let buf = '';
@@ -142,6 +153,28 @@ export class DaemonProcess {
         reject(new Error(`${this.role} exited (${code ?? signal}) before ready; see ${this.logFile}`));
       });
     });
+  }
+
+  /**
+   * Waits for the process to exit by itself.
+   *
+   * @param timeoutMs give up after this long (real ms)
+   * @returns its exit code (null after a signal)
+   * @throws Error when it is still running after `timeoutMs`
+   */
+  async exited(timeoutMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${this.role} still running after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.exitPromise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Sends SIGKILL (a crash) and waits for the exit. */

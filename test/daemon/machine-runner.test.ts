@@ -65,14 +65,12 @@ describe('machine runner', () => {
     const log = createLogger({ name: 't', level: 'error', clock, sink: () => {} });
     const runner = new MachineRunner(binding, store, clock, log, { paid: [], n: 0 });
     runner.dispatch({ type: 'invoice', atMs: 1, hash: 'aa' });
-    runner.dispatch({ type: 'boom', atMs: 2 });
     runner.dispatch({ type: 'invoice', atMs: 3, hash: 'bb' });
     await runner.idle();
     expect(seenAtExecute).toEqual([
       { row: { state: 'recorded' }, state: JSON.stringify({ paid: ['aa'], n: 1 }) },
       { row: { state: 'recorded' }, state: JSON.stringify({ paid: ['aa', 'bb'], n: 2 }) },
     ]);
-    // a step that throws leaves the state as it was
     expect(runner.state).toEqual({ paid: ['aa', 'bb'], n: 2 });
     runner.stop();
     reader.close();
@@ -82,5 +80,97 @@ describe('machine runner', () => {
     const resumed = new MachineRunner(binding, again, clock, log, { paid: [], n: 0 });
     expect(resumed.state).toEqual({ paid: ['aa', 'bb'], n: 2 });
     again.close();
+  });
+});
+
+describe('machine runner fail-safe', () => {
+  type Setup = {
+    throwAt?: 'step' | 'commit' | 'effect';
+  };
+  /** A runner over a real store whose binding fails at a chosen stage on the `boom` event. */
+  function setup(o: Setup) {
+    const file = join(mkdtempSync(join(tmpdir(), 'runner-fs-')), 'v.sqlite');
+    const clock = new ManualClock();
+    const store = VehicleStore.open(file, clock);
+    store.createSession('s1', 'wall');
+    const calls = { step: 0, failSafe: 0, recorded: 0, executed: [] as string[], logged: [] as string[] };
+    const binding: MachineBinding<S, E> = {
+      step: (s, e) => {
+        calls.step++;
+        if (e.type === 'boom' && o.throwAt === 'step') throw new RangeError('u64 field not an integer: 1.5');
+        const effects: Effect[] = [{ type: 'record', kind: e.type, data: {} }];
+        return { state: { ...s, n: s.n + 1 }, effects };
+      },
+      serialize: (s) => JSON.stringify(s),
+      deserialize: (t) => JSON.parse(t) as S,
+      writeAhead: (_s, effects) => {
+        for (const e of effects)
+          if (e.type === 'record' && e.kind === 'boom' && o.throwAt === 'commit')
+            throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      },
+      execute: async (e) => {
+        if (e.type !== 'record') return;
+        if (e.kind === 'boom' && o.throwAt === 'effect') throw new Error('cannot record the alarm');
+        calls.executed.push(e.kind);
+      },
+      failSafe: async () => {
+        calls.failSafe++;
+      },
+      recordFailure: (_s, failure) => {
+        calls.recorded++;
+        store.endSession('s1', `FAIL_SAFE ${failure.stage}`);
+      },
+    };
+    const log = createLogger({
+      name: 't',
+      level: 'error',
+      clock,
+      sink: (line) => calls.logged.push(line),
+    });
+    const runner = new MachineRunner(binding, store, clock, log, { paid: [], n: 0 });
+    return { runner, store, calls, clock };
+  }
+
+  for (const stage of ['step', 'commit', 'effect'] as const) {
+    it(`a ${stage} failure mid-session cuts power once, ends the session with a reason and stops`, async () => {
+      const { runner, store, calls, clock } = setup({ throwAt: stage });
+      runner.startTicks(1000, (atMs) => ({ type: 'noop', atMs }));
+      runner.dispatch({ type: 'noop', atMs: 1 });
+      runner.dispatch({ type: 'boom', atMs: 2 });
+      runner.dispatch({ type: 'noop', atMs: 3 });
+      const failure = await runner.failed;
+      expect(failure.stage).toBe(stage);
+      expect(failure.eventType).toBe('boom');
+      expect(runner.hasFailed).toBe(true);
+      // the fail-safe ran once; the state is the last committed one; later events and ticks are ignored
+      expect(calls.failSafe).toBe(1);
+      expect(calls.recorded).toBe(1);
+      const stepsAtFailure = calls.step;
+      runner.dispatch({ type: 'boom', atMs: 4 });
+      await clock.advance(10_000);
+      await runner.idle();
+      expect(calls.step).toBe(stepsAtFailure);
+      expect(calls.failSafe).toBe(1);
+      expect(calls.executed).toEqual(['noop']);
+      expect(runner.state.n).toBe(stage === 'step' || stage === 'commit' ? 1 : 2);
+      expect(store.getSession('s1')).toMatchObject({ status: 'ended', stopReason: `FAIL_SAFE ${stage}` });
+      const failed = store.events().filter((e) => e.kind === 'machine.failed');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.data).toMatchObject({ stage, event: 'boom' });
+      expect(calls.logged.filter((l) => l.includes('machine failed'))).toHaveLength(1);
+      store.close();
+    });
+  }
+
+  it('fails safe even when the failure cannot be recorded (store closed), and fail() is idempotent', async () => {
+    const { runner, store, calls } = setup({});
+    store.close(); // every write now throws
+    runner.dispatch({ type: 'noop', atMs: 1 });
+    const failure = await runner.failed;
+    expect(failure.stage).toBe('commit');
+    expect(calls.failSafe).toBe(1);
+    expect(calls.logged.some((l) => l.includes('could not be recorded'))).toBe(true);
+    await runner.fail(new Error('again'));
+    expect(calls.failSafe).toBe(1);
   });
 });
