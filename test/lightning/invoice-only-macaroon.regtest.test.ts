@@ -4,9 +4,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodePermissionDenied } from '../../lightning/errors.js';
+import { authenticatedLndGrpc, payViaPaymentRequest } from 'ln-service';
+import { NodePermissionDenied, fromLnServiceError } from '../../lightning/errors.js';
 import type { HoldInvoiceEvent } from '../../lightning/hold-invoice.js';
 import type { LndNode } from '../../lightning/lnd-node.js';
+import { closeLnd } from '../../scripts/regtest/network.js';
 import { lndNodeFor } from '../setup/regtest-nodes.js';
 import { walkupNetwork, type WalkupNetwork } from '../support/walkup-network.js';
 
@@ -84,6 +86,19 @@ describe('wall with an invoice-only macaroon', () => {
     await expect(wall.pay(invoice.bolt11, { maxFeeMsat: 10_000n, timeoutMs: 10_000 })).rejects.toBeInstanceOf(
       NodePermissionDenied,
     );
+    // LndNode checks its payment record first (offchain:read); the send RPC itself (offchain:write) is refused
+    // too, so no client code can get around the check.
+    const { lnd } = authenticatedLndGrpc({
+      socket: net.wallInvoiceOnly.socket,
+      cert: net.wallInvoiceOnly.cert,
+      macaroon: net.wallInvoiceOnly.macaroon,
+    });
+    const direct = await payViaPaymentRequest({ lnd, request: invoice.bolt11, max_fee: 10 }).then(
+      () => undefined,
+      (err: unknown) => fromLnServiceError(err, 'pay'),
+    );
+    closeLnd(lnd);
+    expect(direct).toBeInstanceOf(NodePermissionDenied);
     expect((await phone.lookupInvoice(invoice.paymentHash)).state).toBe('open');
   });
 
