@@ -526,6 +526,11 @@ async function ensureWalkup(
   const t0 = performance.now();
   const lap = (what: string): void =>
     log(`walk-up: ${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  // A running router closes its channels first, so the wall keeps no dead channel (and gets its share back).
+  const oldRouter = connection.nodes.router;
+  if (oldRouter && runningPid(dir, 'router') !== undefined) {
+    await closeAllChannels(oldRouter, connection).catch(() => undefined);
+  }
   await Promise.all(WALKUP_NODE_NAMES.map((n) => stopDaemon(dir, n)));
   for (const n of WALKUP_NODE_NAMES) rmSync(join(dir, n), { recursive: true, force: true });
   const { walkup: _stale, ...rest } = connection;
