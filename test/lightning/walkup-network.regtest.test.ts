@@ -2,34 +2,18 @@
 // touched): plain `up` starts no walk-up node; `up({walkup: true})` adds router and phone with the channels
 // phone→router→wall and lists them in the connection file; it is idempotent; a crashed phone is rebuilt without
 // restarting the base network; `down` stops all five processes.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { down, readConnection, status, up } from '../../scripts/regtest/network.js';
+import { usePrivateNetworkDir } from '../support/private-network.js';
 
-const savedDir = process.env.BOLTCHARGE_REGTEST_DIR;
-let dir: string;
+const privateDir = usePrivateNetworkDir('boltcharge-walkup-');
 const log = (line: string): void => void process.stderr.write(`walkup-network: ${line}\n`);
 
 function pidOf(name: string): number {
-  return Number(readFileSync(join(dir, `${name}.pid`), 'utf8'));
+  return Number(readFileSync(join(privateDir(), `${name}.pid`), 'utf8'));
 }
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'boltcharge-walkup-'));
-  process.env.BOLTCHARGE_REGTEST_DIR = dir;
-});
-
-afterAll(async () => {
-  try {
-    await down({ log: () => {} });
-  } finally {
-    if (savedDir === undefined) delete process.env.BOLTCHARGE_REGTEST_DIR;
-    else process.env.BOLTCHARGE_REGTEST_DIR = savedDir;
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
 
 describe('regtest walk-up nodes', () => {
   it('plain up starts only btcd, wall and vehicle; the wall has an invoice-only macaroon', async () => {
