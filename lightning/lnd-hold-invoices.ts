@@ -33,7 +33,11 @@ import type {
   HoldInvoiceState,
 } from './hold-invoice.js';
 
-/** The lnd permissions (entity:action) a wall needs for hold invoices, and nothing that can spend. */
+/** The lnd permissions (entity:action) a wall needs for hold invoices, and nothing that can spend. An operator
+  bakes such a macaroon with `lncli bakemacaroon invoices:read invoices:write info:read --save_to
+  invoice-only.macaroon` (the regtest network does the same with ln-service `grantAccess`). lnd's stock
+  `invoice.macaroon` also works but grants more (`address:*`, `onchain:read`). With it, `pay`, `getBalances` and
+  `signMessage` fail with NodePermissionDenied. */
 export const INVOICE_ONLY_PERMISSIONS = ['invoices:read', 'invoices:write', 'info:read'] as const;
 
 /** lnd's own default `invoices.holdexpirydelta`, blocks: lnd cancels a hold invoice this many blocks before its
