@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { holdWindow, longestHoldSessionMs } from '../../payments/hold-window.js';
 
@@ -77,5 +78,43 @@ describe('longestHoldSessionMs', () => {
       });
       expect(longest.ok && w.ok && longest.value === w.value.settleByMs).toBe(true);
     }
+  });
+});
+
+describe('hold window properties', () => {
+  const args = fc.record({
+    holdExpiryDeltaBlocks: fc.integer({ min: 0, max: 200 }),
+    extraMarginBlocks: fc.integer({ min: 1, max: 200 }),
+    blockIntervalMs: fc.integer({ min: 1, max: 3_600_000 }),
+    currentHeight: fc.integer({ min: 0, max: 2_000_000 }),
+    blocksToExpiry: fc.integer({ min: -500, max: 5_000 }),
+    nowMs: fc.integer({ min: 0, max: 4_000_000_000_000 }),
+  });
+
+  it('the wall always acts before lnd cancels, never before now, and later blocks never extend the window', () => {
+    fc.assert(
+      fc.property(args, (a) => {
+        const margin = {
+          blockIntervalMs: a.blockIntervalMs,
+          marginBlocks: a.holdExpiryDeltaBlocks + a.extraMarginBlocks,
+          holdExpiryDeltaBlocks: a.holdExpiryDeltaBlocks,
+        };
+        const htlcExpiryHeight = Math.max(0, a.currentHeight + a.blocksToExpiry);
+        const w = holdWindow({ ...margin, htlcExpiryHeight, currentHeight: a.currentHeight, nowMs: a.nowMs });
+        const later = holdWindow({
+          ...margin,
+          htlcExpiryHeight,
+          currentHeight: a.currentHeight + 1,
+          nowMs: a.nowMs,
+        });
+        if (!w.ok || !later.ok) return false;
+        return (
+          w.value.settleByHeight < htlcExpiryHeight - a.holdExpiryDeltaBlocks &&
+          w.value.settleByMs >= a.nowMs &&
+          a.currentHeight + w.value.blocksLeft <= Math.max(a.currentHeight, w.value.settleByHeight) &&
+          later.value.blocksLeft <= w.value.blocksLeft
+        );
+      }),
+    );
   });
 });
