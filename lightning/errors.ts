@@ -79,6 +79,38 @@ export class InvoiceNotFound extends LightningError {
   override name = 'InvoiceNotFound';
 }
 
+/** The node's macaroon does not grant this call (e.g. `pay` with an invoice-only macaroon): the node is
+  reachable and the credentials are valid, but this operation is not allowed with them. */
+export class NodePermissionDenied extends LightningError {
+  override name = 'NodePermissionDenied';
+}
+
+/** An invoice with this payment hash already exists on the node (a hold invoice's hash must be fresh). */
+export class InvoiceAlreadyExists extends LightningError {
+  override name = 'InvoiceAlreadyExists';
+}
+
+/** Settling a hold invoice that holds no HTLC yet (nobody has paid it in full). */
+export class InvoiceNotHeld extends LightningError {
+  override name = 'InvoiceNotHeld';
+}
+
+/** A hold invoice can no longer be settled: lnd cancelled it because its HTLC's CLTV expiry came within
+  `holdexpirydelta` blocks, or the invoice expired before it was paid. The payer keeps the money. */
+export class HoldInvoiceExpired extends LightningError {
+  override name = 'HoldInvoiceExpired';
+}
+
+/** The invoice was cancelled; it can be neither paid nor settled. */
+export class InvoiceCancelled extends LightningError {
+  override name = 'InvoiceCancelled';
+}
+
+/** The invoice is already settled (the money is received); it can no longer be cancelled. */
+export class InvoiceAlreadySettled extends LightningError {
+  override name = 'InvoiceAlreadySettled';
+}
+
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_UNAUTHENTICATED = 16;
@@ -100,11 +132,17 @@ export function fromLnServiceError(err: unknown, context: string): LightningErro
   const text = `${lnName ?? ''} ${details ?? ''}`;
   const what = [lnName, details].filter(Boolean).join(': ') || 'unknown error';
 
+  if (/permission denied/i.test(text)) {
+    return new NodePermissionDenied(`${context}: the macaroon does not allow this call (${what})`, opts);
+  }
   if (
     parsed.grpcCode === GRPC_UNAUTHENTICATED ||
     /verification failed: signature mismatch|macaroon/i.test(text)
   ) {
     return new NodeAuthRejected(`${context}: Lightning node rejected our macaroon (${what})`, opts);
+  }
+  if (/invoice with payment hash already exists|InvoiceWithGivenHashAlreadyExists/i.test(text)) {
+    return new InvoiceAlreadyExists(`${context}: an invoice with this payment hash exists (${what})`, opts);
   }
   if (
     parsed.grpcCode === GRPC_UNAVAILABLE ||

@@ -1,5 +1,7 @@
 // The Lightning node as the daemons see it: a small surface of commands and one event stream. Money is always
 // bigint millisatoshis (msat). Failures are the typed errors of `./errors.ts`. Implemented by `LndNode`.
+// Hold invoices (walk-up payment) are declared in `./hold-invoice.ts`.
+import type { HoldInvoiceNode } from './hold-invoice.js';
 
 /** Who the node is. */
 export interface NodeIdentity {
@@ -82,7 +84,7 @@ export interface Balances {
 }
 
 /** A Lightning node. Every call is bounded by a timeout: a dead node gives `NodeUnreachable`, never a hang. */
-export interface LightningNode {
+export interface LightningNode extends HoldInvoiceNode {
   /** Identity of the node.
 
     @returns <NodeIdentity>

@@ -19,6 +19,13 @@ import {
   type SubscribeToInvoicesInvoiceUpdatedEvent,
 } from 'ln-service';
 import { parseLndConnection, type LndConnection, type LndConnectionInput } from './connection.js';
+import type {
+  CreateHoldInvoiceArgs,
+  CreatedHoldInvoice,
+  HoldInvoiceEvent,
+  HoldInvoiceState,
+} from './hold-invoice.js';
+import { LndHoldInvoices } from './lnd-hold-invoices.js';
 import {
   InvoiceAlreadyPaid,
   LightningError,
@@ -49,6 +56,9 @@ export interface LndNodeOptions {
   resubscribeDelayMs?: number;
   /** period of the lookup fallback over this object's open invoices, ms (default 30000) */
   sweepIntervalMs?: number;
+  /** the node's `invoices.holdexpirydelta`, blocks (default lnd's 12): tells lnd's expiry cancel of a hold
+    invoice from a deliberate one */
+  holdExpiryDeltaBlocks?: number;
 }
 
 // Genesis block hashes in the byte order ln-service reports in getWalletInfo `chains`, by network name.
@@ -86,6 +96,8 @@ export class LndNode implements LightningNode {
   private sweepTimer: NodeJS.Timeout | undefined;
   private resubscribeDelayMs: number;
   private closed = false;
+  /** hold invoices (walk-up payment), over the same gRPC connection */
+  private readonly holds: LndHoldInvoices;
 
   /** Connects lazily: nothing is sent until the first call.
 
@@ -103,6 +115,14 @@ export class LndNode implements LightningNode {
       cert: this.connection.cert,
       macaroon: this.connection.macaroon,
     }).lnd;
+    this.holds = new LndHoldInvoices({
+      lnd: this.lnd,
+      call: (context, fn) => this.call(context, fn),
+      resubscribeDelayMs: this.firstResubscribeMs,
+      ...(opts.holdExpiryDeltaBlocks !== undefined
+        ? { holdExpiryDeltaBlocks: opts.holdExpiryDeltaBlocks }
+        : {}),
+    });
   }
 
   async getIdentity(): Promise<NodeIdentity> {
@@ -309,8 +329,33 @@ export class LndNode implements LightningNode {
     };
   }
 
+  // ---- hold invoices (walk-up payment): see ./lnd-hold-invoices.ts --------------------------------------
+
+  createHoldInvoice(args: CreateHoldInvoiceArgs): Promise<CreatedHoldInvoice> {
+    return this.holds.createHoldInvoice(args);
+  }
+
+  watchHoldInvoice(paymentHash: string, handler: (event: HoldInvoiceEvent) => void): () => void {
+    return this.holds.watchHoldInvoice(paymentHash, handler);
+  }
+
+  settleHoldInvoice(preimage: string): Promise<void> {
+    return this.holds.settleHoldInvoice(preimage);
+  }
+
+  cancelHoldInvoice(paymentHash: string): Promise<void> {
+    return this.holds.cancelHoldInvoice(paymentHash);
+  }
+
+  lookupHoldInvoice(paymentHash: string): Promise<HoldInvoiceState> {
+    return this.holds.lookupHoldInvoice(paymentHash);
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+
   async close(): Promise<void> {
     if (this.closed) return;
+    this.holds.close();
     this.closed = true;
     this.handlers.clear();
     this.stopSubscription();

@@ -1,10 +1,13 @@
 // The regtest Lightning network: btcd (regtest, TLS RPC) and two lnd nodes, `wall` and `vehicle`, with a
 // vehicle→wall channel. Used by `npm run regtest`, the vitest global setup, the demo and end-to-end tests.
+// Opt-in walk-up topology (`up({walkup: true})`, `npm run regtest -- up --walkup`): two more lnd nodes, `router`
+// (channel router→wall) and `phone` (its only channel phone→router), so a phone's payment to the wall is
+// multi-hop with real CLTV deltas.
 //
 // State lives in `.regtest/network/` (git-ignored): pid files, logs, data folders, the miner key and the
 // connection file `connection.json` that daemons, tests and the demo read.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,17 +22,23 @@ import {
   getChannelBalance,
   getChannels,
   getWalletInfo,
+  grantAccess,
   openChannel,
   payViaPaymentRequest,
   sendToChainAddress,
+  sendToChainAddresses,
   type AuthenticatedLnd,
 } from 'ln-service';
+import { INVOICE_ONLY_PERMISSIONS, LND_HOLD_EXPIRY_DELTA_BLOCKS } from '../../lightning/lnd-hold-invoices.js';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
 import { createMiningKey, signP2pkhSpend, type MiningKey } from './coinbase-wallet.js';
 import { runningPid, startDaemon, stopDaemon } from './processes.js';
 
 /** Names of the two nodes every network has. */
 export type NodeName = 'wall' | 'vehicle';
+
+/** Names of the opt-in walk-up nodes. */
+export type WalkupNodeName = 'router' | 'phone';
 
 /** How to reach one lnd node (what `lightning/connection.ts` accepts, plus facts about the node). */
 export interface NodeConnection {
@@ -47,6 +56,17 @@ export interface NodeConnection {
   /** peer-to-peer `host:port` */
   p2pSocket: string;
   network: 'regtest';
+  /** wall only: an invoice-only macaroon (hex) baked with `INVOICE_ONLY_PERMISSIONS` (can create, settle,
+    cancel and watch invoices; can never spend), and its file */
+  invoiceMacaroon?: string;
+  invoiceMacaroonPath?: string;
+}
+
+/** A channel of the network: its funding outpoint and capacity. */
+export interface ChannelRef {
+  capacitySat: number;
+  fundingTxid: string;
+  fundingVout: number;
 }
 
 /** The connection file `.regtest/network/connection.json`. */
@@ -55,9 +75,11 @@ export interface NetworkConnection {
   network: 'regtest';
   createdAt: string;
   btcd: { rpcHost: string; rpcUser: string; rpcPass: string; rpcCertPath: string; p2pHost: string };
-  nodes: Record<NodeName, NodeConnection>;
+  nodes: Record<NodeName, NodeConnection> & Partial<Record<WalkupNodeName, NodeConnection>>;
   /** the vehicle→wall channel */
-  channel: { capacitySat: number; fundingTxid: string; fundingVout: number };
+  channel: ChannelRef;
+  /** present when the walk-up nodes are up: the router→wall and phone→router channels */
+  walkup?: { routerWall: ChannelRef; phoneRouter: ChannelRef };
 }
 
 /** What `up()` did. */
@@ -77,7 +99,7 @@ export interface NetworkStatus {
   tipAgeSec?: number;
   nodes: Partial<
     Record<
-      NodeName,
+      NodeName | WalkupNodeName,
       {
         pubkey: string;
         synced: boolean;
@@ -103,6 +125,11 @@ const FUNDING_FEE_SAT = 10_000n;
 const SEGWIT_SAFE_HEIGHT = 532; // segwit activates at 432 on btcd regtest
 const TIP_REFRESH_SEC = 30 * 60; // lnd calls a tip older than 2 h unsynced; refresh well before
 const NODE_NAMES: NodeName[] = ['wall', 'vehicle'];
+const WALKUP_NODE_NAMES: WalkupNodeName[] = ['router', 'phone'];
+const WALKUP_CHANNEL_SAT = 5_000_000;
+const WALKUP_FUNDING_SAT = 20_000_000; // each of router and phone: channel + fees
+const MIN_PHONE_LOCAL_SAT = 1_000_000;
+const ANNOUNCEMENT_CONFS = 6; // public channels are announced (and routable by others) after 6 confirmations
 
 /** The folder holding the network's state (override with BOLTCHARGE_REGTEST_DIR). */
 export function networkDir(): string {
@@ -158,14 +185,19 @@ export function readConnection(path = connectionFilePath()): NetworkConnection {
 
   A half-started or crashed network is stopped and started again from scratch.
 
+  With `walkup`, also brings up (or confirms) the walk-up nodes `router` and `phone` with router→wall and
+  phone→router channels; they are rebuilt alone when unhealthy or when the phone's side has fallen below
+  1,000,000 sat. Without it, walk-up nodes already running are left alone (plain `up` stays fast).
+
   {
     [log]: <Progress Line Function> (default: stderr)
+    [walkup]: <Also Bring Up The Router And Phone Nodes Bool> (default false)
   }
 
   @returns <UpResult>
   @throws RegtestToolsMissing when binaries are not built; Error when a step times out (names the step and log)
 */
-export async function up(opts: { log?: Logger } = {}): Promise<UpResult> {
+export async function up(opts: { log?: Logger; walkup?: boolean } = {}): Promise<UpResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`regtest: ${line}\n`));
   const started = performance.now();
   checkTools();
@@ -174,15 +206,17 @@ export async function up(opts: { log?: Logger } = {}): Promise<UpResult> {
     const healthy = await healthyConnection();
     if (healthy) {
       await refreshTip(healthy);
+      const walkup = opts.walkup ? await ensureWalkup(healthy, log) : { connection: healthy, started: false };
       return {
-        connection: healthy,
+        connection: walkup.connection,
         connectionPath: connectionFilePath(),
-        alreadyUp: true,
+        alreadyUp: !walkup.started,
         elapsedMs: performance.now() - started,
       };
     }
     await stopAll(log);
-    const connection = await coldStart(log);
+    const base = await coldStart(log);
+    const connection = opts.walkup ? (await ensureWalkup(base, log)).connection : base;
     return {
       connection,
       connectionPath: connectionFilePath(),
@@ -231,8 +265,11 @@ export async function status(): Promise<NetworkStatus> {
   } catch (err) {
     result.problems.push(`btcd: ${(err as Error).message}`);
   }
-  for (const name of NODE_NAMES) {
-    const lnd = lndOf(connection.nodes[name]);
+  const present = [...NODE_NAMES, ...WALKUP_NODE_NAMES.filter((n) => connection.nodes[n] !== undefined)];
+  for (const name of present) {
+    const node = connection.nodes[name];
+    if (!node) continue;
+    const lnd = lndOf(node);
     try {
       const [info, chain, bal, chans] = await Promise.race([
         Promise.all([
@@ -464,13 +501,247 @@ export async function waitForActiveChannel(
   }
 }
 
+// ---- walk-up topology: phone → router → wall ----------------------------------------------------------
+
+/** Brings up (or confirms) the walk-up nodes on a healthy base network; runs under the network lock.
+  Healthy = both processes run, the phone has an active channel to the router with at least 1,000,000 sat on
+  its side and the router an active channel to the wall. Otherwise the two nodes are rebuilt from scratch:
+  funded on-chain from the vehicle wallet in one transaction, channels opened and confirmed 6 blocks deep (so
+  they are announced), and a first phone→wall payment proves the route. */
+async function ensureWalkup(
+  base: NetworkConnection,
+  log: Logger,
+): Promise<{ connection: NetworkConnection; started: boolean }> {
+  const dir = networkDir();
+  let connection = base;
+  if (!connection.nodes.wall.invoiceMacaroon) {
+    connection = withNode(connection, 'wall', {
+      ...connection.nodes.wall,
+      ...(await bakeInvoiceOnlyMacaroon(connection.nodes.wall, join(dir, 'wall'))),
+    });
+    writeConnection(connection);
+  }
+  if (await walkupHealthy(connection)) return { connection, started: false };
+
+  const t0 = performance.now();
+  const lap = (what: string): void =>
+    log(`walk-up: ${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  // A running router closes its channels first, so the wall keeps no dead channel (and gets its share back).
+  const oldRouter = connection.nodes.router;
+  if (oldRouter && runningPid(dir, 'router') !== undefined) {
+    await closeAllChannels(oldRouter, connection).catch(() => undefined);
+  }
+  await Promise.all(WALKUP_NODE_NAMES.map((n) => stopDaemon(dir, n)));
+  for (const n of WALKUP_NODE_NAMES) rmSync(join(dir, n), { recursive: true, force: true });
+  const { walkup: _stale, ...rest } = connection;
+  connection = { ...rest, nodes: { wall: rest.nodes.wall, vehicle: rest.nodes.vehicle } };
+  writeConnection(connection);
+
+  const ports = await freePorts(4);
+  const started: Partial<Record<WalkupNodeName, NodeConnection>> = {};
+  await Promise.all(
+    WALKUP_NODE_NAMES.map(async (name, i) => {
+      const nodeDir = join(dir, name);
+      const [rpcPort, p2pPort] = [ports[2 * i]!, ports[2 * i + 1]!];
+      launchLnd(
+        dir,
+        name,
+        nodeDir,
+        lndArgs({ nodeDir, alias: name, rpcPort, p2pPort, btcd: connection.btcd }),
+      );
+      started[name] = await waitForLnd(nodeDir, `localhost:${rpcPort}`, `127.0.0.1:${p2pPort}`, name);
+    }),
+  );
+  const router = started.router!;
+  const phone = started.phone!;
+  lap('router and phone answer');
+
+  const rpc = btcdConfig(connection);
+  const vehicleLnd = lndOf(connection.nodes.vehicle);
+  const routerLnd = lndOf(router);
+  const phoneLnd = lndOf(phone);
+  const wallLnd = lndOf(connection.nodes.wall);
+  try {
+    const [routerAddr, phoneAddr] = await Promise.all(
+      [routerLnd, phoneLnd].map((lnd) => createChainAddress({ lnd, format: 'p2wpkh' })),
+    );
+    await retry('fund router and phone from the vehicle wallet', 10, () =>
+      sendToChainAddresses({
+        lnd: vehicleLnd,
+        fee_tokens_per_vbyte: 2,
+        send_to: [
+          { address: routerAddr!.address, tokens: WALKUP_FUNDING_SAT },
+          { address: phoneAddr!.address, tokens: WALKUP_FUNDING_SAT },
+        ],
+      }),
+    );
+    await btcdRpc(rpc, 'generate', [1]);
+    await Promise.all(
+      [routerLnd, phoneLnd].map((lnd, i) =>
+        waitFor(
+          `${WALKUP_NODE_NAMES[i]} to see its confirmed funds`,
+          90_000,
+          lndLog(dir, WALKUP_NODE_NAMES[i]!),
+          async () => {
+            const [info, bal] = await Promise.all([getWalletInfo({ lnd }), getChainBalance({ lnd })]);
+            return info.is_synced_to_chain && bal.chain_balance >= WALKUP_FUNDING_SAT ? true : undefined;
+          },
+        ),
+      ),
+    );
+    lap('router and phone funded');
+
+    const open = async (
+      fromLnd: AuthenticatedLnd,
+      to: NodeConnection,
+      what: string,
+    ): Promise<{ transaction_id: string; transaction_vout: number }> => {
+      await retry(`connect ${what}`, 10, () =>
+        addPeer({ lnd: fromLnd, public_key: to.pubkey, socket: to.p2pSocket }),
+      );
+      return retry(`open the ${what} channel`, 10, () =>
+        openChannel({
+          lnd: fromLnd,
+          partner_public_key: to.pubkey,
+          partner_socket: to.p2pSocket,
+          local_tokens: WALKUP_CHANNEL_SAT,
+          chain_fee_tokens_per_vbyte: 2,
+          description: `boltcharge regtest ${what}`,
+        }),
+      );
+    };
+    const [routerWall, phoneRouter] = await Promise.all([
+      open(routerLnd, connection.nodes.wall, 'router→wall'),
+      open(phoneLnd, router, 'phone→router'),
+    ]);
+    await btcdRpc(rpc, 'generate', [ANNOUNCEMENT_CONFS]);
+    const isActive = (txid: string) => (c: { transaction_id: string; is_active: boolean }) =>
+      c.transaction_id === txid && c.is_active;
+    await waitFor('the walk-up channels to become active', 120_000, lndLog(dir, 'router'), async () => {
+      const [r, p, w] = await Promise.all([routerLnd, phoneLnd, wallLnd].map((lnd) => getChannels({ lnd })));
+      return r!.channels.some(isActive(routerWall.transaction_id)) &&
+        r!.channels.some(isActive(phoneRouter.transaction_id)) &&
+        p!.channels.some(isActive(phoneRouter.transaction_id)) &&
+        w!.channels.some(isActive(routerWall.transaction_id))
+        ? true
+        : undefined;
+    });
+    lap('walk-up channels active');
+    // The phone learns the router→wall channel from gossip; a paid invoice proves the two-hop route works.
+    await retry('make a first phone→router→wall payment', 90, async () => {
+      const invoice = await createInvoice({
+        lnd: wallLnd,
+        tokens: 1,
+        description: 'boltcharge walk-up readiness',
+      });
+      return payViaPaymentRequest({
+        lnd: phoneLnd,
+        request: invoice.request,
+        max_fee: 10,
+        pathfinding_timeout: 10_000,
+      });
+    });
+    lap('phone pays the wall through the router');
+
+    connection = {
+      ...connection,
+      nodes: { ...connection.nodes, router, phone },
+      walkup: {
+        routerWall: {
+          capacitySat: WALKUP_CHANNEL_SAT,
+          fundingTxid: routerWall.transaction_id,
+          fundingVout: routerWall.transaction_vout,
+        },
+        phoneRouter: {
+          capacitySat: WALKUP_CHANNEL_SAT,
+          fundingTxid: phoneRouter.transaction_id,
+          fundingVout: phoneRouter.transaction_vout,
+        },
+      },
+    };
+    writeConnection(connection);
+    return { connection, started: true };
+  } finally {
+    [vehicleLnd, routerLnd, phoneLnd, wallLnd].forEach(closeLnd);
+  }
+}
+
+/** True when the walk-up nodes of the connection file run and their channels are active and not drained. */
+async function walkupHealthy(connection: NetworkConnection): Promise<boolean> {
+  const { router, phone } = connection.nodes;
+  const dir = networkDir();
+  if (!router || !phone || !connection.walkup) return false;
+  if (WALKUP_NODE_NAMES.some((n) => runningPid(dir, n) === undefined)) return false;
+  const routerLnd = lndOf(router);
+  const phoneLnd = lndOf(phone);
+  try {
+    const answers = await Promise.race([
+      Promise.all([
+        getChannels({ lnd: routerLnd, is_active: true }),
+        getChannels({ lnd: phoneLnd, is_active: true }),
+      ]),
+      sleep(10_000).then(() => undefined),
+    ]);
+    if (!answers) return false;
+    const [r, p] = answers;
+    const toWall = r.channels.some((c) => c.partner_public_key === connection.nodes.wall.pubkey);
+    const phoneLocal = p.channels
+      .filter((c) => c.partner_public_key === router.pubkey)
+      .reduce((sum, c) => sum + c.local_balance, 0);
+    return toWall && phoneLocal >= MIN_PHONE_LOCAL_SAT;
+  } catch {
+    return false;
+  } finally {
+    closeLnd(routerLnd);
+    closeLnd(phoneLnd);
+  }
+}
+
+/** Bakes an invoice-only macaroon (`INVOICE_ONLY_PERMISSIONS`; like `lncli bakemacaroon invoices:read
+  invoices:write info:read`) on a node with its admin macaroon and writes it beside the node's data.
+
+  @returns {invoiceMacaroon: <Hex String>, invoiceMacaroonPath: <Path String>}
+*/
+async function bakeInvoiceOnlyMacaroon(
+  node: NodeConnection,
+  nodeDir: string,
+): Promise<{ invoiceMacaroon: string; invoiceMacaroonPath: string }> {
+  const lnd = lndOf(node);
+  try {
+    const granted = await retry('bake an invoice-only macaroon', 10, () =>
+      grantAccess({ lnd, permissions: [...INVOICE_ONLY_PERMISSIONS] }),
+    );
+    const macaroon = Buffer.from(granted.macaroon, 'base64');
+    const invoiceMacaroonPath = join(nodeDir, 'invoice-only.macaroon');
+    writeFileSync(invoiceMacaroonPath, macaroon, { mode: 0o600 });
+    return { invoiceMacaroon: macaroon.toString('hex'), invoiceMacaroonPath };
+  } finally {
+    closeLnd(lnd);
+  }
+}
+
+function withNode(
+  connection: NetworkConnection,
+  name: NodeName | WalkupNodeName,
+  node: NodeConnection,
+): NetworkConnection {
+  return { ...connection, nodes: { ...connection.nodes, [name]: node } };
+}
+
+/** Writes the connection file atomically (readers never see half a file). */
+function writeConnection(connection: NetworkConnection): void {
+  const tmp = `${connectionFilePath()}.tmp`;
+  writeFileSync(tmp, JSON.stringify(connection, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, connectionFilePath());
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 async function coldStart(log: Logger): Promise<NetworkConnection> {
   const dir = networkDir();
   const t0 = performance.now();
   const lap = (what: string): void => log(`${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  for (const entry of ['btcd', 'wall', 'vehicle', 'connection.json', 'miner.json']) {
+  for (const entry of ['btcd', ...NODE_NAMES, ...WALKUP_NODE_NAMES, 'connection.json', 'miner.json']) {
     rmSync(join(dir, entry), { recursive: true, force: true });
   }
   for (const entry of readdirSync(dir)) {
@@ -605,6 +876,7 @@ async function coldStart(log: Logger): Promise<NetworkConnection> {
     });
     await proveChannelCarriesPayments(vehicleLnd, wallLnd);
     lap('channel active and carries payments');
+    nodes.wall = { ...nodes.wall, ...(await bakeInvoiceOnlyMacaroon(nodes.wall, join(dir, 'wall'))) };
 
     const connection: NetworkConnection = {
       version: 1,
@@ -618,7 +890,7 @@ async function coldStart(log: Logger): Promise<NetworkConnection> {
         fundingVout: opened.transaction_vout,
       },
     };
-    writeFileSync(connectionFilePath(), JSON.stringify(connection, null, 2) + '\n', { mode: 0o600 });
+    writeConnection(connection);
     return connection;
   } finally {
     closeLnd(wallLnd);
@@ -656,6 +928,8 @@ function lndArgs(a: {
     '--trickledelay=50',
     '--bitcoin.defaultchanconfs=1',
     '--accept-keysend',
+    // lnd cancels a held HTLC this many blocks before its CLTV expiry (walk-up deposits): set explicitly
+    `--invoices.holdexpirydelta=${LND_HOLD_EXPIRY_DELTA_BLOCKS}`,
     `--rpclisten=127.0.0.1:${a.rpcPort}`,
     `--listen=127.0.0.1:${a.p2pPort}`,
     `--externalip=127.0.0.1:${a.p2pPort}`,
@@ -740,7 +1014,7 @@ async function stopAll(log: Logger): Promise<string[]> {
   const names = listPidNames(dir);
   const order = [
     ...names.filter((n) => n.startsWith('extra-')),
-    ...NODE_NAMES.filter((n) => names.includes(n)),
+    ...[...WALKUP_NODE_NAMES, ...NODE_NAMES].filter((n) => names.includes(n)),
     ...names.filter((n) => n === 'btcd'),
   ];
   const stopped: string[] = [];

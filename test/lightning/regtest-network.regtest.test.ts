@@ -1,13 +1,13 @@
 // The regtest network manager on its own state folder (a second, private network, so the shared one is never
 // touched): up is idempotent, status shows an active channel, a crashed node is recovered, down leaves no
 // process behind.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { down, mine, readConnection, status, up, type UpResult } from '../../scripts/regtest/network.js';
+import { usePrivateNetworkDir } from '../support/private-network.js';
 
-const savedDir = process.env.BOLTCHARGE_REGTEST_DIR;
+const privateDir = usePrivateNetworkDir('boltcharge-regtest-');
 let dir: string;
 let first: UpResult;
 
@@ -29,18 +29,7 @@ function processesOf(folder: string): number[] {
 }
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'boltcharge-regtest-'));
-  process.env.BOLTCHARGE_REGTEST_DIR = dir;
-});
-
-afterAll(async () => {
-  try {
-    await down({ log: () => {} });
-  } finally {
-    if (savedDir === undefined) delete process.env.BOLTCHARGE_REGTEST_DIR;
-    else process.env.BOLTCHARGE_REGTEST_DIR = savedDir;
-    rmSync(dir, { recursive: true, force: true });
-  }
+  dir = privateDir();
 });
 
 describe('regtest network manager', () => {
