@@ -48,6 +48,7 @@ interface NodeInvoice {
   purpose: 'deposit' | 'final';
   settleCalls: number;
   cancelCalls: number;
+  htlcExpiryMs: number;
 }
 
 /** A fake lnd: hold invoices keyed by hash and the wall's outgoing refund payments. */
@@ -77,6 +78,7 @@ export class FakeNode {
             purpose: e.purpose,
             settleCalls: 0,
             cancelCalls: 0,
+            htlcExpiryMs: 0,
           });
         return [
           {
@@ -175,9 +177,8 @@ export class FakeNode {
     if (inv === undefined || inv.state !== 'open') return [];
     inv.state = 'held';
     inv.heldMsat = inv.amountMsat + extraMsat;
-    return [
-      { type: 'held', atMs, paymentHash, amountMsat: inv.heldMsat, htlcExpiryMs: atMs + this.htlcLifetimeMs },
-    ];
+    inv.htlcExpiryMs = atMs + this.htlcLifetimeMs;
+    return [{ type: 'held', atMs, paymentHash, amountMsat: inv.heldMsat, htlcExpiryMs: inv.htlcExpiryMs }];
   }
 
   /** lnd cancels a held HTLC on its own near expiry. */
@@ -217,6 +218,10 @@ export class Run {
   finalPreimage = hex32('final');
   withdrawSecret = hex32('withdraw');
   crashes = 0;
+  /** Steps taken; at `crashAtStep` the process dies, before or after that step's effects ran. */
+  steps = 0;
+  crashAtStep: number | null = null;
+  crashMode: 'beforeEffects' | 'afterEffects' = 'afterEffects';
 
   constructor(public config: WalkupConfig = testConfig()) {}
 
@@ -234,12 +239,15 @@ export class Run {
     this.state = r.state;
     this.records.push(...r.records);
     this.effects.push(...r.effects);
-    if (this.crashBeforeEffects) {
+    this.steps++;
+    const crashHere = this.steps === this.crashAtStep;
+    if (this.crashBeforeEffects || (crashHere && this.crashMode === 'beforeEffects')) {
       this.crashBeforeEffects = false;
       this.restart();
       return r.effects;
     }
     for (const e of r.effects) this.apply(e);
+    if (crashHere) this.restart();
     return r.effects;
   }
 
@@ -351,7 +359,7 @@ export class Run {
             paymentHash,
             state: inv.state,
             amountMsat: inv.state === 'open' ? inv.amountMsat : inv.heldMsat,
-            htlcExpiryMs: this.now + 3_000_000,
+            htlcExpiryMs: inv.htlcExpiryMs,
           };
     });
     const claim = this.state.phase === 'refundClaimed' ? this.state.refund.claim : null;
