@@ -86,6 +86,8 @@ export interface HoldInvoice {
   settledMsat: bigint | null;
   /** A node call failed: re-issue the pending intent at this time (ms since the epoch). */
   retryAtMs: number | null;
+  /** LUD-06: sha256 of the LNURL metadata the invoice commits to (deposit only), hex 32. */
+  descriptionHashHex: string | null;
 }
 
 /** The refund of a walk-away: a LUD-03 withdraw, single use, min = max = amountMsat. */

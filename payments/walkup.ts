@@ -116,7 +116,7 @@ function emitIntent(inv: HoldInvoice, o: Out, c: WalkupConfig): void {
       amountMsat: inv.amountMsat,
       expirySec: Math.ceil(expiryMs / 1000),
       memo: inv.purpose === 'deposit' ? 'boltcharge walk-up deposit' : 'boltcharge walk-up energy',
-      descriptionHashHex: null,
+      descriptionHashHex: inv.descriptionHashHex,
     });
   }
 }
@@ -144,6 +144,7 @@ function newInvoice(
   paymentHash: string,
   preimageHex: string,
   amountMsat: bigint,
+  descriptionHashHex: string | null = null,
 ): HoldInvoice {
   return {
     purpose,
@@ -156,6 +157,7 @@ function newInvoice(
     htlcExpiryMs: null,
     settledMsat: null,
     retryAtMs: null,
+    descriptionHashHex,
   };
 }
 
@@ -282,6 +284,7 @@ function startSession(ev: Extract<WalkupEvent, { type: 'depositRequested' }>, o:
     sha256Hex(ev.depositPreimageHex),
     ev.depositPreimageHex.toLowerCase(),
     ev.amountMsat,
+    dh?.toLowerCase() ?? null,
   );
   const session: WalkupSession = {
     sessionId: ev.sessionId,
@@ -319,8 +322,6 @@ function startSession(ev: Extract<WalkupEvent, { type: 'depositRequested' }>, o:
     priceMsatPerWh: msat(c.priceMsatPerWh),
   });
   emitIntent(deposit, o, c);
-  const create = o.effects[o.effects.length - 1];
-  if (create?.type === 'createHoldInvoice') create.descriptionHashHex = dh?.toLowerCase() ?? null;
   return next;
 }
 
@@ -644,13 +645,21 @@ function onMeter(s: S, energyWh: number, o: Out, c: WalkupConfig): S {
   return s;
 }
 
+/** Gives up a deposit that was never held: cancel its invoice (a payment racing in is cancelled too). */
+function abandonDeposit(
+  s: Extract<S, { phase: 'awaitingDeposit' }>,
+  why: string,
+  o: Out,
+  c: WalkupConfig,
+): S {
+  rec(s, o, 'depositAbandoned', { why, paymentHash: s.session.deposit.paymentHash });
+  cancelInvoice(s, s.session.deposit, o, c);
+  return closing(s, 'cancelDeposit', 'DEPOSIT_NOT_PAID');
+}
+
 function stopRequest(s: S, reason: WalkupStopReason, o: Out, c: WalkupConfig): S {
   if (s.phase === 'charging') return stop(s, reason, o, c);
-  if (s.phase === 'awaitingDeposit') {
-    rec(s, o, 'stopped', { reason, deliveredWh: 0 });
-    cancelInvoice(s, s.session.deposit, o, c);
-    return closing(s, 'cancelDeposit', 'DEPOSIT_NOT_PAID');
-  }
+  if (s.phase === 'awaitingDeposit') return abandonDeposit(s, reason, o, c);
   return s;
 }
 
@@ -665,7 +674,7 @@ function onTick(s: S, o: Out, c: WalkupConfig): S {
   }
   switch (s.phase) {
     case 'awaitingDeposit':
-      return o.atMs >= s.quoteDeadlineMs ? stopRequest(s, 'DRIVER_STOPPED', o, c) : s;
+      return o.atMs >= s.quoteDeadlineMs ? abandonDeposit(s, 'QUOTE_EXPIRED', o, c) : s;
     case 'charging':
       return session.settleByMs !== null && o.atMs >= session.settleByMs
         ? stop(s, 'DEPOSIT_EXPIRING', o, c)

@@ -400,3 +400,28 @@ describe('walk-up: restart', () => {
     expect(run.node.settledMsat()).toBe(30_000n);
   });
 });
+
+describe('walk-up: LNURL description hash', () => {
+  it('commits the deposit invoice to the metadata hash, also when re-created after a crash', () => {
+    const run = new Run();
+    run.crashBeforeEffects = true;
+    const dh = 'ab'.repeat(32);
+    run.step({
+      type: 'depositRequested',
+      atMs: run.now,
+      requestId: 'r1',
+      amountMsat: 200_000n,
+      sessionId: 'walkup-1',
+      depositPreimageHex: run.depositPreimage,
+      finalPreimageHex: run.finalPreimage,
+      withdrawSecretHex: run.withdrawSecret,
+      ivHex: '00'.repeat(16),
+      descriptionHashHex: dh,
+    });
+    expect(run.node.invoices.has(run.depositHash)).toBe(true); // re-created by the restore
+    const creates = run.effects.filter((e) => e.type === 'createHoldInvoice');
+    expect(creates).toHaveLength(2);
+    for (const e of creates)
+      expect(e).toMatchObject({ descriptionHashHex: dh, paymentHash: run.depositHash });
+  });
+});
