@@ -13,12 +13,30 @@
  * withdraw deposit − cost (LUD-03, single use, min = max), its secret readable only with the deposit preimage
  * (LUD-10 aes). Every node call is written ahead as an intent status and completed by an event.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { checkNetwork, checkUnexpired, decodeInvoice } from '../protocol/bolt11.js';
+import { createHash } from 'node:crypto';
 import { fromHex, isHex } from '../protocol/bytes.js';
 import { fail, ok, type Result } from '../protocol/errors.js';
 import { encryptAesSuccessAction } from './lnurl.js';
 import type { WalkupConfig } from './walkup-config.js';
+import {
+  alarm,
+  cancelInvoice,
+  emitIntent,
+  end,
+  invoiceOf,
+  msat,
+  newInvoice,
+  rec,
+  refuse,
+  sessionOf,
+  settledTotal,
+  settleInvoice,
+  view,
+  type Active,
+  type Out,
+  type S,
+} from './walkup-output.js';
+import { emitPayRefund, onPayResult, onRefundClaim } from './walkup-refund.js';
 import {
   WALKUP_SCHEMA_VERSION,
   type ClosingPlan,
@@ -26,34 +44,18 @@ import {
   type NodeInvoiceFact,
   type NodePaymentFact,
   type Refund,
-  type WalkupEffect,
   type WalkupEndReason,
   type WalkupEvent,
-  type WalkupRecord,
-  type WalkupRecordValue,
   type WalkupRefusalName,
   type WalkupSession,
   type WalkupState,
   type WalkupStep,
   type WalkupStopReason,
-  type WalkupReceipt,
   type WalkupView,
 } from './walkup-state.js';
 
 /** Longest request id or session id accepted, characters. */
 export const WALKUP_ID_MAX_CHARS = 128;
-/** A refund invoice must stay valid this long after the claim, s. */
-export const REFUND_INVOICE_MARGIN_SEC = 30;
-
-type S = WalkupState;
-type Active = Exclude<S, { phase: 'idle' } | { phase: 'ended' }>;
-
-/** Output of a step under construction. */
-interface Out {
-  atMs: number;
-  effects: WalkupEffect[];
-  records: WalkupRecord[];
-}
 
 /**
  * A fresh machine, waiting for a deposit request.
@@ -73,170 +75,6 @@ export function walkupOccupiesEvse(state: WalkupState): boolean {
 
 function sha256Hex(hex: string): string {
   return createHash('sha256').update(fromHex(hex)).digest('hex');
-}
-
-function msat(v: bigint): string {
-  return v.toString();
-}
-
-function sessionOf(s: S): WalkupSession | null {
-  return s.phase === 'idle' ? null : s.session;
-}
-
-function rec(s: S, o: Out, kind: string, data: Record<string, WalkupRecordValue>): void {
-  o.records.push({ kind, sessionId: sessionOf(s)?.sessionId ?? null, atMs: o.atMs, data });
-}
-
-function refuse(o: Out, requestId: string, name: WalkupRefusalName, message: string): void {
-  o.effects.push({ type: 'reply', requestId, reply: { kind: 'refused', refusal: { name, message } } });
-}
-
-function alarm(o: Out, message: string): void {
-  o.effects.push({ type: 'alarm', message });
-}
-
-function invoiceOf(session: WalkupSession, paymentHash: string): HoldInvoice | null {
-  const h = typeof paymentHash === 'string' ? paymentHash.toLowerCase() : '';
-  if (session.deposit.paymentHash === h) return session.deposit;
-  if (session.final !== null && session.final.paymentHash === h) return session.final;
-  return null;
-}
-
-function emitIntent(inv: HoldInvoice, o: Out, c: WalkupConfig): void {
-  if (inv.status === 'settling')
-    o.effects.push({ type: 'settleHoldInvoice', paymentHash: inv.paymentHash, preimageHex: inv.preimageHex });
-  else if (inv.status === 'cancelling')
-    o.effects.push({ type: 'cancelHoldInvoice', paymentHash: inv.paymentHash });
-  else if (inv.status === 'creating') {
-    const expiryMs = inv.purpose === 'deposit' ? c.quoteTimeoutMs : c.finalInvoiceTimeoutMs;
-    o.effects.push({
-      type: 'createHoldInvoice',
-      purpose: inv.purpose,
-      paymentHash: inv.paymentHash,
-      amountMsat: inv.amountMsat,
-      expirySec: Math.ceil(expiryMs / 1000),
-      memo: inv.purpose === 'deposit' ? 'boltcharge walk-up deposit' : 'boltcharge walk-up energy',
-      descriptionHashHex: inv.descriptionHashHex,
-    });
-  }
-}
-
-/** Writes ahead the intent to cancel `inv` (if it may still be paid) and emits the call. */
-function cancelInvoice(s: S, inv: HoldInvoice, o: Out, c: WalkupConfig): void {
-  if (inv.status !== 'creating' && inv.status !== 'open' && inv.status !== 'held') return;
-  inv.status = 'cancelling';
-  inv.retryAtMs = null;
-  rec(s, o, 'cancelRequested', { purpose: inv.purpose, paymentHash: inv.paymentHash });
-  emitIntent(inv, o, c);
-}
-
-/** Writes ahead the intent to settle a held `inv` and emits the call. */
-function settleInvoice(s: S, inv: HoldInvoice, o: Out, c: WalkupConfig): void {
-  if (inv.status !== 'held') return;
-  inv.status = 'settling';
-  inv.retryAtMs = null;
-  rec(s, o, 'settleRequested', { purpose: inv.purpose, paymentHash: inv.paymentHash });
-  emitIntent(inv, o, c);
-}
-
-function newInvoice(
-  purpose: 'deposit' | 'final',
-  paymentHash: string,
-  preimageHex: string,
-  amountMsat: bigint,
-  descriptionHashHex: string | null = null,
-): HoldInvoice {
-  return {
-    purpose,
-    paymentHash,
-    preimageHex,
-    amountMsat,
-    status: 'creating',
-    bolt11: null,
-    heldMsat: null,
-    htlcExpiryMs: null,
-    settledMsat: null,
-    retryAtMs: null,
-    descriptionHashHex,
-  };
-}
-
-function view(s: S): WalkupView {
-  const session = sessionOf(s);
-  const deadlineMs =
-    s.phase === 'awaitingDeposit'
-      ? s.quoteDeadlineMs
-      : s.phase === 'awaitingFinal'
-        ? s.finalDeadlineMs
-        : s.phase === 'refundOpen'
-          ? s.refund.expiresAtMs
-          : null;
-  const refund =
-    s.phase === 'refundOpen' || s.phase === 'refundClaimed' || s.phase === 'ended' ? s.refund : null;
-  return {
-    phase: s.phase,
-    sessionId: session?.sessionId ?? null,
-    priceMsatPerWh: session?.priceMsatPerWh ?? null,
-    depositMsat: session?.deposit.heldMsat ?? session?.deposit.amountMsat ?? null,
-    deliveredWh: session?.deliveredWh ?? 0,
-    costMsat: session?.costMsat ?? null,
-    finalBolt11: s.phase === 'awaitingFinal' ? (s.session.final?.bolt11 ?? null) : null,
-    deadlineMs,
-    refundMsat: refund?.amountMsat ?? null,
-    stopReason: session?.stopReason ?? null,
-    endReason: s.phase === 'ended' || s.phase === 'closing' ? s.endReason : null,
-  };
-}
-
-function settledTotal(session: WalkupSession): bigint {
-  let total = 0n;
-  for (const inv of [session.deposit, session.final])
-    if (inv?.status === 'settled') total += inv.settledMsat ?? 0n;
-  return total;
-}
-
-function end(s: Active, reason: WalkupEndReason, o: Out, c: WalkupConfig, refund: Refund | null): S {
-  const session = s.session;
-  const d = session.deposit;
-  const f = session.final;
-  const next: S = {
-    schemaVersion: WALKUP_SCHEMA_VERSION,
-    phase: 'ended',
-    session,
-    refund,
-    endReason: reason,
-  };
-  const receipt: WalkupReceipt = {
-    sessionId: session.sessionId,
-    endReason: reason,
-    stopReason: session.stopReason,
-    network: c.network,
-    startMs: session.startMs,
-    endMs: o.atMs,
-    energyWh: session.deliveredWh,
-    priceMsatPerWh: session.priceMsatPerWh,
-    depositMsat: d.heldMsat ?? 0n,
-    depositPaymentHash: d.paymentHash,
-    depositOutcome: d.status === 'settled' ? 'settled' : d.heldMsat !== null ? 'cancelled' : 'none',
-    depositPreimageHex: d.status === 'settled' ? d.preimageHex : null,
-    finalPaymentHash: f?.paymentHash ?? null,
-    finalPreimageHex: f?.status === 'settled' ? f.preimageHex : null,
-    costMsat: session.costMsat ?? 0n,
-    settledMsat: settledTotal(session),
-    refundPaidMsat: session.refundPaidMsat,
-    refundFeeMsat: session.refundFeeMsat,
-    forfeitedMsat: session.forfeitedMsat,
-  };
-  rec(next, o, 'sessionEnded', {
-    reason,
-    energyWh: session.deliveredWh,
-    costMsat: msat(receipt.costMsat),
-    settledMsat: msat(receipt.settledMsat),
-    refundPaidMsat: msat(session.refundPaidMsat),
-    forfeitedMsat: msat(session.forfeitedMsat),
-  });
-  o.effects.push({ type: 'endSession', receipt });
-  return next;
 }
 
 const ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -693,111 +531,6 @@ function onTick(s: S, o: Out, c: WalkupConfig): S {
       rec(s, o, 'refundExpired', { amountMsat: msat(s.refund.amountMsat) });
       return end(s, 'REFUND_EXPIRED', o, c, s.refund);
     default:
-      return s;
-  }
-}
-
-function secretMatches(given: string, expected: string): boolean {
-  if (typeof given !== 'string' || !isHex(given, 32)) return false;
-  return timingSafeEqual(fromHex(given.toLowerCase()), fromHex(expected));
-}
-
-function onRefundClaim(s: S, ev: Extract<WalkupEvent, { type: 'refundClaim' }>, o: Out, c: WalkupConfig): S {
-  const no = (name: WalkupRefusalName, message: string): S => {
-    refuse(o, ev.requestId, name, message);
-    rec(s, o, 'refundClaimRefused', { refusal: name });
-    return s;
-  };
-  const refund =
-    s.phase === 'refundOpen' || s.phase === 'refundClaimed' || s.phase === 'ended' ? s.refund : null;
-  if (refund === null) return no('RefundNotOpen', 'no refund to claim for this session');
-  if (!secretMatches(ev.secretHex, refund.withdrawSecretHex))
-    return no('RefundSecretWrong', 'wrong withdraw secret');
-  if (s.phase === 'refundClaimed' || (s.phase === 'ended' && s.endReason === 'REFUND_CLAIMED'))
-    return no('RefundAlreadyClaimed', 'this refund was already claimed');
-  if (s.phase !== 'refundOpen') return no('RefundExpired', 'the refund has expired');
-  if (o.atMs >= refund.expiresAtMs) return no('RefundExpired', 'the refund has expired');
-  if (typeof ev.bolt11 !== 'string' || ev.bolt11.length > 4096)
-    return no('RefundInvoiceInvalid', 'no invoice');
-  const inv = decodeInvoice(ev.bolt11);
-  if (!inv.ok) return no('RefundInvoiceInvalid', inv.error.message);
-  const net = checkNetwork(inv.value, c.network);
-  if (!net.ok) return no('RefundInvoiceInvalid', net.error.message);
-  if (inv.value.amountMsat !== refund.amountMsat)
-    return no('RefundAmountWrong', `the invoice must be for exactly ${refund.amountMsat} msat`);
-  const fresh = checkUnexpired(inv.value, o.atMs, REFUND_INVOICE_MARGIN_SEC);
-  if (!fresh.ok) return no('RefundInvoiceInvalid', fresh.error.message);
-  if (
-    inv.value.paymentHash === s.session.deposit.paymentHash ||
-    inv.value.paymentHash === s.session.finalPaymentHash
-  )
-    return no('RefundInvoiceInvalid', 'the invoice reuses a payment hash of this session');
-  refund.claim = {
-    requestId: ev.requestId,
-    bolt11: ev.bolt11,
-    paymentHash: inv.value.paymentHash,
-    status: 'paying',
-    maxFeeMsat: c.refundMaxFeeMsat,
-  };
-  const next: S = { ...s, phase: 'refundClaimed' };
-  rec(next, o, 'refundClaimAccepted', {
-    paymentHash: inv.value.paymentHash,
-    amountMsat: msat(refund.amountMsat),
-  });
-  o.effects.push({ type: 'reply', requestId: ev.requestId, reply: { kind: 'accepted' } });
-  emitPayRefund(refund, o);
-  return next;
-}
-
-function emitPayRefund(refund: Refund, o: Out): void {
-  const claim = refund.claim;
-  if (claim === null) return;
-  o.effects.push({
-    type: 'payRefund',
-    requestId: claim.requestId,
-    bolt11: claim.bolt11,
-    paymentHash: claim.paymentHash,
-    amountMsat: refund.amountMsat,
-    maxFeeMsat: claim.maxFeeMsat,
-  });
-}
-
-function onPayResult(s: S, ev: Extract<WalkupEvent, { type: 'payResult' }>, o: Out, c: WalkupConfig): S {
-  if (
-    s.phase !== 'refundClaimed' ||
-    s.refund.claim === null ||
-    s.refund.claim.paymentHash !== ev.paymentHash
-  ) {
-    rec(s, o, 'payResultIgnored', { paymentHash: String(ev.paymentHash), outcome: String(ev.outcome) });
-    return s;
-  }
-  const refund = s.refund;
-  const claim = s.refund.claim;
-  const fee = typeof ev.feeMsat === 'bigint' && ev.feeMsat >= 0n ? ev.feeMsat : 0n;
-  switch (ev.outcome) {
-    case 'succeeded':
-      s.session.refundPaidMsat = refund.amountMsat;
-      s.session.refundFeeMsat = fee;
-      rec(s, o, 'refundPaid', {
-        paymentHash: claim.paymentHash,
-        amountMsat: msat(refund.amountMsat),
-        feeMsat: msat(fee),
-      });
-      return end(s, 'REFUND_CLAIMED', o, c, refund);
-    case 'failed':
-      refund.claim = null;
-      refund.failedAttempts += 1;
-      rec(s, o, 'refundPaymentFailed', {
-        paymentHash: claim.paymentHash,
-        error: String(ev.error ?? '').slice(0, 200),
-      });
-      return { ...s, phase: 'refundOpen' };
-    default:
-      if (claim.status !== 'inDoubt') {
-        claim.status = 'inDoubt';
-        rec(s, o, 'refundInDoubt', { paymentHash: claim.paymentHash, amountMsat: msat(refund.amountMsat) });
-        alarm(o, `walk-up refund ${claim.paymentHash} in doubt`);
-      }
       return s;
   }
 }
