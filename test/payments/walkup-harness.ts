@@ -91,18 +91,9 @@ export class FakeNode {
       }
       case 'settleHoldInvoice': {
         const inv = this.invoices.get(e.paymentHash);
-        if (this.failCalls > 0 || inv === undefined) {
-          if (this.failCalls > 0) this.failCalls--;
-          return [
-            {
-              type: 'nodeCallFailed',
-              atMs,
-              paymentHash: e.paymentHash,
-              call: 'settle',
-              error: 'unavailable',
-            },
-          ];
-        }
+        const down = this.unavailable(e.paymentHash, 'settle', atMs);
+        if (down !== null || inv === undefined)
+          return [down ?? this.callFailed(e.paymentHash, 'settle', atMs)];
         inv.settleCalls++;
         if (sha256OfHex(e.preimageHex) !== e.paymentHash)
           this.violations.push('settle with a wrong preimage');
@@ -126,18 +117,9 @@ export class FakeNode {
       }
       case 'cancelHoldInvoice': {
         const inv = this.invoices.get(e.paymentHash);
-        if (this.failCalls > 0 || inv === undefined) {
-          if (this.failCalls > 0) this.failCalls--;
-          return [
-            {
-              type: 'nodeCallFailed',
-              atMs,
-              paymentHash: e.paymentHash,
-              call: 'cancel',
-              error: 'unavailable',
-            },
-          ];
-        }
+        const down = this.unavailable(e.paymentHash, 'cancel', atMs);
+        if (down !== null || inv === undefined)
+          return [down ?? this.callFailed(e.paymentHash, 'cancel', atMs)];
         inv.cancelCalls++;
         if (inv.state === 'settled') {
           this.violations.push(`cancel of a settled ${inv.purpose}`);
@@ -165,6 +147,16 @@ export class FakeNode {
       default:
         return [];
     }
+  }
+
+  /** When calls are made to fail: consumes one failure and returns its answer. */
+  private unavailable(paymentHash: string, call: 'settle' | 'cancel', atMs: number): WalkupEvent | null {
+    if (this.failCalls <= 0) return null;
+    this.failCalls--;
+    return this.callFailed(paymentHash, call, atMs);
+  }
+  private callFailed(paymentHash: string, call: 'settle' | 'cancel', atMs: number): WalkupEvent {
+    return { type: 'nodeCallFailed', atMs, paymentHash, call, error: 'unavailable' };
   }
 
   bolt11(paymentHash: string, amountMsat: bigint, atMs: number): string {
