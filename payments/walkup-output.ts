@@ -36,6 +36,17 @@ export function msat(v: bigint): string {
   return v.toString();
 }
 
+/**
+ * A bounded text for records and alarms from a field of a hostile event (any type, never throws).
+ * @param maxChars longest text kept
+ */
+export function text(v: unknown, maxChars = 200): string {
+  if (typeof v === 'string') return v.slice(0, maxChars);
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean')
+    return `${v}`.slice(0, maxChars);
+  return `<${v === null ? 'null' : typeof v}>`;
+}
+
 /** The session of a state (null when idle). */
 export function sessionOf(s: S): WalkupSession | null {
   return s.phase === 'idle' ? null : s.session;

@@ -8,7 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { checkNetwork, checkUnexpired, decodeInvoice } from '../protocol/bolt11.js';
 import { fromHex, isHex } from '../protocol/bytes.js';
 import type { WalkupConfig } from './walkup-config.js';
-import { alarm, end, msat, rec, refuse, type Out, type S } from './walkup-output.js';
+import { alarm, end, msat, rec, refuse, text, type Out, type S } from './walkup-output.js';
 import type { Refund, WalkupEvent, WalkupRefusalName } from './walkup-state.js';
 
 /** A refund invoice must stay valid this long after the claim, s. */
@@ -102,7 +102,7 @@ export function onPayResult(
     s.refund.claim === null ||
     s.refund.claim.paymentHash !== ev.paymentHash
   ) {
-    rec(s, o, 'payResultIgnored', { paymentHash: String(ev.paymentHash), outcome: String(ev.outcome) });
+    rec(s, o, 'payResultIgnored', { paymentHash: text(ev.paymentHash), outcome: text(ev.outcome) });
     return s;
   }
   const refund = s.refund;
@@ -123,7 +123,7 @@ export function onPayResult(
       refund.failedAttempts += 1;
       rec(s, o, 'refundPaymentFailed', {
         paymentHash: claim.paymentHash,
-        error: String(ev.error ?? '').slice(0, 200),
+        error: text(ev.error ?? ''),
       });
       return { ...s, phase: 'refundOpen' };
     default:

@@ -29,6 +29,7 @@ import {
   rec,
   refuse,
   sessionOf,
+  text,
   settledTotal,
   settleInvoice,
   view,
@@ -286,7 +287,7 @@ function onCreated(s: S, paymentHash: string, bolt11: string, o: Out): S {
   const session = sessionOf(s);
   const inv = session === null ? null : invoiceOf(session, paymentHash);
   if (inv === null) {
-    rec(s, o, 'unknownInvoice', { event: 'holdInvoiceCreated', paymentHash: String(paymentHash) });
+    rec(s, o, 'unknownInvoice', { event: 'holdInvoiceCreated', paymentHash: text(paymentHash) });
     return s;
   }
   if (typeof bolt11 === 'string' && bolt11.length <= 4096) inv.bolt11 = bolt11;
@@ -326,14 +327,14 @@ function onCreateFailed(s: S, paymentHash: string, error: string, o: Out, c: Wal
   if (inv.purpose === 'deposit' && s.phase === 'awaitingDeposit') {
     inv.status = 'cancelled';
     refuse(o, s.requestId, 'WalkupBusy', 'the charger could not create an invoice, try again');
-    alarm(o, `walk-up deposit invoice not created: ${String(error).slice(0, 200)}`);
+    alarm(o, `walk-up deposit invoice not created: ${text(error)}`);
     return end(s, 'DEPOSIT_INVOICE_FAILED', o, c, null);
   }
   inv.retryAtMs = o.atMs + c.nodeRetryMs;
   rec(s, o, 'nodeCallFailed', {
     call: 'create',
     paymentHash: inv.paymentHash,
-    error: String(error).slice(0, 200),
+    error: text(error),
   });
   return s;
 }
@@ -349,7 +350,7 @@ function onHeld(
   const session = sessionOf(s);
   const inv = session === null ? null : invoiceOf(session, paymentHash);
   if (inv === null || session === null || s.phase === 'idle' || s.phase === 'ended') {
-    rec(s, o, 'heldIgnored', { paymentHash: String(paymentHash), phase: s.phase });
+    rec(s, o, 'heldIgnored', { paymentHash: text(paymentHash), phase: s.phase });
     return s;
   }
   if (inv.status !== 'creating' && inv.status !== 'open') {
@@ -402,7 +403,7 @@ function onSettled(s: S, paymentHash: string, amountMsat: bigint, o: Out): S {
   const session = sessionOf(s);
   const inv = session === null ? null : invoiceOf(session, paymentHash);
   if (inv === null || inv.status === 'settled') {
-    rec(s, o, 'settledIgnored', { paymentHash: String(paymentHash) });
+    rec(s, o, 'settledIgnored', { paymentHash: text(paymentHash) });
     return s;
   }
   if (inv.status !== 'settling') alarm(o, `walk-up invoice ${inv.paymentHash} settled while ${inv.status}`);
@@ -421,7 +422,7 @@ function onCancelled(s: S, paymentHash: string, o: Out, c: WalkupConfig): S {
   const session = sessionOf(s);
   const inv = session === null ? null : invoiceOf(session, paymentHash);
   if (inv === null || session === null || inv.status === 'cancelled' || inv.status === 'settled') {
-    rec(s, o, 'cancelledIgnored', { paymentHash: String(paymentHash) });
+    rec(s, o, 'cancelledIgnored', { paymentHash: text(paymentHash) });
     return s;
   }
   const byNode = inv.status !== 'cancelling';
@@ -449,7 +450,7 @@ function onRetry(inv: HoldInvoice | null, error: string, s: S, o: Out, c: Walkup
   rec(s, o, 'nodeCallFailed', {
     paymentHash: inv.paymentHash,
     status: inv.status,
-    error: String(error).slice(0, 200),
+    error: text(error),
   });
 }
 
@@ -552,7 +553,14 @@ function onRestored(
   );
   const statusBefore = new Map(pendingBefore.map((i) => [i.paymentHash, i.status]));
   let next = s;
-  const facts = Array.isArray(invoices) ? invoices.slice(0, 8) : [];
+  const INVOICE_STATES = ['open', 'held', 'settled', 'cancelled', 'unknown'];
+  const facts = (Array.isArray(invoices) ? invoices.slice(0, 8) : []).filter(
+    (f: unknown): f is NodeInvoiceFact =>
+      typeof f === 'object' &&
+      f !== null &&
+      typeof (f as NodeInvoiceFact).paymentHash === 'string' &&
+      INVOICE_STATES.includes((f as NodeInvoiceFact).state),
+  );
   // deposit first: its outcome decides what the final's means
   facts.sort((a, b) =>
     a.paymentHash === session.deposit.paymentHash
@@ -585,7 +593,13 @@ function onRestored(
   }
   if (next.phase === 'charging' && next.session.energized) o.effects.push({ type: 'energize' });
   if (next.phase === 'refundClaimed' && next.refund.claim !== null) {
-    const p = payment !== null && payment.paymentHash === next.refund.claim.paymentHash ? payment : null;
+    const p =
+      typeof payment === 'object' &&
+      payment !== null &&
+      payment.paymentHash === next.refund.claim.paymentHash &&
+      ['succeeded', 'failed', 'inFlight', 'unknown'].includes(payment.state)
+        ? payment
+        : null;
     const state = p?.state ?? 'unknown';
     if (state === 'unknown') emitPayRefund(next.refund, o);
     else {
@@ -649,7 +663,7 @@ function handle(s: S, ev: WalkupEvent, o: Out, c: WalkupConfig): S {
     case 'remoteStop':
       return stopRequest(s, 'REMOTE_STOP', o, c);
     case 'evseFault':
-      alarm(o, `EVSE fault: ${String(ev.message).slice(0, 200)}`);
+      alarm(o, `EVSE fault: ${text(ev.message)}`);
       return stopRequest(s, 'EQUIPMENT_FAULT', o, c);
     case 'tick':
       return onTick(s, o, c);
@@ -709,7 +723,7 @@ export function checkWalkupState(value: unknown): Result<WalkupState, WalkupStat
   if (value === null || typeof value !== 'object') return bad('WalkupStateMalformed', 'not an object');
   const v = value as { schemaVersion?: unknown; phase?: unknown; session?: unknown };
   if (v.schemaVersion !== WALKUP_SCHEMA_VERSION)
-    return bad('WalkupSchemaUnsupported', `schema ${String(v.schemaVersion)}`);
+    return bad('WalkupSchemaUnsupported', `schema ${text(v.schemaVersion)}`);
   const phases = [
     'idle',
     'awaitingDeposit',

@@ -262,3 +262,70 @@ describe('walk-up properties', () => {
     );
   });
 });
+
+describe('walk-up hostile events', () => {
+  const types = [
+    'depositRequested',
+    'holdInvoiceCreated',
+    'holdInvoiceFailed',
+    'held',
+    'settled',
+    'cancelled',
+    'nodeCallFailed',
+    'meter',
+    'unplug',
+    'driverStop',
+    'remoteStop',
+    'evseFault',
+    'tick',
+    'refundClaim',
+    'payResult',
+    'cableSessionRequested',
+    'restored',
+  ];
+  const field = fc.oneof(
+    fc.anything({ withBigInt: true, withNullPrototype: true, maxDepth: 2 }),
+    fc.constantFrom(hex32('deposit'), 'lnbc1', 300_000n, -1n, Number.NaN, 1e300),
+  );
+  const hostile = fc.record({
+    type: fc.constantFrom(...types),
+    atMs: fc.oneof(fc.integer(), fc.double()),
+    paymentHash: field,
+    amountMsat: field,
+    energyWh: field,
+    requestId: field,
+    secretHex: field,
+    bolt11: field,
+    error: field,
+    outcome: field,
+    invoices: field,
+    payment: field,
+    htlcExpiryMs: field,
+    sessionId: field,
+    depositPreimageHex: field,
+    ivHex: field,
+  });
+  it('never throw, from any reachable phase, and keep the state serialisable', () => {
+    fc.assert(
+      fc.property(fc.nat(3), fc.array(hostile, { maxLength: 8 }), (where, events) => {
+        const run = new Run();
+        run.requestDeposit(300_000n, 'r1');
+        run.drive(0);
+        run.deliver();
+        if (where > 0) run.payDeposit();
+        if (where > 1) {
+          run.drive(100);
+          run.step({ type: 'unplug', atMs: run.now });
+          run.drive(0);
+          run.deliver();
+        }
+        if (where > 2) {
+          run.advance(300_000);
+          run.deliver();
+        }
+        for (const ev of events) run.step(ev as never);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
