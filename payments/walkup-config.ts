@@ -125,6 +125,8 @@ export function walkupConfig(
   }
   if (full.minDepositMsat < full.minInvoiceMsat) return invalid('minDepositMsat', 'below minInvoiceMsat');
   if (full.maxDepositMsat < full.minDepositMsat) return invalid('maxDepositMsat', 'below minDepositMsat');
+  if (full.minDepositMsat <= BigInt(full.graceWh) * full.priceMsatPerWh)
+    return invalid('minDepositMsat', 'must buy more energy than graceWh (power would be cut at once)');
   if (typeof full.refundLinkPrefix !== 'string' || full.refundLinkPrefix.length > 512)
     return invalid('refundLinkPrefix', 'a string of at most 512 characters');
   if (typeof full.refundDescription !== 'string' || full.refundDescription.length > SUCCESS_TEXT_MAX_CHARS)

@@ -661,6 +661,7 @@ function handle(s: S, ev: WalkupEvent, o: Out, c: WalkupConfig): S {
       return stopRequest(s, 'DRIVER_STOPPED', o, c);
     }
     case 'remoteStop':
+      if (s.phase !== 'idle') rec(s, o, 'remoteStop', { reason: text(ev.reason), phase: s.phase });
       return stopRequest(s, 'REMOTE_STOP', o, c);
     case 'evseFault':
       alarm(o, `EVSE fault: ${text(ev.message)}`);

@@ -38,6 +38,7 @@ describe('walkupConfig', () => {
       [{ settleMarginMs: 1.5 }, 'settleMarginMs'],
       [{ refundDescription: 'x'.repeat(145) }, 'refundDescription'],
       [{ network: 'mainnet' }, 'network'],
+      [{ minDepositMsat: 1000n, graceWh: 10 }, 'minDepositMsat'],
     ];
     for (const [over, field] of bad)
       expect(walkupConfig({ network: 'regtest', priceMsatPerWh: 100n, ...over } as never)).toMatchObject({
