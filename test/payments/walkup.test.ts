@@ -426,3 +426,26 @@ describe('walk-up: LNURL description hash', () => {
       expect(e).toMatchObject({ descriptionHashHex: dh, paymentHash: run.depositHash });
   });
 });
+
+describe('walk-up: overpaid deposit and remote stop', () => {
+  it('a deposit held for more than invoiced counts in full: the walk-away refund returns the excess', () => {
+    const run = new Run();
+    run.requestDeposit(200_000n);
+    run.drive(0);
+    run.deliver();
+    run.payDeposit(5_000n);
+    run.drive(500);
+    run.step({ type: 'remoteStop', atMs: run.now, reason: 'CSMS RequestStopTransaction' });
+    expect(run.records.find((r) => r.kind === 'remoteStop')?.data.reason).toBe('CSMS RequestStopTransaction');
+    run.drive(0);
+    run.deliver();
+    run.advance(300_000);
+    run.deliver();
+    expect(run.state.phase === 'refundOpen' && run.state.refund.amountMsat).toBe(155_000n);
+    run.claim(run.refundCode(), run.payerInvoice(155_000n));
+    run.deliver();
+    const r = receiptOf(run);
+    expect(r).toMatchObject({ stopReason: 'REMOTE_STOP', depositMsat: 205_000n, costMsat: 50_000n });
+    expect(r.settledMsat - r.refundPaidMsat).toBe(50_000n);
+  });
+});
