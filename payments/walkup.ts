@@ -291,6 +291,12 @@ function onCreated(s: S, paymentHash: string, bolt11: string, o: Out): S {
     return s;
   }
   if (typeof bolt11 === 'string' && bolt11.length <= 4096) inv.bolt11 = bolt11;
+  if (inv.status === 'cancelled') {
+    // created after it was given up (its cancel met no invoice): cancel it again so it cannot be paid
+    rec(s, o, 'lateInvoiceCancelled', { purpose: inv.purpose, paymentHash: inv.paymentHash });
+    o.effects.push({ type: 'cancelHoldInvoice', paymentHash: inv.paymentHash });
+    return s;
+  }
   if (inv.status !== 'creating') return s;
   inv.status = 'open';
   inv.retryAtMs = null;
@@ -349,12 +355,15 @@ function onHeld(
 ): S {
   const session = sessionOf(s);
   const inv = session === null ? null : invoiceOf(session, paymentHash);
-  if (inv === null || session === null || s.phase === 'idle' || s.phase === 'ended') {
+  if (inv === null || session === null || s.phase === 'idle') {
     rec(s, o, 'heldIgnored', { paymentHash: text(paymentHash), phase: s.phase });
     return s;
   }
-  if (inv.status !== 'creating' && inv.status !== 'open') {
+  if ((inv.status !== 'creating' && inv.status !== 'open') || s.phase === 'ended') {
     rec(s, o, 'heldIgnored', { paymentHash: inv.paymentHash, status: inv.status });
+    // an HTLC held on an invoice already given up: release it at once rather than at its expiry
+    if (inv.status === 'cancelled')
+      o.effects.push({ type: 'cancelHoldInvoice', paymentHash: inv.paymentHash });
     return s;
   }
   const amountOk = typeof amountMsat === 'bigint' && amountMsat >= inv.amountMsat;
@@ -697,7 +706,8 @@ function viewKey(v: WalkupView): string {
  *   ledger records to store in the same transaction
  */
 export function walkupStep(state: WalkupState, event: WalkupEvent, config: WalkupConfig): WalkupStep {
-  const o: Out = { atMs: Number.isSafeInteger(event.atMs) ? event.atMs : 0, effects: [], records: [] };
+  // + 0 turns -0 into 0 (JSON cannot keep -0)
+  const o: Out = { atMs: Number.isSafeInteger(event.atMs) ? event.atMs + 0 : 0, effects: [], records: [] };
   const s = structuredClone(state);
   const before = viewKey(view(s));
   let next = handle(s, event, o, config);

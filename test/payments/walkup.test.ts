@@ -449,3 +449,50 @@ describe('walk-up: overpaid deposit and remote stop', () => {
     expect(r.settledMsat - r.refundPaidMsat).toBe(50_000n);
   });
 });
+
+describe('walk-up: an invoice created after it was given up', () => {
+  it('is cancelled again when it appears, and again if an HTLC is held on it', () => {
+    const c = testConfig();
+    const run = new Run(c);
+    let s = walkupStep(
+      run.state,
+      {
+        type: 'depositRequested',
+        atMs: T0,
+        requestId: 'r1',
+        amountMsat: 200_000n,
+        sessionId: 'late',
+        depositPreimageHex: run.depositPreimage,
+        finalPreimageHex: run.finalPreimage,
+        withdrawSecretHex: run.withdrawSecret,
+        ivHex: '00'.repeat(16),
+      },
+      c,
+    ).state;
+    // the create call is slow; the quote expires first and the cancel meets no invoice
+    let r = walkupStep(s, { type: 'tick', atMs: T0 + 120_000 }, c);
+    expect(r.effects).toContainEqual({ type: 'cancelHoldInvoice', paymentHash: run.depositHash });
+    r = walkupStep(r.state, { type: 'cancelled', atMs: T0 + 120_001, paymentHash: run.depositHash }, c);
+    expect(r.state.phase).toBe('ended');
+    s = r.state;
+    r = walkupStep(
+      s,
+      { type: 'holdInvoiceCreated', atMs: T0 + 120_002, paymentHash: run.depositHash, bolt11: 'lnbcrt1x' },
+      c,
+    );
+    expect(r.effects).toContainEqual({ type: 'cancelHoldInvoice', paymentHash: run.depositHash });
+    r = walkupStep(
+      r.state,
+      {
+        type: 'held',
+        atMs: T0 + 120_003,
+        paymentHash: run.depositHash,
+        amountMsat: 200_000n,
+        htlcExpiryMs: T0 + 9e6,
+      },
+      c,
+    );
+    expect(r.effects).toContainEqual({ type: 'cancelHoldInvoice', paymentHash: run.depositHash });
+    expect(r.effects.some((e) => e.type === 'energize')).toBe(false);
+  });
+});
