@@ -227,7 +227,9 @@ export class Run {
 
   /** One machine step plus its effects on the node and the EVSE; node answers are queued in `pending`. */
   step(ev: WalkupEvent): WalkupEffect[] {
+    const before = serializeState(this.state);
     const r = walkupStep(this.state, ev, this.config);
+    expect(serializeState(this.state)).toBe(before); // the input state is not modified
     this.check(r.state);
     this.state = r.state;
     this.records.push(...r.records);
