@@ -1,0 +1,140 @@
+// Test support: a raw BOLT11 writer that puts any list of tagged fields (repeated, wrong-length, unknown) into
+// a validly signed invoice, the way a dishonest wall would. The signature is made by a callback so the regtest
+// test can have lnd sign for its node key. Logic-test scaffolding only.
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+
+const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+
+/** One tagged field: its letter and its 5-bit groups. */
+export interface RawTag {
+  letter: string;
+  words: number[];
+}
+
+function polymod(values: number[]): number {
+  let chk = 1;
+  for (const v of values) {
+    const b = chk >>> 25;
+    chk = ((chk & 0x1ffffff) << 5) ^ v;
+    for (let i = 0; i < 5; i++) if ((b >>> i) & 1) chk ^= GEN[i] as number;
+  }
+  return chk >>> 0;
+}
+
+function hrpExpand(hrp: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < hrp.length; i++) out.push(hrp.charCodeAt(i) >> 5);
+  out.push(0);
+  for (let i = 0; i < hrp.length; i++) out.push(hrp.charCodeAt(i) & 31);
+  return out;
+}
+
+/** Bytes → 5-bit groups (zero-padded). */
+export function toWords(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  for (const b of bytes) {
+    acc = ((acc << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out.push((acc >> bits) & 31);
+    }
+  }
+  if (bits > 0) out.push((acc << (5 - bits)) & 31);
+  return out;
+}
+
+function fromWordsPadded(words: number[]): Uint8Array {
+  const out: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  for (const w of words) {
+    acc = ((acc << 5) | w) & 0xfff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((acc >> bits) & 0xff);
+    }
+  }
+  if (bits > 0) out.push((acc << (8 - bits)) & 0xff);
+  return Uint8Array.from(out);
+}
+
+/** A number as big-endian 5-bit groups (at least one group). */
+export function numberWords(n: number): number[] {
+  const out: number[] = [];
+  let v = n;
+  do {
+    out.unshift(v & 31);
+    v = Math.floor(v / 32);
+  } while (v > 0);
+  return out;
+}
+
+/** Tag helpers. */
+export const tag = {
+  hash: (letter: 'p' | 's' | 'h', hex: string): RawTag => ({
+    letter,
+    words: toWords(Buffer.from(hex, 'hex')),
+  }),
+  description: (text: string): RawTag => ({ letter: 'd', words: toWords(Buffer.from(text, 'utf8')) }),
+  expiry: (sec: number): RawTag => ({ letter: 'x', words: numberWords(sec) }),
+  cltv: (blocks: number): RawTag => ({ letter: 'c', words: numberWords(blocks) }),
+  payee: (pubHex: string): RawTag => ({ letter: 'n', words: toWords(Buffer.from(pubHex, 'hex')) }),
+  /** Feature bits: bit i set counts from the least significant bit of the last group. */
+  features: (bits: number[]): RawTag => {
+    const groups = Math.floor(Math.max(...bits) / 5) + 1;
+    const words = new Array<number>(groups).fill(0);
+    for (const b of bits) words[groups - 1 - Math.floor(b / 5)]! |= 1 << (b % 5);
+    return { letter: '9', words };
+  },
+};
+
+/** Signs the 32-byte digest: 64 bytes r‖s plus a recovery id 0..3. */
+export type Signer = (digest: Uint8Array) => Promise<{ rs: Uint8Array; recovery: number }>;
+
+/** A signer over a private key held by the test. */
+export function keySigner(privateKeyHex: string): Signer {
+  return async (digest) => {
+    const rec = secp256k1.sign(digest, Buffer.from(privateKeyHex, 'hex'), {
+      prehash: false,
+      format: 'recovered',
+      lowS: true,
+    });
+    return { rs: rec.subarray(1), recovery: rec[0] as number };
+  };
+}
+
+/**
+ * Writes and signs an invoice.
+ * @param o hrp (e.g. "lnbcrt12340n"), timestamp (s), tags in order, signer
+ * @returns the BOLT11 text (lower case)
+ */
+export async function rawInvoice(o: {
+  hrp: string;
+  timestampSec: number;
+  tags: RawTag[];
+  sign: Signer;
+}): Promise<string> {
+  const ts = numberWords(o.timestampSec);
+  const words = [...new Array<number>(7 - ts.length).fill(0), ...ts];
+  for (const t of o.tags) {
+    const type = CHARSET.indexOf(t.letter);
+    words.push(type, t.words.length >> 5, t.words.length & 31, ...t.words);
+  }
+  const digest = sha256(Buffer.concat([Buffer.from(o.hrp, 'utf8'), fromWordsPadded(words)]));
+  const sig = await o.sign(digest);
+  const all = [...words, ...toWords(Buffer.concat([sig.rs, Buffer.of(sig.recovery)]))];
+  const mod = polymod([...hrpExpand(o.hrp), ...all, 0, 0, 0, 0, 0, 0]) ^ 1;
+  for (let i = 0; i < 6; i++) all.push((mod >>> (5 * (5 - i))) & 31);
+  return `${o.hrp}1${all.map((w) => CHARSET[w]).join('')}`;
+}
+
+/** BOLT11 amount text for an msat amount (pico-BTC: always exact). */
+export function amountText(amountMsat: bigint): string {
+  return `${amountMsat * 10n}p`;
+}
