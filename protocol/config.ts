@@ -47,6 +47,13 @@ export interface BuyerConfig {
   maxBlockWh: number;
   /** Most energy paid for but not yet measured by the own meter, Wh. */
   maxPrepaidWh: number;
+  /**
+   * Cross-session caps on energy paid for (or in doubt) but not delivered, within the daemon's rolling window:
+   * with one wall (node key), and with all walls, Wh. The shell supplies the earlier sessions' figures in a
+   * `history` event; the machine never lets this session take the totals over the caps. Default: no cap.
+   */
+  maxUndeliveredWhPerWall: number;
+  maxUndeliveredWhTotal: number;
   sessionBudgetMsat: bigint;
   dailyBudgetMsat: bigint;
   /** Already spent today before this session, msat (the daemon supplies it from its ledger). */
@@ -171,7 +178,7 @@ export function sellerConfig(
 /**
  * Fills defaults and validates a buyer configuration.
  * @param c required: network, maxPriceMsatPerWh, sessionBudgetMsat; defaults: 200 Wh max block, 500 Wh max
- *   prepaid, daily budget = session budget, spent today 0, no target, tolerance 20 Wh + 2 %, fee ≤ 1000 msat and
+ *   prepaid, no cross-session undelivered caps, daily budget = session budget, spent today 0, no target, tolerance 20 Wh + 2 %, fee ≤ 1000 msat and
  *   ≤ 1 %, 10 s heartbeat, 30 s handshake, 10 s receipt wait, 10 s expiry margin, 2 s meter reports,
  *   per-session identity, versions [1]
  * @returns BuyerConfig or ConfigProblem
@@ -182,6 +189,8 @@ export function buyerConfig(
   const full: BuyerConfig = {
     maxBlockWh: 200,
     maxPrepaidWh: 500,
+    maxUndeliveredWhPerWall: 0xffffffff,
+    maxUndeliveredWhTotal: 0xffffffff,
     dailyBudgetMsat: c.sessionBudgetMsat,
     spentTodayMsat: 0n,
     targetEnergyWh: 0,
@@ -210,7 +219,7 @@ export function buyerConfig(
     if (typeof v !== 'bigint' || v < 0n) return problem(f, 'non-negative bigint');
   }
   const e =
-    checkInts(full, ['maxBlockWh', 'maxPrepaidWh'], 1) ??
+    checkInts(full, ['maxBlockWh', 'maxPrepaidWh', 'maxUndeliveredWhPerWall', 'maxUndeliveredWhTotal'], 1) ??
     checkInts(full, ['targetEnergyWh', 'meterToleranceWh', 'meterTolerancePpm', 'maxFeePpm'], 0) ??
     checkInts(full, ['invoiceExpiryMarginSec', 'meterReportIntervalMs'], 0) ??
     checkInts(full, ['heartbeatTimeoutMs', 'handshakeTimeoutMs', 'receiptTimeoutMs'], 1) ??
