@@ -62,6 +62,22 @@ export interface PaymentResult {
   amountMsat: bigint;
 }
 
+/** How the node itself reads a BOLT11 payment request (lnd's own decoder): what it would pay. */
+export interface DecodedPaymentRequest {
+  /** payment hash the node would pay, hex */
+  paymentHash: string;
+  /** amount, msat (0 when the request has none) */
+  amountMsat: bigint;
+  /** the node the payment goes to, hex */
+  payeePubkey: string;
+  /** payment secret (`s`), hex, or null */
+  paymentSecret: string | null;
+  /** final CLTV delta, blocks */
+  minFinalCltvDelta: number;
+  /** expiry instant, ms since the Unix epoch */
+  expiresAtMs: number;
+}
+
 /** What the node knows about an outgoing payment, for recovery after a restart. */
 export interface PaymentStatus {
   /** 'unknown': this node never attempted a payment with this hash */
@@ -136,13 +152,26 @@ export interface LightningNode {
       bolt11: <BOLT11 Payment Request String>
       maxFeeMsat: <Maximum Routing Fee Millisatoshis BigInt>
       timeoutMs: <Give Up Path Finding After Milliseconds Number>
+      [paymentHash]: <Hash The Caller Checked Hex String> (refused with InvoiceNotPayable, unpaid, when the
+        node's own reading of the request has another hash)
     }
 
     @returns <PaymentResult>
     @throws InvoiceExpired | InvoiceNotPayable | InvoiceAlreadyPaid | PaymentInFlight | InsufficientBalance |
       NoRoute | NodeUnreachable | LightningError
   */
-  pay(bolt11: string, opts: { maxFeeMsat: bigint; timeoutMs: number }): Promise<PaymentResult>;
+  pay(
+    bolt11: string,
+    opts: { maxFeeMsat: bigint; timeoutMs: number; paymentHash?: string },
+  ): Promise<PaymentResult>;
+
+  /** Decodes a payment request the way this node reads it when paying (the buyer compares it with its own view
+    and pays only when they agree).
+
+    @returns <DecodedPaymentRequest>
+    @throws NodeUnreachable | LightningError (the node cannot read it)
+  */
+  decodePaymentRequest(bolt11: string): Promise<DecodedPaymentRequest>;
 
   /** Status of an outgoing payment by payment hash (restart recovery: check before paying again).
 

@@ -43,6 +43,14 @@ export interface LimitsConfig {
   maxRoutingFeeMsat: bigint;
   /** routing fee cap per payment, percent of the amount; the lower of the two caps applies */
   maxRoutingFeePct: number;
+  /** most energy paid for but not delivered, summed over sessions with one wall (node key) in the window, Wh */
+  maxUndeliveredWhPerWall: number;
+  /** most energy paid for but not delivered, summed over all sessions in the window, Wh */
+  maxUndeliveredWhTotal: number;
+  /** rolling window of the two caps above (and of the back-off), s */
+  undeliveredWindowSec: number;
+  /** back-off after a session that a wall ended with prepaid energy undelivered; doubles per consecutive one, s */
+  wallBackoffSec: number;
 }
 
 /** How the module authenticates to the wall. */
@@ -128,6 +136,10 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     meterToleranceWh: l.int('meterToleranceWh', 5, { min: 0, max: 10_000 }),
     maxRoutingFeeMsat: l.bigint('maxRoutingFeeMsat', 10_000n, { min: 0n }),
     maxRoutingFeePct: l.number('maxRoutingFeePct', 1, { min: 0, max: 100 }),
+    maxUndeliveredWhPerWall: l.int('maxUndeliveredWhPerWall', 4000, { min: 1, max: 10_000_000 }),
+    maxUndeliveredWhTotal: l.int('maxUndeliveredWhTotal', 10_000, { min: 1, max: 10_000_000 }),
+    undeliveredWindowSec: l.int('undeliveredWindowSec', 86_400, { min: 60, max: 366 * 86_400 }),
+    wallBackoffSec: l.int('wallBackoffSec', 600, { min: 0, max: 366 * 86_400 }),
   };
   if (limits.maxBlockWh > limits.maxPrepaidWh)
     l.problem(
