@@ -94,8 +94,11 @@ export const tag = {
   },
 };
 
-/** Signs the 32-byte digest: 64 bytes r‖s plus a recovery id 0..3. */
-export type Signer = (digest: Uint8Array) => Promise<{ rs: Uint8Array; recovery: number }>;
+/** Signs the 32-byte digest (= SHA-256 of `preimage`, hrp ‖ data): 64 bytes r‖s plus a recovery id 0..3. */
+export type Signer = (
+  digest: Uint8Array,
+  preimage: Uint8Array,
+) => Promise<{ rs: Uint8Array; recovery: number }>;
 
 /** A signer over a private key held by the test. */
 export function keySigner(privateKeyHex: string): Signer {
@@ -126,12 +129,31 @@ export async function rawInvoice(o: {
     const type = CHARSET.indexOf(t.letter);
     words.push(type, t.words.length >> 5, t.words.length & 31, ...t.words);
   }
-  const digest = sha256(Buffer.concat([Buffer.from(o.hrp, 'utf8'), fromWordsPadded(words)]));
-  const sig = await o.sign(digest);
+  const preimage = Buffer.concat([Buffer.from(o.hrp, 'utf8'), fromWordsPadded(words)]);
+  const sig = await o.sign(sha256(preimage), preimage);
   const all = [...words, ...toWords(Buffer.concat([sig.rs, Buffer.of(sig.recovery)]))];
   const mod = polymod([...hrpExpand(o.hrp), ...all, 0, 0, 0, 0, 0, 0]) ^ 1;
   for (let i = 0; i < 6; i++) all.push((mod >>> (5 * (5 - i))) & 31);
   return `${o.hrp}1${all.map((w) => CHARSET[w]).join('')}`;
+}
+
+/**
+ * The recovery id that makes a 64-byte r‖s signature over `digest` recover `pubkeyHex`.
+ * @throws when none does
+ */
+export function recoveryFor(rs: Uint8Array, digest: Uint8Array, pubkeyHex: string): number {
+  for (let recovery = 0; recovery < 4; recovery++) {
+    try {
+      const pub = secp256k1.recoverPublicKey(Buffer.concat([Buffer.of(recovery), rs]), digest, {
+        prehash: false,
+      });
+      if (Buffer.from(secp256k1.Point.fromBytes(pub).toBytes(true)).toString('hex') === pubkeyHex)
+        return recovery;
+    } catch {
+      // not this one
+    }
+  }
+  throw new Error(`signature does not recover ${pubkeyHex}`);
 }
 
 /** BOLT11 amount text for an msat amount (pico-BTC: always exact). */

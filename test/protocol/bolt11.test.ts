@@ -183,8 +183,8 @@ describe('one view with the paying node: ambiguous invoices are refused', () => 
       hrp: `lnbcrt${amountText(20_000n)}`,
       timestampSec: ts,
       tags: honest(),
-      sign: async (digest) => {
-        const r = await keySigner(WALL_KEY)(digest);
+      sign: async (digest, preimage) => {
+        const r = await keySigner(WALL_KEY)(digest, preimage);
         const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
         const s = BigInt(`0x${Buffer.from(r.rs.subarray(32)).toString('hex')}`);
         const rs = Buffer.concat([
