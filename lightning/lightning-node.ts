@@ -1,5 +1,6 @@
 // The Lightning node as the daemons see it: a small surface of commands and one event stream. Money is always
 // bigint millisatoshis (msat). Failures are the typed errors of `./errors.ts`. Implemented by `LndNode`.
+import type { NodeInvoiceView } from '../protocol/bolt11.js';
 
 /** Who the node is. */
 export interface NodeIdentity {
@@ -62,21 +63,9 @@ export interface PaymentResult {
   amountMsat: bigint;
 }
 
-/** How the node itself reads a BOLT11 payment request (lnd's own decoder): what it would pay. */
-export interface DecodedPaymentRequest {
-  /** payment hash the node would pay, hex */
-  paymentHash: string;
-  /** amount, msat (0 when the request has none) */
-  amountMsat: bigint;
-  /** the node the payment goes to, hex */
-  payeePubkey: string;
-  /** payment secret (`s`), hex, or null */
-  paymentSecret: string | null;
-  /** final CLTV delta, blocks */
-  minFinalCltvDelta: number;
-  /** expiry instant, ms since the Unix epoch */
-  expiresAtMs: number;
-}
+/** How the node itself reads a BOLT11 payment request (lnd's own decoder): what it would pay. Same shape as the
+ * buyer's view it is compared with (`compareWithNode`). */
+export type DecodedPaymentRequest = NodeInvoiceView;
 
 /** What the node knows about an outgoing payment, for recovery after a restart. */
 export interface PaymentStatus {

@@ -111,7 +111,11 @@ const TAG = { p: 1, r: 3, x: 6, f: 9, d: 13, s: 16, n: 19, b: 20, h: 23, c: 24, 
 /** Tags that may appear once: a second one is read differently by different decoders. */
 const SINGLE = new Set([TAG.p, TAG.s, TAG.d, TAG.h, TAG.n, TAG.x, TAG.c, TAG.features, TAG.m, TAG.f]);
 
-function polymod(values: number[]): number {
+/**
+ * BIP-173 checksum polymod over 5-bit values (a valid bech32 string gives 1).
+ * @param values expanded hrp followed by the data groups
+ */
+export function bech32Polymod(values: number[]): number {
   let chk = 1;
   for (const v of values) {
     const b = chk >>> 25;
@@ -121,7 +125,8 @@ function polymod(values: number[]): number {
   return chk >>> 0;
 }
 
-function hrpExpand(hrp: string): number[] {
+/** BIP-173 expansion of a human-readable part for the checksum. */
+export function bech32HrpExpand(hrp: string): number[] {
   const out: number[] = [];
   for (let i = 0; i < hrp.length; i++) out.push(hrp.charCodeAt(i) >> 5);
   out.push(0);
@@ -129,8 +134,12 @@ function hrpExpand(hrp: string): number[] {
   return out;
 }
 
-/** 5-bit groups → bytes. `pad`: keep a final partial byte (signing); otherwise leftover bits must be < 5 and 0. */
-function fromWords(words: number[], pad: boolean): Uint8Array | null {
+/**
+ * 5-bit groups → bytes.
+ * @param pad keep a final partial byte, zero-filled (what is signed); otherwise leftover bits must be < 5 and 0
+ * @returns the bytes, or null when unpadded groups leave non-zero or too many bits
+ */
+export function wordsToBytes(words: number[], pad: boolean): Uint8Array | null {
   let acc = 0;
   let bits = 0;
   const out: number[] = [];
@@ -208,7 +217,7 @@ function hash32(type: number, data: number[]): Result<string, InvoiceProblem> {
       `'${TAG_LETTER(type)}' field of ${data.length} groups (52 expected): decoders differ on skipping it`,
     );
   }
-  const bytes = fromWords(data, false);
+  const bytes = wordsToBytes(data, false);
   if (bytes === null) return problem('InvoiceMalformed', `'${TAG_LETTER(type)}' field has non-zero padding`);
   return ok(toHex(bytes));
 }
@@ -264,7 +273,7 @@ function readFields(words: number[]): Result<Fields, InvoiceProblem> {
         break;
       }
       case TAG.d: {
-        const bytes = fromWords(data, false);
+        const bytes = wordsToBytes(data, false);
         if (bytes === null) return problem('InvoiceMalformed', "'d' field has bad padding");
         f.description = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
         break;
@@ -276,7 +285,7 @@ function readFields(words: number[]): Result<Fields, InvoiceProblem> {
             `'n' field of ${data.length} groups (53 expected): decoders differ on skipping it`,
           );
         }
-        const bytes = fromWords(data, false);
+        const bytes = wordsToBytes(data, false);
         if (bytes === null || !validPoint(bytes))
           return problem('InvoiceMalformed', "'n' field is not a public key");
         f.destination = toHex(bytes);
@@ -305,7 +314,7 @@ function readFields(words: number[]): Result<Fields, InvoiceProblem> {
         break;
       }
       case TAG.r: {
-        const bytes = fromWords(data, false);
+        const bytes = wordsToBytes(data, false);
         if (bytes === null || bytes.length % 51 !== 0)
           return problem('InvoiceMalformed', "'r' field is not a list of 51-byte hop hints");
         for (let o = 0; o < bytes.length; o += 51) {
@@ -317,7 +326,7 @@ function readFields(words: number[]): Result<Fields, InvoiceProblem> {
       case TAG.f: {
         if (data.length < 2) return problem('InvoiceMalformed', "'f' field is empty");
         const version = data[0] as number;
-        const program = fromWords(data.slice(1), false);
+        const program = wordsToBytes(data.slice(1), false);
         if (version <= 18 && program === null)
           return problem('InvoiceMalformed', "'f' field has bad padding");
         const n = program?.length ?? 0;
@@ -326,7 +335,8 @@ function readFields(words: number[]): Result<Fields, InvoiceProblem> {
         break;
       }
       case TAG.m:
-        if (fromWords(data, false) === null) return problem('InvoiceMalformed', "'m' field has bad padding");
+        if (wordsToBytes(data, false) === null)
+          return problem('InvoiceMalformed', "'m' field has bad padding");
         break;
       case TAG.b:
         return problem('InvoiceUnsupported', 'BOLT11 pays through blinded paths (not to the signing node)');
@@ -369,7 +379,7 @@ export function decodeInvoice(paymentRequest: string): Result<DecodedInvoice, In
     if (v < 0) return problem('InvoiceMalformed', `payment request has a character outside bech32: ${ch}`);
     words.push(v);
   }
-  if (polymod([...hrpExpand(hrp), ...words]) !== 1)
+  if (bech32Polymod([...bech32HrpExpand(hrp), ...words]) !== 1)
     return problem('InvoiceMalformed', 'payment request checksum fails');
   const net = NETWORKS.find((n) => hrp.startsWith(n.prefix));
   if (net === undefined) return problem('InvoiceMalformed', 'unknown BOLT11 prefix');
@@ -388,12 +398,12 @@ export function decodeInvoice(paymentRequest: string): Result<DecodedInvoice, In
   if (f.description === null && f.descriptionHash === null)
     return problem('InvoiceMalformed', 'BOLT11 has neither a description nor a description hash');
 
-  const sig = fromWords(data.slice(-SIGNATURE_GROUPS), true) as Uint8Array;
+  const sig = wordsToBytes(data.slice(-SIGNATURE_GROUPS), true) as Uint8Array;
   const recovery = sig[64] as number;
   if (recovery > 3) return problem('InvoiceMalformed', `BOLT11 signature recovery id ${recovery}`);
   const s = BigInt(`0x${toHex(sig.subarray(32, 64))}`);
   if (s > CURVE_N >> 1n) return problem('InvoiceMalformed', 'BOLT11 signature is not in low-S form');
-  const digest = sha256(concatBytes(utf8(hrp), fromWords(body, true) as Uint8Array));
+  const digest = sha256(concatBytes(utf8(hrp), wordsToBytes(body, true) as Uint8Array));
   let payee: string;
   try {
     const rec = concatBytes(Uint8Array.of(recovery), sig.subarray(0, 64));

@@ -3,32 +3,14 @@
 // test can have lnd sign for its node key. Logic-test scaffolding only.
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { bech32HrpExpand, bech32Polymod, wordsToBytes } from '../../protocol/index.js';
 
 const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
-const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
 
 /** One tagged field: its letter and its 5-bit groups. */
 export interface RawTag {
   letter: string;
   words: number[];
-}
-
-function polymod(values: number[]): number {
-  let chk = 1;
-  for (const v of values) {
-    const b = chk >>> 25;
-    chk = ((chk & 0x1ffffff) << 5) ^ v;
-    for (let i = 0; i < 5; i++) if ((b >>> i) & 1) chk ^= GEN[i] as number;
-  }
-  return chk >>> 0;
-}
-
-function hrpExpand(hrp: string): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < hrp.length; i++) out.push(hrp.charCodeAt(i) >> 5);
-  out.push(0);
-  for (let i = 0; i < hrp.length; i++) out.push(hrp.charCodeAt(i) & 31);
-  return out;
 }
 
 /** Bytes → 5-bit groups (zero-padded). */
@@ -46,22 +28,6 @@ export function toWords(bytes: Uint8Array): number[] {
   }
   if (bits > 0) out.push((acc << (5 - bits)) & 31);
   return out;
-}
-
-function fromWordsPadded(words: number[]): Uint8Array {
-  const out: number[] = [];
-  let acc = 0;
-  let bits = 0;
-  for (const w of words) {
-    acc = ((acc << 5) | w) & 0xfff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((acc >> bits) & 0xff);
-    }
-  }
-  if (bits > 0) out.push((acc << (8 - bits)) & 0xff);
-  return Uint8Array.from(out);
 }
 
 /** A number as big-endian 5-bit groups (at least one group). */
@@ -129,10 +95,10 @@ export async function rawInvoice(o: {
     const type = CHARSET.indexOf(t.letter);
     words.push(type, t.words.length >> 5, t.words.length & 31, ...t.words);
   }
-  const preimage = Buffer.concat([Buffer.from(o.hrp, 'utf8'), fromWordsPadded(words)]);
+  const preimage = Buffer.concat([Buffer.from(o.hrp, 'utf8'), wordsToBytes(words, true) as Uint8Array]);
   const sig = await o.sign(sha256(preimage), preimage);
   const all = [...words, ...toWords(Buffer.concat([sig.rs, Buffer.of(sig.recovery)]))];
-  const mod = polymod([...hrpExpand(o.hrp), ...all, 0, 0, 0, 0, 0, 0]) ^ 1;
+  const mod = bech32Polymod([...bech32HrpExpand(o.hrp), ...all, 0, 0, 0, 0, 0, 0]) ^ 1;
   for (let i = 0; i < 6; i++) all.push((mod >>> (5 * (5 - i))) & 31);
   return `${o.hrp}1${all.map((w) => CHARSET[w]).join('')}`;
 }
