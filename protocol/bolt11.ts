@@ -356,6 +356,24 @@ function readFields(words: number[]): Result<Fields, InvoiceProblem> {
  *   (zero-amount invoices are never paid by the protocol)
  */
 export function decodeInvoice(paymentRequest: string): Result<DecodedInvoice, InvoiceProblem> {
+  if (typeof paymentRequest !== 'string') return decodeUncached(paymentRequest);
+  const hit = recent.get(paymentRequest);
+  if (hit !== undefined) return structuredClone(hit);
+  const result = decodeUncached(paymentRequest);
+  recent.set(paymentRequest, result);
+  if (recent.size > RECENT_DECODES) recent.delete(recent.keys().next().value as string);
+  return structuredClone(result);
+}
+
+/**
+ * The last decodings, by payment request: the same invoice is decoded by the seller that created it, by the
+ * buyer (again for each re-check of a held invoice) and by the vehicle's cross-check with its node, and the
+ * signature recovery dominates the cost. A pure function's memo: results are copies, never shared.
+ */
+const recent = new Map<string, Result<DecodedInvoice, InvoiceProblem>>();
+const RECENT_DECODES = 64;
+
+function decodeUncached(paymentRequest: string): Result<DecodedInvoice, InvoiceProblem> {
   if (typeof paymentRequest !== 'string' || paymentRequest.length > MAX_PAYMENT_REQUEST_CHARS) {
     return problem(
       'InvoiceMalformed',
