@@ -42,7 +42,6 @@ import {
   InsufficientBalance,
   InvoiceExpired,
   InvoiceNotPayable,
-  LightningError,
   NoRoute,
   NodeUnreachable,
   PaymentInFlight,
@@ -445,18 +444,13 @@ export class VehicleDaemon {
    * Asks the node how it reads the request and compares that with the buyer's view.
    *
    * @returns null when they agree, or the refusal (the node is then never asked to pay)
-   * @throws NodeUnreachable when the node does not answer (the attempt is then retried like a payment)
+   * @throws whatever the node's decode throws (unreachable, starting up, cannot read it): the attempt then
+   *   ends like a payment that never reached the node, decided by the node's record and the retry rules
    */
   private async crossCheck(bolt11: string): Promise<{ reason: ReasonCode; error: string } | null> {
     const mine = decodeInvoice(bolt11);
     if (!mine.ok) return { reason: Reason.INVOICE_MALFORMED, error: mine.error.message };
-    let seen;
-    try {
-      seen = await this.parts.node.decodePaymentRequest(bolt11);
-    } catch (err) {
-      if (err instanceof NodeUnreachable || !(err instanceof LightningError)) throw err;
-      return { reason: Reason.INVOICE_AMBIGUOUS, error: `the paying node cannot read it: ${err.message}` };
-    }
+    const seen = await this.parts.node.decodePaymentRequest(bolt11);
     const same = compareWithNode(mine.value, seen);
     return same.ok ? null : { reason: Reason.INVOICE_AMBIGUOUS, error: same.error.message };
   }
@@ -470,19 +464,21 @@ export class VehicleDaemon {
     for (let attempt = 1; ; attempt++) {
       const startedAtMs = realTime.now();
       let error: Error;
+      let payCalled = false;
       try {
         const refusal = await this.crossCheck(bolt11);
         if (refusal !== null) {
           this.nodeAnswered();
           return { ok: false, error: refusal.error, refusedReason: refusal.reason };
         }
+        payCalled = true;
         const r = await node.pay(bolt11, { maxFeeMsat, timeoutMs: config.payment.timeoutMs, paymentHash });
         this.nodeAnswered();
         return { ok: true, preimage: r.preimage, feeMsat: r.feeMsat };
       } catch (err) {
         error = err as Error;
       }
-      const st = await this.decidedStatus(paymentHash, uncertainAttempt(error));
+      const st = await this.decidedStatus(paymentHash, payCalled && uncertainAttempt(error));
       if (st.state === 'succeeded')
         return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
       if (st.state === 'stopping') return { ok: false, error: 'daemon stopping' };
