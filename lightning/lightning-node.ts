@@ -2,6 +2,7 @@
 // bigint millisatoshis (msat). Failures are the typed errors of `./errors.ts`. Implemented by `LndNode`.
 // Hold invoices (walk-up payment) are declared in `./hold-invoice.ts`.
 import type { HoldInvoiceNode } from './hold-invoice.js';
+import type { NodeInvoiceView } from '../protocol/bolt11.js';
 
 /** Who the node is. */
 export interface NodeIdentity {
@@ -63,6 +64,10 @@ export interface PaymentResult {
   /** amount delivered to the payee, msat (excludes fees) */
   amountMsat: bigint;
 }
+
+/** How the node itself reads a BOLT11 payment request (lnd's own decoder): what it would pay. Same shape as the
+ * buyer's view it is compared with (`compareWithNode`). */
+export type DecodedPaymentRequest = NodeInvoiceView;
 
 /** What the node knows about an outgoing payment, for recovery after a restart. */
 export interface PaymentStatus {
@@ -138,13 +143,26 @@ export interface LightningNode extends HoldInvoiceNode {
       bolt11: <BOLT11 Payment Request String>
       maxFeeMsat: <Maximum Routing Fee Millisatoshis BigInt>
       timeoutMs: <Give Up Path Finding After Milliseconds Number>
+      [paymentHash]: <Hash The Caller Checked Hex String> (refused with InvoiceNotPayable, unpaid, when the
+        node's own reading of the request has another hash)
     }
 
     @returns <PaymentResult>
     @throws InvoiceExpired | InvoiceNotPayable | InvoiceAlreadyPaid | PaymentInFlight | InsufficientBalance |
       NoRoute | NodeUnreachable | LightningError
   */
-  pay(bolt11: string, opts: { maxFeeMsat: bigint; timeoutMs: number }): Promise<PaymentResult>;
+  pay(
+    bolt11: string,
+    opts: { maxFeeMsat: bigint; timeoutMs: number; paymentHash?: string },
+  ): Promise<PaymentResult>;
+
+  /** Decodes a payment request the way this node reads it when paying (the buyer compares it with its own view
+    and pays only when they agree).
+
+    @returns <DecodedPaymentRequest>
+    @throws NodeUnreachable | LightningError (the node cannot read it)
+  */
+  decodePaymentRequest(bolt11: string): Promise<DecodedPaymentRequest>;
 
   /** Status of an outgoing payment by payment hash (restart recovery: check before paying again).
 

@@ -4,6 +4,7 @@ import {
   authenticatedLndGrpc,
   cancelHodlInvoice,
   createInvoice,
+  decodePaymentRequest,
   getChainBalance,
   getChannelBalance,
   getInvoice,
@@ -28,6 +29,7 @@ import type {
 import { LndHoldInvoices } from './lnd-hold-invoices.js';
 import {
   InvoiceAlreadyPaid,
+  InvoiceNotPayable,
   LightningError,
   NodeUnreachable,
   PaymentInFlight,
@@ -36,6 +38,7 @@ import {
 import type {
   Balances,
   CreatedInvoice,
+  DecodedPaymentRequest,
   InvoiceState,
   LightningNode,
   NodeIdentity,
@@ -206,7 +209,24 @@ export class LndNode implements LightningNode {
     this.tracked.delete(paymentHash);
   }
 
-  async pay(bolt11: string, opts: { maxFeeMsat: bigint; timeoutMs: number }): Promise<PaymentResult> {
+  async decodePaymentRequest(bolt11: string): Promise<DecodedPaymentRequest> {
+    const d = await this.call('decodePaymentRequest', (lnd) =>
+      decodePaymentRequest({ lnd, request: bolt11 }),
+    );
+    return {
+      paymentHash: d.id,
+      amountMsat: BigInt(d.mtokens ?? '0'),
+      payeePubkey: d.destination,
+      paymentSecret: d.payment ?? null,
+      minFinalCltvDelta: d.cltv_delta ?? 0,
+      expiresAtMs: Date.parse(d.expires_at),
+    };
+  }
+
+  async pay(
+    bolt11: string,
+    opts: { maxFeeMsat: bigint; timeoutMs: number; paymentHash?: string },
+  ): Promise<PaymentResult> {
     if (typeof opts.maxFeeMsat !== 'bigint' || opts.maxFeeMsat < 0n) {
       throw new RangeError('pay: maxFeeMsat must be a non-negative bigint');
     }
@@ -218,6 +238,11 @@ export class LndNode implements LightningNode {
       paymentHash = parsePaymentRequest({ request: bolt11 }).id;
     } catch (err) {
       throw new LightningError('pay: not a valid BOLT11 payment request', { cause: err });
+    }
+    if (opts.paymentHash !== undefined && opts.paymentHash.toLowerCase() !== paymentHash) {
+      throw new InvoiceNotPayable(
+        `pay: the request pays hash ${paymentHash}, not the checked ${opts.paymentHash}; not paid`,
+      );
     }
     // lnd refuses a second payment of a paid hash, but checking first gives the earlier result after a restart
     // and never starts a second attempt while one is in flight.

@@ -10,15 +10,28 @@
  * proved in the handshake (INVOICE_WRONG_PAYEE), network (INVOICE_WRONG_NETWORK), BOLT11 amount ≠ message
  * amount (INVOICE_AMOUNT_MISMATCH), block too large (INVOICE_BLOCK_TOO_LARGE), price or amount above the
  * agreed tariff (INVOICE_OVERPRICED), beyond target / after a declined renewal (INVOICE_UNEXPECTED), expired
- * (INVOICE_EXPIRED, declined so the wall reissues), over session/daily budget (INVOICE_OVER_BUDGET). An
- * invoice that would push prepaid energy (paid − own meter) over maxPrepaidWh is held and paid once the own
- * meter has advanced enough.
+ * (INVOICE_EXPIRED, declined so the wall reissues), over session/daily budget (INVOICE_OVER_BUDGET). Decoding
+ * follows the paying node's rules: an invoice two readers could read differently is INVOICE_AMBIGUOUS, one
+ * needing an unknown compulsory feature INVOICE_UNSUPPORTED; every check, ledger row and dedupe uses the hash
+ * the node pays. An invoice that would push prepaid energy (paid or in doubt − own meter) over the allowance
+ * is held and paid once the own meter has advanced enough. The allowance is maxPrepaidWh, lowered by the
+ * cross-session caps (`maxUndeliveredWhPerWall`, `maxUndeliveredWhTotal`) minus what earlier sessions left
+ * undelivered (the shell's `history` event); a wall in back-off is declined (WALL_BACKOFF), a session id the
+ * store already holds is refused at the hello (SESSION_ID_REUSED), and a price above what a ledger can store
+ * is refused (VALUE_OUT_OF_RANGE) before anything is written.
  */
 import { fromHex, toHex } from './bytes.js';
-import { checkAmount, checkNetwork, checkPayee, checkUnexpired, decodeInvoice } from './bolt11.js';
+import {
+  checkAmount,
+  checkNetwork,
+  checkPayee,
+  checkUnexpired,
+  decodeInvoice,
+  type InvoiceProblemName,
+} from './bolt11.js';
 import type { ChannelState } from './channel.js';
 import type { BuyerConfig } from './config.js';
-import type { BuyerEvent, Effect, Step } from './effects.js';
+import type { BuyerEvent, BuyerHistoryEvent, Effect, Step } from './effects.js';
 import { protocolError } from './errors.js';
 import { encodeClearFrame, parseFrame } from './frame.js';
 import {
@@ -70,6 +83,7 @@ import {
   amountMsatForBlock,
   feeLimitMsat,
   invoiceTerms,
+  MAX_LEDGER_MSAT,
   meterToleranceWh,
   type PriceSegment,
 } from './tariff.js';
@@ -77,6 +91,9 @@ import {
 /** Buyer phases. */
 export type BuyerPhase =
   'idle' | 'handshake' | 'authenticating' | 'negotiating' | 'charging' | 'closing' | 'ended';
+
+/** The car's ledger figures for the wall of this session (from the shell's `history` event). */
+export type BuyerHistory = Omit<BuyerHistoryEvent, 'type' | 'atMs'>;
 
 /** A payment the buyer made or attempted. */
 export interface BuyerPayment {
@@ -137,6 +154,10 @@ export interface BuyerState {
   lastMeterSentMs: number | null;
   closingSinceMs: number | null;
   endReason: ReasonCode | null;
+  /** Earlier sessions' figures for this wall, or null when the shell supplied none (then: no history). */
+  history: BuyerHistory | null;
+  /** The session is closing by the owner's choice (stop request, target reached): not held against the wall. */
+  ownerStopped: boolean;
 }
 
 /**
@@ -183,7 +204,29 @@ export function createBuyer(config: BuyerConfig): BuyerState {
     lastMeterSentMs: null,
     closingSinceMs: null,
     endReason: null,
+    history: null,
+    ownerStopped: false,
   };
+}
+
+/**
+ * Most energy this session may have paid for (or in doubt) but not delivered: maxPrepaidWh, lowered so that
+ * this session plus earlier sessions' undelivered energy stays within the per-wall and overall caps.
+ * @param config buyer configuration
+ * @param history earlier sessions' figures (null: none)
+ * @returns Wh (≥ 0)
+ */
+export function prepaidAllowanceWh(config: BuyerConfig, history: BuyerHistory | null): number {
+  const wallWh = history?.undeliveredWallWh ?? 0;
+  const totalWh = history?.undeliveredTotalWh ?? 0;
+  return Math.max(
+    0,
+    Math.min(
+      config.maxPrepaidWh,
+      config.maxUndeliveredWhPerWall - wallWh,
+      config.maxUndeliveredWhTotal - totalWh,
+    ),
+  );
 }
 
 /** Outcome of checking an offer: accept with the block cap to announce, or decline with a reason. */
@@ -194,11 +237,26 @@ export type OfferVerdict =
  * The buyer's verdict on an offer.
  * @param config buyer configuration
  * @param offer the wall's offer
+ * @param history earlier sessions' figures for this wall (null: none)
+ * @param atMs time of the offer, ms (for the wall's back-off)
  * @returns accept (with the largest block the buyer will pay) or decline with a reason code
  */
-export function evaluateOffer(config: BuyerConfig, offer: OfferMessage): OfferVerdict {
+export function evaluateOffer(
+  config: BuyerConfig,
+  offer: OfferMessage,
+  history: BuyerHistory | null = null,
+  atMs = 0,
+): OfferVerdict {
   const no = (reason: ReasonCode, text: string): OfferVerdict => ({ accept: false, reason, text });
   if (offer.network !== config.network) return no(Reason.WRONG_NETWORK, `offer on ${offer.network}`);
+  if (history?.backoffUntilMs != null && atMs < history.backoffUntilMs) {
+    return no(
+      Reason.WALL_BACKOFF,
+      `this wall's recent sessions ended with prepaid energy undelivered: refused until ${new Date(history.backoffUntilMs).toISOString()}`,
+    );
+  }
+  if (offer.priceMsatPerWh > MAX_LEDGER_MSAT)
+    return no(Reason.VALUE_OUT_OF_RANGE, `price ${offer.priceMsatPerWh} msat/Wh does not fit the ledger`);
   if (
     offer.minBlockWh < 1 ||
     offer.minBlockWh > offer.maxBlockWh ||
@@ -212,12 +270,19 @@ export function evaluateOffer(config: BuyerConfig, offer: OfferMessage): OfferVe
   }
   if (offer.minBlockWh > config.maxBlockWh)
     return no(Reason.BLOCK_TOO_LARGE, `min block ${offer.minBlockWh} Wh`);
+  const allowanceWh = prepaidAllowanceWh(config, history);
   const maxBlockWh = Math.min(
     config.maxBlockWh,
     offer.maxBlockWh,
-    Math.floor(config.maxPrepaidWh / offer.depositBlocks),
+    Math.floor(allowanceWh / offer.depositBlocks),
   );
   if (maxBlockWh < offer.minBlockWh) {
+    if (allowanceWh < config.maxPrepaidWh) {
+      return no(
+        Reason.UNDELIVERED_CAP,
+        `deposit of ${offer.depositBlocks} × ${offer.minBlockWh} Wh exceeds the ${allowanceWh} Wh left under the undelivered-energy caps (earlier sessions: ${history?.undeliveredWallWh ?? 0} Wh with this wall, ${history?.undeliveredTotalWh ?? 0} Wh overall)`,
+      );
+    }
     return no(
       Reason.PREPAID_TOO_HIGH,
       `deposit of ${offer.depositBlocks} × ${offer.minBlockWh} Wh exceeds prepaid limit`,
@@ -255,6 +320,21 @@ function end(
   outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
 ): void {
   s.held = null;
+  if (s.sessionId !== null && s.wallPub !== null && s.wallAuthOk) {
+    // what the wall kept: energy paid (or in doubt) that the own meter never saw; the shell keeps it per wall
+    const undeliveredWh = Math.max(0, s.committedWh - s.ownEnergyWh);
+    const tolWh = meterToleranceWh(s.ownEnergyWh, s.config.meterToleranceWh, s.config.meterTolerancePpm);
+    out.push(
+      record('sessionOutcome', {
+        wallPub: s.wallPub,
+        paidWh: s.committedWh,
+        deliveredWh: s.ownEnergyWh,
+        undeliveredWh,
+        ownerStopped: s.ownerStopped,
+        strike: !s.ownerStopped && undeliveredWh > tolWh,
+      }),
+    );
+  }
   finishSession(s, reason, summary(s), out, outcome);
 }
 
@@ -275,6 +355,18 @@ function refuse(s: BuyerState, inv: InvoiceMessage, reason: ReasonCode, text: st
   out.push({ type: 'alarm', reason, message: `invoice ${inv.seq} refused: ${text}` });
 }
 
+/** Wire reason for each way an invoice fails to decode. */
+const DECODE_REASON: Record<InvoiceProblemName, ReasonCode> = {
+  InvoiceMalformed: Reason.INVOICE_MALFORMED,
+  InvoiceMissingAmount: Reason.INVOICE_MALFORMED,
+  InvoiceAmbiguous: Reason.INVOICE_AMBIGUOUS,
+  InvoiceUnsupported: Reason.INVOICE_UNSUPPORTED,
+  InvoicePayeeMismatch: Reason.INVOICE_WRONG_PAYEE,
+  InvoiceNetworkMismatch: Reason.INVOICE_WRONG_NETWORK,
+  InvoiceAmountMismatch: Reason.INVOICE_AMOUNT_MISMATCH,
+  InvoiceExpired: Reason.INVOICE_EXPIRED,
+};
+
 type InvoiceVerdict =
   | { action: 'pay'; paymentHash: string; maxFeeMsat: bigint }
   | { action: 'hold' }
@@ -293,7 +385,7 @@ export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: numbe
   if (inv.seq <= s.lastSeq)
     return { action: 'report', reason: Reason.INVOICE_DUPLICATE, text: `sequence ${inv.seq} already seen` };
   const d = decodeInvoice(inv.bolt11);
-  if (!d.ok) return { action: 'stop', reason: Reason.INVOICE_MALFORMED, text: d.error.message };
+  if (!d.ok) return { action: 'stop', reason: DECODE_REASON[d.error.name], text: d.error.message };
   const bolt = d.value;
   if (s.seenHashes.includes(bolt.paymentHash)) {
     return {
@@ -346,7 +438,8 @@ export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: numbe
       text: `would spend ${sessionSpend} msat this session`,
     };
   }
-  if (s.committedWh + inv.blockWh - s.ownEnergyWh > c.maxPrepaidWh) return { action: 'hold' };
+  if (s.committedWh + inv.blockWh - s.ownEnergyWh > prepaidAllowanceWh(c, s.history))
+    return { action: 'hold' };
   return { action: 'pay', paymentHash: bolt.paymentHash, maxFeeMsat };
 }
 
@@ -454,6 +547,19 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
     return rejectFrame(protocolError('UnexpectedMessage', 'hello from another vehicle'), out);
   }
   s.lastRxMs = atMs;
+  const h = s.history;
+  if (h !== null && (h.wallPub !== m.identityPub.toLowerCase() || h.sessionId !== m.sessionId)) {
+    const error = `ledger figures were supplied for wall ${h.wallPub} session ${h.sessionId}, not this hello`;
+    out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message: error });
+    return end(s, Reason.LOCAL_FAULT, out, { error });
+  }
+  if (h?.sessionIdKnown === true) {
+    // an earlier session's id: answering would mix this session into that one's ledger and receipt
+    const text = `session id ${m.sessionId} was already used`;
+    refuseHello(s, Reason.SESSION_ID_REUSED, text, out);
+    out.push({ type: 'alarm', reason: Reason.SESSION_ID_REUSED, message: `wall ${m.identityPub}: ${text}` });
+    return end(s, Reason.SESSION_ID_REUSED, out, { error: text });
+  }
   const version = negotiateVersion(s.config.versions, m.versions);
   if (version === undefined) {
     const text = refuseVersions(s.config.versions, m.versions, s.config.versions, out);
@@ -503,6 +609,18 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
   }
 }
 
+/** Answers a wall's hello with a clear refusal (before any channel exists). */
+function refuseHello(s: BuyerState, reason: ReasonCode, text: string, out: Effect[]): void {
+  const message = {
+    type: 'clearError' as const,
+    reason,
+    versions: s.config.versions,
+    text: text.slice(0, 200),
+  };
+  const frame = encodeClearFrame(message);
+  if (frame.ok) out.push({ type: 'send', frame: frame.value, message });
+}
+
 function checkMeters(s: BuyerState, out: Effect[], atMs: number): void {
   if (s.phase !== 'charging') return;
   const tol = meterToleranceWh(s.ownEnergyWh, s.config.meterToleranceWh, s.config.meterTolerancePpm);
@@ -515,6 +633,7 @@ function checkMeters(s: BuyerState, out: Effect[], atMs: number): void {
     return close(s, Reason.METER_MISMATCH, out, atMs, true);
   }
   if (s.config.targetEnergyWh > 0 && s.ownEnergyWh >= s.config.targetEnergyWh) {
+    s.ownerStopped = true;
     return close(s, Reason.TARGET_REACHED, out, atMs, true);
   }
   if (s.held !== null) considerInvoice(s, s.held, out, atMs);
@@ -580,7 +699,7 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
   switch (m.type) {
     case 'offer': {
       if (s.phase !== 'negotiating' || m.offerSeq !== 0) return unexpected(s, m, out, atMs);
-      const v = evaluateOffer(s.config, m);
+      const v = evaluateOffer(s.config, m, s.history, atMs);
       if (!v.accept) {
         out.push(record('offerDeclined', { reason: reasonName(v.reason), text: v.text }));
         send(
@@ -604,11 +723,18 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
       );
     }
     case 'renew': {
-      if (s.phase !== 'charging' || m.offerSeq !== s.offerSeq + 1 || m.effectiveAtWh < s.committedWh) {
+      const lastFromWh = s.schedule[s.schedule.length - 1]?.fromWh ?? 0;
+      if (
+        s.phase !== 'charging' ||
+        m.offerSeq !== s.offerSeq + 1 ||
+        m.effectiveAtWh < s.committedWh ||
+        m.effectiveAtWh < lastFromWh
+      ) {
         return unexpected(s, m, out, atMs);
       }
       s.offerSeq = m.offerSeq;
-      if (m.priceMsatPerWh > s.config.maxPriceMsatPerWh) {
+      const tooHigh = m.priceMsatPerWh > s.config.maxPriceMsatPerWh;
+      if (tooHigh || m.priceMsatPerWh > MAX_LEDGER_MSAT) {
         s.stopAtWh = m.effectiveAtWh;
         out.push(record('renewDeclined', { offerSeq: m.offerSeq, priceMsatPerWh: msat(m.priceMsatPerWh) }));
         return send(
@@ -617,7 +743,7 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
             type: 'decline',
             subject: 'offer',
             ref: m.offerSeq,
-            reason: Reason.PRICE_TOO_HIGH,
+            reason: tooHigh ? Reason.PRICE_TOO_HIGH : Reason.VALUE_OUT_OF_RANGE,
             text: 'renewed price too high',
           },
           out,
@@ -775,13 +901,54 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
     }
     case 'stopRequest':
       if (!stoppable(s.phase)) return s;
+      s.ownerStopped = true;
       close(s, ev.reason, out, atMs, true);
+      return s;
+    case 'history':
+      if (s.phase !== 'handshake') {
+        out.push(record('historyIgnored', { phase: s.phase }));
+        return s;
+      }
+      s.history = {
+        wallPub: ev.wallPub.toLowerCase(),
+        sessionId: ev.sessionId,
+        undeliveredWallWh: ev.undeliveredWallWh,
+        undeliveredTotalWh: ev.undeliveredTotalWh,
+        backoffUntilMs: ev.backoffUntilMs,
+        sessionIdKnown: ev.sessionIdKnown,
+      };
+      out.push(
+        record('history', {
+          wallPub: s.history.wallPub,
+          undeliveredWallWh: ev.undeliveredWallWh,
+          undeliveredTotalWh: ev.undeliveredTotalWh,
+          backoffUntilMs: ev.backoffUntilMs,
+          sessionIdKnown: ev.sessionIdKnown,
+        }),
+      );
       return s;
     case 'paymentResult': {
       const hash = ev.paymentHash.toLowerCase();
       const p = s.payments.find((x) => x.paymentHash === hash && x.status === 'inflight');
       if (p === undefined) {
         out.push(record('paymentResultIgnored', { paymentHash: hash }));
+        return s;
+      }
+      if (!ev.ok && ev.refusedReason !== undefined) {
+        // never handed to the node: certainly unpaid, and the invoice is a protocol error of the wall
+        p.status = 'failed';
+        s.committedWh -= p.blockWh;
+        const text = ev.error ?? reasonName(ev.refusedReason);
+        out.push(
+          record('invoiceRefused', {
+            seq: p.seq,
+            reason: reasonName(ev.refusedReason),
+            code: ev.refusedReason,
+            text,
+          }),
+        );
+        out.push({ type: 'alarm', reason: ev.refusedReason, message: `invoice ${p.seq} refused: ${text}` });
+        if (stoppable(s.phase)) close(s, ev.refusedReason, out, atMs, true);
         return s;
       }
       if (ev.ok) {

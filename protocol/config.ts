@@ -47,6 +47,13 @@ export interface BuyerConfig {
   maxBlockWh: number;
   /** Most energy paid for but not yet measured by the own meter, Wh. */
   maxPrepaidWh: number;
+  /**
+   * Cross-session caps on energy paid for (or in doubt) but not delivered, within the daemon's rolling window:
+   * with one wall (node key), and with all walls, Wh. The shell supplies the earlier sessions' figures in a
+   * `history` event; the machine never lets this session take the totals over the caps. Default: no cap.
+   */
+  maxUndeliveredWhPerWall: number;
+  maxUndeliveredWhTotal: number;
   sessionBudgetMsat: bigint;
   dailyBudgetMsat: bigint;
   /** Already spent today before this session, msat (the daemon supplies it from its ledger). */
@@ -158,6 +165,10 @@ export const SELLER_RANGES: Record<SellerIntField, IntRange> = {
 export const BUYER_DEFAULTS = {
   maxBlockWh: 1_000,
   maxPrepaidWh: 2_000,
+  /** cap on paid-but-undelivered energy with one wall (node key) over the rolling window, Wh */
+  maxUndeliveredWhPerWall: 4_000,
+  /** cap on paid-but-undelivered energy with all walls over the rolling window, Wh */
+  maxUndeliveredWhTotal: 10_000,
   targetEnergyWh: 0,
   meterToleranceWh: 5,
   meterTolerancePpm: 30_000,
@@ -179,6 +190,8 @@ type BuyerIntField = {
 export const BUYER_RANGES: Record<BuyerIntField, IntRange> = {
   maxBlockWh: { min: 1, max: 1_000_000 },
   maxPrepaidWh: { min: 1, max: 1_000_000 },
+  maxUndeliveredWhPerWall: { min: 1, max: 10_000_000 },
+  maxUndeliveredWhTotal: { min: 1, max: 10_000_000 },
   targetEnergyWh: { min: 0, max: 1_000_000 },
   meterToleranceWh: { min: 0, max: 10_000 },
   meterTolerancePpm: { min: 0, max: 500_000 },
@@ -317,7 +330,7 @@ export function sellerConfig(
  * Fills defaults and validates a buyer configuration.
  * @param c required: network, maxPriceMsatPerWh, sessionBudgetMsat; defaults: daily budget = session budget,
  *   spent today 0, per-session identity, versions [1], the rest BUYER_DEFAULTS (1000 Wh max block, 2000 Wh max
- *   prepaid, no target, tolerance 5 Wh + 3 %, fee ≤ 10,000 msat and ≤ 1 %, 10 s heartbeat, 30 s handshake,
+ *   prepaid, 4000 Wh undelivered per wall and 10,000 Wh overall, no target, tolerance 5 Wh + 3 %, fee ≤ 10,000 msat and ≤ 1 %, 10 s heartbeat, 30 s handshake,
  *   10 s receipt wait, 10 s expiry margin, 2 s meter reports); integers must lie in BUYER_RANGES, money in
  *   MSAT_RANGE (at most MAX_MSAT), the price in PRICE_RANGE_MSAT_PER_WH
  * @returns BuyerConfig or ConfigProblem

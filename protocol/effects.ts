@@ -93,6 +93,30 @@ export interface PaymentResultEvent extends EventBase {
   preimage?: string;
   feeMsat?: bigint;
   error?: string;
+  /**
+   * Set when the shell refused to hand the payment to the node at all (so it is certainly unpaid), and why:
+   * INVOICE_AMBIGUOUS (the node's own decoding differs from the buyer's), INVOICE_DUPLICATE (the hash is already
+   * in the ledger from an earlier session). The session stops with this reason.
+   */
+  refusedReason?: ReasonCode;
+}
+/**
+ * Buyer only: what the car's own ledger says about the wall whose clear hello just arrived, sent by the shell
+ * right after `plug` and before that hello's frame. The machine is pure: these figures come from the store.
+ */
+export interface BuyerHistoryEvent extends EventBase {
+  type: 'history';
+  /** The wall key and session id of the hello the figures are for. */
+  wallPub: string;
+  sessionId: string;
+  /** Energy paid (or in doubt) but not delivered by the own meter in earlier sessions within the rolling
+   * window: with this wall's node key, and with every wall, Wh. */
+  undeliveredWallWh: number;
+  undeliveredTotalWh: number;
+  /** This wall is in back-off (its recent sessions ended with prepaid energy undelivered) until then, ms. */
+  backoffUntilMs: number | null;
+  /** The store already holds a session with this id. */
+  sessionIdKnown: boolean;
 }
 
 /** Events common to both machines. */
@@ -114,7 +138,7 @@ export type SellerEvent =
   | InvoiceExpiredEvent
   | RenewRequestEvent;
 /** Events of the buyer (vehicle) machine. */
-export type BuyerEvent = CommonEvent | PaymentResultEvent;
+export type BuyerEvent = CommonEvent | PaymentResultEvent | BuyerHistoryEvent;
 
 /** A JSON-friendly value in a record entry (amounts as decimal strings). */
 export type RecordValue = string | number | boolean | null;

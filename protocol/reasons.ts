@@ -40,6 +40,13 @@ export const Reason = {
   WRONG_NETWORK: 0x0106,
   /** Offer refused: terms are inconsistent (min block > max block, zero deposit, ...). */
   BAD_TERMS: 0x0107,
+  /**
+   * Offer refused: not even the deposit fits the car's cross-session caps on energy paid for but not delivered
+   * (per wall node key and overall, over a rolling window).
+   */
+  UNDELIVERED_CAP: 0x0108,
+  /** Offer refused: this wall's recent sessions ended with prepaid energy undelivered; it is in back-off. */
+  WALL_BACKOFF: 0x0109,
 
   /** Invoice refused: BOLT11 does not decode or has no amount or hash. */
   INVOICE_MALFORMED: 0x0201,
@@ -63,6 +70,14 @@ export const Reason = {
   INVOICE_UNEXPECTED: 0x020a,
   /** The buyer's node could not pay the invoice. */
   PAYMENT_FAILED: 0x020b,
+  /**
+   * Invoice refused: two readers would read it differently (a repeated or wrong-length `p`/`s`/`d`/`h`/`n`/`x`/
+   * `c`/`9`/`m`/`f` field, both `d` and `h`, an `n` that is not the signer, mixed case), or the paying node's
+   * own decoding differs from the buyer's. The node might pay another hash than the one checked.
+   */
+  INVOICE_AMBIGUOUS: 0x020c,
+  /** Invoice refused: it requires a feature the buyer does not pay with (unknown compulsory bit, blinded paths). */
+  INVOICE_UNSUPPORTED: 0x020d,
 
   /** The seller claims more energy than the buyer's own meter shows, beyond tolerance. */
   METER_MISMATCH: 0x0301,
@@ -83,6 +98,10 @@ export const Reason = {
   NO_RECEIPT: 0x0407,
   /** The local node signed with a key other than the configured one, or similar local misconfiguration. */
   LOCAL_FAULT: 0x0408,
+  /** The peer reused a session id this side has already stored (an earlier session's). */
+  SESSION_ID_REUSED: 0x0409,
+  /** A value from the peer does not fit this side's ledger (e.g. a price of 2^63 msat/Wh or more). */
+  VALUE_OUT_OF_RANGE: 0x040a,
 } as const;
 
 /** Symbolic reason name. */

@@ -9,6 +9,9 @@
  * the receipt (paid minus delivered); there is no on-protocol refund in version 1.
  */
 
+/** Largest amount any ledger stores (SQLite INTEGER, signed 64-bit), msat. A wall's value above it is refused. */
+export const MAX_LEDGER_MSAT = (1n << 63n) - 1n;
+
 /** A price in force from a cumulative paid energy on. */
 export interface PriceSegment {
   /** Cumulative paid energy of the session (Wh) from which this price applies. */
@@ -57,17 +60,45 @@ export function priceAt(schedule: readonly PriceSegment[], atWh: number): bigint
 }
 
 /**
+ * Exact price of the energy range [fromWh, fromWh + blockWh): each part at the price in force for it, so a
+ * block that crosses a price change is priced per part (the seller never invoices such a block, but the buyer
+ * checks every block with this same function).
+ * @param schedule segments in ascending `fromWh`, first at 0
+ * @param fromWh cumulative paid energy where the block starts, Wh
+ * @param blockWh energy of the block, Wh
+ * @returns msat = Σ price × Wh over the parts
+ */
+export function amountMsatForRange(
+  schedule: readonly PriceSegment[],
+  fromWh: number,
+  blockWh: number,
+): bigint {
+  const toWh = fromWh + blockWh;
+  let total = 0n;
+  let at = fromWh;
+  while (at < toWh) {
+    let partEndWh = toWh;
+    for (const seg of schedule) if (seg.fromWh > at && seg.fromWh < partEndWh) partEndWh = seg.fromWh;
+    total += amountMsatForBlock(priceAt(schedule, at), partEndWh - at);
+    at = partEndWh;
+  }
+  return total;
+}
+
+/**
  * Terms of the invoice for a block starting at `fromWh`: used by the seller to create it and by the buyer to
  * check it.
- * @returns { priceMsatPerWh, amountMsat }
+ * @returns { priceMsatPerWh: the price where the block starts, amountMsat: `amountMsatForRange` }
  */
 export function invoiceTerms(
   schedule: readonly PriceSegment[],
   fromWh: number,
   blockWh: number,
 ): { priceMsatPerWh: bigint; amountMsat: bigint } {
-  const priceMsatPerWh = priceAt(schedule, fromWh);
-  return { priceMsatPerWh, amountMsat: amountMsatForBlock(priceMsatPerWh, blockWh) };
+  return {
+    priceMsatPerWh: priceAt(schedule, fromWh),
+    amountMsat: amountMsatForRange(schedule, fromWh, blockWh),
+  };
 }
 
 /**

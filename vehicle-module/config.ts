@@ -50,6 +50,14 @@ export interface LimitsConfig {
   maxRoutingFeeMsat: bigint;
   /** routing fee cap per payment, percent of the amount; the lower of the two caps applies */
   maxRoutingFeePct: number;
+  /** most energy paid for but not delivered, summed over sessions with one wall (node key) in the window, Wh */
+  maxUndeliveredWhPerWall: number;
+  /** most energy paid for but not delivered, summed over all sessions in the window, Wh */
+  maxUndeliveredWhTotal: number;
+  /** rolling window of the two caps above (and of the back-off), s */
+  undeliveredWindowSec: number;
+  /** back-off after a session that a wall ended with prepaid energy undelivered; doubles per consecutive one, s */
+  wallBackoffSec: number;
 }
 
 /** How the module authenticates to the wall. */
@@ -135,6 +143,14 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     meterToleranceWh: l.int('meterToleranceWh', D.meterToleranceWh, R.meterToleranceWh),
     maxRoutingFeeMsat: l.bigint('maxRoutingFeeMsat', D.maxFeeMsat, { min: 0n, max: MAX_MSAT }),
     maxRoutingFeePct: l.number('maxRoutingFeePct', pct(D.maxFeePpm), pctRange(R.maxFeePpm)),
+    maxUndeliveredWhPerWall: l.int(
+      'maxUndeliveredWhPerWall',
+      D.maxUndeliveredWhPerWall,
+      R.maxUndeliveredWhPerWall,
+    ),
+    maxUndeliveredWhTotal: l.int('maxUndeliveredWhTotal', D.maxUndeliveredWhTotal, R.maxUndeliveredWhTotal),
+    undeliveredWindowSec: l.int('undeliveredWindowSec', 86_400, { min: 60, max: 366 * 86_400 }),
+    wallBackoffSec: l.int('wallBackoffSec', 600, { min: 0, max: 366 * 86_400 }),
   };
   if (limits.maxBlockWh > limits.maxPrepaidWh)
     l.problem(

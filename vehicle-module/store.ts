@@ -4,11 +4,17 @@
  *   recorded → sent → succeeded | failed,   recorded → failed (never reached the node)
  * and are committed as `recorded` BEFORE the node is asked to pay (write-ahead). After a restart every
  * `recorded`/`sent` row is resolved with the node's payment status before anything new is paid.
+ *
+ * Conflicting ids from a wall never reach a constraint: `recordPayment` reports a hash or (session, sequence)
+ * already in the ledger instead of inserting, and a stored receipt is never replaced (receipts are append-only).
+ * Per wall (node key) the store keeps each session's outcome, from which `history` derives the cross-session
+ * figures the buyer machine enforces: energy paid (or in doubt) but not delivered within a rolling window,
+ * and the wall's back-off after sessions that ended with prepaid energy undelivered.
  */
 import type { Clock } from '../hardware/clock.js';
 import { openDatabase, type Migration } from '../daemon/database.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
-import { commonMigration, SessionStore, toJson } from '../daemon/session-store.js';
+import { commonMigration, SessionStore, toJson, type ReceiptRow } from '../daemon/session-store.js';
 
 /** State of one payment. */
 export type PaymentState = 'recorded' | 'sent' | 'succeeded' | 'failed';
@@ -97,7 +103,42 @@ const vehicleMigrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'session outcomes per wall (loss bound across sessions, back-off)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE session_outcomes (
+          session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+          wall_pub TEXT NOT NULL,
+          ended_at_ms INTEGER NOT NULL,
+          paid_wh INTEGER NOT NULL,
+          delivered_wh INTEGER NOT NULL,
+          undelivered_wh INTEGER NOT NULL,
+          strike INTEGER NOT NULL CHECK (strike IN (0, 1))
+        );
+        CREATE INDEX session_outcomes_wall ON session_outcomes (wall_pub, ended_at_ms);
+        CREATE INDEX sessions_peer ON sessions (peer, started_at_ms);
+        CREATE INDEX payments_session ON payments (session_id);
+      `);
+    },
+  },
 ];
+
+/** Why `recordPayment` did not record: the wall reused an id the ledger already holds. */
+export type PaymentConflict = 'hash-in-ledger' | 'sequence-in-ledger';
+
+/** What the ledger says about a wall before a new session with it (see `VehicleStore.history`). */
+export interface WallHistory {
+  /** energy paid (or in doubt) but not delivered in earlier sessions with this wall within the window, Wh */
+  undeliveredWallWh: number;
+  /** the same over every wall, Wh */
+  undeliveredTotalWh: number;
+  /** the wall is in back-off until then (ms), or null */
+  backoffUntilMs: number | null;
+  /** a session with this id is already stored */
+  sessionIdKnown: boolean;
+}
 
 interface PaymentDbRow {
   session_id: string;
@@ -160,7 +201,9 @@ export class VehicleStore extends SessionStore {
    * Write-ahead: commits a payment as `recorded` before the node is asked to pay it.
    *
    * @param p session, sequence, hash, BOLT11, amount (msat), block [fromWh, toWh), payee node key
-   * @throws if the hash is already recorded, in flight or paid (unique index): a hash is never paid twice
+   * @returns null when recorded; otherwise why not (nothing written): the hash is already in the ledger (any
+   *   state, any session: a hash is never paid twice, and a wall reusing one is refused), or the session already
+   *   has a payment with this sequence number
    */
   recordPayment(p: {
     sessionId: string;
@@ -171,8 +214,15 @@ export class VehicleStore extends SessionStore {
     fromWh: number;
     toWh: number;
     payee: string;
-  }): void {
-    this.tx(() => {
+  }): PaymentConflict | null {
+    return this.tx(() => {
+      if (this.db.prepare('SELECT 1 FROM payments WHERE payment_hash = ?').get(p.paymentHash) !== undefined)
+        return 'hash-in-ledger';
+      if (
+        this.db.prepare('SELECT 1 FROM payments WHERE session_id = ? AND seq = ?').get(p.sessionId, p.seq) !==
+        undefined
+      )
+        return 'sequence-in-ledger';
       this.db
         .prepare(
           `INSERT INTO payments (session_id, seq, state, payment_hash, bolt11, amount_msat, from_wh, to_wh, payee, recorded_at_ms)
@@ -194,7 +244,131 @@ export class VehicleStore extends SessionStore {
         paymentHash: p.paymentHash,
         amountMsat: p.amountMsat,
       });
+      return null;
     });
+  }
+
+  /** The payment a session recorded under a sequence number, if any. */
+  paymentAt(sessionId: string, seq: number): PaymentRow | undefined {
+    const r = this.db
+      .prepare('SELECT * FROM payments WHERE session_id = ? AND seq = ?')
+      .safeIntegers(true)
+      .get(sessionId, seq) as PaymentDbRow | undefined;
+    return r ? paymentFromDb(r) : undefined;
+  }
+
+  /**
+   * Stores a session's receipt once: receipts are append-only, so a second receipt for the same session (a
+   * wall reusing a session id) is logged and dropped, never written over the first.
+   */
+  override saveReceipt(r: Omit<ReceiptRow, 'tMs'>): void {
+    this.tx(() => {
+      if (this.receipt(r.sessionId) !== undefined) {
+        this.appendEvent(r.sessionId, 'receipt.kept', {
+          reason: 'a receipt is already stored for this session',
+        });
+        return;
+      }
+      super.saveReceipt(r);
+    });
+  }
+
+  /**
+   * Records how a session ended for its wall (once; a second call for the session is ignored).
+   *
+   * @param o session, wall key, paid (or in doubt) / delivered / undelivered energy (Wh), strike = ended with
+   *   prepaid energy undelivered beyond tolerance and not by the owner's choice
+   */
+  recordOutcome(o: {
+    sessionId: string;
+    wallPub: string;
+    paidWh: number;
+    deliveredWh: number;
+    undeliveredWh: number;
+    strike: boolean;
+  }): void {
+    this.db
+      .prepare(
+        `INSERT INTO session_outcomes (session_id, wall_pub, ended_at_ms, paid_wh, delivered_wh, undelivered_wh, strike)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) DO NOTHING`,
+      )
+      .run(
+        o.sessionId,
+        o.wallPub,
+        this.clock.now(),
+        o.paidWh,
+        o.deliveredWh,
+        o.undeliveredWh,
+        o.strike ? 1 : 0,
+      );
+  }
+
+  /**
+   * Energy paid (or in doubt) but not delivered by our own meter, summed over sessions active or ended within
+   * the window (each session counts max(0, paid − delivered); payments that failed do not count).
+   *
+   * @param sinceMs window start, ms
+   * @param wallPub only sessions with this wall, or every wall
+   * @returns Wh
+   */
+  undeliveredWh(sinceMs: number, wallPub?: string): number {
+    const r = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(MAX(0, paid - energy_wh)), 0) AS wh FROM (
+           SELECT s.energy_wh,
+             COALESCE((SELECT SUM(p.to_wh - p.from_wh) FROM payments p
+                       WHERE p.session_id = s.id AND p.state != 'failed'), 0) AS paid
+           FROM sessions s
+           WHERE (s.status = 'active' OR COALESCE(s.ended_at_ms, s.started_at_ms) >= ?)
+             AND (? IS NULL OR s.peer = ?))`,
+      )
+      .safeIntegers(true)
+      .get(sinceMs, wallPub ?? null, wallPub ?? null) as { wh: bigint };
+    return Number(r.wh);
+  }
+
+  /**
+   * Until when a wall is in back-off: after n consecutive recent sessions that ended with prepaid energy
+   * undelivered (strikes within the window), from the last one's end for min(window, base × 2^(n−1)).
+   *
+   * @param wallPub the wall's node key, hex
+   * @param sinceMs window start, ms
+   * @param baseMs back-off after one strike, ms
+   * @param maxMs longest back-off, ms
+   * @returns ms since the Unix epoch, or null when not in back-off
+   */
+  backoffUntilMs(wallPub: string, sinceMs: number, baseMs: number, maxMs: number): number | null {
+    const rows = this.db
+      .prepare(
+        `SELECT ended_at_ms, strike FROM session_outcomes WHERE wall_pub = ? AND ended_at_ms >= ?
+         ORDER BY ended_at_ms DESC, rowid DESC LIMIT 64`,
+      )
+      .all(wallPub, sinceMs) as { ended_at_ms: number; strike: number }[];
+    let strikes = 0;
+    for (const r of rows) {
+      if (r.strike !== 1) break;
+      strikes += 1;
+    }
+    if (strikes === 0) return null;
+    const lengthMs = Math.min(maxMs, baseMs * 2 ** Math.min(strikes - 1, 40));
+    return (rows[0] as { ended_at_ms: number }).ended_at_ms + lengthMs;
+  }
+
+  /**
+   * The ledger's figures for a new session with a wall (fed to the buyer machine before the wall's hello).
+   *
+   * @param wallPub the wall's node key from its hello, hex
+   * @param sessionId the session id from its hello
+   * @param o rolling window and back-off base, ms
+   */
+  history(wallPub: string, sessionId: string, o: { windowMs: number; backoffMs: number }): WallHistory {
+    const sinceMs = this.clock.now() - o.windowMs;
+    return {
+      undeliveredWallWh: this.undeliveredWh(sinceMs, wallPub),
+      undeliveredTotalWh: this.undeliveredWh(sinceMs),
+      backoffUntilMs: this.backoffUntilMs(wallPub, sinceMs, o.backoffMs, o.windowMs),
+      sessionIdKnown: this.findSession(sessionId) !== undefined,
+    };
   }
 
   /** Marks a recorded payment as handed to the node. */

@@ -14,6 +14,22 @@
  * as long as the session still wants it and the wall has not issued a later invoice in its place; a payment that
  * found no route while the node's channels were coming back up is tried again for `payment.timeoutMs`.
  *
+ * One hash: the buyer machine checks an invoice with the paying node's decoding rules (`protocol/bolt11.ts`);
+ * before each attempt the daemon also asks the node how IT reads the request and pays only when the two views
+ * agree (hash, amount, payee, secret, CLTV, expiry), and the node is told the hash that was checked. A payment
+ * whose outcome is not known stays in doubt (`sent`, counted against every budget and the prepaid bound) until
+ * the node's record of that hash decides; after an attempt whose fate is unknown (the call timed out, the
+ * payment was in flight), a node answer of "never seen" is asked again after a grace period before it counts.
+ *
+ * Conflicting ids from a wall are refused, never written: a hash the ledger already holds (any session) is
+ * not recorded and the machine is told (`refusedReason` INVOICE_DUPLICATE); a session id the store already
+ * holds is refused at the hello; receipts are append-only.
+ *
+ * Loss bound across sessions: before each wall hello reaches the machine, the daemon feeds it the ledger's
+ * figures for that wall (`history`: undelivered energy with this wall and overall in the rolling window, the
+ * wall's back-off, whether the session id is known); the machine enforces `limits.maxUndeliveredWhPerWall`,
+ * `limits.maxUndeliveredWhTotal` and the back-off. Each session's outcome is stored per wall.
+ *
  * Plug detection: the module sits inline with the charge port; a session starts when the wall's hello arrives
  * while the machine is idle or its previous session has ended.
  */
@@ -28,11 +44,14 @@ import {
   InvoiceNotPayable,
   NoRoute,
   NodeUnreachable,
+  PaymentInFlight,
 } from '../lightning/errors.js';
 import type { LightningNode, PaymentStatus } from '../lightning/lightning-node.js';
 import {
   buyerConfig,
   buyerStep,
+  compareWithNode,
+  decodeInvoice,
   createBuyer,
   deserializeState,
   parseFrame,
@@ -43,6 +62,7 @@ import {
   type BuyerState,
   type Effect,
   type Network,
+  type ReasonCode,
 } from '../protocol/index.js';
 import { MachineRunner, type FailSafe, type MachineBinding } from '../daemon/machine-runner.js';
 import { SendQueue } from '../daemon/send-queue.js';
@@ -65,8 +85,12 @@ export interface VehicleParts {
   meter: EnergyMeter;
 }
 
-/** Final outcome of one payment, as the node reports it. */
-type Outcome = { ok: true; preimage: string; feeMsat: bigint } | { ok: false; error: string };
+/** Final outcome of one payment, as the node reports it (or: refused before the node was asked to pay). */
+type Outcome =
+  { ok: true; preimage: string; feeMsat: bigint } | { ok: false; error: string; refusedReason?: ReasonCode };
+
+/** The `pay` effect. */
+type PayEffect = Extract<Effect, { type: 'pay' }>;
 
 /** What the node finally said about a payment (never `in_flight`), or that the daemon is stopping. */
 type FinalStatus = Exclude<PaymentStatus['state'], 'in_flight'> | 'stopping';
@@ -75,6 +99,11 @@ type FinalStatus = Exclude<PaymentStatus['state'], 'in_flight'> | 'stopping';
 const MAX_PAY_ATTEMPTS = 60;
 
 const realTime = new SystemClock();
+
+/** Whether a failed attempt may still have reached the node (its outcome is not known from the error). */
+function uncertainAttempt(error: Error): boolean {
+  return error instanceof NodeUnreachable || error instanceof PaymentInFlight;
+}
 
 /** Percent (number) → parts per million (integer). */
 const ppm = (pct: number): number => Math.round(pct * 10_000);
@@ -108,6 +137,8 @@ export class VehicleDaemon {
       maxPriceMsatPerWh: l.maxPriceMsatPerWh,
       maxBlockWh: l.maxBlockWh,
       maxPrepaidWh: l.maxPrepaidWh,
+      maxUndeliveredWhPerWall: l.maxUndeliveredWhPerWall,
+      maxUndeliveredWhTotal: l.maxUndeliveredWhTotal,
       sessionBudgetMsat: l.sessionBudgetMsat,
       dailyBudgetMsat: l.dailyBudgetMsat,
       spentTodayMsat: store.spentTodayMsat(),
@@ -217,6 +248,13 @@ export class VehicleDaemon {
           config: { ...this.runner.state.config, spentTodayMsat: this.parts.store.spentTodayMsat() },
         };
         this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
+        const { identityPub, sessionId } = p.value.message;
+        const l = this.parts.config.limits;
+        const history = this.parts.store.history(identityPub.toLowerCase(), sessionId, {
+          windowMs: l.undeliveredWindowSec * 1000,
+          backoffMs: l.wallBackoffSec * 1000,
+        });
+        this.dispatch({ type: 'history', atMs, wallPub: identityPub, sessionId, ...history });
       }
     }
     this.dispatch({ type: 'frame', bytes, atMs });
@@ -279,8 +317,18 @@ export class VehicleDaemon {
           });
         }
         for (const e of effects) {
-          if (e.type === 'record') store.appendEvent(sid, `machine.${e.kind}`, e.data);
-          else if (e.type === 'alarm')
+          if (e.type === 'record') {
+            store.appendEvent(sid, `machine.${e.kind}`, e.data);
+            if (e.kind === 'sessionOutcome' && sid) {
+              const d = e.data as {
+                wallPub: string;
+                paidWh: number;
+                deliveredWh: number;
+                undeliveredWh: number;
+              };
+              store.recordOutcome({ sessionId: sid, ...d, strike: e.data.strike === true });
+            }
+          } else if (e.type === 'alarm')
             store.appendEvent(sid, 'machine.alarm', { reason: reasonName(e.reason), message: e.message });
           else if (e.type === 'pay' && sid) {
             const p = s.payments.find((x) => x.paymentHash === e.paymentHash);
@@ -288,7 +336,8 @@ export class VehicleDaemon {
             const priorWh = s.payments
               .filter((x) => x.seq < e.seq && x.status !== 'failed')
               .reduce((a, x) => a + x.blockWh, 0);
-            store.recordPayment({
+            // a conflict (hash already in the ledger) is not written; `pay` finds no row and refuses it
+            const conflict = store.recordPayment({
               sessionId: sid,
               seq: e.seq,
               paymentHash: e.paymentHash,
@@ -298,6 +347,12 @@ export class VehicleDaemon {
               toWh: priorWh + blockWh,
               payee: s.wallPub ?? '',
             });
+            if (conflict !== null)
+              store.appendEvent(sid, 'payment.conflict', {
+                seq: e.seq,
+                paymentHash: e.paymentHash,
+                conflict,
+              });
           } else if (e.type === 'sessionEnded' && sid) {
             if (e.receipt)
               store.saveReceipt({
@@ -322,7 +377,7 @@ export class VehicleDaemon {
         this.sendQueue.push(e.frame, e.message.type);
         return;
       case 'pay':
-        void this.pay(e.paymentHash, e.bolt11, e.maxFeeMsat);
+        void this.pay(e, s.sessionId);
         return;
       case 'signWithNodeKey':
         void node
@@ -354,20 +409,55 @@ export class VehicleDaemon {
     }
   }
 
-  /** Pays one recorded invoice and reports the node's final outcome to the machine. */
-  private async pay(paymentHash: string, bolt11: string, maxFeeMsat: bigint): Promise<void> {
-    const { store } = this.parts;
+  /**
+   * Pays one recorded invoice and reports the node's final outcome to the machine. A `pay` whose row is not
+   * this session's (the wall reused a hash the ledger already holds) is refused without touching the node.
+   */
+  private async pay(e: PayEffect, sessionId: string | null): Promise<void> {
+    const { store, clock } = this.parts;
+    const paymentHash = e.paymentHash;
+    const row = sessionId === null ? undefined : store.paymentAt(sessionId, e.seq);
+    if (row === undefined || row.paymentHash !== paymentHash) {
+      const earlier = store.findPayment(paymentHash);
+      const error = earlier
+        ? `payment hash already in the ledger (session ${earlier.sessionId}, invoice ${earlier.seq}, ${earlier.state})`
+        : 'payment not in the ledger';
+      this.alarm(`invoice ${e.seq} refused: ${error}`);
+      this.dispatch({
+        type: 'paymentResult',
+        paymentHash,
+        ok: false,
+        error,
+        refusedReason: Reason.INVOICE_DUPLICATE,
+        atMs: clock.now(),
+      });
+      return;
+    }
     if (this.paying.has(paymentHash)) return;
     this.paying.add(paymentHash);
     try {
-      const row = store.livePayment(paymentHash);
       if (row.state !== 'recorded') return; // already handled (restart recovery)
       store.markSent(paymentHash);
-      const outcome = await this.payUntilDecided(paymentHash, bolt11, maxFeeMsat);
+      const outcome = await this.payUntilDecided(paymentHash, e.bolt11, e.maxFeeMsat);
       if (!this.stopping) this.finish(store.livePayment(paymentHash), outcome);
     } finally {
       this.paying.delete(paymentHash);
     }
+  }
+
+  /**
+   * Asks the node how it reads the request and compares that with the buyer's view.
+   *
+   * @returns null when they agree, or the refusal (the node is then never asked to pay)
+   * @throws whatever the node's decode throws (unreachable, starting up, cannot read it): the attempt then
+   *   ends like a payment that never reached the node, decided by the node's record and the retry rules
+   */
+  private async crossCheck(bolt11: string): Promise<{ reason: ReasonCode; error: string } | null> {
+    const mine = decodeInvoice(bolt11);
+    if (!mine.ok) return { reason: Reason.INVOICE_MALFORMED, error: mine.error.message };
+    const seen = await this.parts.node.decodePaymentRequest(bolt11);
+    const same = compareWithNode(mine.value, seen);
+    return same.ok ? null : { reason: Reason.INVOICE_AMBIGUOUS, error: same.error.message };
   }
 
   /**
@@ -379,14 +469,21 @@ export class VehicleDaemon {
     for (let attempt = 1; ; attempt++) {
       const startedAtMs = realTime.now();
       let error: Error;
+      let payCalled = false;
       try {
-        const r = await node.pay(bolt11, { maxFeeMsat, timeoutMs: config.payment.timeoutMs });
+        const refusal = await this.crossCheck(bolt11);
+        if (refusal !== null) {
+          this.nodeAnswered();
+          return { ok: false, error: refusal.error, refusedReason: refusal.reason };
+        }
+        payCalled = true;
+        const r = await node.pay(bolt11, { maxFeeMsat, timeoutMs: config.payment.timeoutMs, paymentHash });
         this.nodeAnswered();
         return { ok: true, preimage: r.preimage, feeMsat: r.feeMsat };
       } catch (err) {
         error = err as Error;
       }
-      const st = await this.finalStatus(paymentHash);
+      const st = await this.decidedStatus(paymentHash, payCalled && uncertainAttempt(error));
       if (st.state === 'succeeded')
         return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
       if (st.state === 'stopping') return { ok: false, error: 'daemon stopping' };
@@ -455,11 +552,30 @@ export class VehicleDaemon {
    * @param why the error that made the outcome uncertain (reported if the node says failed)
    */
   private async resolve(paymentHash: string, why: string): Promise<Outcome> {
-    const st = await this.finalStatus(paymentHash);
+    const row = this.parts.store.findPayment(paymentHash);
+    const st = await this.decidedStatus(paymentHash, row?.state === 'sent');
     if (st.state === 'succeeded') return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
     if (st.state === 'failed') return { ok: false, error: why };
     if (st.state === 'unknown') return { ok: false, error: `never reached the node (${why})` };
     return { ok: false, error: 'daemon stopping' };
+  }
+
+  /**
+   * The node's final record of a payment. After an attempt whose fate is unknown (the call timed out, the
+   * payment was in flight, the daemon stopped while it was sent), "never seen" is asked again after a grace
+   * period (`payment.timeoutMs`, at most 10 s): the request may still have been on its way to the node.
+   *
+   * @param paymentHash hex hash (the one the node pays)
+   * @param uncertain the last attempt may have reached the node
+   */
+  private async decidedStatus(
+    paymentHash: string,
+    uncertain: boolean,
+  ): Promise<{ state: FinalStatus; preimage?: string; feeMsat?: bigint }> {
+    const st = await this.finalStatus(paymentHash);
+    if (st.state !== 'unknown' || !uncertain) return st;
+    await realTime.sleep(Math.min(10_000, this.parts.config.payment.timeoutMs));
+    return this.finalStatus(paymentHash);
   }
 
   /**
@@ -532,7 +648,12 @@ export class VehicleDaemon {
       type: 'paymentResult',
       paymentHash: p.paymentHash,
       ok: outcome.ok,
-      ...(outcome.ok ? { preimage: outcome.preimage, feeMsat: outcome.feeMsat } : { error: outcome.error }),
+      ...(outcome.ok
+        ? { preimage: outcome.preimage, feeMsat: outcome.feeMsat }
+        : {
+            error: outcome.error,
+            ...(outcome.refusedReason !== undefined ? { refusedReason: outcome.refusedReason } : {}),
+          }),
       atMs: clock.now(),
     });
   }

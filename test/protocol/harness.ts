@@ -129,6 +129,8 @@ export class Sim {
   wallRegisterWh = 1000;
   carRegisterWh = 5000;
   powerW = 7200;
+  /** The wall node's key: it signs the handshake (and, by default, invoices). */
+  wallKey = WALL_KEY;
   /** Key the fake wall node signs invoices with (set to OTHER_KEY to forge). */
   invoiceKey = WALL_KEY;
   autoPay = true;
@@ -168,7 +170,7 @@ export class Sim {
           type: 'nodeSignature',
           atMs: this.now,
           text: e.text,
-          signature: signNodeMessage(e.text, WALL_KEY).zbase32,
+          signature: signNodeMessage(e.text, this.wallKey).zbase32,
         });
         return;
       case 'createInvoice': {
@@ -393,7 +395,7 @@ export function wallInvoice(
   const amountMsat = over.amountMsat ?? price * BigInt(blockWh);
   injected += 1;
   const bolt = makeInvoice({
-    key: over.key ?? WALL_KEY,
+    key: over.key ?? sim.wallKey,
     network: over.network ?? 'regtest',
     amountMsat: over.bolt11Amount ?? amountMsat,
     paymentHash: over.paymentHash ?? sha256hex(`injected ${injected}`),

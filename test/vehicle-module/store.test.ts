@@ -10,15 +10,21 @@ const tmp = (): string => join(mkdtempSync(join(tmpdir(), 'vehstore-')), 'vehicl
 const H1 = '11'.repeat(32);
 const H2 = '22'.repeat(32);
 
-function pay(s: VehicleStore, seq: number, hash: string, amountMsat = 5_000n): void {
-  s.recordPayment({
-    sessionId: 's1',
+function pay(
+  s: VehicleStore,
+  seq: number,
+  hash: string,
+  amountMsat = 5_000n,
+  o: { sessionId?: string; fromWh?: number; toWh?: number } = {},
+) {
+  return s.recordPayment({
+    sessionId: o.sessionId ?? 's1',
     seq,
     paymentHash: hash,
     bolt11: 'lnbcrt1',
     amountMsat,
-    fromWh: 0,
-    toWh: 50,
+    fromWh: o.fromWh ?? 0,
+    toWh: o.toWh ?? 50,
     payee: '02ab',
   });
 }
@@ -43,16 +49,97 @@ describe('vehicle store', () => {
     r.close();
   });
 
-  it('never lets the same hash be live twice, but allows a retry after a failure', () => {
+  it('never records a hash or a sequence twice: a wall reusing one gets a conflict, not a crash', () => {
     const s = VehicleStore.open(tmp(), new ManualClock());
     s.createSession('s1', '02ab');
-    pay(s, 0, H1);
-    expect(() => pay(s, 1, H1)).toThrow(/UNIQUE/);
+    s.createSession('s2', '02ab');
+    expect(pay(s, 0, H1)).toBeNull();
+    expect(pay(s, 1, H1)).toBe('hash-in-ledger');
+    expect(pay(s, 0, H2)).toBe('sequence-in-ledger');
     s.markSent(H1);
     s.markFailed(H1, 'no route');
-    pay(s, 1, H1); // a new attempt after a definite failure
-    expect(s.livePayment(H1)).toMatchObject({ seq: 1, state: 'recorded' });
-    expect(s.payments('s1').map((p) => p.state)).toEqual(['failed', 'recorded']);
+    expect(pay(s, 0, H1, 5_000n, { sessionId: 's2' })).toBe('hash-in-ledger'); // even after a failure
+    expect(s.payments('s1').map((p) => [p.seq, p.state])).toEqual([[0, 'failed']]);
+    expect(s.payments('s2')).toEqual([]);
+    expect(s.paymentAt('s1', 0)?.paymentHash).toBe(H1);
+    s.close();
+  });
+
+  it('keeps receipts append-only: a second receipt for a session never replaces the first', () => {
+    const s = VehicleStore.open(tmp(), new ManualClock());
+    s.createSession('s1', '02ab');
+    s.saveReceipt({ sessionId: 's1', bodyJson: '{"totalPaidMsat":"10000"}', signature: 'sig1', valid: true });
+    s.saveReceipt({ sessionId: 's1', bodyJson: '{"totalPaidMsat":"0"}', signature: 'sig2', valid: true });
+    expect(s.receipt('s1')).toMatchObject({ bodyJson: '{"totalPaidMsat":"10000"}', signature: 'sig1' });
+    expect(s.events({ sessionId: 's1' }).map((e) => e.kind)).toContain('receipt.kept');
+    s.close();
+  });
+
+  it('sums undelivered energy per wall and overall in the window, and backs off a wall after strikes', () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const s = VehicleStore.open(tmp(), clock);
+    const A = '02' + 'aa'.repeat(32);
+    const B = '03' + 'bb'.repeat(32);
+    // wall A: paid 300 Wh (one payment still in doubt), delivered 40 → 260 undelivered; a failed payment counts 0
+    s.createSession('a1', A);
+    pay(s, 0, H1, 5_000n, { sessionId: 'a1', fromWh: 0, toWh: 200 });
+    s.markSucceeded(H1, { preimage: '00', feeMsat: 0n });
+    pay(s, 1, H2, 5_000n, { sessionId: 'a1', fromWh: 200, toWh: 300 });
+    pay(s, 2, '33'.repeat(32), 5_000n, { sessionId: 'a1', fromWh: 300, toWh: 400 });
+    s.markFailed('33'.repeat(32), 'no route');
+    s.updateSession('a1', { energyWh: 40 });
+    s.endSession('a1', 'USER_STOP');
+    s.recordOutcome({
+      sessionId: 'a1',
+      wallPub: A,
+      paidWh: 300,
+      deliveredWh: 40,
+      undeliveredWh: 260,
+      strike: true,
+    });
+    // wall B: delivered more than paid → 0
+    s.createSession('b1', B);
+    pay(s, 0, '44'.repeat(32), 5_000n, { sessionId: 'b1', fromWh: 0, toWh: 100 });
+    s.updateSession('b1', { energyWh: 120 });
+    const h = s.history(A, 'a1', { windowMs: 86_400_000, backoffMs: 60_000 });
+    expect(h).toEqual({
+      undeliveredWallWh: 260,
+      undeliveredTotalWh: 260,
+      backoffUntilMs: Date.UTC(2026, 0, 1) + 60_000,
+      sessionIdKnown: true,
+    });
+    expect(s.history(B, 'new', { windowMs: 86_400_000, backoffMs: 60_000 })).toMatchObject({
+      undeliveredWallWh: 0,
+      backoffUntilMs: null,
+      sessionIdKnown: false,
+    });
+    // a second strike doubles the back-off; a clean session ends it
+    void clock.advance(1000);
+    s.createSession('a2', A);
+    s.endSession('a2', 'UNPAID');
+    s.recordOutcome({
+      sessionId: 'a2',
+      wallPub: A,
+      paidWh: 0,
+      deliveredWh: 0,
+      undeliveredWh: 50,
+      strike: true,
+    });
+    expect(s.backoffUntilMs(A, 0, 60_000, 86_400_000)).toBe(clock.now() + 120_000);
+    void clock.advance(1000);
+    s.createSession('a3', A);
+    s.recordOutcome({
+      sessionId: 'a3',
+      wallPub: A,
+      paidWh: 0,
+      deliveredWh: 0,
+      undeliveredWh: 0,
+      strike: false,
+    });
+    expect(s.backoffUntilMs(A, 0, 60_000, 86_400_000)).toBeNull();
+    // the window rolls: a day later wall A's sessions no longer count
+    void clock.advance(86_400_000 + 5_000);
+    expect(s.history(A, 'x', { windowMs: 86_400_000, backoffMs: 60_000 }).undeliveredWallWh).toBe(0);
     s.close();
   });
 
