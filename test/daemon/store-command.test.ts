@@ -54,7 +54,7 @@ function wallConfig(dir: string, storePath: string): string {
     stringify({
       tariff: { priceMsatPerWh: 100 },
       lightning: { connectionFile: join(dir, 'connection.json'), node: 'wall' },
-      link: { kind: 'ip', port: 49_999, peerAddress: '::1' },
+      link: { kind: 'ip', port: 49_999, listenAddress: '::1' },
       evse: { kind: 'sim', url: 'ws://127.0.0.1:1' },
       meter: { kind: 'sim', url: 'ws://127.0.0.1:1', name: 'wall' },
       store: { path: storePath },

@@ -154,11 +154,10 @@ describe('hostile wall: conflicting ids and out-of-range values', () => {
   });
 
   it('declines a price of 2^63 msat/Wh or more even when the owner set no lower maximum', () => {
-    const s = sim(
-      { maxPriceMsatPerWh: (1n << 64n) - 1n, sessionBudgetMsat: (1n << 64n) - 1n },
-      {
-        priceMsatPerWh: 1n << 63n,
-      },
+    // both configs bypass their readers' ranges on purpose: the buyer must refuse the wall's value by itself
+    const s = new Sim(
+      { ...testSellerConfig(), priceMsatPerWh: 1n << 63n },
+      { ...testBuyerConfig(), maxPriceMsatPerWh: (1n << 64n) - 1n, sessionBudgetMsat: (1n << 64n) - 1n },
     );
     s.plug();
     expect(records(s.buyerEffects, 'offerDeclined')[0]).toMatchObject({ reason: 'VALUE_OUT_OF_RANGE' });
@@ -311,13 +310,14 @@ const plan: fc.Arbitrary<SessionPlan> = fc
     wall: fc.integer({ min: 0, max: 1 }),
     reuseSession: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
     price: fc.integer({ min: 50, max: 150 }),
-    minBlockWh: fc.integer({ min: 10, max: 120 }),
+    // the seller's config refuses blocks (and shrunk blocks before a limit) below 1 sat: ≥ 20 Wh × ≥ 50 msat/Wh
+    minBlockWh: fc.integer({ min: 20, max: 120 }),
     extraBlockWh: fc.integer({ min: 0, max: 300 }),
     depositBlocks: fc.integer({ min: 1, max: 3 }),
     doubtEvery: fc.integer({ min: 0, max: 3 }),
     acts: fc.array(act, { maxLength: 24 }),
   })
-  .map((p) => ({ ...p, maxBlockWh: p.minBlockWh + p.extraBlockWh }));
+  .map((p) => ({ ...p, maxBlockWh: 2 * p.minBlockWh + p.extraBlockWh }));
 
 const CAPS = { maxPrepaidWh: 600, maxUndeliveredWhPerWall: 1000, maxUndeliveredWhTotal: 1500 };
 

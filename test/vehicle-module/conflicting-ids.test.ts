@@ -178,7 +178,7 @@ describe('vehicle daemon: a wall reusing ids', () => {
       ConfigReader.fromYaml(`
 limits: { maxPriceMsatPerWh: 150, sessionBudgetMsat: 10000000, dailyBudgetMsat: 20000000, wallBackoffSec: 0 }
 lightning: { socket: "127.0.0.1:10009", macaroon: admin.macaroon }
-link: { kind: ip }
+link: { kind: ip, peerAddress: "::1" }
 meter: { kind: sim, url: "http://127.0.0.1:1/", name: vehicle, pollIntervalMs: 100 }
 status: { enabled: false }
 `),

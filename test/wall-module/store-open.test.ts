@@ -101,7 +101,7 @@ describe('store open: refusals with a clear message, file kept', () => {
         tariff: { priceMsatPerWh: 100 },
         // a dead socket: the refusals below all happen before the node is called
         lightning: lightning ?? { socket: '127.0.0.1:9', macaroon: creds.macaroon, cert: creds.cert },
-        link: { kind: 'ip', port: 49_999, peerAddress: '::1' },
+        link: { kind: 'ip', port: 49_999, listenAddress: '::1' },
         evse: { kind: 'sim', url: bridge.url },
         meter: { kind: 'sim', url: bridge.url, name: 'wall' },
         store: { path: storePath },
