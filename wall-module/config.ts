@@ -60,7 +60,7 @@ export interface SessionConfig {
 }
 
 /** The charger. */
-export type EvseConfig =
+export type EvseConfig = (
   | {
       kind: 'openevse';
       port: string;
@@ -71,7 +71,13 @@ export type EvseConfig =
       /** largest power the charger delivers, W (sizes the deposit block before any reading) */
       maxPowerW: number;
     }
-  | { kind: 'sim'; url: string; maxCurrentA: number; maxPowerW: number };
+  | { kind: 'sim'; url: string; maxCurrentA: number; maxPowerW: number }
+) & {
+  /** the EVSE's own watchdog (heartbeat supervision) falls back to 0 A after this many seconds without a pet */
+  watchdogIntervalSec: number;
+  /** run on an EVSE without a watchdog (logged loudly); otherwise such an EVSE is refused */
+  allowUnsupervised: boolean;
+};
 
 /** How a power cut is verified by measured current. */
 export interface PowerCutConfig {
@@ -148,9 +154,11 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);
   const maxCurrentA = e.number('maxCurrentA', 16, { min: 6, max: 80 });
   const maxPowerW = e.int('maxPowerW', 11_000, { min: 1000, max: 400_000 });
+  const watchdogIntervalSec = e.int('watchdogIntervalSec', 10, { min: 1, max: 3600 });
+  const allowUnsupervised = e.bool('allowUnsupervised', false);
   const evse: EvseConfig =
     evseKind === 'sim'
-      ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW }
+      ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW, watchdogIntervalSec, allowUnsupervised }
       : {
           kind: 'openevse',
           port: e.string('port'),
@@ -158,6 +166,8 @@ export function readWallConfig(r: ConfigReader): WallConfig {
           checksum: e.oneOf('checksum', ['xor', 'sum'] as const, 'xor'),
           maxCurrentA,
           maxPowerW,
+          watchdogIntervalSec,
+          allowUnsupervised,
         };
   const p = r.section('powerCut');
   const powerCut: PowerCutConfig = {
