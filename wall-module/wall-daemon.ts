@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../hardware/clock.js';
 import type { Evse, EvseStatus } from '../hardware/evse/evse.js';
 import { PowerCutVerifier } from '../hardware/evse/power-cut-verifier.js';
+import { EvseWatchdogKeeper } from '../hardware/evse/watchdog-keeper.js';
 import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
 import { MeterPoller } from '../hardware/meter/meter-poller.js';
 import type { CableLink } from '../hardware/link/cable-link.js';
@@ -76,6 +77,8 @@ export interface WallObserver {
   ): void;
   invoicePaid?(sessionId: string, inv: { seq: number; paymentHash: string; amountMsat: bigint }): void;
   sessionEnded?(sessionId: string, reason: string, summary: { energyWh: number; paidMsat: bigint }): void;
+  /** the session loop processed a tick (it is alive): daemon clock ms */
+  loopTick?(atMs: number): void;
   /** extra HTML for the status page */
   html?(): string;
   /** called when the daemon stops */
@@ -106,6 +109,7 @@ export class WallDaemon {
   private stopping = false;
   private readonly observers: WallObserver[];
   private readonly sendQueue: SendQueue;
+  private watchdog: EvseWatchdogKeeper | null = null;
 
   private constructor(
     private readonly parts: WallParts,
@@ -182,6 +186,21 @@ export class WallDaemon {
       phase: this.runner.state.phase,
       sessionId: this.runner.state.sessionId,
     });
+
+    // the EVSE's own watchdog: report a miss while we were away, then arm it (pets come from the loop's ticks)
+    this.watchdog = await EvseWatchdogKeeper.start(evse, {
+      intervalSec: config.evse.watchdogIntervalSec,
+      fallbackCurrentA: 0,
+      allowUnsupervised: config.evse.allowUnsupervised,
+      log,
+      onMissed: (when, st) => {
+        store.appendEvent(this.runner.state.sessionId, 'evse.watchdogMissed', { when, ...st });
+        this.alarm(`EVSE watchdog fired (${when}): no heartbeat for ${st.intervalSec} s, power fell back`);
+      },
+    });
+    // after a fallback that stopped the EVSE, power goes back on only if the restored machine says so
+    if (this.watchdog.startup.missedBeforeStart && this.runner.state.energized)
+      await evse.enable().catch((e: Error) => log.warn('EVSE enable failed', { error: e.message }));
 
     // safety first: power stays off unless the restored machine says it is on
     if (!this.runner.state.energized)
@@ -461,7 +480,12 @@ export class WallDaemon {
         }
       },
       execute: (e, s) => this.execute(e, s),
-      afterStep: () => this.status?.publish(),
+      afterStep: (_s, ev) => {
+        this.status?.publish();
+        if (ev.type !== 'tick') return;
+        this.watchdog?.pet();
+        for (const o of this.observers) o.loopTick?.(ev.atMs);
+      },
     };
   }
 
