@@ -196,11 +196,11 @@ export class WallDaemon {
       onMissed: (when, st) => {
         store.appendEvent(this.runner.state.sessionId, 'evse.watchdogMissed', { when, ...st });
         this.alarm(`EVSE watchdog fired (${when}): no heartbeat for ${st.intervalSec} s, power fell back`);
+        // the fallback stopped the EVSE: power goes back on only if the machine says so
+        if (this.runner.state.energized)
+          void evse.enable().catch((e: Error) => log.warn('EVSE enable failed', { error: e.message }));
       },
     });
-    // after a fallback that stopped the EVSE, power goes back on only if the restored machine says so
-    if (this.watchdog.startup.missedBeforeStart && this.runner.state.energized)
-      await evse.enable().catch((e: Error) => log.warn('EVSE enable failed', { error: e.message }));
 
     // safety first: power stays off unless the restored machine says it is on
     if (!this.runner.state.energized)
