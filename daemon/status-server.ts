@@ -62,6 +62,19 @@ export interface StatusSource {
   extraHtml?(): string;
 }
 
+/** An extra HTTP route served by the status server (e.g. `/metrics`). */
+export interface StatusRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+}
+
+/** Options of `StatusServer.start`. */
+export interface StatusServerOptions {
+  /** extra routes, matched on method and exact path before the built-in ones */
+  routes?: ReadonlyArray<StatusRoute>;
+}
+
 /** The running status server. */
 export class StatusServer {
   private constructor(
@@ -70,6 +83,7 @@ export class StatusServer {
     private readonly source: StatusSource,
     /** the URL of the page */
     readonly url: string,
+    private readonly routes: ReadonlyArray<StatusRoute> = [],
   ) {}
 
   /**
@@ -78,9 +92,15 @@ export class StatusServer {
    * @param source data provider
    * @param listen address to bind (e.g. 127.0.0.1)
    * @param port TCP port, 0 = any free port
+   * @param options extra routes
    * @returns the server; `url` is the page's address
    */
-  static async start(source: StatusSource, listen: string, port: number): Promise<StatusServer> {
+  static async start(
+    source: StatusSource,
+    listen: string,
+    port: number,
+    options: StatusServerOptions = {},
+  ): Promise<StatusServer> {
     const http = createServer();
     const wss = new WebSocketServer({ noServer: true });
     await new Promise<void>((resolve, reject) => {
@@ -89,7 +109,7 @@ export class StatusServer {
     });
     const addr = http.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const server = new StatusServer(http, wss, source, `http://${host}:${addr.port}/`);
+    const server = new StatusServer(http, wss, source, `http://${host}:${addr.port}/`, options.routes);
     http.on('request', (req, res) => server.handle(req, res));
     http.on('upgrade', (req, socket, head) => {
       if (req.url !== '/ws') {
@@ -119,6 +139,16 @@ export class StatusServer {
       res.end(toJson(body));
     };
     try {
+      const route = this.routes.find((r) => r.method === req.method && r.path === url.pathname);
+      if (route) {
+        void Promise.resolve()
+          .then(() => route.handle(req, res))
+          .catch((err: Error) => {
+            if (!res.headersSent) json(500, { error: err.message });
+            else res.end();
+          });
+        return;
+      }
       if (req.method !== 'GET') return json(405, { error: 'only GET' });
       const p = url.pathname;
       if (p === '/') {
