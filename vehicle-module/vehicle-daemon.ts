@@ -48,7 +48,12 @@ import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js'
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
-import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
+import {
+  StatusServer,
+  type StatusRoute,
+  type StatusSnapshot,
+  type StatusSource,
+} from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
@@ -63,6 +68,10 @@ export interface VehicleParts {
   node: LightningNode;
   link: CableLink;
   meter: EnergyMeter;
+  /** extra routes on the status server (e.g. `/metrics`) */
+  routes?: StatusRoute[];
+  /** called when the session loop processed a tick (it is alive), daemon clock ms */
+  onLoopTick?(atMs: number): void;
 }
 
 /** Final outcome of one payment, as the node reports it. */
@@ -189,7 +198,9 @@ export class VehicleDaemon {
 
     this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
     if (config.status.enabled) {
-      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port);
+      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port, {
+        routes: this.parts.routes,
+      });
       log.info('status page', { url: this.status.url });
     }
   }
@@ -306,7 +317,10 @@ export class VehicleDaemon {
         }
       },
       execute: (e, s) => this.execute(e, s),
-      afterStep: () => this.status?.publish(),
+      afterStep: (_s, ev) => {
+        this.status?.publish();
+        if (ev.type === 'tick') this.parts.onLoopTick?.(ev.atMs);
+      },
     };
   }
 

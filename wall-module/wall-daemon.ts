@@ -37,7 +37,12 @@ import {
 import { MachineRunner, type MachineBinding } from '../daemon/machine-runner.js';
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
-import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
+import {
+  StatusServer,
+  type StatusRoute,
+  type StatusSnapshot,
+  type StatusSource,
+} from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
@@ -60,6 +65,8 @@ export interface WallParts {
   meter: EnergyMeter;
   /** observer hooks (OCPP reporting) */
   observers?: WallObserver[];
+  /** extra routes on the status server (e.g. `/metrics`) */
+  routes?: StatusRoute[];
 }
 
 /** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
@@ -260,7 +267,9 @@ export class WallDaemon {
     this.scheduleExpiryCheck();
 
     if (config.status.enabled) {
-      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port);
+      this.status = await StatusServer.start(this.statusSource(), config.status.listen, config.status.port, {
+        routes: this.parts.routes,
+      });
       log.info('status page', { url: this.status.url });
     }
   }
