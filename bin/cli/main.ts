@@ -4,6 +4,8 @@
  *   boltcharge vehicle --config vehicle.yaml      run the vehicle daemon
  *   boltcharge sessions (--config F | --db F) [--json]
  *   boltcharge receipt <session> (--config F | --db F) [--json | --csv]
+ *   boltcharge doctor --config F [--json]          check an installation (exit codes: bin/cli/doctor.ts)
+ *   boltcharge --version
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
@@ -17,6 +19,8 @@ const usage = `usage:
   boltcharge vehicle --config vehicle.yaml
   boltcharge sessions (--config <daemon.yaml> | --db <store.sqlite>) [--json]
   boltcharge receipt <session> (--config <daemon.yaml> | --db <store.sqlite>) [--json | --csv]
+  boltcharge doctor --config <daemon.yaml> [--json]
+  boltcharge --version
 `;
 
 /**
@@ -41,6 +45,7 @@ export async function main(
         json: { type: 'boolean' },
         csv: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (err) {
@@ -49,6 +54,11 @@ export async function main(
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
+  if (values.version) {
+    const { packageVersion } = await import('./version.js');
+    out(`boltcharge ${packageVersion()}\n`);
+    return 0;
+  }
   if (values.help || !command) {
     out(usage);
     return values.help ? 0 : 2;
@@ -63,6 +73,10 @@ export async function main(
         }
         const { runDaemon } = await import('./run-daemon.js');
         return await runDaemon(command, values.config);
+      }
+      case 'doctor': {
+        const { runDoctor } = await import('./doctor.js');
+        return await runDoctor(values.config, { json: values.json === true, out });
       }
       case 'sessions': {
         const opened = openStoreFor(values);
