@@ -16,7 +16,7 @@
 import { accessSync, constants, existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
-import { authenticatedLndGrpc, verifyAccess } from 'ln-service';
+import { authenticatedLndGrpc, verifyAccess } from 'lightning';
 import { parse } from 'yaml';
 import { lightningFromConfig } from '../../daemon/lightning-from-config.js';
 import { RemoteEvse } from '../../daemon/sim-remote.js';

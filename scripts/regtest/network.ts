@@ -23,7 +23,7 @@ import {
   payViaPaymentRequest,
   sendToChainAddress,
   type AuthenticatedLnd,
-} from 'ln-service';
+} from 'lightning';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
 import { createMiningKey, signP2pkhSpend, type MiningKey } from './coinbase-wallet.js';
 import { runningPid, startDaemon, stopDaemon } from './processes.js';
