@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { DoctorProblem, type DoctorClass } from '../../bin/cli/doctor.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -80,17 +81,9 @@ describe('npm pack + global install', () => {
     expect(byName['serial EVSE (RAPI)']).toMatchObject({ status: 'fail', class: 'serial' });
     expect(byName['EVSE watchdog']).toMatchObject({ status: 'fail', class: 'evse' });
     expect(byName['store disk']?.class).toBe('disk');
-    const classBits: Record<string, number> = {
-      config: 4,
-      node: 8,
-      serial: 16,
-      evse: 32,
-      disk: 64,
-      clock: 128,
-    };
     const expected = report.checks
       .filter((c) => c.status === 'fail')
-      .reduce((acc, c) => acc | classBits[c.class]!, 0);
+      .reduce((acc, c) => acc | DoctorProblem[c.class as DoctorClass], 0);
     expect(report.exitCode).toBe(expected);
     expect(doctor.status).toBe(expected);
     expect(expected & (8 | 16 | 32)).toBe(8 | 16 | 32);
