@@ -1,8 +1,28 @@
 #!/usr/bin/env node
-// boltcharge command-line entry point. The code is TypeScript run through tsx (no build step): register tsx's
-// ESM loader, then hand over to the CLI module.
-import { register } from 'tsx/esm/api';
+// boltcharge command-line entry point.
+// - Installed package (`npm pack` / `npm install -g`): runs the JavaScript that `npm run build` compiled into
+//   dist/ (the package ships no TypeScript, and needs no tsx).
+// - Checkout (the TypeScript sources sit beside this file): runs the sources through tsx, so a stale dist/ from
+//   an earlier build never shadows the code under test. BOLTCHARGE_USE_DIST=1 runs dist/ in a checkout (to
+//   measure the compiled build).
+// After `main` resolves the process exits with its code, so a failed start really ends the process even when
+// handles (serial ports, sockets, timers) are still open.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-register();
-const { main } = await import('./cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const here = dirname(fileURLToPath(import.meta.url));
+const compiled = join(here, '..', 'dist', 'bin', 'cli', 'main.js');
+const source = join(here, 'cli', 'main.ts');
+const useDist = existsSync(compiled) && (!existsSync(source) || process.env.BOLTCHARGE_USE_DIST === '1');
+
+let main;
+if (useDist) {
+  ({ main } = await import(pathToFileURL(compiled).href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import(pathToFileURL(source).href));
+}
+const code = await main(process.argv.slice(2));
+process.exit(code);

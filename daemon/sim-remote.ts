@@ -11,8 +11,14 @@
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import type { Evse, EvseEvents, EvseReadings, EvseStatus } from '../hardware/evse/evse.js';
-import { EvseCommandFailed, EvseUnreachable } from '../hardware/evse/evse.js';
+import type {
+  Evse,
+  EvseEvents,
+  EvseReadings,
+  EvseStatus,
+  EvseWatchdogStatus,
+} from '../hardware/evse/evse.js';
+import { EvseCommandFailed, EvseUnreachable, EvseWatchdogUnsupported } from '../hardware/evse/evse.js';
 import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
 import { MeterError, MeterTimeout } from '../hardware/meter/energy-meter.js';
 
@@ -157,6 +163,7 @@ export class RemoteEvse extends EventEmitter<EvseEvents> implements Evse {
       const e = err as Error;
       if (e.name === 'EvseUnreachable' || e instanceof SimBridgeUnreachable)
         throw new EvseUnreachable(e.message);
+      if (e.name === 'EvseWatchdogUnsupported') throw new EvseWatchdogUnsupported(e.message);
       throw new EvseCommandFailed(method, e.message);
     }
   }
@@ -175,6 +182,18 @@ export class RemoteEvse extends EventEmitter<EvseEvents> implements Evse {
   }
   async setCurrentLimitA(amps: number): Promise<number> {
     return (await this.call('setCurrentLimitA', [amps])) as number;
+  }
+  async watchdogStatus(): Promise<EvseWatchdogStatus | null> {
+    return (await this.call('watchdogStatus')) as EvseWatchdogStatus | null;
+  }
+  async armWatchdog(intervalSec: number, fallbackCurrentA: number): Promise<EvseWatchdogStatus> {
+    return (await this.call('armWatchdog', [intervalSec, fallbackCurrentA])) as EvseWatchdogStatus;
+  }
+  async petWatchdog(): Promise<EvseWatchdogStatus> {
+    return (await this.call('petWatchdog')) as EvseWatchdogStatus;
+  }
+  async ackWatchdog(): Promise<EvseWatchdogStatus> {
+    return (await this.call('ackWatchdog')) as EvseWatchdogStatus;
   }
   async close(): Promise<void> {
     this.client.close();

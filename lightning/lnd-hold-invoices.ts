@@ -10,12 +10,12 @@ import {
   createHodlInvoice,
   getInvoice,
   getWalletInfo,
-  parsePaymentRequest,
   settleHodlInvoice,
   subscribeToInvoice,
   type AuthenticatedLnd,
   type GetInvoiceResult,
-} from 'ln-service';
+} from 'lightning';
+import { parsePaymentRequest } from 'invoices';
 import {
   HoldInvoiceExpired,
   InvoiceAlreadySettled,

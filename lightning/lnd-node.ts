@@ -1,4 +1,4 @@
-// LightningNode over lnd through ln-service. Every call is bounded by a timeout; ln-service's error arrays become
+// LightningNode over lnd through the `lightning` package (the library ln-service re-exports). Every call is bounded by a timeout; ln-service's error arrays become
 // the typed errors of ./errors.ts; amounts cross this boundary as bigint msat.
 import {
   authenticatedLndGrpc,
@@ -10,7 +10,6 @@ import {
   getInvoice,
   getPayment,
   getWalletInfo,
-  parsePaymentRequest,
   payViaPaymentRequest,
   signMessage,
   subscribeToInvoices,
@@ -18,7 +17,8 @@ import {
   type AuthenticatedLnd,
   type GetPaymentResult,
   type SubscribeToInvoicesInvoiceUpdatedEvent,
-} from 'ln-service';
+} from 'lightning';
+import { parsePaymentRequest } from 'invoices';
 import { parseLndConnection, type LndConnection, type LndConnectionInput } from './connection.js';
 import type {
   CreateHoldInvoiceArgs,

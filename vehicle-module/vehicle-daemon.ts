@@ -68,7 +68,12 @@ import { MachineRunner, type FailSafe, type MachineBinding } from '../daemon/mac
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
-import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
+import {
+  StatusServer,
+  type StatusRoute,
+  type StatusSnapshot,
+  type StatusSource,
+} from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
@@ -83,6 +88,10 @@ export interface VehicleParts {
   node: LightningNode;
   link: CableLink;
   meter: EnergyMeter;
+  /** extra routes on the status server (e.g. `/metrics`) */
+  routes?: StatusRoute[];
+  /** called when the session loop processed a tick (it is alive), daemon clock ms */
+  onLoopTick?(atMs: number): void;
 }
 
 /** Final outcome of one payment, as the node reports it (or: refused before the node was asked to pay). */
@@ -225,7 +234,9 @@ export class VehicleDaemon {
 
     this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
     if (config.status.enabled) {
-      this.status = await StatusServer.forConfig(this.statusSource(), config.status);
+      this.status = await StatusServer.forConfig(this.statusSource(), config.status, {
+        ...(this.parts.routes ? { routes: this.parts.routes } : {}),
+      });
       log.info('status page', { url: this.status.url });
     }
   }
@@ -366,7 +377,10 @@ export class VehicleDaemon {
         }
       },
       execute: (e, s) => this.execute(e, s),
-      afterStep: () => this.status?.publish(),
+      afterStep: (_s, ev) => {
+        this.status?.publish();
+        if (ev.type === 'tick') this.parts.onLoopTick?.(ev.atMs);
+      },
     };
   }
 

@@ -66,7 +66,7 @@ export interface SessionConfig {
 }
 
 /** The charger. */
-export type EvseConfig =
+export type EvseConfig = (
   | {
       kind: 'openevse';
       port: string;
@@ -77,7 +77,13 @@ export type EvseConfig =
       /** largest power the charger delivers, W (sizes the deposit block before any reading) */
       maxPowerW: number;
     }
-  | { kind: 'sim'; url: string; maxCurrentA: number; maxPowerW: number };
+  | { kind: 'sim'; url: string; maxCurrentA: number; maxPowerW: number }
+) & {
+  /** the EVSE's own watchdog (heartbeat supervision) falls back to 0 A after this many seconds without a pet */
+  watchdogIntervalSec: number;
+  /** run on an EVSE without a watchdog (logged loudly); otherwise such an EVSE is refused */
+  allowUnsupervised: boolean;
+};
 
 /** How a power cut is verified by measured current. */
 export interface PowerCutConfig {
@@ -158,9 +164,11 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);
   const maxCurrentA = e.number('maxCurrentA', 16, { min: 6, max: 80 });
   const maxPowerW = e.int('maxPowerW', D.maxPowerW, R.maxPowerW);
+  const watchdogIntervalSec = e.int('watchdogIntervalSec', 10, { min: 1, max: 3600 });
+  const allowUnsupervised = e.bool('allowUnsupervised', false);
   const evse: EvseConfig =
     evseKind === 'sim'
-      ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW }
+      ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW, watchdogIntervalSec, allowUnsupervised }
       : {
           kind: 'openevse',
           port: e.string('port'),
@@ -168,6 +176,8 @@ export function readWallConfig(r: ConfigReader): WallConfig {
           checksum: e.oneOf('checksum', ['xor', 'sum'] as const, 'xor'),
           maxCurrentA,
           maxPowerW,
+          watchdogIntervalSec,
+          allowUnsupervised,
         };
   const p = r.section('powerCut');
   const powerCut: PowerCutConfig = {

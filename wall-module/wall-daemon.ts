@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../hardware/clock.js';
 import type { Evse, EvseFault, EvseStatus } from '../hardware/evse/evse.js';
 import { PowerCutVerifier } from '../hardware/evse/power-cut-verifier.js';
+import { EvseWatchdogKeeper } from '../hardware/evse/watchdog-keeper.js';
 import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
 import { MeterPoller } from '../hardware/meter/meter-poller.js';
 import type { CableLink } from '../hardware/link/cable-link.js';
@@ -49,7 +50,12 @@ import {
 import { SendQueue } from '../daemon/send-queue.js';
 import type { Logger } from '../daemon/logger.js';
 import { connectorAvailable } from '../daemon/status-actions.js';
-import { StatusServer, type StatusSnapshot, type StatusSource } from '../daemon/status-server.js';
+import {
+  StatusServer,
+  type StatusRoute,
+  type StatusSnapshot,
+  type StatusSource,
+} from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
@@ -82,6 +88,8 @@ export interface WallParts {
   observers?: WallObserver[];
   /** the seller's transition function (default `sellerStep`); fault-injection tests wrap it */
   step?: (state: SellerState, event: SellerEvent) => Step<SellerState>;
+  /** extra routes on the status server (e.g. `/metrics`) */
+  routes?: StatusRoute[];
 }
 
 /** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
@@ -99,6 +107,8 @@ export interface WallObserver {
   ): void;
   invoicePaid?(sessionId: string, inv: { seq: number; paymentHash: string; amountMsat: bigint }): void;
   sessionEnded?(sessionId: string, reason: string, summary: { energyWh: number; paidMsat: bigint }): void;
+  /** the session loop processed a tick (it is alive): daemon clock ms */
+  loopTick?(atMs: number): void;
   /** extra HTML for the status page */
   html?(): string;
   /** called when the daemon stops */
@@ -131,6 +141,7 @@ export class WallDaemon {
   private readonly sendQueue: SendQueue;
   /** the restored session was ended by the fail-safe (a still-plugged car waits for a re-plug) */
   private endedByFailSafe = false;
+  private watchdog: EvseWatchdogKeeper | null = null;
 
   private constructor(
     private readonly parts: WallParts,
@@ -266,6 +277,21 @@ export class WallDaemon {
       phase: this.runner.state.phase,
       sessionId: this.runner.state.sessionId,
     });
+
+    // the EVSE's own watchdog: report a miss while we were away, then arm it (pets come from the loop's ticks)
+    this.watchdog = await EvseWatchdogKeeper.start(evse, {
+      intervalSec: config.evse.watchdogIntervalSec,
+      fallbackCurrentA: 0,
+      allowUnsupervised: config.evse.allowUnsupervised,
+      log,
+      onMissed: this.guard((when, st) => {
+        store.appendEvent(this.runner.state.sessionId, 'evse.watchdogMissed', { when, ...st });
+        this.alarm(`EVSE watchdog fired (${when}): no heartbeat for ${st.intervalSec} s, power fell back`);
+        // the fallback stopped the EVSE: power goes back on only if the machine says so
+        if (this.runner.state.energized)
+          void evse.enable().catch((e: Error) => log.warn('EVSE enable failed', { error: e.message }));
+      }),
+    });
     await evse
       .setCurrentLimitA(config.evse.maxCurrentA)
       .catch((e: Error) => log.warn('EVSE current limit failed', { error: e.message }));
@@ -343,7 +369,9 @@ export class WallDaemon {
     this.scheduleExpiryCheck();
 
     if (config.status.enabled) {
-      this.status = await StatusServer.forConfig(this.statusSource(), config.status);
+      this.status = await StatusServer.forConfig(this.statusSource(), config.status, {
+        ...(this.parts.routes ? { routes: this.parts.routes } : {}),
+      });
       log.info('status page', { url: this.status.url });
     }
   }
@@ -566,7 +594,12 @@ export class WallDaemon {
         }
       },
       execute: (e, s) => this.execute(e, s),
-      afterStep: () => this.status?.publish(),
+      afterStep: (_s, ev) => {
+        this.status?.publish();
+        if (ev.type !== 'tick') return;
+        this.watchdog?.pet();
+        for (const o of this.observers) o.loopTick?.(ev.atMs);
+      },
       failSafe: (failure) => this.cutPowerWithoutStore(failure),
       recordFailure: (s, failure) => {
         if (!s.sessionId || !store.findSession(s.sessionId)) return;

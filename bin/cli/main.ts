@@ -6,6 +6,8 @@
  *   boltcharge receipt <session> (--config F | --db F) [--json | --csv]
  *   boltcharge qr decode|encode|sticker …         EMV MPM / JPQR codes (bin/cli/qr.ts)
  *   boltcharge store check|backup|restore (--config F | --db F) [--to F | --from F] [--force] [--json]
+ *   boltcharge doctor --config F [--json]          check an installation (exit codes: bin/cli/doctor.ts)
+ *   boltcharge --version
  * Exit codes (`exit-codes.ts`): 0 ok, 1 runtime failure (a daemon that failed safe), 2 usage or configuration
  * error, 3 the store cannot be used. Known failures print one line naming what is wrong, never a stack.
  */
@@ -32,6 +34,8 @@ const usage = `usage:
   boltcharge store check (--config <daemon.yaml> | --db <store.sqlite>) [--json]
   boltcharge store backup (--config <daemon.yaml> | --db <store.sqlite>) --to <file> [--force]
   boltcharge store restore (--config <daemon.yaml> | --db <store.sqlite>) --from <file> [--force]
+  boltcharge doctor --config <daemon.yaml> [--json]
+  boltcharge --version
 `;
 
 /**
@@ -83,6 +87,7 @@ export async function main(
         from: { type: 'string' },
         force: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (err) {
@@ -91,6 +96,11 @@ export async function main(
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
+  if (values.version) {
+    const { packageVersion } = await import('./version.js');
+    out(`boltcharge ${packageVersion()}\n`);
+    return 0;
+  }
   if (values.help || !command) {
     out(usage);
     return values.help ? 0 : 2;
@@ -105,6 +115,10 @@ export async function main(
         }
         const { runDaemon } = await import('./run-daemon.js');
         return await runDaemon(command, values.config);
+      }
+      case 'doctor': {
+        const { runDoctor } = await import('./doctor.js');
+        return await runDoctor(values.config, { json: values.json === true, out });
       }
       case 'sessions': {
         const opened = openStoreFor(values);

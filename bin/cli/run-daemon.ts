@@ -7,14 +7,19 @@
  * (wall; paused on any later start failure) → store (locked, integrity-checked) → link, meter → daemon. A start
  * failure closes everything opened so far, in reverse order, and throws: `main` prints one clear line and
  * returns the exit code (2 configuration, 3 store, 1 anything else).
+ *
+ * Under systemd (`Type=notify`) it also sends READY=1, WATCHDOG=1 from the session loop and STOPPING=1
+ * (`daemon/sd-notify.ts`); the status server serves Prometheus `/metrics` (`daemon/metrics.ts`).
  */
 import { clockFromConfig } from '../../daemon/clock-from-config.js';
 import { storeUnusableFrom } from '../../daemon/database.js';
-import { createLogger, type Logger } from '../../daemon/logger.js';
+import { createLogger, type DaemonLogger } from '../../daemon/logger.js';
 import { lightningFromConfig } from '../../daemon/lightning-from-config.js';
 import { linkFromConfig } from '../../daemon/link-from-config.js';
 import type { FailSafe } from '../../daemon/machine-runner.js';
 import { meterFromConfig } from '../../daemon/meter-from-config.js';
+import { DaemonMetrics } from '../../daemon/metrics.js';
+import { SdNotify } from '../../daemon/sd-notify.js';
 import { loadVehicleConfig } from '../../vehicle-module/config.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
 import { VehicleDaemon } from '../../vehicle-module/vehicle-daemon.js';
@@ -75,10 +80,14 @@ export async function runDaemon(
   inject: DaemonInjection = {},
 ): Promise<number> {
   const opened = new OpenedParts();
-  let started: { daemon: RunningDaemon; log: Logger };
+  const notify = SdNotify.fromEnv();
+  opened.add(() => notify.close());
+  let started: { daemon: RunningDaemon; log: DaemonLogger };
   try {
     started =
-      role === 'wall' ? await startWall(configFile, opened, inject) : await startVehicle(configFile, opened);
+      role === 'wall'
+        ? await startWall(configFile, opened, notify, inject)
+        : await startVehicle(configFile, opened, notify);
   } catch (err) {
     await opened.closeAll();
     throw err;
@@ -97,13 +106,16 @@ export async function runDaemon(
   process.stdout.write(
     JSON.stringify({ ready: true, role, pid: process.pid, statusUrl: daemon.statusUrl }) + '\n',
   );
+  await notify.ready();
   const outcome = await Promise.race([signalled, daemon.failSafe.failed]);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  await notify.stopping();
   await daemon.stop().catch((err: Error) => log.error('stop failed', { error: err.message }));
   await opened.closeAll();
   process.off('uncaughtException', onUncaught);
   process.off('unhandledRejection', onUncaught);
+  log.flush();
   if (outcome === 'signal') return ExitCode.OK;
   const safe = role === 'wall' ? 'power cut' : 'payments stopped';
   process.stderr.write(`boltcharge ${role}: failed safe (${safe}, daemon stopped): ${outcome.message}\n`);
@@ -113,8 +125,9 @@ export async function runDaemon(
 async function startWall(
   configFile: string,
   opened: OpenedParts,
+  notify: SdNotify,
   inject: DaemonInjection,
-): Promise<{ daemon: RunningDaemon; log: Logger }> {
+): Promise<{ daemon: RunningDaemon; log: DaemonLogger }> {
   const config = loadWallConfig(configFile);
   const clock = clockFromConfig(config.clock);
   const log = createLogger({ name: 'wall', level: config.log.level, file: config.log.file, clock });
@@ -133,7 +146,14 @@ async function startWall(
   const meter = meterFromConfig(config.meter, clock);
   opened.add(() => meter.close());
   const observers = config.ocpp?.enabled ? [ocppObserver(config.ocpp, store, clock, log)] : [];
-  const daemon = await WallDaemon.start({
+  let daemon: WallDaemon | null = null;
+  const metrics = new DaemonMetrics({
+    role: 'wall',
+    db: store.db,
+    snapshot: () => daemon?.snapshot() ?? null,
+    probeNode: () => node.getIdentity().then(() => true),
+  });
+  daemon = await WallDaemon.start({
     config,
     clock,
     log,
@@ -142,18 +162,22 @@ async function startWall(
     link,
     evse,
     meter,
-    observers,
+    observers: [...observers, { loopTick: () => notify.loopAlive() }],
+    routes: [metrics.route()],
     step: inject.wallStep,
   }).catch((err: unknown) => {
     throw storeUnusableFrom(err, config.store.path) ?? err;
   });
-  return { daemon, log };
+  const running = daemon;
+  log.setContext(() => ({ sessionId: running.state.sessionId }));
+  return { daemon: running, log };
 }
 
 async function startVehicle(
   configFile: string,
   opened: OpenedParts,
-): Promise<{ daemon: RunningDaemon; log: Logger }> {
+  notify: SdNotify,
+): Promise<{ daemon: RunningDaemon; log: DaemonLogger }> {
   const config = loadVehicleConfig(configFile);
   const clock = clockFromConfig(config.clock);
   const log = createLogger({ name: 'vehicle', level: config.log.level, file: config.log.file, clock });
@@ -168,10 +192,27 @@ async function startVehicle(
   opened.add(() => link.close());
   const meter = meterFromConfig(config.meter, clock);
   opened.add(() => meter.close());
-  const daemon = await VehicleDaemon.start({ config, clock, log, store, node, link, meter }).catch(
-    (err: unknown) => {
-      throw storeUnusableFrom(err, config.store.path) ?? err;
-    },
-  );
-  return { daemon, log };
+  let daemon: VehicleDaemon | null = null;
+  const metrics = new DaemonMetrics({
+    role: 'vehicle',
+    db: store.db,
+    snapshot: () => daemon?.snapshot() ?? null,
+    probeNode: () => node.getIdentity().then(() => true),
+  });
+  daemon = await VehicleDaemon.start({
+    config,
+    clock,
+    log,
+    store,
+    node,
+    link,
+    meter,
+    routes: [metrics.route()],
+    onLoopTick: () => notify.loopAlive(),
+  }).catch((err: unknown) => {
+    throw storeUnusableFrom(err, config.store.path) ?? err;
+  });
+  const running = daemon;
+  log.setContext(() => ({ sessionId: running.state.sessionId }));
+  return { daemon: running, log };
 }

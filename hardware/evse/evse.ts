@@ -87,8 +87,60 @@ export interface Evse extends Pick<EventEmitter<EvseEvents>, 'on' | 'off' | 'onc
    * @returns the limit actually applied, amps
    */
   setCurrentLimitA(amps: number): Promise<number>;
+  /**
+   * Reads the EVSE's own watchdog (OpenEVSE heartbeat supervision).
+   *
+   * @returns its state, or null when the EVSE has none (firmware built without HEARTBEAT_SUPERVISION)
+   */
+  watchdogStatus(): Promise<EvseWatchdogStatus | null>;
+  /**
+   * Arms the watchdog: unless `petWatchdog()` is called at least every `intervalSec`, the EVSE itself falls
+   * back to `fallbackCurrentA` (0 = stop) and stays there until `ackWatchdog()`. Arming clears the missed flag,
+   * so read `watchdogStatus()` first to learn about a miss while nobody was watching.
+   *
+   * @param intervalSec supervision interval, whole seconds (1..65535; 0 disarms)
+   * @param fallbackCurrentA current to fall back to on a missed pet, amps (0 = stop delivering)
+   * @returns the state after arming
+   * @throws EvseWatchdogUnsupported when the EVSE has no watchdog
+   */
+  armWatchdog(intervalSec: number, fallbackCurrentA: number): Promise<EvseWatchdogStatus>;
+  /**
+   * Pets the watchdog (restarts its interval).
+   *
+   * @returns the state; `missed === 'unacknowledged'` means a pet was missed earlier and is not yet acknowledged
+   */
+  petWatchdog(): Promise<EvseWatchdogStatus>;
+  /**
+   * Acknowledges a missed pet: the EVSE leaves the fallback (current capacity restored to its maximum;
+   * the caller re-applies its own limit and power state).
+   *
+   * @returns the state after the acknowledgement (`missed` becomes `acknowledged`)
+   */
+  ackWatchdog(): Promise<EvseWatchdogStatus>;
   /** Releases the device (closes the port, stops timers). */
   close(): Promise<void>;
+}
+
+/** Whether the watchdog has fired (firmware `hearbeattrigger`: 0 never, 2 unacknowledged, 1 acknowledged). */
+export type WatchdogMissed = 'never' | 'unacknowledged' | 'acknowledged';
+
+/** The EVSE watchdog's state. */
+export interface EvseWatchdogStatus {
+  /** Supervision interval, seconds (0 = not armed). */
+  intervalSec: number;
+  /** Current the EVSE falls back to on a missed pet, amps (0 = stop). */
+  fallbackCurrentA: number;
+  /** Whether a pet was missed, and whether that was acknowledged. */
+  missed: WatchdogMissed;
+}
+
+/** The EVSE has no watchdog (e.g. OpenEVSE firmware built without HEARTBEAT_SUPERVISION). */
+export class EvseWatchdogUnsupported extends Error {
+  override readonly name = 'EvseWatchdogUnsupported';
+  /** @param detail what the EVSE answered */
+  constructor(readonly detail: string) {
+    super(`EVSE has no watchdog: ${detail}`);
+  }
 }
 
 /** A command to the EVSE failed (it answered negatively, or never answered). */

@@ -14,8 +14,11 @@ import {
   type EvseEvents,
   type EvseReadings,
   type EvseStatus,
+  type EvseWatchdogStatus,
+  EvseWatchdogUnsupported,
   type PilotState,
 } from './evse.js';
+import { heartbeatAckCookie, heartbeatMissedOfCode } from './heartbeat-supervision.js';
 import { RapiClient, RapiNegativeAck, type RapiClientOptions } from './rapi-client.js';
 import type { RapiLine } from './rapi-frame.js';
 import { faultOfState, pilotOfState, RapiEvseState } from './rapi-states.js';
@@ -157,6 +160,62 @@ export class OpenEvse extends EventEmitter<EvseEvents> implements Evse {
     return applied;
   }
 
+  /**
+   * `$GY`: heartbeat supervision state.
+   *
+   * @returns the state, or null when the firmware answers `$NK` (built without HEARTBEAT_SUPERVISION)
+   */
+  async watchdogStatus(): Promise<EvseWatchdogStatus | null> {
+    try {
+      return parseSupervision(await this.rapi.command('GY'), 'GY');
+    } catch (err) {
+      if (err instanceof RapiNegativeAck && err.params.length === 0) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * `$SY interval amps`: arms heartbeat supervision (the firmware keeps it in EEPROM across reboots).
+   *
+   * @param intervalSec seconds (0 disarms); @param fallbackCurrentA amps (upstream firmware clamps to ≥ 6 A)
+   * @returns the state after arming
+   * @throws EvseWatchdogUnsupported when the firmware does not know `$SY`
+   */
+  async armWatchdog(intervalSec: number, fallbackCurrentA: number): Promise<EvseWatchdogStatus> {
+    if (!Number.isInteger(intervalSec) || intervalSec < 0 || intervalSec > 0xffff)
+      throw new RangeError(`watchdog interval must be 0..65535 s, got ${intervalSec}`);
+    if (!Number.isInteger(fallbackCurrentA) || fallbackCurrentA < 0 || fallbackCurrentA > 0xff)
+      throw new RangeError(`watchdog fallback must be 0..255 A, got ${fallbackCurrentA}`);
+    return this.supervisionCommand([intervalSec, fallbackCurrentA]);
+  }
+
+  /** `$SY`: pulse. A `$NK` carrying the state means a missed pulse is unacknowledged (returned, not thrown). */
+  async petWatchdog(): Promise<EvseWatchdogStatus> {
+    return this.supervisionCommand([]);
+  }
+
+  /**
+   * `$SY 165`: acknowledges a missed pulse (the firmware restores its maximum current capacity).
+   *
+   * @throws EvseCommandFailed when the firmware refuses (e.g. still over temperature)
+   */
+  async ackWatchdog(): Promise<EvseWatchdogStatus> {
+    const s = await this.supervisionCommand([heartbeatAckCookie]);
+    if (s.missed === 'unacknowledged') throw new EvseCommandFailed('$SY 165', 'acknowledgement refused');
+    return s;
+  }
+
+  private async supervisionCommand(params: number[]): Promise<EvseWatchdogStatus> {
+    const label = `$SY${params.length ? ' ' + params.join(' ') : ''}`;
+    try {
+      return parseSupervision(await this.rapi.command('SY', params), 'SY');
+    } catch (err) {
+      if (!(err instanceof RapiNegativeAck)) throw err;
+      if (err.params.length === 0) throw new EvseWatchdogUnsupported(`${label} answered $NK`);
+      return parseSupervision(err.params, 'SY');
+    }
+  }
+
   /** Stops polling and closes the port. */
   async close(): Promise<void> {
     this.pollTimer?.cancel();
@@ -246,6 +305,12 @@ function sameStatus(a: EvseStatus, b: EvseStatus): boolean {
     a.fault === b.fault &&
     a.currentLimitA === b.currentLimitA
   );
+}
+
+function parseSupervision(p: string[], cmd: string): EvseWatchdogStatus {
+  const missed = heartbeatMissedOfCode(parseDec(p[2], cmd, p));
+  if (missed === null) throw new RapiUnexpectedReply(`$${cmd}`, p, 'trigger 0, 1 or 2');
+  return { intervalSec: parseDec(p[0], cmd, p), fallbackCurrentA: parseDec(p[1], cmd, p), missed };
 }
 
 function parseHex(v: string | undefined, cmd: string, params: string[]): number {

@@ -2,7 +2,8 @@
  * An OpenEVSE RAPI emulator: the firmware's serial side, fronting a simulated charger. It opens a serial
  * device (the far end of a socat PTY pair) and answers `$FE $FS $FD $SC $GS $GG $GU $G0 $GE $GV` the way
  * firmware 5.x/7.x does (XOR checksums, echoed sequence ids, `$NK` on bad checksums and unknown commands,
- * `$AT` on every state change, `$AB` at boot). The tests use it to run the real driver's serial code; the
+ * `$AT` on every state change, `$AB` at boot) and heartbeat supervision (`$SY`, `$GY`: firmware built with
+ * HEARTBEAT_SUPERVISION, run by the fronted charger's `HeartbeatSupervision`). The tests use it to run the real driver's serial code; the
  * demo can use it to run the real OpenEVSE driver against the simulator.
  *
  * Misbehaviour on demand, for tests: corrupted reply checksums, swallowed commands (timeouts), `$NK`s,
@@ -21,6 +22,8 @@ import {
   type RapiLine,
 } from '../evse/rapi-frame.js';
 import { RapiEvseState, stateOfFault, stateOfPilot } from '../evse/rapi-states.js';
+import { heartbeatTriggerCode } from '../evse/heartbeat-supervision.js';
+import type { EvseWatchdogStatus } from '../evse/evse.js';
 import type { SimCharger } from './sim-charger.js';
 
 export interface RapiEmulatorOptions {
@@ -40,6 +43,11 @@ export interface RapiEmulatorOptions {
   firmwareVersion?: string;
   /** Send `$AB 00 version` once the port is open (default true). */
   bootNotification?: boolean;
+  /**
+   * Firmware built with HEARTBEAT_SUPERVISION (default: the charger's `watchdog` option). When false, `$SY`
+   * and `$GY` are unknown commands (`$NK`), as on such firmware.
+   */
+  heartbeatSupervision?: boolean;
 }
 
 /** Misbehaviour queued for the next commands (each counter is decremented per command). */
@@ -185,6 +193,7 @@ export class RapiEmulator {
       ok = false;
       params = [];
     }
+    // the firmware puts its buffer on $NK replies too (e.g. `$SY` while a missed pulse is unacknowledged)
     this.reply(ok ? 'OK' : 'NK', params, cmd.seq);
   }
 
@@ -227,9 +236,41 @@ export class RapiEmulator {
         return [true, [c.currentLimitA, '0201']];
       case 'GV':
         return [true, [this.options.firmwareVersion ?? '7.1.3', '5.2.1']];
+      case 'SY':
+      case 'GY':
+        return this.supervision(cmd);
       default:
         return [false, []];
     }
+  }
+
+  /** `$GY`, and `$SY` in its three forms (pulse, arm, acknowledge), answered as `rapi_proc.cpp` does. */
+  private async supervision(cmd: RapiLine): Promise<[boolean, (string | number)[]]> {
+    const c = this.options.charger;
+    if (!(this.options.heartbeatSupervision ?? c.options.watchdog)) return [false, []];
+    const p = cmd.params;
+    const decimal = (v: string | undefined): number | null =>
+      v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
+    let ok = true;
+    if (cmd.code === 'SY') {
+      if (p.length === 0) ok = (await c.petWatchdog()).missed !== 'unacknowledged';
+      else if (p.length === 2) {
+        const interval = decimal(p[0]);
+        const amps = decimal(p[1]);
+        if (interval === null || amps === null) ok = false;
+        else await c.armWatchdog(interval, amps);
+      } else if (p.length === 1) {
+        const cookie = decimal(p[0]);
+        ok =
+          cookie !== null &&
+          (await c.ackWatchdog(cookie).then(
+            () => true,
+            () => false,
+          ));
+      } else ok = false;
+    }
+    const s = (await c.watchdogStatus()) as EvseWatchdogStatus;
+    return [ok, [s.intervalSec, s.fallbackCurrentA, heartbeatTriggerCode(s.missed)]];
   }
 
   private reply(code: 'OK' | 'NK', params: (string | number)[], seq: number | null): void {

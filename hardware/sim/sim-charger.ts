@@ -5,9 +5,23 @@
  * file holds the charger's own state and its `Evse` face.
  */
 import { EventEmitter } from 'node:events';
-import type { Clock } from '../clock.js';
-import type { Evse, EvseEvents, EvseFault, EvseReadings, EvseStatus, PilotState } from '../evse/evse.js';
-import { EvseUnreachable, pilotMeansPlugged } from '../evse/evse.js';
+import { SystemClock, type Clock, type TimerHandle } from '../clock.js';
+import type {
+  Evse,
+  EvseEvents,
+  EvseFault,
+  EvseReadings,
+  EvseStatus,
+  EvseWatchdogStatus,
+  PilotState,
+} from '../evse/evse.js';
+import {
+  EvseCommandFailed,
+  EvseUnreachable,
+  EvseWatchdogUnsupported,
+  pilotMeansPlugged,
+} from '../evse/evse.js';
+import { heartbeatAckCookie, HeartbeatSupervision } from '../evse/heartbeat-supervision.js';
 
 export interface SimChargerOptions {
   /** Supply voltage (line to neutral), V (default 230). */
@@ -26,6 +40,19 @@ export interface SimChargerOptions {
   relayOpenDelayMs: number;
   /** Start enabled (true, default) or asleep. */
   startEnabled: boolean;
+  /** The controller has heartbeat supervision (OpenEVSE `HEARTBEAT_SUPERVISION`; default true). */
+  watchdog: boolean;
+  /**
+   * What a missed heartbeat does when the fallback current is below `minCurrentA`: `stop` (default) puts the
+   * charger to sleep, so a fallback of 0 stops delivery; `clamp` is what OpenEVSE firmware 8.x does
+   * (`SetCurrentCapacity` clamps to MIN_CURRENT_CAPACITY_J1772 = 6 A: the car keeps charging at 6 A).
+   */
+  watchdogBelowMinimum: 'stop' | 'clamp';
+  /**
+   * Clock of the supervision interval (default real time, like the firmware's `millis()`: a daemon that stalls
+   * for the interval trips it whatever the simulation speed).
+   */
+  watchdogClock?: Clock;
 }
 
 /** Defaults for `SimChargerOptions`. */
@@ -37,6 +64,8 @@ export const defaultSimCharger: SimChargerOptions = {
   relayCloseDelayMs: 500,
   relayOpenDelayMs: 100,
   startEnabled: true,
+  watchdog: true,
+  watchdogBelowMinimum: 'stop',
 };
 
 /** What the charger needs from the world it lives in. */
@@ -68,6 +97,11 @@ export class SimCharger extends EventEmitter<EvseEvents> implements Evse {
   /** Fault injection: the controller stops answering (commands throw `EvseUnreachable`). */
   unreachable = false;
   private lastEmitted: EvseStatus | null = null;
+  private readonly supervision = new HeartbeatSupervision();
+  private supervisionTimer: TimerHandle | null = null;
+  /** Times the watchdog fell back (tests, the demo). */
+  watchdogFallbacks = 0;
+  private readonly watchdogClock: Clock;
 
   /**
    * @param host the world
@@ -83,6 +117,7 @@ export class SimCharger extends EventEmitter<EvseEvents> implements Evse {
     this.options = { ...defaultSimCharger, ...options };
     this.sleeping = !this.options.startEnabled;
     this.currentLimitA = this.options.initialCurrentLimitA ?? this.options.maxCurrentA;
+    this.watchdogClock = this.options.watchdogClock ?? new SystemClock();
   }
 
   /** The pilot oscillates (the car may draw): enabled, not asleep, no fault, car plugged. */
@@ -171,8 +206,94 @@ export class SimCharger extends EventEmitter<EvseEvents> implements Evse {
     return this.currentLimitA;
   }
 
-  /** Nothing to release (the world owns the timers). */
-  async close(): Promise<void> {}
+  /** @returns the heartbeat supervision state, or null when the controller has none */
+  async watchdogStatus(): Promise<EvseWatchdogStatus | null> {
+    this.check('watchdogStatus');
+    return this.options.watchdog ? this.supervision.status() : null;
+  }
+
+  /**
+   * Arms heartbeat supervision (interval 0 disarms, restoring the current capacity if it had fallen back).
+   *
+   * @param intervalSec seconds without a pet before the fallback
+   * @param fallbackCurrentA amps; below `minCurrentA` see `watchdogBelowMinimum`
+   * @returns the state after arming
+   * @throws EvseWatchdogUnsupported when `watchdog` is off
+   */
+  async armWatchdog(intervalSec: number, fallbackCurrentA: number): Promise<EvseWatchdogStatus> {
+    this.check('armWatchdog');
+    if (!this.options.watchdog) throw new EvseWatchdogUnsupported('simulated charger built without it');
+    const wasMissed = this.supervision.arm(intervalSec, fallbackCurrentA, this.watchdogClock.now());
+    if (intervalSec === 0 && wasMissed) this.restoreCapacity();
+    this.scheduleSupervision();
+    return this.supervision.status();
+  }
+
+  /** @returns the state after the pet (`missed: 'unacknowledged'` = the firmware's `$NK`) */
+  async petWatchdog(): Promise<EvseWatchdogStatus> {
+    this.check('petWatchdog');
+    if (!this.options.watchdog) throw new EvseWatchdogUnsupported('simulated charger built without it');
+    this.supervision.pulse(this.watchdogClock.now());
+    this.scheduleSupervision();
+    return this.supervision.status();
+  }
+
+  /**
+   * Acknowledges a missed pet: current capacity back to the maximum. A charger the watchdog put to sleep stays
+   * asleep (the caller decides whether power goes back on).
+   *
+   * @param cookie acknowledgement cookie (default the firmware's 0xA5)
+   * @returns the state after the acknowledgement
+   * @throws EvseCommandFailed on a wrong cookie
+   */
+  async ackWatchdog(cookie: number = heartbeatAckCookie): Promise<EvseWatchdogStatus> {
+    this.check('ackWatchdog');
+    if (!this.options.watchdog) throw new EvseWatchdogUnsupported('simulated charger built without it');
+    const outcome = this.supervision.ack(cookie);
+    if (outcome === 'refused') throw new EvseCommandFailed('ackWatchdog', `wrong cookie ${cookie}`);
+    if (outcome === 'restore') this.restoreCapacity();
+    return this.supervision.status();
+  }
+
+  /** Stops the supervision timer (the world owns the other timers). */
+  async close(): Promise<void> {
+    this.supervisionTimer?.cancel();
+    this.supervisionTimer = null;
+  }
+
+  private scheduleSupervision(): void {
+    this.supervisionTimer?.cancel();
+    this.supervisionTimer = null;
+    const deadline = this.supervision.deadlineMs();
+    if (deadline === null) return;
+    const wd = this.watchdogClock;
+    this.supervisionTimer = wd.setTimer(deadline - wd.now(), () => {
+      this.supervisionTimer = null;
+      if (this.supervision.expired(wd.now())) this.fallBack();
+      this.scheduleSupervision();
+    });
+  }
+
+  /** `HsExpirationCheck`: lower the capacity to the fallback (or, below the J1772 minimum, stop). */
+  private fallBack(): void {
+    const { fallbackCurrentA } = this.supervision.status();
+    if (fallbackCurrentA >= this.currentLimitA) return;
+    const o = this.options;
+    const stop = fallbackCurrentA < o.minCurrentA && o.watchdogBelowMinimum === 'stop';
+    const limitA = Math.max(o.minCurrentA, fallbackCurrentA);
+    if (stop ? this.sleeping : limitA === this.currentLimitA) return; // already fallen back
+    this.host.sync();
+    this.watchdogFallbacks++;
+    if (stop) this.sleeping = true;
+    else this.currentLimitA = limitA;
+    this.host.changed();
+  }
+
+  private restoreCapacity(): void {
+    this.host.sync();
+    this.currentLimitA = this.options.maxCurrentA;
+    this.host.changed();
+  }
 
   /** Called by the world after every change: emits `status` (and `fault`) when the status changed. */
   publish(): void {

@@ -212,6 +212,7 @@ class SimPlant implements SimWorld {
   stop(): void {
     this.stopped = true;
     this.tickTimer?.cancel();
+    void this.evse.close();
     for (const t of this.pending.values()) t.cancel();
     this.pending.clear();
   }

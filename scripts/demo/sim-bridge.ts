@@ -8,7 +8,17 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { SimWorld } from '../../hardware/sim/sim-world.js';
 import type { SimBridgeMessage, SimBridgeRequest } from '../../daemon/sim-remote.js';
 
-const evseMethods = new Set(['status', 'readings', 'enable', 'pause', 'setCurrentLimitA']);
+const evseMethods = new Set([
+  'status',
+  'readings',
+  'enable',
+  'pause',
+  'setCurrentLimitA',
+  'watchdogStatus',
+  'armWatchdog',
+  'petWatchdog',
+  'ackWatchdog',
+]);
 
 /** A running bridge. */
 export interface SimBridge {

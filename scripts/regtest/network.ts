@@ -28,7 +28,7 @@ import {
   sendToChainAddress,
   sendToChainAddresses,
   type AuthenticatedLnd,
-} from 'ln-service';
+} from 'lightning';
 import { INVOICE_ONLY_PERMISSIONS, LND_HOLD_EXPIRY_DELTA_BLOCKS } from '../../lightning/lnd-hold-invoices.js';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
 import { createMiningKey, signP2pkhSpend, type MiningKey } from './coinbase-wallet.js';

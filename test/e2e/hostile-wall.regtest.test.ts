@@ -17,7 +17,7 @@ import {
   settleHodlInvoice,
   signBytes,
   type AuthenticatedLnd,
-} from 'ln-service';
+} from 'lightning';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createCableLink } from '../../hardware/link/create-cable-link.js';
 import type { CableLink } from '../../hardware/link/cable-link.js';

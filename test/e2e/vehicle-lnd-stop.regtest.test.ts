@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { authenticatedLndGrpc, getPayments } from 'ln-service';
+import { authenticatedLndGrpc, getPayments } from 'lightning';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readBooks, type Books } from '../../scripts/demo/books.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authenticatedLndGrpc, payViaPaymentRequest } from 'ln-service';
+import { authenticatedLndGrpc, payViaPaymentRequest } from 'lightning';
 import { NodePermissionDenied, fromLnServiceError } from '../../lightning/errors.js';
 import type { HoldInvoiceEvent } from '../../lightning/hold-invoice.js';
 import type { LndNode } from '../../lightning/lnd-node.js';

@@ -1,8 +1,6 @@
-// ln-service ships no type declarations; it re-exports the `lightning` package, which does, plus a few helpers
-// from the `invoices` package declared here.
-declare module 'ln-service' {
-  export * from 'lightning';
-
+// The `invoices` package (BOLT11 helpers by the author of ln-service and lightning) ships no type declarations;
+// the one function used is declared here. (The node API itself comes from `lightning`, which ships its own.)
+declare module 'invoices' {
   /** Decodes a BOLT11 request without verifying it against any expectation (used only to get its hash). */
   export function parsePaymentRequest(args: { request: string }): {
     /** payment hash, hex */
