@@ -48,6 +48,8 @@ export class DaemonMetrics {
   private readonly nowMs: () => number;
   /** ledger rows already observed in the latency histogram: (time, rowid) cursor */
   private latencyCursor = { tMs: -1, rowid: -1 };
+  /** last event id observed in the cable round-trip histogram */
+  private cableRttCursor = -1;
 
   /** @param sources store, snapshot, node probe */
   constructor(private readonly sources: MetricsSources) {
@@ -244,6 +246,25 @@ export class DaemonMetrics {
       }
     };
 
+    const cableRtt = new Histogram({
+      name: 'boltcharge_cable_round_trip_seconds',
+      help: 'Cable round trip (ping sent to pong received over the charge cable), seconds (daemon clock)',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [r],
+    });
+    this.feedCableRtt = (): void => {
+      const rows = sources.db
+        .prepare(
+          `SELECT id, data_json FROM events WHERE kind = 'machine.cableRoundTrip' AND id > ? ORDER BY id LIMIT 10000`,
+        )
+        .all(this.cableRttCursor) as { id: number; data_json: string }[];
+      for (const row of rows) {
+        const rttMs = (JSON.parse(row.data_json) as { rttMs?: unknown }).rttMs;
+        if (typeof rttMs === 'number' && rttMs >= 0) cableRtt.observe(rttMs / 1000);
+        this.cableRttCursor = row.id;
+      }
+    };
+
     new Counter({
       name: 'boltcharge_events_total',
       help: 'Operational events from the store: power cut verified / not verified, link drops, EVSE watchdog misses, alarms',
@@ -301,6 +322,7 @@ export class DaemonMetrics {
   }
 
   private readonly feedLatency: () => void;
+  private readonly feedCableRtt: () => void;
 
   /**
    * Renders the Prometheus text exposition.
@@ -309,6 +331,7 @@ export class DaemonMetrics {
    */
   async render(): Promise<{ body: string; contentType: string }> {
     this.feedLatency();
+    this.feedCableRtt();
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
   }
 

@@ -574,6 +574,9 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
     case 'ping':
       return send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
     case 'pong':
+      // the pong echoes our ping's time: the cable round trip on our clock (a stale or future echo is ignored)
+      if (m.atMs <= atMs && atMs - m.atMs <= s.config.heartbeatTimeoutMs)
+        out.push(record('cableRoundTrip', { rttMs: atMs - m.atMs }));
       return;
     default:
       return unexpected(s, m, out, atMs);

@@ -233,6 +233,17 @@ describe('seller: link, heartbeat, stop and receipt', () => {
     expect(sim.energized).toBe(false);
   });
 
+  it('records the cable round trip when the car echoes a ping; a stale or future echo is ignored', () => {
+    const sim = charging();
+    const rtt = (e: Effect[]) =>
+      e
+        .filter((x) => x.type === 'record' && x.kind === 'cableRoundTrip')
+        .map((x) => x.type === 'record' && x.data);
+    expect(rtt(injectFromVehicle(sim, { type: 'pong', atMs: sim.now - 120 }))).toEqual([{ rttMs: 120 }]);
+    expect(rtt(injectFromVehicle(sim, { type: 'pong', atMs: sim.now + 5 }))).toEqual([]);
+    expect(rtt(injectFromVehicle(sim, { type: 'pong', atMs: sim.now - 3_600_000 }))).toEqual([]);
+  });
+
   it('unplug: cuts power and signs a receipt that verifies', () => {
     const sim = charging();
     sim.advance(20_000);
