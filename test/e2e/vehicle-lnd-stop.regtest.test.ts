@@ -67,7 +67,7 @@ async function nodePayments(node: NodeConnection): Promise<Map<string, bigint>> 
 function logLines(file: string): { level: string; msg: string; [k: string]: unknown }[] {
   return readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith('{"t"'))
+    .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { level: string; msg: string });
 }
 

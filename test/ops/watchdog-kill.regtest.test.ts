@@ -14,7 +14,8 @@ import { createPtyPair, type PtyPair } from '../../hardware/pty-pair.js';
 import { RapiEmulator } from '../../hardware/sim/rapi-emulator.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
 
-const SPEED = 10;
+// real time: the config accepts an accelerated clock only with a simulated charger, and this one is OpenEVSE RAPI
+const SPEED = 1;
 const INTERVAL_SEC = 3;
 /** Timer latency allowed on top of the interval on a loaded 2-core machine, real ms. */
 const SLACK_MS = 1500;
