@@ -102,6 +102,9 @@ export interface ChargerSummary {
   lastSessionAtMs: number;
 }
 
+/** The `peer` of sessions whose other party is not known. */
+export const UNKNOWN_PEER = '(unknown)';
+
 /** Page size bounds. */
 export const MAX_PAGE = 5000;
 
@@ -368,7 +371,7 @@ export class StatusHistory {
     const out = new Map<string, ChargerSummary & { paidWh: number }>();
     const sessions = this.sessions({ limit }).items;
     for (const s of sessions) {
-      const peer = s.peer ?? '(unknown)';
+      const peer = s.peer ?? UNKNOWN_PEER;
       const c = out.get(peer) ?? {
         peer,
         sessions: 0,
@@ -388,7 +391,7 @@ export class StatusHistory {
     }
     const refusals = this.store.db
       .prepare(
-        `SELECT COALESCE(s.peer, '(unknown)') AS peer, json_extract(e.data_json, '$.reason') AS reason, COUNT(*) AS n
+        `SELECT COALESCE(s.peer, '${UNKNOWN_PEER}') AS peer, json_extract(e.data_json, '$.reason') AS reason, COUNT(*) AS n
          FROM events e JOIN sessions s ON s.id = e.session_id
          WHERE e.kind IN ('machine.offerDeclined', 'machine.invoiceRefused', 'machine.renewDeclined',
                           'machine.invoiceDeclined')

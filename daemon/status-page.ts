@@ -5,8 +5,8 @@
  * Sections (one page, anchored navigation, usable from a phone and with the keyboard):
  * - wall: site overview (every connector), the live connector (tiles, chart, invoices, actions), history
  *   (per day/week and per session, with receipt downloads), alarms and faults with operator actions;
- * - vehicle: the live session, spending against the budgets, chargers used (energy, price, fees, refusals),
- *   history.
+ * - vehicle: the live session, spending against the budgets, chargers used (node key and alias, energy, price,
+ *   fees, refusals, use of the loss caps in the window and back-off), history.
  */
 
 /**
@@ -109,8 +109,8 @@ ${
  <h2 id="h-chargers">Chargers used</h2>
  <div class="scroll" tabindex="0" role="region" aria-label="Sessions per charger (wall node key)"><table>
   <caption class="sr">Sessions per charger (wall node key)</caption>
-  <thead><tr><th scope="col" class="l">Charger node key</th><th scope="col">Sessions</th><th scope="col">Energy (kWh)</th><th scope="col">Paid (sat)</th><th scope="col">Fees (sat)</th><th scope="col">Avg price (msat/Wh)</th><th scope="col">Paid, not delivered (Wh)</th><th scope="col" class="l">Refusals (reason × count)</th></tr></thead>
-  <tbody id="charger-rows"></tbody></table></div>
+  <thead><tr><th scope="col" class="l">Charger node key and alias</th><th scope="col">Sessions</th><th scope="col">Energy (kWh)</th><th scope="col">Paid (sat)</th><th scope="col">Fees (sat)</th><th scope="col">Avg price (msat/Wh)</th><th scope="col">Paid, not delivered (Wh)</th><th scope="col">In the window, of the cap (Wh)</th><th scope="col" class="l">Back-off</th><th scope="col" class="l">Refusals (reason × count)</th></tr></thead>
+  <tbody id="charger-rows"></tbody><tfoot id="charger-total"></tfoot></table></div>
 </section>`
 }
 <section id="history" aria-labelledby="h-history">

@@ -105,7 +105,31 @@ export interface VehicleSpend {
   dailyBudgetMsat: bigint | null;
   monthlyBudgetMsat: bigint | null;
   sessionBudgetMsat: bigint | null;
-  chargers: ChargerSummary[];
+  chargers: ChargerView[];
+  /** the loss bound across sessions (null: the source has none) */
+  lossCaps: LossCaps | null;
+}
+
+/** The vehicle's loss bound across sessions, as the buyer machine enforces it. */
+export interface LossCaps {
+  /** rolling window of the caps and the back-off, s */
+  windowSec: number;
+  /** `limits.maxUndeliveredWhPerWall`, Wh */
+  perWallWh: number;
+  /** `limits.maxUndeliveredWhTotal`, Wh */
+  totalWh: number;
+  /** paid (or in doubt) but not delivered over every wall in the window now, Wh */
+  undeliveredTotalWh: number;
+}
+
+/** One charger on the owner's dashboard: its books, alias and use of the loss caps. */
+export interface ChargerView extends ChargerSummary {
+  /** the alias its node announced (looked up once per wall), or null */
+  alias: string | null;
+  /** paid (or in doubt) but not delivered with this wall in the window now, Wh (null: no loss bound known) */
+  undeliveredWindowWh: number | null;
+  /** the wall is in back-off until then (daemon clock ms), or null when it is not in back-off now */
+  backoffUntilMs: number | null;
 }
 
 /** Where the server gets its data. The history, spend and actions are optional (older sources). */

@@ -10,8 +10,14 @@ import { receiptCsv, receiptJson, receiptView } from '../bin/cli/receipt-view.js
 import type { OpenedStore } from '../bin/cli/open-store.js';
 import type { SessionStore } from './session-store.js';
 import { connectorAvailable, statusActions, type ActionHooks } from './status-actions.js';
-import { StatusHistory } from './status-history.js';
-import type { ConnectorView, StatusSnapshot, StatusSource, VehicleSpend } from './status-server.js';
+import { StatusHistory, UNKNOWN_PEER } from './status-history.js';
+import type {
+  ChargerView,
+  ConnectorView,
+  StatusSnapshot,
+  StatusSource,
+  VehicleSpend,
+} from './status-server.js';
 import { readStoredJson } from './stored-json.js';
 
 /** The vehicle's budgets, msat (shown against the spend). */
@@ -22,6 +28,28 @@ export interface BudgetLimits {
   sessionMsat: bigint;
   /** per UTC calendar month, if the owner set one */
   monthlyMsat?: bigint;
+}
+
+/**
+ * The vehicle's loss bound and charger aliases, read by the same store functions the vehicle daemon uses to feed
+ * the buyer machine (no second computation).
+ */
+export interface LossBoundSource {
+  /** the caps from `limits` */
+  caps: { windowSec: number; perWallWh: number; totalWh: number };
+  /**
+   * The store's figures for a wall now (what the buyer is fed before the wall's hello).
+   *
+   * @param wallPub the wall's node key, hex
+   * @returns undelivered Wh with this wall and over every wall in the window, the back-off end (ms) or null
+   */
+  exposure(wallPub: string): {
+    undeliveredWallWh: number;
+    undeliveredTotalWh: number;
+    backoffUntilMs: number | null;
+  };
+  /** The stored alias of a wall, or null. */
+  alias(wallPub: string): string | null;
 }
 
 /** Start of the UTC month containing `ms`. */
@@ -37,7 +65,7 @@ function utcMonthStartMs(ms: number): number {
  * @param parts role; `status()` the live snapshot; `ledger(id)` the session's ledger rows keyed by their name
  *   (e.g. `{ invoices }`), merged into the session detail; `extraHtml()` optional HTML above the ledger;
  *   `clockSpeed` the daemon clock's speed (default 1); `budgets` the vehicle's limits; `actions` the daemon's
- *   side of the operator actions (absent: none offered)
+ *   side of the operator actions (absent: none offered); `lossBound` the vehicle's loss caps and charger aliases
  * @returns the source for `StatusServer.start`
  */
 export function storeStatusSource(
@@ -50,6 +78,7 @@ export function storeStatusSource(
     clockSpeed?: number;
     budgets?: BudgetLimits;
     actions?: Omit<ActionHooks, 'connectors' | 'sessionId'> & Partial<Pick<ActionHooks, 'connectors'>>;
+    lossBound?: LossBoundSource;
   },
 ): StatusSource {
   const clockSpeed = parts.clockSpeed ?? 1;
@@ -87,7 +116,7 @@ export function storeStatusSource(
       dailyBudgetMsat: parts.budgets?.dailyMsat ?? null,
       monthlyBudgetMsat: parts.budgets?.monthlyMsat ?? null,
       sessionBudgetMsat: parts.budgets?.sessionMsat ?? null,
-      chargers: history.byPeer(),
+      ...chargerViews(history, parts.lossBound, nowMs),
     };
   };
   return {
@@ -127,4 +156,34 @@ export function storeStatusSource(
       : {}),
     ...(parts.extraHtml ? { extraHtml: parts.extraHtml } : {}),
   };
+}
+
+/**
+ * The chargers with their aliases and use of the loss caps, and the caps with the total use.
+ *
+ * @param history the store's history reader
+ * @param bound the loss bound source (absent: no caps, no aliases)
+ * @param nowMs daemon clock now: a back-off ending at or before it is over (as the buyer machine decides)
+ */
+function chargerViews(
+  history: StatusHistory,
+  bound: LossBoundSource | undefined,
+  nowMs: number,
+): Pick<VehicleSpend, 'chargers' | 'lossCaps'> {
+  let totalWh: number | null = null;
+  const chargers = history.byPeer().map((c): ChargerView => {
+    const known = bound !== undefined && c.peer !== UNKNOWN_PEER;
+    const e = known ? bound.exposure(c.peer) : null;
+    if (e) totalWh = e.undeliveredTotalWh;
+    return {
+      ...c,
+      alias: known ? bound.alias(c.peer) : null,
+      undeliveredWindowWh: e?.undeliveredWallWh ?? null,
+      backoffUntilMs: e?.backoffUntilMs != null && nowMs < e.backoffUntilMs ? e.backoffUntilMs : null,
+    };
+  });
+  if (bound === undefined) return { chargers, lossCaps: null };
+  // without a charger, a key no wall has: only the total counts
+  totalWh ??= bound.exposure('').undeliveredTotalWh;
+  return { chargers, lossCaps: { ...bound.caps, undeliveredTotalWh: totalWh } };
 }

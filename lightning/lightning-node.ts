@@ -185,6 +185,14 @@ export interface LightningNode extends HoldInvoiceNode {
   */
   verifyMessage(text: string, signature: string): Promise<{ pubkey: string }>;
 
+  /** The alias another node announced in the gossip (for showing a node key to a person; never trusted).
+
+    @param pubkey <Node Public Key Hex String> (33 bytes)
+    @returns <Alias String>, or null when the node is not in the graph or announced no alias
+    @throws NodeUnreachable (bounded by the call timeout) | RangeError for a malformed key
+  */
+  getNodeAlias(pubkey: string): Promise<string | null>;
+
   /** On-chain and channel balances.
 
     @returns <Balances>

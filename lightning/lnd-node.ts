@@ -8,6 +8,7 @@ import {
   getChainBalance,
   getChannelBalance,
   getInvoice,
+  getNode,
   getPayment,
   getWalletInfo,
   payViaPaymentRequest,
@@ -340,6 +341,20 @@ export class LndNode implements LightningNode {
   async verifyMessage(text: string, signature: string): Promise<{ pubkey: string }> {
     const res = await this.call('verifyMessage', (lnd) => verifyMessage({ lnd, message: text, signature }));
     return { pubkey: res.signed_by };
+  }
+
+  async getNodeAlias(pubkey: string): Promise<string | null> {
+    if (!/^0[23][0-9a-f]{64}$/.test(pubkey))
+      throw new RangeError('getNodeAlias: pubkey must be 33 bytes hex');
+    try {
+      const node = await this.call('getNodeAlias', (lnd) =>
+        getNode({ lnd, public_key: pubkey, is_omitting_channels: true }),
+      );
+      return node.alias === '' ? null : node.alias;
+    } catch (err) {
+      if (err instanceof LightningError && err.lnName === 'NodeIsUnknown') return null;
+      throw err;
+    }
   }
 
   async getBalances(): Promise<Balances> {

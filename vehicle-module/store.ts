@@ -123,19 +123,42 @@ const vehicleMigrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'wall aliases (looked up from the Lightning graph, for the dashboard)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE wall_aliases (
+          wall_pub TEXT PRIMARY KEY,
+          alias TEXT NOT NULL,
+          looked_up_at_ms INTEGER NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 /** Why `recordPayment` did not record: the wall reused an id the ledger already holds. */
 export type PaymentConflict = 'hash-in-ledger' | 'sequence-in-ledger';
 
-/** What the ledger says about a wall before a new session with it (see `VehicleStore.history`). */
-export interface WallHistory {
-  /** energy paid (or in doubt) but not delivered in earlier sessions with this wall within the window, Wh */
+/** The loss-bound figures for one wall now (see `VehicleStore.wallExposure`). */
+export interface WallExposure {
+  /** energy paid (or in doubt) but not delivered in sessions with this wall within the window, Wh */
   undeliveredWallWh: number;
   /** the same over every wall, Wh */
   undeliveredTotalWh: number;
   /** the wall is in back-off until then (ms), or null */
   backoffUntilMs: number | null;
+}
+
+/** The rolling window and back-off base of the loss bound, ms (from `limits.undeliveredWindowSec` etc.). */
+export interface ExposureWindow {
+  windowMs: number;
+  backoffMs: number;
+}
+
+/** What the ledger says about a wall before a new session with it (see `VehicleStore.history`). */
+export interface WallHistory extends WallExposure {
   /** a session with this id is already stored */
   sessionIdKnown: boolean;
 }
@@ -361,14 +384,47 @@ export class VehicleStore extends SessionStore {
    * @param sessionId the session id from its hello
    * @param o rolling window and back-off base, ms
    */
-  history(wallPub: string, sessionId: string, o: { windowMs: number; backoffMs: number }): WallHistory {
+  history(wallPub: string, sessionId: string, o: ExposureWindow): WallHistory {
+    return { ...this.wallExposure(wallPub, o), sessionIdKnown: this.findSession(sessionId) !== undefined };
+  }
+
+  /**
+   * The loss-bound figures for a wall now: what `history` feeds the buyer machine, and what the owner's
+   * dashboard shows against the caps.
+   *
+   * @param wallPub the wall's node key, hex
+   * @param o rolling window and back-off base, ms
+   */
+  wallExposure(wallPub: string, o: ExposureWindow): WallExposure {
     const sinceMs = this.clock.now() - o.windowMs;
     return {
       undeliveredWallWh: this.undeliveredWh(sinceMs, wallPub),
       undeliveredTotalWh: this.undeliveredWh(sinceMs),
       backoffUntilMs: this.backoffUntilMs(wallPub, sinceMs, o.backoffMs, o.windowMs),
-      sessionIdKnown: this.findSession(sessionId) !== undefined,
     };
+  }
+
+  /**
+   * Stores (or replaces) the alias a wall's node announced.
+   *
+   * @param wallPub the wall's node key, hex
+   * @param alias the alias (at most 32 bytes in the gossip; stored up to 64 characters)
+   */
+  saveWallAlias(wallPub: string, alias: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO wall_aliases (wall_pub, alias, looked_up_at_ms) VALUES (?, ?, ?)
+         ON CONFLICT(wall_pub) DO UPDATE SET alias = excluded.alias, looked_up_at_ms = excluded.looked_up_at_ms`,
+      )
+      .run(wallPub.toLowerCase(), alias.slice(0, 64), this.clock.now());
+  }
+
+  /** The stored alias of a wall, or undefined when none is stored. */
+  wallAlias(wallPub: string): string | undefined {
+    const r = this.db
+      .prepare('SELECT alias FROM wall_aliases WHERE wall_pub = ?')
+      .get(wallPub.toLowerCase()) as { alias: string } | undefined;
+    return r?.alias;
   }
 
   /** Marks a recorded payment as handed to the node. */

@@ -28,7 +28,9 @@
  * Loss bound across sessions: before each wall hello reaches the machine, the daemon feeds it the ledger's
  * figures for that wall (`history`: undelivered energy with this wall and overall in the rolling window, the
  * wall's back-off, whether the session id is known); the machine enforces `limits.maxUndeliveredWhPerWall`,
- * `limits.maxUndeliveredWhTotal` and the back-off. Each session's outcome is stored per wall.
+ * `limits.maxUndeliveredWhTotal` and the back-off. Each session's outcome is stored per wall. The status page
+ * shows the same figures (`VehicleStore.wallExposure`) per charger against the caps, with the wall's alias
+ * (looked up in the graph once per wall at its hello, kept in the store: `wall-aliases.ts`).
  *
  * Plug detection: the module sits inline with the charge port; a session starts when the wall's hello arrives
  * while the machine is idle or its previous session has ended.
@@ -77,7 +79,8 @@ import {
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
-import type { PaymentRow, VehicleStore } from './store.js';
+import type { ExposureWindow, PaymentRow, VehicleStore } from './store.js';
+import { WallAliases } from './wall-aliases.js';
 
 /** Everything the vehicle daemon runs on. */
 export interface VehicleParts {
@@ -122,6 +125,7 @@ export class VehicleDaemon {
   private readonly runner: MachineRunner<BuyerState, BuyerEvent>;
   private readonly poller: MeterPoller;
   private readonly notifier: Notifier;
+  private readonly aliases: WallAliases;
   private status: StatusServer | null = null;
   private readonly alarms: string[] = [];
   private lastReading: MeterReading | null = null;
@@ -169,6 +173,13 @@ export class VehicleDaemon {
       this.runner.state = { ...this.runner.state, config: bc.value };
     this.poller = new MeterPoller(parts.meter, clock, { intervalMs: config.meter.pollIntervalMs });
     this.notifier = new Notifier(config.notifications, store, clock, log);
+    this.aliases = new WallAliases(store, parts.node, log);
+  }
+
+  /** The loss bound's rolling window and back-off base, ms (from `limits`). */
+  private exposureWindow(): ExposureWindow {
+    const l = this.parts.config.limits;
+    return { windowMs: l.undeliveredWindowSec * 1000, backoffMs: l.wallBackoffSec * 1000 };
   }
 
   /**
@@ -260,12 +271,9 @@ export class VehicleDaemon {
         };
         this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
         const { identityPub, sessionId } = p.value.message;
-        const l = this.parts.config.limits;
-        const history = this.parts.store.history(identityPub.toLowerCase(), sessionId, {
-          windowMs: l.undeliveredWindowSec * 1000,
-          backoffMs: l.wallBackoffSec * 1000,
-        });
+        const history = this.parts.store.history(identityPub.toLowerCase(), sessionId, this.exposureWindow());
         this.dispatch({ type: 'history', atMs, wallPub: identityPub, sessionId, ...history });
+        void this.aliases.lookup(identityPub);
       }
     }
     this.dispatch({ type: 'frame', bytes, atMs });
@@ -705,6 +713,7 @@ export class VehicleDaemon {
 
   private statusSource(): StatusSource {
     const store = this.parts.store;
+    const l = this.parts.config.limits;
     return storeStatusSource(store, {
       role: 'vehicle',
       status: () => this.snapshot(),
@@ -713,6 +722,15 @@ export class VehicleDaemon {
       budgets: {
         dailyMsat: this.parts.config.limits.dailyBudgetMsat,
         sessionMsat: this.parts.config.limits.sessionBudgetMsat,
+      },
+      lossBound: {
+        caps: {
+          windowSec: l.undeliveredWindowSec,
+          perWallWh: l.maxUndeliveredWhPerWall,
+          totalWh: l.maxUndeliveredWhTotal,
+        },
+        exposure: (wallPub) => store.wallExposure(wallPub, this.exposureWindow()),
+        alias: (wallPub) => store.wallAlias(wallPub) ?? null,
       },
       actions: {
         availability: false,

@@ -483,20 +483,86 @@
       card('Spent today (UTC day)', s.todayMsat, s.dailyBudgetMsat) +
       card('Spent this month (UTC)', s.monthMsat, s.monthlyBudgetMsat) +
       card('This session', last ? last.paidMsat : '0', s.sessionBudgetMsat);
+    const caps = s.lossCaps;
+    /** Use of a loss cap: "used of cap" Wh and a meter (or a dash without a loss bound). */
+    const capUse = (usedWh, capWh, label) =>
+      usedWh === null || usedWh === undefined || !caps
+        ? '–'
+        : {
+            html:
+              '<span class="cap-use">' +
+              fmt(usedWh, 0) +
+              ' of ' +
+              fmt(capWh, 0) +
+              '</span> <meter min="0" max="' +
+              capWh +
+              '" value="' +
+              Math.min(usedWh, capWh) +
+              '" aria-label="' +
+              esc(label) +
+              '"></meter>',
+          };
+    const backoff = (ms) =>
+      ms === null || ms === undefined
+        ? 'no'
+        : {
+            html: 'until <time datetime="' + new Date(ms).toISOString() + '">' + esc(fmtTime(ms)) + '</time>',
+          };
     $('charger-rows').innerHTML = s.chargers
       .map((c) =>
         tr([
-          [{ html: '<span title="' + esc(c.peer) + '">' + esc(c.peer.slice(0, 20)) + '…</span>' }, 'l hash'],
+          [
+            {
+              html:
+                '<span title="' +
+                esc(c.peer) +
+                '">' +
+                esc(c.peer.slice(0, 20)) +
+                '…</span>' +
+                (c.alias ? ' <span class="alias">' + esc(c.alias) + '</span>' : ''),
+            },
+            'l hash',
+          ],
           c.sessions,
           fmt(c.energyWh / 1000, 3),
           fmtSat(c.paidMsat),
           fmtSat(c.feesMsat),
           fmt(c.avgPriceMsatPerWh, 2),
           fmt(c.undeliveredWh, 0),
+          [
+            capUse(
+              c.undeliveredWindowWh,
+              caps && caps.perWallWh,
+              'Undelivered with this charger against its cap',
+            ),
+            'cap',
+          ],
+          [backoff(c.backoffUntilMs), 'l'],
           [c.refusals.length ? c.refusals.map((r) => r.reason + ' × ' + r.count).join(', ') : 'none', 'l'],
         ]),
       )
       .join('');
+    $('charger-total').innerHTML = caps
+      ? tr([
+          ['All chargers (last ' + fmt(caps.windowSec / 3600, 1) + ' h)', 'l'],
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          [
+            capUse(
+              caps.undeliveredTotalWh,
+              caps.totalWh,
+              'Undelivered over all chargers against the total cap',
+            ),
+            'cap',
+          ],
+          ['', 'l'],
+          ['', 'l'],
+        ])
+      : '';
   };
   const refreshHistory = () =>
     Promise.all([renderBuckets(), renderSessions(false), renderAlarms(), renderSpend()]).catch(showError);

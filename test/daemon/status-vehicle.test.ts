@@ -2,7 +2,9 @@
  * The vehicle dashboard in headless Chromium at 1280 px and 390 px over a real vehicle store filled as the
  * vehicle daemon fills it: spending today / this month against the budgets (equal to the store's own daily
  * spend), sessions per charger with energy, price, fees and refusals with their reasons, history rows equal to
- * the books; no request leaves the machine; axe-core finds nothing serious.
+ * the books; per charger its alias and its use of the loss caps in the window (equal to the store's
+ * `wallExposure`, the figures the daemon feeds the buyer) with its back-off; no request leaves the machine;
+ * axe-core finds nothing serious.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,6 +16,7 @@ import { ManualClock } from '../../hardware/clock.js';
 import { StatusServer, type StatusSnapshot } from '../../daemon/status-server.js';
 import { storeStatusSource } from '../../daemon/status-source.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
+import { WallAliases } from '../../vehicle-module/wall-aliases.js';
 import { launchChromium } from './chromium.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -98,9 +101,29 @@ describe('vehicle dashboard in a real browser', () => {
       ],
       40,
     );
+    // wall B ended its session with prepaid energy undelivered: a strike, so it is in back-off
+    store.recordOutcome({
+      sessionId: 'v2'.padEnd(32, '0'),
+      wallPub: WALL_B,
+      paidWh: 100,
+      deliveredWh: 80,
+      undeliveredWh: 20,
+      strike: true,
+    });
     await session('v3'.padEnd(32, '0'), WALL_A, 3, 100n, [
       { kind: 'offerDeclined', reason: 'PRICE_TOO_HIGH' },
     ]);
+    // aliases as the daemon looks them up at a wall's hello: A announced one, B is not in the graph
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const aliases = new WallAliases(
+      store,
+      { getNodeAlias: async (pub) => (pub === WALL_A ? 'Corner <Café> ⚡' : null) },
+      quiet,
+    );
+    expect(await aliases.lookup(WALL_A)).toBe('Corner <Café> ⚡');
+    expect(await aliases.lookup(WALL_B)).toBeNull();
+    const window = { windowMs: 86_400_000, backoffMs: 6 * 3_600_000 };
+    const caps = { windowSec: 86_400, perWallWh: 500, totalWh: 2_000 };
     const snapshot = (): StatusSnapshot => ({
       role: 'vehicle',
       tMs: clock.now(),
@@ -122,7 +145,20 @@ describe('vehicle dashboard in a real browser', () => {
       ledger: (id) => ({ payments: store.payments(id) }),
       budgets: { dailyMsat: 200_000n, sessionMsat: 100_000n },
       clockSpeed: 1,
+      lossBound: {
+        caps,
+        exposure: (pub) => store.wallExposure(pub, window),
+        alias: (pub) => store.wallAlias(pub) ?? null,
+      },
     });
+    const exposureA = store.wallExposure(WALL_A, window);
+    const exposureB = store.wallExposure(WALL_B, window);
+    // the store's figures: wall B kept 20 Wh paid for, wall A none; B is in back-off, A is not
+    expect(exposureB.undeliveredWallWh).toBe(20);
+    expect(exposureA.undeliveredWallWh).toBe(0);
+    expect(exposureB.undeliveredTotalWh).toBe(20);
+    expect(exposureB.backoffUntilMs).toBeGreaterThan(clock.now());
+    expect(exposureA.backoffUntilMs).toBeNull();
     server = await StatusServer.start(source, '127.0.0.1', 0);
     const spentToday = store.spentTodayMsat();
     // 4 + 3 blocks at 5,000 msat, 2 at 7,500 msat, 9 routing fees of 3 msat: all on the same UTC day
@@ -158,6 +194,26 @@ describe('vehicle dashboard in a real browser', () => {
         const a = chargers.find((c) => c.startsWith(WALL_A.slice(0, 20)))!;
         expect(a).toContain('PRICE_TOO_HIGH × 1');
         expect(a).toContain('0.35'); // 7 blocks × 50 Wh = 0.350 kWh delivered at charger A
+        // alias next to the node key (escaped, not markup); none for B
+        const aRow = page.locator('#charger-rows tr', { hasText: WALL_A.slice(0, 20) });
+        expect(await aRow.locator('td.hash .alias').textContent()).toBe('Corner <Café> ⚡');
+        expect(await bRow.locator('td.hash .alias').count()).toBe(0);
+        // use of the per-wall cap and the total cap: the store's own figures
+        const whOf = (wh: number): string => wh.toLocaleString('en-US');
+        expect(await bRow.locator('td.cap .cap-use').textContent()).toBe(
+          `${whOf(exposureB.undeliveredWallWh)} of ${whOf(caps.perWallWh)}`,
+        );
+        expect(await aRow.locator('td.cap .cap-use').textContent()).toBe(
+          `${whOf(exposureA.undeliveredWallWh)} of ${whOf(caps.perWallWh)}`,
+        );
+        expect(await page.locator('#charger-total td.cap .cap-use').textContent()).toBe(
+          `${whOf(exposureB.undeliveredTotalWh)} of ${whOf(caps.totalWh)}`,
+        );
+        // back-off: B until the store's time (shown in the browser's zone), A none
+        expect(await bRow.locator('td time').getAttribute('datetime')).toBe(
+          new Date(exposureB.backoffUntilMs!).toISOString(),
+        );
+        expect(await aRow.locator('td').nth(8).textContent()).toBe('no');
         await page.screenshot({ path: join(shotDir, `vehicle-${w.name}.png`), fullPage: true });
         await page.evaluate(axeSource);
         const violations = await page.evaluate(`(async () => (await window.axe.run()).violations

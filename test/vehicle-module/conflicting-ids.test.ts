@@ -136,6 +136,7 @@ function standInNode(wall: () => ScriptedWall, paid: string[]): LightningNode {
     signMessage: fail,
     verifyMessage: fail,
     getBalances: fail,
+    getNodeAlias: async () => null,
     createHoldInvoice: fail,
     watchHoldInvoice: fail,
     settleHoldInvoice: fail,

@@ -108,6 +108,9 @@ describe('vehicle store', () => {
       backoffUntilMs: Date.UTC(2026, 0, 1) + 60_000,
       sessionIdKnown: true,
     });
+    // the dashboard's figures are the buyer's: history without the session-id check
+    const { sessionIdKnown: _known, ...exposure } = h;
+    expect(s.wallExposure(A, { windowMs: 86_400_000, backoffMs: 60_000 })).toEqual(exposure);
     expect(s.history(B, 'new', { windowMs: 86_400_000, backoffMs: 60_000 })).toMatchObject({
       undeliveredWallWh: 0,
       backoffUntilMs: null,
