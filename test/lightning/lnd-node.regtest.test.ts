@@ -223,6 +223,18 @@ describe('LndNode on regtest', () => {
     expect((await vehicle.verifyMessage(text, wallSig)).pubkey).toBe(connection.nodes.wall.pubkey);
   });
 
+  it('looks up a peer alias from the graph: a key the graph lacks is null, a known one a clean string or null', async () => {
+    // a valid point no node of this network has (the generator G)
+    const stranger = '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798';
+    expect(await vehicle.getNodeAlias(stranger)).toBeNull();
+    const alias = await vehicle.getNodeAlias(connection.nodes.wall.pubkey);
+    if (alias !== null) {
+      expect(alias.length).toBeGreaterThan(0);
+      expect([...alias].every((ch) => ch.charCodeAt(0) >= 0x20)).toBe(true);
+    }
+    await expect(vehicle.getNodeAlias('nonsense')).rejects.toThrow(RangeError);
+  });
+
   it('reports balances as bigint: vehicle funds on chain and in the channel, wall inbound-free', async () => {
     const v = await vehicle.getBalances();
     const w = await wall.getBalances();
