@@ -41,22 +41,32 @@ function fill(dir: string): string {
   return file;
 }
 
-describe('the wall store fills up mid-session', () => {
-  const connectionFile = inject('regtestConnectionPath');
-  const dir = mkdtempSync(join(tmpdir(), 'e2e-store-full-'));
+/**
+ * A 6 MiB tmpfs for one describe block's store, mounted now and unmounted (after the rig stops) in afterAll.
+ *
+ * @param prefix temp folder prefix
+ * @returns the rig's folder, the mount point, and where the test puts its rig so afterAll stops it
+ */
+function tmpfsStore(prefix: string): { dir: string; mountDir: string; holder: { rig?: ChargeRig } } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const mountDir = join(dir, 'tmpfs');
-  let rig: ChargeRig | undefined;
+  const holder: { rig?: ChargeRig } = {};
   mkdirSync(mountDir);
   mount(['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mountDir]);
-
   afterAll(async () => {
-    await rig?.stop();
+    await holder.rig?.stop();
     unmount(mountDir);
   });
+  return { dir, mountDir, holder };
+}
+
+describe('the wall store fills up mid-session', () => {
+  const connectionFile = inject('regtestConnectionPath');
+  const { dir, mountDir, holder } = tmpfsStore('e2e-store-full-');
 
   it('cuts power, exits non-zero, refuses to start until space returns, then resumes with books equal to the node', async () => {
     const wallDb = join(mountDir, 'wall.sqlite');
-    rig = await ChargeRig.create({
+    const rig = await ChargeRig.create({
       dir,
       connectionFile,
       link: 'can',
@@ -67,9 +77,10 @@ describe('the wall store fills up mid-session', () => {
         limits: { targetEnergyWh: TARGET_WH },
       },
     });
+    holder.rig = rig;
     await rig.startDaemons();
     rig.world.plug();
-    await rig.until('wall metered 100 Wh', async () => (await rig!.wall.status()).energyWh >= 100);
+    await rig.until('wall metered 100 Wh', async () => (await rig.wall.status()).energyWh >= 100);
     expect(rig.world.truth().relayClosed).toBe(true);
 
     const filledAt = Date.now();
@@ -87,7 +98,7 @@ describe('the wall store fills up mid-session', () => {
     // a charger left energised (as after a crash of an older build) and a restart while the disk is still
     // full: the start pauses the charger before its first write, refuses with one clear line and exit code 3
     await rig.world.evse.enable();
-    await rig.until('relay closed again', () => rig!.world.truth().relayClosed, 10_000);
+    await rig.until('relay closed again', () => rig.world.truth().relayClosed, 10_000);
     await expect(rig.wall.start()).rejects.toThrow(/exited \(3\) before ready/);
     expect(log()).toMatch(/wall\.sqlite: the disk holding the store is full/);
     expect(rig.world.truth().relayClosed).toBe(false);
@@ -98,7 +109,7 @@ describe('the wall store fills up mid-session', () => {
     await rig.until(
       'both sides ended',
       async () => {
-        const [w, v] = await Promise.all([rig!.wall.status(), rig!.vehicle.status()]);
+        const [w, v] = await Promise.all([rig.wall.status(), rig.vehicle.status()]);
         return w.state === 'ended' && v.state === 'ended';
       },
       240_000,
@@ -119,29 +130,21 @@ describe('the wall store fills up mid-session', () => {
 
 describe('the vehicle store fills up mid-session', () => {
   const connectionFile = inject('regtestConnectionPath');
-  const dir = mkdtempSync(join(tmpdir(), 'e2e-vehicle-store-full-'));
-  const mountDir = join(dir, 'tmpfs');
-  let rig: ChargeRig | undefined;
-  mkdirSync(mountDir);
-  mount(['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mountDir]);
-
-  afterAll(async () => {
-    await rig?.stop();
-    unmount(mountDir);
-  });
+  const { dir, mountDir, holder } = tmpfsStore('e2e-vehicle-store-full-');
 
   it('the car module stops paying and exits non-zero; once space returns the books equal the nodes', async () => {
     const vehicleDb = join(mountDir, 'vehicle.sqlite');
-    rig = await ChargeRig.create({
+    const rig = await ChargeRig.create({
       dir,
       connectionFile,
       link: 'can',
       speed: SPEED,
       vehicle: { store: { path: vehicleDb }, limits: { targetEnergyWh: TARGET_WH } },
     });
+    holder.rig = rig;
     await rig.startDaemons();
     rig.world.plug();
-    await rig.until('wall metered 100 Wh', async () => (await rig!.wall.status()).energyWh >= 100);
+    await rig.until('wall metered 100 Wh', async () => (await rig.wall.status()).energyWh >= 100);
     const filler = fill(mountDir);
     expect(await rig.vehicle.exited(60_000)).toBe(1);
     const log = readFileSync(join(dir, 'vehicle.log'), 'utf8');
@@ -149,14 +152,14 @@ describe('the vehicle store fills up mid-session', () => {
     // the wall sees no more payments nor messages: it cuts the power and ends the session
     await rig.until(
       'wall ended the session',
-      async () => (await rig!.wall.status()).state === 'ended',
+      async () => (await rig.wall.status()).state === 'ended',
       120_000,
     );
     expect(rig.world.truth().relayClosed).toBe(false);
     await expect(rig.vehicle.start()).rejects.toThrow(/exited \(3\) before ready/);
     rmSync(filler);
     await rig.vehicle.start();
-    await rig.until('vehicle ended', async () => (await rig!.vehicle.status()).state === 'ended', 120_000);
+    await rig.until('vehicle ended', async () => (await rig.vehicle.status()).state === 'ended', 120_000);
     await rig.stop();
     const books = await readBooks({ ...rig.files, vehicleDb }, connectionFile);
     expect(books.problems).toEqual([]);
