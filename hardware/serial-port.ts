@@ -11,7 +11,7 @@
  * adapter goes unnoticed for good. Here a 0-byte read is reported as what it is, a hangup, so the stream
  * closes with a disconnect error and the driver's `close` handling runs.
  */
-import { read as fsRead } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 
 /** The tty reported end of file: the device behind it is gone (unplugged, or its PTY peer closed). */
@@ -36,7 +36,7 @@ type ReadResult = Awaited<ReturnType<PortBinding['read']>>;
 /** What the Unix bindings (Linux, macOS) expose: the descriptor and the poller waiting for readability. */
 interface UnixPortInternals {
   fd: number | null;
-  poller: { once(event: 'readable', callback: (err: Error | null) => void): unknown };
+  poller: { once(event: 'readable' | 'writable', callback: (err: Error | null) => void): unknown };
 }
 
 /**
@@ -78,9 +78,11 @@ function withHangupAwareRead(port: PortBinding): PortBinding {
   const internals = unix as UnixPortInternals;
   const read = (buffer: Buffer, offset: number, length: number): Promise<ReadResult> =>
     hangupAwareRead(port, internals, buffer, offset, length);
+  const write = (buffer: Buffer): Promise<void> => nonBlockingWrite(port, internals, buffer);
   return new Proxy(port, {
     get(target, property) {
       if (property === 'read') return read;
+      if (property === 'write') return write;
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
@@ -103,9 +105,9 @@ async function hangupAwareRead(
     if (!port.isOpen || fd === null) throw canceled();
     let bytesRead: number;
     try {
-      bytesRead = await new Promise<number>((resolve, reject) =>
-        fsRead(fd, buffer, offset, length, null, (err, n) => (err ? reject(err) : resolve(n))),
-      );
+      // the descriptor is non-blocking: a synchronous read returns at once (EAGAIN when empty), and spares each
+      // read a trip through the libuv thread pool (a thread wake-up per serial transfer)
+      bytesRead = readSync(fd, buffer, offset, length, null);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
@@ -118,6 +120,30 @@ async function hangupAwareRead(
     if (bytesRead > 0) return { buffer, bytesRead };
     if (!port.isOpen) throw canceled();
     throw new SerialHangup('serial device hung up (read returned end of file): adapter unplugged or gone');
+  }
+}
+
+/**
+ * The binding contract of `write` (all of `buffer`, or an error), written synchronously on the non-blocking
+ * descriptor (no thread-pool trip per write); waits for writability only when the tty's buffer is full.
+ */
+async function nonBlockingWrite(port: PortBinding, unix: UnixPortInternals, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const fd = unix.fd;
+    if (!port.isOpen || fd === null) throw new Error('Port is not open');
+    try {
+      offset += writeSync(fd, buffer, offset, buffer.length - offset);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { disconnect?: boolean };
+      if (e.code !== 'EAGAIN' && e.code !== 'EWOULDBLOCK' && e.code !== 'EINTR') {
+        if (e.code === 'EBADF' || e.code === 'ENXIO' || e.code === 'EIO') e.disconnect = true;
+        throw e;
+      }
+      await new Promise<void>((resolve, reject) =>
+        unix.poller.once('writable', (pollErr) => (pollErr ? reject(pollErr) : resolve())),
+      );
+    }
   }
 }
 

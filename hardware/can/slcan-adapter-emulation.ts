@@ -15,6 +15,7 @@ import type { MemoryCanBus, MemoryCanNetwork } from './memory-bus.js';
 import type { CanFrame } from './frame.js';
 import { bitrateOfCommand, decodeSlcanFrame, encodeSlcanFrame, isSlcanFrameLine } from './slcan-codec.js';
 import type { SlcanAckStyle } from './slcan-bus.js';
+import { CoalescingWriter } from './coalescing-writer.js';
 
 /** Options of one emulated adapter. */
 export interface SlcanAdapterEmulationOptions {
@@ -36,6 +37,8 @@ export class SlcanAdapterEmulation {
   private listenOnly = false;
   private inFlight = 0;
   private line = '';
+  /** Replies and received frames of one event-loop turn go to the host in one write, like a USB packet. */
+  private readonly out: CoalescingWriter;
   /** Commands received, for tests and diagnostics (without CR). */
   readonly commandLog: string[] = [];
 
@@ -54,6 +57,7 @@ export class SlcanAdapterEmulation {
     this.name = options.name;
     this.ackStyle = options.ackStyle ?? 'cr';
     this.txQueueFrames = options.txQueueFrames ?? 256;
+    this.out = new CoalescingWriter(serial);
     this.node = network.attach(options.name);
     this.node.on('frame', (frame) => this.toHost(frame));
     serial.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -81,7 +85,7 @@ export class SlcanAdapterEmulation {
 
   private reply(text: string): void {
     if (this.ackStyle === 'none') return;
-    if (!this.serial.destroyed) this.serial.write(text);
+    if (!this.serial.destroyed) this.out.write(text);
   }
   private ok(): void {
     this.reply('\r');
@@ -161,6 +165,6 @@ export class SlcanAdapterEmulation {
   private toHost(frame: CanFrame): void {
     if (this.serial.destroyed) return;
     const ts = this.timestamps ? Math.floor(this.clock.now()) % 60_000 : undefined;
-    this.serial.write(`${encodeSlcanFrame(frame, ts)}\r`);
+    this.out.write(`${encodeSlcanFrame(frame, ts)}\r`);
   }
 }

@@ -22,6 +22,7 @@ import {
   type SlcanToken,
 } from './slcan-codec.js';
 import { openSerialDevice } from '../serial-port.js';
+import { CoalescingWriter } from './coalescing-writer.js';
 
 /** How the adapter acknowledges commands. */
 export type SlcanAckStyle = 'cr' | 'z' | 'none';
@@ -70,6 +71,8 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
   private readonly ackTimeoutMs: number;
   private readonly clock: Clock;
   private port: Duplex | undefined;
+  /** Writes to `port`; the commands of one event-loop turn go out in one write. */
+  private writer: CoalescingWriter | undefined;
   private open_ = false;
   private opening: Promise<void> | undefined;
   private pending: PendingCommand[] = [];
@@ -112,6 +115,7 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
   private async doOpen(): Promise<void> {
     const port = await (this.options.openSerial ?? (() => openSerialPort(this.options)))();
     this.port = port;
+    this.writer = new CoalescingWriter(port);
     this.tokenizer = new SlcanTokenizer();
     port.on('data', (chunk: Buffer) => this.onData(chunk));
     port.on('error', (err: Error) => emitErrorIfObserved(this, err));
@@ -181,11 +185,11 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
 
   /** Writes a command and waits for its reply (per ack style). */
   private command(command: string): Promise<void> {
-    const port = this.port;
-    if (!port) return Promise.reject(new CanBusClosed('SLCAN bus is not open'));
+    const writer = this.writer;
+    if (!this.port || !writer) return Promise.reject(new CanBusClosed('SLCAN bus is not open'));
     return new Promise<void>((resolve, reject) => {
       if (this.ackStyle === 'none') {
-        port.write(`${command}\r`, (err) => (err ? reject(err) : resolve()));
+        writer.write(`${command}\r`, (err) => (err ? reject(err) : resolve()));
         return;
       }
       const entry: PendingCommand = { command, resolve, reject, timer: undefined };
@@ -195,7 +199,7 @@ export class SlcanBus extends EventEmitter<CanBusEvents> implements CanBus {
         reject(new SlcanAckTimeout(command, this.ackTimeoutMs));
       });
       this.pending.push(entry);
-      port.write(`${command}\r`, (err) => {
+      writer.write(`${command}\r`, (err) => {
         if (!err) return;
         const i = this.pending.indexOf(entry);
         if (i >= 0) this.pending.splice(i, 1);

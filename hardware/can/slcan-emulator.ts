@@ -8,11 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SerialPort } from 'serialport';
-import { SystemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { MemoryCanNetwork } from './memory-bus.js';
 import { openPtyPair, type PtyPair } from '../pty-pair.js';
 import { openSerialDevice } from '../serial-port.js';
 import { SlcanAdapterEmulation } from './slcan-adapter-emulation.js';
+import { PreciseClock } from './precise-clock.js';
 import type { SlcanAckStyle } from './slcan-bus.js';
 
 /** One emulated adapter. */
@@ -34,7 +35,7 @@ export interface SlcanEmulatorOptions {
   adapters: EmulatedAdapterSpec[];
   /** Directory for the PTY links; default a fresh temporary directory (removed on `stop()`). */
   dir?: string;
-  /** Time source of the bus; default SystemClock. */
+  /** Time source of the bus; default {@link PreciseClock} (frames take their sub-millisecond wire time). */
   clock?: Clock;
 }
 
@@ -48,16 +49,17 @@ export class SlcanEmulator {
   private readonly ports: SerialPort[] = [];
   private dir: string | undefined;
   private ownsDir = false;
+  private readonly clock: Clock;
 
   /** @param options bitrate, adapters, PTY directory */
   constructor(private readonly options: SlcanEmulatorOptions) {
     for (const a of options.adapters)
       if (!/^[A-Za-z0-9_-]+$/.test(a.name)) throw new RangeError(`bad adapter name '${a.name}'`);
-    const clock = options.clock ?? new SystemClock();
+    this.clock = options.clock ?? new PreciseClock();
     this.network = new MemoryCanNetwork({
       bitrate: options.bitrate,
       dataBitrate: options.dataBitrate,
-      clock,
+      clock: this.clock,
     });
   }
 
@@ -69,7 +71,6 @@ export class SlcanEmulator {
   async start(): Promise<Record<string, string>> {
     this.ownsDir = this.options.dir === undefined;
     this.dir = this.options.dir ?? mkdtempSync(join(tmpdir(), 'boltcharge-slcan-'));
-    const clock = this.options.clock ?? new SystemClock();
     try {
       for (const spec of this.options.adapters) {
         const near = join(this.dir, spec.name);
@@ -77,7 +78,7 @@ export class SlcanEmulator {
         this.pairs.push(pair);
         const port = await openSerialDevice({ path: pair.b, baudRate: 115_200 });
         this.ports.push(port);
-        this.adapters[spec.name] = new SlcanAdapterEmulation(port, this.network, clock, {
+        this.adapters[spec.name] = new SlcanAdapterEmulation(port, this.network, this.clock, {
           name: spec.name,
           ackStyle: spec.ackStyle,
           txQueueFrames: spec.txQueueFrames,

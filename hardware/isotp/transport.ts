@@ -68,7 +68,11 @@ export interface IsoTpOptions {
   stMinUs?: number;
   /** Ignore the peer's STmin and wait at least this many µs between our consecutive frames; default unset. */
   txStMinOverrideUs?: number;
-  /** CFs handed to the bus before the first completes when STmin is 0 (1 = strictly one at a time); default 8. */
+  /**
+   * CFs handed to the bus before the first completes when STmin is 0 (1 = strictly one at a time); default 16,
+   * as many as `SlcanBus` lets an adapter buffer (`maxTxBacklogFrames`), so one serial round trip of delay (a busy
+   * machine, a USB frame) never leaves the bus idle.
+   */
   txWindowFrames?: number;
   /** N_As: max ms for the bus to accept one of our frames; default 1000. */
   nAsMs?: number;
@@ -164,7 +168,7 @@ export class IsoTpTransport extends EventEmitter<IsoTpEvents> {
     this.stMinRaw = usToStMin(options.stMinUs ?? 0);
     this.txStMinOverrideUs = options.txStMinOverrideUs;
     this.nAsMs = options.nAsMs ?? 1000;
-    this.txWindowFrames = Math.max(1, options.txWindowFrames ?? 8);
+    this.txWindowFrames = Math.max(1, options.txWindowFrames ?? 16);
     this.nBsMs = options.nBsMs ?? 1000;
     this.nCrMs = options.nCrMs ?? 1000;
     this.wftMax = options.wftMax ?? 10;
