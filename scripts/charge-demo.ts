@@ -2,12 +2,19 @@
  * The full boltcharge demo: brings up the regtest Lightning network, starts both daemons (as CLI child
  * processes) with a simulated charger, car and meters over emulated SLCAN CAN adapters on PTYs (`--link ip` for
  * the PLC path), charges ~20 kWh at 11 kW on an accelerated clock, prints the dashboard URLs and a summary.
+ * Invoices come at the promised cadence (`--interval-sec`, default 16 s of charging time), blocks sized by
+ * `demo/cadence.ts` (one cadence of energy at the charger's largest power); the clock speed defaults to what
+ * makes the charging take about `--real-sec` (120) real seconds.
  *
- *   npm run demo [-- --json] [--link can|ip] [--energy-wh 20000] [--speed 60] [--keep] [--keep-network]
+ *   npm run demo [-- --json] [--link can|ip] [--energy-wh 20000] [--speed N] [--real-sec 120]
+ *     [--interval-sec 16] [--keep] [--keep-network]
  *
  * `--json`: headless; the last line of stdout is one JSON object with exactly the keys
  *   energyWhWall, energyWhVehicle, invoicesIssued, invoicesPaid, paidMsat, priceMsatPerWh, maxUnpaidWh,
  *   maxPrepaidUndeliveredWh, settleLatencyMsP50, settleLatencyMsP99, stopReason, receiptValid
+ * followed by the run's cadence figures: invoiceIntervalSec, speed, lateInvoices (settled more than one cadence
+ * after they were issued, i.e. after the next one was due), durationSec (real seconds from plug-in to the end
+ * of the session).
  * Exit code 0 only when the session ended normally and the accounts agree (both ledgers and both nodes).
  * Settle latencies are real milliseconds (daemon-clock latency ÷ speed).
  */
@@ -17,6 +24,12 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { down, up } from './regtest/network.js';
 import { percentile, readBooks } from './demo/books.js';
+import {
+  cadenceOverlays,
+  DEMO_MAX_POWER_W,
+  PROMISED_INVOICE_INTERVAL_SEC,
+  speedForDuration,
+} from './demo/cadence.js';
 import { ChargeRig } from './demo/rig.js';
 
 const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
@@ -35,6 +48,10 @@ export interface DemoResult {
   settleLatencyMsP99: number;
   stopReason: string | null;
   receiptValid: boolean;
+  invoiceIntervalSec: number;
+  speed: number;
+  lateInvoices: number;
+  durationSec: number;
 }
 
 /**
@@ -50,7 +67,9 @@ export async function chargeDemo(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       link: { type: 'string', default: 'can' },
       'energy-wh': { type: 'string', default: '20000' },
-      speed: { type: 'string', default: '60' },
+      speed: { type: 'string' },
+      'real-sec': { type: 'string', default: '120' },
+      'interval-sec': { type: 'string', default: String(PROMISED_INVOICE_INTERVAL_SEC) },
       price: { type: 'string', default: '100' },
       keep: { type: 'boolean', default: false },
       'keep-network': { type: 'boolean', default: false },
@@ -61,10 +80,14 @@ export async function chargeDemo(argv: string[]): Promise<number> {
   const show = (line: string): void => void (json ? say(line) : process.stdout.write(`${line}\n`));
   const link = values.link === 'ip' ? 'ip' : 'can';
   const targetWh = Number(values['energy-wh']);
-  const speed = Number(values.speed);
+  const speed =
+    values.speed !== undefined
+      ? Number(values.speed)
+      : speedForDuration(targetWh, DEMO_MAX_POWER_W, Number(values['real-sec']));
   const price = Number(values.price);
-  if (!(targetWh > 0) || !(speed >= 1) || !(price >= 1)) {
-    say('--energy-wh, --speed and --price must be positive numbers');
+  const invoiceIntervalSec = Number(values['interval-sec']);
+  if (!(targetWh > 0) || !(speed >= 1) || !(price >= 1) || !(invoiceIntervalSec >= 1)) {
+    say('--energy-wh, --speed, --real-sec, --interval-sec and --price must be positive numbers');
     return 2;
   }
 
@@ -75,18 +98,17 @@ export async function chargeDemo(argv: string[]): Promise<number> {
   const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
   const dir = join(root, '.demo', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
-  // invoices every ~60 s of charging time (one per real second at 60×): each is a real Lightning payment
-  const invoiceIntervalSec = Math.max(16, Math.round(speed));
+  // an invoice every 16 s of charging time, each a real Lightning payment; blocks sized for that cadence
+  const overlays = cadenceOverlays({ targetWh, priceMsatPerWh: price, invoiceIntervalSec });
+  const blocks = overlays.blocks;
   const rig = await ChargeRig.create({
     dir,
     connectionFile: net.connectionPath,
     link,
     bitrate: 500_000,
     speed,
-    wall: {
-      tariff: { priceMsatPerWh: price, invoiceIntervalSec, maxBlockWh: 1000, depositBlocks: 2, graceWh: 50 },
-    },
-    vehicle: { limits: { targetEnergyWh: targetWh, maxPrepaidWh: 4000, maxBlockWh: 2000 } },
+    wall: overlays.wall,
+    vehicle: overlays.vehicle,
     world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
   });
   let code = 1;
@@ -96,9 +118,10 @@ export async function chargeDemo(argv: string[]): Promise<number> {
     show(`wall dashboard:    ${rig.wall.statusUrl}`);
     show(`vehicle dashboard: ${rig.vehicle.statusUrl}`);
     show(
-      `charging ${targetWh} Wh over ${link === 'can' ? 'emulated SLCAN CAN (500 kbit/s)' : 'IP (PLC path, ::1)'} at ${speed}× speed; logs in ${dir}`,
+      `charging ${targetWh} Wh, an invoice every ${invoiceIntervalSec} s (${blocks.maxBlockWh} Wh at full power), over ${link === 'can' ? 'emulated SLCAN CAN (500 kbit/s)' : 'IP (PLC path, ::1)'} at ${speed}× speed; logs in ${dir}`,
     );
     rig.world.plug();
+    const pluggedReal = Date.now();
     let lastPrint = 0;
     await rig.until(
       'the session to end on both sides',
@@ -114,6 +137,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
       },
       Math.max(120_000, ((targetWh / 11_000) * 3_600_000 * 3) / speed),
     );
+    const durationSec = Math.round((Date.now() - pluggedReal) / 1000);
     rig.world.unplug();
     await rig.stop();
     const books = await readBooks(rig.files, net.connectionPath);
@@ -133,6 +157,10 @@ export async function chargeDemo(argv: string[]): Promise<number> {
       settleLatencyMsP99: percentile(latenciesReal, 99),
       stopReason: s.wallStopReason,
       receiptValid: s.receiptValid,
+      invoiceIntervalSec,
+      speed,
+      lateInvoices: s.settleLatenciesMs.filter((ms) => ms > invoiceIntervalSec * 1000).length,
+      durationSec,
     };
     for (const p of books.problems) say(`ACCOUNTS DISAGREE: ${p}`);
     const normal =
