@@ -1,0 +1,161 @@
+/**
+ * `npm run bench -- settle [--json]`: in one run, between the same two regtest lnd nodes (`wall`, `vehicle`),
+ * - raw: the wall node creates an invoice and the vehicle node pays it, through `lightning` (the library
+ *   ln-service re-exports) directly, one after another; half the raw payments run before the daemons and half
+ *   after, so a machine that gets busier or quieter during the run weighs on both sides alike;
+ * - daemons: the real wall and vehicle daemons (CLI child processes, demo rig: SLCAN emulator on PTYs at
+ *   500 kbit/s, simulated charger, car and meters) charge at the promised 16 s cadence on the demo's clock
+ *   (55×: 20 kWh would take about two minutes), and each settled invoice's issued → settled latency is read
+ *   from the wall's ledger (daemon-clock ms ÷ speed = real ms).
+ *
+ * Prints p50/p99 of raw create+pay (from the create call to the payer's success), of raw pay alone (from the
+ * invoice in hand to success: the span the daemons' issued → settled covers), of the daemons' issued → settled,
+ * and the ratios daemons ÷ raw. Late invoices are those settled more than one cadence after they were issued.
+ * Needs the regtest toolchain; brings the network up when it is down (and down again afterwards).
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { authenticatedLndGrpc, createInvoice, payViaPaymentRequest } from 'lightning';
+import { percentile, readBooks } from '../demo/books.js';
+import {
+  cadenceOverlays,
+  DEMO_MAX_POWER_W,
+  PROMISED_INVOICE_INTERVAL_SEC,
+  speedForDuration,
+} from '../demo/cadence.js';
+import { ChargeRig } from '../demo/rig.js';
+import { down, up, type NetworkConnection } from '../regtest/network.js';
+
+export const description =
+  'raw lnd create+pay vs the daemons’ issued→settled at the 16 s cadence, same two regtest nodes, p50/p99 and ratio';
+
+/** Raw payments in all (half before, half after the daemons). */
+const RAW_PAYMENTS = 120;
+/** Energy the daemons charge, Wh (about 125 invoices of 48 Wh). */
+const DAEMON_ENERGY_WH = 6_000;
+const PRICE_MSAT_PER_WH = 100;
+/** The demo's clock: 20 kWh at 11 kW in about two minutes. */
+const SPEED = speedForDuration(20_000, DEMO_MAX_POWER_W, 120);
+
+interface RawSample {
+  createPayMs: number;
+  payMs: number;
+}
+
+/** One raw invoice of a demo block's amount, created by `wall` and paid by `vehicle`. */
+async function rawPayments(conn: NetworkConnection, count: number, amountMsat: number): Promise<RawSample[]> {
+  const client = (n: 'wall' | 'vehicle'): ReturnType<typeof authenticatedLndGrpc>['lnd'] =>
+    authenticatedLndGrpc({
+      socket: conn.nodes[n].socket,
+      cert: conn.nodes[n].cert,
+      macaroon: conn.nodes[n].macaroon,
+    }).lnd;
+  const wall = client('wall');
+  const vehicle = client('vehicle');
+  const out: RawSample[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const inv = await createInvoice({ lnd: wall, mtokens: String(amountMsat), description: 'bench settle' });
+    const t1 = performance.now();
+    await payViaPaymentRequest({ lnd: vehicle, request: inv.request, max_fee_mtokens: '10000' });
+    const t2 = performance.now();
+    out.push({ createPayMs: t2 - t0, payMs: t2 - t1 });
+  }
+  return out;
+}
+
+/** The daemons charge `DAEMON_ENERGY_WH` at the promised cadence; returns real issued→settled ms per invoice. */
+async function daemonLatencies(connectionFile: string): Promise<{ latenciesMs: number[]; late: number }> {
+  const overlays = cadenceOverlays({
+    targetWh: DAEMON_ENERGY_WH,
+    priceMsatPerWh: PRICE_MSAT_PER_WH,
+    invoiceIntervalSec: PROMISED_INVOICE_INTERVAL_SEC,
+  });
+  const rig = await ChargeRig.create({
+    dir: mkdtempSync(join(tmpdir(), 'bench-settle-')),
+    connectionFile,
+    link: 'can',
+    bitrate: 500_000,
+    speed: SPEED,
+    wall: overlays.wall,
+    vehicle: overlays.vehicle,
+    world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
+  });
+  try {
+    await rig.startDaemons();
+    rig.world.plug();
+    await rig.until(
+      'the session to end on both sides',
+      async () => {
+        const [w, v] = await Promise.all([rig.wall.status(), rig.vehicle.status()]);
+        return w.state === 'ended' && v.state === 'ended';
+      },
+      Math.max(120_000, ((DAEMON_ENERGY_WH / DEMO_MAX_POWER_W) * 3_600_000 * 3) / SPEED),
+    );
+    rig.world.unplug();
+  } finally {
+    await rig.stop();
+  }
+  const books = await readBooks(rig.files, connectionFile);
+  const s = books.sessions[books.sessions.length - 1];
+  if (!s) throw new Error('bench settle: the daemons recorded no session');
+  if (books.problems.length > 0)
+    throw new Error(`bench settle: accounts disagree: ${books.problems.join('; ')}`);
+  return {
+    latenciesMs: s.settleLatenciesMs.map((ms) => ms / SPEED),
+    late: s.settleLatenciesMs.filter((ms) => ms > PROMISED_INVOICE_INTERVAL_SEC * 1000).length,
+  };
+}
+
+const r1 = (x: number): number => Math.round(x * 10) / 10;
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** @returns raw and daemon p50/p99 (real ms), their ratios, invoice and late counts, load average */
+export async function run(): Promise<Record<string, unknown>> {
+  const loadBefore = loadavg()[0] ?? 0;
+  const net = await up({ log: () => undefined });
+  try {
+    const conn = JSON.parse(readFileSync(net.connectionPath, 'utf8')) as NetworkConnection;
+    const blockMsat = overlaysBlockMsat();
+    const raw = await rawPayments(conn, RAW_PAYMENTS / 2, blockMsat);
+    const daemons = await daemonLatencies(net.connectionPath);
+    raw.push(...(await rawPayments(conn, RAW_PAYMENTS / 2, blockMsat)));
+    const p = (xs: number[], q: number): number => r1(percentile(xs, q));
+    const createPay = raw.map((x) => x.createPayMs);
+    const pay = raw.map((x) => x.payMs);
+    const d = daemons.latenciesMs;
+    return {
+      speed: SPEED,
+      invoiceIntervalSec: PROMISED_INVOICE_INTERVAL_SEC,
+      rawPayments: raw.length,
+      rawCreatePayMsP50: p(createPay, 50),
+      rawCreatePayMsP99: p(createPay, 99),
+      rawPayMsP50: p(pay, 50),
+      rawPayMsP99: p(pay, 99),
+      daemonInvoices: d.length,
+      daemonLateInvoices: daemons.late,
+      daemonSettleMsP50: p(d, 50),
+      daemonSettleMsP99: p(d, 99),
+      ratioP50: r3(percentile(d, 50) / percentile(createPay, 50)),
+      ratioP99: r3(percentile(d, 99) / percentile(createPay, 99)),
+      ratioVsPayP50: r3(percentile(d, 50) / percentile(pay, 50)),
+      ratioVsPayP99: r3(percentile(d, 99) / percentile(pay, 99)),
+      loadAvg1mBefore: r1(loadBefore),
+      loadAvg1mAfter: r1(loadavg()[0] ?? 0),
+    };
+  } finally {
+    if (!net.alreadyUp) await down({ log: () => undefined });
+  }
+}
+
+/** A raw invoice buys what one daemon block buys at full power: same amount, same route. */
+function overlaysBlockMsat(): number {
+  const { blocks } = cadenceOverlays({
+    targetWh: DAEMON_ENERGY_WH,
+    priceMsatPerWh: PRICE_MSAT_PER_WH,
+    invoiceIntervalSec: PROMISED_INVOICE_INTERVAL_SEC,
+  });
+  return blocks.maxBlockWh * PRICE_MSAT_PER_WH;
+}
