@@ -2,9 +2,12 @@
  * What the compiled build saves: the wall daemon started through the CLI from the TypeScript sources (tsx
  * compiles at run time) and from `dist/` (`npm run build`; `BOLTCHARGE_USE_DIST=1`), each against the regtest
  * network with a simulated charger, car and meters. Prints time from spawn to the ready line and resident memory
- * (VmRSS) after the daemon has idled for a few seconds, for each build, median of `runs`.
+ * (VmRSS) after the daemon has idled for a few seconds, for each build, median of `runs`. For scale, also the
+ * idle RSS of a bare `node` process and of one that only imported `lightning` (the lnd client: gRPC and its
+ * protobuf definitions), which no build step can shrink.
  * Needs the regtest network (`npm run regtest -- up`) and a build (`npm run build`).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +29,24 @@ function rssMb(pid: number): number {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+/** Idle RSS of a plain node process running `script` (ESM, from the repo root), MB. */
+async function bareNodeRssMb(script: string): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', `${script}; setInterval(() => {}, 1e6);`],
+    {
+      cwd: repo,
+      stdio: 'ignore',
+    },
+  );
+  try {
+    await new Promise((r) => setTimeout(r, idleMs));
+    return rssMb(child.pid!);
+  } finally {
+    child.kill();
+  }
 }
 
 async function measure(rig: ChargeRig, dist: boolean): Promise<{ startMs: number; rssMb: number }> {
@@ -67,6 +88,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const distStartMs = median(results.dist.map((r) => r.startMs));
   const tsxRssMb = median(results.tsx.map((r) => r.rssMb));
   const distRssMb = median(results.dist.map((r) => r.rssMb));
+  const bareNodeRss = await bareNodeRssMb('');
+  const lightningOnlyRss = await bareNodeRssMb("await import('lightning')");
   return {
     runs,
     tsxStartMs,
@@ -75,5 +98,7 @@ export async function run(): Promise<Record<string, unknown>> {
     tsxRssMb,
     distRssMb,
     rssSavedMb: Math.round((tsxRssMb - distRssMb) * 10) / 10,
+    bareNodeRssMb: bareNodeRss,
+    lightningOnlyRssMb: lightningOnlyRss,
   };
 }
