@@ -11,6 +11,10 @@
  * Prints p50/p99 of raw create+pay (from the create call to the payer's success), of raw pay alone (from the
  * invoice in hand to success: the span the daemons' issued → settled covers), of the daemons' issued → settled,
  * and the ratios daemons ÷ raw. Late invoices are those settled more than one cadence after they were issued.
+ * `stages` splits the daemons' latency by the two ledgers' timestamps (p50/p99, real ms): `cableAndCheck` (wall
+ * issued → vehicle recorded the payment: the invoice's cable transfer and the buyer's checks), `recordToSend`
+ * (vehicle write-ahead → pay started), `sendToWallSettled` (node cross-check, status lookup and the payment, to
+ * the wall's subscription seeing it settled), `sendToPayerDone` (the same to the payer's success).
  * Needs the regtest toolchain; brings the network up when it is down (and down again afterwards).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -18,6 +22,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { authenticatedLndGrpc, createInvoice, payViaPaymentRequest } from 'lightning';
+import { SystemClock } from '../../hardware/clock.js';
+import { VehicleStore } from '../../vehicle-module/store.js';
+import { WallStore } from '../../wall-module/store.js';
 import { percentile, readBooks } from '../demo/books.js';
 import {
   cadenceOverlays,
@@ -67,7 +74,9 @@ async function rawPayments(conn: NetworkConnection, count: number, amountMsat: n
 }
 
 /** The daemons charge `DAEMON_ENERGY_WH` at the promised cadence; returns real issued→settled ms per invoice. */
-async function daemonLatencies(connectionFile: string): Promise<{ latenciesMs: number[]; late: number }> {
+async function daemonLatencies(
+  connectionFile: string,
+): Promise<{ latenciesMs: number[]; late: number; stages: Record<string, number[]> }> {
   const overlays = cadenceOverlays({
     targetWh: DAEMON_ENERGY_WH,
     priceMsatPerWh: PRICE_MSAT_PER_WH,
@@ -105,8 +114,51 @@ async function daemonLatencies(connectionFile: string): Promise<{ latenciesMs: n
     throw new Error(`bench settle: accounts disagree: ${books.problems.join('; ')}`);
   return {
     latenciesMs: s.settleLatenciesMs.map((ms) => ms / SPEED),
+    stages: stageLatencies(rig.files, s.sessionId),
     late: s.settleLatenciesMs.filter((ms) => ms > PROMISED_INVOICE_INTERVAL_SEC * 1000).length,
   };
+}
+
+/**
+ * Per settled invoice, the stages between the two ledgers' timestamps (daemon clocks share one anchor and speed).
+ *
+ * @returns real ms per stage name
+ */
+function stageLatencies(
+  files: { wallDb: string; vehicleDb: string },
+  sessionId: string,
+): Record<string, number[]> {
+  const clock = new SystemClock();
+  const w = WallStore.open(files.wallDb, clock);
+  const v = VehicleStore.open(files.vehicleDb, clock);
+  const stages: Record<string, number[]> = {
+    cableAndCheck: [],
+    recordToSend: [],
+    sendToWallSettled: [],
+    sendToPayerDone: [],
+  };
+  try {
+    const paid = new Map(v.payments(sessionId).map((p) => [p.paymentHash, p]));
+    for (const inv of w.invoices(sessionId)) {
+      const p = inv.paymentHash ? paid.get(inv.paymentHash) : undefined;
+      if (
+        !p ||
+        inv.issuedAtMs === null ||
+        inv.settledAtMs === null ||
+        p.sentAtMs === null ||
+        p.finishedAtMs === null
+      )
+        continue;
+      stages.cableAndCheck!.push((p.recordedAtMs - inv.issuedAtMs) / SPEED);
+      stages.recordToSend!.push((p.sentAtMs - p.recordedAtMs) / SPEED);
+      stages.sendToWallSettled!.push((inv.settledAtMs - p.sentAtMs) / SPEED);
+      stages.sendToPayerDone!.push((p.finishedAtMs - p.sentAtMs) / SPEED);
+    }
+  } finally {
+    w.close();
+    v.close();
+  }
+  return stages;
 }
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;
@@ -142,6 +194,9 @@ export async function run(): Promise<Record<string, unknown>> {
       ratioP99: r3(percentile(d, 99) / percentile(createPay, 99)),
       ratioVsPayP50: r3(percentile(d, 50) / percentile(pay, 50)),
       ratioVsPayP99: r3(percentile(d, 99) / percentile(pay, 99)),
+      stages: Object.fromEntries(
+        Object.entries(daemons.stages).map(([k, xs]) => [k, { p50: p(xs, 50), p99: p(xs, 99) }]),
+      ),
       loadAvg1mBefore: r1(loadBefore),
       loadAvg1mAfter: r1(loadavg()[0] ?? 0),
     };
