@@ -99,7 +99,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
   const dir = join(root, '.demo', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
   // an invoice every 16 s of charging time, each a real Lightning payment; blocks sized for that cadence
-  const overlays = cadenceOverlays({ targetWh, priceMsatPerWh: price, invoiceIntervalSec });
+  const overlays = cadenceOverlays({ targetWh, priceMsatPerWh: price, invoiceIntervalSec, speed });
   const blocks = overlays.blocks;
   const rig = await ChargeRig.create({
     dir,

@@ -81,6 +81,7 @@ async function daemonLatencies(
     targetWh: DAEMON_ENERGY_WH,
     priceMsatPerWh: PRICE_MSAT_PER_WH,
     invoiceIntervalSec: PROMISED_INVOICE_INTERVAL_SEC,
+    speed: SPEED,
   });
   const rig = await ChargeRig.create({
     dir: mkdtempSync(join(tmpdir(), 'bench-settle-')),

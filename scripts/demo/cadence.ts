@@ -60,22 +60,29 @@ export const DEMO_MAX_POWER_W = 11_000;
 /**
  * The wall and vehicle config overlays of a charge at the promised cadence (for `ChargeRig.create`): tariff and
  * blocks per {@link cadenceBlocks}, two deposit blocks, the car's target energy and matching block limit.
+ * The wall's non-payment timers are daemon-clock seconds but wait on Lightning, which runs on real time: on a
+ * fast clock they keep at least 10 real seconds before an unpaid invoice is cancelled and reissued (cancelling
+ * an invoice whose payment is on its way only turns a slow payment into a failed one) and 60 before a cut
+ * session ends.
  *
  * @param o.targetWh energy the car asks for, Wh
  * @param o.priceMsatPerWh price, msat per Wh
  * @param o.invoiceIntervalSec target seconds between invoices
+ * @param o.speed the rig's clock speed (default 1)
  * @returns `{ wall, vehicle, blocks }`: the two overlays and the block bounds they use
  */
 export function cadenceOverlays(o: {
   targetWh: number;
   priceMsatPerWh: number;
   invoiceIntervalSec: number;
+  speed?: number;
 }): {
   wall: Record<string, unknown>;
   vehicle: Record<string, unknown>;
   blocks: CadenceBlocks;
 } {
   const blocks = cadenceBlocks(DEMO_MAX_POWER_W, o.invoiceIntervalSec, BigInt(o.priceMsatPerWh));
+  const speed = o.speed ?? 1;
   return {
     blocks,
     wall: {
@@ -85,6 +92,8 @@ export function cadenceOverlays(o: {
         ...blocks,
         depositBlocks: 2,
         graceWh: 50,
+        reissueAfterSec: Math.max(30, Math.ceil(10 * speed)),
+        maxSuspendSec: Math.max(300, Math.ceil(60 * speed)),
       },
       evse: { maxPowerW: DEMO_MAX_POWER_W },
     },
