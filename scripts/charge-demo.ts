@@ -136,6 +136,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
         return w.state === 'ended' && v.state === 'ended';
       },
       Math.max(120_000, ((targetWh / 11_000) * 3_600_000 * 3) / speed),
+      500,
     );
     const durationSec = Math.round((Date.now() - pluggedReal) / 1000);
     rig.world.unplug();

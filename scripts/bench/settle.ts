@@ -15,13 +15,24 @@
  * issued → vehicle recorded the payment: the invoice's cable transfer and the buyer's checks), `recordToSend`
  * (vehicle write-ahead → pay started), `sendToWallSettled` (node cross-check, status lookup and the payment, to
  * the wall's subscription seeing it settled), `sendToPayerDone` (the same to the payer's success).
+ * `hotPathCosts` prices what the daemons add per invoice beyond the payment itself, measured raw in the same run:
+ * the vehicle's extra lnd round trips before each pay (`decodePaymentRequest` cross-check, `getPayment` status
+ * lookup of a hash never paid) and one committed write to a daemon store (SQLite WAL, synchronous FULL: an fsync,
+ * done synchronously on the event loop; the hot path makes several per invoice).
  * Needs the regtest toolchain; brings the network up when it is down (and down again afterwards).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { authenticatedLndGrpc, createInvoice, payViaPaymentRequest } from 'lightning';
+import {
+  authenticatedLndGrpc,
+  createInvoice,
+  decodePaymentRequest,
+  getPayment,
+  payViaPaymentRequest,
+} from 'lightning';
+import { openDatabase } from '../../daemon/database.js';
 import { SystemClock } from '../../hardware/clock.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
 import { WallStore } from '../../wall-module/store.js';
@@ -49,6 +60,8 @@ const SPEED = speedForDuration(20_000, DEMO_MAX_POWER_W, 120);
 interface RawSample {
   createPayMs: number;
   payMs: number;
+  decodeMs: number;
+  statusMs: number;
 }
 
 /** One raw invoice of a demo block's amount, created by `wall` and paid by `vehicle`. */
@@ -68,7 +81,19 @@ async function rawPayments(conn: NetworkConnection, count: number, amountMsat: n
     const t1 = performance.now();
     await payViaPaymentRequest({ lnd: vehicle, request: inv.request, max_fee_mtokens: '10000' });
     const t2 = performance.now();
-    out.push({ createPayMs: t2 - t0, payMs: t2 - t1 });
+    // the two lookups the vehicle daemon makes before each pay, timed apart from the payment above (a second
+    // invoice, never paid: getPayment answers "not found", as it does for a fresh invoice)
+    const other = await createInvoice({
+      lnd: wall,
+      mtokens: String(amountMsat),
+      description: 'bench lookup',
+    });
+    const t3 = performance.now();
+    await decodePaymentRequest({ lnd: vehicle, request: other.request });
+    const t4 = performance.now();
+    await getPayment({ lnd: vehicle, id: other.id }).catch(() => undefined);
+    const t5 = performance.now();
+    out.push({ createPayMs: t2 - t0, payMs: t2 - t1, decodeMs: t4 - t3, statusMs: t5 - t4 });
   }
   return out;
 }
@@ -103,6 +128,7 @@ async function daemonLatencies(
         return w.state === 'ended' && v.state === 'ended';
       },
       Math.max(120_000, ((DAEMON_ENERGY_WH / DEMO_MAX_POWER_W) * 3_600_000 * 3) / SPEED),
+      500,
     );
     rig.world.unplug();
   } finally {
@@ -162,6 +188,26 @@ function stageLatencies(
   return stages;
 }
 
+/** Times `count` single-row commits to a store opened like the daemons' (WAL, synchronous FULL), ms each. */
+function storeCommitMs(count: number): number[] {
+  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'bench-settle-db-')), 'commit.sqlite'), [
+    { version: 1, name: 'bench', up: (d) => d.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)') },
+  ]);
+  const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+  const body = 'x'.repeat(2_000); // about one serialized machine state
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      insert.run(body);
+      out.push(performance.now() - t0);
+    }
+  } finally {
+    db.close();
+  }
+  return out;
+}
+
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
@@ -179,6 +225,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const createPay = raw.map((x) => x.createPayMs);
     const pay = raw.map((x) => x.payMs);
     const d = daemons.latenciesMs;
+    const commits = storeCommitMs(200);
     return {
       speed: SPEED,
       invoiceIntervalSec: PROMISED_INVOICE_INTERVAL_SEC,
@@ -195,6 +242,29 @@ export async function run(): Promise<Record<string, unknown>> {
       ratioP99: r3(percentile(d, 99) / percentile(createPay, 99)),
       ratioVsPayP50: r3(percentile(d, 50) / percentile(pay, 50)),
       ratioVsPayP99: r3(percentile(d, 99) / percentile(pay, 99)),
+      hotPathCosts: {
+        decodePaymentRequestMs: {
+          p50: p(
+            raw.map((x) => x.decodeMs),
+            50,
+          ),
+          p99: p(
+            raw.map((x) => x.decodeMs),
+            99,
+          ),
+        },
+        getPaymentMs: {
+          p50: p(
+            raw.map((x) => x.statusMs),
+            50,
+          ),
+          p99: p(
+            raw.map((x) => x.statusMs),
+            99,
+          ),
+        },
+        storeCommitMs: { p50: p(commits, 50), p99: p(commits, 99) },
+      },
       stages: Object.fromEntries(
         Object.entries(daemons.stages).map(([k, xs]) => [k, { p50: p(xs, 50), p99: p(xs, 99) }]),
       ),

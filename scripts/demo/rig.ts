@@ -350,8 +350,15 @@ export class ChargeRig {
    * @param what description for the timeout error
    * @param pred condition
    * @param timeoutMs real milliseconds
+   * @param pollMs real milliseconds between checks (a check that asks the daemons' status pages makes each
+   *   daemon build a snapshot on its event loop: the demo and the benches ask less often than the tests)
    */
-  async until(what: string, pred: () => Promise<boolean> | boolean, timeoutMs = 120_000): Promise<void> {
+  async until(
+    what: string,
+    pred: () => Promise<boolean> | boolean,
+    timeoutMs = 120_000,
+    pollMs = 100,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
@@ -360,7 +367,7 @@ export class ChargeRig {
         // daemon restarting: try again
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 
