@@ -21,7 +21,7 @@
  * done synchronously on the event loop; the hot path makes several per invoice).
  * Needs the regtest toolchain; brings the network up when it is down (and down again afterwards).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -190,7 +190,8 @@ function stageLatencies(
 
 /** Times `count` single-row commits to a store opened like the daemons' (WAL, synchronous FULL), ms each. */
 function storeCommitMs(count: number): number[] {
-  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'bench-settle-db-')), 'commit.sqlite'), [
+  const dir = mkdtempSync(join(tmpdir(), 'bench-settle-db-'));
+  const db = openDatabase(join(dir, 'commit.sqlite'), [
     { version: 1, name: 'bench', up: (d) => d.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)') },
   ]);
   const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
@@ -204,6 +205,7 @@ function storeCommitMs(count: number): number[] {
     }
   } finally {
     db.close();
+    rmSync(dir, { recursive: true, force: true });
   }
   return out;
 }
