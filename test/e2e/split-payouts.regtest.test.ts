@@ -1,0 +1,175 @@
+// Split remittance against real lnd (issue 14): 100 charging sessions of random size paid by the vehicle to the
+// wall, a 90/10 host/operator split paid out through a real Lightning-address server on the operator node.
+// Per recipient, Σ paid + carried = due to the msat; the operator's settled invoices carry the session ids in
+// their memos; every statement verifies, and a changed amount, a swapped preimage and a foreign signature are
+// each refused.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LndNode } from '../../lightning/lnd-node.js';
+import type { LndPayouts } from '../../lightning/lnd-payouts.js';
+import { readSplitConfig, type SplitConfig } from '../../payments/split-config.js';
+import {
+  canonicalStatementText,
+  verifyStatement,
+  type SignedStatement,
+} from '../../payments/payout-statement.js';
+import type { NetworkConnection } from '../../scripts/regtest/network.js';
+import { PayoutEngine } from '../../wall-module/payouts/payout-engine.js';
+import { lndNodeFor } from '../setup/regtest-nodes.js';
+import { startLnurlPayServer, type LnurlPayServer } from '../support/lnurl-pay-server.js';
+import {
+  books,
+  paidSession,
+  settledInvoices,
+  splitNetwork,
+  tempWallStore,
+  wallPayouts,
+} from '../support/split-harness.js';
+
+/** A small seeded PRNG (mulberry32): the same sessions on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('split payouts over real lnd', () => {
+  let connection: NetworkConnection;
+  let server: LnurlPayServer;
+  let wall: LndNode;
+  let vehicle: LndNode;
+  let node: LndPayouts;
+  let config: SplitConfig;
+  const temp = tempWallStore();
+  const statements: SignedStatement[] = [];
+
+  beforeAll(async () => {
+    const net = await splitNetwork();
+    connection = net.connection;
+    server = await startLnurlPayServer({ node: net.operator, otherNode: connection.nodes.vehicle });
+    wall = lndNodeFor(connection.nodes.wall);
+    vehicle = lndNodeFor(connection.nodes.vehicle);
+    node = wallPayouts(connection);
+    const parsed = readSplitConfig({
+      recipients: [
+        { name: 'host', remainder: true, shares: 90 },
+        { name: 'operator', shares: 10, destination: server.address, payeePubkey: net.operator.pubkey },
+      ],
+      thresholdMsat: 50_000,
+      maxFeePpm: 10_000,
+      maxFeeMsat: 5_000,
+    });
+    if (!parsed.ok) throw new Error(parsed.error.name);
+    config = parsed.value;
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await node?.close();
+    await wall?.close();
+    await vehicle?.close();
+    temp.dispose();
+  });
+
+  it(
+    'pays 100 random sessions: paid + carried = due to the msat, memos name the sessions',
+    { timeout: 900_000 },
+    async () => {
+      const engine = new PayoutEngine({
+        ledger: temp.ledger,
+        node,
+        config,
+        network: 'regtest',
+        now: () => Date.now(),
+        lnurl: { caPem: server.caPem, timeoutMs: 10_000 },
+        events: { statement: (_id, signed) => statements.push(signed) },
+      });
+      await engine.start();
+      const random = prng(14);
+      const sessionIds: string[] = [];
+      let invoiceCount = 0;
+      for (let i = 0; i < 100; i++) {
+        const invoices = 1 + Math.floor(random() * 3);
+        // 1 sat … 300 sat per invoice: many operator parts are below the 1-sat minimum and must be carried
+        const amounts = Array.from({ length: invoices }, () =>
+          BigInt(1_000 + Math.floor(random() * 299_000)),
+        );
+        invoiceCount += invoices;
+        const id = (0x5000 + i).toString(16).padStart(32, '0');
+        sessionIds.push(await paidSession(temp.store, wall, vehicle, id, amounts));
+        engine.poll();
+        await engine.idle();
+      }
+      await engine.stop();
+
+      const b = books(temp.ledger, config.split);
+      const op = b.operator!;
+      const host = b.host!;
+      expect(op.openMsat).toBe(0n);
+      expect(op.paidMsat + op.carriedMsat).toBe(op.dueMsat);
+      expect(op.carriedMsat).toBeLessThan(1_000n);
+      expect(host.carriedMsat + host.feesMsat).toBe(host.dueMsat);
+      const total = temp.ledger.allAccruals().reduce((s, a) => s + a.totalMsat, 0n);
+      expect(op.dueMsat + host.dueMsat).toBe(total);
+      expect(temp.ledger.allAccruals()).toHaveLength(invoiceCount);
+
+      // books = nodes: every settled payout is a succeeded payment of the wall and a settled invoice of the operator
+      const settled = temp.ledger.payouts().filter((p) => p.status === 'settled');
+      expect(settled.length).toBeGreaterThan(50);
+      const operatorInvoices = await settledInvoices(connection.nodes.operator!);
+      const covered = new Set<string>();
+      for (const p of settled) {
+        const record = await node.lookupPayment(p.paymentHash!);
+        expect(record.state).toBe('succeeded');
+        expect(record.preimage).toBe(p.preimage);
+        expect(record.feeMsat).toBe(p.feeMsat);
+        const inv = operatorInvoices.get(p.paymentHash!);
+        expect(inv?.receivedMsat).toBe(p.amountMsat);
+        for (const s of p.sessionIds) {
+          expect(inv?.memo).toContain(s);
+          covered.add(s);
+        }
+      }
+      // every session whose operator part was paid appears in a memo; the others are carried
+      const uncovered = sessionIds.filter((s) => !covered.has(s));
+      for (const s of uncovered)
+        expect(temp.ledger.loadState(Date.now()).pending.operator?.sessionIds).toContain(s);
+
+      // every statement verifies against the wall's key
+      expect(statements).toHaveLength(settled.length);
+      const wallPubkey = connection.nodes.wall.pubkey;
+      for (const st of statements) expect(verifyStatement(st, { wallPubkey })).toEqual([]);
+    },
+  );
+
+  it('refuses a changed amount, a swapped preimage and a foreign signature', async () => {
+    const wallPubkey = connection.nodes.wall.pubkey;
+    const [a, b] = statements;
+    expect(a && b).toBeTruthy();
+    const resign = async (body: SignedStatement['statement'], by: LndNode): Promise<SignedStatement> => {
+      const text = canonicalStatementText(body);
+      return { statement: body, text, signature: await by.signMessage(text) };
+    };
+    // a changed amount (even re-signed by the wall itself, the sums and the invoice disagree)
+    const changed = { ...a!.statement, amountMsat: (BigInt(a!.statement.amountMsat) + 1000n).toString() };
+    const unsigned = { ...a!, statement: changed, text: canonicalStatementText(changed) };
+    expect(verifyStatement(unsigned, { wallPubkey }).map((p) => p.name)).toContain('StatementWrongSigner');
+    const resigned = await resign(changed, wall);
+    expect(verifyStatement(resigned, { wallPubkey }).map((p) => p.name)).toContain('StatementSumMismatch');
+    // a swapped preimage
+    const swapped = {
+      ...a!.statement,
+      shares: [{ ...a!.statement.shares[0]!, preimage: b!.statement.shares[0]!.preimage }],
+    };
+    expect(verifyStatement(await resign(swapped, wall), { wallPubkey }).map((p) => p.name)).toContain(
+      'StatementPreimageMismatch',
+    );
+    // a foreign signature: the same text signed by another node
+    const foreign = { ...a!, signature: await vehicle.signMessage(a!.text) };
+    expect(verifyStatement(foreign, { wallPubkey }).map((p) => p.name)).toContain('StatementWrongSigner');
+  });
+});
