@@ -3,6 +3,11 @@
 // Per recipient, Σ paid + carried = due to the msat; the operator's settled invoices carry the session ids in
 // their memos; every statement verifies, and a changed amount, a swapped preimage and a foreign signature are
 // each refused.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LndNode } from '../../lightning/lnd-node.js';
 import type { LndPayouts } from '../../lightning/lnd-payouts.js';
@@ -171,5 +176,33 @@ describe('split payouts over real lnd', () => {
     // a foreign signature: the same text signed by another node
     const foreign = { ...a!, signature: await vehicle.signMessage(a!.text) };
     expect(verifyStatement(foreign, { wallPubkey }).map((p) => p.name)).toContain('StatementWrongSigner');
+
+    // the same through `boltcharge verify-statement FILE`: every statement valid → 0; any tampering → 1, named
+    const dir = mkdtempSync(join(tmpdir(), 'verify-'));
+    try {
+      const bin = fileURLToPath(new URL('../../bin/boltcharge.js', import.meta.url));
+      const verify = (name: string, content: unknown) => {
+        const file = join(dir, name);
+        writeFileSync(file, JSON.stringify(content));
+        return spawnSync(process.execPath, [bin, 'verify-statement', file, '--wall-pubkey', wallPubkey], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      };
+      const all = verify('all.json', statements);
+      expect(all.status, all.stdout + all.stderr).toBe(0);
+      expect(all.stdout.match(/: valid/g)).toHaveLength(statements.length);
+      for (const [name, bad, reason] of [
+        ['amount.json', resigned, 'StatementSumMismatch'],
+        ['preimage.json', await resign(swapped, wall), 'StatementPreimageMismatch'],
+        ['foreign.json', foreign, 'StatementWrongSigner'],
+      ] as const) {
+        const r = verify(name, [...statements, bad]);
+        expect(r.status, name).toBe(1);
+        expect(r.stdout).toContain(reason);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
