@@ -7,7 +7,8 @@
  *
  * `--json`: headless; the last line of stdout is one JSON object with exactly the keys
  *   energyWhWall, energyWhVehicle, invoicesIssued, invoicesPaid, paidMsat, priceMsatPerWh, maxUnpaidWh,
- *   maxPrepaidUndeliveredWh, settleLatencyMsP50, settleLatencyMsP99, stopReason, receiptValid
+ *   maxPrepaidUndeliveredWh, settleLatencyMsP50, settleLatencyMsP99, stopReason, receiptValid,
+ *   operatorPaidMsat, hostKeptMsat, payoutFeesMsat (the 90/10 host/operator split, scripts/demo/split.ts)
  * Exit code 0 only when the session ended normally and the accounts agree (both ledgers and both nodes).
  * Settle latencies are real milliseconds (daemon-clock latency ÷ speed).
  */
@@ -18,11 +19,12 @@ import { fileURLToPath } from 'node:url';
 import { down, up } from './regtest/network.js';
 import { percentile, readBooks } from './demo/books.js';
 import { ChargeRig } from './demo/rig.js';
+import { settleSplitDemo, splitDemoSection, type SplitDemoResult } from './demo/split.js'; // split
 
 const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
 
 /** The demo's JSON line (exactly the keys the issue names). */
-export interface DemoResult {
+export interface DemoResult extends SplitDemoResult {
   energyWhWall: number;
   energyWhVehicle: number;
   invoicesIssued: number;
@@ -68,7 +70,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const net = await up({ log: (l) => say(`regtest: ${l}`) });
+  const net = await up({ split: true, log: (l) => say(`regtest: ${l}`) }); // split: the operator node
   say(
     `regtest network ${net.alreadyUp ? 'already up' : 'started'} in ${(net.elapsedMs / 1000).toFixed(1)} s`,
   );
@@ -85,6 +87,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
     speed,
     wall: {
       tariff: { priceMsatPerWh: price, invoiceIntervalSec, maxBlockWh: 1000, depositBlocks: 2, graceWh: 50 },
+      split: splitDemoSection(net.connection), // split
     },
     vehicle: { limits: { targetEnergyWh: targetWh, maxPrepaidWh: 4000, maxBlockWh: 2000 } },
     world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
@@ -115,6 +118,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
       Math.max(120_000, ((targetWh / 11_000) * 3_600_000 * 3) / speed),
     );
     rig.world.unplug();
+    const split = await settleSplitDemo(rig.files.wallDb, net.connection); // split: payouts done, books = nodes
     await rig.stop();
     const books = await readBooks(rig.files, net.connectionPath);
     const s = books.sessions[books.sessions.length - 1];
@@ -133,13 +137,14 @@ export async function chargeDemo(argv: string[]): Promise<number> {
       settleLatencyMsP99: percentile(latenciesReal, 99),
       stopReason: s.wallStopReason,
       receiptValid: s.receiptValid,
+      ...split.result,
     };
-    for (const p of books.problems) say(`ACCOUNTS DISAGREE: ${p}`);
+    for (const p of [...books.problems, ...split.problems]) say(`ACCOUNTS DISAGREE: ${p}`);
     const normal =
       s.wallStopReason !== null &&
       NORMAL_ENDINGS.has(s.wallStopReason) &&
       s.vehicleStopReason === s.wallStopReason;
-    code = normal && books.problems.length === 0 && s.receiptValid ? 0 : 1;
+    code = normal && books.problems.length === 0 && split.problems.length === 0 && s.receiptValid ? 0 : 1;
     show(
       `done in ${((Date.now() - startedReal) / 1000).toFixed(0)} s: ${s.wallEnergyWh} Wh metered at the wall, ${s.vehicleEnergyWh} Wh at the car, ${s.invoicesSettled} invoices paid, ${Number(s.wallSettledMsat) / 1000} sat, routing fees ${s.vehicleFeesMsat} msat; receipt ${s.receiptValid ? 'valid' : 'INVALID'}; ${code === 0 ? 'accounts agree' : 'FAILED'}`,
     );

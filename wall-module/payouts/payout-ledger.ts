@@ -25,6 +25,7 @@ import {
   type PayoutState,
 } from '../../payments/payout.js';
 import type { SignedStatement } from '../../payments/payout-statement.js';
+import { splitStatementsFor } from './receipt-split.js';
 
 /** Creates the payout tables when missing (idempotent). */
 export function migratePayoutTables(db: Db): void {
@@ -420,23 +421,9 @@ export class PayoutLedger {
       .run(nowMs, payoutId);
   }
 
-  /** Signed statements (all, or of the payouts covering `sessionId`). */
-  statements(sessionId?: string): SignedStatement[] {
-    const rows = this.db
-      .prepare(
-        `SELECT s.text, s.signature, l.session_ids_json FROM payout_statements s
-         JOIN payout_ledger l ON l.payout_id = s.payout_id ORDER BY s.payout_id`,
-      )
-      .all() as { text: string; signature: string; session_ids_json: string }[];
-    return rows
-      .filter(
-        (r) => sessionId === undefined || (JSON.parse(r.session_ids_json) as string[]).includes(sessionId),
-      )
-      .map((r) => ({
-        statement: JSON.parse(r.text) as SignedStatement['statement'],
-        text: r.text,
-        signature: r.signature,
-      }));
+  /** Signed statements of the payouts covering `sessionId`. */
+  statements(sessionId: string): SignedStatement[] {
+    return splitStatementsFor(this.db, sessionId);
   }
 }
 
