@@ -5,19 +5,15 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LndNode } from '../../lightning/lnd-node.js';
-import type { LndPayouts } from '../../lightning/lnd-payouts.js';
-import { readSplitConfig, type SplitConfig } from '../../payments/split-config.js';
-import type { NetworkConnection } from '../../scripts/regtest/network.js';
-import { lndNodeFor } from '../setup/regtest-nodes.js';
-import { startLnurlPayServer, type LnurlPayServer } from '../support/lnurl-pay-server.js';
+import type { SplitConfig } from '../../payments/split-config.js';
 import {
   books,
+  operatorSplit,
   paidSession,
   settledInvoices,
-  splitNetwork,
+  splitFixture,
   tempWallStore,
-  wallPayouts,
+  type SplitFixture,
 } from '../support/split-harness.js';
 
 const child = fileURLToPath(new URL('../support/payout-child.ts', import.meta.url));
@@ -39,47 +35,29 @@ function runChild(
 }
 
 describe('split payouts survive kill -9', () => {
-  let connection: NetworkConnection;
-  let server: LnurlPayServer;
-  let wall: LndNode;
-  let vehicle: LndNode;
-  let node: LndPayouts;
+  let f: SplitFixture;
   let splitSection: Record<string, unknown>;
   let config: SplitConfig;
   const temp = tempWallStore();
 
   beforeAll(async () => {
-    const net = await splitNetwork();
-    connection = net.connection;
-    server = await startLnurlPayServer({ node: net.operator, otherNode: connection.nodes.vehicle });
-    wall = lndNodeFor(connection.nodes.wall);
-    vehicle = lndNodeFor(connection.nodes.vehicle);
-    node = wallPayouts(connection);
-    splitSection = {
-      recipients: [
-        { name: 'host', remainder: true, shares: 90 },
-        { name: 'operator', shares: 10, destination: server.address, payeePubkey: net.operator.pubkey },
-      ],
+    f = await splitFixture();
+    ({ section: splitSection, config } = operatorSplit(f, {
       thresholdMsat: 0,
       retryFirstDelaySec: 1,
       retryMaxDelaySec: 2,
-    };
-    const parsed = readSplitConfig(splitSection);
-    if (!parsed.ok) throw new Error(parsed.error.name);
-    config = parsed.value;
+    }));
   });
 
   afterAll(async () => {
-    await server?.close();
-    await node?.close();
-    await wall?.close();
-    await vehicle?.close();
+    await f?.close();
     temp.dispose();
   });
 
   it('pays each accrual exactly once across SIGKILLs at seeded points', { timeout: 600_000 }, async () => {
     // the ledger starts before the first payment (the split counts from when it was enabled)
     temp.ledger.tx(() => temp.ledger.loadState(Date.now()));
+    const { connection, wall, vehicle, node, server } = f;
     const w = connection.nodes.wall;
     const base = {
       storeFile: temp.file,

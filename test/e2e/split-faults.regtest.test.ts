@@ -4,68 +4,41 @@
 // - a malicious LNURL server (wrong amount, wrong payee, wrong description hash, oversized or slow answer) is
 //   refused with a named reason and nothing is paid.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LndNode } from '../../lightning/lnd-node.js';
-import type { LndPayouts } from '../../lightning/lnd-payouts.js';
-import { readSplitConfig, type SplitConfig } from '../../payments/split-config.js';
-import {
-  operatorControl,
-  waitForActiveChannel,
-  type NetworkConnection,
-} from '../../scripts/regtest/network.js';
+import type { SplitConfig } from '../../payments/split-config.js';
+import type { LnurlServerMode } from '../support/lnurl-pay-server.js';
+import type { PayoutEngine } from '../../wall-module/payouts/payout-engine.js';
+import { operatorControl, waitForActiveChannel } from '../../scripts/regtest/network.js';
 import { fetchPayoutInvoice } from '../../wall-module/payouts/lnurl-fetch.js';
-import { PayoutEngine } from '../../wall-module/payouts/payout-engine.js';
-import { lndNodeFor } from '../setup/regtest-nodes.js';
 import {
-  startLnurlPayServer,
-  type LnurlPayServer,
-  type LnurlServerMode,
-} from '../support/lnurl-pay-server.js';
-import { books, paidSession, splitNetwork, tempWallStore, wallPayouts } from '../support/split-harness.js';
+  books,
+  operatorSplit,
+  paidSession,
+  payoutEngine,
+  splitFixture,
+  tempWallStore,
+  type SplitFixture,
+} from '../support/split-harness.js';
 
 const SLOW_MS = 6_000;
 const FETCH_TIMEOUT_MS = 1_500;
 
 describe('split payouts when the payee side fails', () => {
-  let connection: NetworkConnection;
-  let server: LnurlPayServer;
-  let wall: LndNode;
-  let vehicle: LndNode;
-  let node: LndPayouts;
+  let f: SplitFixture;
   let config: SplitConfig;
-  let operatorPubkey: string;
 
   beforeAll(async () => {
-    const net = await splitNetwork();
-    connection = net.connection;
-    operatorPubkey = net.operator.pubkey;
-    server = await startLnurlPayServer({
-      node: net.operator,
-      otherNode: connection.nodes.vehicle,
-      slowMs: SLOW_MS,
-    });
-    wall = lndNodeFor(connection.nodes.wall);
-    vehicle = lndNodeFor(connection.nodes.vehicle);
-    node = wallPayouts(connection);
-    const parsed = readSplitConfig({
-      recipients: [
-        { name: 'host', remainder: true, shares: 90 },
-        { name: 'operator', shares: 10, destination: server.address, payeePubkey: operatorPubkey },
-      ],
+    f = await splitFixture({ slowMs: SLOW_MS });
+    ({ config } = operatorSplit(f, {
       thresholdMsat: 0,
       retryFirstDelaySec: 1,
       retryMaxDelaySec: 2,
       alarmAfterFailures: 2,
-    });
-    if (!parsed.ok) throw new Error(parsed.error.name);
-    config = parsed.value;
+    }));
   });
 
   afterAll(async () => {
     await operatorControl().start();
-    await server?.close();
-    await node?.close();
-    await wall?.close();
-    await vehicle?.close();
+    await f?.close();
   });
 
   /** Polls an engine until `done` holds (real time: the retry delays are real seconds). */
@@ -84,14 +57,9 @@ describe('split payouts when the payee side fails', () => {
     { timeout: 300_000 },
     async () => {
       const temp = tempWallStore();
+      const { wall, vehicle, connection } = f;
       const alarms: string[] = [];
-      const engine = new PayoutEngine({
-        ledger: temp.ledger,
-        node,
-        config,
-        network: 'regtest',
-        now: () => Date.now(),
-        lnurl: { caPem: server.caPem, timeoutMs: 5_000 },
+      const engine = payoutEngine(f, temp.ledger, config, {
         payTimeoutMs: 10_000,
         events: { alarm: (recipient) => alarms.push(recipient) },
       });
@@ -112,7 +80,7 @@ describe('split payouts when the payee side fails', () => {
         expect(temp.ledger.alarms()).toHaveLength(1);
 
         await operator.start();
-        await waitForActiveChannel(connection.nodes.wall, operatorPubkey);
+        await waitForActiveChannel(connection.nodes.wall, f.operator.pubkey);
         await pollUntil(
           engine,
           () =>
@@ -146,6 +114,7 @@ describe('split payouts when the payee side fails', () => {
       `a malicious LNURL server (${mode}) is refused with ${reason}; nothing is paid`,
       { timeout: 120_000 },
       async () => {
+        const { server, wall, vehicle } = f;
         server.setMode(mode);
         try {
           const direct = await fetchPayoutInvoice(
@@ -153,7 +122,7 @@ describe('split payouts when the payee side fails', () => {
               destination: server.address,
               amountMsat: 10_000n,
               comment: 'test',
-              payeePubkey: operatorPubkey,
+              payeePubkey: f.operator.pubkey,
               network: 'regtest',
             },
             { caPem: server.caPem, timeoutMs: FETCH_TIMEOUT_MS },
@@ -161,13 +130,8 @@ describe('split payouts when the payee side fails', () => {
           expect(direct.ok ? 'ok' : direct.error.name).toBe(reason);
 
           const temp = tempWallStore();
-          const engine = new PayoutEngine({
-            ledger: temp.ledger,
-            node,
-            config,
-            network: 'regtest',
-            now: () => Date.now(),
-            lnurl: { caPem: server.caPem, timeoutMs: FETCH_TIMEOUT_MS },
+          const engine = payoutEngine(f, temp.ledger, config, {
+            lnurl: { caPem: f.server.caPem, timeoutMs: FETCH_TIMEOUT_MS },
           });
           try {
             await engine.start();

@@ -10,24 +10,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LndNode } from '../../lightning/lnd-node.js';
-import type { LndPayouts } from '../../lightning/lnd-payouts.js';
-import { readSplitConfig, type SplitConfig } from '../../payments/split-config.js';
+import type { SplitConfig } from '../../payments/split-config.js';
 import {
   canonicalStatementText,
   verifyStatement,
   type SignedStatement,
 } from '../../payments/payout-statement.js';
-import type { NetworkConnection } from '../../scripts/regtest/network.js';
-import { PayoutEngine } from '../../wall-module/payouts/payout-engine.js';
-import { lndNodeFor } from '../setup/regtest-nodes.js';
-import { startLnurlPayServer, type LnurlPayServer } from '../support/lnurl-pay-server.js';
 import {
   books,
+  operatorSplit,
   paidSession,
+  payoutEngine,
   settledInvoices,
-  splitNetwork,
+  splitFixture,
   tempWallStore,
-  wallPayouts,
+  type SplitFixture,
 } from '../support/split-harness.js';
 
 /** A small seeded PRNG (mulberry32): the same sessions on every run. */
@@ -43,40 +40,18 @@ function prng(seed: number): () => number {
 }
 
 describe('split payouts over real lnd', () => {
-  let connection: NetworkConnection;
-  let server: LnurlPayServer;
-  let wall: LndNode;
-  let vehicle: LndNode;
-  let node: LndPayouts;
+  let f: SplitFixture;
   let config: SplitConfig;
   const temp = tempWallStore();
   const statements: SignedStatement[] = [];
 
   beforeAll(async () => {
-    const net = await splitNetwork();
-    connection = net.connection;
-    server = await startLnurlPayServer({ node: net.operator, otherNode: connection.nodes.vehicle });
-    wall = lndNodeFor(connection.nodes.wall);
-    vehicle = lndNodeFor(connection.nodes.vehicle);
-    node = wallPayouts(connection);
-    const parsed = readSplitConfig({
-      recipients: [
-        { name: 'host', remainder: true, shares: 90 },
-        { name: 'operator', shares: 10, destination: server.address, payeePubkey: net.operator.pubkey },
-      ],
-      thresholdMsat: 50_000,
-      maxFeePpm: 10_000,
-      maxFeeMsat: 5_000,
-    });
-    if (!parsed.ok) throw new Error(parsed.error.name);
-    config = parsed.value;
+    f = await splitFixture();
+    ({ config } = operatorSplit(f, { thresholdMsat: 50_000, maxFeePpm: 10_000, maxFeeMsat: 5_000 }));
   });
 
   afterAll(async () => {
-    await server?.close();
-    await node?.close();
-    await wall?.close();
-    await vehicle?.close();
+    await f?.close();
     temp.dispose();
   });
 
@@ -84,13 +59,8 @@ describe('split payouts over real lnd', () => {
     'pays 100 random sessions: paid + carried = due to the msat, memos name the sessions',
     { timeout: 900_000 },
     async () => {
-      const engine = new PayoutEngine({
-        ledger: temp.ledger,
-        node,
-        config,
-        network: 'regtest',
-        now: () => Date.now(),
-        lnurl: { caPem: server.caPem, timeoutMs: 10_000 },
+      const { wall, vehicle, node, connection } = f;
+      const engine = payoutEngine(f, temp.ledger, config, {
         events: { statement: (_id, signed) => statements.push(signed) },
       });
       await engine.start();
@@ -152,6 +122,7 @@ describe('split payouts over real lnd', () => {
   );
 
   it('refuses a changed amount, a swapped preimage and a foreign signature', async () => {
+    const { wall, vehicle, connection } = f;
     const wallPubkey = connection.nodes.wall.pubkey;
     const [a, b] = statements;
     expect(a && b).toBeTruthy();

@@ -8,6 +8,10 @@ import { SystemClock } from '../../hardware/clock.js';
 import { LndPayouts } from '../../lightning/lnd-payouts.js';
 import type { LndNode } from '../../lightning/lnd-node.js';
 import { type PayoutState } from '../../payments/payout.js';
+import { readSplitConfig, type SplitConfig } from '../../payments/split-config.js';
+import { PayoutEngine, type PayoutEngineOptions } from '../../wall-module/payouts/payout-engine.js';
+import { lndNodeFor } from '../setup/regtest-nodes.js';
+import { startLnurlPayServer, type LnurlPayServer } from './lnurl-pay-server.js';
 import { splitAmount, type Split } from '../../payments/split.js';
 import { closeLnd, up, type NetworkConnection, type NodeConnection } from '../../scripts/regtest/network.js';
 import { PayoutLedger } from '../../wall-module/payouts/payout-ledger.js';
@@ -138,4 +142,85 @@ export async function settledInvoices(
   } finally {
     closeLnd(lnd);
   }
+}
+
+/** Everything a split regtest test needs: the network with the operator, its LNURL server, and node clients. */
+export interface SplitFixture {
+  connection: NetworkConnection;
+  operator: NodeConnection;
+  server: LnurlPayServer;
+  wall: LndNode;
+  vehicle: LndNode;
+  /** the wall's payout node */
+  node: LndPayouts;
+  close(): Promise<void>;
+}
+
+/**
+ * Brings up the split topology and starts the operator's Lightning-address server (with the vehicle as the
+ * "other" payee for wrong-payee answers).
+ * @param opts.slowMs how long the server's `slow` mode waits
+ */
+export async function splitFixture(opts: { slowMs?: number } = {}): Promise<SplitFixture> {
+  const { connection, operator } = await splitNetwork();
+  const server = await startLnurlPayServer({ node: operator, otherNode: connection.nodes.vehicle, ...opts });
+  const wall = lndNodeFor(connection.nodes.wall);
+  const vehicle = lndNodeFor(connection.nodes.vehicle);
+  const node = wallPayouts(connection);
+  return {
+    connection,
+    operator,
+    server,
+    wall,
+    vehicle,
+    node,
+    close: async () => {
+      await server.close();
+      await node.close();
+      await wall.close();
+      await vehicle.close();
+    },
+  };
+}
+
+/**
+ * The 90/10 host/operator `split:` section paying the fixture's operator through its Lightning address.
+ * @param policy extra policy keys
+ * @returns the section and its parsed form
+ */
+export function operatorSplit(
+  f: SplitFixture,
+  policy: Record<string, unknown> = {},
+): { section: Record<string, unknown>; config: SplitConfig } {
+  const section = {
+    recipients: [
+      { name: 'host', remainder: true, shares: 90 },
+      { name: 'operator', shares: 10, destination: f.server.address, payeePubkey: f.operator.pubkey },
+    ],
+    ...policy,
+  };
+  const parsed = readSplitConfig(section);
+  if (!parsed.ok) throw new Error(parsed.error.name);
+  return { section, config: parsed.value };
+}
+
+/**
+ * A payout engine of a temporary wall store against the fixture's wall node.
+ * @param extra options overriding the defaults (real clock, regtest, the server's CA, 10 s LNURL limit)
+ */
+export function payoutEngine(
+  f: SplitFixture,
+  ledger: PayoutLedger,
+  config: SplitConfig,
+  extra: Partial<PayoutEngineOptions> = {},
+): PayoutEngine {
+  return new PayoutEngine({
+    ledger,
+    node: f.node,
+    config,
+    network: 'regtest',
+    now: () => Date.now(),
+    lnurl: { caPem: f.server.caPem, timeoutMs: 10_000 },
+    ...extra,
+  });
 }
