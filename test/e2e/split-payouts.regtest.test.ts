@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LndNode } from '../../lightning/lnd-node.js';
-import type { SplitConfig } from '../../payments/split-config.js';
+import { readSplitConfig, type SplitConfig } from '../../payments/split-config.js';
 import {
   canonicalStatementText,
   verifyStatement,
@@ -39,6 +39,8 @@ function prng(seed: number): () => number {
   };
 }
 
+const bin = fileURLToPath(new URL('../../bin/boltcharge.js', import.meta.url));
+
 describe('split payouts over real lnd', () => {
   let f: SplitFixture;
   let config: SplitConfig;
@@ -47,7 +49,15 @@ describe('split payouts over real lnd', () => {
 
   beforeAll(async () => {
     f = await splitFixture();
-    ({ config } = operatorSplit(f, { thresholdMsat: 50_000, maxFeePpm: 10_000, maxFeeMsat: 5_000 }));
+    // the operator by its Lightning address, and an installer's 2.5 % fee by keysend (to the operator's node)
+    const { section } = operatorSplit(f, { thresholdMsat: 50_000, maxFeePpm: 10_000, maxFeeMsat: 5_000 });
+    const recipients = [
+      ...(section.recipients as object[]),
+      { name: 'installer', fee: true, percent: 2.5, destination: f.operator.pubkey },
+    ];
+    const parsed = readSplitConfig({ ...section, recipients });
+    if (!parsed.ok) throw new Error(parsed.error.name);
+    config = parsed.value;
   });
 
   afterAll(async () => {
@@ -88,8 +98,12 @@ describe('split payouts over real lnd', () => {
       expect(op.paidMsat + op.carriedMsat).toBe(op.dueMsat);
       expect(op.carriedMsat).toBeLessThan(1_000n);
       expect(host.carriedMsat + host.feesMsat).toBe(host.dueMsat);
+      const inst = b.installer!;
+      expect(inst.openMsat).toBe(0n);
+      expect(inst.paidMsat + inst.carriedMsat).toBe(inst.dueMsat);
+      expect(inst.paidMsat).toBeGreaterThan(0n);
       const total = temp.ledger.allAccruals().reduce((s, a) => s + a.totalMsat, 0n);
-      expect(op.dueMsat + host.dueMsat).toBe(total);
+      expect(op.dueMsat + host.dueMsat + inst.dueMsat).toBe(total);
       expect(temp.ledger.allAccruals()).toHaveLength(invoiceCount);
 
       // books = nodes: every settled payout is a succeeded payment of the wall and a settled invoice of the operator
@@ -104,6 +118,8 @@ describe('split payouts over real lnd', () => {
         expect(record.feeMsat).toBe(p.feeMsat);
         const inv = operatorInvoices.get(p.paymentHash!);
         expect(inv?.receivedMsat).toBe(p.amountMsat);
+        if (p.recipient !== 'operator') continue; // keysend payouts carry no memo
+        expect(p.kind).toBe('invoice');
         for (const s of p.sessionIds) {
           expect(inv?.memo).toContain(s);
           covered.add(s);
@@ -118,13 +134,28 @@ describe('split payouts over real lnd', () => {
       expect(statements).toHaveLength(settled.length);
       const wallPubkey = connection.nodes.wall.pubkey;
       for (const st of statements) expect(verifyStatement(st, { wallPubkey })).toEqual([]);
+      expect(statements.some((st) => st.statement.shares[0]!.kind === 'keysend')).toBe(true);
+
+      // `boltcharge receipt <session> --json` lists the session's statements, and they verify
+      const session = [...covered][0]!;
+      const receipt = spawnSync(process.execPath, [bin, 'receipt', session, '--db', temp.file, '--json'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(receipt.status, receipt.stderr).toBe(0);
+      const view = JSON.parse(receipt.stdout) as { split: SignedStatement[] };
+      expect(view.split.length).toBeGreaterThan(0);
+      for (const st of view.split) {
+        expect(st.statement.covered.map((c) => c.sessionId)).toContain(session);
+        expect(verifyStatement(st, { wallPubkey })).toEqual([]);
+      }
     },
   );
 
   it('refuses a changed amount, a swapped preimage and a foreign signature', async () => {
     const { wall, vehicle, connection } = f;
     const wallPubkey = connection.nodes.wall.pubkey;
-    const [a, b] = statements;
+    const [a, b] = statements.filter((st) => st.statement.recipient.name === 'operator');
     expect(a && b).toBeTruthy();
     const resign = async (body: SignedStatement['statement'], by: LndNode): Promise<SignedStatement> => {
       const text = canonicalStatementText(body);
@@ -151,7 +182,6 @@ describe('split payouts over real lnd', () => {
     // the same through `boltcharge verify-statement FILE`: every statement valid → 0; any tampering → 1, named
     const dir = mkdtempSync(join(tmpdir(), 'verify-'));
     try {
-      const bin = fileURLToPath(new URL('../../bin/boltcharge.js', import.meta.url));
       const verify = (name: string, content: unknown) => {
         const file = join(dir, name);
         writeFileSync(file, JSON.stringify(content));
