@@ -53,8 +53,8 @@ interface LedgerRow {
 }
 
 /**
- * Waits until the running wall daemon has accrued every settled payment and settled every payout with a signed
- * statement (read-only look at its store), then checks the books against both nodes.
+ * Waits until the running wall daemon has accrued every settled payment and every session end, and settled every
+ * payout with a signed statement (read-only look at its store), then checks the books against both nodes.
  * @param wallDb the wall's SQLite file
  * @param connection the regtest connection
  * @param timeoutMs give up after this, ms
@@ -80,6 +80,9 @@ export async function settleSplitDemo(
           .prepare(
             `SELECT (SELECT COUNT(*) FROM invoices i WHERE i.state = 'settled'
                        AND NOT EXISTS (SELECT 1 FROM payout_accruals a WHERE a.payment_hash = i.payment_hash))
+                  + (SELECT COUNT(*) FROM sessions s WHERE s.status = 'ended'
+                       AND s.ended_at_ms >= (SELECT enabled_at_ms FROM payout_machine WHERE id = 1)
+                       AND NOT EXISTS (SELECT 1 FROM payout_session_ends e WHERE e.session_id = s.id))
                   + (SELECT COUNT(*) FROM payout_ledger WHERE status != 'settled')
                   + (SELECT COUNT(*) FROM payout_ledger l WHERE status = 'settled'
                        AND NOT EXISTS (SELECT 1 FROM payout_statements s WHERE s.payout_id = l.payout_id)) AS n`,
