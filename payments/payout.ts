@@ -80,6 +80,8 @@ export interface PayoutState {
   alarmed: string[];
   /** consecutive failures per recipient */
   failures: Record<string, number>;
+  /** recipients whose payout was open when a session ended: their balance is paid once that payout settles */
+  flush?: string[];
 }
 
 /** Inputs of the machine. */
@@ -197,7 +199,11 @@ export function payoutStep(state: PayoutState, event: PayoutEvent, config: Payou
       break;
     }
     case 'sessionEnded':
-      if (config.policy.payAtSessionEnd) plan(s, config, event.atMs, 0n);
+      if (config.policy.payAtSessionEnd) {
+        const openBefore = openRecipients(s);
+        plan(s, config, event.atMs, 0n);
+        s.flush = [...new Set([...(s.flush ?? []), ...openBefore])];
+      }
       break;
     case 'tick': {
       const day = Math.floor(event.atMs / DAY_MS);
@@ -257,7 +263,11 @@ export function payoutStep(state: PayoutState, event: PayoutEvent, config: Payou
         effects.push({ kind: 'alarmCleared', recipient: p.recipient });
       }
       effects.push({ kind: 'settled', payoutId: p.id });
-      // balances that grew while this payout was open may be due now
+      // balances that grew while this payout was open may be due now (all of it when a session ended meanwhile)
+      if (s.flush?.includes(p.recipient)) {
+        s.flush = s.flush.filter((r) => r !== p.recipient);
+        plan(s, config, event.atMs, 0n, p.recipient);
+      }
       plan(s, config, event.atMs, config.policy.thresholdMsat);
       break;
     }
@@ -324,16 +334,28 @@ function failAttempt(
   }
 }
 
-/** Plans a payout for every payable recipient without an open one whose balance is due. */
-function plan(s: PayoutState, config: PayoutConfig, nowMs: number, thresholdMsat: bigint): void {
-  const open = new Set(
+/** Recipients with a payout not yet settled. */
+function openRecipients(s: PayoutState): Set<string> {
+  return new Set(
     Object.values(s.payouts)
       .filter((p) => p.status !== 'settled')
       .map((p) => p.recipient),
   );
+}
+
+/** Plans a payout for every payable recipient (or only `only`) without an open one whose balance is due. */
+function plan(
+  s: PayoutState,
+  config: PayoutConfig,
+  nowMs: number,
+  thresholdMsat: bigint,
+  only?: string,
+): void {
+  const open = openRecipients(s);
   const candidates: Record<string, bigint> = {};
   for (const r of config.split.recipients) {
     if (r.name === config.split.remainderName || open.has(r.name)) continue;
+    if (only !== undefined && r.name !== only) continue;
     candidates[r.name] = s.balances[r.name] ?? 0n;
   }
   const { payouts } = payoutPlan(candidates, {
@@ -404,6 +426,7 @@ function clone(s: PayoutState): PayoutState {
     lastDailyDay: s.lastDailyDay,
     alarmed: [...s.alarmed],
     failures: { ...s.failures },
+    flush: [...(s.flush ?? [])],
   };
 }
 

@@ -211,6 +211,54 @@ describe('payout machine', () => {
     expect(state.payouts[id]).toEqual(before.payouts[id]);
   });
 
+  it('pays what accrued during an open payout once it settles when a session ended meanwhile', () => {
+    const cfg = config({ thresholdMsat: 10_000_000 });
+    let { state, effects } = run(cfg, [
+      accrual(1, 100_000n),
+      { kind: 'sessionEnded', sessionId: 's1', atMs: T0 },
+    ]);
+    const first = effects.find((e) => e.kind === 'prepare' && e.recipient === 'operator');
+    const id = first?.kind === 'prepare' ? first.payoutId : '';
+    ({ state, effects } = run(
+      cfg,
+      [
+        {
+          kind: 'prepared',
+          payoutId: id,
+          attempt: { kind: 'invoice', paymentHash: hash(50), bolt11: 'x', preimage: null },
+          atMs: T0,
+        },
+        accrual(2, 100_000n),
+        { kind: 'sessionEnded', sessionId: 's2', atMs: T0 },
+      ],
+      state,
+    ));
+    expect(effects.filter((e) => e.kind === 'prepare' && e.recipient === 'operator')).toEqual([]);
+    ({ state, effects } = run(
+      cfg,
+      [
+        {
+          kind: 'paid',
+          payoutId: id,
+          paymentHash: hash(50),
+          preimage: 'dd'.repeat(32),
+          feeMsat: 0n,
+          atMs: T0,
+        },
+      ],
+      state,
+    ));
+    expect(effects).toContainEqual(
+      expect.objectContaining({
+        kind: 'prepare',
+        recipient: 'operator',
+        memo: expect.stringContaining('s2'),
+      }),
+    );
+    // the installer's payout is still open: its flush waits for it
+    expect(state.flush).toEqual(['installer']);
+  });
+
   it('runs a daily batch at the configured UTC hour', () => {
     const cfg = config({ dailyAtUtcHour: 3, payAtSessionEnd: false });
     let { state, effects } = run(cfg, [accrual(1, 50_000n)]);
