@@ -46,6 +46,13 @@ function run(cfg: PayoutConfig, events: PayoutEvent[], state = initialPayoutStat
 }
 
 const hash = (n: number): string => n.toString(16).padStart(64, '0');
+/** The shell obtained invoice `hash(n)` for payout `payoutId`. */
+const prepared = (payoutId: string, n: number, atMs: number): PayoutEvent => ({
+  kind: 'prepared',
+  payoutId,
+  attempt: { kind: 'invoice', paymentHash: hash(n), bolt11: `lnbcrt1${n}`, preimage: null },
+  atMs,
+});
 const accrual = (n: number, totalMsat: bigint, atMs = T0): PayoutEvent => ({
   kind: 'accrual',
   accrualId: hash(n),
@@ -67,18 +74,7 @@ describe('payout machine', () => {
     expect(prepare[0]!.kind === 'prepare' && prepare[0]!.memo).toContain('s1,s2');
     const id = prepare[0]!.kind === 'prepare' ? prepare[0]!.payoutId : '';
     // write-ahead: in_flight with the hash before the pay effect
-    ({ state, effects } = run(
-      cfg,
-      [
-        {
-          kind: 'prepared',
-          payoutId: id,
-          attempt: { kind: 'invoice', paymentHash: hash(99), bolt11: 'lnbcrt1x', preimage: null },
-          atMs: T0,
-        },
-      ],
-      state,
-    ));
+    ({ state, effects } = run(cfg, [prepared(id, 99, T0)], state));
     expect(state.payouts[id]).toMatchObject({ status: 'in_flight', attempt: { paymentHash: hash(99) } });
     expect(effects).toEqual([
       expect.objectContaining({ kind: 'pay', maxFeeMsat: payoutFeeCap(29_000n, cfg.policy) }),
@@ -147,12 +143,7 @@ describe('payout machine', () => {
     ({ state, effects } = run(
       cfg,
       [
-        {
-          kind: 'prepared',
-          payoutId: id,
-          attempt: { kind: 'invoice', paymentHash: hash(7), bolt11: 'x', preimage: null },
-          atMs: t,
-        },
+        prepared(id, 7, t),
         { kind: 'paid', payoutId: id, paymentHash: hash(7), preimage: 'bb'.repeat(32), feeMsat: 0n, atMs: t },
       ],
       state,
@@ -165,18 +156,7 @@ describe('payout machine', () => {
     const cfg = config();
     let { state } = run(cfg, [accrual(1, 1_000_000n)]);
     const id = Object.values(state.payouts).find((p) => p.recipient === 'operator')!.id;
-    ({ state } = run(
-      cfg,
-      [
-        {
-          kind: 'prepared',
-          payoutId: id,
-          attempt: { kind: 'invoice', paymentHash: hash(5), bolt11: 'x', preimage: null },
-          atMs: T0,
-        },
-      ],
-      state,
-    ));
+    ({ state } = run(cfg, [prepared(id, 5, T0)], state));
     let effects: PayoutEffect[];
     ({ state, effects } = run(cfg, [{ kind: 'restarted', atMs: T0 + 1 }], state));
     expect(effects.filter((e) => e.kind === 'lookup')).toEqual([
@@ -221,16 +201,7 @@ describe('payout machine', () => {
     const id = first?.kind === 'prepare' ? first.payoutId : '';
     ({ state, effects } = run(
       cfg,
-      [
-        {
-          kind: 'prepared',
-          payoutId: id,
-          attempt: { kind: 'invoice', paymentHash: hash(50), bolt11: 'x', preimage: null },
-          atMs: T0,
-        },
-        accrual(2, 100_000n),
-        { kind: 'sessionEnded', sessionId: 's2', atMs: T0 },
-      ],
+      [prepared(id, 50, T0), accrual(2, 100_000n), { kind: 'sessionEnded', sessionId: 's2', atMs: T0 }],
       state,
     ));
     expect(effects.filter((e) => e.kind === 'prepare' && e.recipient === 'operator')).toEqual([]);
