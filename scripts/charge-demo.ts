@@ -14,7 +14,8 @@
  *   maxPrepaidUndeliveredWh, settleLatencyMsP50, settleLatencyMsP99, stopReason, receiptValid
  * followed by the run's cadence figures: invoiceIntervalSec, speed, lateInvoices (settled more than one cadence
  * after they were issued, i.e. after the next one was due), durationSec (real seconds from plug-in to the end
- * of the session).
+ * of the session), and the split figures operatorPaidMsat, hostKeptMsat, payoutFeesMsat (the 90/10
+ * host/operator split, scripts/demo/split.ts).
  * Exit code 0 only when the session ended normally and the accounts agree (both ledgers and both nodes).
  * Settle latencies are real milliseconds (daemon-clock latency ÷ speed).
  */
@@ -31,11 +32,12 @@ import {
   speedForDuration,
 } from './demo/cadence.js';
 import { ChargeRig } from './demo/rig.js';
+import { settleSplitDemo, splitDemoSection, type SplitDemoResult } from './demo/split.js'; // split
 
 const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
 
 /** The demo's JSON line (exactly the keys the issue names). */
-export interface DemoResult {
+export interface DemoResult extends SplitDemoResult {
   energyWhWall: number;
   energyWhVehicle: number;
   invoicesIssued: number;
@@ -91,7 +93,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const net = await up({ log: (l) => say(`regtest: ${l}`) });
+  const net = await up({ split: true, log: (l) => say(`regtest: ${l}`) }); // split: the operator node
   say(
     `regtest network ${net.alreadyUp ? 'already up' : 'started'} in ${(net.elapsedMs / 1000).toFixed(1)} s`,
   );
@@ -107,7 +109,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
     link,
     bitrate: 500_000,
     speed,
-    wall: overlays.wall,
+    wall: { ...overlays.wall, split: splitDemoSection(net.connection) }, // split: 90/10 host/operator
     vehicle: overlays.vehicle,
     world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
   });
@@ -140,6 +142,7 @@ export async function chargeDemo(argv: string[]): Promise<number> {
     );
     const durationSec = Math.round((Date.now() - pluggedReal) / 1000);
     rig.world.unplug();
+    const split = await settleSplitDemo(rig.files.wallDb, net.connection); // split: payouts done, books = nodes
     await rig.stop();
     const books = await readBooks(rig.files, net.connectionPath);
     const s = books.sessions[books.sessions.length - 1];
@@ -162,13 +165,14 @@ export async function chargeDemo(argv: string[]): Promise<number> {
       speed,
       lateInvoices: s.settleLatenciesMs.filter((ms) => ms > invoiceIntervalSec * 1000).length,
       durationSec,
+      ...split.result,
     };
-    for (const p of books.problems) say(`ACCOUNTS DISAGREE: ${p}`);
+    for (const p of [...books.problems, ...split.problems]) say(`ACCOUNTS DISAGREE: ${p}`);
     const normal =
       s.wallStopReason !== null &&
       NORMAL_ENDINGS.has(s.wallStopReason) &&
       s.vehicleStopReason === s.wallStopReason;
-    code = normal && books.problems.length === 0 && s.receiptValid ? 0 : 1;
+    code = normal && books.problems.length === 0 && split.problems.length === 0 && s.receiptValid ? 0 : 1;
     show(
       `done in ${((Date.now() - startedReal) / 1000).toFixed(0)} s: ${s.wallEnergyWh} Wh metered at the wall, ${s.vehicleEnergyWh} Wh at the car, ${s.invoicesSettled} invoices paid, ${Number(s.wallSettledMsat) / 1000} sat, routing fees ${s.vehicleFeesMsat} msat; receipt ${s.receiptValid ? 'valid' : 'INVALID'}; ${code === 0 ? 'accounts agree' : 'FAILED'}`,
     );

@@ -1,15 +1,15 @@
-// `npm run regtest -- up [--walkup] | down | status [--json] | mine <n>`: the regtest Lightning network manager.
-// `--walkup` also brings up the walk-up nodes (router, phone). See scripts/regtest/network.ts.
+// `npm run regtest -- up [--walkup] [--split] | down | status [--json] | mine <n>`: the regtest Lightning network manager.
+// `--walkup` also brings up the walk-up nodes (router, phone); `--split` the operator node. See scripts/regtest/network.ts.
 import { connectionFilePath, down, mine, status, up } from './regtest/network.js';
 
-const usage = 'usage: npm run regtest -- up [--walkup] | down | status [--json] | mine <n>';
+const usage = 'usage: npm run regtest -- up [--walkup] [--split] | down | status [--json] | mine <n>';
 
 async function main(argv: string[]): Promise<number> {
   const [command, arg] = argv;
   const json = argv.includes('--json');
   switch (command) {
     case 'up': {
-      const r = await up({ walkup: argv.includes('--walkup') });
+      const r = await up({ walkup: argv.includes('--walkup'), split: argv.includes('--split') });
       const secs = (r.elapsedMs / 1000).toFixed(1);
       console.log(
         r.alreadyUp

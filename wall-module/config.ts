@@ -27,6 +27,8 @@ import {
   SELLER_RANGES as R,
   tariffPayabilityProblem,
 } from '../protocol/config.js';
+import type { SplitConfig } from '../payments/split-config.js';
+import { readSplitSection } from './payouts/split-section.js';
 
 /** What the wall sells and how it invoices. */
 export interface TariffConfig {
@@ -122,6 +124,8 @@ export interface WallConfig {
   log: LogConfig;
   clock: ClockConfig;
   ocpp?: OcppConfig;
+  /** split remittance to other recipients (issue 14; absent = the wall keeps everything) */
+  split?: SplitConfig;
 }
 
 /**
@@ -225,6 +229,8 @@ export function readWallConfig(r: ConfigReader): WallConfig {
       meterSampleIntervalSec: o.int('meterSampleIntervalSec', 60, { min: 1, max: 3600 }),
     };
   }
+  const split = readSplitSection(r);
+  if (split) config.split = split;
   r.done();
   return config;
 }

@@ -73,6 +73,8 @@ export async function main(
   out: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<number> {
   if (argv[0] === 'qr') return (await import('./qr.js')).qrMain(argv.slice(1), out);
+  if (argv[0] === 'verify-statement')
+    return (await import('./verify-statement.js')).verifyStatementMain(argv.slice(1), out);
   let parsed;
   try {
     parsed = parseArgs({

@@ -5,6 +5,8 @@
 import { toJson } from '../../daemon/session-store.js';
 import { readStoredJson } from '../../daemon/stored-json.js';
 import type { OpenedStore } from './open-store.js';
+import type { SignedStatement } from '../../payments/payout-statement.js'; // split
+import { splitStatementsFor } from '../../wall-module/payouts/receipt-split.js'; // split
 
 /** One paid block. */
 export interface ReceiptLine {
@@ -32,6 +34,8 @@ export interface ReceiptView {
   lines: ReceiptLine[];
   /** the seller-signed receipt body (parsed JSON) and signature, when one was exchanged */
   signed: { body: unknown; signature: string; valid: boolean | null } | null;
+  /** wall: signed split settlement statements of the payouts covering this session (issue 14) */
+  split: SignedStatement[];
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -84,6 +88,7 @@ export function receiptView(opened: OpenedStore, sessionId: string): ReceiptView
     totalMsat: lines.reduce((a, l) => a + l.amountMsat, 0n),
     lines,
     signed: r ? { body: readStoredJson(r.bodyJson), signature: r.signature, valid: r.valid } : null,
+    split: opened.role === 'wall' ? splitStatementsFor(opened.store.db, s.id) : [], // split
   };
 }
 
@@ -98,6 +103,19 @@ export function receiptCsv(v: ReceiptView): string {
   for (const l of v.lines)
     rows.push([v.sessionId, l.seq, l.paymentHash, l.amountMsat, l.fromWh, l.toWh, l.paidAt ?? ''].join(','));
   rows.push([v.sessionId, 'total', '', v.totalMsat, 0, v.energyWh, v.endedAt ?? ''].join(','));
+  for (const { statement: st } of v.split)
+    // split: one row per payout (seq = split:<recipient>)
+    rows.push(
+      [
+        v.sessionId,
+        `split:${st.recipient.name}`,
+        st.shares[0]?.paymentHash ?? '',
+        st.amountMsat,
+        '',
+        '',
+        new Date(st.settledAtMs).toISOString(),
+      ].join(','),
+    );
   return rows.join('\n') + '\n';
 }
 
@@ -121,6 +139,10 @@ export function receiptText(v: ReceiptView): string {
     v.signed
       ? `Signed receipt: ${v.signed.valid === null ? 'stored (seller copy)' : v.signed.valid ? 'VALID' : 'INVALID'}`
       : 'Signed receipt: none',
+    ...v.split.map(
+      (x) =>
+        `Split payout ${x.statement.payoutId} to ${x.statement.recipient.name}: ${sat(BigInt(x.statement.amountMsat))} (statement: boltcharge verify-statement)`,
+    ), // split
   ];
   return out.join('\n') + '\n';
 }

@@ -29,6 +29,7 @@ import { ocppObserver } from '../../wall-module/ocpp-observer.js';
 import { WallStore } from '../../wall-module/store.js';
 import { WallDaemon, type WallParts } from '../../wall-module/wall-daemon.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
+import { attachPayouts } from '../../wall-module/payouts/attach.js'; // split
 import { ExitCode } from './exit-codes.js';
 import { openDaemonStore } from './open-store.js';
 
@@ -170,6 +171,11 @@ async function startWall(
   });
   const running = daemon;
   log.setContext(() => ({ sessionId: running.state.sessionId }));
+  // split: payouts run beside the connectors; charging never waits on them
+  if (config.split)
+    opened.add(
+      attachPayouts({ split: config.split, db: store.db, wallNode: node, now: () => clock.now(), log }),
+    ); // split
   return { daemon: running, log };
 }
 

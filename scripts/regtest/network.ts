@@ -3,6 +3,8 @@
 // Opt-in walk-up topology (`up({walkup: true})`, `npm run regtest -- up --walkup`): two more lnd nodes, `router`
 // (channel router→wall) and `phone` (its only channel phone→router), so a phone's payment to the wall is
 // multi-hop with real CLTV deltas.
+// Opt-in split topology (`up({split: true})`, `npm run regtest -- up --split`): a third lnd node `operator`
+// with a wall→operator channel, the payee of split payouts (issue 14).
 //
 // State lives in `.regtest/network/` (git-ignored): pid files, logs, data folders, the miner key and the
 // connection file `connection.json` that daemons, tests and the demo read.
@@ -40,6 +42,9 @@ export type NodeName = 'wall' | 'vehicle';
 /** Names of the opt-in walk-up nodes. */
 export type WalkupNodeName = 'router' | 'phone';
 
+/** Name of the opt-in split node (the operator who receives a share of every payment). */
+export type SplitNodeName = 'operator';
+
 /** How to reach one lnd node (what `lightning/connection.ts` accepts, plus facts about the node). */
 export interface NodeConnection {
   /** gRPC `host:port` */
@@ -75,11 +80,15 @@ export interface NetworkConnection {
   network: 'regtest';
   createdAt: string;
   btcd: { rpcHost: string; rpcUser: string; rpcPass: string; rpcCertPath: string; p2pHost: string };
-  nodes: Record<NodeName, NodeConnection> & Partial<Record<WalkupNodeName, NodeConnection>>;
+  nodes: Record<NodeName, NodeConnection> &
+    Partial<Record<WalkupNodeName, NodeConnection>> &
+    Partial<Record<SplitNodeName, NodeConnection>>;
   /** the vehicle→wall channel */
   channel: ChannelRef;
   /** present when the walk-up nodes are up: the router→wall and phone→router channels */
   walkup?: { routerWall: ChannelRef; phoneRouter: ChannelRef };
+  /** present when the operator node is up: the wall→operator channel */
+  split?: { wallOperator: ChannelRef };
 }
 
 /** What `up()` did. */
@@ -99,7 +108,7 @@ export interface NetworkStatus {
   tipAgeSec?: number;
   nodes: Partial<
     Record<
-      NodeName | WalkupNodeName,
+      NodeName | WalkupNodeName | SplitNodeName,
       {
         pubkey: string;
         synced: boolean;
@@ -126,10 +135,13 @@ const SEGWIT_SAFE_HEIGHT = 532; // segwit activates at 432 on btcd regtest
 const TIP_REFRESH_SEC = 30 * 60; // lnd calls a tip older than 2 h unsynced; refresh well before
 const NODE_NAMES: NodeName[] = ['wall', 'vehicle'];
 const WALKUP_NODE_NAMES: WalkupNodeName[] = ['router', 'phone'];
+const SPLIT_NODE_NAMES: SplitNodeName[] = ['operator'];
 const WALKUP_CHANNEL_SAT = 5_000_000;
 const WALKUP_FUNDING_SAT = 20_000_000; // each of router and phone: channel + fees
 const MIN_PHONE_LOCAL_SAT = 1_000_000;
-const ANNOUNCEMENT_CONFS = 6; // public channels are announced (and routable by others) after 6 confirmations
+const ANNOUNCEMENT_CONFS = 6;
+const OPERATOR_CHANNEL_SAT = 5_000_000;
+const MIN_WALL_TO_OPERATOR_SAT = 1_000_000; // public channels are announced (and routable by others) after 6 confirmations
 
 /** The folder holding the network's state (override with BOLTCHARGE_REGTEST_DIR). */
 export function networkDir(): string {
@@ -185,6 +197,9 @@ export function readConnection(path = connectionFilePath()): NetworkConnection {
 
   A half-started or crashed network is stopped and started again from scratch.
 
+  With `split`, also brings up (or confirms) the operator node with a wall→operator channel, rebuilt alone
+  when unhealthy or when the wall's side has fallen below 1,000,000 sat.
+
   With `walkup`, also brings up (or confirms) the walk-up nodes `router` and `phone` with router→wall and
   phone→router channels; they are rebuilt alone when unhealthy or when the phone's side has fallen below
   1,000,000 sat. Without it, walk-up nodes already running are left alone (plain `up` stays fast).
@@ -192,12 +207,13 @@ export function readConnection(path = connectionFilePath()): NetworkConnection {
   {
     [log]: <Progress Line Function> (default: stderr)
     [walkup]: <Also Bring Up The Router And Phone Nodes Bool> (default false)
+    [split]: <Also Bring Up The Operator Node Bool> (default false)
   }
 
   @returns <UpResult>
   @throws RegtestToolsMissing when binaries are not built; Error when a step times out (names the step and log)
 */
-export async function up(opts: { log?: Logger; walkup?: boolean } = {}): Promise<UpResult> {
+export async function up(opts: { log?: Logger; walkup?: boolean; split?: boolean } = {}): Promise<UpResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`regtest: ${line}\n`));
   const started = performance.now();
   checkTools();
@@ -207,16 +223,20 @@ export async function up(opts: { log?: Logger; walkup?: boolean } = {}): Promise
     if (healthy) {
       await refreshTip(healthy);
       const walkup = opts.walkup ? await ensureWalkup(healthy, log) : { connection: healthy, started: false };
+      const split = opts.split
+        ? await ensureOperator(walkup.connection, log)
+        : { connection: walkup.connection, started: false };
       return {
-        connection: walkup.connection,
+        connection: split.connection,
         connectionPath: connectionFilePath(),
-        alreadyUp: !walkup.started,
+        alreadyUp: !walkup.started && !split.started,
         elapsedMs: performance.now() - started,
       };
     }
     await stopAll(log);
     const base = await coldStart(log);
-    const connection = opts.walkup ? (await ensureWalkup(base, log)).connection : base;
+    const withWalkup = opts.walkup ? (await ensureWalkup(base, log)).connection : base;
+    const connection = opts.split ? (await ensureOperator(withWalkup, log)).connection : withWalkup;
     return {
       connection,
       connectionPath: connectionFilePath(),
@@ -265,7 +285,10 @@ export async function status(): Promise<NetworkStatus> {
   } catch (err) {
     result.problems.push(`btcd: ${(err as Error).message}`);
   }
-  const present = [...NODE_NAMES, ...WALKUP_NODE_NAMES.filter((n) => connection.nodes[n] !== undefined)];
+  const present = [
+    ...NODE_NAMES,
+    ...[...WALKUP_NODE_NAMES, ...SPLIT_NODE_NAMES].filter((n) => connection.nodes[n] !== undefined),
+  ];
   for (const name of present) {
     const node = connection.nodes[name];
     if (!node) continue;
@@ -534,7 +557,8 @@ async function ensureWalkup(
   await Promise.all(WALKUP_NODE_NAMES.map((n) => stopDaemon(dir, n)));
   for (const n of WALKUP_NODE_NAMES) rmSync(join(dir, n), { recursive: true, force: true });
   const { walkup: _stale, ...rest } = connection;
-  connection = { ...rest, nodes: { wall: rest.nodes.wall, vehicle: rest.nodes.vehicle } };
+  const { router: _r, phone: _p, ...others } = rest.nodes;
+  connection = { ...rest, nodes: others };
   writeConnection(connection);
 
   const ports = await freePorts(4);
@@ -697,6 +721,110 @@ async function walkupHealthy(connection: NetworkConnection): Promise<boolean> {
   }
 }
 
+// ---- split topology: wall → operator ------------------------------------------------------------------
+
+/** Brings up (or confirms) the operator node on a healthy base network; runs under the network lock.
+  Healthy = its process runs and the wall has an active channel to it with at least 1,000,000 sat on the wall's
+  side. Otherwise it is rebuilt: started afresh, the wall opens a 5,000,000-sat channel to it from its own
+  on-chain funds, and a first wall→operator payment proves the channel. */
+async function ensureOperator(
+  base: NetworkConnection,
+  log: Logger,
+): Promise<{ connection: NetworkConnection; started: boolean }> {
+  const dir = networkDir();
+  let connection = base;
+  if (await operatorHealthy(connection)) return { connection, started: false };
+  const t0 = performance.now();
+  const lap = (what: string): void =>
+    log(`split: ${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  const old = connection.nodes.operator;
+  if (old && runningPid(dir, 'operator') !== undefined) {
+    await closeAllChannels(old, connection).catch(() => undefined);
+  }
+  await stopDaemon(dir, 'operator');
+  rmSync(join(dir, 'operator'), { recursive: true, force: true });
+  const { split: _stale, ...rest } = connection;
+  const { operator: _o, ...others } = rest.nodes;
+  connection = { ...rest, nodes: others };
+  writeConnection(connection);
+
+  const [rpcPort, p2pPort] = await freePorts(2);
+  const nodeDir = join(dir, 'operator');
+  launchLnd(
+    dir,
+    'operator',
+    nodeDir,
+    lndArgs({ nodeDir, alias: 'operator', rpcPort: rpcPort!, p2pPort: p2pPort!, btcd: connection.btcd }),
+  );
+  const operator = await waitForLnd(nodeDir, `localhost:${rpcPort}`, `127.0.0.1:${p2pPort}`, 'operator');
+  lap('operator answers');
+  const opened = await openChannelBetween({
+    from: connection.nodes.wall,
+    to: operator,
+    capacitySat: OPERATOR_CHANNEL_SAT,
+  });
+  lap('wall→operator channel active and carries payments');
+  connection = {
+    ...connection,
+    nodes: { ...connection.nodes, operator },
+    split: { wallOperator: { capacitySat: OPERATOR_CHANNEL_SAT, ...opened } },
+  };
+  writeConnection(connection);
+  return { connection, started: true };
+}
+
+/** True when the operator node of the connection file runs and the wall has a usable channel to it. */
+async function operatorHealthy(connection: NetworkConnection): Promise<boolean> {
+  const operator = connection.nodes.operator;
+  if (!operator || !connection.split || runningPid(networkDir(), 'operator') === undefined) return false;
+  const wallLnd = lndOf(connection.nodes.wall);
+  try {
+    const answer = await Promise.race([
+      getChannels({ lnd: wallLnd, is_active: true }),
+      sleep(10_000).then(() => undefined),
+    ]);
+    const local = (answer?.channels ?? [])
+      .filter((c) => c.partner_public_key === operator.pubkey)
+      .reduce((sum, c) => sum + c.local_balance, 0);
+    return local >= MIN_WALL_TO_OPERATOR_SAT;
+  } catch {
+    return false;
+  } finally {
+    closeLnd(wallLnd);
+  }
+}
+
+/** Stops and starts the operator node on the same ports and data (for tests of an unreachable payee).
+
+  @returns {stop: <Stop Function>, start: <Start And Wait Until It Answers Function>}
+  @throws Error when the operator node is not part of the network (bring it up with `up({split: true})`)
+*/
+export function operatorControl(): { stop(): Promise<void>; start(): Promise<void> } {
+  const connection = readConnection();
+  const operator = connection.nodes.operator;
+  if (!operator) throw new Error("regtest: no operator node; run 'npm run regtest -- up --split'");
+  const dir = networkDir();
+  const nodeDir = join(dir, 'operator');
+  const rpcPort = Number(operator.socket.split(':').pop());
+  const p2pPort = Number(operator.p2pSocket.split(':').pop());
+  return {
+    stop: async () => {
+      await stopDaemon(dir, 'operator');
+    },
+    start: async () => {
+      if (runningPid(dir, 'operator') === undefined) {
+        launchLnd(
+          dir,
+          'operator',
+          nodeDir,
+          lndArgs({ nodeDir, alias: 'operator', rpcPort, p2pPort, btcd: connection.btcd }),
+        );
+      }
+      await waitForLnd(nodeDir, operator.socket, operator.p2pSocket, 'operator');
+    },
+  };
+}
+
 /** Bakes an invoice-only macaroon (`INVOICE_ONLY_PERMISSIONS`; like `lncli bakemacaroon invoices:read
   invoices:write info:read`) on a node with its admin macaroon and writes it beside the node's data.
 
@@ -722,7 +850,7 @@ async function bakeInvoiceOnlyMacaroon(
 
 function withNode(
   connection: NetworkConnection,
-  name: NodeName | WalkupNodeName,
+  name: NodeName | WalkupNodeName | SplitNodeName,
   node: NodeConnection,
 ): NetworkConnection {
   return { ...connection, nodes: { ...connection.nodes, [name]: node } };
@@ -741,7 +869,14 @@ async function coldStart(log: Logger): Promise<NetworkConnection> {
   const dir = networkDir();
   const t0 = performance.now();
   const lap = (what: string): void => log(`${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  for (const entry of ['btcd', ...NODE_NAMES, ...WALKUP_NODE_NAMES, 'connection.json', 'miner.json']) {
+  for (const entry of [
+    'btcd',
+    ...NODE_NAMES,
+    ...WALKUP_NODE_NAMES,
+    ...SPLIT_NODE_NAMES,
+    'connection.json',
+    'miner.json',
+  ]) {
     rmSync(join(dir, entry), { recursive: true, force: true });
   }
   for (const entry of readdirSync(dir)) {
@@ -1014,7 +1149,7 @@ async function stopAll(log: Logger): Promise<string[]> {
   const names = listPidNames(dir);
   const order = [
     ...names.filter((n) => n.startsWith('extra-')),
-    ...[...WALKUP_NODE_NAMES, ...NODE_NAMES].filter((n) => names.includes(n)),
+    ...[...SPLIT_NODE_NAMES, ...WALKUP_NODE_NAMES, ...NODE_NAMES].filter((n) => names.includes(n)),
     ...names.filter((n) => n === 'btcd'),
   ];
   const stopped: string[] = [];
