@@ -25,7 +25,7 @@
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { createConnection, createServer, isIP, type Server, type Socket } from 'node:net';
-import type { Clock, TimerHandle } from '../../hardware/clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import { ByteBucket, PerMinuteWindow } from './byte-budget.js';
 import { DestinationPolicy, type DestinationRules } from './destination-policy.js';
 import {
@@ -68,9 +68,10 @@ export interface RelayLimits {
   idleTimeoutMs: number;
 }
 
-/** Defaults: enough for one Lightning node's few peers and a chain backend over a PLC link. */
+/** Defaults: enough for one Lightning node's few peers and its chain backend (lnd opens several RPC connections
+ *  to btcd) over a PLC link. */
 export const RELAY_DEFAULTS: RelayLimits = {
-  maxConnections: 8,
+  maxConnections: 16,
   maxConnectsPerMinute: 30,
   maxBytesPerSec: 256 * 1024,
   handshakeTimeoutMs: 5_000,
@@ -120,7 +121,10 @@ export class BlindRelay extends EventEmitter<BlindRelayEvents> {
   private readonly policy: DestinationPolicy;
   private readonly bucket: ByteBucket;
   private readonly connects: PerMinuteWindow;
-  private readonly live = new Set<Socket>();
+  /** the car's connections (relayed or still negotiating): what `maxConnections` bounds */
+  private readonly clients = new Set<Socket>();
+  /** the relay's connections to destinations */
+  private readonly upstreams = new Set<Socket>();
   private readonly counters: RelayStats = { active: 0, opened: 0, bytesUp: 0, bytesDown: 0, refused: {} };
 
   /** @throws RelayRulesInvalid (bad rules), RelayListenRefused (bad listen address) */
@@ -156,12 +160,12 @@ export class BlindRelay extends EventEmitter<BlindRelayEvents> {
 
   /** @returns a copy of the counters */
   stats(): RelayStats {
-    return { ...this.counters, refused: { ...this.counters.refused }, active: this.live.size };
+    return { ...this.counters, refused: { ...this.counters.refused }, active: this.clients.size };
   }
 
   /** Closes every relayed and half-open connection (the session ended: its authorisation is gone). */
   revokeAll(): void {
-    for (const s of this.live) s.destroy();
+    for (const s of [...this.clients, ...this.upstreams]) s.destroy();
   }
 
   /** Stops listening and closes everything. */
@@ -182,12 +186,12 @@ export class BlindRelay extends EventEmitter<BlindRelayEvents> {
     client.on('error', () => {});
     if (!this.options.authorize(remote))
       return this.refuse(client, 'RELAY_UNAUTHENTICATED', `${remote} is not the car of the live session`);
-    if (this.live.size >= this.options.limits.maxConnections)
-      return this.refuse(client, 'RELAY_CONNECTION_LIMIT', `${this.live.size} connections open`);
+    if (this.clients.size >= this.options.limits.maxConnections)
+      return this.refuse(client, 'RELAY_CONNECTION_LIMIT', `${this.clients.size} connections open`);
     if (!this.connects.tryRecord(this.options.clock.now()))
       return this.refuse(client, 'RELAY_CONNECT_RATE', 'too many connection attempts this minute');
-    this.live.add(client);
-    client.once('close', () => this.live.delete(client));
+    this.clients.add(client);
+    client.once('close', () => this.clients.delete(client));
     client.setNoDelay(true);
     let buffered = Buffer.alloc(0);
     let phase: 'greeting' | 'request' | 'connecting' = 'greeting';
@@ -254,8 +258,8 @@ export class BlindRelay extends EventEmitter<BlindRelayEvents> {
     if (client.destroyed) return;
     const upstream = createConnection({ host: addresses[0]!, port: dest.port });
     upstream.on('error', () => {});
-    this.live.add(upstream);
-    upstream.once('close', () => this.live.delete(upstream));
+    this.upstreams.add(upstream);
+    upstream.once('close', () => this.upstreams.delete(upstream));
     const connectTimer = this.options.clock.setTimer(this.options.limits.connectTimeoutMs, () => {
       upstream.destroy();
     });

@@ -5,15 +5,16 @@
 import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../hardware/clock.js';
+import { ManualClock } from '../../../hardware/clock.js';
 import {
   BlindRelay,
   RELAY_DEFAULTS,
   RelayListenRefused,
   type RelayLimits,
-} from '../../wall-module/relay/blind-relay.js';
-import { DestinationPolicy, RelayRulesInvalid } from '../../wall-module/relay/destination-policy.js';
-import { parseGreeting, parseRequest, Reply } from '../../wall-module/relay/socks5.js';
+} from '../../../hardware/relay/blind-relay.js';
+import { DestinationPolicy, RelayRulesInvalid } from '../../../hardware/relay/destination-policy.js';
+import { RelayForwarder } from '../../../hardware/relay/relay-forwarder.js';
+import { parseGreeting, parseRequest, Reply } from '../../../hardware/relay/socks5.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -173,7 +174,7 @@ describe('BlindRelay', () => {
     const payload = Buffer.from(Array.from({ length: 5000 }, (_, i) => i & 0xff));
     s.write(payload);
     expect((await readBytes(s, payload.length)).equals(payload)).toBe(true);
-    expect(relay.stats()).toMatchObject({ opened: 1, bytesUp: 5000, bytesDown: 5000, active: 2 });
+    expect(relay.stats()).toMatchObject({ opened: 1, bytesUp: 5000, bytesDown: 5000, active: 1 });
     const closed = once(s, 'close');
     relay.revokeAll();
     await closed;
@@ -250,5 +251,41 @@ describe('BlindRelay', () => {
     await clock.advance(RELAY_DEFAULTS.handshakeTimeoutMs);
     await closed;
     expect(relay.stats().refused).toEqual({ RELAY_MALFORMED: 1, RELAY_HANDSHAKE_TIMEOUT: 1 });
+  });
+});
+
+describe('RelayForwarder (the car side)', () => {
+  it('gives the car a local port that reaches the destination through the relay, and fails closed', async () => {
+    const echo = await echoServer();
+    let authorized = true;
+    const clock = new ManualClock();
+    const relay = new BlindRelay({
+      listenHost: '127.0.0.1',
+      port: 0,
+      rules: { ports: [9735], allow: ['127.0.0.1/32'] },
+      limits: RELAY_DEFAULTS,
+      clock,
+      authorize: () => authorized,
+    });
+    const relayPort = await relay.listen();
+    cleanups.push(() => relay.close());
+    const forwarder = new RelayForwarder('127.0.0.1', relayPort, [
+      { listenHost: '127.0.0.1', listenPort: 0, toHost: '127.0.0.1', toPort: echo.port },
+    ]);
+    const [local] = await forwarder.start();
+    cleanups.push(() => forwarder.close());
+    const s = createConnection({ host: '127.0.0.1', port: local! });
+    cleanups.push(() => void s.destroy());
+    s.write('ping through the wall');
+    expect((await readBytes(s, 21)).toString()).toBe('ping through the wall');
+    authorized = false; // the session ended
+    relay.revokeAll();
+    await once(s, 'close');
+    const refused = once(forwarder, 'refused');
+    const again = createConnection({ host: '127.0.0.1', port: local! });
+    again.on('error', () => {});
+    await once(again, 'close');
+    expect((await refused)[0]).toMatchObject({ reply: 'no-relay' });
+    expect(relay.stats().refused).toEqual({ RELAY_UNAUTHENTICATED: 1 });
   });
 });
