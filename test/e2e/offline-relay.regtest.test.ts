@@ -2,8 +2,10 @@
 // whose only network is the cable link (a veth pair, as a PLC modem's Ethernet) and reaches the chain backend and
 // its channel partner only through the wall's blind relay. It pays a wall invoice multi-hop (car → router →
 // wall). The relay lends the uplink, not the host: a connection to the wall's own lnd gRPC port is refused with
-// RELAY_DESTINATION_REFUSED, and nothing but the authenticated car may use it. Fails (never skips) when
-// namespaces cannot be made.
+// RELAY_DESTINATION_REFUSED, and nothing but the authenticated car may use it.
+// Offline case 1a (a direct channel between the car's and the wall's nodes): the same car then pays the wall
+// over their direct channel, the two nodes' peer connection running over the cable link (one hop, no fee).
+// Fails (never skips) when namespaces cannot be made.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
@@ -60,13 +62,49 @@ describe('offline case 2: the car pays through the wall’s blind relay', () => 
   let carLnd: ChildProcess | undefined;
   let carScript: ChildProcess | undefined;
   const refusals: RelayRefusal[] = [];
+  let wall: ReturnType<typeof authenticatedLndGrpc>['lnd'];
+  let lines: Lines;
+  let routerLocal = 0;
+  let wallP2pLocal = 0;
+
+  /** Pays a fresh wall invoice from the car (inside its namespace) after connecting to `peer` through `port`. */
+  async function carPays(peer: string, port: number, tokens: number) {
+    const invoice = await createInvoice({ lnd: wall, tokens, description: 'offline relay test' });
+    carScript!.stdin!.write(
+      `${JSON.stringify({
+        cmd: 'pay',
+        lnd: { socket: car.connection.socket, cert: car.connection.cert, macaroon: car.connection.macaroon },
+        peer: { pubkey: peer, port },
+        request: invoice.request,
+        maxFeeSat: 50,
+      })}\n`,
+    );
+    const paid = (await lines.next(300_000)) as {
+      paid: boolean;
+      secret?: string;
+      hops?: number;
+      feeMsat?: string;
+      error?: string;
+    };
+    expect(paid.error).toBeUndefined();
+    expect(paid.paid).toBe(true);
+    expect(createHash('sha256').update(Buffer.from(paid.secret!, 'hex')).digest('hex')).toBe(invoice.id);
+    expect((await getInvoice({ lnd: wall, id: invoice.id })).is_confirmed).toBe(true);
+    return paid;
+  }
 
   beforeAll(async () => {
     net = await walkupNetwork();
     car = await startExtraNode('offline-car');
-    await fundNodeOnChain({ to: car.connection, amountSat: 3_000_000 });
+    await fundNodeOnChain({ to: car.connection, amountSat: 5_000_000 });
     await openChannelBetween({ from: car.connection, to: net.router, capacitySat: 2_000_000 });
+    await openChannelBetween({ from: car.connection, to: net.wall, capacitySat: 2_000_000 });
     ns = await createNamespaceBesideHost();
+    wall = authenticatedLndGrpc({
+      cert: net.wall.cert,
+      macaroon: net.wall.macaroon,
+      socket: net.wall.socket,
+    }).lnd;
   }, 300_000);
 
   afterAll(async () => {
@@ -92,13 +130,13 @@ describe('offline case 2: the car pays through the wall’s blind relay', () => 
     const portOf = (hostPort: string): number => Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
 
     // the wall (host namespace) offers the relay on its end of the cable; only the car's address may use it,
-    // and only the chain backend and the router's peer port are opened to it on this host's loopback
+    // and only the chain backend and the peer ports of the router and the wall's own node are opened to it here
     relay = new BlindRelay({
       listenHost: `${ns.hostLinkLocal}%${ns.hostIf}`,
       port: 0,
       rules: {
         ports: [9735],
-        allow: [`127.0.0.1/32:${portOf(btcdRpc)}`, `127.0.0.1/32:${portOf(routerP2p)}`],
+        allow: [btcdRpc, routerP2p, net.wall.p2pSocket].map((hp) => `127.0.0.1/32:${portOf(hp)}`),
       },
       limits: RELAY_DEFAULTS,
       clock: new SystemClock(),
@@ -117,13 +155,15 @@ describe('offline case 2: the car pays through the wall’s blind relay', () => 
       [
         ...['netns', 'exec', ns.ns, tsx, join(repo, 'test', 'support', 'relay-car.ts')],
         ...['--relay', `${ns.hostLinkLocal}%${ns.nsIf}`, '--relay-port', String(relayPort)],
-        ...['--to', btcdRpc, '--to', routerP2p, '--to', wallGrpc],
+        ...['--to', btcdRpc, '--to', routerP2p, '--to', wallGrpc, '--to', net.wall.p2pSocket],
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    const lines = new Lines(carScript);
+    lines = new Lines(carScript);
     const { ports } = (await lines.next(30_000)) as { ports: number[] };
-    const [btcdLocal, routerLocal, wallGrpcLocal] = ports as [number, number, number];
+    const [btcdLocal, , wallGrpcLocal] = ports as [number, number, number, number];
+    routerLocal = ports[1]!;
+    wallP2pLocal = ports[3]!;
 
     // move the car's lnd into the namespace: same data, chain backend through the relay
     const pid = runningPid(networkDir(), car.name);
@@ -143,32 +183,9 @@ describe('offline case 2: the car pays through the wall’s blind relay', () => 
     expect(await lines.next(30_000)).toEqual({ probe: 'closed' });
     expect(refusals).toContain('RELAY_DESTINATION_REFUSED');
 
-    const wall = authenticatedLndGrpc({
-      cert: net.wall.cert,
-      macaroon: net.wall.macaroon,
-      socket: net.wall.socket,
-    }).lnd;
-    const invoice = await createInvoice({ lnd: wall, tokens: 5_000, description: 'offline relay test' });
-    carScript.stdin!.write(
-      `${JSON.stringify({
-        cmd: 'pay',
-        lnd: { socket: car.connection.socket, cert: car.connection.cert, macaroon: car.connection.macaroon },
-        peer: { pubkey: net.router.pubkey, port: routerLocal },
-        request: invoice.request,
-        maxFeeSat: 50,
-      })}\n`,
-    );
-    const paid = (await lines.next(300_000)) as {
-      paid: boolean;
-      secret?: string;
-      hops?: number;
-      error?: string;
-    };
-    expect(paid.error).toBeUndefined();
-    expect(paid.paid).toBe(true);
+    // the wall's node is not the car's peer yet: the direct channel is inactive, so this goes car → router → wall
+    const paid = await carPays(net.router.pubkey, routerLocal, 5_000);
     expect(paid.hops).toBe(2);
-    expect(createHash('sha256').update(Buffer.from(paid.secret!, 'hex')).digest('hex')).toBe(invoice.id);
-    expect((await getInvoice({ lnd: wall, id: invoice.id })).is_confirmed).toBe(true);
 
     const stats = relay.stats();
     expect(stats.opened).toBeGreaterThanOrEqual(2); // chain backend + channel partner
@@ -176,4 +193,11 @@ describe('offline case 2: the car pays through the wall’s blind relay', () => 
     expect(stats.bytesDown).toBeGreaterThan(0);
     expect(refusals.filter((r) => r !== 'RELAY_DESTINATION_REFUSED')).toEqual([]);
   }, 600_000);
+
+  it('case 1a: pays the wall over their direct channel, the peer connection running over the cable', async () => {
+    const paid = await carPays(net.wall.pubkey, wallP2pLocal, 7_000);
+    expect(paid.hops).toBe(1);
+    expect(paid.feeMsat).toBe('0');
+    expect(refusals.filter((r) => r !== 'RELAY_DESTINATION_REFUSED')).toEqual([]);
+  }, 300_000);
 });
