@@ -256,6 +256,24 @@ export class IpLink extends EventEmitter<CableLinkEvents> implements CableLink {
     this.udp.send(reply, rinfo.port, this.scoped(rinfo.address));
   }
 
+  /**
+   * The peer's address on the link while a connection is live (the car, on the wall), without zone; null when
+   * there is none. The wall daemon lends the blind relay to this address only while its session is authenticated.
+   */
+  peerAddress(): string | null {
+    const a = this.socket?.remoteAddress;
+    return a === undefined ? null : (a.split('%', 1)[0] ?? a);
+  }
+
+  /**
+   * The literal address the wall listens on (the interface's scoped link-local address, or `listenAddress`),
+   * for services offered on the same link (the blind relay).
+   * @throws LinkError when the interface does not exist or has no link-local address
+   */
+  listenAddress(): string {
+    return this.listenHost();
+  }
+
   // ---- vehicle ----
 
   private connectVehicle(): void {
