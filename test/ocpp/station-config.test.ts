@@ -63,7 +63,7 @@ describe('OCPP station daemon calls', () => {
         seq: 0,
         paymentHash: 'ab'.repeat(32),
         amountMsat: 2500n,
-        priceMsatPerWh: 25,
+        priceMsatPerWh: 25n,
         energyFromWh: 10,
         energyToWh: 110,
         atMs: 4000,
@@ -74,7 +74,7 @@ describe('OCPP station daemon calls', () => {
       const rows = tmp.db.prepare('SELECT message_key, offline FROM ocpp_outbox ORDER BY id').all();
       expect(rows).toEqual([
         { message_key: expect.stringMatching(/^tx:.*:plugged$/) as unknown, offline: 1 },
-        { message_key: 'session:s:started', offline: 1 },
+        // no Charging before a paid block and flowing energy
         { message_key: 'session:s:InvoiceIssued:0', offline: 1 },
       ]);
     } finally {

@@ -24,6 +24,7 @@ export interface ResolvedStationConfig {
   maxAttempts: number;
   pingIntervalSec: number;
   outboxRetentionDays: number;
+  remoteStart: 'vehicle' | 'walkup' | 'off';
 }
 
 function check(ok: boolean, message: string): void {
@@ -109,7 +110,10 @@ export function resolveStationConfig(config: OcppStationConfig): ResolvedStation
   check(Number.isInteger(maxAttempts) && maxAttempts >= 1, 'maxAttempts must be an integer >= 1');
   const pingIntervalSec = config.pingIntervalSec ?? 30;
   check(Number.isFinite(pingIntervalSec) && pingIntervalSec >= 0, 'pingIntervalSec must be >= 0');
+  const remoteStart = config.remoteStart ?? 'vehicle';
+  check(['vehicle', 'walkup', 'off'].includes(remoteStart), `remoteStart must be vehicle, walkup or off`);
   return {
+    remoteStart,
     url: config.url,
     identity: config.identity,
     password: config.password,

@@ -98,12 +98,12 @@ export class TransactionStore {
     return row ? fromRow(row) : undefined;
   }
 
-  /** Binds a paid session to a transaction and records its start meter reading. */
+  /** Binds a Lightning session to a transaction and records its start meter reading (state unchanged). */
   bindSession(txKey: string, sessionId: string, meterStartWh: number, atMs: number): void {
     this.db
       .prepare(
-        `UPDATE ocpp_transactions SET session_id = ?, meter_start_wh = ?, last_meter_wh = ?, last_report_at_ms = ?,
-         charging_state = 'Charging' WHERE tx_key = ?`,
+        `UPDATE ocpp_transactions SET session_id = ?, meter_start_wh = ?, last_meter_wh = ?, last_report_at_ms = ?
+         WHERE tx_key = ?`,
       )
       .run(sessionId, meterStartWh, meterStartWh, atMs, txKey);
   }

@@ -1,4 +1,5 @@
 /** Shared types of the OCPP component: JSON values, versions, configuration, logger. */
+import type { TariffVariables } from './device-model-defs.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -54,6 +55,15 @@ export interface OcppStationConfig {
   outboxRetentionDays?: number;
   /** WebSocket ping interval, s; default 30 (0 disables) */
   pingIntervalSec?: number;
+  /** the wall's tariff, shown in the vendor component `BoltchargeCtrlr` (a CSMS change applies at the next
+   *  start, see `tariffWithCsmsChanges`); absent: no vendor component */
+  tariff?: TariffVariables;
+  /**
+   * What RequestStartTransaction (2.x) / RemoteStartTransaction (1.6) does: `vehicle` accepts and tags the next
+   * vehicle session on the EVSE with the request (within TxCtrlr.EVConnectionTimeOut), `walkup` starts a
+   * walk-up session through the station control, `off` answers Rejected. Default `vehicle`.
+   */
+  remoteStart?: 'vehicle' | 'walkup' | 'off';
 }
 
 /** Structured logger; the daemon passes its own. */
