@@ -256,7 +256,12 @@ function caFileProblem(file: string): string | undefined {
 /** The ocpp helper's keys: BootNotification identity and the remote start mode (all optional). */
 function readOcppIdentity(o: ConfigReader): Partial<OcppConfig> {
   const out: Partial<OcppConfig> = {};
-  const limits = { chargePointModel: 20, chargePointVendor: 20, serialNumber: 25, firmwareVersion: 50 } as const;
+  const limits = {
+    chargePointModel: 20,
+    chargePointVendor: 20,
+    serialNumber: 25,
+    firmwareVersion: 50,
+  } as const;
   for (const [key, max] of Object.entries(limits) as [keyof typeof limits, number][]) {
     const v = o.optionalString(key);
     if (v === undefined) continue;

@@ -146,7 +146,8 @@ export function ocppObserver(
           seq: inv.seq,
           paymentHash: inv.paymentHash,
           amountMsat: inv.amountMsat,
-          priceMsatPerWh: store.invoiceByHash(inv.paymentHash)?.priceMsatPerWh ?? sessionPrice(store, sessionId),
+          priceMsatPerWh:
+            store.invoiceByHash(inv.paymentHash)?.priceMsatPerWh ?? sessionPrice(store, sessionId),
           energyFromWh: inv.fromWh,
           energyToWh: inv.toWh,
           atMs: clock.now(),

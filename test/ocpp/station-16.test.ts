@@ -126,7 +126,11 @@ describe('OcppStation on OCPP 1.6J', () => {
     const txCalls = csms.received.filter((c) =>
       ['StartTransaction', 'MeterValues', 'StopTransaction', 'DataTransfer'].includes(c.action),
     );
-    expect(txCalls.map((c) => c.action).slice(0, 3)).toEqual(['DataTransfer', 'DataTransfer', 'StartTransaction']);
+    expect(txCalls.map((c) => c.action).slice(0, 3)).toEqual([
+      'DataTransfer',
+      'DataTransfer',
+      'StartTransaction',
+    ]);
     expect(txCalls.at(-1)?.action).toBe('StopTransaction');
     // after reconnect the connector reports the session finished while the cable is still in
     await waitFor(() => csms.calls('StatusNotification').at(-1)?.payload.status === 'Finishing', 'Finishing');

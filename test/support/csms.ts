@@ -235,6 +235,12 @@ export class TestCsms {
       case 'MeterValues':
       case 'StopTransaction':
       case 'NotifyDisplayMessages':
+      case 'NotifyReport':
+      case 'SecurityEventNotification':
+      case 'FirmwareStatusNotification':
+      case 'LogStatusNotification':
+      case 'DiagnosticsStatusNotification':
+      case 'PublishFirmwareStatusNotification':
         return {};
       default:
         throw new Error(`test CSMS does not handle ${action}`);

@@ -53,84 +53,463 @@ export function stationVariables(
 ): VariableDef[] {
   const defs: VariableDef[] = [];
   const cs = (v: Omit<VariableDef, 'component'>) => defs.push({ component: 'ChargingStation', ...v });
-  cs({ variable: 'AvailabilityState', mutability: 'ReadOnly', dataType: 'OptionList', valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'], initial: () => live.availability(0), summary: true });
-  cs({ variable: 'Available', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(true), summary: true });
-  cs({ variable: 'Model', mutability: 'ReadOnly', dataType: 'string', initial: fixed(config.chargePointModel), summary: true });
-  cs({ variable: 'VendorName', mutability: 'ReadOnly', dataType: 'string', initial: fixed(config.chargePointVendor), summary: true });
+  cs({
+    variable: 'AvailabilityState',
+    mutability: 'ReadOnly',
+    dataType: 'OptionList',
+    valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'],
+    initial: () => live.availability(0),
+    summary: true,
+  });
+  cs({
+    variable: 'Available',
+    mutability: 'ReadOnly',
+    dataType: 'boolean',
+    initial: bool(true),
+    summary: true,
+  });
+  cs({
+    variable: 'Model',
+    mutability: 'ReadOnly',
+    dataType: 'string',
+    initial: fixed(config.chargePointModel),
+    summary: true,
+  });
+  cs({
+    variable: 'VendorName',
+    mutability: 'ReadOnly',
+    dataType: 'string',
+    initial: fixed(config.chargePointVendor),
+    summary: true,
+  });
   if (config.serialNumber !== undefined)
-    cs({ variable: 'SerialNumber', mutability: 'ReadOnly', dataType: 'string', initial: fixed(config.serialNumber), summary: true });
+    cs({
+      variable: 'SerialNumber',
+      mutability: 'ReadOnly',
+      dataType: 'string',
+      initial: fixed(config.serialNumber),
+      summary: true,
+    });
   if (config.firmwareVersion !== undefined)
-    cs({ variable: 'FirmwareVersion', mutability: 'ReadOnly', dataType: 'string', initial: fixed(config.firmwareVersion), summary: true });
+    cs({
+      variable: 'FirmwareVersion',
+      mutability: 'ReadOnly',
+      dataType: 'string',
+      initial: fixed(config.firmwareVersion),
+      summary: true,
+    });
   cs({ variable: 'SupplyPhases', mutability: 'ReadOnly', dataType: 'integer', initial: fixed('1') });
-  cs({ variable: 'NumberOfConnectors', mutability: 'ReadOnly', dataType: 'integer', initial: fixed(String(config.evses.length)), key16: 'NumberOfConnectors' });
-  cs({ variable: 'PhaseRotation', mutability: 'ReadOnly', dataType: 'string', initial: fixed('NotApplicable'), key16: 'ConnectorPhaseRotation' });
-  cs({ variable: 'SupportedFeatureProfiles', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: ['Core', 'RemoteTrigger'], initial: fixed('Core,RemoteTrigger'), key16: 'SupportedFeatureProfiles' });
+  cs({
+    variable: 'NumberOfConnectors',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    initial: fixed(String(config.evses.length)),
+    key16: 'NumberOfConnectors',
+  });
+  cs({
+    variable: 'PhaseRotation',
+    mutability: 'ReadOnly',
+    dataType: 'string',
+    initial: fixed('NotApplicable'),
+    key16: 'ConnectorPhaseRotation',
+  });
+  cs({
+    variable: 'SupportedFeatureProfiles',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: ['Core', 'RemoteTrigger'],
+    initial: fixed('Core,RemoteTrigger'),
+    key16: 'SupportedFeatureProfiles',
+  });
   for (const e of config.evses) {
-    defs.push({ component: 'EVSE', evseId: e.evseId, variable: 'AvailabilityState', mutability: 'ReadOnly', dataType: 'OptionList', valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'], initial: () => live.availability(e.evseId), summary: true });
-    defs.push({ component: 'EVSE', evseId: e.evseId, variable: 'Available', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(true), summary: true });
-    defs.push({ component: 'Connector', evseId: e.evseId, connectorId: e.connectorId, variable: 'AvailabilityState', mutability: 'ReadOnly', dataType: 'OptionList', valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'], initial: () => live.availability(e.evseId), summary: true });
-    defs.push({ component: 'Connector', evseId: e.evseId, connectorId: e.connectorId, variable: 'Available', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(true), summary: true });
-    defs.push({ component: 'Connector', evseId: e.evseId, connectorId: e.connectorId, variable: 'ConnectorType', mutability: 'ReadOnly', dataType: 'string', initial: fixed('cType1') });
+    defs.push({
+      component: 'EVSE',
+      evseId: e.evseId,
+      variable: 'AvailabilityState',
+      mutability: 'ReadOnly',
+      dataType: 'OptionList',
+      valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'],
+      initial: () => live.availability(e.evseId),
+      summary: true,
+    });
+    defs.push({
+      component: 'EVSE',
+      evseId: e.evseId,
+      variable: 'Available',
+      mutability: 'ReadOnly',
+      dataType: 'boolean',
+      initial: bool(true),
+      summary: true,
+    });
+    defs.push({
+      component: 'Connector',
+      evseId: e.evseId,
+      connectorId: e.connectorId,
+      variable: 'AvailabilityState',
+      mutability: 'ReadOnly',
+      dataType: 'OptionList',
+      valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'],
+      initial: () => live.availability(e.evseId),
+      summary: true,
+    });
+    defs.push({
+      component: 'Connector',
+      evseId: e.evseId,
+      connectorId: e.connectorId,
+      variable: 'Available',
+      mutability: 'ReadOnly',
+      dataType: 'boolean',
+      initial: bool(true),
+      summary: true,
+    });
+    defs.push({
+      component: 'Connector',
+      evseId: e.evseId,
+      connectorId: e.connectorId,
+      variable: 'ConnectorType',
+      mutability: 'ReadOnly',
+      dataType: 'string',
+      initial: fixed('cType1'),
+    });
   }
   const comm = (v: Omit<VariableDef, 'component'>) => defs.push({ component: 'OCPPCommCtrlr', ...v });
-  comm({ variable: 'HeartbeatInterval', mutability: 'ReadWrite', dataType: 'integer', unit: 's', min: 1n, max: 86_400n, initial: () => String(live.heartbeatSec()), key16: 'HeartbeatInterval' });
-  comm({ variable: 'WebSocketPingInterval', mutability: 'ReadWrite', dataType: 'integer', unit: 's', min: 0n, max: 3600n, initial: fixed(String(config.pingIntervalSec)), rebootRequired: true, key16: 'WebSocketPingInterval' });
-  comm({ variable: 'MessageTimeout', variableInstance: 'Default', mutability: 'ReadOnly', dataType: 'integer', unit: 's', initial: fixed(String(Math.ceil(config.callTimeoutMs / 1000))) });
-  comm({ variable: 'MessageAttempts', variableInstance: 'TransactionEvent', mutability: 'ReadOnly', dataType: 'integer', initial: fixed(String(config.maxAttempts)), key16: 'TransactionMessageAttempts' });
-  comm({ variable: 'MessageAttemptInterval', variableInstance: 'TransactionEvent', mutability: 'ReadOnly', dataType: 'integer', unit: 's', initial: fixed(String(Math.ceil(config.backoff.initialMs / 1000))), key16: 'TransactionMessageRetryInterval' });
-  comm({ variable: 'ResetRetries', mutability: 'ReadOnly', dataType: 'integer', initial: fixed('0'), key16: 'ResetRetries' });
-  comm({ variable: 'NetworkConfigurationPriority', mutability: 'ReadOnly', dataType: 'SequenceList', valuesList: ['0'], initial: fixed('0') });
-  comm({ variable: 'NetworkProfileConnectionAttempts', mutability: 'ReadOnly', dataType: 'integer', initial: fixed('1') });
-  comm({ variable: 'OfflineThreshold', mutability: 'ReadOnly', dataType: 'integer', unit: 's', initial: fixed('60') });
-  comm({ variable: 'FileTransferProtocols', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: ['HTTPS'], initial: fixed('HTTPS') });
-  comm({ variable: 'GetConfigurationMaxKeys', mutability: 'ReadOnly', dataType: 'integer', initial: fixed('100'), key16: 'GetConfigurationMaxKeys' });
+  comm({
+    variable: 'HeartbeatInterval',
+    mutability: 'ReadWrite',
+    dataType: 'integer',
+    unit: 's',
+    min: 1n,
+    max: 86_400n,
+    initial: () => String(live.heartbeatSec()),
+    key16: 'HeartbeatInterval',
+  });
+  comm({
+    variable: 'WebSocketPingInterval',
+    mutability: 'ReadWrite',
+    dataType: 'integer',
+    unit: 's',
+    min: 0n,
+    max: 3600n,
+    initial: fixed(String(config.pingIntervalSec)),
+    rebootRequired: true,
+    key16: 'WebSocketPingInterval',
+  });
+  comm({
+    variable: 'MessageTimeout',
+    variableInstance: 'Default',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    unit: 's',
+    initial: fixed(String(Math.ceil(config.callTimeoutMs / 1000))),
+  });
+  comm({
+    variable: 'MessageAttempts',
+    variableInstance: 'TransactionEvent',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    initial: fixed(String(config.maxAttempts)),
+    key16: 'TransactionMessageAttempts',
+  });
+  comm({
+    variable: 'MessageAttemptInterval',
+    variableInstance: 'TransactionEvent',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    unit: 's',
+    initial: fixed(String(Math.ceil(config.backoff.initialMs / 1000))),
+    key16: 'TransactionMessageRetryInterval',
+  });
+  comm({
+    variable: 'ResetRetries',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    initial: fixed('0'),
+    key16: 'ResetRetries',
+  });
+  comm({
+    variable: 'NetworkConfigurationPriority',
+    mutability: 'ReadOnly',
+    dataType: 'SequenceList',
+    valuesList: ['0'],
+    initial: fixed('0'),
+  });
+  comm({
+    variable: 'NetworkProfileConnectionAttempts',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    initial: fixed('1'),
+  });
+  comm({
+    variable: 'OfflineThreshold',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    unit: 's',
+    initial: fixed('60'),
+  });
+  comm({
+    variable: 'FileTransferProtocols',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: ['HTTPS'],
+    initial: fixed('HTTPS'),
+  });
+  comm({
+    variable: 'GetConfigurationMaxKeys',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    initial: fixed('100'),
+    key16: 'GetConfigurationMaxKeys',
+  });
   const tx = (v: Omit<VariableDef, 'component'>) => defs.push({ component: 'TxCtrlr', ...v });
-  tx({ variable: 'EVConnectionTimeOut', mutability: 'ReadWrite', dataType: 'integer', unit: 's', min: 1n, max: 3600n, initial: fixed('120'), key16: 'ConnectionTimeOut' });
-  tx({ variable: 'StopTxOnEVSideDisconnect', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(true), key16: 'StopTransactionOnEVSideDisconnect' });
-  tx({ variable: 'StopTxOnInvalidId', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(false), key16: 'StopTransactionOnInvalidId' });
-  tx({ variable: 'TxStartPoint', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: ['EVConnected', 'EnergyTransfer'], initial: fixed('EVConnected') });
-  tx({ variable: 'TxStopPoint', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: ['EVConnected'], initial: fixed('EVConnected') });
-  tx({ variable: 'UnlockOnEVSideDisconnect', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(true), key16: 'UnlockConnectorOnEVSideDisconnect' });
+  tx({
+    variable: 'EVConnectionTimeOut',
+    mutability: 'ReadWrite',
+    dataType: 'integer',
+    unit: 's',
+    min: 1n,
+    max: 3600n,
+    initial: fixed('120'),
+    key16: 'ConnectionTimeOut',
+  });
+  tx({
+    variable: 'StopTxOnEVSideDisconnect',
+    mutability: 'ReadOnly',
+    dataType: 'boolean',
+    initial: bool(true),
+    key16: 'StopTransactionOnEVSideDisconnect',
+  });
+  tx({
+    variable: 'StopTxOnInvalidId',
+    mutability: 'ReadOnly',
+    dataType: 'boolean',
+    initial: bool(false),
+    key16: 'StopTransactionOnInvalidId',
+  });
+  tx({
+    variable: 'TxStartPoint',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: ['EVConnected', 'EnergyTransfer'],
+    initial: fixed('EVConnected'),
+  });
+  tx({
+    variable: 'TxStopPoint',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: ['EVConnected'],
+    initial: fixed('EVConnected'),
+  });
+  tx({
+    variable: 'UnlockOnEVSideDisconnect',
+    mutability: 'ReadOnly',
+    dataType: 'boolean',
+    initial: bool(true),
+    key16: 'UnlockConnectorOnEVSideDisconnect',
+  });
   const auth = (v: Omit<VariableDef, 'component'>) => defs.push({ component: 'AuthCtrlr', ...v });
   auth({ variable: 'Enabled', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(false) });
-  auth({ variable: 'AuthorizeRemoteStart', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(false), key16: 'AuthorizeRemoteTxRequests' });
-  auth({ variable: 'LocalAuthorizeOffline', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(true), key16: 'LocalAuthorizeOffline' });
-  auth({ variable: 'LocalPreAuthorize', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(false), key16: 'LocalPreAuthorize' });
+  auth({
+    variable: 'AuthorizeRemoteStart',
+    mutability: 'ReadOnly',
+    dataType: 'boolean',
+    initial: bool(false),
+    key16: 'AuthorizeRemoteTxRequests',
+  });
+  auth({
+    variable: 'LocalAuthorizeOffline',
+    mutability: 'ReadOnly',
+    dataType: 'boolean',
+    initial: bool(true),
+    key16: 'LocalAuthorizeOffline',
+  });
+  auth({
+    variable: 'LocalPreAuthorize',
+    mutability: 'ReadOnly',
+    dataType: 'boolean',
+    initial: bool(false),
+    key16: 'LocalPreAuthorize',
+  });
   const sampled = (v: Omit<VariableDef, 'component'>) => defs.push({ component: 'SampledDataCtrlr', ...v });
-  sampled({ variable: 'TxUpdatedInterval', mutability: 'ReadWrite', dataType: 'integer', unit: 's', min: 1n, max: 3600n, initial: () => String(live.meterIntervalSec()), key16: 'MeterValueSampleInterval' });
-  sampled({ variable: 'TxUpdatedMeasurands', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: MEASURANDS, initial: fixed(MEASURANDS.join(',')), key16: 'MeterValuesSampledData' });
-  sampled({ variable: 'TxEndedMeasurands', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: MEASURANDS, initial: fixed(MEASURANDS[0]), key16: 'StopTxnSampledData' });
-  sampled({ variable: 'TxEndedInterval', mutability: 'ReadOnly', dataType: 'integer', unit: 's', initial: fixed('0') });
+  sampled({
+    variable: 'TxUpdatedInterval',
+    mutability: 'ReadWrite',
+    dataType: 'integer',
+    unit: 's',
+    min: 1n,
+    max: 3600n,
+    initial: () => String(live.meterIntervalSec()),
+    key16: 'MeterValueSampleInterval',
+  });
+  sampled({
+    variable: 'TxUpdatedMeasurands',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: MEASURANDS,
+    initial: fixed(MEASURANDS.join(',')),
+    key16: 'MeterValuesSampledData',
+  });
+  sampled({
+    variable: 'TxEndedMeasurands',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: MEASURANDS,
+    initial: fixed(MEASURANDS[0]),
+    key16: 'StopTxnSampledData',
+  });
+  sampled({
+    variable: 'TxEndedInterval',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    unit: 's',
+    initial: fixed('0'),
+  });
   const aligned = (v: Omit<VariableDef, 'component'>) => defs.push({ component: 'AlignedDataCtrlr', ...v });
-  aligned({ variable: 'Interval', mutability: 'ReadOnly', dataType: 'integer', unit: 's', initial: fixed('0'), key16: 'ClockAlignedDataInterval' });
-  aligned({ variable: 'Measurands', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: MEASURANDS, initial: fixed(''), key16: 'MeterValuesAlignedData' });
-  aligned({ variable: 'TxEndedMeasurands', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: MEASURANDS, initial: fixed(''), key16: 'StopTxnAlignedData' });
-  const display = (v: Omit<VariableDef, 'component'>) => defs.push({ component: 'DisplayMessageCtrlr', ...v });
+  aligned({
+    variable: 'Interval',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    unit: 's',
+    initial: fixed('0'),
+    key16: 'ClockAlignedDataInterval',
+  });
+  aligned({
+    variable: 'Measurands',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: MEASURANDS,
+    initial: fixed(''),
+    key16: 'MeterValuesAlignedData',
+  });
+  aligned({
+    variable: 'TxEndedMeasurands',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: MEASURANDS,
+    initial: fixed(''),
+    key16: 'StopTxnAlignedData',
+  });
+  const display = (v: Omit<VariableDef, 'component'>) =>
+    defs.push({ component: 'DisplayMessageCtrlr', ...v });
   display({ variable: 'Available', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(true) });
   display({ variable: 'DisplayMessages', mutability: 'ReadOnly', dataType: 'integer', initial: fixed('50') });
-  display({ variable: 'SupportedFormats', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: ['ASCII', 'HTML', 'URI', 'UTF8', 'QRCODE'], initial: fixed('ASCII,HTML,URI,UTF8,QRCODE') });
-  display({ variable: 'SupportedPriorities', mutability: 'ReadOnly', dataType: 'MemberList', valuesList: ['AlwaysFront', 'InFront', 'NormalCycle'], initial: fixed('AlwaysFront,InFront,NormalCycle') });
-  display({ variable: 'QRCodeDisplayCapable', mutability: 'ReadOnly', dataType: 'boolean', initial: bool(true) });
+  display({
+    variable: 'SupportedFormats',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: ['ASCII', 'HTML', 'URI', 'UTF8', 'QRCODE'],
+    initial: fixed('ASCII,HTML,URI,UTF8,QRCODE'),
+  });
+  display({
+    variable: 'SupportedPriorities',
+    mutability: 'ReadOnly',
+    dataType: 'MemberList',
+    valuesList: ['AlwaysFront', 'InFront', 'NormalCycle'],
+    initial: fixed('AlwaysFront,InFront,NormalCycle'),
+  });
+  display({
+    variable: 'QRCodeDisplayCapable',
+    mutability: 'ReadOnly',
+    dataType: 'boolean',
+    initial: bool(true),
+  });
   for (const e of config.evses) {
-    const web = (v: Omit<VariableDef, 'component' | 'evseId'>) => defs.push({ component: 'WebPaymentsCtrlr', evseId: e.evseId, ...v });
+    const web = (v: Omit<VariableDef, 'component' | 'evseId'>) =>
+      defs.push({ component: 'WebPaymentsCtrlr', evseId: e.evseId, ...v });
     web({ variable: 'Enabled', mutability: 'ReadWrite', dataType: 'boolean', initial: bool(false) });
-    web({ variable: 'URLTemplate', mutability: 'ReadWrite', dataType: 'string', maxLength: 2000, initial: fixed('') });
-    web({ variable: 'ValidityTime', mutability: 'ReadWrite', dataType: 'integer', unit: 's', min: 1n, max: 3600n, initial: fixed('60') });
-    web({ variable: 'SharedSecret', mutability: 'WriteOnly', dataType: 'string', maxLength: 64, initial: fixed(''), security: true });
-    web({ variable: 'Length', mutability: 'ReadWrite', dataType: 'integer', min: 6n, max: 10n, initial: fixed('8') });
+    web({
+      variable: 'URLTemplate',
+      mutability: 'ReadWrite',
+      dataType: 'string',
+      maxLength: 2000,
+      initial: fixed(''),
+    });
+    web({
+      variable: 'ValidityTime',
+      mutability: 'ReadWrite',
+      dataType: 'integer',
+      unit: 's',
+      min: 1n,
+      max: 3600n,
+      initial: fixed('60'),
+    });
+    web({
+      variable: 'SharedSecret',
+      mutability: 'WriteOnly',
+      dataType: 'string',
+      maxLength: 64,
+      initial: fixed(''),
+      security: true,
+    });
+    web({
+      variable: 'Length',
+      mutability: 'ReadWrite',
+      dataType: 'integer',
+      min: 6n,
+      max: 10n,
+      initial: fixed('8'),
+    });
   }
   const sec = (v: Omit<VariableDef, 'component'>) => defs.push({ component: 'SecurityCtrlr', ...v });
   const profile = config.password === undefined ? 0 : config.url.startsWith('wss:') ? 2 : 1;
-  sec({ variable: 'SecurityProfile', mutability: 'ReadOnly', dataType: 'integer', initial: fixed(String(profile)) });
+  sec({
+    variable: 'SecurityProfile',
+    mutability: 'ReadOnly',
+    dataType: 'integer',
+    initial: fixed(String(profile)),
+  });
   sec({ variable: 'Identity', mutability: 'ReadOnly', dataType: 'string', initial: fixed(config.identity) });
-  sec({ variable: 'BasicAuthPassword', mutability: 'WriteOnly', dataType: 'string', maxLength: 64, initial: fixed(''), rebootRequired: true, security: true });
-  sec({ variable: 'OrganizationName', mutability: 'ReadOnly', dataType: 'string', initial: fixed(config.chargePointVendor) });
+  sec({
+    variable: 'BasicAuthPassword',
+    mutability: 'WriteOnly',
+    dataType: 'string',
+    maxLength: 64,
+    initial: fixed(''),
+    rebootRequired: true,
+    security: true,
+  });
+  sec({
+    variable: 'OrganizationName',
+    mutability: 'ReadOnly',
+    dataType: 'string',
+    initial: fixed(config.chargePointVendor),
+  });
   sec({ variable: 'CertificateEntries', mutability: 'ReadOnly', dataType: 'integer', initial: fixed('0') });
   if (tariff) {
     const vendor = (v: Omit<VariableDef, 'component'>) => defs.push({ component: VENDOR_COMPONENT, ...v });
-    vendor({ variable: 'PriceMsatPerWh', mutability: 'ReadWrite', dataType: 'integer', unit: 'msat/Wh', min: 1n, max: 10n ** 15n, initial: fixed(tariff.priceMsatPerWh.toString()), rebootRequired: true, key16: 'BoltchargePriceMsatPerWh', summary: true });
-    vendor({ variable: 'InvoiceIntervalSec', mutability: 'ReadWrite', dataType: 'integer', unit: 's', min: 1n, max: 3600n, initial: fixed(String(tariff.invoiceIntervalSec)), rebootRequired: true, key16: 'BoltchargeInvoiceIntervalSec' });
-    vendor({ variable: 'GraceWh', mutability: 'ReadWrite', dataType: 'integer', unit: 'Wh', min: 0n, max: 1_000_000n, initial: fixed(String(tariff.graceWh)), rebootRequired: true, key16: 'BoltchargeGraceWh' });
+    vendor({
+      variable: 'PriceMsatPerWh',
+      mutability: 'ReadWrite',
+      dataType: 'integer',
+      unit: 'msat/Wh',
+      min: 1n,
+      max: 10n ** 15n,
+      initial: fixed(tariff.priceMsatPerWh.toString()),
+      rebootRequired: true,
+      key16: 'BoltchargePriceMsatPerWh',
+      summary: true,
+    });
+    vendor({
+      variable: 'InvoiceIntervalSec',
+      mutability: 'ReadWrite',
+      dataType: 'integer',
+      unit: 's',
+      min: 1n,
+      max: 3600n,
+      initial: fixed(String(tariff.invoiceIntervalSec)),
+      rebootRequired: true,
+      key16: 'BoltchargeInvoiceIntervalSec',
+    });
+    vendor({
+      variable: 'GraceWh',
+      mutability: 'ReadWrite',
+      dataType: 'integer',
+      unit: 'Wh',
+      min: 0n,
+      max: 1_000_000n,
+      initial: fixed(String(tariff.graceWh)),
+      rebootRequired: true,
+      key16: 'BoltchargeGraceWh',
+    });
   }
   return defs;
 }

@@ -50,7 +50,9 @@ function componentOf(d: VariableDef): JsonObject {
 
 /** The 2.x `variable` object of a variable. */
 function variableOf(d: VariableDef): JsonObject {
-  return d.variableInstance !== undefined ? { name: d.variable, instance: d.variableInstance } : { name: d.variable };
+  return d.variableInstance !== undefined
+    ? { name: d.variable, instance: d.variableInstance }
+    : { name: d.variable };
 }
 
 /**
@@ -63,7 +65,11 @@ function variableOf(d: VariableDef): JsonObject {
 export function getVariables(model: DeviceModel, req: JsonObject): JsonObject {
   const results = list(req.getVariableData).map((item): JsonObject => {
     const attributeType = str(item.attributeType) ?? 'Actual';
-    const base: JsonObject = { attributeType, component: item.component ?? {}, variable: item.variable ?? {} };
+    const base: JsonObject = {
+      attributeType,
+      component: item.component ?? {},
+      variable: item.variable ?? {},
+    };
     const found = model.lookup(refOf(item));
     if ('missing' in found) return { ...base, attributeStatus: found.missing };
     if (attributeType !== 'Actual') return { ...base, attributeStatus: 'NotSupportedAttributeType' };
@@ -80,11 +86,18 @@ export function getVariables(model: DeviceModel, req: JsonObject): JsonObject {
  * @param req SetVariablesRequest
  * @returns the SetVariablesResponse and the changes made
  */
-export function setVariables(model: DeviceModel, req: JsonObject): { reply: JsonObject; changes: VariableChange[] } {
+export function setVariables(
+  model: DeviceModel,
+  req: JsonObject,
+): { reply: JsonObject; changes: VariableChange[] } {
   const changes: VariableChange[] = [];
   const results = list(req.setVariableData).map((item): JsonObject => {
     const attributeType = str(item.attributeType) ?? 'Actual';
-    const base: JsonObject = { attributeType, component: item.component ?? {}, variable: item.variable ?? {} };
+    const base: JsonObject = {
+      attributeType,
+      component: item.component ?? {},
+      variable: item.variable ?? {},
+    };
     const found = model.lookup(refOf(item));
     if ('missing' in found) return { ...base, attributeStatus: found.missing };
     if (attributeType !== 'Actual') return { ...base, attributeStatus: 'NotSupportedAttributeType' };

@@ -12,7 +12,8 @@ import type { Database } from 'better-sqlite3';
 export type Mutability = 'ReadOnly' | 'ReadWrite' | 'WriteOnly';
 
 /** OCPP 2.x data types used by this station. */
-export type DataType = 'string' | 'integer' | 'decimal' | 'boolean' | 'OptionList' | 'SequenceList' | 'MemberList';
+export type DataType =
+  'string' | 'integer' | 'decimal' | 'boolean' | 'OptionList' | 'SequenceList' | 'MemberList';
 
 /** Which base reports list a variable. */
 export type ReportBase = 'ConfigurationInventory' | 'FullInventory' | 'SummaryInventory';
@@ -196,8 +197,7 @@ export class DeviceModel {
    */
   value(def: VariableDef): string {
     const row = this.db.prepare('SELECT value FROM ocpp_variables WHERE ref = ?').get(refKey(def)) as
-      | { value: string }
-      | undefined;
+      { value: string } | undefined;
     return row?.value ?? def.initial();
   }
 
@@ -255,8 +255,7 @@ export class DeviceModel {
   /** @returns a fact kept by `remember`, or undefined */
   recall(name: string): string | undefined {
     const row = this.db.prepare('SELECT value FROM ocpp_variables WHERE ref = ?').get(`internal|${name}`) as
-      | { value: string }
-      | undefined;
+      { value: string } | undefined;
     return row?.value;
   }
 
@@ -281,8 +280,7 @@ export class DeviceModel {
 export function readStoredVariable(db: Database, ref: VariableRef): string | undefined {
   db.exec(VARIABLES_TABLE_SQL);
   const row = db.prepare('SELECT value FROM ocpp_variables WHERE ref = ?').get(refKey(ref)) as
-    | { value: string }
-    | undefined;
+    { value: string } | undefined;
   return row?.value;
 }
 

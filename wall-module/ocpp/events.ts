@@ -6,13 +6,7 @@
 
 /** Why the station ended a transaction (OCPP 2.x `stoppedReason` names). */
 export type StopReason =
-  | 'LocalOutOfCredit'
-  | 'EVDisconnected'
-  | 'Local'
-  | 'Remote'
-  | 'PowerLoss'
-  | 'Reboot'
-  | 'Other';
+  'LocalOutOfCredit' | 'EVDisconnected' | 'Local' | 'Remote' | 'PowerLoss' | 'Reboot' | 'Other';
 
 /** Why power was cut while the cable stays plugged. */
 export type PowerCutReason = 'non-payment' | 'vehicle-request' | 'fault' | 'other';
@@ -28,11 +22,7 @@ export type SecurityEventType =
 
 /** DataTransfer messageIds of the Lightning report. */
 export type LightningMessageId =
-  | 'InvoiceIssued'
-  | 'InvoicePaid'
-  | 'PowerCutNonPayment'
-  | 'SessionReceipt'
-  | 'VehicleNodeKey';
+  'InvoiceIssued' | 'InvoicePaid' | 'PowerCutNonPayment' | 'SessionReceipt' | 'VehicleNodeKey';
 
 /** Fields of one Lightning report (`lightning-report.ts` renders them as the DataTransfer `data` text). */
 export interface LightningReportFields {

@@ -189,8 +189,12 @@ export class OcppStation {
       }),
       () => this.clock.now(),
     );
-    const storedInterval = this.model.stored({ component: 'SampledDataCtrlr', variable: 'TxUpdatedInterval' });
-    this.meterIntervalSec = storedInterval !== undefined ? Number(storedInterval) : this.config.meterIntervalSec;
+    const storedInterval = this.model.stored({
+      component: 'SampledDataCtrlr',
+      variable: 'TxUpdatedInterval',
+    });
+    this.meterIntervalSec =
+      storedInterval !== undefined ? Number(storedInterval) : this.config.meterIntervalSec;
     const storedPassword = this.model.stored({ component: 'SecurityCtrlr', variable: 'BasicAuthPassword' });
     this.connection = new OcppConnection(
       this.clock,
@@ -382,10 +386,13 @@ export class OcppStation {
     this.db.transaction(() => {
       const tx = this.openSessionTx(args.sessionId);
       if (!tx) return;
-      this.lastReading.set(tx.evseId, { energyWh: args.energyWh, powerW: Math.round(args.powerW), atMs: args.atMs });
+      this.lastReading.set(tx.evseId, {
+        energyWh: args.energyWh,
+        powerW: Math.round(args.powerW),
+        atMs: args.atMs,
+      });
       this.chargingIfFlowing(tx, args.atMs, args.energyWh, args.powerW);
-      const due =
-        tx.lastReportAtMs === null || args.atMs - tx.lastReportAtMs >= this.meterIntervalSec * 1000;
+      const due = tx.lastReportAtMs === null || args.atMs - tx.lastReportAtMs >= this.meterIntervalSec * 1000;
       this.txs.setMeter(tx.txKey, args.energyWh, due ? args.atMs : null);
       if (!due) return;
       this.append(`session:${args.sessionId}:meter:${args.atMs}`, {
@@ -912,7 +919,9 @@ export class OcppStation {
       });
       link.handle('ChangeAvailability', (req) => {
         const id = typeof req.connectorId === 'number' ? req.connectorId : -1;
-        return { reply: { status: this.changeAvailability(id === 0 ? undefined : id, req.type === 'Operative') } };
+        return {
+          reply: { status: this.changeAvailability(id === 0 ? undefined : id, req.type === 'Operative') },
+        };
       });
       link.handle('UnlockConnector', (req) => {
         const id = typeof req.connectorId === 'number' ? req.connectorId : -1;
@@ -922,7 +931,10 @@ export class OcppStation {
         if (tx?.sessionId != null) this.remoteStop(tx);
         return { reply: { status: this.control?.unlock?.(id) ?? 'Unlocked' } };
       });
-      link.handle('Reset', () => ({ reply: { status: this.reset('Immediate') }, after: () => this.maybeReset() }));
+      link.handle('Reset', () => ({
+        reply: { status: this.reset('Immediate') },
+        after: () => this.maybeReset(),
+      }));
     } else {
       link.handle('GetVariables', (req) => ({ reply: getVariables(this.model, req) }));
       link.handle('SetVariables', (req) => {
@@ -944,7 +956,10 @@ export class OcppStation {
         const remoteStartId = typeof req.remoteStartId === 'number' ? req.remoteStartId : 0;
         const token = req.idToken;
         const idToken =
-          typeof token === 'object' && token !== null && !Array.isArray(token) && typeof token.idToken === 'string'
+          typeof token === 'object' &&
+          token !== null &&
+          !Array.isArray(token) &&
+          typeof token.idToken === 'string'
             ? token.idToken
             : '';
         const { status, tx } = this.remoteStart(evseId, remoteStartId, idToken);
@@ -972,7 +987,9 @@ export class OcppStation {
         return { reply: { status: this.changeAvailability(id === 0 ? undefined : id, operative) } };
       });
       link.handle('UnlockConnector', (req) => {
-        const evse = this.config.evses.find((e) => e.evseId === req.evseId && e.connectorId === req.connectorId);
+        const evse = this.config.evses.find(
+          (e) => e.evseId === req.evseId && e.connectorId === req.connectorId,
+        );
         if (!evse) return { reply: { status: 'UnknownConnector' } };
         if (this.txs.openOnEvse(evse.evseId)?.sessionId != null)
           return { reply: { status: 'OngoingAuthorizedTransaction' } };
@@ -1086,8 +1103,12 @@ export class OcppStation {
    * @param operative Operative or Inoperative
    * @returns `Accepted`, `Scheduled` (after the running session) or `Rejected`
    */
-  private changeAvailability(evseId: number | undefined, operative: boolean): 'Accepted' | 'Scheduled' | 'Rejected' {
-    const evses = evseId === undefined ? this.config.evses : this.config.evses.filter((e) => e.evseId === evseId);
+  private changeAvailability(
+    evseId: number | undefined,
+    operative: boolean,
+  ): 'Accepted' | 'Scheduled' | 'Rejected' {
+    const evses =
+      evseId === undefined ? this.config.evses : this.config.evses.filter((e) => e.evseId === evseId);
     if (evses.length === 0) return 'Rejected';
     const arbiters = evses.map((e) => ({ evseId: e.evseId, arbiter: this.control?.arbiter(e.evseId) }));
     if (arbiters.some((a) => a.arbiter === undefined)) return 'Rejected';
@@ -1147,7 +1168,9 @@ export class OcppStation {
     if (evseId !== undefined && evseId !== 0 && !this.config.evses.some((e) => e.evseId === evseId))
       return rejected;
     const accepted = (after: () => void): HandlerReply => ({ reply: { status: 'Accepted' }, after });
-    const targets = this.config.evses.filter((e) => evseId === undefined || evseId === 0 || e.evseId === evseId);
+    const targets = this.config.evses.filter(
+      (e) => evseId === undefined || evseId === 0 || e.evseId === evseId,
+    );
     const v16 = link.protocol === 'ocpp1.6';
     if (requested === 'BootNotification') {
       if (this.boot === 'Accepted') return rejected;
@@ -1195,9 +1218,7 @@ export class OcppStation {
         });
       }
       case 'FirmwareStatusNotification':
-        return accepted(() =>
-          this.background(requested, link.call(requested, { status: 'Idle' })),
-        );
+        return accepted(() => this.background(requested, link.call(requested, { status: 'Idle' })));
       case 'DiagnosticsStatusNotification':
       case 'LogStatusNotification':
         return accepted(() =>
@@ -1224,7 +1245,12 @@ export class OcppStation {
           {
             timestamp: ts,
             sampledValue: [
-              { value: String(r.energyWh), context: 'Trigger', measurand: 'Energy.Active.Import.Register', unit: 'Wh' },
+              {
+                value: String(r.energyWh),
+                context: 'Trigger',
+                measurand: 'Energy.Active.Import.Register',
+                unit: 'Wh',
+              },
               { value: String(r.powerW), context: 'Trigger', measurand: 'Power.Active.Import', unit: 'W' },
             ],
           },
@@ -1240,8 +1266,18 @@ export class OcppStation {
         {
           timestamp: ts,
           sampledValue: [
-            { value: r.energyWh, context: 'Trigger', measurand: 'Energy.Active.Import.Register', unitOfMeasure: { unit: 'Wh' } },
-            { value: r.powerW, context: 'Trigger', measurand: 'Power.Active.Import', unitOfMeasure: { unit: 'W' } },
+            {
+              value: r.energyWh,
+              context: 'Trigger',
+              measurand: 'Energy.Active.Import.Register',
+              unitOfMeasure: { unit: 'Wh' },
+            },
+            {
+              value: r.powerW,
+              context: 'Trigger',
+              measurand: 'Power.Active.Import',
+              unitOfMeasure: { unit: 'W' },
+            },
           ],
         },
       ],
