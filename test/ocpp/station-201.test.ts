@@ -197,7 +197,7 @@ describe('OcppStation on OCPP 2.0.1', () => {
     expect(station.status().validationFailures).toBe(0);
   });
 
-  it('reports a non-payment cut as SuspendedEVSE plus PowerCutNonPayment, then ends LocalOutOfCredit', async () => {
+  it('reports a non-payment cut as SuspendedEVSE plus PowerCutNonPayment, then ends LocalOutOfCredit at unplug', async () => {
     const { csms, station, clock } = fx;
     station.start();
     await untilOnline(station, clock);
@@ -245,12 +245,25 @@ describe('OcppStation on OCPP 2.0.1', () => {
       triggerReason: 'ChargingStateChanged',
       meterValue: [{ sampledValue: [{ value: 612, context: 'Interruption.Begin' }] }],
     });
+    // the session is over but the cable is still in: the transaction goes on (EVConnected) until the unplug
     expect(events.at(-1)).toMatchObject({
-      eventType: 'Ended',
-      triggerReason: 'Deauthorized',
-      transactionInfo: { stoppedReason: 'LocalOutOfCredit', chargingState: 'EVConnected' },
+      eventType: 'Updated',
+      triggerReason: 'ChargingStateChanged',
+      transactionInfo: { chargingState: 'EVConnected' },
+      meterValue: [{ sampledValue: [{ value: 612 }] }],
     });
-    expect(events.map((e) => e.seqNo)).toEqual(events.map((_, i) => i));
+    // cable still plugged after the session: connector stays Occupied
+    expect(csms.calls('StatusNotification').at(-1)?.payload.connectorStatus).toBe('Occupied');
+    station.unplugged(1, T0 + 150_000);
+    await untilDrained(station);
+    const all = csms.calls('TransactionEvent').map((c) => c.payload);
+    expect(all.at(-1)).toMatchObject({
+      eventType: 'Ended',
+      triggerReason: 'EVCommunicationLost',
+      transactionInfo: { stoppedReason: 'LocalOutOfCredit', chargingState: 'Idle' },
+      meterValue: [{ sampledValue: [{ value: 612, context: 'Transaction.End' }] }],
+    });
+    expect(all.map((e) => e.seqNo)).toEqual(all.map((_, i) => i));
     const cut = csms.calls('DataTransfer').find((c) => c.payload.messageId === 'PowerCutNonPayment');
     expect(dataOf(cut!)).toMatchObject({
       seq: 1,
@@ -262,8 +275,10 @@ describe('OcppStation on OCPP 2.0.1', () => {
       meterWh: 612,
       timestamp: new Date(T0 + 80_000).toISOString(),
     });
-    // cable still plugged after the session: connector stays Occupied
-    expect(csms.calls('StatusNotification').at(-1)?.payload.connectorStatus).toBe('Occupied');
+    await waitFor(
+      () => csms.calls('StatusNotification').at(-1)?.payload.connectorStatus === 'Available',
+      'Available after the unplug',
+    );
     expect(csms.validationFailures).toEqual([]);
   });
 
@@ -324,8 +339,10 @@ describe('OcppStation on OCPP 2.1 (optional)', () => {
       });
       station.unplugged(1, T0 + 200_000);
       await untilDrained(station);
+      // Started, Charging, 2 periodic samples, SuspendedEVSE, session over (EVConnected), Ended at unplug
       expect(csms.calls('TransactionEvent').map((c) => c.payload.eventType)).toEqual([
         'Started',
+        'Updated',
         'Updated',
         'Updated',
         'Updated',

@@ -82,7 +82,17 @@ export type StationEvent =
       kind: 'TransactionEnded';
       reason: StopReason;
       meterStopWh: number | null;
-      /** true when a paid session (1.6 StartTransaction) was part of this transaction */
+      /** true when a 1.6 StartTransaction was sent for this transaction and no StopTransaction yet */
+      hadSession: boolean;
+      /** ended by the unplug (2.x chargingState Idle, trigger EVCommunicationLost) */
+      cableGone?: boolean;
+    })
+  /** the Lightning session ended while the cable stays plugged: 2.x Updated (EVConnected), 1.6 StopTransaction */
+  | (Base & {
+      kind: 'SessionFinished';
+      reason: StopReason;
+      meterStopWh: number;
+      /** true when a 1.6 StartTransaction was sent for the session */
       hadSession: boolean;
     })
   | (Base & { kind: 'Lightning'; messageId: LightningMessageId; fields: LightningReportFields });

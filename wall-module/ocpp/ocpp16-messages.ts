@@ -116,6 +116,7 @@ export function transactionMessage16(
       if (txId !== null) payload.transactionId = txId;
       return { action: 'MeterValues', payload };
     }
+    case 'SessionFinished':
     case 'TransactionEnded': {
       if (!ev.hadSession) return { notApplicable: 'no 1.6 transaction (no paid session)' };
       if (txId === null) return { notApplicable: 'StartTransaction was never acknowledged' };

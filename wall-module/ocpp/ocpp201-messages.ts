@@ -180,9 +180,15 @@ export function transactionMessage201(
         payload.meterValue = meter(ev.atMs, [energy(ev.energyWh, 'Interruption.End')]);
       return { action: 'TransactionEvent', payload };
     }
+    case 'SessionFinished': {
+      const payload = base('Updated', 'ChargingStateChanged', { chargingState: 'EVConnected' });
+      payload.meterValue = meter(ev.atMs, [energy(ev.meterStopWh, 'Other')]);
+      return { action: 'TransactionEvent', payload };
+    }
     case 'TransactionEnded': {
-      const payload = base('Ended', TRIGGER_ON_STOP[ev.reason], {
-        chargingState: ev.reason === 'EVDisconnected' ? 'Idle' : 'EVConnected',
+      const gone = ev.cableGone === true || ev.reason === 'EVDisconnected';
+      const payload = base('Ended', gone ? 'EVCommunicationLost' : TRIGGER_ON_STOP[ev.reason], {
+        chargingState: gone ? 'Idle' : 'EVConnected',
         stoppedReason: ev.reason,
       });
       if (ev.meterStopWh !== null)

@@ -71,4 +71,9 @@ export function migrateOcppTables(db: Database): void {
     );
     ${VARIABLES_TABLE_SQL}
   `);
+  // added with the device model: why the Lightning session of a still-open transaction ended (the
+  // transaction itself ends at unplug)
+  const columns = db.prepare('PRAGMA table_info(ocpp_transactions)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'stop_reason'))
+    db.exec('ALTER TABLE ocpp_transactions ADD COLUMN stop_reason TEXT');
 }

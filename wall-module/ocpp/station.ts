@@ -299,11 +299,12 @@ export class OcppStation {
       if (this.txs.bySession(args.sessionId)) return;
       let tx = this.txs.openOnEvse(args.evseId);
       if (tx && tx.sessionId !== null) {
-        this.logger.warn('ocpp: session started over an unfinished one; ending the old transaction', {
-          old: tx.sessionId,
-          new: args.sessionId,
-        });
-        this.endTransaction(tx, 'Other', tx.lastMeterWh, args.atMs);
+        if (tx.stopReason === null)
+          this.logger.warn('ocpp: session started over an unfinished one; ending the old transaction', {
+            old: tx.sessionId,
+            new: args.sessionId,
+          });
+        this.endTransaction(tx, tx.stopReason ?? 'Other', tx.lastMeterWh, args.atMs);
         tx = undefined;
       }
       const txKey = tx?.txKey ?? this.openTransaction(args.evseId, args.atMs, args.meterStartWh);
@@ -560,14 +561,34 @@ export class OcppStation {
           invoicesPaid: args.receipt.invoicesPaid,
         },
       });
-      this.endTransaction(tx, reason, args.meterStopWh, args.atMs);
+      // the transaction ends at unplug (TxStopPoint EVConnected), or now when the cable is gone, the CSMS
+      // stopped it, or the station restarts
+      const endsNow =
+        !this.txs.isPlugged(tx.evseId) || ['EVDisconnected', 'Remote', 'Reboot'].includes(reason);
+      if (endsNow) {
+        this.endTransaction(tx, reason, args.meterStopWh, args.atMs);
+        return;
+      }
+      this.append(`session:${args.sessionId}:finished`, {
+        kind: 'SessionFinished',
+        txKey: tx.txKey,
+        evseId: tx.evseId,
+        connectorId: tx.connectorId,
+        atMs: args.atMs,
+        reason,
+        meterStopWh: args.meterStopWh,
+        hadSession: this.outbox.has(`session:${args.sessionId}:started`),
+      });
+      this.txs.finishSession(tx.txKey, reason);
+      this.txs.setMeter(tx.txKey, args.meterStopWh, null);
     })();
     this.afterChange();
     this.maybeReset();
   }
 
   /**
-   * The cable was unplugged. Ends a still-open transaction with `EVDisconnected`.
+   * The cable was unplugged. Ends a still-open transaction: with its session's stop reason when the session
+   * ended before, else `EVDisconnected`.
    *
    * @param evseId EVSE id
    * @param atMs when, ms since epoch (default: clock now)
@@ -577,7 +598,7 @@ export class OcppStation {
     this.db.transaction(() => {
       this.txs.setPlugged(evseId, false, atMs);
       const tx = this.txs.openOnEvse(evseId);
-      if (tx) this.endTransaction(tx, 'EVDisconnected', tx.lastMeterWh, atMs);
+      if (tx) this.endTransaction(tx, tx.stopReason ?? 'EVDisconnected', tx.lastMeterWh, atMs, true);
     })();
     this.afterChange();
   }
@@ -675,7 +696,7 @@ export class OcppStation {
       this.logger.warn('ocpp: report for an unknown session ignored', { sessionId });
       return undefined;
     }
-    if (tx.endedAtMs !== null) return undefined; // repeated report of an ended session
+    if (tx.endedAtMs !== null || tx.stopReason !== null) return undefined; // repeated report of an ended session
     return tx;
   }
 
@@ -743,6 +764,7 @@ export class OcppStation {
     reason: StopReason,
     meterStopWh: number | null,
     atMs: number,
+    cableGone = false,
   ): void {
     this.append(`tx:${tx.txKey}:ended`, {
       kind: 'TransactionEnded',
@@ -752,7 +774,10 @@ export class OcppStation {
       atMs,
       reason,
       meterStopWh,
-      hadSession: tx.sessionId !== null && this.outbox.has(`session:${tx.sessionId}:started`),
+      // 1.6: StopTransaction only when StartTransaction was sent and the session's end did not stop it yet
+      hadSession:
+        tx.sessionId !== null && tx.stopReason === null && this.outbox.has(`session:${tx.sessionId}:started`),
+      ...(cableGone ? { cableGone } : {}),
     });
     this.txs.close(tx.txKey, atMs);
     this.displays.clearForTransaction(tx.txKey);
@@ -1086,7 +1111,7 @@ export class OcppStation {
    * with `Remote`); a transaction without a session (cable plugged, nothing bought) ends at once.
    */
   private remoteStop(tx: TransactionRecord): 'Accepted' | 'Rejected' {
-    if (tx.sessionId === null) {
+    if (tx.sessionId === null || tx.stopReason !== null) {
       this.db.transaction(() => this.endTransaction(tx, 'Remote', tx.lastMeterWh, this.clock.now()))();
       this.afterChange();
       return 'Accepted';
@@ -1323,7 +1348,7 @@ export class OcppStation {
         const availability = this.availability(evse.evseId);
         if (availability === 'Faulted' || availability === 'Unavailable') status = availability;
         else if (plugged || tx) {
-          if (!tx) status = 'Finishing';
+          if (!tx || tx.stopReason !== null) status = 'Finishing';
           else if (tx.sessionId === null || tx.chargingState === 'EVConnected') status = 'Preparing';
           else status = tx.chargingState === 'SuspendedEVSE' ? 'SuspendedEVSE' : 'Charging';
         }
