@@ -65,7 +65,7 @@ export function resolveStationConfig(config: OcppStationConfig): ResolvedStation
       'password must be 1-64 characters (OCPP 2.0.1 asks for 16-40)',
     );
   check(config.caPem === undefined || url.protocol === 'wss:', 'caPem is only meaningful with a wss:// url');
-  const protocols = config.protocols ?? ['ocpp2.0.1', 'ocpp1.6'];
+  const protocols = config.protocols ?? ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'];
   check(protocols.length > 0, 'protocols must name at least one OCPP version');
   for (const p of protocols) check(['ocpp1.6', 'ocpp2.0.1', 'ocpp2.1'].includes(p), `unknown protocol ${p}`);
   const vendorId = config.vendorId ?? 'org.boltcharge';

@@ -24,7 +24,7 @@ export interface OcppStationConfig {
   password?: string;
   /** PEM CA certificate(s) trusted for `wss://` (profile 2); default: the system store */
   caPem?: string;
-  /** subprotocols offered, most preferred first; default `['ocpp2.0.1', 'ocpp1.6']` */
+  /** subprotocols offered, most preferred first; default `['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6']` (2.1 first when the CSMS offers it) */
   protocols?: OcppVersion[];
   /** reverse-DNS vendorId for DataTransfer; default `org.boltcharge` */
   vendorId?: string;
