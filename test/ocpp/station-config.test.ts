@@ -12,7 +12,7 @@ const base = { url: 'ws://127.0.0.1:9/ocpp', identity: 'wall-1' };
 describe('OCPP station configuration', () => {
   it('applies defaults', () => {
     const c = resolveStationConfig(base);
-    expect(c.protocols).toEqual(['ocpp2.0.1', 'ocpp1.6']);
+    expect(c.protocols).toEqual(['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6']);
     expect(c.vendorId).toBe('org.boltcharge');
     expect(c.evses).toEqual([{ evseId: 1, connectorId: 1 }]);
     expect(c.meterIntervalSec).toBe(60);
