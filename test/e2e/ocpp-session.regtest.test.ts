@@ -46,6 +46,13 @@ describe('the wall daemon reports a paid session to a CSMS (OCPP 2.0.1, strict s
           .some((c) => (c.payload as { messageId?: string }).messageId === 'SessionReceipt'),
       60_000,
     );
+    // the OCPP transaction ends when the cable is unplugged (TxStopPoint EVConnected)
+    rig.world.unplug();
+    await rig.until(
+      'the CSMS got the end of the transaction',
+      () => csms!.calls('TransactionEvent').some((c) => c.payload.eventType === 'Ended'),
+      60_000,
+    );
     await rig.stop();
     const books = await readBooks(rig.files, connectionFile);
     expect(books.problems).toEqual([]);
