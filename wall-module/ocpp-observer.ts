@@ -20,6 +20,13 @@ export interface OcppObserver extends WallObserver {
   attachControl(control: StationControl): void;
   /** the connector's owner changed (the WallDaemon hook): StatusNotification Available/Unavailable/Faulted */
   availabilityChanged(): void;
+  /**
+   * The cable link saw tampering (a forged or replayed frame, a failed authentication): SecurityEventNotification
+   * `TamperDetectionActivated` (a WallObserver hook the daemon calls; see the issue 13 report).
+   *
+   * @param detail what was seen (≤ 255 characters are sent)
+   */
+  tamperDetected(detail: string): void;
 }
 
 /**
@@ -87,6 +94,8 @@ export function ocppObserver(
   return {
     attachControl: (control) => station.attachControl(control),
     availabilityChanged: () => safe('availabilityChanged', () => station.availabilityChanged()),
+    tamperDetected: (detail) =>
+      safe('tamperDetected', () => station.securityEvent('TamperDetectionActivated', detail)),
     plugged: () => safe('plugged', () => station.plugged(c.evseId, clock.now(), lastRegisterWh)),
     unplugged: () => safe('unplugged', () => station.unplugged(c.evseId, clock.now())),
     sessionStarted: (sessionId) =>

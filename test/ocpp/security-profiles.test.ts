@@ -82,5 +82,23 @@ describe('OCPP security profiles', () => {
     expect(station.status().lastError).toMatch(/certificate|self.signed|verify/i);
     expect(station.status().connected).toBe(false);
     expect(csms.calls('BootNotification')).toHaveLength(1);
+    // the refused certificate is a security event, queued and reported once the right CSMS is reachable
+    expect(station.status().outboxPending).toBe(1);
+    await station.stop();
+    const m3 = manualStation(tmp.db, {
+      url: csms.url,
+      identity: 'wall-p2',
+      password: PASSWORD,
+      caPem: server.certPem,
+    });
+    station = m3.station;
+    station.start();
+    await untilOnline(station, m3.clock);
+    await waitFor(() => csms!.calls('SecurityEventNotification').length === 1, 'SecurityEventNotification');
+    expect(csms.calls('SecurityEventNotification')[0]?.payload).toMatchObject({
+      type: 'InvalidCsmsCertificate',
+      techInfo: expect.stringMatching(/certificate|self.signed|verify/i) as unknown,
+    });
+    expect(csms.validationFailures).toEqual([]);
   });
 });

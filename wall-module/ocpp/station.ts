@@ -120,6 +120,10 @@ export interface OcppStationStatus {
 
 type BootState = OcppStationStatus['boot'];
 
+/** Node's TLS errors for a CSMS certificate that does not verify (self-signed, unknown CA, expired, wrong name). */
+const CERTIFICATE_FAILURE =
+  /certificate|self[- ]signed|unable to verify|UNABLE_TO_GET_ISSUER|CERT_|ERR_TLS_CERT_ALTNAME_INVALID/i;
+
 /** Variables per NotifyReport message (a GetBaseReport answer comes in parts of this size). */
 const REPORT_PART_SIZE = 20;
 
@@ -165,6 +169,8 @@ export class OcppStation {
   /** the car's key per session (from sessionStarted until Charging is reported) */
   private readonly payerKeys = new Map<string, string>();
   private pendingReset: 'Immediate' | 'OnIdle' | undefined;
+  /** an InvalidCsmsCertificate event was queued since the last successful connection */
+  private certificateFailureNoted = false;
 
   /**
    * @param options clock, wall-store database, configuration (validated here), logger
@@ -213,7 +219,10 @@ export class OcppStation {
       {
         onOpen: (link) => this.onOpen(link),
         onClose: () => this.onClose(),
-        onConnectFailed: (err) => this.noteError('connect', err),
+        onConnectFailed: (err) => {
+          this.noteError('connect', err);
+          this.noteCertificateFailure(err);
+        },
       },
     );
   }
@@ -393,7 +402,11 @@ export class OcppStation {
         atMs: args.atMs,
       });
       this.chargingIfFlowing(tx, args.atMs, args.energyWh, args.powerW);
-      const due = tx.lastReportAtMs === null || args.atMs - tx.lastReportAtMs >= this.meterIntervalSec * 1000;
+      // periodic reports belong to the charging part of the transaction (1.6 has no transaction before it)
+      const charged = this.txs.byKey(tx.txKey)?.chargingState !== 'EVConnected';
+      const due =
+        charged &&
+        (tx.lastReportAtMs === null || args.atMs - tx.lastReportAtMs >= this.meterIntervalSec * 1000);
       this.txs.setMeter(tx.txKey, args.energyWh, due ? args.atMs : null);
       if (!due) return;
       this.append(`session:${args.sessionId}:meter:${args.atMs}`, {
@@ -792,6 +805,7 @@ export class OcppStation {
 
   private onOpen(link: RpcLink): void {
     this.link = link;
+    this.certificateFailureNoted = false;
     link.onValidationFailure((f) => {
       this.validationFailures++;
       this.logger.error('ocpp: schema violation', { ...f });
@@ -826,6 +840,17 @@ export class OcppStation {
     this.registerCsmsRequests(link);
     if (this.boot === 'Accepted') this.afterAccepted(link);
     else this.background('BootNotification', this.sendBoot(link));
+  }
+
+  /**
+   * A TLS handshake that failed on the CSMS's certificate is a security event (InvalidCsmsCertificate),
+   * queued once per run of failures and delivered when a connection to a valid CSMS succeeds.
+   */
+  private noteCertificateFailure(err: unknown): void {
+    const text = err instanceof Error ? err.message : String(err);
+    if (!CERTIFICATE_FAILURE.test(text) || this.certificateFailureNoted) return;
+    this.certificateFailureNoted = true;
+    this.securityEvent('InvalidCsmsCertificate', text);
   }
 
   private onClose(): void {
