@@ -25,6 +25,7 @@ export interface ResolvedStationConfig {
   pingIntervalSec: number;
   outboxRetentionDays: number;
   remoteStart: 'vehicle' | 'walkup' | 'off';
+  qrPayment: OcppStationConfig['qrPayment'];
 }
 
 function check(ok: boolean, message: string): void {
@@ -114,6 +115,7 @@ export function resolveStationConfig(config: OcppStationConfig): ResolvedStation
   check(['vehicle', 'walkup', 'off'].includes(remoteStart), `remoteStart must be vehicle, walkup or off`);
   return {
     remoteStart,
+    qrPayment: config.qrPayment,
     url: config.url,
     identity: config.identity,
     password: config.password,

@@ -53,6 +53,7 @@ import {
   setVariables,
 } from './device-model-requests.js';
 import { availabilityOf, type StationControl } from './station-control.js';
+import { checkPaymentQr } from '../../payments/emv/payment-qr.js';
 import { resolveStationConfig, type ResolvedStationConfig } from './station-config.js';
 import { TransactionStore, type TransactionRecord } from './transactions.js';
 import {
@@ -169,6 +170,8 @@ export class OcppStation {
   /** the car's key per session (from sessionStarted until Charging is reported) */
   private readonly payerKeys = new Map<string, string>();
   private pendingReset: 'Immediate' | 'OnIdle' | undefined;
+  /** EVSEs reserved by NotifyWebPaymentStarted until (ms since epoch) */
+  private readonly webPaymentLocks = new Map<number, number>();
   /** an InvalidCsmsCertificate event was queued since the last successful connection */
   private certificateFailureNoted = false;
 
@@ -812,6 +815,12 @@ export class OcppStation {
     });
     if (link.protocol !== 'ocpp1.6') {
       link.handle('SetDisplayMessage', (req) => {
+        const refused = this.refusedPaymentQr(req);
+        if (refused !== undefined) {
+          this.securityEvent('InvalidMessages', `payment QR refused: ${refused}`);
+          this.logger.warn('ocpp: payment QR refused, not drawn', { reason: refused });
+          return { reply: { status: 'Rejected' } };
+        }
         const status = this.displays.set(
           req,
           link.protocol,
@@ -987,6 +996,16 @@ export class OcppStation {
       }));
     } else {
       link.handle('GetVariables', (req) => ({ reply: getVariables(this.model, req) }));
+      if (link.protocol === 'ocpp2.1')
+        link.handle('NotifyWebPaymentStarted', (req) => {
+          const evseId = typeof req.evseId === 'number' ? req.evseId : -1;
+          const timeoutSec = typeof req.timeout === 'number' ? req.timeout : 0;
+          if (this.config.evses.some((e) => e.evseId === evseId)) {
+            if (timeoutSec <= 0) this.webPaymentLocks.delete(evseId);
+            else this.webPaymentLocks.set(evseId, this.clock.now() + Math.min(timeoutSec, 300) * 1000);
+          }
+          return { reply: {} };
+        });
       link.handle('SetVariables', (req) => {
         const { reply, changes } = setVariables(this.model, req);
         return { reply, after: () => changes.forEach((c) => this.applyChange(c)) };
@@ -1101,6 +1120,7 @@ export class OcppStation {
       const started = this.control?.remoteStart?.({ evseId: evse.evseId, remoteStartId, idToken }) ?? false;
       if (!started) return { status: 'Rejected' };
     }
+    this.webPaymentLocks.delete(evse.evseId); // the announced web payment arrived
     const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
     this.remoteStarts.set(evse.evseId, { remoteStartId, expiresAtMs: this.clock.now() + timeoutSec * 1000 });
     const tx = this.txs.openOnEvse(evse.evseId);
@@ -1332,6 +1352,64 @@ export class OcppStation {
         },
       ],
     };
+  }
+
+  /**
+   * QR payment model 2: with `qrPayment` configured, a QR message (format QRCODE, or a message for the
+   * `QRCodeDisplay` component) must be a payment code the policy accepts before it is drawn.
+   *
+   * @returns why it is refused, or undefined when it may be shown (or is no payment QR)
+   */
+  private refusedPaymentQr(req: JsonObject): string | undefined {
+    const policy = this.config.qrPayment;
+    if (!policy) return undefined;
+    const info = req.message;
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) return undefined;
+    const content = info.message;
+    const display = info.display;
+    if (typeof content !== 'object' || content === null || Array.isArray(content)) return undefined;
+    const forQrDisplay =
+      typeof display === 'object' &&
+      display !== null &&
+      !Array.isArray(display) &&
+      display.name === 'QRCodeDisplay';
+    if (content.format !== 'QRCODE' && !forQrDisplay) return undefined;
+    const text = typeof content.content === 'string' ? content.content : '';
+    const verdict = checkPaymentQr(text, { ...policy, nowMs: this.clock.now() });
+    return verdict.ok ? undefined : `${verdict.refusal}: ${verdict.detail}`;
+  }
+
+  /**
+   * QR payment model 2 ("pay by phone"): asks the CSMS for a payment QR for an EVSE with DataTransfer
+   * `org.openchargealliance.qrpayment` / `StartQRPayment`. The CSMS answers with a SetDisplayMessage whose QR is
+   * checked before it is drawn (`qrPayment` policy).
+   *
+   * @param evseId EVSE id
+   * @returns the CSMS's DataTransfer status, or `Offline` when no accepted link is up
+   */
+  async startQrPayment(evseId: number): Promise<string> {
+    this.evse(evseId);
+    const link = this.link;
+    if (!link || this.boot !== 'Accepted') return 'Offline';
+    const data = { evseId };
+    const reply = await link.call('DataTransfer', {
+      vendorId: 'org.openchargealliance.qrpayment',
+      messageId: 'StartQRPayment',
+      data: link.protocol === 'ocpp1.6' ? JSON.stringify(data) : data,
+    });
+    return typeof reply.status === 'string' ? reply.status : 'Rejected';
+  }
+
+  /**
+   * QR payment model 1 (2.1 C25): how long an EVSE stays reserved for a web payment the CSMS announced with
+   * NotifyWebPaymentStarted (the display shows "payment in progress"; other starts wait).
+   *
+   * @param evseId EVSE id
+   * @returns remaining ms (0: not locked)
+   */
+  webPaymentLockMs(evseId: number): number {
+    const until = this.webPaymentLocks.get(evseId);
+    return until === undefined ? 0 : Math.max(0, until - this.clock.now());
   }
 
   /** Sends a series of CALLs in order (NotifyReport parts), stopping at the first failure. */

@@ -1,5 +1,6 @@
 /** Shared types of the OCPP component: JSON values, versions, configuration, logger. */
 import type { TariffVariables } from './device-model-defs.js';
+import type { PaymentQrPolicy } from '../../payments/emv/payment-qr.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -64,6 +65,12 @@ export interface OcppStationConfig {
    * walk-up session through the station control, `off` answers Rejected. Default `vehicle`.
    */
   remoteStart?: 'vehicle' | 'walkup' | 'off';
+  /**
+   * QR payment model 2: when set, a QR the CSMS asks to draw (SetDisplayMessage QRCODE, or for the
+   * `QRCodeDisplay` component) must be a BOLT11 or EMV payload this policy accepts; anything else is answered
+   * Rejected, never drawn, and reported with SecurityEventNotification `InvalidMessages`.
+   */
+  qrPayment?: Omit<PaymentQrPolicy, 'nowMs'>;
 }
 
 /** Structured logger; the daemon passes its own. */
