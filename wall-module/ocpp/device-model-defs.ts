@@ -37,6 +37,7 @@ export const VENDOR_COMPONENT = 'BoltchargeCtrlr';
 const fixed = (v: string) => () => v;
 const bool = (v: boolean) => () => (v ? 'true' : 'false');
 const MEASURANDS = ['Energy.Active.Import.Register', 'Power.Active.Import'] as const;
+const AVAILABILITY = ['Available', 'Occupied', 'Unavailable', 'Faulted'] as const;
 
 /**
  * Builds the station's variable definitions.
@@ -57,7 +58,7 @@ export function stationVariables(
     variable: 'AvailabilityState',
     mutability: 'ReadOnly',
     dataType: 'OptionList',
-    valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'],
+    valuesList: AVAILABILITY,
     initial: () => live.availability(0),
     summary: true,
   });
@@ -122,46 +123,29 @@ export function stationVariables(
     key16: 'SupportedFeatureProfiles',
   });
   for (const e of config.evses) {
-    defs.push({
-      component: 'EVSE',
-      evseId: e.evseId,
-      variable: 'AvailabilityState',
-      mutability: 'ReadOnly',
-      dataType: 'OptionList',
-      valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'],
-      initial: () => live.availability(e.evseId),
-      summary: true,
-    });
-    defs.push({
-      component: 'EVSE',
-      evseId: e.evseId,
-      variable: 'Available',
-      mutability: 'ReadOnly',
-      dataType: 'boolean',
-      initial: bool(true),
-      summary: true,
-    });
-    defs.push({
-      component: 'Connector',
-      evseId: e.evseId,
-      connectorId: e.connectorId,
-      variable: 'AvailabilityState',
-      mutability: 'ReadOnly',
-      dataType: 'OptionList',
-      valuesList: ['Available', 'Occupied', 'Unavailable', 'Faulted'],
-      initial: () => live.availability(e.evseId),
-      summary: true,
-    });
-    defs.push({
-      component: 'Connector',
-      evseId: e.evseId,
-      connectorId: e.connectorId,
-      variable: 'Available',
-      mutability: 'ReadOnly',
-      dataType: 'boolean',
-      initial: bool(true),
-      summary: true,
-    });
+    const where = [
+      { component: 'EVSE', evseId: e.evseId },
+      { component: 'Connector', evseId: e.evseId, connectorId: e.connectorId },
+    ];
+    for (const w of where) {
+      defs.push({
+        ...w,
+        variable: 'AvailabilityState',
+        mutability: 'ReadOnly',
+        dataType: 'OptionList',
+        valuesList: AVAILABILITY,
+        initial: () => live.availability(e.evseId),
+        summary: true,
+      });
+      defs.push({
+        ...w,
+        variable: 'Available',
+        mutability: 'ReadOnly',
+        dataType: 'boolean',
+        initial: bool(true),
+        summary: true,
+      });
+    }
     defs.push({
       component: 'Connector',
       evseId: e.evseId,

@@ -64,19 +64,28 @@ function variableOf(d: VariableDef): JsonObject {
  */
 export function getVariables(model: DeviceModel, req: JsonObject): JsonObject {
   const results = list(req.getVariableData).map((item): JsonObject => {
-    const attributeType = str(item.attributeType) ?? 'Actual';
-    const base: JsonObject = {
-      attributeType,
-      component: item.component ?? {},
-      variable: item.variable ?? {},
-    };
-    const found = model.lookup(refOf(item));
-    if ('missing' in found) return { ...base, attributeStatus: found.missing };
-    if (attributeType !== 'Actual') return { ...base, attributeStatus: 'NotSupportedAttributeType' };
-    if (found.def.mutability === 'WriteOnly') return { ...base, attributeStatus: 'Rejected' };
-    return { ...base, attributeStatus: 'Accepted', attributeValue: model.value(found.def) };
+    const r = resolveItem(model, item);
+    if ('reply' in r) return r.reply;
+    if (r.def.mutability === 'WriteOnly') return { ...r.base, attributeStatus: 'Rejected' };
+    return { ...r.base, attributeStatus: 'Accepted', attributeValue: model.value(r.def) };
   });
   return { getVariableResult: results };
+}
+
+/**
+ * Resolves one Get/SetVariables item: the result skeleton (attributeType, component, variable echoed) and the
+ * variable, or the finished result when the item names nothing this station has or a non-Actual attribute.
+ */
+function resolveItem(
+  model: DeviceModel,
+  item: JsonObject,
+): { reply: JsonObject } | { base: JsonObject; def: VariableDef } {
+  const attributeType = str(item.attributeType) ?? 'Actual';
+  const base: JsonObject = { attributeType, component: item.component ?? {}, variable: item.variable ?? {} };
+  const found = model.lookup(refOf(item));
+  if ('missing' in found) return { reply: { ...base, attributeStatus: found.missing } };
+  if (attributeType !== 'Actual') return { reply: { ...base, attributeStatus: 'NotSupportedAttributeType' } };
+  return { base, def: found.def };
 }
 
 /**
@@ -92,20 +101,13 @@ export function setVariables(
 ): { reply: JsonObject; changes: VariableChange[] } {
   const changes: VariableChange[] = [];
   const results = list(req.setVariableData).map((item): JsonObject => {
-    const attributeType = str(item.attributeType) ?? 'Actual';
-    const base: JsonObject = {
-      attributeType,
-      component: item.component ?? {},
-      variable: item.variable ?? {},
-    };
-    const found = model.lookup(refOf(item));
-    if ('missing' in found) return { ...base, attributeStatus: found.missing };
-    if (attributeType !== 'Actual') return { ...base, attributeStatus: 'NotSupportedAttributeType' };
+    const r = resolveItem(model, item);
+    if ('reply' in r) return r.reply;
     const value = str(item.attributeValue) ?? '';
-    const previous = model.value(found.def);
-    const status = model.set(found.def, value);
-    if (status !== 'Rejected') changes.push({ def: found.def, value, previous });
-    return { ...base, attributeStatus: status };
+    const previous = model.value(r.def);
+    const status = model.set(r.def, value);
+    if (status !== 'Rejected') changes.push({ def: r.def, value, previous });
+    return { ...r.base, attributeStatus: status };
   });
   return { reply: { setVariableResult: results }, changes };
 }

@@ -18,20 +18,8 @@ export type DataType =
 /** Which base reports list a variable. */
 export type ReportBase = 'ConfigurationInventory' | 'FullInventory' | 'SummaryInventory';
 
-/** One variable of the device model. */
-export interface VariableDef {
-  /** component name, e.g. `OCPPCommCtrlr` */
-  component: string;
-  /** component instance (absent for most) */
-  componentInstance?: string;
-  /** EVSE the component belongs to (EVSE, Connector, WebPaymentsCtrlr per EVSE) */
-  evseId?: number;
-  /** connector within that EVSE (Connector component) */
-  connectorId?: number;
-  /** variable name, e.g. `HeartbeatInterval` */
-  variable: string;
-  /** variable instance (e.g. `TransactionEvent` for MessageAttempts) */
-  variableInstance?: string;
+/** One variable of the device model: where it is (component, EVSE, name) and what it holds. */
+export interface VariableDef extends VariableRef {
   mutability: Mutability;
   dataType: DataType;
   /** unit reported in variableCharacteristics (e.g. `s`, `Wh`) */
@@ -57,11 +45,17 @@ export interface VariableDef {
 
 /** Addresses a variable as a 2.x request does. */
 export interface VariableRef {
+  /** component name, e.g. `OCPPCommCtrlr` */
   component: string;
+  /** component instance (absent for most) */
   componentInstance?: string;
+  /** EVSE the component belongs to (EVSE, Connector, WebPaymentsCtrlr per EVSE) */
   evseId?: number;
+  /** connector within that EVSE (Connector component) */
   connectorId?: number;
+  /** variable name, e.g. `HeartbeatInterval` */
   variable: string;
+  /** variable instance (e.g. `TransactionEvent` for MessageAttempts) */
   variableInstance?: string;
 }
 
