@@ -41,6 +41,8 @@ export interface TestCsmsOptions {
    * the connection without answering (the reply is lost in flight). Default: answer normally.
    */
   misbehave?: (call: ReceivedCall) => 'error' | 'drop' | undefined;
+  /** TransactionEvent reply per request (default `{}`), e.g. a 2.1 `transactionLimit` */
+  transactionEventReply?: (payload: JsonObject) => JsonObject;
   /** DataTransfer status per messageId (default Accepted) */
   dataTransferStatus?: (
     messageId: string,
@@ -230,8 +232,9 @@ export class TestCsms {
               typeof payload.messageId === 'string' ? payload.messageId : '',
             ) ?? 'Accepted',
         };
-      case 'StatusNotification':
       case 'TransactionEvent':
+        return this.options.transactionEventReply?.(payload) ?? {};
+      case 'StatusNotification':
       case 'MeterValues':
       case 'StopTransaction':
       case 'NotifyDisplayMessages':

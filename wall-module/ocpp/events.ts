@@ -6,7 +6,15 @@
 
 /** Why the station ended a transaction (OCPP 2.x `stoppedReason` names). */
 export type StopReason =
-  'LocalOutOfCredit' | 'EVDisconnected' | 'Local' | 'Remote' | 'PowerLoss' | 'Reboot' | 'Other';
+  | 'LocalOutOfCredit'
+  | 'EVDisconnected'
+  | 'Local'
+  | 'Remote'
+  | 'PowerLoss'
+  | 'Reboot'
+  | 'EnergyLimitReached'
+  | 'TimeLimitReached'
+  | 'Other';
 
 /** Why power was cut while the cable stays plugged. */
 export type PowerCutReason = 'non-payment' | 'vehicle-request' | 'fault' | 'other';

@@ -42,6 +42,8 @@ const STOP_REASON_16: Record<StopReason, string> = {
   EVDisconnected: 'EVDisconnected',
   Local: 'Local',
   Remote: 'Remote',
+  EnergyLimitReached: 'Other',
+  TimeLimitReached: 'Other',
   PowerLoss: 'PowerLoss',
   Reboot: 'Reboot',
   Other: 'Other',

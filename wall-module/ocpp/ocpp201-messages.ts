@@ -88,6 +88,8 @@ const TRIGGER_ON_STOP: Record<StopReason, string> = {
   EVDisconnected: 'EVCommunicationLost',
   Local: 'StopAuthorized',
   Remote: 'RemoteStop',
+  EnergyLimitReached: 'EnergyLimitReached',
+  TimeLimitReached: 'TimeLimitReached',
   PowerLoss: 'AbnormalCondition',
   Reboot: 'ResetCommand',
   Other: 'AbnormalCondition',
@@ -181,7 +183,10 @@ export function transactionMessage201(
       return { action: 'TransactionEvent', payload };
     }
     case 'SessionFinished': {
-      const payload = base('Updated', 'ChargingStateChanged', { chargingState: 'EVConnected' });
+      const limit = ev.reason === 'EnergyLimitReached' || ev.reason === 'TimeLimitReached';
+      const payload = base('Updated', limit ? TRIGGER_ON_STOP[ev.reason] : 'ChargingStateChanged', {
+        chargingState: 'EVConnected',
+      });
       payload.meterValue = meter(ev.atMs, [energy(ev.meterStopWh, 'Other')]);
       return { action: 'TransactionEvent', payload };
     }

@@ -5,8 +5,8 @@
  */
 import type { ConnectorArbiter, ConnectorOwner } from '../connector-arbiter.js';
 
-/** Why the CSMS stopped a session (reaches the daemon's stop request and the receipt). */
-export type RemoteStopReason = 'remote' | 'reset';
+/** Why the CSMS stopped a session: its stop command, a reset, a 2.1 transactionLimit reached. */
+export type RemoteStopReason = 'remote' | 'reset' | 'limit';
 
 /** What a remote start asks for. */
 export interface RemoteStartRequest {
@@ -77,7 +77,9 @@ export function wallStationControl(
     arbiter: (id) => (id === evseId ? daemon.arbiter : undefined),
     requestStop: (id, reason) => {
       if (id !== evseId || daemon.state.sessionId === null) return false;
-      daemon.requestStop(reason === 'remote' ? 'REMOTE_STOP' : 'RESET');
+      daemon.requestStop(
+        reason === 'remote' ? 'REMOTE_STOP' : reason === 'limit' ? 'LIMIT_REACHED' : 'RESET',
+      );
       return true;
     },
     reset,

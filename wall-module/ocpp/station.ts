@@ -170,6 +170,8 @@ export class OcppStation {
   /** the car's key per session (from sessionStarted until Charging is reported) */
   private readonly payerKeys = new Map<string, string>();
   private pendingReset: 'Immediate' | 'OnIdle' | undefined;
+  /** sessions stopped because a CSMS transactionLimit was reached, with the stop reason */
+  private readonly limitStops = new Map<string, StopReason>();
   /** EVSEs reserved by NotifyWebPaymentStarted until (ms since epoch) */
   private readonly webPaymentLocks = new Map<number, number>();
   /** an InvalidCsmsCertificate event was queued since the last successful connection */
@@ -405,6 +407,7 @@ export class OcppStation {
         atMs: args.atMs,
       });
       this.chargingIfFlowing(tx, args.atMs, args.energyWh, args.powerW);
+      this.enforceLimit(tx, args.atMs, args.energyWh);
       // periodic reports belong to the charging part of the transaction (1.6 has no transaction before it)
       const charged = this.txs.byKey(tx.txKey)?.chargingState !== 'EVConnected';
       const due =
@@ -551,11 +554,15 @@ export class OcppStation {
     nonNegativeInt('meterStopWh', args.meterStopWh);
     nonNegativeInt('receipt.energyWh', args.receipt.energyWh);
     if (args.receipt.paidMsat < 0n) throw new OcppArgumentInvalid('receipt.paidMsat must be >= 0');
+    const limitReason = this.limitStops.get(args.sessionId);
+    this.limitStops.delete(args.sessionId);
     const reason: StopReason = this.remoteStops.delete(args.sessionId)
       ? 'Remote'
-      : this.pendingReset !== undefined && args.reason === 'Local'
-        ? 'Reboot'
-        : args.reason;
+      : limitReason !== undefined
+        ? limitReason
+        : this.pendingReset !== undefined && args.reason === 'Local'
+          ? 'Reboot'
+          : args.reason;
     this.payerKeys.delete(args.sessionId);
     this.db.transaction(() => {
       const tx = this.openSessionTx(args.sessionId);
@@ -1144,6 +1151,28 @@ export class OcppStation {
     return tx ? { status: 'Accepted', tx } : { status: 'Accepted' };
   }
 
+  /**
+   * OCPP 2.1 transactionLimit (from a TransactionEventResponse): when the session's energy or time reaches the
+   * CSMS's limit, the daemon is asked to end it cleanly; its end is reported `EnergyLimitReached` /
+   * `TimeLimitReached`. (`maxCost` is in the tariff's currency, which a Lightning session does not have: the
+   * price per Wh is fixed in msat, so a cost cap is applied by the CSMS as a `maxEnergy`.)
+   */
+  private enforceLimit(tx: TransactionRecord, atMs: number, energyWh: number): void {
+    if (tx.sessionId === null || this.limitStops.has(tx.sessionId)) return;
+    const raw = this.model.recall(`limit:${tx.txKey}`);
+    if (raw === undefined) return;
+    const limit = JSON.parse(raw) as { maxEnergy?: number; maxTime?: number };
+    const usedWh = energyWh - (tx.meterStartWh ?? energyWh);
+    let reason: StopReason | undefined;
+    if (limit.maxEnergy !== undefined && usedWh >= limit.maxEnergy) reason = 'EnergyLimitReached';
+    else if (limit.maxTime !== undefined && atMs - tx.startedAtMs >= limit.maxTime * 1000)
+      reason = 'TimeLimitReached';
+    if (reason === undefined) return;
+    if (!this.control?.requestStop(tx.evseId, 'limit')) return;
+    this.limitStops.set(tx.sessionId, reason);
+    this.logger.info('ocpp: transaction limit reached; stopping the session', { reason });
+  }
+
   /** @returns the pending remote start of an EVSE (consumed), if it has not timed out */
   private takeRemoteStart(evseId: number): number | undefined {
     const pending = this.remoteStarts.get(evseId);
@@ -1536,6 +1565,19 @@ export class OcppStation {
   }
 
   private interpretReply(action: string, ev: StationEvent, reply: JsonObject): OutboxOutcome {
+    const limit = reply.transactionLimit;
+    if (
+      action === 'TransactionEvent' &&
+      typeof limit === 'object' &&
+      limit !== null &&
+      !Array.isArray(limit)
+    ) {
+      const kept: JsonObject = {};
+      if (typeof limit.maxEnergy === 'number') kept.maxEnergy = limit.maxEnergy;
+      if (typeof limit.maxTime === 'number') kept.maxTime = limit.maxTime;
+      this.model.remember(`limit:${ev.txKey}`, JSON.stringify(kept));
+      this.logger.info('ocpp: transaction limit set by the CSMS', { ...kept });
+    }
     if (action === 'StartTransaction') {
       const txId = reply.transactionId;
       const info = reply.idTagInfo;
