@@ -27,6 +27,15 @@ export interface OcppObserver extends WallObserver {
    * @param detail what was seen (≤ 255 characters are sent)
    */
   tamperDetected(detail: string): void;
+  /**
+   * QR payment model 2 for the display page's "pay by phone" button: asks the CSMS for a payment QR (the QR it
+   * sends back is checked before it is drawn, with `qrPayment` in the station config).
+   *
+   * @returns the CSMS's answer (`Accepted`, `Rejected`, ...) or `Offline`
+   */
+  startQrPayment(): Promise<string>;
+  /** QR payment model 1: ms the EVSE stays reserved by a NotifyWebPaymentStarted (0: not reserved) */
+  webPaymentLockMs(): number;
 }
 
 /**
@@ -94,6 +103,8 @@ export function ocppObserver(
   return {
     attachControl: (control) => station.attachControl(control),
     availabilityChanged: () => safe('availabilityChanged', () => station.availabilityChanged()),
+    startQrPayment: () => station.startQrPayment(c.evseId).catch(() => 'Offline'),
+    webPaymentLockMs: () => station.webPaymentLockMs(c.evseId),
     tamperDetected: (detail) =>
       safe('tamperDetected', () => station.securityEvent('TamperDetectionActivated', detail)),
     plugged: () => safe('plugged', () => station.plugged(c.evseId, clock.now(), lastRegisterWh)),
