@@ -8,7 +8,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OcppStation } from '../../wall-module/ocpp/station.js';
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js';
 import type { JsonObject, OcppVersion } from '../../wall-module/ocpp/types.js';
-import { ManualClock } from '../../hardware/clock.js';
 import { DaemonDouble } from './control-double.js';
 import { startStationFixture, stopStationFixture, type StationFixture } from './fixtures.js';
 import { untilDrained, untilOnline, waitFor } from './harness.js';
@@ -188,13 +187,13 @@ describe.each(['ocpp2.0.1', 'ocpp2.1'] as const)('%s: every CSMS command answere
     // persisted: a new station on the same database reads the values the CSMS set
     await f.station.stop();
     const again = new OcppStation({
-      clock: new ManualClock(),
+      clock: f.clock,
       db: f.tmp.db,
       config: { url: f.csms.url, identity: ID, protocols: [protocol], tariff: TARIFF },
     });
     f.station = again;
     again.start();
-    await untilOnline(again, f.clock as ManualClock);
+    await untilOnline(again, f.clock);
     const read = await call('GetVariables', {
       getVariableData: [{ component: { name: 'BoltchargeCtrlr' }, variable: { name: 'PriceMsatPerWh' } }],
     });
@@ -474,5 +473,37 @@ describe('ocpp1.6: every Core message answered', () => {
       'ResetOrReboot',
     ]);
     noFailures(f, replies);
+  });
+});
+
+describe('availability across a restart', () => {
+  it('an EVSE the CSMS made Inoperative stays so after the station restarts', async () => {
+    const { f } = await online('ocpp2.0.1');
+    expect(await f.csms.call(ID, 'ChangeAvailability', { operationalStatus: 'Inoperative' })).toEqual({
+      status: 'Accepted',
+    });
+    await waitFor(() => lastStatus(f) === 'Unavailable', 'Unavailable');
+    await f.station.stop();
+    const again = new OcppStation({
+      clock: f.clock,
+      db: f.tmp.db,
+      config: { url: f.csms.url, identity: ID, protocols: ['ocpp2.0.1'] },
+    });
+    f.station = again;
+    const daemon = new DaemonDouble(again);
+    again.attachControl(daemon);
+    expect(daemon.connector.current()).toEqual({ kind: 'inoperative', reason: 'ocpp' });
+    expect(daemon.connector.claim('cable', 's-refused')).toMatchObject({
+      ok: false,
+      refusal: 'CONNECTOR_INOPERATIVE',
+    });
+    again.start();
+    await untilOnline(again, f.clock);
+    await waitFor(() => lastStatus(f) === 'Unavailable', 'Unavailable after the restart');
+    expect(await f.csms.call(ID, 'ChangeAvailability', { operationalStatus: 'Operative' })).toEqual({
+      status: 'Accepted',
+    });
+    expect(daemon.connector.current()).toEqual({ kind: 'idle' });
+    expect(f.csms.validationFailures).toEqual([]);
   });
 });
