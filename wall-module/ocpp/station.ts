@@ -1316,13 +1316,10 @@ export class OcppStation {
           this.afterChange();
         });
       }
+      // no firmware update, log or diagnostics upload runs on this station: each reports Idle
       case 'FirmwareStatusNotification':
-        return accepted(() => this.background(requested, link.call(requested, { status: 'Idle' })));
       case 'DiagnosticsStatusNotification':
       case 'LogStatusNotification':
-        return accepted(() =>
-          this.background(requested, link.call(requested, { status: v16 ? 'Idle' : 'Idle' })),
-        );
       case 'PublishFirmwareStatusNotification':
         return accepted(() => this.background(requested, link.call(requested, { status: 'Idle' })));
       default:
