@@ -108,6 +108,13 @@ export interface OcppConfig {
   vendorId: string;
   evseId: number;
   meterSampleIntervalSec: number;
+  /** BootNotification identity (ocpp helper): model, vendor (≤ 20 chars), serial (≤ 25), firmware (≤ 50) */
+  chargePointModel?: string;
+  chargePointVendor?: string;
+  serialNumber?: string;
+  firmwareVersion?: string;
+  /** what a CSMS remote start does: vehicle (default), walkup or off */
+  remoteStart?: 'vehicle' | 'walkup' | 'off';
 }
 
 /** The whole wall configuration. */
@@ -227,6 +234,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
       vendorId,
       evseId: o.int('evseId', 1, { min: 1, max: 100 }),
       meterSampleIntervalSec: o.int('meterSampleIntervalSec', 60, { min: 1, max: 3600 }),
+      ...readOcppIdentity(o),
     };
   }
   const split = readSplitSection(r);
@@ -249,6 +257,30 @@ function caFileProblem(file: string): string | undefined {
     return `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
   }
   return text.includes('-----BEGIN CERTIFICATE-----') ? undefined : `${file} holds no PEM certificate`;
+}
+
+/** The ocpp helper's keys: BootNotification identity and the remote start mode (all optional). */
+function readOcppIdentity(o: ConfigReader): Partial<OcppConfig> {
+  const out: Partial<OcppConfig> = {};
+  const limits = {
+    chargePointModel: 20,
+    chargePointVendor: 20,
+    serialNumber: 25,
+    firmwareVersion: 50,
+  } as const;
+  for (const [key, max] of Object.entries(limits) as [keyof typeof limits, number][]) {
+    const v = o.optionalString(key);
+    if (v === undefined) continue;
+    if (v.length === 0 || v.length > max) o.problem(key, `must be 1-${max} characters`);
+    out[key] = v;
+  }
+  const remoteStart = o.optionalString('remoteStart');
+  if (remoteStart !== undefined) {
+    if (remoteStart !== 'vehicle' && remoteStart !== 'walkup' && remoteStart !== 'off')
+      o.problem('remoteStart', 'must be vehicle, walkup or off');
+    else out.remoteStart = remoteStart;
+  }
+  return out;
 }
 
 function readProtocols(o: ConfigReader): OcppConfig['protocols'] {

@@ -9,8 +9,34 @@ import type { MeterReading } from '../hardware/meter/energy-meter.js';
 import type { Logger } from '../daemon/logger.js';
 import type { OcppConfig } from './config.js';
 import { OcppConfigInvalid, OcppStation } from './ocpp/index.js';
+import type { TariffVariables } from './ocpp/device-model-defs.js';
+import type { StationControl } from './ocpp/station-control.js';
 import type { InvoiceRow, WallStore } from './store.js';
 import type { WallObserver } from './wall-daemon.js';
+
+/** The OCPP observer, plus the late attachment of the daemon's control (the daemon is built after it). */
+export interface OcppObserver extends WallObserver {
+  /** Lets CSMS commands (remote stop, availability, reset) reach the daemon. */
+  attachControl(control: StationControl): void;
+  /** the connector's owner changed (the WallDaemon hook): StatusNotification Available/Unavailable/Faulted */
+  availabilityChanged(): void;
+  /**
+   * The cable link saw tampering (a forged or replayed frame, a failed authentication): SecurityEventNotification
+   * `TamperDetectionActivated` (a WallObserver hook the daemon calls; see the issue 13 report).
+   *
+   * @param detail what was seen (≤ 255 characters are sent)
+   */
+  tamperDetected(detail: string): void;
+  /**
+   * QR payment model 2 for the display page's "pay by phone" button: asks the CSMS for a payment QR (the QR it
+   * sends back is checked before it is drawn, with `qrPayment` in the station config).
+   *
+   * @returns the CSMS's answer (`Accepted`, `Rejected`, ...) or `Offline`
+   */
+  startQrPayment(): Promise<string>;
+  /** QR payment model 1: ms the EVSE stays reserved by a NotifyWebPaymentStarted (0: not reserved) */
+  webPaymentLockMs(): number;
+}
 
 /**
  * Builds and starts the OCPP station as a wall observer.
@@ -19,10 +45,17 @@ import type { WallObserver } from './wall-daemon.js';
  * @param store the wall store (the station keeps its outbox in the same database)
  * @param clock daemon clock
  * @param log daemon logger
+ * @param tariff the wall's tariff (shown in the device model's vendor component; optional)
  * @returns the observer
  * @throws OcppConfigInvalid when `caFile` cannot be read
  */
-export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log: Logger): WallObserver {
+export function ocppObserver(
+  c: OcppConfig,
+  store: WallStore,
+  clock: Clock,
+  log: Logger,
+  tariff?: TariffVariables,
+): OcppObserver {
   const caPem = c.caFile === undefined ? undefined : readCaFile(c.caFile);
   const station = new OcppStation({
     clock,
@@ -36,6 +69,12 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
       vendorId: c.vendorId,
       meterIntervalSec: c.meterSampleIntervalSec,
       evses: [{ evseId: c.evseId, connectorId: 1 }],
+      ...(c.chargePointModel !== undefined ? { chargePointModel: c.chargePointModel } : {}),
+      ...(c.chargePointVendor !== undefined ? { chargePointVendor: c.chargePointVendor } : {}),
+      ...(c.serialNumber !== undefined ? { serialNumber: c.serialNumber } : {}),
+      ...(c.firmwareVersion !== undefined ? { firmwareVersion: c.firmwareVersion } : {}),
+      ...(c.remoteStart !== undefined ? { remoteStart: c.remoteStart } : {}),
+      ...(tariff !== undefined ? { tariff } : {}),
     },
     logger: {
       debug: (m, f) => log.debug(`ocpp: ${m}`, f),
@@ -60,8 +99,15 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
       () => {},
     );
   };
+  let lastPowerW = 0;
   return {
-    plugged: () => safe('plugged', () => station.plugged(c.evseId, clock.now())),
+    attachControl: (control) => station.attachControl(control),
+    availabilityChanged: () => safe('availabilityChanged', () => station.availabilityChanged()),
+    startQrPayment: () => station.startQrPayment(c.evseId).catch(() => 'Offline'),
+    webPaymentLockMs: () => station.webPaymentLockMs(c.evseId),
+    tamperDetected: (detail) =>
+      safe('tamperDetected', () => station.securityEvent('TamperDetectionActivated', detail)),
+    plugged: () => safe('plugged', () => station.plugged(c.evseId, clock.now(), lastRegisterWh)),
     unplugged: () => safe('unplugged', () => station.unplugged(c.evseId, clock.now())),
     sessionStarted: (sessionId) =>
       safe('sessionStarted', () =>
@@ -70,10 +116,13 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
           sessionId,
           atMs: clock.now(),
           meterStartWh: lastRegisterWh,
+          ...payerKeyOf(store, sessionId),
         }),
       ),
     meterSample: (sessionId: string | null, r: MeterReading) => {
       lastRegisterWh = Math.floor(r.energyImportWh);
+      lastPowerW = Math.max(0, Math.round(r.powerW));
+      safe('meterReading', () => station.meterReading(c.evseId, lastRegisterWh, lastPowerW, r.atMs));
       if (sessionId)
         safe('meterSample', () =>
           station.meterSample({
@@ -99,7 +148,7 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
                   seq: unpaid.seq,
                   paymentHash: unpaid.paymentHash,
                   amountMsat: unpaid.amountMsat,
-                  priceMsatPerWh: Number(unpaid.priceMsatPerWh),
+                  priceMsatPerWh: unpaid.priceMsatPerWh,
                   energyFromWh: unpaid.fromWh,
                   energyToWh: unpaid.toWh,
                   ...(unpaid.issuedAtMs !== null ? { issuedAtMs: unpaid.issuedAtMs } : {}),
@@ -117,7 +166,8 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
           seq: inv.seq,
           paymentHash: inv.paymentHash,
           amountMsat: inv.amountMsat,
-          priceMsatPerWh: Number(inv.amountMsat / BigInt(Math.max(1, inv.toWh - inv.fromWh))),
+          priceMsatPerWh:
+            store.invoiceByHash(inv.paymentHash)?.priceMsatPerWh ?? sessionPrice(store, sessionId),
           energyFromWh: inv.fromWh,
           energyToWh: inv.toWh,
           atMs: clock.now(),
@@ -131,7 +181,7 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
           seq: inv.seq,
           paymentHash: inv.paymentHash,
           amountMsat: inv.amountMsat,
-          priceMsatPerWh: Number(row?.priceMsatPerWh ?? 0n),
+          priceMsatPerWh: row?.priceMsatPerWh ?? sessionPrice(store, sessionId),
           energyFromWh: row?.fromWh ?? 0,
           energyToWh: row?.toWh ?? 0,
           atMs: clock.now(),
@@ -154,13 +204,32 @@ export function ocppObserver(c: OcppConfig, store: WallStore, clock: Clock, log:
             invoicesIssued: invoices.filter((i) => i.state !== 'requested' && i.state !== 'abandoned').length,
             invoicesPaid: paid.length,
             lastSeq: invoices.length > 0 ? (invoices[invoices.length - 1]?.seq ?? null) : null,
-            priceMsatPerWh: Number(store.getSession(sessionId).priceMsatPerWh ?? 0n),
+            priceMsatPerWh: store.getSession(sessionId).priceMsatPerWh,
           },
         });
       }),
     html: () => html,
     close: () => station.stop(),
   };
+}
+
+/**
+ * The session's agreed price, for an invoice row that is not (yet) in the store.
+ *
+ * @returns msat per Wh (0 when the session has no price: nothing was agreed)
+ */
+function sessionPrice(store: WallStore, sessionId: string): bigint {
+  return store.findSession(sessionId)?.priceMsatPerWh ?? 0n;
+}
+
+/**
+ * The car's key of a session (the wall store's `peer`), for the OCPP idToken.
+ *
+ * @returns `{ payerKey }`, or nothing when the store does not know it
+ */
+function payerKeyOf(store: WallStore, sessionId: string): { payerKey?: string } {
+  const peer = store.findSession(sessionId)?.peer;
+  return peer ? { payerKey: peer } : {};
 }
 
 /**

@@ -30,6 +30,8 @@ import { WallStore } from '../../wall-module/store.js';
 import { WallDaemon, type WallParts } from '../../wall-module/wall-daemon.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
 import { attachPayouts } from '../../wall-module/payouts/attach.js'; // split
+import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
+import { wallStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
 import { ExitCode } from './exit-codes.js';
 import { openDaemonStore } from './open-store.js';
 
@@ -146,7 +148,9 @@ async function startWall(
   opened.add(() => link.close());
   const meter = meterFromConfig(config.meter, clock);
   opened.add(() => meter.close());
-  const observers = config.ocpp?.enabled ? [ocppObserver(config.ocpp, store, clock, log)] : [];
+  const tariff = config.ocpp?.enabled ? tariffWithCsmsChanges(store.db, config.tariff) : config.tariff; // ocpp control
+  const ocpp = config.ocpp?.enabled ? ocppObserver(config.ocpp, store, clock, log, tariff) : undefined; // ocpp control
+  const observers = ocpp ? [ocpp] : [];
   let daemon: WallDaemon | null = null;
   const metrics = new DaemonMetrics({
     role: 'wall',
@@ -155,7 +159,7 @@ async function startWall(
     probeNode: () => node.getIdentity().then(() => true),
   });
   daemon = await WallDaemon.start({
-    config,
+    config: { ...config, tariff }, // ocpp control: a price/cadence/grace the CSMS set applies from this start
     clock,
     log,
     store,
@@ -170,6 +174,10 @@ async function startWall(
     throw storeUnusableFrom(err, config.store.path) ?? err;
   });
   const running = daemon;
+  // ocpp control: CSMS remote stop / availability / reset reach the daemon; Reset = graceful stop (supervisor restarts)
+  ocpp?.attachControl(
+    wallStationControl(running, config.ocpp?.evseId ?? 1, () => process.kill(process.pid, 'SIGTERM')),
+  );
   log.setContext(() => ({ sessionId: running.state.sessionId }));
   // split: payouts run beside the connectors; charging never waits on them
   if (config.split)

@@ -78,6 +78,7 @@ describe('a non-payment cut reported through the wall daemon (OCPP 2.0.1)', () =
     frozen = undefined;
     await r.until('power resumes', async () => (await r.wall.status()).state === 'charging', 60_000);
     await untilBothEnded(r);
+    r.world.unplug(); // the OCPP transaction ends at the unplug
     await r.until(
       'the CSMS got the end of the transaction',
       () => c.calls('TransactionEvent').some((x) => x.payload.eventType === 'Ended'),
@@ -101,11 +102,11 @@ describe('a non-payment cut reported through the wall daemon (OCPP 2.0.1)', () =
       const inv = store.invoiceByHash(String(cut.paymentHash))!;
       expect(inv).toBeDefined();
       expect(cut).toMatchObject({
-        schemaVersion: 1,
+        schemaVersion: 2,
         reason: 'non-payment',
         seq: inv.seq,
         amountMsat: inv.amountMsat.toString(),
-        priceMsatPerWh: Number(inv.priceMsatPerWh),
+        priceMsatPerWh: inv.priceMsatPerWh.toString(),
         energyFromWh: inv.fromWh,
         energyToWh: inv.toWh,
         issuedAt: new Date(inv.issuedAtMs!).toISOString(),
@@ -118,7 +119,8 @@ describe('a non-payment cut reported through the wall daemon (OCPP 2.0.1)', () =
       store.close();
     }
 
-    // the transaction events: Charging → SuspendedEVSE (with the meter at the cut) → Charging → Ended
+    // the transaction events: Charging → SuspendedEVSE (with the meter at the cut) → Charging → session over
+    // with the cable in (EVConnected) → Ended at the unplug
     const reports = receivedWithTimes(c.received);
     const states = reports
       .filter((x) => x.action === 'TransactionEvent' && !x.what.endsWith('/-'))
@@ -128,7 +130,8 @@ describe('a non-payment cut reported through the wall daemon (OCPP 2.0.1)', () =
       'Updated/Charging',
       'Updated/SuspendedEVSE',
       'Updated/Charging',
-      'Ended/EVConnected',
+      'Updated/EVConnected',
+      'Ended/Idle',
     ]);
     const suspended = reports.find((x) => x.what === 'Updated/SuspendedEVSE')!;
     expect(suspended.payload.triggerReason).toBe('ChargingStateChanged');

@@ -104,6 +104,7 @@ describe('CSMS outage with a kill -9 of the wall daemon in the middle (OCPP 2.0.
     expect(arrivals[receivedBeforeDown]!.call.action).toBe('BootNotification');
 
     await untilBothEnded(r);
+    r.world.unplug(); // the OCPP transaction ends at the unplug
     await r.until(
       'the CSMS got the receipt and the end of the transaction',
       () =>

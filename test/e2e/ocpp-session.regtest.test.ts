@@ -46,6 +46,13 @@ describe('the wall daemon reports a paid session to a CSMS (OCPP 2.0.1, strict s
           .some((c) => (c.payload as { messageId?: string }).messageId === 'SessionReceipt'),
       60_000,
     );
+    // the OCPP transaction ends when the cable is unplugged (TxStopPoint EVConnected)
+    rig.world.unplug();
+    await rig.until(
+      'the CSMS got the end of the transaction',
+      () => csms!.calls('TransactionEvent').some((c) => c.payload.eventType === 'Ended'),
+      60_000,
+    );
     await rig.stop();
     const books = await readBooks(rig.files, connectionFile);
     expect(books.problems).toEqual([]);
@@ -56,6 +63,21 @@ describe('the wall daemon reports a paid session to a CSMS (OCPP 2.0.1, strict s
     const tx = csms.calls('TransactionEvent').map((c) => (c.payload as { eventType: string }).eventType);
     expect(tx[0]).toBe('Started');
     expect(tx).toContain('Ended');
+    // Charging is reported only after the first block was paid (energy flows after it), with an idToken
+    const order = csms.received;
+    const firstPaid = order.findIndex(
+      (c) => c.action === 'DataTransfer' && (c.payload as { messageId?: string }).messageId === 'InvoicePaid',
+    );
+    const charging = order.findIndex(
+      (c) =>
+        c.action === 'TransactionEvent' &&
+        (c.payload.transactionInfo as { chargingState?: string }).chargingState === 'Charging',
+    );
+    expect(firstPaid).toBeGreaterThan(-1);
+    expect(charging).toBeGreaterThan(firstPaid);
+    expect(order[charging]?.payload.idToken).toMatchObject({
+      type: expect.stringMatching(/^(Local|NoAuthorization)$/) as unknown,
+    });
     const dt = csms.calls('DataTransfer').map((c) => c.payload as { messageId: string; data: string });
     const paid = dt
       .filter((d) => d.messageId === 'InvoicePaid')

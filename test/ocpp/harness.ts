@@ -114,7 +114,7 @@ export function dataOf(call: ReceivedCall): JsonObject {
   return JSON.parse(data) as JsonObject;
 }
 
-export const PRICE_MSAT_PER_WH = 250;
+export const PRICE_MSAT_PER_WH = 250n;
 export const BLOCK_WH = 100;
 
 /** A 64-hex payment hash for invoice `seq` of `sessionId` (deterministic test data). */
@@ -130,7 +130,7 @@ export function blockInvoice(sessionId: string, seq: number, meterStartWh: numbe
     sessionId,
     seq,
     paymentHash: paymentHash(sessionId, seq),
-    amountMsat: BigInt(BLOCK_WH * PRICE_MSAT_PER_WH),
+    amountMsat: BigInt(BLOCK_WH) * PRICE_MSAT_PER_WH,
     priceMsatPerWh: PRICE_MSAT_PER_WH,
     energyFromWh: from,
     energyToWh: from + BLOCK_WH,

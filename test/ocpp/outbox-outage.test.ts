@@ -52,7 +52,7 @@ describe('OCPP outbox across CSMS outages', () => {
       atMs: T0 + 270_000,
       receipt: {
         energyWh: 400,
-        paidMsat: BigInt(4 * BLOCK_WH * PRICE_MSAT_PER_WH),
+        paidMsat: BigInt(4 * BLOCK_WH) * PRICE_MSAT_PER_WH,
         invoicesIssued: 4,
         invoicesPaid: 4,
         lastSeq: 3,

@@ -55,12 +55,11 @@ describe('OCPP security profiles', () => {
     csms = await TestCsms.start({ protocols: ['ocpp2.0.1', 'ocpp1.6'], password: PASSWORD, tls: server });
     expect(csms.url).toMatch(/^wss:\/\/localhost:/);
     tmp = tempDb();
-    const m = manualStation(tmp.db, {
-      url: csms.url,
-      identity: 'wall-p2',
-      password: PASSWORD,
-      caPem: server.certPem,
-    });
+    const db = tmp.db;
+    const url = csms.url;
+    const profile2 = (identity: string, caPem: string) =>
+      manualStation(db, { url, identity, password: PASSWORD, caPem });
+    const m = profile2('wall-p2', server.certPem);
     station = m.station;
     station.start();
     await untilOnline(station, m.clock);
@@ -70,17 +69,25 @@ describe('OCPP security profiles', () => {
 
     // a different CA: the station must not talk to this server
     const other = selfSigned(dir, 'other');
-    const m2 = manualStation(tmp.db, {
-      url: csms.url,
-      identity: 'wall-p2b',
-      password: PASSWORD,
-      caPem: other.certPem,
-    });
+    const m2 = profile2('wall-p2b', other.certPem);
     station = m2.station;
     station.start();
     await waitFor(() => station!.status().lastError !== null, 'TLS failure');
     expect(station.status().lastError).toMatch(/certificate|self.signed|verify/i);
     expect(station.status().connected).toBe(false);
     expect(csms.calls('BootNotification')).toHaveLength(1);
+    // the refused certificate is a security event, queued and reported once the right CSMS is reachable
+    expect(station.status().outboxPending).toBe(1);
+    await station.stop();
+    const m3 = profile2('wall-p2', server.certPem);
+    station = m3.station;
+    station.start();
+    await untilOnline(station, m3.clock);
+    await waitFor(() => csms!.calls('SecurityEventNotification').length === 1, 'SecurityEventNotification');
+    expect(csms.calls('SecurityEventNotification')[0]?.payload).toMatchObject({
+      type: 'InvalidCsmsCertificate',
+      techInfo: expect.stringMatching(/certificate|self.signed|verify/i) as unknown,
+    });
+    expect(csms.validationFailures).toEqual([]);
   });
 });

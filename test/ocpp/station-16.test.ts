@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { useStationFixture } from './fixtures.js';
 import {
   BLOCK_WH,
+  blockInvoice,
   PRICE_MSAT_PER_WH,
   dataOf,
   paymentHash,
@@ -49,7 +50,7 @@ describe('OcppStation on OCPP 1.6J', () => {
       atMs: T0 + 190_000,
       receipt: {
         energyWh: 210,
-        paidMsat: BigInt(2 * BLOCK_WH * PRICE_MSAT_PER_WH),
+        paidMsat: BigInt(2 * BLOCK_WH) * PRICE_MSAT_PER_WH,
         invoicesIssued: 2,
         invoicesPaid: 2,
         lastSeq: 1,
@@ -67,7 +68,8 @@ describe('OcppStation on OCPP 1.6J', () => {
       connectorId: 1,
       idTag: 'LIGHTNING',
       meterStart: 7000,
-      timestamp: new Date(T0 + 1000).toISOString(),
+      // the 1.6 transaction starts when energy flows after the first paid block (first meter sample)
+      timestamp: new Date(T0 + 1000 + 15_000).toISOString(),
     });
     const txId = 1000; // the test CSMS numbers 1.6 transactions from 1000
     const meterValues = csms.calls('MeterValues');
@@ -96,11 +98,12 @@ describe('OcppStation on OCPP 1.6J', () => {
       'PowerCutNonPayment',
       'SessionReceipt',
     ]);
-    for (const t of transfers) {
+    for (const [i, t] of transfers.entries()) {
       expect(typeof t.payload.data).toBe('string'); // 1.6 requires a string
       expect(dataOf(t)).toMatchObject({
-        schemaVersion: 1,
-        transactionId: txId,
+        schemaVersion: 2,
+        // the first block is bought before the 1.6 transaction starts (it starts when energy flows)
+        transactionId: i < 2 ? null : txId,
         evseId: 1,
         sessionId: 's-16',
         offline: true,
@@ -119,11 +122,15 @@ describe('OcppStation on OCPP 1.6J', () => {
         reason: 'Other',
       },
     ]);
-    // order: Start first, Stop last
+    // order: the first paid block, then Start, Stop last
     const txCalls = csms.received.filter((c) =>
       ['StartTransaction', 'MeterValues', 'StopTransaction', 'DataTransfer'].includes(c.action),
     );
-    expect(txCalls[0]?.action).toBe('StartTransaction');
+    expect(txCalls.map((c) => c.action).slice(0, 3)).toEqual([
+      'DataTransfer',
+      'DataTransfer',
+      'StartTransaction',
+    ]);
     expect(txCalls.at(-1)?.action).toBe('StopTransaction');
     // after reconnect the connector reports the session finished while the cable is still in
     await waitFor(() => csms.calls('StatusNotification').at(-1)?.payload.status === 'Finishing', 'Finishing');
@@ -140,6 +147,15 @@ describe('OcppStation on OCPP 1.6J', () => {
     await untilOnline(station, clock); // Pending, then Accepted after 20 s of clock
     station.plugged(1, T0);
     station.sessionStarted({ evseId: 1, sessionId: 's-16b', atMs: T0 + 1000, meterStartWh: 0 });
+    // a session with nothing paid yet is Preparing, not Charging
+    await waitFor(() => csms.calls('StatusNotification').at(-1)?.payload.status === 'Preparing', 'Preparing');
+    const block = blockInvoice('s-16b', 0, 0);
+    station.invoiceIssued({ ...block, atMs: T0 + 2000 });
+    station.invoicePaid({ ...block, atMs: T0 + 3000 });
+    station.meterSample({ sessionId: 's-16b', energyWh: 0, powerW: 0, atMs: T0 + 4000 });
+    await untilDrained(station);
+    expect(csms.calls('StartTransaction')).toHaveLength(0); // paid, but no energy flows yet
+    station.meterSample({ sessionId: 's-16b', energyWh: 2, powerW: 7000, atMs: T0 + 5000 });
     await waitFor(() => csms.calls('StatusNotification').at(-1)?.payload.status === 'Charging', 'Charging');
     station.powerCut({ sessionId: 's-16b', reason: 'non-payment', atMs: T0 + 30_000 });
     await waitFor(

@@ -86,7 +86,7 @@ describe('OcppStation on OCPP 2.0.1', () => {
       atMs: T0 + 5000 + 185_000,
       receipt: {
         energyWh: 300,
-        paidMsat: BigInt(3 * BLOCK_WH * PRICE_MSAT_PER_WH),
+        paidMsat: BigInt(3 * BLOCK_WH) * PRICE_MSAT_PER_WH,
         invoicesIssued: 3,
         invoicesPaid: 3,
         lastSeq: 2,
@@ -108,9 +108,10 @@ describe('OcppStation on OCPP 2.0.1', () => {
       ['Ended', 'EVCommunicationLost', 5],
     ]);
     for (const e of events) expect((e.transactionInfo as { transactionId: string }).transactionId).toBe(txId);
+    // Charging is reported when energy flows after the first paid block (the first meter sample, 15 s in)
     expect(events[1]?.meterValue).toEqual([
       {
-        timestamp: new Date(T0 + 5000).toISOString(),
+        timestamp: new Date(T0 + 5000 + 15_000).toISOString(),
         sampledValue: [
           {
             value: 12_000,
@@ -158,15 +159,15 @@ describe('OcppStation on OCPP 2.0.1', () => {
     for (const c of transfers) expect(c.payload.vendorId).toBe('org.boltcharge');
     const paid1 = dataOf(transfers[3]!);
     expect(paid1).toMatchObject({
-      schemaVersion: 1,
+      schemaVersion: 2,
       messageId: 'InvoicePaid',
       transactionId: txId,
       evseId: 1,
       sessionId: 's-full',
       seq: 1,
       paymentHash: paymentHash('s-full', 1),
-      amountMsat: String(BLOCK_WH * PRICE_MSAT_PER_WH),
-      priceMsatPerWh: PRICE_MSAT_PER_WH,
+      amountMsat: String(BigInt(BLOCK_WH) * PRICE_MSAT_PER_WH),
+      priceMsatPerWh: String(PRICE_MSAT_PER_WH),
       energyFromWh: 12_100,
       energyToWh: 12_200,
       timestamp: new Date(T0 + 5000 + 60_000 + 3000).toISOString(),
@@ -177,7 +178,7 @@ describe('OcppStation on OCPP 2.0.1', () => {
     expect(dataOf(transfers[6]!)).toMatchObject({
       messageId: 'SessionReceipt',
       transactionId: txId,
-      amountMsat: String(3 * BLOCK_WH * PRICE_MSAT_PER_WH),
+      amountMsat: String(BigInt(3 * BLOCK_WH) * PRICE_MSAT_PER_WH),
       energyFromWh: 12_000,
       energyToWh: 12_300,
       energyWh: 300,
@@ -196,7 +197,7 @@ describe('OcppStation on OCPP 2.0.1', () => {
     expect(station.status().validationFailures).toBe(0);
   });
 
-  it('reports a non-payment cut as SuspendedEVSE plus PowerCutNonPayment, then ends LocalOutOfCredit', async () => {
+  it('reports a non-payment cut as SuspendedEVSE plus PowerCutNonPayment, then ends LocalOutOfCredit at unplug', async () => {
     const { csms, station, clock } = fx;
     station.start();
     await untilOnline(station, clock);
@@ -205,7 +206,7 @@ describe('OcppStation on OCPP 2.0.1', () => {
     const unpaid = {
       seq: 1,
       paymentHash: paymentHash('s-cut', 1),
-      amountMsat: BigInt(BLOCK_WH * PRICE_MSAT_PER_WH),
+      amountMsat: BigInt(BLOCK_WH) * PRICE_MSAT_PER_WH,
       priceMsatPerWh: PRICE_MSAT_PER_WH,
       energyFromWh: 600,
       energyToWh: 700,
@@ -226,7 +227,7 @@ describe('OcppStation on OCPP 2.0.1', () => {
       atMs: T0 + 140_000,
       receipt: {
         energyWh: 112,
-        paidMsat: BigInt(BLOCK_WH * PRICE_MSAT_PER_WH),
+        paidMsat: BigInt(BLOCK_WH) * PRICE_MSAT_PER_WH,
         invoicesIssued: 2,
         invoicesPaid: 1,
         lastSeq: 1,
@@ -244,12 +245,25 @@ describe('OcppStation on OCPP 2.0.1', () => {
       triggerReason: 'ChargingStateChanged',
       meterValue: [{ sampledValue: [{ value: 612, context: 'Interruption.Begin' }] }],
     });
+    // the session is over but the cable is still in: the transaction goes on (EVConnected) until the unplug
     expect(events.at(-1)).toMatchObject({
-      eventType: 'Ended',
-      triggerReason: 'Deauthorized',
-      transactionInfo: { stoppedReason: 'LocalOutOfCredit', chargingState: 'EVConnected' },
+      eventType: 'Updated',
+      triggerReason: 'ChargingStateChanged',
+      transactionInfo: { chargingState: 'EVConnected' },
+      meterValue: [{ sampledValue: [{ value: 612 }] }],
     });
-    expect(events.map((e) => e.seqNo)).toEqual(events.map((_, i) => i));
+    // cable still plugged after the session: connector stays Occupied
+    expect(csms.calls('StatusNotification').at(-1)?.payload.connectorStatus).toBe('Occupied');
+    station.unplugged(1, T0 + 150_000);
+    await untilDrained(station);
+    const all = csms.calls('TransactionEvent').map((c) => c.payload);
+    expect(all.at(-1)).toMatchObject({
+      eventType: 'Ended',
+      triggerReason: 'EVCommunicationLost',
+      transactionInfo: { stoppedReason: 'LocalOutOfCredit', chargingState: 'Idle' },
+      meterValue: [{ sampledValue: [{ value: 612, context: 'Transaction.End' }] }],
+    });
+    expect(all.map((e) => e.seqNo)).toEqual(all.map((_, i) => i));
     const cut = csms.calls('DataTransfer').find((c) => c.payload.messageId === 'PowerCutNonPayment');
     expect(dataOf(cut!)).toMatchObject({
       seq: 1,
@@ -261,8 +275,10 @@ describe('OcppStation on OCPP 2.0.1', () => {
       meterWh: 612,
       timestamp: new Date(T0 + 80_000).toISOString(),
     });
-    // cable still plugged after the session: connector stays Occupied
-    expect(csms.calls('StatusNotification').at(-1)?.payload.connectorStatus).toBe('Occupied');
+    await waitFor(
+      () => csms.calls('StatusNotification').at(-1)?.payload.connectorStatus === 'Available',
+      'Available after the unplug',
+    );
     expect(csms.validationFailures).toEqual([]);
   });
 
@@ -323,8 +339,10 @@ describe('OcppStation on OCPP 2.1 (optional)', () => {
       });
       station.unplugged(1, T0 + 200_000);
       await untilDrained(station);
+      // Started, Charging, 2 periodic samples, SuspendedEVSE, session over (EVConnected), Ended at unplug
       expect(csms.calls('TransactionEvent').map((c) => c.payload.eventType)).toEqual([
         'Started',
+        'Updated',
         'Updated',
         'Updated',
         'Updated',
@@ -369,7 +387,7 @@ describe('OcppStation boot Rejected', () => {
 
 describe('OcppStation TriggerMessage', () => {
   it.each(['ocpp2.0.1', 'ocpp1.6'] as const)(
-    '%s: sends Heartbeat and StatusNotification on request, NotImplemented otherwise',
+    '%s: sends Heartbeat, StatusNotification and MeterValues on request',
     async (protocol) => {
       const fx = await startStationFixture({ protocols: [protocol] }, { identity: 'wall-trig' });
       const { csms, station, clock } = fx;
@@ -385,7 +403,9 @@ describe('OcppStation TriggerMessage', () => {
         expect(await trigger('StatusNotification', evse)).toEqual({ status: 'Accepted' });
         await waitFor(() => csms.calls('StatusNotification').length === 2, 'triggered StatusNotification');
         expect(await trigger('BootNotification')).toEqual({ status: 'Rejected' }); // already accepted
-        expect(await trigger('MeterValues')).toEqual({ status: 'NotImplemented' });
+        station.meterReading(1, 1234, 0, T0);
+        expect(await trigger('MeterValues', evse)).toEqual({ status: 'Accepted' });
+        await waitFor(() => csms.calls('MeterValues').length === 1, 'triggered MeterValues');
         expect(csms.validationFailures).toEqual([]);
       } finally {
         await stopStationFixture(fx);

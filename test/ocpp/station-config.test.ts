@@ -12,7 +12,7 @@ const base = { url: 'ws://127.0.0.1:9/ocpp', identity: 'wall-1' };
 describe('OCPP station configuration', () => {
   it('applies defaults', () => {
     const c = resolveStationConfig(base);
-    expect(c.protocols).toEqual(['ocpp2.0.1', 'ocpp1.6']);
+    expect(c.protocols).toEqual(['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6']);
     expect(c.vendorId).toBe('org.boltcharge');
     expect(c.evses).toEqual([{ evseId: 1, connectorId: 1 }]);
     expect(c.meterIntervalSec).toBe(60);
@@ -63,7 +63,7 @@ describe('OCPP station daemon calls', () => {
         seq: 0,
         paymentHash: 'ab'.repeat(32),
         amountMsat: 2500n,
-        priceMsatPerWh: 25,
+        priceMsatPerWh: 25n,
         energyFromWh: 10,
         energyToWh: 110,
         atMs: 4000,
@@ -74,7 +74,7 @@ describe('OCPP station daemon calls', () => {
       const rows = tmp.db.prepare('SELECT message_key, offline FROM ocpp_outbox ORDER BY id').all();
       expect(rows).toEqual([
         { message_key: expect.stringMatching(/^tx:.*:plugged$/) as unknown, offline: 1 },
-        { message_key: 'session:s:started', offline: 1 },
+        // no Charging before a paid block and flowing energy
         { message_key: 'session:s:InvoiceIssued:0', offline: 1 },
       ]);
     } finally {

@@ -155,8 +155,9 @@ describe('OCPP outbox across a crash', () => {
     const got = receivedReports(csms.received);
     expect(got).toEqual(expected);
     expect(new Set(got.map((r) => r.key)).size).toBe(got.length);
-    // 4 blocks x (issued, paid, one periodic report) + plugged + started + cut (2) + receipt + ended
-    expect(got).toHaveLength(4 * 3 + 2 + 2 + 2);
+    // 4 blocks x (issued, paid, one periodic report) + plugged + charging + cut (2) + receipt + session over
+    // (cable still in) + ended at unplug
+    expect(got).toHaveLength(4 * 3 + 2 + 2 + 3);
     expect(got.slice(0, onlineCount).every((r) => !r.offline)).toBe(true);
     expect(got.slice(onlineCount).every((r) => r.offline)).toBe(true);
     const events = csms.calls('TransactionEvent').map((c) => c.payload);

@@ -41,6 +41,8 @@ export interface TestCsmsOptions {
    * the connection without answering (the reply is lost in flight). Default: answer normally.
    */
   misbehave?: (call: ReceivedCall) => 'error' | 'drop' | undefined;
+  /** TransactionEvent reply per request (default `{}`), e.g. a 2.1 `transactionLimit` */
+  transactionEventReply?: (payload: JsonObject) => JsonObject;
   /** DataTransfer status per messageId (default Accepted) */
   dataTransferStatus?: (
     messageId: string,
@@ -230,11 +232,18 @@ export class TestCsms {
               typeof payload.messageId === 'string' ? payload.messageId : '',
             ) ?? 'Accepted',
         };
-      case 'StatusNotification':
       case 'TransactionEvent':
+        return this.options.transactionEventReply?.(payload) ?? {};
+      case 'StatusNotification':
       case 'MeterValues':
       case 'StopTransaction':
       case 'NotifyDisplayMessages':
+      case 'NotifyReport':
+      case 'SecurityEventNotification':
+      case 'FirmwareStatusNotification':
+      case 'LogStatusNotification':
+      case 'DiagnosticsStatusNotification':
+      case 'PublishFirmwareStatusNotification':
         return {};
       default:
         throw new Error(`test CSMS does not handle ${action}`);

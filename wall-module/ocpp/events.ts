@@ -5,13 +5,32 @@
  */
 
 /** Why the station ended a transaction (OCPP 2.x `stoppedReason` names). */
-export type StopReason = 'LocalOutOfCredit' | 'EVDisconnected' | 'Local' | 'PowerLoss' | 'Reboot' | 'Other';
+export type StopReason =
+  | 'LocalOutOfCredit'
+  | 'EVDisconnected'
+  | 'Local'
+  | 'Remote'
+  | 'PowerLoss'
+  | 'Reboot'
+  | 'EnergyLimitReached'
+  | 'TimeLimitReached'
+  | 'Other';
 
 /** Why power was cut while the cable stays plugged. */
 export type PowerCutReason = 'non-payment' | 'vehicle-request' | 'fault' | 'other';
 
+/** Security events this station reports (OCPP 2.x part 2 appendix, Security events). */
+export type SecurityEventType =
+  | 'StartupOfTheDevice'
+  | 'ResetOrReboot'
+  | 'ReconfigurationOfSecurityParameters'
+  | 'TamperDetectionActivated'
+  | 'InvalidMessages'
+  | 'InvalidCsmsCertificate';
+
 /** DataTransfer messageIds of the Lightning report. */
-export type LightningMessageId = 'InvoiceIssued' | 'InvoicePaid' | 'PowerCutNonPayment' | 'SessionReceipt';
+export type LightningMessageId =
+  'InvoiceIssued' | 'InvoicePaid' | 'PowerCutNonPayment' | 'SessionReceipt' | 'VehicleNodeKey';
 
 /** Fields of one Lightning report (`lightning-report.ts` renders them as the DataTransfer `data` text). */
 export interface LightningReportFields {
@@ -21,7 +40,8 @@ export interface LightningReportFields {
   paymentHash: string | null;
   /** msat, decimal string (bigint-safe) */
   amountMsat: string | null;
-  priceMsatPerWh: number | null;
+  /** msat per Wh, decimal string (bigint-safe) */
+  priceMsatPerWh: string | null;
   energyFromWh: number | null;
   energyToWh: number | null;
   /** when the reported fact happened, ms since epoch */
@@ -41,8 +61,28 @@ interface Base {
 }
 
 export type StationEvent =
-  | (Base & { kind: 'EvPlugged' })
-  | (Base & { kind: 'ChargingStarted'; sessionId: string; meterStartWh: number; newTransaction: boolean })
+  | (Base & { kind: 'EvPlugged'; meterWh?: number; remoteStartId?: number })
+  | (Base & {
+      kind: 'ChargingStarted';
+      sessionId: string;
+      meterStartWh: number;
+      newTransaction: boolean;
+      remoteStartId?: number;
+      /** the car's key (hex): 2.0.1 idToken `Local` = its first 36 characters (absent: `NoAuthorization`) */
+      payerKey?: string;
+      /** the first paid invoice's payment hash: 2.1 idToken `DirectPayment` */
+      paymentHash?: string;
+    })
+  /** a 2.x Updated event the CSMS caused (remote start on an open transaction, TriggerMessage) */
+  | (Base & {
+      kind: 'TxUpdated';
+      triggerReason: 'RemoteStart' | 'Trigger';
+      chargingState: string;
+      remoteStartId?: number;
+      energyWh: number | null;
+    })
+  /** a security event (txKey empty: not part of a transaction) */
+  | (Base & { kind: 'SecurityEvent'; type: SecurityEventType; techInfo?: string })
   | (Base & { kind: 'MeterSample'; energyWh: number; powerW: number })
   | (Base & { kind: 'ChargingSuspended'; reason: PowerCutReason; energyWh: number | null })
   | (Base & { kind: 'ChargingResumed'; energyWh: number | null })
@@ -50,7 +90,17 @@ export type StationEvent =
       kind: 'TransactionEnded';
       reason: StopReason;
       meterStopWh: number | null;
-      /** true when a paid session (1.6 StartTransaction) was part of this transaction */
+      /** true when a 1.6 StartTransaction was sent for this transaction and no StopTransaction yet */
+      hadSession: boolean;
+      /** ended by the unplug (2.x chargingState Idle, trigger EVCommunicationLost) */
+      cableGone?: boolean;
+    })
+  /** the Lightning session ended while the cable stays plugged: 2.x Updated (EVConnected), 1.6 StopTransaction */
+  | (Base & {
+      kind: 'SessionFinished';
+      reason: StopReason;
+      meterStopWh: number;
+      /** true when a 1.6 StartTransaction was sent for the session */
       hadSession: boolean;
     })
   | (Base & { kind: 'Lightning'; messageId: LightningMessageId; fields: LightningReportFields });

@@ -18,8 +18,16 @@
  *    They throw only `OcppArgumentInvalid` (a daemon bug: unknown EVSE, negative energy, bad payment hash).
  * 4. Status page: embed `await ocpp.renderDisplayMessagesHtml()` (an HTML fragment; QR codes as inline SVG
  *    images) and show `ocpp.status()` (connected, protocol, boot, outboxPending, lastError).
+ * 5. CSMS commands: `ocpp.attachControl(control)` once the daemon runs (`wallStationControl(daemon, evseId,
+ *    reset)` adapts a WallDaemon: its arbiter, `requestStop`, a restart hook). Without it, commands that need the
+ *    daemon are answered Rejected. Apply a tariff the CSMS changed with `tariffWithCsmsChanges(db, tariff)`
+ *    before building the seller. Report `meterReading`, `securityEvent`, and call `availabilityChanged()` when
+ *    the connector's owner changes.
  */
 export { OcppStation } from './station.js';
+export { wallStationControl } from './station-control.js';
+export type { StationControl, RemoteStopReason, WallDaemonSurface } from './station-control.js';
+export { tariffWithCsmsChanges } from './device-model-defs.js';
 export type { OcppStationOptions, InvoiceFacts, SessionReceipt, OcppStationStatus } from './station.js';
 export { migrateOcppTables } from './schema.js';
 export type { DisplayMessage, MessageFormat, MessagePriority } from './display-messages.js';

@@ -1,11 +1,11 @@
 /**
  * The Lightning side of a session as DataTransfer `data`: JSON text (a string in every OCPP version, because
- * 1.6 requires a string), versioned by `schemaVersion`, with amounts in msat as decimal strings.
+ * 1.6 requires a string), versioned by `schemaVersion`, with amounts and prices in msat as decimal strings.
  */
 import type { LightningMessageId, LightningReportFields } from './events.js';
 
 /** Version of the `data` JSON layout; bump on any incompatible change. */
-export const LIGHTNING_REPORT_SCHEMA_VERSION = 1;
+export const LIGHTNING_REPORT_SCHEMA_VERSION = 2;
 
 /** The parsed `data` of a Lightning DataTransfer (what a CSMS receives). */
 export interface LightningReportData {
@@ -20,7 +20,8 @@ export interface LightningReportData {
   seq: number | null;
   paymentHash: string | null;
   amountMsat: string | null;
-  priceMsatPerWh: number | null;
+  /** msat per Wh, decimal string (schema 2; schema 1 had a number) */
+  priceMsatPerWh: string | null;
   energyFromWh: number | null;
   energyToWh: number | null;
   /** ISO 8601 UTC time of the reported fact */

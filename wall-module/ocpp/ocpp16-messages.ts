@@ -5,7 +5,7 @@
  */
 import type { OutboxEntry, StopReason } from './events.js';
 import { renderLightningReport } from './lightning-report.js';
-import type { BuiltMessage, StationIdentity } from './ocpp201-messages.js';
+import { securityEvent, type BuiltMessage, type StationIdentity } from './ocpp201-messages.js';
 import type { TransactionRecord } from './transactions.js';
 import type { JsonObject } from './types.js';
 
@@ -41,6 +41,9 @@ const STOP_REASON_16: Record<StopReason, string> = {
   LocalOutOfCredit: 'Other',
   EVDisconnected: 'EVDisconnected',
   Local: 'Local',
+  Remote: 'Remote',
+  EnergyLimitReached: 'Other',
+  TimeLimitReached: 'Other',
   PowerLoss: 'PowerLoss',
   Reboot: 'Reboot',
   Other: 'Other',
@@ -74,6 +77,10 @@ export function transactionMessage16(
       });
       return { action: 'DataTransfer', payload: { vendorId, messageId: ev.messageId, data } };
     }
+    case 'SecurityEvent':
+      return { action: 'SecurityEventNotification', payload: securityEvent(ev) };
+    case 'TxUpdated':
+      return { notApplicable: '1.6 has no transaction update event' };
     case 'EvPlugged':
       return { notApplicable: '1.6 starts the transaction with the paid session' };
     case 'ChargingSuspended':
@@ -111,6 +118,7 @@ export function transactionMessage16(
       if (txId !== null) payload.transactionId = txId;
       return { action: 'MeterValues', payload };
     }
+    case 'SessionFinished':
     case 'TransactionEnded': {
       if (!ev.hadSession) return { notApplicable: 'no 1.6 transaction (no paid session)' };
       if (txId === null) return { notApplicable: 'StartTransaction was never acknowledged' };

@@ -44,6 +44,28 @@ export function statusNotification201(
   return { timestamp: iso(atMs), connectorStatus: status, evseId, connectorId };
 }
 
+/**
+ * @param ev a security event
+ * @returns SecurityEventNotificationRequest payload (the same in 1.6's security extension, 2.0.1 and 2.1)
+ */
+export function securityEvent(ev: { type: string; atMs: number; techInfo?: string }): JsonObject {
+  const payload: JsonObject = { type: ev.type, timestamp: iso(ev.atMs) };
+  if (ev.techInfo !== undefined) payload.techInfo = ev.techInfo.slice(0, 255);
+  return payload;
+}
+
+/**
+ * The idToken of a paid session: 2.1 `DirectPayment` with the first paid invoice's payment hash; 2.0.1 `Local`
+ * with the first 36 characters of the car's key (the full key follows in DataTransfer `VehicleNodeKey`), or
+ * `NoAuthorization` when neither is known.
+ */
+function idTokenOf(ev: { payerKey?: string; paymentHash?: string }, version: string): JsonObject {
+  if (version === 'ocpp2.1' && ev.paymentHash !== undefined)
+    return { idToken: ev.paymentHash, type: 'DirectPayment' };
+  if (ev.payerKey !== undefined) return { idToken: ev.payerKey.slice(0, 36), type: 'Local' };
+  return { idToken: '', type: 'NoAuthorization' };
+}
+
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -65,6 +87,9 @@ const TRIGGER_ON_STOP: Record<StopReason, string> = {
   LocalOutOfCredit: 'Deauthorized',
   EVDisconnected: 'EVCommunicationLost',
   Local: 'StopAuthorized',
+  Remote: 'RemoteStop',
+  EnergyLimitReached: 'EnergyLimitReached',
+  TimeLimitReached: 'TimeLimitReached',
   PowerLoss: 'AbnormalCondition',
   Reboot: 'ResetCommand',
   Other: 'AbnormalCondition',
@@ -75,10 +100,16 @@ const TRIGGER_ON_STOP: Record<StopReason, string> = {
  *
  * @param entry the outbox entry (event, seqNo, offline flag, idempotent key)
  * @param vendorId DataTransfer vendorId
- * @returns TransactionEvent or DataTransfer CALL
+ * @param version negotiated version (the idToken differs: 2.1 has `DirectPayment`)
+ * @returns TransactionEvent, SecurityEventNotification or DataTransfer CALL
  */
-export function transactionMessage201(entry: OutboxEntry, vendorId: string): BuiltMessage {
+export function transactionMessage201(
+  entry: OutboxEntry,
+  vendorId: string,
+  version: 'ocpp2.0.1' | 'ocpp2.1' = 'ocpp2.0.1',
+): BuiltMessage {
   const ev = entry.event;
+  if (ev.kind === 'SecurityEvent') return { action: 'SecurityEventNotification', payload: securityEvent(ev) };
   if (ev.kind === 'Lightning') {
     const data = renderLightningReport(ev.messageId, ev.fields, {
       transactionId: ev.txKey,
@@ -101,16 +132,29 @@ export function transactionMessage201(entry: OutboxEntry, vendorId: string): Bui
     return payload;
   };
   switch (ev.kind) {
-    case 'EvPlugged':
-      return {
-        action: 'TransactionEvent',
-        payload: base('Started', 'CablePluggedIn', { chargingState: 'EVConnected' }),
-      };
+    case 'EvPlugged': {
+      const info: JsonObject = { chargingState: 'EVConnected' };
+      if (ev.remoteStartId !== undefined) info.remoteStartId = ev.remoteStartId;
+      const payload = base('Started', 'CablePluggedIn', info);
+      if (ev.meterWh !== undefined)
+        payload.meterValue = meter(ev.atMs, [energy(ev.meterWh, 'Transaction.Begin')]);
+      return { action: 'TransactionEvent', payload };
+    }
     case 'ChargingStarted': {
+      const info: JsonObject = { chargingState: 'Charging' };
+      if (ev.remoteStartId !== undefined) info.remoteStartId = ev.remoteStartId;
       const payload = ev.newTransaction
-        ? base('Started', 'Authorized', { chargingState: 'Charging' })
-        : base('Updated', 'ChargingStateChanged', { chargingState: 'Charging' });
+        ? base('Started', 'Authorized', info)
+        : base('Updated', 'ChargingStateChanged', info);
+      payload.idToken = idTokenOf(ev, version);
       payload.meterValue = meter(ev.atMs, [energy(ev.meterStartWh, 'Transaction.Begin')]);
+      return { action: 'TransactionEvent', payload };
+    }
+    case 'TxUpdated': {
+      const info: JsonObject = { chargingState: ev.chargingState };
+      if (ev.remoteStartId !== undefined) info.remoteStartId = ev.remoteStartId;
+      const payload = base('Updated', ev.triggerReason, info);
+      if (ev.energyWh !== null) payload.meterValue = meter(ev.atMs, [energy(ev.energyWh, 'Trigger')]);
       return { action: 'TransactionEvent', payload };
     }
     case 'MeterSample': {
@@ -138,9 +182,18 @@ export function transactionMessage201(entry: OutboxEntry, vendorId: string): Bui
         payload.meterValue = meter(ev.atMs, [energy(ev.energyWh, 'Interruption.End')]);
       return { action: 'TransactionEvent', payload };
     }
+    case 'SessionFinished': {
+      const limit = ev.reason === 'EnergyLimitReached' || ev.reason === 'TimeLimitReached';
+      const payload = base('Updated', limit ? TRIGGER_ON_STOP[ev.reason] : 'ChargingStateChanged', {
+        chargingState: 'EVConnected',
+      });
+      payload.meterValue = meter(ev.atMs, [energy(ev.meterStopWh, 'Other')]);
+      return { action: 'TransactionEvent', payload };
+    }
     case 'TransactionEnded': {
-      const payload = base('Ended', TRIGGER_ON_STOP[ev.reason], {
-        chargingState: ev.reason === 'EVDisconnected' ? 'Idle' : 'EVConnected',
+      const gone = ev.cableGone === true || ev.reason === 'EVDisconnected';
+      const payload = base('Ended', gone ? 'EVCommunicationLost' : TRIGGER_ON_STOP[ev.reason], {
+        chargingState: gone ? 'Idle' : 'EVConnected',
         stoppedReason: ev.reason,
       });
       if (ev.meterStopWh !== null)

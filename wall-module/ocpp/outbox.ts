@@ -47,6 +47,20 @@ export class Outbox {
     return this.db.prepare('SELECT 1 FROM ocpp_outbox WHERE message_key = ?').get(messageKey) !== undefined;
   }
 
+  /**
+   * @param prefix start of an idempotent message key (e.g. `session:<id>:InvoicePaid:`)
+   * @returns the oldest message (done or not) whose key starts with it
+   */
+  firstWithPrefix(prefix: string): OutboxEntry | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT id, message_key, event, seq_no, offline, attempts, created_at_ms
+         FROM ocpp_outbox WHERE substr(message_key, 1, length(?)) = ? ORDER BY id LIMIT 1`,
+      )
+      .get(prefix, prefix) as OutboxRow | undefined;
+    return row ? entryOf(row) : undefined;
+  }
+
   /** @returns the oldest message not yet done, or undefined when the outbox is drained */
   head(): OutboxEntry | undefined {
     const row = this.db
@@ -55,16 +69,7 @@ export class Outbox {
          FROM ocpp_outbox WHERE done_at_ms IS NULL ORDER BY id LIMIT 1`,
       )
       .get() as OutboxRow | undefined;
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      messageKey: row.message_key,
-      event: JSON.parse(row.event) as StationEvent,
-      seqNo: row.seq_no ?? 0,
-      offline: row.offline === 1,
-      attempts: row.attempts,
-      createdAtMs: row.created_at_ms,
-    };
+    return row ? entryOf(row) : undefined;
   }
 
   /** Records a failed attempt (the message stays at the head). @returns the attempt count after this one */
@@ -96,11 +101,27 @@ export class Outbox {
       .run(beforeMs).changes;
   }
 
-  /** @returns the number of messages not yet done */
-  pendingCount(): number {
-    const row = this.db.prepare('SELECT COUNT(*) AS n FROM ocpp_outbox WHERE done_at_ms IS NULL').get() as {
-      n: number;
-    };
+  /** @returns the number of messages not yet done (of one transaction when `txKey` is given) */
+  pendingCount(txKey?: string): number {
+    const row = (
+      txKey === undefined
+        ? this.db.prepare('SELECT COUNT(*) AS n FROM ocpp_outbox WHERE done_at_ms IS NULL').get()
+        : this.db
+            .prepare('SELECT COUNT(*) AS n FROM ocpp_outbox WHERE done_at_ms IS NULL AND tx_key = ?')
+            .get(txKey)
+    ) as { n: number };
     return row.n;
   }
+}
+
+function entryOf(row: OutboxRow): OutboxEntry {
+  return {
+    id: row.id,
+    messageKey: row.message_key,
+    event: JSON.parse(row.event) as StationEvent,
+    seqNo: row.seq_no ?? 0,
+    offline: row.offline === 1,
+    attempts: row.attempts,
+    createdAtMs: row.created_at_ms,
+  };
 }

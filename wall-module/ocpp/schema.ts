@@ -3,6 +3,7 @@
  * message is committed in the same file as the session it reports.
  */
 import type { Database } from 'better-sqlite3';
+import { VARIABLES_TABLE_SQL } from './device-model.js';
 
 /**
  * Creates the OCPP tables if they do not exist. Idempotent: the wall store runs it in its migrations, and the
@@ -14,6 +15,7 @@ import type { Database } from 'better-sqlite3';
  *   seqNo counter and the 1.6 transactionId once StartTransaction's reply arrived.
  * - `ocpp_evses`: whether a cable is plugged into each EVSE (connector status after a restart).
  * - `ocpp_display_messages`: messages set by the CSMS with SetDisplayMessage.
+ * - `ocpp_variables`: device model values the CSMS set (GetVariables/SetVariables, 1.6 Get/ChangeConfiguration).
  *
  * @param db better-sqlite3 database of the wall store
  */
@@ -67,5 +69,11 @@ export function migrateOcppTables(db: Database): void {
       display_instance TEXT,
       received_at_ms INTEGER NOT NULL
     );
+    ${VARIABLES_TABLE_SQL}
   `);
+  // added with the device model: why the Lightning session of a still-open transaction ended (the
+  // transaction itself ends at unplug)
+  const columns = db.prepare('PRAGMA table_info(ocpp_transactions)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'stop_reason'))
+    db.exec('ALTER TABLE ocpp_transactions ADD COLUMN stop_reason TEXT');
 }

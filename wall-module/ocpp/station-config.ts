@@ -24,6 +24,8 @@ export interface ResolvedStationConfig {
   maxAttempts: number;
   pingIntervalSec: number;
   outboxRetentionDays: number;
+  remoteStart: 'vehicle' | 'walkup' | 'off';
+  qrPayment: OcppStationConfig['qrPayment'];
 }
 
 function check(ok: boolean, message: string): void {
@@ -64,7 +66,7 @@ export function resolveStationConfig(config: OcppStationConfig): ResolvedStation
       'password must be 1-64 characters (OCPP 2.0.1 asks for 16-40)',
     );
   check(config.caPem === undefined || url.protocol === 'wss:', 'caPem is only meaningful with a wss:// url');
-  const protocols = config.protocols ?? ['ocpp2.0.1', 'ocpp1.6'];
+  const protocols = config.protocols ?? ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'];
   check(protocols.length > 0, 'protocols must name at least one OCPP version');
   for (const p of protocols) check(['ocpp1.6', 'ocpp2.0.1', 'ocpp2.1'].includes(p), `unknown protocol ${p}`);
   const vendorId = config.vendorId ?? 'org.boltcharge';
@@ -109,7 +111,11 @@ export function resolveStationConfig(config: OcppStationConfig): ResolvedStation
   check(Number.isInteger(maxAttempts) && maxAttempts >= 1, 'maxAttempts must be an integer >= 1');
   const pingIntervalSec = config.pingIntervalSec ?? 30;
   check(Number.isFinite(pingIntervalSec) && pingIntervalSec >= 0, 'pingIntervalSec must be >= 0');
+  const remoteStart = config.remoteStart ?? 'vehicle';
+  check(['vehicle', 'walkup', 'off'].includes(remoteStart), `remoteStart must be vehicle, walkup or off`);
   return {
+    remoteStart,
+    qrPayment: config.qrPayment,
     url: config.url,
     identity: config.identity,
     password: config.password,

@@ -22,6 +22,7 @@ import type {
   LightningMessageId,
   LightningReportFields,
   PowerCutReason,
+  SecurityEventType,
   StationEvent,
   StopReason,
 } from './events.js';
@@ -42,6 +43,17 @@ import {
 import { Outbox, type OutboxOutcome } from './outbox.js';
 import type { HandlerReply, RpcLink } from './rpc-link.js';
 import { migrateOcppTables } from './schema.js';
+import { DeviceModel, type ReportBase, type VariableChange } from './device-model.js';
+import { stationVariables, VENDOR_COMPONENT } from './device-model-defs.js';
+import {
+  changeConfiguration16,
+  getConfiguration16,
+  getVariables,
+  notifyReportParts,
+  setVariables,
+} from './device-model-requests.js';
+import { availabilityOf, type StationControl } from './station-control.js';
+import { checkPaymentQr } from '../../payments/emv/payment-qr.js';
 import { resolveStationConfig, type ResolvedStationConfig } from './station-config.js';
 import { TransactionStore, type TransactionRecord } from './transactions.js';
 import {
@@ -71,7 +83,7 @@ export interface InvoiceFacts {
   /** invoice amount, msat */
   amountMsat: bigint;
   /** price, msat per Wh */
-  priceMsatPerWh: number;
+  priceMsatPerWh: bigint;
   /** energy the invoice pays for: meter reading range, Wh */
   energyFromWh: number;
   energyToWh: number;
@@ -90,7 +102,8 @@ export interface SessionReceipt {
   invoicesPaid: number;
   /** sequence number of the last invoice, if any */
   lastSeq: number | null;
-  priceMsatPerWh: number | null;
+  /** price, msat per Wh */
+  priceMsatPerWh: bigint | null;
 }
 
 /** What the status page can show about the CSMS link. */
@@ -107,6 +120,13 @@ export interface OcppStationStatus {
 }
 
 type BootState = OcppStationStatus['boot'];
+
+/** Node's TLS errors for a CSMS certificate that does not verify (self-signed, unknown CA, expired, wrong name). */
+const CERTIFICATE_FAILURE =
+  /certificate|self[- ]signed|unable to verify|UNABLE_TO_GET_ISSUER|CERT_|ERR_TLS_CERT_ALTNAME_INVALID/i;
+
+/** Variables per NotifyReport message (a GetBaseReport answer comes in parts of this size). */
+const REPORT_PART_SIZE = 20;
 
 function nonNegativeInt(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0)
@@ -138,6 +158,24 @@ export class OcppStation {
   private validationFailures = 0;
   private lastError: string | null = null;
   private readonly lastStatus = new Map<number, string>();
+  private readonly model: DeviceModel;
+  private meterIntervalSec: number;
+  private control: StationControl | undefined;
+  /** last meter reading per EVSE (TriggerMessage MeterValues) */
+  private readonly lastReading = new Map<number, { energyWh: number; powerW: number; atMs: number }>();
+  /** accepted remote starts waiting for a vehicle session, per EVSE */
+  private readonly remoteStarts = new Map<number, { remoteStartId: number; expiresAtMs: number }>();
+  /** sessions the CSMS asked to stop (their end is reported as `Remote`) */
+  private readonly remoteStops = new Set<string>();
+  /** the car's key per session (from sessionStarted until Charging is reported) */
+  private readonly payerKeys = new Map<string, string>();
+  private pendingReset: 'Immediate' | 'OnIdle' | undefined;
+  /** sessions stopped because a CSMS transactionLimit was reached, with the stop reason */
+  private readonly limitStops = new Map<string, StopReason>();
+  /** EVSEs reserved by NotifyWebPaymentStarted until (ms since epoch) */
+  private readonly webPaymentLocks = new Map<number, number>();
+  /** an InvalidCsmsCertificate event was queued since the last successful connection */
+  private certificateFailureNoted = false;
 
   /**
    * @param options clock, wall-store database, configuration (validated here), logger
@@ -153,12 +191,28 @@ export class OcppStation {
     this.txs = new TransactionStore(this.db);
     this.displays = new DisplayMessageStore(this.db);
     this.heartbeatSec = this.config.heartbeatFallbackSec;
+    this.model = new DeviceModel(
+      this.db,
+      stationVariables(this.config, options.config.tariff, {
+        availability: (evseId) => this.availability(evseId),
+        heartbeatSec: () => this.heartbeatSec,
+        meterIntervalSec: () => this.meterIntervalSec,
+      }),
+      () => this.clock.now(),
+    );
+    const storedInterval = this.model.stored({
+      component: 'SampledDataCtrlr',
+      variable: 'TxUpdatedInterval',
+    });
+    this.meterIntervalSec =
+      storedInterval !== undefined ? Number(storedInterval) : this.config.meterIntervalSec;
+    const storedPassword = this.model.stored({ component: 'SecurityCtrlr', variable: 'BasicAuthPassword' });
     this.connection = new OcppConnection(
       this.clock,
       {
         url: this.config.url,
         identity: this.config.identity,
-        password: this.config.password,
+        password: storedPassword ?? this.config.password,
         caPem: this.config.caPem,
         protocols: this.config.protocols,
         callTimeoutMs: this.config.callTimeoutMs,
@@ -170,7 +224,10 @@ export class OcppStation {
       {
         onOpen: (link) => this.onOpen(link),
         onClose: () => this.onClose(),
-        onConnectFailed: (err) => this.noteError('connect', err),
+        onConnectFailed: (err) => {
+          this.noteError('connect', err);
+          this.noteCertificateFailure(err);
+        },
       },
     );
   }
@@ -213,71 +270,120 @@ export class OcppStation {
 
   /**
    * A cable was plugged into an EVSE: opens the OCPP transaction (2.x TransactionEvent Started,
-   * CablePluggedIn). Idempotent while the cable stays plugged.
+   * CablePluggedIn, EVConnected, with the meter register as Transaction.Begin when known). Idempotent while the
+   * cable stays plugged.
    *
    * @param evseId EVSE id from the configuration
    * @param atMs when, ms since epoch (default: clock now)
+   * @param meterWh energy register at the plug-in, Wh (optional)
    * @throws OcppArgumentInvalid for an unknown EVSE
    */
-  plugged(evseId: number, atMs: number = this.clock.now()): void {
-    const evse = this.evse(evseId);
+  plugged(evseId: number, atMs: number = this.clock.now(), meterWh?: number): void {
+    this.evse(evseId);
+    if (meterWh !== undefined) nonNegativeInt('meterWh', meterWh);
     this.db.transaction(() => {
       this.txs.setPlugged(evseId, true, atMs);
-      if (this.txs.openOnEvse(evseId)) return;
-      const txKey = randomUUID();
-      this.txs.open(txKey, evseId, evse.connectorId, atMs, 'EVConnected');
-      this.append(`tx:${txKey}:plugged`, {
-        kind: 'EvPlugged',
-        txKey,
-        evseId,
-        connectorId: evse.connectorId,
-        atMs,
-      });
+      if (!this.txs.openOnEvse(evseId)) this.openTransaction(evseId, atMs, meterWh);
     })();
     this.afterChange();
   }
 
   /**
-   * A paid session started (the first block of energy is about to flow). Binds it to the EVSE's open
-   * transaction (2.x Updated, Charging) or opens one (2.x Started); 1.6 StartTransaction. Idempotent per
-   * sessionId.
+   * A Lightning session was created on the EVSE (offer accepted; nothing paid yet). Binds it to the EVSE's open
+   * transaction, opening one if the plug-in was not reported. No Charging is reported here: that waits for
+   * energy to flow after the first paid block (`meterSample`). Idempotent per sessionId.
    *
    * @param args.evseId EVSE id
    * @param args.sessionId the daemon's session id
    * @param args.atMs when, ms since epoch
    * @param args.meterStartWh energy register at start, Wh (integer)
+   * @param args.payerKey the car's key (hex), for the 2.0.1 idToken and the `VehicleNodeKey` DataTransfer
    */
-  sessionStarted(args: { evseId: number; sessionId: string; atMs: number; meterStartWh: number }): void {
-    const evse = this.evse(args.evseId);
+  sessionStarted(args: {
+    evseId: number;
+    sessionId: string;
+    atMs: number;
+    meterStartWh: number;
+    payerKey?: string;
+  }): void {
+    this.evse(args.evseId);
     nonNegativeInt('meterStartWh', args.meterStartWh);
     if (args.sessionId.length === 0) throw new OcppArgumentInvalid('sessionId must not be empty');
     this.db.transaction(() => {
       if (this.txs.bySession(args.sessionId)) return;
       let tx = this.txs.openOnEvse(args.evseId);
       if (tx && tx.sessionId !== null) {
-        this.logger.warn('ocpp: session started over an unfinished one; ending the old transaction', {
-          old: tx.sessionId,
-          new: args.sessionId,
-        });
-        this.endTransaction(tx, 'Other', tx.lastMeterWh, args.atMs);
+        if (tx.stopReason === null)
+          this.logger.warn('ocpp: session started over an unfinished one; ending the old transaction', {
+            old: tx.sessionId,
+            new: args.sessionId,
+          });
+        this.endTransaction(tx, tx.stopReason ?? 'Other', tx.lastMeterWh, args.atMs);
         tx = undefined;
       }
-      const newTransaction = tx === undefined;
-      const txKey = tx?.txKey ?? randomUUID();
-      if (newTransaction) this.txs.open(txKey, args.evseId, evse.connectorId, args.atMs, 'Charging');
+      const txKey = tx?.txKey ?? this.openTransaction(args.evseId, args.atMs, args.meterStartWh);
       this.txs.bindSession(txKey, args.sessionId, args.meterStartWh, args.atMs);
-      this.append(`session:${args.sessionId}:started`, {
-        kind: 'ChargingStarted',
-        txKey,
-        evseId: args.evseId,
-        connectorId: evse.connectorId,
-        atMs: args.atMs,
-        sessionId: args.sessionId,
-        meterStartWh: args.meterStartWh,
-        newTransaction,
-      });
+      if (args.payerKey !== undefined) this.payerKeys.set(args.sessionId, args.payerKey);
     })();
     this.afterChange();
+  }
+
+  /** Opens a transaction on an EVSE (2.x Started, CablePluggedIn); carries a pending remote start. */
+  private openTransaction(evseId: number, atMs: number, meterWh: number | undefined): string {
+    const evse = this.evse(evseId);
+    const txKey = randomUUID();
+    this.txs.open(txKey, evseId, evse.connectorId, atMs, 'EVConnected');
+    const remoteStartId = this.takeRemoteStart(evseId);
+    this.append(`tx:${txKey}:plugged`, {
+      kind: 'EvPlugged',
+      txKey,
+      evseId,
+      connectorId: evse.connectorId,
+      atMs,
+      ...(meterWh !== undefined ? { meterWh } : {}),
+      ...(remoteStartId !== undefined ? { remoteStartId } : {}),
+    });
+    return txKey;
+  }
+
+  /**
+   * Reports Charging (2.x Updated ChargingStateChanged with the idToken; 1.6 StartTransaction) the first time
+   * energy flows after a paid block. Runs inside the caller's database transaction.
+   */
+  private chargingIfFlowing(tx: TransactionRecord, atMs: number, energyWh: number, powerW: number): void {
+    if (tx.sessionId === null || tx.chargingState !== 'EVConnected') return;
+    const flowing = powerW > 0 || (tx.meterStartWh !== null && energyWh > tx.meterStartWh);
+    if (!flowing) return;
+    const paid = this.outbox.firstWithPrefix(`session:${tx.sessionId}:InvoicePaid:`);
+    if (paid === undefined) return;
+    const paymentHash = paid.event.kind === 'Lightning' ? paid.event.fields.paymentHash : null;
+    const payerKey = this.payerKeys.get(tx.sessionId);
+    this.txs.setState(tx.txKey, 'Charging');
+    this.append(`session:${tx.sessionId}:started`, {
+      kind: 'ChargingStarted',
+      txKey: tx.txKey,
+      evseId: tx.evseId,
+      connectorId: tx.connectorId,
+      atMs,
+      sessionId: tx.sessionId,
+      meterStartWh: tx.meterStartWh ?? energyWh,
+      newTransaction: false,
+      ...(payerKey !== undefined ? { payerKey } : {}),
+      ...(paymentHash !== null ? { paymentHash } : {}),
+    });
+    if (payerKey !== undefined)
+      this.appendLightning(tx, 'VehicleNodeKey', `session:${tx.sessionId}:VehicleNodeKey`, {
+        sessionId: tx.sessionId,
+        seq: null,
+        paymentHash: null,
+        amountMsat: null,
+        priceMsatPerWh: null,
+        energyFromWh: null,
+        energyToWh: null,
+        atMs,
+        times: {},
+        extra: { nodeKey: payerKey, idToken: payerKey.slice(0, 36) },
+      });
   }
 
   /**
@@ -295,8 +401,18 @@ export class OcppStation {
     this.db.transaction(() => {
       const tx = this.openSessionTx(args.sessionId);
       if (!tx) return;
+      this.lastReading.set(tx.evseId, {
+        energyWh: args.energyWh,
+        powerW: Math.round(args.powerW),
+        atMs: args.atMs,
+      });
+      this.chargingIfFlowing(tx, args.atMs, args.energyWh, args.powerW);
+      this.enforceLimit(tx, args.atMs, args.energyWh);
+      // periodic reports belong to the charging part of the transaction (1.6 has no transaction before it)
+      const charged = this.txs.byKey(tx.txKey)?.chargingState !== 'EVConnected';
       const due =
-        tx.lastReportAtMs === null || args.atMs - tx.lastReportAtMs >= this.config.meterIntervalSec * 1000;
+        charged &&
+        (tx.lastReportAtMs === null || args.atMs - tx.lastReportAtMs >= this.meterIntervalSec * 1000);
       this.txs.setMeter(tx.txKey, args.energyWh, due ? args.atMs : null);
       if (!due) return;
       this.append(`session:${args.sessionId}:meter:${args.atMs}`, {
@@ -356,7 +472,7 @@ export class OcppStation {
             seq: inv?.seq ?? null,
             paymentHash: inv?.paymentHash ?? null,
             amountMsat: inv ? inv.amountMsat.toString() : null,
-            priceMsatPerWh: inv?.priceMsatPerWh ?? null,
+            priceMsatPerWh: inv ? inv.priceMsatPerWh.toString() : null,
             energyFromWh: inv?.energyFromWh ?? null,
             energyToWh: inv?.energyToWh ?? null,
             atMs: args.atMs,
@@ -438,6 +554,16 @@ export class OcppStation {
     nonNegativeInt('meterStopWh', args.meterStopWh);
     nonNegativeInt('receipt.energyWh', args.receipt.energyWh);
     if (args.receipt.paidMsat < 0n) throw new OcppArgumentInvalid('receipt.paidMsat must be >= 0');
+    const limitReason = this.limitStops.get(args.sessionId);
+    this.limitStops.delete(args.sessionId);
+    const reason: StopReason = this.remoteStops.delete(args.sessionId)
+      ? 'Remote'
+      : limitReason !== undefined
+        ? limitReason
+        : this.pendingReset !== undefined && args.reason === 'Local'
+          ? 'Reboot'
+          : args.reason;
+    this.payerKeys.delete(args.sessionId);
     this.db.transaction(() => {
       const tx = this.openSessionTx(args.sessionId);
       if (!tx) return;
@@ -446,25 +572,46 @@ export class OcppStation {
         seq: args.receipt.lastSeq,
         paymentHash: null,
         amountMsat: args.receipt.paidMsat.toString(),
-        priceMsatPerWh: args.receipt.priceMsatPerWh,
+        priceMsatPerWh: args.receipt.priceMsatPerWh?.toString() ?? null,
         energyFromWh: tx.meterStartWh,
         energyToWh: args.meterStopWh,
         atMs: args.atMs,
         times: { startedAtMs: tx.startedAtMs, endedAtMs: args.atMs },
         extra: {
-          stopReason: args.reason,
+          stopReason: reason,
           energyWh: args.receipt.energyWh,
           invoicesIssued: args.receipt.invoicesIssued,
           invoicesPaid: args.receipt.invoicesPaid,
         },
       });
-      this.endTransaction(tx, args.reason, args.meterStopWh, args.atMs);
+      // the transaction ends at unplug (TxStopPoint EVConnected), or now when the cable is gone, the CSMS
+      // stopped it, or the station restarts
+      const endsNow =
+        !this.txs.isPlugged(tx.evseId) || ['EVDisconnected', 'Remote', 'Reboot'].includes(reason);
+      if (endsNow) {
+        this.endTransaction(tx, reason, args.meterStopWh, args.atMs);
+        return;
+      }
+      this.append(`session:${args.sessionId}:finished`, {
+        kind: 'SessionFinished',
+        txKey: tx.txKey,
+        evseId: tx.evseId,
+        connectorId: tx.connectorId,
+        atMs: args.atMs,
+        reason,
+        meterStopWh: args.meterStopWh,
+        hadSession: this.outbox.has(`session:${args.sessionId}:started`),
+      });
+      this.txs.finishSession(tx.txKey, reason);
+      this.txs.setMeter(tx.txKey, args.meterStopWh, null);
     })();
     this.afterChange();
+    this.maybeReset();
   }
 
   /**
-   * The cable was unplugged. Ends a still-open transaction with `EVDisconnected`.
+   * The cable was unplugged. Ends a still-open transaction: with its session's stop reason when the session
+   * ended before, else `EVDisconnected`.
    *
    * @param evseId EVSE id
    * @param atMs when, ms since epoch (default: clock now)
@@ -474,9 +621,72 @@ export class OcppStation {
     this.db.transaction(() => {
       this.txs.setPlugged(evseId, false, atMs);
       const tx = this.txs.openOnEvse(evseId);
-      if (tx) this.endTransaction(tx, 'EVDisconnected', tx.lastMeterWh, atMs);
+      if (tx) this.endTransaction(tx, tx.stopReason ?? 'EVDisconnected', tx.lastMeterWh, atMs, true);
     })();
     this.afterChange();
+  }
+
+  // ---------------------------------------------------------------- daemon control and security events
+
+  /**
+   * Attaches the daemon's control surface (remote stop, availability, reset). Until then, commands that need
+   * it are answered `Rejected`. Re-applies a persisted Inoperative availability to the arbiters and follows
+   * their changes (StatusNotification Available / Unavailable / Faulted).
+   *
+   * @param control the daemon's control
+   */
+  attachControl(control: StationControl): void {
+    this.control = control;
+    for (const e of this.config.evses) {
+      const arbiter = control.arbiter(e.evseId);
+      if (!arbiter) continue;
+      if (this.model.recall(`inoperative:${e.evseId}`) === 'true') arbiter.setAvailability(false, 'ocpp');
+      arbiter.onChange(() => this.availabilityChanged());
+    }
+    this.sendStatusChanges();
+  }
+
+  /** The connector's owner changed (inoperative, faulted, back to idle): sends the new connector status. */
+  availabilityChanged(): void {
+    this.sendStatusChanges();
+    this.maybeReset();
+  }
+
+  /**
+   * A security event (SecurityEventNotification, queued like transaction messages so none is lost offline).
+   *
+   * @param type the event type (OCPP security event names, e.g. `TamperDetectionActivated`)
+   * @param techInfo optional detail (≤ 255 characters are sent)
+   * @param atMs when, ms since epoch (default: clock now)
+   */
+  securityEvent(type: SecurityEventType, techInfo?: string, atMs: number = this.clock.now()): void {
+    this.db.transaction(() =>
+      this.append(`security:${type}:${atMs}:${randomUUID()}`, {
+        kind: 'SecurityEvent',
+        txKey: '',
+        evseId: 0,
+        connectorId: 0,
+        atMs,
+        type,
+        ...(techInfo !== undefined ? { techInfo } : {}),
+      }),
+    )();
+    this.afterChange();
+  }
+
+  /**
+   * A meter reading, in or out of a session (kept for TriggerMessage MeterValues).
+   *
+   * @param evseId EVSE id
+   * @param energyWh energy register, Wh
+   * @param powerW active power, W
+   * @param atMs when sampled, ms since epoch
+   */
+  meterReading(evseId: number, energyWh: number, powerW: number, atMs: number): void {
+    this.evse(evseId);
+    nonNegativeInt('energyWh', energyWh);
+    nonNegative('powerW', powerW);
+    this.lastReading.set(evseId, { energyWh, powerW: Math.round(powerW), atMs });
   }
 
   // ---------------------------------------------------------------- display messages
@@ -509,13 +719,14 @@ export class OcppStation {
       this.logger.warn('ocpp: report for an unknown session ignored', { sessionId });
       return undefined;
     }
-    if (tx.endedAtMs !== null) return undefined; // repeated report of an ended session
+    if (tx.endedAtMs !== null || tx.stopReason !== null) return undefined; // repeated report of an ended session
     return tx;
   }
 
   private append(messageKey: string, event: StationEvent): void {
     if (this.outbox.has(messageKey)) return;
-    const seqNo = event.kind === 'Lightning' ? 0 : this.txs.takeSeqNo(event.txKey);
+    const seqNo =
+      event.kind === 'Lightning' || event.kind === 'SecurityEvent' ? 0 : this.txs.takeSeqNo(event.txKey);
     this.outbox.append(messageKey, event, seqNo, this.link === undefined, this.clock.now());
   }
 
@@ -544,7 +755,7 @@ export class OcppStation {
     nonNegativeInt('seq', inv.seq);
     nonNegativeInt('energyFromWh', inv.energyFromWh);
     nonNegativeInt('energyToWh', inv.energyToWh);
-    nonNegative('priceMsatPerWh', inv.priceMsatPerWh);
+    if (inv.priceMsatPerWh < 0n) throw new OcppArgumentInvalid('priceMsatPerWh must be >= 0');
     if (inv.amountMsat < 0n) throw new OcppArgumentInvalid('amountMsat must be >= 0');
     if (!/^[0-9a-f]{64}$/i.test(inv.paymentHash))
       throw new OcppArgumentInvalid('paymentHash must be 64 hex digits');
@@ -560,7 +771,7 @@ export class OcppStation {
         seq: inv.seq,
         paymentHash: inv.paymentHash.toLowerCase(),
         amountMsat: inv.amountMsat.toString(),
-        priceMsatPerWh: inv.priceMsatPerWh,
+        priceMsatPerWh: inv.priceMsatPerWh.toString(),
         energyFromWh: inv.energyFromWh,
         energyToWh: inv.energyToWh,
         atMs: inv.atMs,
@@ -576,6 +787,7 @@ export class OcppStation {
     reason: StopReason,
     meterStopWh: number | null,
     atMs: number,
+    cableGone = false,
   ): void {
     this.append(`tx:${tx.txKey}:ended`, {
       kind: 'TransactionEnded',
@@ -585,7 +797,10 @@ export class OcppStation {
       atMs,
       reason,
       meterStopWh,
-      hadSession: tx.sessionId !== null,
+      // 1.6: StopTransaction only when StartTransaction was sent and the session's end did not stop it yet
+      hadSession:
+        tx.sessionId !== null && tx.stopReason === null && this.outbox.has(`session:${tx.sessionId}:started`),
+      ...(cableGone ? { cableGone } : {}),
     });
     this.txs.close(tx.txKey, atMs);
     this.displays.clearForTransaction(tx.txKey);
@@ -600,12 +815,19 @@ export class OcppStation {
 
   private onOpen(link: RpcLink): void {
     this.link = link;
+    this.certificateFailureNoted = false;
     link.onValidationFailure((f) => {
       this.validationFailures++;
       this.logger.error('ocpp: schema violation', { ...f });
     });
     if (link.protocol !== 'ocpp1.6') {
       link.handle('SetDisplayMessage', (req) => {
+        const refused = this.refusedPaymentQr(req);
+        if (refused !== undefined) {
+          this.securityEvent('InvalidMessages', `payment QR refused: ${refused}`);
+          this.logger.warn('ocpp: payment QR refused, not drawn', { reason: refused });
+          return { reply: { status: 'Rejected' } };
+        }
         const status = this.displays.set(
           req,
           link.protocol,
@@ -631,58 +853,20 @@ export class OcppStation {
       });
     }
     link.handle('TriggerMessage', (req) => this.onTriggerMessage(link, req));
+    this.registerCsmsRequests(link);
     if (this.boot === 'Accepted') this.afterAccepted(link);
     else this.background('BootNotification', this.sendBoot(link));
   }
 
   /**
-   * TriggerMessage (1.6 and 2.x): Heartbeat and StatusNotification are sent on request (after the reply);
-   * BootNotification only while not yet accepted; anything else is NotImplemented.
+   * A TLS handshake that failed on the CSMS's certificate is a security event (InvalidCsmsCertificate),
+   * queued once per run of failures and delivered when a connection to a valid CSMS succeeds.
    */
-  private onTriggerMessage(link: RpcLink, req: JsonObject): HandlerReply {
-    const requested = typeof req.requestedMessage === 'string' ? req.requestedMessage : '';
-    const evseObj = req.evse;
-    const evseId =
-      typeof req.connectorId === 'number'
-        ? req.connectorId
-        : typeof evseObj === 'object' &&
-            evseObj !== null &&
-            !Array.isArray(evseObj) &&
-            typeof evseObj.id === 'number'
-          ? evseObj.id
-          : undefined;
-    if (evseId !== undefined && evseId !== 0 && !this.config.evses.some((e) => e.evseId === evseId))
-      return { reply: { status: 'Rejected' } };
-    switch (requested) {
-      case 'Heartbeat':
-        if (this.boot !== 'Accepted') return { reply: { status: 'Rejected' } };
-        return {
-          reply: { status: 'Accepted' },
-          after: () => this.background('Heartbeat', link.call('Heartbeat', {})),
-        };
-      case 'StatusNotification':
-        if (this.boot !== 'Accepted') return { reply: { status: 'Rejected' } };
-        return {
-          reply: { status: 'Accepted' },
-          after: () => {
-            if (evseId === undefined || evseId === 0) this.lastStatus.clear();
-            else this.lastStatus.delete(evseId);
-            this.sendStatusChanges();
-          },
-        };
-      case 'BootNotification':
-        if (this.boot === 'Accepted') return { reply: { status: 'Rejected' } };
-        return {
-          reply: { status: 'Accepted' },
-          after: () => {
-            this.bootTimer?.cancel();
-            this.bootTimer = undefined;
-            this.background('BootNotification', this.sendBoot(link, 'Triggered'));
-          },
-        };
-      default:
-        return { reply: { status: 'NotImplemented' } };
-    }
+  private noteCertificateFailure(err: unknown): void {
+    const text = err instanceof Error ? err.message : String(err);
+    if (!CERTIFICATE_FAILURE.test(text) || this.certificateFailureNoted) return;
+    this.certificateFailureNoted = true;
+    this.securityEvent('InvalidCsmsCertificate', text);
   }
 
   private onClose(): void {
@@ -779,7 +963,505 @@ export class OcppStation {
     return this.txs.allOpen().some((t) => t.chargingState === 'Charging') ? 'Charging' : 'Idle';
   }
 
+  // ---------------------------------------------------------------- CSMS requests (device model, remote control)
+
+  private registerCsmsRequests(link: RpcLink): void {
+    const v16 = link.protocol === 'ocpp1.6';
+    if (v16) {
+      link.handle('GetConfiguration', (req) => ({ reply: getConfiguration16(this.model, req) }));
+      link.handle('ChangeConfiguration', (req) => {
+        const { reply, change } = changeConfiguration16(this.model, req);
+        if (change) this.applyChange(change);
+        return { reply };
+      });
+      link.handle('RemoteStartTransaction', (req) => {
+        const connectorId = typeof req.connectorId === 'number' ? req.connectorId : undefined;
+        const idTag = typeof req.idTag === 'string' ? req.idTag : '';
+        return { reply: { status: this.remoteStart(connectorId, 0, idTag).status } };
+      });
+      link.handle('RemoteStopTransaction', (req) => {
+        const tx = this.txs.allOpen().find((t) => t.csmsTxId16 === req.transactionId);
+        return { reply: { status: tx ? this.remoteStop(tx) : 'Rejected' } };
+      });
+      link.handle('ChangeAvailability', (req) => {
+        const id = typeof req.connectorId === 'number' ? req.connectorId : -1;
+        return {
+          reply: { status: this.changeAvailability(id === 0 ? undefined : id, req.type === 'Operative') },
+        };
+      });
+      link.handle('UnlockConnector', (req) => {
+        const id = typeof req.connectorId === 'number' ? req.connectorId : -1;
+        if (!this.config.evses.some((e) => e.evseId === id)) return { reply: { status: 'UnlockFailed' } };
+        // 1.6: an unlock during a transaction stops it first (the socket has no lock while nothing is paid)
+        const tx = this.txs.openOnEvse(id);
+        if (tx?.sessionId != null) this.remoteStop(tx);
+        return { reply: { status: this.control?.unlock?.(id) ?? 'Unlocked' } };
+      });
+      link.handle('Reset', () => ({
+        reply: { status: this.reset('Immediate') },
+        after: () => this.maybeReset(),
+      }));
+    } else {
+      link.handle('GetVariables', (req) => ({ reply: getVariables(this.model, req) }));
+      if (link.protocol === 'ocpp2.1')
+        link.handle('NotifyWebPaymentStarted', (req) => {
+          const evseId = typeof req.evseId === 'number' ? req.evseId : -1;
+          const timeoutSec = typeof req.timeout === 'number' ? req.timeout : 0;
+          if (this.config.evses.some((e) => e.evseId === evseId)) {
+            if (timeoutSec <= 0) this.webPaymentLocks.delete(evseId);
+            else this.webPaymentLocks.set(evseId, this.clock.now() + Math.min(timeoutSec, 300) * 1000);
+          }
+          return { reply: {} };
+        });
+      link.handle('SetVariables', (req) => {
+        const { reply, changes } = setVariables(this.model, req);
+        return { reply, after: () => changes.forEach((c) => this.applyChange(c)) };
+      });
+      link.handle('GetBaseReport', (req) => {
+        const base = req.reportBase as ReportBase;
+        const requestId = typeof req.requestId === 'number' ? req.requestId : 0;
+        const parts = notifyReportParts(this.model, requestId, base, this.clock.now(), REPORT_PART_SIZE);
+        if (parts.length === 0) return { reply: { status: 'EmptyResultSet' } };
+        return {
+          reply: { status: 'Accepted' },
+          after: () => this.background('NotifyReport', this.sendAll(link, 'NotifyReport', parts)),
+        };
+      });
+      link.handle('RequestStartTransaction', (req) => {
+        const evseId = typeof req.evseId === 'number' ? req.evseId : undefined;
+        const remoteStartId = typeof req.remoteStartId === 'number' ? req.remoteStartId : 0;
+        const token = req.idToken;
+        const idToken =
+          typeof token === 'object' &&
+          token !== null &&
+          !Array.isArray(token) &&
+          typeof token.idToken === 'string'
+            ? token.idToken
+            : '';
+        const { status, tx } = this.remoteStart(evseId, remoteStartId, idToken);
+        const reply: JsonObject = { status };
+        if (status === 'Accepted' && tx) reply.transactionId = tx.txKey;
+        return { reply };
+      });
+      link.handle('RequestStopTransaction', (req) => {
+        const tx = typeof req.transactionId === 'string' ? this.txs.byKey(req.transactionId) : undefined;
+        return { reply: { status: tx && tx.endedAtMs === null ? this.remoteStop(tx) : 'Rejected' } };
+      });
+      link.handle('GetTransactionStatus', (req) => {
+        const txKey = typeof req.transactionId === 'string' ? req.transactionId : undefined;
+        const reply: JsonObject = { messagesInQueue: this.outbox.pendingCount(txKey) > 0 };
+        if (txKey !== undefined) reply.ongoingIndicator = this.txs.byKey(txKey)?.endedAtMs === null;
+        return { reply };
+      });
+      link.handle('ChangeAvailability', (req) => {
+        const evse = req.evse;
+        const id =
+          typeof evse === 'object' && evse !== null && !Array.isArray(evse) && typeof evse.id === 'number'
+            ? evse.id
+            : undefined;
+        const operative = req.operationalStatus === 'Operative';
+        return { reply: { status: this.changeAvailability(id === 0 ? undefined : id, operative) } };
+      });
+      link.handle('UnlockConnector', (req) => {
+        const evse = this.config.evses.find(
+          (e) => e.evseId === req.evseId && e.connectorId === req.connectorId,
+        );
+        if (!evse) return { reply: { status: 'UnknownConnector' } };
+        if (this.txs.openOnEvse(evse.evseId)?.sessionId != null)
+          return { reply: { status: 'OngoingAuthorizedTransaction' } };
+        return { reply: { status: this.control?.unlock?.(evse.evseId) ?? 'Unlocked' } };
+      });
+      link.handle('Reset', (req) => {
+        if (req.evseId !== undefined) return { reply: { status: 'Rejected' } }; // one EVSE cannot restart alone
+        const status = this.reset(req.type === 'OnIdle' ? 'OnIdle' : 'Immediate');
+        return { reply: { status }, after: () => this.maybeReset() };
+      });
+    }
+    // the station keeps no authorization cache (every session is paid over Lightning): clearing it succeeds
+    link.handle('ClearCache', () => ({ reply: { status: 'Accepted' } }));
+    link.handle('DataTransfer', (req) => ({
+      reply: { status: req.vendorId === this.config.vendorId ? 'UnknownMessageId' : 'UnknownVendorId' },
+    }));
+  }
+
+  /** Applies an accepted variable change that takes effect at once, and reports security changes. */
+  private applyChange(change: VariableChange): void {
+    const { def, value } = change;
+    if (def.component === 'OCPPCommCtrlr' && def.variable === 'HeartbeatInterval') {
+      this.heartbeatSec = Number(value);
+      if (this.link && this.boot === 'Accepted') this.scheduleHeartbeat(this.link);
+    }
+    if (def.component === 'SampledDataCtrlr' && def.variable === 'TxUpdatedInterval')
+      this.meterIntervalSec = Number(value);
+    if (def.security === true || def.component === VENDOR_COMPONENT)
+      this.securityEvent('ReconfigurationOfSecurityParameters', `${def.component}.${def.variable} changed`);
+    this.logger.info('ocpp: variable changed by the CSMS', {
+      component: def.component,
+      variable: def.variable,
+      rebootRequired: def.rebootRequired === true,
+    });
+  }
+
+  /**
+   * RequestStartTransaction / RemoteStartTransaction.
+   *
+   * @returns `Accepted` with the open transaction on the EVSE (if any), or `Rejected`
+   */
+  private remoteStart(
+    evseId: number | undefined,
+    remoteStartId: number,
+    idToken: string,
+  ): { status: 'Accepted' | 'Rejected'; tx?: TransactionRecord } {
+    if (this.config.remoteStart === 'off') return { status: 'Rejected' };
+    const free = (id: number): boolean => {
+      const owner = this.control?.arbiter(id)?.current();
+      if (owner && owner.kind !== 'idle') return false;
+      return this.txs.openOnEvse(id)?.sessionId == null;
+    };
+    const evse =
+      evseId === undefined
+        ? this.config.evses.find((e) => free(e.evseId))
+        : this.config.evses.find((e) => e.evseId === evseId && free(e.evseId));
+    if (!evse) return { status: 'Rejected' };
+    if (this.config.remoteStart === 'walkup') {
+      const started = this.control?.remoteStart?.({ evseId: evse.evseId, remoteStartId, idToken }) ?? false;
+      if (!started) return { status: 'Rejected' };
+    }
+    this.webPaymentLocks.delete(evse.evseId); // the announced web payment arrived
+    const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
+    this.remoteStarts.set(evse.evseId, { remoteStartId, expiresAtMs: this.clock.now() + timeoutSec * 1000 });
+    const tx = this.txs.openOnEvse(evse.evseId);
+    if (tx) {
+      // a cable is already plugged (transaction started at EVConnected): tell the CSMS which request it is
+      this.db.transaction(() =>
+        this.append(`tx:${tx.txKey}:remote-start:${remoteStartId}`, {
+          kind: 'TxUpdated',
+          txKey: tx.txKey,
+          evseId: tx.evseId,
+          connectorId: tx.connectorId,
+          atMs: this.clock.now(),
+          triggerReason: 'RemoteStart',
+          chargingState: tx.chargingState,
+          remoteStartId,
+          energyWh: tx.lastMeterWh,
+        }),
+      )();
+      this.afterChange();
+    }
+    return tx ? { status: 'Accepted', tx } : { status: 'Accepted' };
+  }
+
+  /**
+   * OCPP 2.1 transactionLimit (from a TransactionEventResponse): when the session's energy or time reaches the
+   * CSMS's limit, the daemon is asked to end it cleanly; its end is reported `EnergyLimitReached` /
+   * `TimeLimitReached`. (`maxCost` is in the tariff's currency, which a Lightning session does not have: the
+   * price per Wh is fixed in msat, so a cost cap is applied by the CSMS as a `maxEnergy`.)
+   */
+  private enforceLimit(tx: TransactionRecord, atMs: number, energyWh: number): void {
+    if (tx.sessionId === null || this.limitStops.has(tx.sessionId)) return;
+    const raw = this.model.recall(`limit:${tx.txKey}`);
+    if (raw === undefined) return;
+    const limit = JSON.parse(raw) as { maxEnergy?: number; maxTime?: number };
+    const usedWh = energyWh - (tx.meterStartWh ?? energyWh);
+    let reason: StopReason | undefined;
+    if (limit.maxEnergy !== undefined && usedWh >= limit.maxEnergy) reason = 'EnergyLimitReached';
+    else if (limit.maxTime !== undefined && atMs - tx.startedAtMs >= limit.maxTime * 1000)
+      reason = 'TimeLimitReached';
+    if (reason === undefined) return;
+    if (!this.control?.requestStop(tx.evseId, 'limit')) return;
+    this.limitStops.set(tx.sessionId, reason);
+    this.logger.info('ocpp: transaction limit reached; stopping the session', { reason });
+  }
+
+  /** @returns the pending remote start of an EVSE (consumed), if it has not timed out */
+  private takeRemoteStart(evseId: number): number | undefined {
+    const pending = this.remoteStarts.get(evseId);
+    this.remoteStarts.delete(evseId);
+    return pending && pending.expiresAtMs >= this.clock.now() ? pending.remoteStartId : undefined;
+  }
+
+  /**
+   * RequestStopTransaction / RemoteStopTransaction: a paid session is asked to end cleanly (its end is reported
+   * with `Remote`); a transaction without a session (cable plugged, nothing bought) ends at once.
+   */
+  private remoteStop(tx: TransactionRecord): 'Accepted' | 'Rejected' {
+    if (tx.sessionId === null || tx.stopReason !== null) {
+      this.db.transaction(() => this.endTransaction(tx, 'Remote', tx.lastMeterWh, this.clock.now()))();
+      this.afterChange();
+      return 'Accepted';
+    }
+    if (!this.control?.requestStop(tx.evseId, 'remote')) return 'Rejected';
+    this.remoteStops.add(tx.sessionId);
+    return 'Accepted';
+  }
+
+  /**
+   * ChangeAvailability through the connector arbiters (persisted, re-applied when a control is attached).
+   *
+   * @param evseId one EVSE, or undefined for the whole station
+   * @param operative Operative or Inoperative
+   * @returns `Accepted`, `Scheduled` (after the running session) or `Rejected`
+   */
+  private changeAvailability(
+    evseId: number | undefined,
+    operative: boolean,
+  ): 'Accepted' | 'Scheduled' | 'Rejected' {
+    const evses =
+      evseId === undefined ? this.config.evses : this.config.evses.filter((e) => e.evseId === evseId);
+    if (evses.length === 0) return 'Rejected';
+    const arbiters = evses.map((e) => ({ evseId: e.evseId, arbiter: this.control?.arbiter(e.evseId) }));
+    if (arbiters.some((a) => a.arbiter === undefined)) return 'Rejected';
+    let status: 'Accepted' | 'Scheduled' | 'Rejected' = 'Accepted';
+    for (const a of arbiters) {
+      const s = a.arbiter?.setAvailability(operative, 'ocpp') ?? 'Rejected';
+      if (s !== 'Rejected') this.model.remember(`inoperative:${a.evseId}`, operative ? null : 'true');
+      if (s === 'Rejected') status = 'Rejected';
+      else if (s === 'Scheduled' && status === 'Accepted') status = 'Scheduled';
+    }
+    setImmediate(() => this.sendStatusChanges());
+    return status;
+  }
+
+  /**
+   * Reset: `Immediate` stops running sessions (each ends cleanly with `Reboot`) and restarts once they ended;
+   * `OnIdle` waits for them. Without a control there is nothing to restart: `Rejected`.
+   */
+  private reset(kind: 'Immediate' | 'OnIdle'): 'Accepted' | 'Scheduled' | 'Rejected' {
+    const control = this.control;
+    if (!control) return 'Rejected';
+    const running = this.txs.allOpen().filter((t) => t.sessionId !== null);
+    this.pendingReset = kind;
+    if (kind === 'OnIdle') return running.length > 0 ? 'Scheduled' : 'Accepted';
+    for (const t of running) control.requestStop(t.evseId, 'reset');
+    return 'Accepted';
+  }
+
+  /** Restarts when a reset is pending and no session runs any more. */
+  private maybeReset(): void {
+    if (this.pendingReset === undefined || !this.control) return;
+    if (this.txs.allOpen().some((t) => t.sessionId !== null)) return;
+    this.pendingReset = undefined;
+    this.securityEvent('ResetOrReboot', 'Reset requested by the CSMS');
+    this.logger.info('ocpp: restarting on CSMS request');
+    this.control.reset();
+  }
+
+  /**
+   * TriggerMessage (1.6 and 2.x): every message the spec lets a CSMS trigger is answered `Accepted` and sent
+   * after the reply when the station can send it now, `Rejected` otherwise (e.g. a TransactionEvent with no
+   * open transaction, a certificate signing request on a station without security profile 3).
+   */
+  private onTriggerMessage(link: RpcLink, req: JsonObject): HandlerReply {
+    const requested = typeof req.requestedMessage === 'string' ? req.requestedMessage : '';
+    const evseObj = req.evse;
+    const evseId =
+      typeof req.connectorId === 'number'
+        ? req.connectorId
+        : typeof evseObj === 'object' &&
+            evseObj !== null &&
+            !Array.isArray(evseObj) &&
+            typeof evseObj.id === 'number'
+          ? evseObj.id
+          : undefined;
+    const rejected: HandlerReply = { reply: { status: 'Rejected' } };
+    if (evseId !== undefined && evseId !== 0 && !this.config.evses.some((e) => e.evseId === evseId))
+      return rejected;
+    const accepted = (after: () => void): HandlerReply => ({ reply: { status: 'Accepted' }, after });
+    const targets = this.config.evses.filter(
+      (e) => evseId === undefined || evseId === 0 || e.evseId === evseId,
+    );
+    const v16 = link.protocol === 'ocpp1.6';
+    if (requested === 'BootNotification') {
+      if (this.boot === 'Accepted') return rejected;
+      return accepted(() => {
+        this.bootTimer?.cancel();
+        this.bootTimer = undefined;
+        this.background('BootNotification', this.sendBoot(link, 'Triggered'));
+      });
+    }
+    if (this.boot !== 'Accepted') return rejected;
+    switch (requested) {
+      case 'Heartbeat':
+        return accepted(() => this.background('Heartbeat', link.call('Heartbeat', {})));
+      case 'StatusNotification':
+        return accepted(() => {
+          for (const e of targets) this.lastStatus.delete(e.evseId);
+          this.sendStatusChanges();
+        });
+      case 'MeterValues':
+        return accepted(() => {
+          for (const e of targets) {
+            const payload = this.meterValuesNow(link, e.evseId);
+            if (payload) this.background('MeterValues', link.call('MeterValues', payload));
+          }
+        });
+      case 'TransactionEvent': {
+        const open = targets.map((e) => this.txs.openOnEvse(e.evseId)).filter((t) => t !== undefined);
+        if (v16 || open.length === 0) return rejected;
+        return accepted(() => {
+          const now = this.clock.now();
+          this.db.transaction(() => {
+            for (const tx of open)
+              this.append(`tx:${tx.txKey}:trigger:${now}`, {
+                kind: 'TxUpdated',
+                txKey: tx.txKey,
+                evseId: tx.evseId,
+                connectorId: tx.connectorId,
+                atMs: now,
+                triggerReason: 'Trigger',
+                chargingState: tx.chargingState,
+                energyWh: tx.lastMeterWh,
+              });
+          })();
+          this.afterChange();
+        });
+      }
+      // no firmware update, log or diagnostics upload runs on this station: each reports Idle
+      case 'FirmwareStatusNotification':
+      case 'DiagnosticsStatusNotification':
+      case 'LogStatusNotification':
+      case 'PublishFirmwareStatusNotification':
+        return accepted(() => this.background(requested, link.call(requested, { status: 'Idle' })));
+      default:
+        // certificate signing (SignChargingStationCertificate, SignV2GCertificate, SignCombinedCertificate)
+        // needs security profile 3, which this station does not run
+        return rejected;
+    }
+  }
+
+  /** A MeterValues request with the last reading of an EVSE, or undefined when none was seen. */
+  private meterValuesNow(link: RpcLink, evseId: number): JsonObject | undefined {
+    const r = this.lastReading.get(evseId);
+    if (!r) return undefined;
+    const ts = new Date(r.atMs).toISOString();
+    if (link.protocol === 'ocpp1.6') {
+      const payload: JsonObject = {
+        connectorId: evseId,
+        meterValue: [
+          {
+            timestamp: ts,
+            sampledValue: [
+              {
+                value: String(r.energyWh),
+                context: 'Trigger',
+                measurand: 'Energy.Active.Import.Register',
+                unit: 'Wh',
+              },
+              { value: String(r.powerW), context: 'Trigger', measurand: 'Power.Active.Import', unit: 'W' },
+            ],
+          },
+        ],
+      };
+      const txId = this.txs.openOnEvse(evseId)?.csmsTxId16;
+      if (txId != null) payload.transactionId = txId;
+      return payload;
+    }
+    return {
+      evseId,
+      meterValue: [
+        {
+          timestamp: ts,
+          sampledValue: [
+            {
+              value: r.energyWh,
+              context: 'Trigger',
+              measurand: 'Energy.Active.Import.Register',
+              unitOfMeasure: { unit: 'Wh' },
+            },
+            {
+              value: r.powerW,
+              context: 'Trigger',
+              measurand: 'Power.Active.Import',
+              unitOfMeasure: { unit: 'W' },
+            },
+          ],
+        },
+      ],
+    };
+  }
+
+  /**
+   * QR payment model 2: with `qrPayment` configured, a QR message (format QRCODE, or a message for the
+   * `QRCodeDisplay` component) must be a payment code the policy accepts before it is drawn.
+   *
+   * @returns why it is refused, or undefined when it may be shown (or is no payment QR)
+   */
+  private refusedPaymentQr(req: JsonObject): string | undefined {
+    const policy = this.config.qrPayment;
+    if (!policy) return undefined;
+    const info = req.message;
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) return undefined;
+    const content = info.message;
+    const display = info.display;
+    if (typeof content !== 'object' || content === null || Array.isArray(content)) return undefined;
+    const forQrDisplay =
+      typeof display === 'object' &&
+      display !== null &&
+      !Array.isArray(display) &&
+      display.name === 'QRCodeDisplay';
+    if (content.format !== 'QRCODE' && !forQrDisplay) return undefined;
+    const text = typeof content.content === 'string' ? content.content : '';
+    const verdict = checkPaymentQr(text, { ...policy, nowMs: this.clock.now() });
+    return verdict.ok ? undefined : `${verdict.refusal}: ${verdict.detail}`;
+  }
+
+  /**
+   * QR payment model 2 ("pay by phone"): asks the CSMS for a payment QR for an EVSE with DataTransfer
+   * `org.openchargealliance.qrpayment` / `StartQRPayment`. The CSMS answers with a SetDisplayMessage whose QR is
+   * checked before it is drawn (`qrPayment` policy).
+   *
+   * @param evseId EVSE id
+   * @returns the CSMS's DataTransfer status, or `Offline` when no accepted link is up
+   */
+  async startQrPayment(evseId: number): Promise<string> {
+    this.evse(evseId);
+    const link = this.link;
+    if (!link || this.boot !== 'Accepted') return 'Offline';
+    const data = { evseId };
+    const reply = await link.call('DataTransfer', {
+      vendorId: 'org.openchargealliance.qrpayment',
+      messageId: 'StartQRPayment',
+      data: link.protocol === 'ocpp1.6' ? JSON.stringify(data) : data,
+    });
+    return typeof reply.status === 'string' ? reply.status : 'Rejected';
+  }
+
+  /**
+   * QR payment model 1 (2.1 C25): how long an EVSE stays reserved for a web payment the CSMS announced with
+   * NotifyWebPaymentStarted (the display shows "payment in progress"; other starts wait).
+   *
+   * @param evseId EVSE id
+   * @returns remaining ms (0: not locked)
+   */
+  webPaymentLockMs(evseId: number): number {
+    const until = this.webPaymentLocks.get(evseId);
+    return until === undefined ? 0 : Math.max(0, until - this.clock.now());
+  }
+
+  /** Sends a series of CALLs in order (NotifyReport parts), stopping at the first failure. */
+  private async sendAll(link: RpcLink, action: string, payloads: JsonObject[]): Promise<void> {
+    for (const p of payloads) {
+      if (this.link !== link) return;
+      await link.call(action, p);
+    }
+  }
+
+  private variable(component: string, variable: string): string | undefined {
+    const found = this.model.lookup({ component, variable });
+    return 'def' in found ? this.model.value(found.def) : undefined;
+  }
+
   // ---------------------------------------------------------------- internals: connector status (live)
+
+  /** 2.x AvailabilityState of an EVSE (0: the station: Faulted/Unavailable only when every EVSE is). */
+  private availability(evseId: number): string {
+    if (evseId === 0) {
+      const all = this.config.evses.map((e) => this.availability(e.evseId));
+      return all.every((a) => a === all[0]) ? (all[0] ?? 'Available') : 'Available';
+    }
+    const occupied = this.txs.isPlugged(evseId) || this.txs.openOnEvse(evseId) !== undefined;
+    return availabilityOf(this.control?.arbiter(evseId)?.current(), occupied);
+  }
 
   private sendStatusChanges(): void {
     const link = this.link;
@@ -792,15 +1474,17 @@ export class OcppStation {
       let key: string;
       if (link.protocol === 'ocpp1.6') {
         let status: ConnectorStatus16 = 'Available';
-        if (plugged || tx) {
-          if (!tx) status = 'Finishing';
-          else if (tx.sessionId === null) status = 'Preparing';
+        const availability = this.availability(evse.evseId);
+        if (availability === 'Faulted' || availability === 'Unavailable') status = availability;
+        else if (plugged || tx) {
+          if (!tx || tx.stopReason !== null) status = 'Finishing';
+          else if (tx.sessionId === null || tx.chargingState === 'EVConnected') status = 'Preparing';
           else status = tx.chargingState === 'SuspendedEVSE' ? 'SuspendedEVSE' : 'Charging';
         }
         key = status;
         payload = statusNotification16(evse.evseId, status, now);
       } else {
-        const status: ConnectorStatus201 = plugged || tx ? 'Occupied' : 'Available';
+        const status = this.availability(evse.evseId) as ConnectorStatus201;
         key = status;
         payload = statusNotification201(evse.evseId, evse.connectorId, status, now);
       }
@@ -840,7 +1524,7 @@ export class OcppStation {
     const built: BuiltMessage =
       link.protocol === 'ocpp1.6'
         ? transactionMessage16(entry, this.txs.byKey(ev.txKey), this.config.vendorId, this.config.idTag16)
-        : transactionMessage201(entry, this.config.vendorId);
+        : transactionMessage201(entry, this.config.vendorId, link.protocol);
     if ('notApplicable' in built) {
       this.outbox.finish(entry.id, `not-applicable:${built.notApplicable}`, this.clock.now());
       return true;
@@ -878,6 +1562,19 @@ export class OcppStation {
   }
 
   private interpretReply(action: string, ev: StationEvent, reply: JsonObject): OutboxOutcome {
+    const limit = reply.transactionLimit;
+    if (
+      action === 'TransactionEvent' &&
+      typeof limit === 'object' &&
+      limit !== null &&
+      !Array.isArray(limit)
+    ) {
+      const kept: JsonObject = {};
+      if (typeof limit.maxEnergy === 'number') kept.maxEnergy = limit.maxEnergy;
+      if (typeof limit.maxTime === 'number') kept.maxTime = limit.maxTime;
+      this.model.remember(`limit:${ev.txKey}`, JSON.stringify(kept));
+      this.logger.info('ocpp: transaction limit set by the CSMS', { ...kept });
+    }
     if (action === 'StartTransaction') {
       const txId = reply.transactionId;
       const info = reply.idTagInfo;

@@ -3,6 +3,7 @@
  * counter, its last meter report and its OCPP 1.6 transactionId. Persisted so a restart resumes numbering.
  */
 import type { Database } from 'better-sqlite3';
+import type { StopReason } from './events.js';
 
 /** Charging state as OCPP 2.x names it. */
 export type ChargingState = 'EVConnected' | 'Charging' | 'SuspendedEVSE' | 'SuspendedEV' | 'Idle';
@@ -22,6 +23,8 @@ export interface TransactionRecord {
   lastReportAtMs: number | null;
   /** OCPP 1.6 transactionId from StartTransaction.conf */
   csmsTxId16: number | null;
+  /** why its Lightning session ended while the cable stayed plugged (null: no session ended yet) */
+  stopReason: StopReason | null;
 }
 
 interface Row {
@@ -36,6 +39,7 @@ interface Row {
   last_meter_wh: number | null;
   last_report_at_ms: number | null;
   csms_tx_id_16: number | null;
+  stop_reason: string | null;
 }
 
 function fromRow(r: Row): TransactionRecord {
@@ -51,6 +55,7 @@ function fromRow(r: Row): TransactionRecord {
     lastMeterWh: r.last_meter_wh,
     lastReportAtMs: r.last_report_at_ms,
     csmsTxId16: r.csms_tx_id_16,
+    stopReason: r.stop_reason as StopReason | null,
   };
 }
 
@@ -98,12 +103,12 @@ export class TransactionStore {
     return row ? fromRow(row) : undefined;
   }
 
-  /** Binds a paid session to a transaction and records its start meter reading. */
+  /** Binds a Lightning session to a transaction and records its start meter reading (state unchanged). */
   bindSession(txKey: string, sessionId: string, meterStartWh: number, atMs: number): void {
     this.db
       .prepare(
-        `UPDATE ocpp_transactions SET session_id = ?, meter_start_wh = ?, last_meter_wh = ?, last_report_at_ms = ?,
-         charging_state = 'Charging' WHERE tx_key = ?`,
+        `UPDATE ocpp_transactions SET session_id = ?, meter_start_wh = ?, last_meter_wh = ?, last_report_at_ms = ?
+         WHERE tx_key = ?`,
       )
       .run(sessionId, meterStartWh, meterStartWh, atMs, txKey);
   }
@@ -130,6 +135,15 @@ export class TransactionStore {
       this.db
         .prepare('UPDATE ocpp_transactions SET last_meter_wh = ?, last_report_at_ms = ? WHERE tx_key = ?')
         .run(energyWh, reportedAtMs, txKey);
+  }
+
+  /** Records that the transaction's Lightning session ended (power off) while the cable stays plugged. */
+  finishSession(txKey: string, reason: StopReason): void {
+    this.db
+      .prepare(
+        `UPDATE ocpp_transactions SET stop_reason = ?, charging_state = 'EVConnected' WHERE tx_key = ?`,
+      )
+      .run(reason, txKey);
   }
 
   /** Closes a transaction. */

@@ -1,4 +1,6 @@
 /** Shared types of the OCPP component: JSON values, versions, configuration, logger. */
+import type { TariffVariables } from './device-model-defs.js';
+import type { PaymentQrPolicy } from '../../payments/emv/payment-qr.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -23,7 +25,7 @@ export interface OcppStationConfig {
   password?: string;
   /** PEM CA certificate(s) trusted for `wss://` (profile 2); default: the system store */
   caPem?: string;
-  /** subprotocols offered, most preferred first; default `['ocpp2.0.1', 'ocpp1.6']` */
+  /** subprotocols offered, most preferred first; default `['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6']` (2.1 first when the CSMS offers it) */
   protocols?: OcppVersion[];
   /** reverse-DNS vendorId for DataTransfer; default `org.boltcharge` */
   vendorId?: string;
@@ -54,6 +56,21 @@ export interface OcppStationConfig {
   outboxRetentionDays?: number;
   /** WebSocket ping interval, s; default 30 (0 disables) */
   pingIntervalSec?: number;
+  /** the wall's tariff, shown in the vendor component `BoltchargeCtrlr` (a CSMS change applies at the next
+   *  start, see `tariffWithCsmsChanges`); absent: no vendor component */
+  tariff?: TariffVariables;
+  /**
+   * What RequestStartTransaction (2.x) / RemoteStartTransaction (1.6) does: `vehicle` accepts and tags the next
+   * vehicle session on the EVSE with the request (within TxCtrlr.EVConnectionTimeOut), `walkup` starts a
+   * walk-up session through the station control, `off` answers Rejected. Default `vehicle`.
+   */
+  remoteStart?: 'vehicle' | 'walkup' | 'off';
+  /**
+   * QR payment model 2: when set, a QR the CSMS asks to draw (SetDisplayMessage QRCODE, or for the
+   * `QRCodeDisplay` component) must be a BOLT11 or EMV payload this policy accepts; anything else is answered
+   * Rejected, never drawn, and reported with SecurityEventNotification `InvalidMessages`.
+   */
+  qrPayment?: Omit<PaymentQrPolicy, 'nowMs'>;
 }
 
 /** Structured logger; the daemon passes its own. */

@@ -1,0 +1,100 @@
+/**
+ * `StationControl`: what the OCPP station may ask of the wall daemon when the CSMS sends a command (remote stop,
+ * availability, reset, unlock, remote start). The station never reaches into the daemon otherwise; without a
+ * control attached, every command that needs one gets the spec's refusal (`Rejected`), never `NotImplemented`.
+ */
+import type { ConnectorArbiter, ConnectorOwner } from '../connector-arbiter.js';
+
+/** Why the CSMS stopped a session: its stop command, a reset, a 2.1 transactionLimit reached. */
+export type RemoteStopReason = 'remote' | 'reset' | 'limit';
+
+/** What a remote start asks for. */
+export interface RemoteStartRequest {
+  evseId: number;
+  /** the CSMS's id for the request (2.x remoteStartId; 1.6: 0) */
+  remoteStartId: number;
+  /** idToken / idTag the CSMS named */
+  idToken: string;
+}
+
+/** Outcome of an unlock request. */
+export type UnlockOutcome = 'Unlocked' | 'UnlockFailed';
+
+/** The daemon surface the OCPP station drives. */
+export interface StationControl {
+  /**
+   * @param evseId EVSE id from the OCPP configuration
+   * @returns the connector's arbiter, or undefined when the daemon has none for it
+   */
+  arbiter(evseId: number): ConnectorArbiter | undefined;
+  /**
+   * Asks the running session on the EVSE to end cleanly (final invoice, receipt). Returns at once.
+   *
+   * @param evseId EVSE id
+   * @param reason why
+   * @returns false when no session runs there
+   */
+  requestStop(evseId: number, reason: RemoteStopReason): boolean;
+  /**
+   * Starts a walk-up session for a remote start (optional: only a daemon with walk-up payments has it).
+   *
+   * @returns whether the session was started
+   */
+  remoteStart?(request: RemoteStartRequest): boolean;
+  /**
+   * Releases the cable lock of the EVSE's connector (optional: a socket without a lock actuator never holds
+   * the cable, so the station answers `Unlocked`).
+   */
+  unlock?(evseId: number): UnlockOutcome;
+  /**
+   * Restarts the daemon (graceful: sessions were stopped first). Called once, after the CSMS got its reply.
+   */
+  reset(): void;
+}
+
+/** The part of `WallDaemon` the adapter needs (its public `arbiter` and `requestStop(reason)`). */
+export interface WallDaemonSurface {
+  readonly arbiter?: ConnectorArbiter;
+  requestStop(reason?: string): void;
+  /** the running session id, if any */
+  readonly state: { sessionId: string | null };
+}
+
+/**
+ * Adapts a wall daemon (one connector) to `StationControl`.
+ *
+ * @param daemon the running daemon
+ * @param evseId the OCPP EVSE id of its connector
+ * @param reset how this process restarts (e.g. a graceful shutdown its supervisor restarts)
+ * @returns the control
+ */
+export function wallStationControl(
+  daemon: WallDaemonSurface,
+  evseId: number,
+  reset: () => void,
+): StationControl {
+  return {
+    arbiter: (id) => (id === evseId ? daemon.arbiter : undefined),
+    requestStop: (id, reason) => {
+      if (id !== evseId || daemon.state.sessionId === null) return false;
+      daemon.requestStop(
+        reason === 'remote' ? 'REMOTE_STOP' : reason === 'limit' ? 'LIMIT_REACHED' : 'RESET',
+      );
+      return true;
+    },
+    reset,
+  };
+}
+
+/**
+ * The 2.x availability word for a connector owner.
+ *
+ * @param owner the arbiter's owner (undefined: no arbiter)
+ * @param occupied a cable is plugged or a transaction is open
+ * @returns `Available`, `Occupied`, `Unavailable` or `Faulted`
+ */
+export function availabilityOf(owner: ConnectorOwner | undefined, occupied: boolean): string {
+  if (owner?.kind === 'faulted') return 'Faulted';
+  if (owner?.kind === 'inoperative') return occupied ? 'Occupied' : 'Unavailable';
+  return occupied || owner?.kind === 'cable' || owner?.kind === 'walkup' ? 'Occupied' : 'Available';
+}
