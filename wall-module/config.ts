@@ -27,6 +27,7 @@ import {
   SELLER_RANGES as R,
   tariffPayabilityProblem,
 } from '../protocol/config.js';
+import { readWalkupSection, type WalkupSectionConfig } from './walkup/config.js'; // walk-up
 
 /** What the wall sells and how it invoices. */
 export interface TariffConfig {
@@ -122,6 +123,8 @@ export interface WallConfig {
   log: LogConfig;
   clock: ClockConfig;
   ocpp?: OcppConfig;
+  /** walk-up payment with a phone wallet (issue 12; absent = off) */
+  walkup?: WalkupSectionConfig;
 }
 
 /**
@@ -225,6 +228,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
       meterSampleIntervalSec: o.int('meterSampleIntervalSec', 60, { min: 1, max: 3600 }),
     };
   }
+  if (r.has('walkup')) config.walkup = readWalkupSection(r.section('walkup')); // walk-up
   r.done();
   return config;
 }

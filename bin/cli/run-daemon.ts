@@ -29,6 +29,8 @@ import { ocppObserver } from '../../wall-module/ocpp-observer.js';
 import { WallStore } from '../../wall-module/store.js';
 import { WallDaemon, type WallParts } from '../../wall-module/wall-daemon.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
+import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js'; // walk-up
+import { attachWalkup } from '../../wall-module/walkup/index.js'; // walk-up
 import { ExitCode } from './exit-codes.js';
 import { openDaemonStore } from './open-store.js';
 
@@ -147,6 +149,10 @@ async function startWall(
   opened.add(() => meter.close());
   const observers = config.ocpp?.enabled ? [ocppObserver(config.ocpp, store, clock, log)] : [];
   let daemon: WallDaemon | null = null;
+  const arbiter = new ConnectorArbiter(); // walk-up (until WallDaemon exposes its own arbiter)
+  const walkup = config.walkup?.enabled // walk-up
+    ? await attachWalkup({ config: config.walkup, evse, meter, node, db: store.db, clock, log, arbiter, maxCurrentA: config.evse.maxCurrentA, meterPollIntervalMs: config.meter.pollIntervalMs, onFailSafe: (err) => void daemon?.failSafe.fail(err) }) // prettier-ignore
+    : null; // walk-up
   const metrics = new DaemonMetrics({
     role: 'wall',
     db: store.db,
@@ -163,12 +169,14 @@ async function startWall(
     evse,
     meter,
     observers: [...observers, { loopTick: () => notify.loopAlive() }],
-    routes: [metrics.route()],
+    routes: [metrics.route(), ...(walkup?.routes ?? [])], // walk-up
     step: inject.wallStep,
   }).catch((err: unknown) => {
     throw storeUnusableFrom(err, config.store.path) ?? err;
   });
   const running = daemon;
+  if (walkup) opened.add(() => walkup.stop()); // walk-up
+  await walkup?.start(); // walk-up: recovery asks the node, after the wall paused the EVSE at boot
   log.setContext(() => ({ sessionId: running.state.sessionId }));
   return { daemon: running, log };
 }
