@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   authenticatedLndGrpc,
+  createInvoice,
   getChannelBalance,
+  getChannels,
   payViaPaymentRequest,
   type AuthenticatedLnd,
 } from 'lightning';
@@ -76,6 +78,22 @@ export async function walkupRig(
 /** An ln-service handle on a regtest node (the phone as a wallet). */
 export function lndFor(node: NodeConnection): AuthenticatedLnd {
   return authenticatedLndGrpc({ socket: node.socket, cert: node.cert, macaroon: node.macaroon }).lnd;
+}
+
+/**
+ * The host needs outbound liquidity toward the router (above its channel reserve) to pay refunds: the phone
+ * buys the wall some first when it has less than 200 000 sat there, as earlier drivers would have.
+ */
+export async function ensureWallOutbound(
+  net: { router: NodeConnection },
+  wall: AuthenticatedLnd,
+  phone: AuthenticatedLnd,
+): Promise<void> {
+  const { channels } = await getChannels({ lnd: wall, partner_public_key: net.router.pubkey });
+  const local = Math.max(0, ...channels.map((c) => c.local_balance));
+  if (local >= 200_000) return;
+  const topUp = await createInvoice({ lnd: wall, tokens: 200_000 - local + 10_000 });
+  await payViaPaymentRequest({ lnd: phone, request: topUp.request, max_fee: 1000 });
 }
 
 /** The phone's spendable channel balance, msat. */

@@ -4,15 +4,7 @@
  * success action, follows the LUD-03 link and withdraws the remainder: exactly once while 10 claims race; a
  * wrong secret and a wrong amount are refused with an LNURL error and nothing is paid.
  */
-import {
-  createInvoice,
-  getChannels,
-  getInvoice,
-  getPayments,
-  getWalletInfo,
-  payViaPaymentRequest,
-  type AuthenticatedLnd,
-} from 'lightning';
+import { createInvoice, getInvoice, getPayments, getWalletInfo, type AuthenticatedLnd } from 'lightning';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closeLnd } from '../../scripts/regtest/network.js';
 import type { ChargeRig } from '../../scripts/demo/rig.js';
@@ -20,6 +12,7 @@ import { walkupNetwork, type WalkupNetwork } from '../support/walkup-network.js'
 import {
   channelMsat,
   claimWithdraw,
+  ensureWallOutbound,
   lndFor,
   openRefund,
   phonePays,
@@ -41,14 +34,7 @@ describe('walk-up walk-away: deposit settled in time, refund withdrawn exactly o
     net = await walkupNetwork();
     phone = lndFor(net.phone);
     wall = lndFor(net.wall);
-    // the host needs outbound liquidity toward the router to pay refunds (above its channel reserve): the phone
-    // buys the wall some first, like earlier drivers would have
-    const { channels } = await getChannels({ lnd: wall, partner_public_key: net.router.pubkey });
-    const local = Math.max(0, ...channels.map((c) => c.local_balance));
-    if (local < 200_000) {
-      const topUp = await createInvoice({ lnd: wall, tokens: 200_000 - local + 10_000 });
-      await payViaPaymentRequest({ lnd: phone, request: topUp.request, max_fee: 1000 });
-    }
+    await ensureWallOutbound(net, wall, phone);
     ({ rig, baseUrl } = await walkupRig(connectionFile, { finalInvoiceTimeoutMs: 10_000 }));
     await rig.wall.start();
   });

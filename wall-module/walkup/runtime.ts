@@ -90,6 +90,12 @@ export type RequestOutcome = WalkupReply | { kind: 'refused'; refusal: { name: s
 /** What the runtime tells listeners (the page) after each step. */
 export type ChangeListener = () => void;
 
+/**
+ * Test hook (crash-safety tests only; null in production): called after each step's transaction committed and
+ * before its effects run, the write-ahead point a kill -9 must survive.
+ */
+export const walkupTestHooks: { afterCommit: ((state: WalkupState) => void) | null } = { afterCommit: null };
+
 const REPLY_TIMEOUT_MS = 20_000;
 const TICK_MS = 1000;
 const PAY_TIMEOUT_MS = 60_000;
@@ -125,6 +131,7 @@ export class WalkupRuntime {
       }
     }
     for (const sessionId of [...this.machines.keys()]) await this.recover(sessionId);
+    for (const r of store.unsignedReceipts()) await this.signReceipt(r.sessionId);
     evse.on('status', this.onStatus);
     this.armTick();
   }
@@ -286,7 +293,9 @@ export class WalkupRuntime {
         // a refused deposit request: nothing to keep, but its reply must go out
         this.releaseIfFree(sessionId, next.state);
       } else {
-        this.p.store.commitStep(sessionId, this.p.connectorId, next.state, next.records, atMs);
+        const ended = next.effects.find((e) => e.type === 'endSession');
+        const receipt = ended?.type === 'endSession' ? receiptText(ended.receipt) : null;
+        this.p.store.commitStep(sessionId, this.p.connectorId, next.state, next.records, atMs, receipt);
         this.machines.set(sessionId, next.state);
         this.index(sessionId, next.state);
       }
@@ -294,6 +303,7 @@ export class WalkupRuntime {
       this.failSafe(err as Error);
       return;
     }
+    walkupTestHooks.afterCommit?.(next.state);
     if (next.state.phase === 'ended') this.machines.delete(sessionId);
     this.releaseIfFree(sessionId, next.state);
     for (const e of next.effects) this.execute(sessionId, e);
@@ -466,23 +476,23 @@ export class WalkupRuntime {
         for (const h of [e.receipt.depositPaymentHash, e.receipt.finalPaymentHash])
           if (h !== null) this.unwatch(h);
         return this.later(sessionId, async () => {
-          await this.signReceipt(sessionId, e.receipt);
+          await this.signReceipt(sessionId);
           return null;
         });
     }
   }
 
-  private async signReceipt(sessionId: string, receipt: WalkupReceipt): Promise<void> {
-    const text = receiptText(receipt);
-    let signature: string | null = null;
-    let signerPubkey: string | null = null;
+  /** Signs a stored receipt with the node key (left unsigned when the node is away: retried at the next start). */
+  private async signReceipt(sessionId: string): Promise<void> {
+    const stored = this.p.store.receipt(sessionId);
+    if (stored === undefined || stored.signature !== null) return;
     try {
-      signature = await this.p.node.signMessage(text);
-      signerPubkey = (await this.p.node.getIdentity()).pubkey;
+      const signature = await this.p.node.signMessage(stored.text);
+      const { pubkey } = await this.p.node.getIdentity();
+      this.p.store.signReceipt(sessionId, signature, pubkey);
     } catch (err) {
       this.p.log.warn('walk-up receipt not signed (node)', { sessionId, error: (err as Error).message });
     }
-    this.p.store.saveReceipt({ sessionId, text, signature, signerPubkey, createdAtMs: this.p.clock.now() });
     for (const l of this.listeners) l();
   }
 

@@ -86,6 +86,8 @@ export class WalkupStore {
    * @param state the state after the step
    * @param records the step's ledger records
    * @param atMs daemon clock, ms
+   * @param receiptText the canonical receipt text when the step ended the session (stored unsigned; the
+   *   signature follows, also after a restart)
    */
   commitStep(
     sessionId: string,
@@ -93,6 +95,7 @@ export class WalkupStore {
     state: WalkupState,
     records: WalkupRecord[],
     atMs: number,
+    receiptText: string | null = null,
   ): void {
     const k1 =
       state.phase !== 'idle' && state.session !== null ? k1Hash(state.session.withdrawSecretHex) : null;
@@ -122,6 +125,13 @@ export class WalkupStore {
         else if (claimed.payment_hash !== state.refund.claim.paymentHash)
           throw new Error(`walk-up ${sessionId}: a second refund claim (single use)`);
       }
+      if (receiptText !== null)
+        this.db
+          .prepare(
+            `INSERT INTO walkup_receipts (session_id, receipt_json, created_at_ms) VALUES (?, ?, ?)
+             ON CONFLICT(session_id) DO NOTHING`,
+          )
+          .run(sessionId, receiptText, atMs);
       if (state.phase === 'refundOpen') {
         // a failed payout reopens the claim
         this.db.prepare('DELETE FROM walkup_refund_claims WHERE session_id = ?').run(sessionId);
@@ -181,16 +191,21 @@ export class WalkupStore {
     }));
   }
 
-  /** Stores a receipt (once; a second write for the same session keeps the first). */
-  saveReceipt(r: StoredWalkupReceipt): void {
+  /** Adds the node's signature to a stored receipt (kept when it is already signed). */
+  signReceipt(sessionId: string, signature: string, signerPubkey: string): void {
     this.db
       .prepare(
-        `INSERT INTO walkup_receipts (session_id, receipt_json, signature, signer_pubkey, created_at_ms)
-         VALUES (?, ?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET
-           signature = COALESCE(walkup_receipts.signature, excluded.signature),
-           signer_pubkey = COALESCE(walkup_receipts.signer_pubkey, excluded.signer_pubkey)`,
+        'UPDATE walkup_receipts SET signature = ?, signer_pubkey = ? WHERE session_id = ? AND signature IS NULL',
       )
-      .run(r.sessionId, r.text, r.signature, r.signerPubkey, r.createdAtMs);
+      .run(signature, signerPubkey, sessionId);
+  }
+
+  /** Stored receipts still without a signature (the node was away, or the daemon stopped before signing). */
+  unsignedReceipts(): StoredWalkupReceipt[] {
+    const ids = this.db
+      .prepare('SELECT session_id FROM walkup_receipts WHERE signature IS NULL ORDER BY created_at_ms')
+      .all() as { session_id: string }[];
+    return ids.map((r) => this.receipt(r.session_id)).filter((r) => r !== undefined);
   }
 
   /** A session's receipt, or undefined. */
