@@ -166,7 +166,7 @@ describe('walk-up: kill -9 of the wall daemon in 8 states, restart, books match'
     expect((await deposit.result).ok).toBe(false); // cancelled back to the phone
     await rig.until(
       'ended and signed',
-      async () => (await walkupStatus(baseUrl)).session?.receiptUrl != null,
+      async () => (await walkupStatus(baseUrl)).session?.receiptSigned === true,
       90_000,
     );
     expect(fired()).toEqual(['charging', 'finalCreating', 'depositCancelling', 'finalSettling', 'ended']);

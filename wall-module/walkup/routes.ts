@@ -163,6 +163,7 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
           ).toString('base64')}`
         : null,
       receiptUrl: receipt ? `/walkup/receipt.html?session=${encodeURIComponent(sessionId)}` : null,
+      receiptSigned: receipt?.signature != null,
     };
   };
 
