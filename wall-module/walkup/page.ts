@@ -1,6 +1,6 @@
 /**
  * The walk-up display page the charger's kiosk browser shows (`GET /walkup`) and the receipt page. Plain HTML;
- * the behaviour is `page.js` (served by the daemon, no inline script), which polls `/walkup/api/status` and
+ * the behaviour is `web/walkup.js` (served by the daemon, no inline script), which polls `/walkup/api/status` and
  * shows: the QR code of the LNURL-pay link (re-keyed every `validityTimeSec` with the C25 TOTP), the price per
  * kWh, a `lightning:` link for a wallet on the same phone, the live session (credit, energy, stop button), the
  * final invoice to pay after unplugging, and the receipt at the end.
@@ -59,7 +59,7 @@ export function walkupPageHtml(): string {
  <p id="wu-end" class="hidden"></p>
  <p id="wu-receipt" class="hidden"><a id="wu-receipt-link" href="#">Your signed receipt</a></p>
 </section>
-<script src="/walkup/page.js"></script>
+<script src="/walkup/walkup.js"></script>
 </body></html>`;
 }
 

@@ -3,7 +3,7 @@
  * status server (served after its Host/Origin checks):
  *
  *   GET  /walkup                        the display page (QR, price, live session, stop button, receipt)
- *   GET  /walkup/page.js                its script (no inline script: CSP script-src 'self')
+ *   GET  /walkup/walkup.js                its script (no inline script: CSP script-src 'self')
  *   GET  /walkup/api/status             JSON for the page: price, QR (re-keyed every validityTimeSec), session
  *   GET  /walkup/lnurlp?totp=           LUD-06 payRequest (the QR's LNURL); stale or foreign TOTP refused
  *   GET  /walkup/lnurlp/callback?totp=&amount=   deposit hold invoice + LUD-10 aes success action
@@ -37,7 +37,7 @@ export const WALKUP_MAX_URL_CHARS = 2048;
 /** Largest request body accepted, bytes. */
 export const WALKUP_MAX_BODY_BYTES = 1024;
 
-const pageJs = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'page.js'));
+const pageJs = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'web', 'walkup.js'));
 
 /** What the routes need. */
 export interface WalkupRoutesParts {
@@ -172,7 +172,7 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
 
   return [
     route('GET', '/walkup', (_u, reply) => reply(200, walkupPageHtml(), 'text/html; charset=utf-8')),
-    route('GET', '/walkup/page.js', (_u, reply) => reply(200, pageJs, 'text/javascript; charset=utf-8')),
+    route('GET', '/walkup/walkup.js', (_u, reply) => reply(200, pageJs, 'text/javascript; charset=utf-8')),
     route('GET', '/walkup/api/status', async (_u, reply) => {
       const cur = runtime.current();
       const owner = arbiter.current();

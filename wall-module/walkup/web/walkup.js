@@ -1,5 +1,5 @@
 /* global document, fetch, setInterval */
-// The walk-up display page's behaviour (served as /walkup/page.js; see page.ts): polls /walkup/api/status every
+// The walk-up display page's behaviour (served as /walkup/walkup.js; see ../page.ts): polls /walkup/api/status every
 // second and renders the offer (QR, price, lightning: link), the live session, the final invoice and the receipt.
 (() => {
   'use strict';
