@@ -64,7 +64,7 @@ export async function qrFromPage(
     throw new Error(`${ZBARIMG} not found: run "node scripts/setup.mjs --for test" (apt zbar-tools)`);
   const page = await ctx.newPage();
   try {
-    await page.setViewportSize({ width: 720, height: 1280 });
+    await page.setViewportSize({ width: 720, height: 720 });
     await page.goto(pageUrl);
     const img = page.locator('#wu-qr');
     await page.waitForFunction(() => {
