@@ -37,7 +37,8 @@ export const WALKUP_MAX_URL_CHARS = 2048;
 /** Largest request body accepted, bytes. */
 export const WALKUP_MAX_BODY_BYTES = 1024;
 
-const pageJs = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'web', 'walkup.js'));
+const pageJsFile = join(dirname(fileURLToPath(import.meta.url)), 'web', 'walkup.js');
+let pageJs: Buffer | null = null;
 
 /** What the routes need. */
 export interface WalkupRoutesParts {
@@ -172,7 +173,10 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
 
   return [
     route('GET', '/walkup', (_u, reply) => reply(200, walkupPageHtml(), 'text/html; charset=utf-8')),
-    route('GET', '/walkup/walkup.js', (_u, reply) => reply(200, pageJs, 'text/javascript; charset=utf-8')),
+    route('GET', '/walkup/walkup.js', (_u, reply) => {
+      pageJs ??= readFileSync(pageJsFile); // read on first use: a missing asset breaks only this route
+      reply(200, pageJs, 'text/javascript; charset=utf-8');
+    }),
     route('GET', '/walkup/api/status', async (_u, reply) => {
       const cur = runtime.current();
       const owner = arbiter.current();
