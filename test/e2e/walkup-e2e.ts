@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInvoice, getChannels, payViaPaymentRequest, type AuthenticatedLnd } from 'lightning';
 import type { BrowserContext } from 'playwright-core';
-import type { NodeConnection } from '../../scripts/regtest/network.js';
+import { closeLnd, type NodeConnection } from '../../scripts/regtest/network.js';
+import type { ChargeRig } from '../../scripts/demo/rig.js';
+import { lndFor, walkupRig } from '../../scripts/demo/walkup.js';
+import { walkupNetwork, type WalkupNetwork } from '../support/walkup-network.js';
 import {
   decryptAesSuccessAction,
   parseStatusOk,
@@ -31,6 +34,48 @@ export {
   WALL_TOTP_SECRET,
   type WalkupStatusJson,
 } from '../../scripts/demo/walkup.js';
+
+/** A walk-up test's world: the three-node network, the phone and wall as ln-service handles, the wall rig. */
+export interface WalkupFixture {
+  net: WalkupNetwork;
+  phone: AuthenticatedLnd;
+  wall: AuthenticatedLnd;
+  /** the wall daemon rig (not started: a test may set its entry first) */
+  rig: ChargeRig;
+  baseUrl: string;
+  /** stops the rig and closes the node handles */
+  close(): Promise<void>;
+}
+
+/**
+ * Brings up (or confirms) the walk-up nodes and builds a walk-up wall rig.
+ * @param connectionFile regtest connection file
+ * @param walkup overrides of the `walkup:` section
+ * @param opts `refunds`: make sure the wall can pay refunds (outbound liquidity toward the router)
+ */
+export async function walkupFixture(
+  connectionFile: string,
+  walkup: Record<string, unknown> = {},
+  opts: { refunds?: boolean } = {},
+): Promise<WalkupFixture> {
+  const net = await walkupNetwork();
+  const phone = lndFor(net.phone);
+  const wall = lndFor(net.wall);
+  if (opts.refunds) await ensureWallOutbound(net, wall, phone);
+  const { rig, baseUrl } = await walkupRig(connectionFile, walkup);
+  return {
+    net,
+    phone,
+    wall,
+    rig,
+    baseUrl,
+    async close() {
+      await rig.stop();
+      closeLnd(phone);
+      closeLnd(wall);
+    },
+  };
+}
 
 /** Where zbarimg lives (Debian zbar-tools). */
 export const ZBARIMG = '/usr/bin/zbarimg';

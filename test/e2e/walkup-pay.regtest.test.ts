@@ -7,7 +7,7 @@
  * books equal its node, the receipt is signed by the wall's node key. Also: a stale TOTP (previous-but-one
  * interval) and a foreign charger's code are refused by the pay endpoint.
  */
-import { getInvoice, getWalletInfo, verifyMessage, type AuthenticatedLnd } from 'lightning';
+import { getInvoice, getWalletInfo, verifyMessage } from 'lightning';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   buildMetadata,
@@ -17,44 +17,32 @@ import {
   parseLnurlJson,
 } from '../../payments/lnurl.js';
 import { totpForCounter, totpCounter } from '../../payments/totp.js';
-import { closeLnd } from '../../scripts/regtest/network.js';
-import type { ChargeRig } from '../../scripts/demo/rig.js';
 import { launchHeadlessChromium, type HeadlessBrowser } from '../support/qr-on-screen.js';
-import { walkupNetwork, type WalkupNetwork } from '../support/walkup-network.js';
 import {
   channelMsat,
-  lndFor,
   phonePays,
   qrFromPage,
   requestDeposit,
-  walkupRig,
   walkupStatus,
   PRICE_MSAT_PER_WH,
   WALL_TOTP_SECRET,
+  walkupFixture,
+  type WalkupFixture,
 } from './walkup-e2e.js';
 
 describe('walk-up payment with a phone wallet (three real lnd nodes, headless Chromium)', () => {
   const connectionFile = inject('regtestConnectionPath');
-  let net: WalkupNetwork;
-  let phone: AuthenticatedLnd;
-  let wall: AuthenticatedLnd;
+  let f: WalkupFixture;
   let browser: HeadlessBrowser;
-  let rig: ChargeRig;
-  let baseUrl: string;
 
   beforeAll(async () => {
-    net = await walkupNetwork();
-    phone = lndFor(net.phone);
-    wall = lndFor(net.wall);
+    f = await walkupFixture(connectionFile);
     browser = await launchHeadlessChromium();
-    ({ rig, baseUrl } = await walkupRig(connectionFile));
-    await rig.wall.start();
+    await f.rig.wall.start();
   });
   afterAll(async () => {
-    await rig?.stop();
+    await f?.close();
     await browser?.close();
-    if (phone) closeLnd(phone);
-    if (wall) closeLnd(wall);
   });
 
   it('refuses a stale TOTP and a foreign charger’s code; accepts the current one', async () => {
@@ -66,23 +54,25 @@ describe('walk-up payment with a phone wallet (three real lnd nodes, headless Ch
       [stale, 'TotpStale'],
       [foreign, 'TotpUnknown'],
     ] as const) {
-      const text = await (await fetch(`${baseUrl}/walkup/lnurlp?totp=${code}`)).text();
+      const text = await (await fetch(`${f.baseUrl}/walkup/lnurlp?totp=${code}`)).text();
       const parsed = parseLnurlJson(text);
       expect(parsed.ok).toBe(false);
       expect(text).toContain(name);
       // the callback refuses it too: no invoice is ever created for it
-      const cb = await (await fetch(`${baseUrl}/walkup/lnurlp/callback?totp=${code}&amount=20000000`)).json();
+      const cb = await (
+        await fetch(`${f.baseUrl}/walkup/lnurlp/callback?totp=${code}&amount=20000000`)
+      ).json();
       expect(cb).toMatchObject({ status: 'ERROR' });
     }
     const current = totpForCounter(WALL_TOTP_SECRET, counter, 12);
-    const ok = parseLnurlJson(await (await fetch(`${baseUrl}/walkup/lnurlp?totp=${current}`)).text());
+    const ok = parseLnurlJson(await (await fetch(`${f.baseUrl}/walkup/lnurlp?totp=${current}`)).text());
     expect(ok.ok).toBe(true);
   });
 
   it('scan, pay the deposit, charge, unplug, pay the final invoice: the phone pays exactly energy + fees', async () => {
-    const walletInfo = await getWalletInfo({ lnd: wall });
+    const walletInfo = await getWalletInfo({ lnd: f.wall });
     // 1. the driver scans the code on the charger's page
-    const { content, png } = await qrFromPage(browser.context, `${baseUrl}/walkup`);
+    const { content, png } = await qrFromPage(browser.context, `${f.baseUrl}/walkup`);
     process.stderr.write(`walk-up page screenshot: ${png}\n`);
     expect(content).toMatch(/^LIGHTNING:LNURL1[0-9A-Z]+$/);
     // the code in the picture is this charger's code of now (or of the interval just before: it may have
@@ -90,7 +80,7 @@ describe('walk-up payment with a phone wallet (three real lnd nodes, headless Ch
     const scanned = decodeLnurl(content, { allowHttp: true });
     if (!scanned.ok) throw new Error(scanned.error.message);
     const url = new URL(scanned.value.url);
-    expect(`${url.origin}${url.pathname}`).toBe(`${baseUrl}/walkup/lnurlp`);
+    expect(`${url.origin}${url.pathname}`).toBe(`${f.baseUrl}/walkup/lnurlp`);
     const counter = totpCounter(Date.now() / 1000, 30);
     expect([counter, counter - 1].map((c) => totpForCounter(WALL_TOTP_SECRET, c, 12))).toContain(
       url.searchParams.get('totp'),
@@ -99,61 +89,61 @@ describe('walk-up payment with a phone wallet (three real lnd nodes, headless Ch
     expect(again.ok && content === `LIGHTNING:${again.value}`).toBe(true);
 
     // 2. the car is plugged in; the wallet follows the LNURL and pays a deposit
-    rig.world.plug();
-    const before = await channelMsat(phone);
+    f.rig.world.plug();
+    const before = await channelMsat(f.phone);
     const depositMsat = 50_000_000n; // 50 000 sat = 50 kWh of credit
     const offer = await requestDeposit(content, depositMsat);
     expect(offer.descriptionHashHex).toBe(
       metadataHashHex(buildMetadata('EV charging (walk-up deposit; you pay only the energy delivered)')),
     );
     expect(offer.successAction?.tag).toBe('aes');
-    const deposit = phonePays(phone, offer.bolt11);
-    await rig.until(
+    const deposit = phonePays(f.phone, offer.bolt11);
+    await f.rig.until(
       'charging',
-      async () => (await walkupStatus(baseUrl)).session?.phase === 'charging',
+      async () => (await walkupStatus(f.baseUrl)).session?.phase === 'charging',
       60_000,
     );
-    const sessionId = (await walkupStatus(baseUrl)).session!.sessionId;
-    expect((await walkupStatus(baseUrl)).available).toBe(false); // the QR is gone while the charger is in use
+    const sessionId = (await walkupStatus(f.baseUrl)).session!.sessionId;
+    expect((await walkupStatus(f.baseUrl)).available).toBe(false); // the QR is gone while the charger is in use
 
     // 3. energy flows; the driver unplugs after about 40 Wh
-    await rig.until(
+    await f.rig.until(
       '40 Wh delivered',
-      async () => (await walkupStatus(baseUrl)).session!.deliveredWh >= 40,
+      async () => (await walkupStatus(f.baseUrl)).session!.deliveredWh >= 40,
       60_000,
     );
-    rig.world.unplug();
-    await rig.until(
+    f.rig.world.unplug();
+    await f.rig.until(
       'the final invoice on the page',
-      async () => (await walkupStatus(baseUrl)).session?.finalBolt11 !== null,
+      async () => (await walkupStatus(f.baseUrl)).session?.finalBolt11 !== null,
       60_000,
     );
 
     // 4. the driver pays the final invoice shown on the page (read from the page itself)
     const page = await browser.context.newPage();
-    await page.goto(`${baseUrl}/walkup`);
+    await page.goto(`${f.baseUrl}/walkup`);
     await page.waitForSelector('#wu-final:not(.hidden)');
     const href = await page.locator('#wu-final-link').getAttribute('href');
     await page.screenshot({ path: `${png}.final.png`, fullPage: true });
     await page.close();
     expect(href).toMatch(/^lightning:lnbcrt/);
-    const final = phonePays(phone, href!.slice('lightning:'.length));
+    const final = phonePays(f.phone, href!.slice('lightning:'.length));
     const finalResult = await final.result;
     expect(finalResult.ok).toBe(true);
     const depositResult = await deposit.result;
     expect(depositResult.ok).toBe(false); // the deposit HTLC was cancelled back to the phone
 
-    await rig.until(
+    await f.rig.until(
       'session ended',
-      async () => (await walkupStatus(baseUrl)).session?.phase === 'ended',
+      async () => (await walkupStatus(f.baseUrl)).session?.phase === 'ended',
       60_000,
     );
-    await rig.until(
+    await f.rig.until(
       'receipt stored',
-      async () => (await walkupStatus(baseUrl)).session?.receiptSigned === true,
+      async () => (await walkupStatus(f.baseUrl)).session?.receiptSigned === true,
       30_000,
     );
-    const s = (await walkupStatus(baseUrl)).session!;
+    const s = (await walkupStatus(f.baseUrl)).session!;
     expect(s.endReason).toBe('FINAL_PAID');
     expect(s.stopReason).toBe('UNPLUGGED');
     const energyWh = BigInt(s.deliveredWh);
@@ -163,9 +153,9 @@ describe('walk-up payment with a phone wallet (three real lnd nodes, headless Ch
 
     // 5. figures from both nodes
     if (!finalResult.ok) throw new Error('unreachable');
-    const after = await channelMsat(phone);
+    const after = await channelMsat(f.phone);
     expect(before - after).toBe(costMsat + finalResult.feeMsat);
-    const receipt = (await (await fetch(`${baseUrl}/walkup/receipt?session=${sessionId}`)).json()) as {
+    const receipt = (await (await fetch(`${f.baseUrl}/walkup/receipt?session=${sessionId}`)).json()) as {
       text: string;
       signature: string;
       signerPubkey: string;
@@ -173,10 +163,10 @@ describe('walk-up payment with a phone wallet (three real lnd nodes, headless Ch
     };
     const depositHash = receipt.receipt.depositPaymentHash as string;
     const finalHash = receipt.receipt.finalPaymentHash as string;
-    const depInv = await getInvoice({ lnd: wall, id: depositHash });
+    const depInv = await getInvoice({ lnd: f.wall, id: depositHash });
     expect(depInv.is_canceled).toBe(true);
     expect(depInv.is_confirmed).toBe(false);
-    const finInv = await getInvoice({ lnd: wall, id: finalHash });
+    const finInv = await getInvoice({ lnd: f.wall, id: finalHash });
     expect(finInv.is_confirmed).toBe(true);
     expect(BigInt(finInv.received_mtokens)).toBe(costMsat);
     // the wall's books equal its node
@@ -184,11 +174,11 @@ describe('walk-up payment with a phone wallet (three real lnd nodes, headless Ch
     expect(receipt.receipt.depositOutcome).toBe('cancelled');
     expect(receipt.receipt.finalPreimageHex).toBe(finInv.secret);
     // seller-signed: the phone's node recovers the wall's key from the signature
-    const signer = await verifyMessage({ lnd: phone, message: receipt.text, signature: receipt.signature });
+    const signer = await verifyMessage({ lnd: f.phone, message: receipt.text, signature: receipt.signature });
     expect(signer.signed_by).toBe(walletInfo.public_key);
     expect(receipt.signerPubkey).toBe(walletInfo.public_key);
     // the receipt page shows it
-    const html = await (await fetch(`${baseUrl}/walkup/receipt.html?session=${sessionId}`)).text();
+    const html = await (await fetch(`${f.baseUrl}/walkup/receipt.html?session=${sessionId}`)).text();
     expect(html).toContain(receipt.signature);
   });
 });

@@ -133,6 +133,14 @@ export class WalkupRuntime {
     for (const sessionId of [...this.machines.keys()]) await this.recover(sessionId);
     for (const r of store.unsignedReceipts()) await this.signReceipt(r.sessionId);
     evse.on('status', this.onStatus);
+    // a car unplugged while the daemon was down ends its charging now (not at the deposit's expiry)
+    try {
+      const st = await evse.status();
+      this.lastPlugged = st.plugged;
+      if (!st.plugged) this.toActive({ type: 'unplug' });
+    } catch (err) {
+      this.p.log.warn('walk-up: EVSE status unreadable at start', { error: (err as Error).message });
+    }
     this.armTick();
   }
 
