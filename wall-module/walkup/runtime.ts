@@ -98,6 +98,8 @@ export const walkupTestHooks: { afterCommit: ((state: WalkupState) => void) | nu
 
 const REPLY_TIMEOUT_MS = 20_000;
 const TICK_MS = 1000;
+/** A held deposit's expiry is re-read against the chain every this many ticks. */
+const CHAIN_CHECK_TICKS = 15;
 const PAY_TIMEOUT_MS = 60_000;
 
 /** The walk-up shell of one connector. */
@@ -113,6 +115,8 @@ export class WalkupRuntime {
   private lastReading: MeterReading | null = null;
   private readonly onStatus = (s: EvseStatus): void => this.evseStatus(s);
   private lastPlugged: boolean | null = null;
+  private ticks = 0;
+  private chainCheckRunning = false;
 
   constructor(private readonly p: WalkupRuntimeParts) {}
 
@@ -263,8 +267,39 @@ export class WalkupRuntime {
     if (this.stopped) return;
     this.tickTimer = this.p.clock.setTimer(TICK_MS, () => {
       for (const [sessionId, state] of [...this.machines]) this.dispatch(sessionId, state, { type: 'tick' });
+      if (++this.ticks % CHAIN_CHECK_TICKS === 0 && !this.chainCheckRunning) {
+        this.chainCheckRunning = true;
+        void this.checkChain().finally(() => (this.chainCheckRunning = false));
+      }
       this.armTick();
     });
+  }
+
+  /**
+   * Re-reads every held deposit's HTLC expiry against the chain's height now: blocks may come faster than the
+   * pessimistic interval assumed, and the machine brings its settle-by time forward on a fresh `held`.
+   */
+  private async checkChain(): Promise<void> {
+    for (const [sessionId, state] of [...this.machines]) {
+      if (state.phase === 'idle' || state.phase === 'ended' || state.session.deposit.status !== 'held')
+        continue;
+      const st = await this.p.node.lookupHoldInvoice(state.session.deposit.paymentHash).catch(() => null);
+      if (st?.phase !== 'held' || st.htlcExpiryHeight === undefined) continue;
+      const htlcExpiryMs = this.htlcExpiryMs(st.htlcExpiryHeight, st.currentHeight);
+      const now = this.machines.get(sessionId);
+      const settleByMs = now !== undefined && now.phase !== 'idle' ? now.session.settleByMs : null;
+      if (
+        now !== undefined &&
+        settleByMs !== null &&
+        htlcExpiryMs - this.p.config.settleMarginMs < settleByMs
+      )
+        this.dispatch(sessionId, now, {
+          type: 'held',
+          paymentHash: st.paymentHash,
+          amountMsat: st.receivedMsat,
+          htlcExpiryMs,
+        });
+    }
   }
 
   private toActive(ev: Unstamped<ActiveEvent>): void {
