@@ -287,7 +287,7 @@ export class WalkupRuntime {
       if (st?.phase !== 'held' || st.htlcExpiryHeight === undefined) continue;
       const htlcExpiryMs = this.htlcExpiryMs(st.htlcExpiryHeight, st.currentHeight);
       const now = this.machines.get(sessionId);
-      const settleByMs = now !== undefined && now.phase !== 'idle' ? now.session.settleByMs : null;
+      const settleByMs = now !== undefined && now.phase !== 'idle' ? (now.session?.settleByMs ?? null) : null;
       if (
         now !== undefined &&
         settleByMs !== null &&
