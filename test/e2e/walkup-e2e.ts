@@ -13,7 +13,16 @@ import { createInvoice, getChannels, payViaPaymentRequest, type AuthenticatedLnd
 import type { BrowserContext } from 'playwright-core';
 import { closeLnd, type NodeConnection } from '../../scripts/regtest/network.js';
 import type { ChargeRig } from '../../scripts/demo/rig.js';
-import { lndFor, walkupRig } from '../../scripts/demo/walkup.js';
+import {
+  channelMsat,
+  lndFor,
+  phonePays,
+  requestDeposit,
+  walkupRig,
+  walkupStatus,
+  type DepositOffer,
+  type PhonePayment,
+} from '../../scripts/demo/walkup.js';
 import { walkupNetwork, type WalkupNetwork } from '../support/walkup-network.js';
 import {
   decryptAesSuccessAction,
@@ -75,6 +84,29 @@ export async function walkupFixture(
       closeLnd(wall);
     },
   };
+}
+
+/**
+ * The driver scans the QR (from the status JSON), plugs in and the phone pays a deposit; waits until the charger
+ * energised.
+ * @returns the phone's channel balance before paying, the offer (invoice, success action) and the payment
+ */
+export async function startCharging(
+  f: WalkupFixture,
+  depositMsat: bigint,
+): Promise<{ before: bigint; offer: DepositOffer; deposit: PhonePayment }> {
+  const qr = (await walkupStatus(f.baseUrl)).qr;
+  if (!qr) throw new Error('the charger offers no QR code');
+  f.rig.world.plug();
+  const before = await channelMsat(f.phone);
+  const offer = await requestDeposit(qr.content, depositMsat);
+  const deposit = phonePays(f.phone, offer.bolt11);
+  await f.rig.until(
+    'charging',
+    async () => (await walkupStatus(f.baseUrl)).session?.phase === 'charging',
+    60_000,
+  );
+  return { before, offer, deposit };
 }
 
 /** Where zbarimg lives (Debian zbar-tools). */

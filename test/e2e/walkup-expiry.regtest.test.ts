@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { getInvoice, getWalletInfo } from 'lightning';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mine } from '../../scripts/regtest/network.js';
-import { phonePays, requestDeposit, walkupFixture, walkupStatus, type WalkupFixture } from './walkup-e2e.js';
+import { startCharging, walkupFixture, walkupStatus, type WalkupFixture } from './walkup-e2e.js';
 
 describe('walk-up: the deposit deadline follows the chain', () => {
   const connectionFile = inject('regtestConnectionPath');
@@ -24,16 +24,8 @@ describe('walk-up: the deposit deadline follows the chain', () => {
   });
 
   it('stops and settles the deposit once the settle-by height is reached', async () => {
-    const qr = (await walkupStatus(f.baseUrl)).qr!;
-    f.rig.world.plug();
     const depositMsat = 30_000_000n;
-    const offer = await requestDeposit(qr.content, depositMsat);
-    const deposit = phonePays(f.phone, offer.bolt11);
-    await f.rig.until(
-      'charging',
-      async () => (await walkupStatus(f.baseUrl)).session?.phase === 'charging',
-      60_000,
-    );
+    const { deposit } = await startCharging(f, depositMsat);
     const hash = depositHashOf(f);
     const held = await getInvoice({ lnd: f.wall, id: hash });
     const expiry = Math.min(...held.payments.map((p) => p.timeout));

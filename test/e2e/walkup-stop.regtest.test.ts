@@ -9,10 +9,10 @@ import { launchHeadlessChromium, type HeadlessBrowser } from '../support/qr-on-s
 import {
   channelMsat,
   phonePays,
-  requestDeposit,
   walkupFixture,
   walkupStatus,
   type WalkupFixture,
+  startCharging,
 } from './walkup-e2e.js';
 
 /** 400 sat per Wh: a 20 000 sat deposit buys 50 Wh, used up in seconds at 11 kW. */
@@ -32,21 +32,6 @@ describe('walk-up: stop button and credit exhausted', () => {
     await f?.close();
     await browser?.close();
   });
-
-  /** Pays a deposit from the phone and waits until the charger energised. */
-  async function startCharging(depositMsat: bigint) {
-    const qr = (await walkupStatus(f.baseUrl)).qr!;
-    f.rig.world.plug();
-    const before = await channelMsat(f.phone);
-    const offer = await requestDeposit(qr.content, depositMsat);
-    const deposit = phonePays(f.phone, offer.bolt11);
-    await f.rig.until(
-      'charging',
-      async () => (await walkupStatus(f.baseUrl)).session?.phase === 'charging',
-      60_000,
-    );
-    return { before, deposit };
-  }
 
   /** Pays the final invoice and checks the figures from the phone's and the wall's side. */
   async function payFinalAndCheck(before: bigint, deposit: ReturnType<typeof phonePays>, stopReason: string) {
@@ -76,7 +61,7 @@ describe('walk-up: stop button and credit exhausted', () => {
   }
 
   it('the driver presses stop on the page', async () => {
-    const { before, deposit } = await startCharging(40_000_000n);
+    const { before, deposit } = await startCharging(f, 40_000_000n);
     const page = await browser.context.newPage();
     await page.goto(`${f.baseUrl}/walkup`);
     await page.waitForSelector('#wu-stop:not(.hidden)');
@@ -90,7 +75,7 @@ describe('walk-up: stop button and credit exhausted', () => {
 
   it('the credit runs out: power cut before the deposit is used up, the driver pays the energy', async () => {
     const depositMsat = 20_000_000n; // 50 Wh at 400 sat/Wh
-    const { before, deposit } = await startCharging(depositMsat);
+    const { before, deposit } = await startCharging(f, depositMsat);
     await f.rig.until(
       'the cut',
       async () => (await walkupStatus(f.baseUrl)).session?.stopReason === 'CREDIT_EXHAUSTED',

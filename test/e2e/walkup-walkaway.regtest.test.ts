@@ -10,12 +10,11 @@ import {
   channelMsat,
   claimWithdraw,
   openRefund,
-  phonePays,
-  requestDeposit,
   walkupStatus,
   PRICE_MSAT_PER_WH,
   walkupFixture,
   type WalkupFixture,
+  startCharging,
 } from './walkup-e2e.js';
 
 describe('walk-up walk-away: deposit settled in time, refund withdrawn exactly once', () => {
@@ -31,17 +30,8 @@ describe('walk-up walk-away: deposit settled in time, refund withdrawn exactly o
   });
 
   it('settles the deposit before expiry and pays the remainder once to the payer', async () => {
-    const qr = (await walkupStatus(f.baseUrl)).qr!;
-    f.rig.world.plug();
-    const before = await channelMsat(f.phone);
     const depositMsat = 30_000_000n;
-    const offer = await requestDeposit(qr.content, depositMsat);
-    const deposit = phonePays(f.phone, offer.bolt11);
-    await f.rig.until(
-      'charging',
-      async () => (await walkupStatus(f.baseUrl)).session?.phase === 'charging',
-      60_000,
-    );
+    const { before, offer, deposit } = await startCharging(f, depositMsat);
     await f.rig.until(
       '25 Wh',
       async () => (await walkupStatus(f.baseUrl)).session!.deliveredWh >= 25,
