@@ -101,10 +101,11 @@ function convertBits(data: ArrayLike<number>, from: number, to: number, pad: boo
 /**
  * Encodes a URL as a LUD-01 LNURL.
  * @param url the https (or onion http) URL
+ * @param policy `allowHttp` for loopback tests only
  * @returns `LNURL1…` in upper case (QR alphanumeric mode), or `LnurlTooLong` / `LnurlInsecureUrl`
  */
-export function encodeLnurl(url: string): Result<string, LnurlError> {
-  const checked = checkServiceUrl(url, {});
+export function encodeLnurl(url: string, policy: UrlPolicy = {}): Result<string, LnurlError> {
+  const checked = checkServiceUrl(url, policy);
   if (!checked.ok) return checked;
   const words = convertBits(new TextEncoder().encode(url), 8, 5, true)!;
   const hrp = 'lnurl';

@@ -359,6 +359,19 @@ function onHeld(
     rec(s, o, 'heldIgnored', { paymentHash: text(paymentHash), phase: s.phase });
     return s;
   }
+  if (
+    inv.status === 'held' &&
+    inv.purpose === 'deposit' &&
+    session.settleByMs !== null &&
+    Number.isSafeInteger(htlcExpiryMs) &&
+    htlcExpiryMs - c.settleMarginMs < session.settleByMs
+  ) {
+    // a fresh look at the chain (blocks came faster than assumed): the deadline moves forward, never back
+    session.settleByMs = htlcExpiryMs - c.settleMarginMs;
+    inv.htlcExpiryMs = htlcExpiryMs;
+    rec(s, o, 'settleByAdvanced', { paymentHash: inv.paymentHash, settleByMs: session.settleByMs });
+    return s;
+  }
   if ((inv.status !== 'creating' && inv.status !== 'open') || s.phase === 'ended') {
     rec(s, o, 'heldIgnored', { paymentHash: inv.paymentHash, status: inv.status });
     // an HTLC held on an invoice already given up: release it at once rather than at its expiry

@@ -2,5 +2,7 @@
  * `npm run demo`: the full boltcharge demo (see scripts/charge-demo.ts for options and the JSON line).
  */
 import { chargeDemo } from './charge-demo.js';
+import { walkupDemo } from './demo/walkup.js'; // walk-up
 
-process.exitCode = await chargeDemo(process.argv.slice(2));
+const argv = process.argv.slice(2); // walk-up: `--walkup` runs scripts/demo/walkup.ts
+process.exitCode = argv.includes('--walkup') ? await walkupDemo(argv) : await chargeDemo(argv);

@@ -142,6 +142,7 @@ if (purpose === 'test' || purpose === 'all') {
   ensureApt([
     ['socat', 'socat'],
     ['chromium', 'chromium'],
+    ['zbarimg', 'zbar-tools'], // walk-up e2e: the QR decoded from a screenshot by an independent decoder
   ]);
   ensurePython();
   ensureEmvPeer();

@@ -29,6 +29,7 @@ import {
 } from '../protocol/config.js';
 import type { SplitConfig } from '../payments/split-config.js';
 import { readSplitSection } from './payouts/split-section.js';
+import { readWalkupSection, type WalkupSectionConfig } from './walkup/config.js'; // walk-up
 
 /** What the wall sells and how it invoices. */
 export interface TariffConfig {
@@ -133,6 +134,8 @@ export interface WallConfig {
   ocpp?: OcppConfig;
   /** split remittance to other recipients (issue 14; absent = the wall keeps everything) */
   split?: SplitConfig;
+  /** walk-up payment with a phone wallet (issue 12; absent = off) */
+  walkup?: WalkupSectionConfig;
 }
 
 /**
@@ -239,6 +242,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   }
   const split = readSplitSection(r);
   if (split) config.split = split;
+  if (r.has('walkup')) config.walkup = readWalkupSection(r.section('walkup')); // walk-up
   r.done();
   return config;
 }

@@ -32,6 +32,8 @@ import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
 import { attachPayouts } from '../../wall-module/payouts/attach.js'; // split
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
 import { wallStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
+import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js'; // walk-up
+import { attachWalkup } from '../../wall-module/walkup/index.js'; // walk-up
 import { ExitCode } from './exit-codes.js';
 import { openDaemonStore } from './open-store.js';
 
@@ -152,6 +154,10 @@ async function startWall(
   const ocpp = config.ocpp?.enabled ? ocppObserver(config.ocpp, store, clock, log, tariff) : undefined; // ocpp control
   const observers = ocpp ? [ocpp] : [];
   let daemon: WallDaemon | null = null;
+  const arbiter = new ConnectorArbiter(); // walk-up (until WallDaemon exposes its own arbiter)
+  const walkup = config.walkup?.enabled // walk-up
+    ? await attachWalkup({ config: config.walkup, evse, meter, node, db: store.db, clock, log, arbiter, maxCurrentA: config.evse.maxCurrentA, meterPollIntervalMs: config.meter.pollIntervalMs, onFailSafe: (err) => void daemon?.failSafe.fail(err) }) // prettier-ignore
+    : null; // walk-up
   const metrics = new DaemonMetrics({
     role: 'wall',
     db: store.db,
@@ -168,7 +174,7 @@ async function startWall(
     evse,
     meter,
     observers: [...observers, { loopTick: () => notify.loopAlive() }],
-    routes: [metrics.route()],
+    routes: [metrics.route(), ...(walkup?.routes ?? [])], // walk-up
     step: inject.wallStep,
   }).catch((err: unknown) => {
     throw storeUnusableFrom(err, config.store.path) ?? err;
@@ -178,6 +184,8 @@ async function startWall(
   ocpp?.attachControl(
     wallStationControl(running, config.ocpp?.evseId ?? 1, () => process.kill(process.pid, 'SIGTERM')),
   );
+  if (walkup) opened.add(() => walkup.stop()); // walk-up
+  await walkup?.start(); // walk-up: recovery asks the node, after the wall paused the EVSE at boot
   log.setContext(() => ({ sessionId: running.state.sessionId }));
   // split: payouts run beside the connectors; charging never waits on them
   if (config.split)

@@ -496,3 +496,35 @@ describe('walk-up: an invoice created after it was given up', () => {
     expect(r.effects.some((e) => e.type === 'energize')).toBe(false);
   });
 });
+
+describe('walk-up: the chain decides the deposit deadline', () => {
+  it('a later look at the held HTLC brings the settle-by time forward (never back) and stops in time', () => {
+    const run = charging(500_000n);
+    const before = run.state.phase === 'charging' ? run.state.session.settleByMs : null;
+    expect(before).not.toBeNull();
+    const c = testConfig();
+    // blocks came faster than assumed: the shell re-reads the HTLC expiry, now 1 s after the margin
+    const sooner = run.now + c.settleMarginMs + 1000;
+    run.step({
+      type: 'held',
+      atMs: run.now,
+      paymentHash: run.depositHash,
+      amountMsat: 500_000n,
+      htlcExpiryMs: sooner,
+    });
+    expect(run.state.phase === 'charging' && run.state.session.settleByMs).toBe(run.now + 1000);
+    // a later (longer) estimate never moves it back
+    run.step({
+      type: 'held',
+      atMs: run.now,
+      paymentHash: run.depositHash,
+      amountMsat: 500_000n,
+      htlcExpiryMs: sooner + 3_600_000,
+    });
+    expect(run.state.phase === 'charging' && run.state.session.settleByMs).toBe(run.now + 1000);
+    run.advance(1000);
+    run.step({ type: 'tick', atMs: run.now });
+    expect(run.state.phase === 'charging').toBe(false);
+    expect(run.state.phase !== 'idle' && run.state.session?.stopReason).toBe('DEPOSIT_EXPIRING');
+  });
+});

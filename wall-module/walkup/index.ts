@@ -1,0 +1,146 @@
+/**
+ * Composition of walk-up payment on a wall (issue 12): `attachWalkup(...)` builds the runtime (machine shell,
+ * own tables in the wall's store database) and its HTTP routes; the caller passes the routes to the status
+ * server, then calls `start()` once the wall daemon has booted (it paused the EVSE), and `stop()` on shutdown.
+ *
+ *   const arbiter = new ConnectorArbiter();
+ *   const walkup = await attachWalkup({ config: cfg.walkup, evse, meter, node, db: store.db, clock, log, arbiter,
+ *     maxCurrentA: cfg.evse.maxCurrentA, meterPollIntervalMs: cfg.meter.pollIntervalMs });
+ *   ... WallDaemon.start({ ..., routes: [..., ...walkup.routes] }) ...
+ *   await walkup.start();
+ *
+ * The wall daemon must claim the same `arbiter` (kind 'cable') before its seller session energises, so a vehicle
+ * module arriving mid-walk-up never gets a second session.
+ */
+import type { Database } from 'better-sqlite3';
+import type { Clock } from '../../hardware/clock.js';
+import type { Evse } from '../../hardware/evse/evse.js';
+import type { EnergyMeter } from '../../hardware/meter/energy-meter.js';
+import { MeterPoller } from '../../hardware/meter/meter-poller.js';
+import type { Logger } from '../../daemon/logger.js';
+import type { StatusRoute } from '../../daemon/status-server.js';
+import { protocolNetwork } from '../../daemon/network-name.js';
+import type { LightningNode } from '../../lightning/lightning-node.js';
+import { walkupConfig, type WalkupConfig } from '../../payments/walkup-config.js';
+import type { ConnectorArbiter } from '../connector-arbiter.js';
+import type { WalkupSectionConfig } from './config.js';
+import { walkupRoutes } from './routes.js';
+import { WalkupRuntime } from './runtime.js';
+import { WalkupStore } from './store.js';
+
+export { readWalkupSection, type WalkupSectionConfig } from './config.js';
+export { WalkupRuntime } from './runtime.js';
+export { WalkupStore, migrateWalkupTables } from './store.js';
+
+/** The `walkup` section does not make a valid machine configuration (exit code 2, like any config error). */
+export class WalkupConfigRefused extends Error {
+  override readonly name = 'WalkupConfigRefused';
+}
+
+/** What `attachWalkup` takes. */
+export interface AttachWalkupArgs {
+  config: WalkupSectionConfig;
+  evse: Evse;
+  meter: EnergyMeter;
+  node: LightningNode;
+  /** the wall store's database (the walk-up tables are created in it) */
+  db: Database;
+  clock: Clock;
+  log: Logger;
+  arbiter: ConnectorArbiter;
+  /** current limit while a walk-up charges, A (`evse.maxCurrentA`) */
+  maxCurrentA: number;
+  /** how often the meter is read, ms (`meter.pollIntervalMs`) */
+  meterPollIntervalMs: number;
+  /** 1-based connector (default 1) */
+  connectorId?: number;
+  /** a step or commit failed: power cut, connector faulted; the daemon should exit non-zero */
+  onFailSafe?: (err: Error) => void;
+  /** real time for the TOTP, ms (tests) */
+  realNowMs?: () => number;
+}
+
+/** An attached walk-up. */
+export interface AttachedWalkup {
+  /** add to the status server's routes */
+  routes: StatusRoute[];
+  runtime: WalkupRuntime;
+  store: WalkupStore;
+  /** the machine configuration in force */
+  machineConfig: WalkupConfig;
+  /** recovery (asks the node about every live session), then EVSE, meter and ticks */
+  start(): Promise<void>;
+  /** stops polling and watching (sessions stay on disk) */
+  stop(): void;
+}
+
+/**
+ * Builds the walk-up runtime and routes.
+ * @returns routes, runtime, store, start and stop
+ * @throws WalkupConfigRefused when the section does not make a valid machine configuration; NodeUnreachable when
+ *   the node's network cannot be read
+ */
+export async function attachWalkup(a: AttachWalkupArgs): Promise<AttachedWalkup> {
+  const c = a.config;
+  const network = protocolNetwork((await a.node.getIdentity()).network);
+  const machine = walkupConfig({
+    network,
+    priceMsatPerWh: c.priceMsatPerWh,
+    minDepositMsat: c.minDepositMsat,
+    maxDepositMsat: c.maxDepositMsat,
+    validityTimeSec: c.validityTimeSec,
+    quoteTimeoutMs: c.quoteTimeoutMs,
+    finalInvoiceTimeoutMs: c.finalInvoiceTimeoutMs,
+    settleMarginMs: c.marginBlocks * c.blockIntervalMs,
+    graceWh: c.graceWh,
+    finalMeterTimeoutMs: c.finalMeterTimeoutMs,
+    refundValidityMs: c.refundValidityMs,
+    refundMaxFeeMsat: c.refundMaxFeeMsat,
+    nodeRetryMs: c.nodeRetryMs,
+    refundLinkPrefix: `${c.publicBaseUrl}/walkup/withdraw?k1=`,
+  });
+  if (!machine.ok) throw new WalkupConfigRefused(`walkup.${machine.error.message}`);
+  const store = new WalkupStore(a.db);
+  const runtime = new WalkupRuntime({
+    connectorId: a.connectorId ?? 1,
+    config: machine.value,
+    hold: {
+      blockIntervalMs: c.blockIntervalMs,
+      marginBlocks: c.marginBlocks,
+      holdExpiryDeltaBlocks: c.holdExpiryDeltaBlocks,
+      cltvDeltaBlocks: c.cltvDeltaBlocks,
+    },
+    maxCurrentA: a.maxCurrentA,
+    evse: a.evse,
+    node: a.node,
+    store,
+    clock: a.clock,
+    log: a.log,
+    arbiter: a.arbiter,
+    ...(a.onFailSafe ? { onFailSafe: a.onFailSafe } : {}),
+  });
+  const routes = walkupRoutes({
+    config: c,
+    runtime,
+    store,
+    arbiter: a.arbiter,
+    ...(a.realNowMs ? { realNowMs: a.realNowMs } : {}),
+  });
+  const poller = new MeterPoller(a.meter, a.clock, { intervalMs: a.meterPollIntervalMs });
+  poller.on('reading', (r) => runtime.meter(r));
+  poller.on('error', () => undefined); // the wall daemon's own poller reports meter trouble
+  return {
+    routes,
+    runtime,
+    store,
+    machineConfig: machine.value,
+    async start() {
+      await runtime.start();
+      poller.start();
+    },
+    stop() {
+      poller.stop();
+      runtime.stop();
+    },
+  };
+}

@@ -1,0 +1,330 @@
+/**
+ * The walk-up pay endpoints and the charger's walk-up display page (issue 12), as extra routes of the wall's
+ * status server (served after its Host/Origin checks):
+ *
+ *   GET  /walkup                        the display page (QR, price, live session, stop button, receipt)
+ *   GET  /walkup/walkup.js                its script (no inline script: CSP script-src 'self')
+ *   GET  /walkup/api/status             JSON for the page: price, QR (re-keyed every validityTimeSec), session
+ *   GET  /walkup/lnurlp?totp=           LUD-06 payRequest (the QR's LNURL); stale or foreign TOTP refused
+ *   GET  /walkup/lnurlp/callback?totp=&amount=   deposit hold invoice + LUD-10 aes success action
+ *   GET  /walkup/withdraw?k1=           LUD-03 withdrawRequest of a walk-away refund (min = max = remainder)
+ *   GET  /walkup/withdraw/callback?k1=&pr=       claims the refund (single use, one DB transaction)
+ *   POST /walkup/stop                   {"sessionId"}: the driver stops charging
+ *   GET  /walkup/receipt?session=       the seller-signed receipt (JSON); /walkup/receipt.html the same as a page
+ *
+ * Every endpoint is rate-limited per client address and size-limited (URL ≤ 2048 characters, body ≤ 1 KiB);
+ * LNURL failures answer `{"status":"ERROR","reason":...}` with the refusal's name first, and pay nothing.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import QRCode from 'qrcode';
+import type { StatusRoute } from '../../daemon/status-server.js';
+import { buildMetadata, encodeLnurl, metadataHashHex, toLud17 } from '../../payments/lnurl.js';
+import { totpAccepted, totpAt, totpSecondsLeft, verifyTotp, type TotpParams } from '../../payments/totp.js';
+import { view } from '../../payments/walkup-output.js';
+import type { WalkupState } from '../../payments/walkup-state.js';
+import type { ConnectorArbiter } from '../connector-arbiter.js';
+import { RateLimiter } from './rate-limit.js';
+import type { RequestOutcome, WalkupRuntime } from './runtime.js';
+import type { WalkupSectionConfig } from './config.js';
+import type { WalkupStore } from './store.js';
+import { walkupPageHtml, walkupReceiptHtml } from './page.js';
+
+/** Longest request URL accepted, characters. */
+export const WALKUP_MAX_URL_CHARS = 2048;
+/** Largest request body accepted, bytes. */
+export const WALKUP_MAX_BODY_BYTES = 1024;
+
+const pageJsFile = join(dirname(fileURLToPath(import.meta.url)), 'web', 'walkup.js');
+let pageJs: Buffer | null = null;
+
+/** What the routes need. */
+export interface WalkupRoutesParts {
+  config: WalkupSectionConfig;
+  runtime: WalkupRuntime;
+  store: WalkupStore;
+  arbiter: ConnectorArbiter;
+  /** real time, ms (the TOTP is bound to real time; default Date.now) */
+  realNowMs?: () => number;
+}
+
+type Reply = (code: number, body: unknown, type?: string) => void;
+
+/**
+ * The walk-up routes.
+ * @param parts config, runtime, store, arbiter, real clock
+ * @returns routes for `StatusServer` (`routes` option / WallParts.routes)
+ */
+export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
+  const { config: c, runtime, store, arbiter } = parts;
+  const now = parts.realNowMs ?? Date.now;
+  const limiter = new RateLimiter({ perMinute: c.rateLimitPerMinute, nowMs: now });
+  const totp: TotpParams = {
+    sharedSecret: c.totpSecret,
+    validityTimeSec: c.validityTimeSec,
+    length: c.totpLength,
+  };
+  const metadata = buildMetadata(c.description);
+  const descriptionHash = metadataHashHex(metadata);
+  const base = c.publicBaseUrl;
+
+  /** Wraps a handler: size and rate limits, JSON / LNURL error answers, no caching. */
+  const route = (
+    method: 'GET' | 'POST',
+    path: string,
+    handler: (url: URL, reply: Reply, req: IncomingMessage) => void | Promise<void>,
+  ): StatusRoute => ({
+    method,
+    path,
+    async handle(req: IncomingMessage, res: ServerResponse) {
+      const reply: Reply = (code, body, type = 'application/json') => {
+        if (res.headersSent) return;
+        res.writeHead(code, {
+          'content-type': type,
+          'cache-control': 'no-store',
+          'access-control-allow-origin': '*',
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+          ...(type.startsWith('text/html')
+            ? {
+                'content-security-policy':
+                  "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+              }
+            : {}),
+        });
+        res.end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body, bigintJson));
+      };
+      const raw = req.url ?? '/';
+      if (raw.length > WALKUP_MAX_URL_CHARS) return reply(414, lnurlError('RequestTooLarge', 'URL too long'));
+      if (!limiter.allow(req.socket.remoteAddress ?? 'unknown'))
+        return reply(429, lnurlError('RateLimited', 'too many requests, try again in a minute'));
+      try {
+        await handler(new URL(raw, 'http://x'), reply, req);
+      } catch (err) {
+        reply(500, lnurlError('InternalError', (err as Error).message));
+      }
+    },
+  });
+
+  /** Checks the QR's TOTP: current, previous and next interval are accepted; older ones are stale. */
+  const totpRefusal = (code: string | null): string | null => {
+    if (code === null) return 'TotpMissing: scan the QR code on the charger';
+    const v = verifyTotp(totp, code, now() / 1000);
+    if (totpAccepted(v)) return null;
+    return v.name === 'TotpStale'
+      ? 'TotpStale: this QR code has expired, scan the code on the charger again'
+      : `${v.name}: this code is not from this charger`;
+  };
+
+  const qrNow = async () => {
+    const code = totpAt(totp, now() / 1000);
+    const url = `${base}/walkup/lnurlp?totp=${code}`;
+    const lnurl = encodeLnurl(url, { allowHttp: c.allowHttp });
+    if (!lnurl.ok) throw new Error(`walkup.publicBaseUrl: ${lnurl.error.message}`);
+    const bech = lnurl.value.toLowerCase();
+    const lud17 = toLud17(url, 'payRequest');
+    const content = `LIGHTNING:${lnurl.value}`;
+    const svg = await QRCode.toString(content, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 });
+    return {
+      totp: code,
+      url,
+      lnurl: bech,
+      lud17: lud17.ok ? lud17.value : null,
+      lightningUri: `lightning:${bech}`,
+      content,
+      svgDataUrl: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`,
+      secondsLeft: Math.ceil(totpSecondsLeft(c.validityTimeSec, now() / 1000)),
+      validityTimeSec: c.validityTimeSec,
+    };
+  };
+
+  const sessionJson = async (sessionId: string, state: WalkupState) => {
+    const v = view(state);
+    const session = state.phase === 'idle' ? null : state.session;
+    const delivered = BigInt(v.deliveredWh) * (v.priceMsatPerWh ?? 0n);
+    const held = session?.deposit.heldMsat ?? null;
+    const finalBolt11 = v.finalBolt11;
+    const receipt = store.receipt(sessionId);
+    return {
+      ...v,
+      sessionId,
+      heldMsat: held,
+      creditMsat: held === null ? null : held - delivered > 0n ? held - delivered : 0n,
+      meteredCostMsat: delivered,
+      finalLightningUri: finalBolt11 ? `lightning:${finalBolt11}` : null,
+      finalQrDataUrl: finalBolt11
+        ? `data:image/svg+xml;base64,${Buffer.from(
+            await QRCode.toString(finalBolt11.toUpperCase(), {
+              type: 'svg',
+              errorCorrectionLevel: 'L',
+              margin: 4,
+            }),
+          ).toString('base64')}`
+        : null,
+      receiptUrl: receipt ? `/walkup/receipt.html?session=${encodeURIComponent(sessionId)}` : null,
+      receiptSigned: receipt?.signature != null,
+    };
+  };
+
+  const outcomeError = (o: RequestOutcome): unknown =>
+    o.kind === 'refused' ? lnurlError(o.refusal.name, o.refusal.message) : lnurlError('Unexpected', o.kind);
+
+  return [
+    route('GET', '/walkup', (_u, reply) => reply(200, walkupPageHtml(), 'text/html; charset=utf-8')),
+    route('GET', '/walkup/walkup.js', (_u, reply) => {
+      pageJs ??= readFileSync(pageJsFile); // read on first use: a missing asset breaks only this route
+      reply(200, pageJs, 'text/javascript; charset=utf-8');
+    }),
+    route('GET', '/walkup/api/status', async (_u, reply) => {
+      const cur = runtime.current();
+      const owner = arbiter.current();
+      reply(200, {
+        connector: owner.kind,
+        available: owner.kind === 'idle',
+        priceMsatPerWh: c.priceMsatPerWh,
+        minDepositMsat: c.minDepositMsat,
+        maxDepositMsat: c.maxDepositMsat,
+        qr: owner.kind === 'idle' ? await qrNow() : null,
+        session: cur ? await sessionJson(cur.sessionId, cur.state) : null,
+      });
+    }),
+    route('GET', '/walkup/lnurlp', (url, reply) => {
+      const refused = totpRefusal(param(url, 'totp', 64));
+      if (refused !== null) return reply(200, lnurlError('TotpRefused', refused));
+      const owner = arbiter.current();
+      if (owner.kind !== 'idle')
+        return reply(200, lnurlError(refusalWord(owner.kind), 'the charger is not free'));
+      reply(200, {
+        tag: 'payRequest',
+        callback: `${base}/walkup/lnurlp/callback?totp=${encodeURIComponent(param(url, 'totp', 64) ?? '')}`,
+        minSendable: Number(c.minDepositMsat),
+        maxSendable: Number(c.maxDepositMsat),
+        metadata,
+        commentAllowed: 0,
+      });
+    }),
+    route('GET', '/walkup/lnurlp/callback', async (url, reply) => {
+      const refused = totpRefusal(param(url, 'totp', 64));
+      if (refused !== null) return reply(200, lnurlError('TotpRefused', refused));
+      const amount = param(url, 'amount', 20);
+      if (amount === null || !/^[1-9][0-9]{0,19}$/.test(amount))
+        return reply(200, lnurlError('DepositOutOfRange', 'amount (msat) missing or malformed'));
+      const amountMsat = BigInt(amount);
+      if (amountMsat < c.minDepositMsat || amountMsat > c.maxDepositMsat)
+        return reply(
+          200,
+          lnurlError('DepositOutOfRange', `amount must be ${c.minDepositMsat}..${c.maxDepositMsat} msat`),
+        );
+      const o = await runtime.requestDeposit(amountMsat, descriptionHash);
+      if (o.kind !== 'depositInvoice') return reply(200, outcomeError(o));
+      reply(200, { pr: o.bolt11, routes: [], disposable: false, successAction: o.successAction });
+    }),
+    route('GET', '/walkup/withdraw', (url, reply) => {
+      const k1 = param(url, 'k1', 64);
+      const sessionId = k1 === null ? undefined : store.sessionByWithdrawSecret(k1);
+      const state = sessionId === undefined ? undefined : runtime.session(sessionId);
+      if (k1 === null || state === undefined)
+        return reply(200, lnurlError('RefundSecretWrong', 'no refund with this secret'));
+      if (state.phase !== 'refundOpen')
+        return reply(
+          200,
+          lnurlError(state.phase === 'refundClaimed' ? 'RefundAlreadyClaimed' : 'RefundNotOpen', state.phase),
+        );
+      reply(200, {
+        tag: 'withdrawRequest',
+        callback: `${base}/walkup/withdraw/callback`,
+        k1,
+        minWithdrawable: Number(state.refund.amountMsat),
+        maxWithdrawable: Number(state.refund.amountMsat),
+        defaultDescription: 'Refund of the unused part of your charging deposit',
+      });
+    }),
+    route('GET', '/walkup/withdraw/callback', async (url, reply) => {
+      const k1 = param(url, 'k1', 64);
+      const pr = param(url, 'pr', 4096);
+      if (k1 === null || pr === null)
+        return reply(200, lnurlError('RequestInvalid', 'k1 and pr are required'));
+      const o = await runtime.claimRefund(k1, pr);
+      reply(200, o.kind === 'accepted' ? { status: 'OK' } : outcomeError(o));
+    }),
+    route('POST', '/walkup/stop', async (_url, reply, req) => {
+      const body = await readSmallJson(req);
+      const sessionId = typeof body?.sessionId === 'string' ? body.sessionId.slice(0, 128) : '';
+      const o = await runtime.driverStop(sessionId);
+      reply(o.kind === 'accepted' ? 200 : 409, o.kind === 'accepted' ? { status: 'OK' } : outcomeError(o));
+    }),
+    route('GET', '/walkup/receipt', (url, reply) => {
+      const r = receiptOf(store, param(url, 'session', 128));
+      if (r === undefined) return reply(404, lnurlError('NotFound', 'no receipt for this session'));
+      reply(200, r);
+    }),
+    route('GET', '/walkup/receipt.html', (url, reply) => {
+      const r = receiptOf(store, param(url, 'session', 128));
+      if (r === undefined) return reply(404, 'no receipt for this session', 'text/plain; charset=utf-8');
+      reply(200, walkupReceiptHtml(r), 'text/html; charset=utf-8');
+    }),
+  ];
+}
+
+/** A stored receipt as served: the signed text, the parsed data, signature and signer. */
+export interface ServedReceipt {
+  sessionId: string;
+  text: string;
+  receipt: Record<string, unknown>;
+  signature: string | null;
+  signerPubkey: string | null;
+}
+
+function receiptOf(store: WalkupStore, sessionId: string | null): ServedReceipt | undefined {
+  const r = sessionId === null ? undefined : store.receipt(sessionId);
+  if (r === undefined) return undefined;
+  const prefix = r.text.indexOf('{');
+  return {
+    sessionId: r.sessionId,
+    text: r.text,
+    receipt: JSON.parse(r.text.slice(prefix)) as Record<string, unknown>,
+    signature: r.signature,
+    signerPubkey: r.signerPubkey,
+  };
+}
+
+/** LNURL's error shape; `reason` starts with the refusal's name. */
+function lnurlError(name: string, message: string): { status: 'ERROR'; reason: string; name: string } {
+  return { status: 'ERROR', reason: `${name}: ${message}`.slice(0, 300), name };
+}
+
+function refusalWord(kind: string): string {
+  return kind === 'faulted'
+    ? 'CONNECTOR_FAULTED'
+    : kind === 'inoperative'
+      ? 'CONNECTOR_INOPERATIVE'
+      : 'CONNECTOR_BUSY';
+}
+
+/** A query parameter of at most `maxChars` characters, or null (absent or too long). */
+function param(url: URL, name: string, maxChars: number): string | null {
+  const v = url.searchParams.get(name);
+  return v === null || v.length === 0 || v.length > maxChars ? null : v;
+}
+
+function bigintJson(_k: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
+}
+
+async function readSmallJson(req: IncomingMessage): Promise<Record<string, unknown> | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > WALKUP_MAX_BODY_BYTES) return null;
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
