@@ -36,6 +36,31 @@ export interface SellerConfig {
   meterReportIntervalMs: number;
   /** Consecutive invoice declines (expired/failed payments) after which the session ends. */
   maxConsecutiveDeclines: number;
+  /**
+   * Longest time the power may stay cut for lack of payment (phase `suspended`) before the session ends with
+   * UNPAID, s; 0 = no limit. YAML key `tariff.maxSuspendSec`. The deadline is `SellerState.suspendDeadlineMs`.
+   */
+  maxSuspendSec: number;
+  /**
+   * While the power is cut for lack of payment, an invoice still unpaid this long after it was issued is
+   * cancelled and a fresh one issued (the car may never have received the first), s. YAML `tariff.reissueAfterSec`.
+   */
+  reissueAfterSec: number;
+  /**
+   * Wait before asking the node again for an invoice it failed to create (or created wrong), ms; doubles after
+   * each further failure up to `invoiceRetryMaxMs`, back to this after a success. YAML `session.invoiceRetryFirstMs`.
+   */
+  invoiceRetryFirstMs: number;
+  /** Longest wait between invoice-creation attempts, ms. YAML `session.invoiceRetryMaxMs`. */
+  invoiceRetryMaxMs: number;
+  /**
+   * A car still plugged in whose handshake timed out is greeted again (a fresh session) after this, ms; doubles
+   * after each further timeout up to `regreetMaxMs`; back to this on unplug or a completed handshake.
+   * YAML `session.regreetFirstMs`.
+   */
+  regreetFirstMs: number;
+  /** Longest wait between greetings of a plugged-in car that does not answer, ms. YAML `session.regreetMaxMs`. */
+  regreetMaxMs: number;
   /** Protocol versions offered, ascending. */
   versions: number[];
 }
@@ -55,9 +80,22 @@ export interface BuyerConfig {
   maxUndeliveredWhPerWall: number;
   maxUndeliveredWhTotal: number;
   sessionBudgetMsat: bigint;
+  /**
+   * Most money (amounts + routing fees, paid or in doubt) spent per budget day over all sessions, msat. The
+   * budget day starts at 00:00 at `budgetDayUtcOffsetMin` (see `budgetDayStartMs`); a payment counts in the
+   * day it was sent, and one still in doubt counts against the current day until it is decided.
+   */
   dailyBudgetMsat: bigint;
-  /** Already spent today before this session, msat (the daemon supplies it from its ledger). */
+  /**
+   * Already spent in the current budget day before this session, msat. Deprecated as an input: the shell
+   * supplies the figure in the `history` event (`spentTodayMsat`), which overrides this; kept as the fallback.
+   */
   spentTodayMsat: bigint;
+  /**
+   * Offset of the budget day from UTC, minutes (e.g. 60 for a day from 00:00 at UTC+1; −720..840).
+   * YAML `limits.budgetDayUtcOffsetMin`.
+   */
+  budgetDayUtcOffsetMin: number;
   /** Stop after this much energy, Wh; 0 = until unplugged or full. */
   targetEnergyWh: number;
   /** Meter disagreement tolerated: toleranceWh + tolerancePpm of own energy. */
@@ -66,6 +104,25 @@ export interface BuyerConfig {
   /** Routing fee limit per payment: min(maxFeeMsat, maxFeePpm of the amount). */
   maxFeeMsat: bigint;
   maxFeePpm: number;
+  /**
+   * Consecutive finally failed payments after which the session ends (PAYMENT_FAILED).
+   * YAML `payment.maxConsecutiveFailures`.
+   */
+  maxConsecutivePaymentFailures: number;
+  /** Most attempts to pay one invoice (the first included) when failures are retryable. YAML `payment.maxAttempts`. */
+  payMaxAttempts: number;
+  /**
+   * Wait before paying again after a retryable failure, ms; doubles per attempt up to `payRetryMaxMs`.
+   * YAML `payment.retryFirstMs`.
+   */
+  payRetryFirstMs: number;
+  /** Longest wait between attempts to pay one invoice, ms. YAML `payment.retryMaxMs`. */
+  payRetryMaxMs: number;
+  /**
+   * A `noRoute` failure is retried only within this long after the node was last seen in an outage (its
+   * channels are coming back), ms; otherwise it is final. YAML `payment.noRouteAfterOutageMs`.
+   */
+  noRouteRetryWindowMs: number;
   heartbeatTimeoutMs: number;
   handshakeTimeoutMs: number;
   /** Wait this long for the seller's receipt after a stop, ms. */
@@ -135,6 +192,12 @@ export const SELLER_DEFAULTS = {
   invoiceExpirySec: 600,
   meterReportIntervalMs: 2_000,
   maxConsecutiveDeclines: 3,
+  maxSuspendSec: 300,
+  reissueAfterSec: 30,
+  invoiceRetryFirstMs: 2_000,
+  invoiceRetryMaxMs: 60_000,
+  regreetFirstMs: 5_000,
+  regreetMaxMs: 60_000,
 } as const;
 
 /** Integer fields of the seller's configuration. */
@@ -156,6 +219,12 @@ export const SELLER_RANGES: Record<SellerIntField, IntRange> = {
   invoiceExpirySec: { min: 30, max: 86_400 },
   meterReportIntervalMs: { min: 100, max: 60_000 },
   maxConsecutiveDeclines: { min: 1, max: 1_000 },
+  maxSuspendSec: { min: 0, max: 86_400 },
+  reissueAfterSec: { min: 1, max: 86_400 },
+  invoiceRetryFirstMs: { min: 100, max: 600_000 },
+  invoiceRetryMaxMs: { min: 100, max: 3_600_000 },
+  regreetFirstMs: { min: 100, max: 3_600_000 },
+  regreetMaxMs: { min: 100, max: 3_600_000 },
 };
 
 /**
@@ -179,6 +248,12 @@ export const BUYER_DEFAULTS = {
   receiptTimeoutMs: 10_000,
   invoiceExpiryMarginSec: 10,
   meterReportIntervalMs: 2_000,
+  budgetDayUtcOffsetMin: 0,
+  maxConsecutivePaymentFailures: 3,
+  payMaxAttempts: 60,
+  payRetryFirstMs: 500,
+  payRetryMaxMs: 5_000,
+  noRouteRetryWindowMs: 30_000,
 } as const;
 
 /** Integer fields of the buyer's configuration. */
@@ -201,6 +276,12 @@ export const BUYER_RANGES: Record<BuyerIntField, IntRange> = {
   receiptTimeoutMs: { min: 100, max: 600_000 },
   invoiceExpiryMarginSec: { min: 0, max: 3_600 },
   meterReportIntervalMs: { min: 100, max: 60_000 },
+  budgetDayUtcOffsetMin: { min: -720, max: 840 },
+  maxConsecutivePaymentFailures: { min: 1, max: 1_000 },
+  payMaxAttempts: { min: 1, max: 1_000 },
+  payRetryFirstMs: { min: 10, max: 600_000 },
+  payRetryMaxMs: { min: 10, max: 3_600_000 },
+  noRouteRetryWindowMs: { min: 0, max: 3_600_000 },
 };
 
 /**
@@ -297,7 +378,8 @@ function checkVersions(vs: unknown): ConfigProblem | undefined {
  * Fills defaults and validates a seller configuration.
  * @param c required: nodePubkey, network, priceMsatPerWh; the rest default to SELLER_DEFAULTS (16 s cadence,
  *   10–500 Wh blocks, 1 deposit block, 30 Wh grace, 11,000 W, 10 s heartbeat, 30 s handshake, 1 s hello retry,
- *   resume on pay, 600 s invoice expiry, 2 s meter reports, 3 declines) and versions [1]; integers must lie in
+ *   resume on pay, 600 s invoice expiry, 2 s meter reports, 3 declines, 300 s max suspension, reissue after
+ *   30 s, invoice retry 2 s doubling to 60 s, re-greet 5 s doubling to 60 s) and versions [1]; integers must lie in
  *   SELLER_RANGES, the price in PRICE_RANGE_MSAT_PER_WH, and every invoice the tariff can produce must reach
  *   MIN_INVOICE_MSAT
  * @returns SellerConfig or ConfigProblem
@@ -319,6 +401,10 @@ export function sellerConfig(
     checkVersions(full.versions);
   if (e !== undefined) return fail(e);
   if (full.minBlockWh > full.maxBlockWh) return problem('minBlockWh', 'must not exceed maxBlockWh');
+  if (full.invoiceRetryFirstMs > full.invoiceRetryMaxMs)
+    return problem('invoiceRetryFirstMs', 'must not exceed invoiceRetryMaxMs');
+  if (full.regreetFirstMs > full.regreetMaxMs)
+    return problem('regreetFirstMs', 'must not exceed regreetMaxMs');
   const unpayable = tariffPayabilityProblem(full);
   if (unpayable !== undefined) return problem(unpayable.field, unpayable.message);
   if (typeof full.resumeWhenPaid !== 'boolean') return problem('resumeWhenPaid', 'boolean');
@@ -331,7 +417,9 @@ export function sellerConfig(
  * @param c required: network, maxPriceMsatPerWh, sessionBudgetMsat; defaults: daily budget = session budget,
  *   spent today 0, per-session identity, versions [1], the rest BUYER_DEFAULTS (1000 Wh max block, 2000 Wh max
  *   prepaid, 4000 Wh undelivered per wall and 10,000 Wh overall, no target, tolerance 5 Wh + 3 %, fee ≤ 10,000 msat and ≤ 1 %, 10 s heartbeat, 30 s handshake,
- *   10 s receipt wait, 10 s expiry margin, 2 s meter reports); integers must lie in BUYER_RANGES, money in
+ *   10 s receipt wait, 10 s expiry margin, 2 s meter reports, UTC budget day, 3 consecutive payment failures,
+ *   60 attempts per invoice, retry 500 ms doubling to 5 s, no-route retried 30 s after an outage); integers must
+ *   lie in BUYER_RANGES, money in
  *   MSAT_RANGE (at most MAX_MSAT), the price in PRICE_RANGE_MSAT_PER_WH
  * @returns BuyerConfig or ConfigProblem
  */
@@ -354,10 +442,27 @@ export function buyerConfig(
     checkRanges(full, BUYER_RANGES) ??
     checkVersions(full.versions);
   if (e !== undefined) return fail(e);
+  if (full.payRetryFirstMs > full.payRetryMaxMs)
+    return problem('payRetryFirstMs', 'must not exceed payRetryMaxMs');
   if (full.identity.kind === 'node' && !isHex(full.identity.nodePubkey, 33)) {
     return problem('identity.nodePubkey', 'hex of 33 bytes');
   }
   if (full.identity.kind !== 'node' && full.identity.kind !== 'session')
     return problem('identity', 'session or node');
   return ok(full);
+}
+
+/** One day, ms. */
+const DAY_MS = 86_400_000;
+
+/**
+ * Start of the budget day that contains `atMs`: 00:00 at UTC + `utcOffsetMin`. The vehicle's store sums the
+ * day's spending from this instant, so that machine and ledger agree on what "today" is.
+ * @param atMs instant, ms since the Unix epoch
+ * @param utcOffsetMin offset of the budget day from UTC, minutes (−720..840)
+ * @returns ms since the Unix epoch (≤ atMs, > atMs − 1 day)
+ */
+export function budgetDayStartMs(atMs: number, utcOffsetMin: number): number {
+  const offsetMs = utcOffsetMin * 60_000;
+  return Math.floor((atMs + offsetMs) / DAY_MS) * DAY_MS - offsetMs;
 }
