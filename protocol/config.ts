@@ -1,5 +1,10 @@
 /**
  * Configuration of the two session machines, with defaults and validation. Units are in the names.
+ *
+ * One source: every tunable's default (`SELLER_DEFAULTS`, `BUYER_DEFAULTS`), range (`SELLER_RANGES`,
+ * `BUYER_RANGES`) and YAML place (`SELLER_YAML`, `BUYER_YAML`: the section; the key is the field name, so the
+ * YAML and the machine use the same names, ppm everywhere) is defined here once. Keys the YAML readers used to
+ * spell differently are listed in `YAML_RENAMED_KEYS` (for a reader that still accepts them, with a warning).
  */
 import { isHex } from './bytes.js';
 import { fail, ok, type Result } from './errors.js';
@@ -38,7 +43,7 @@ export interface SellerConfig {
   maxConsecutiveDeclines: number;
   /**
    * Longest time the power may stay cut for lack of payment (phase `suspended`) before the session ends with
-   * UNPAID, s; 0 = no limit. YAML key `tariff.maxSuspendSec`. The deadline is `SellerState.suspendDeadlineMs`.
+   * UNPAID, s; 0 = no limit. YAML `tariff.maxSuspendSec`. The deadline is `SellerState.suspendDeadlineMs`.
    */
   maxSuspendSec: number;
   /**
@@ -106,21 +111,21 @@ export interface BuyerConfig {
   maxFeePpm: number;
   /**
    * Consecutive finally failed payments after which the session ends (PAYMENT_FAILED).
-   * YAML `payment.maxConsecutiveFailures`.
+   * YAML `payment.maxConsecutivePaymentFailures`.
    */
   maxConsecutivePaymentFailures: number;
-  /** Most attempts to pay one invoice (the first included) when failures are retryable. YAML `payment.maxAttempts`. */
+  /** Most attempts to pay one invoice (the first included) when failures are retryable. YAML `payment.payMaxAttempts`. */
   payMaxAttempts: number;
   /**
    * Wait before paying again after a retryable failure, ms; doubles per attempt up to `payRetryMaxMs`.
-   * YAML `payment.retryFirstMs`.
+   * YAML `payment.payRetryFirstMs`.
    */
   payRetryFirstMs: number;
-  /** Longest wait between attempts to pay one invoice, ms. YAML `payment.retryMaxMs`. */
+  /** Longest wait between attempts to pay one invoice, ms. YAML `payment.payRetryMaxMs`. */
   payRetryMaxMs: number;
   /**
    * A `noRoute` failure is retried only within this long after the node was last seen in an outage (its
-   * channels are coming back), ms; otherwise it is final. YAML `payment.noRouteAfterOutageMs`.
+   * channels are coming back), ms; otherwise it is final. YAML `payment.noRouteRetryWindowMs`.
    */
   noRouteRetryWindowMs: number;
   heartbeatTimeoutMs: number;
@@ -466,3 +471,82 @@ export function budgetDayStartMs(atMs: number, utcOffsetMin: number): number {
   const offsetMs = utcOffsetMin * 60_000;
   return Math.floor((atMs + offsetMs) / DAY_MS) * DAY_MS - offsetMs;
 }
+
+/** Seller tunables an operator sets (the rest comes from the node and the protocol). */
+export type SellerTunable = Exclude<keyof SellerConfig, 'nodePubkey' | 'network' | 'versions'>;
+/** Buyer tunables an owner sets. */
+export type BuyerTunable = Exclude<keyof BuyerConfig, 'network' | 'identity' | 'versions' | 'spentTodayMsat'>;
+
+/** Where a tunable lives in the YAML file: `<section>.<field name>`, and its unit (for documentation). */
+export interface YamlPlace<S extends string> {
+  readonly section: S;
+  readonly unit: 'msat' | 'msat/Wh' | 'Wh' | 'W' | 's' | 'ms' | 'min' | 'ppm' | 'count' | 'boolean';
+}
+
+/** The wall's YAML place of every seller tunable (wall.yaml `tariff`, `session`, `evse`). */
+export const SELLER_YAML: Readonly<Record<SellerTunable, YamlPlace<'tariff' | 'session' | 'evse'>>> = {
+  priceMsatPerWh: { section: 'tariff', unit: 'msat/Wh' },
+  targetInvoiceIntervalSec: { section: 'tariff', unit: 's' },
+  minBlockWh: { section: 'tariff', unit: 'Wh' },
+  maxBlockWh: { section: 'tariff', unit: 'Wh' },
+  depositBlocks: { section: 'tariff', unit: 'count' },
+  graceWh: { section: 'tariff', unit: 'Wh' },
+  invoiceExpirySec: { section: 'tariff', unit: 's' },
+  resumeWhenPaid: { section: 'tariff', unit: 'boolean' },
+  maxSuspendSec: { section: 'tariff', unit: 's' },
+  reissueAfterSec: { section: 'tariff', unit: 's' },
+  maxConsecutiveDeclines: { section: 'tariff', unit: 'count' },
+  heartbeatTimeoutMs: { section: 'session', unit: 'ms' },
+  handshakeTimeoutMs: { section: 'session', unit: 'ms' },
+  helloRetryMs: { section: 'session', unit: 'ms' },
+  meterReportIntervalMs: { section: 'session', unit: 'ms' },
+  invoiceRetryFirstMs: { section: 'session', unit: 'ms' },
+  invoiceRetryMaxMs: { section: 'session', unit: 'ms' },
+  regreetFirstMs: { section: 'session', unit: 'ms' },
+  regreetMaxMs: { section: 'session', unit: 'ms' },
+  maxPowerW: { section: 'evse', unit: 'W' },
+};
+
+/** The vehicle's YAML place of every buyer tunable (vehicle.yaml `limits`, `session`, `payment`). */
+export const BUYER_YAML: Readonly<Record<BuyerTunable, YamlPlace<'limits' | 'session' | 'payment'>>> = {
+  maxPriceMsatPerWh: { section: 'limits', unit: 'msat/Wh' },
+  maxBlockWh: { section: 'limits', unit: 'Wh' },
+  maxPrepaidWh: { section: 'limits', unit: 'Wh' },
+  maxUndeliveredWhPerWall: { section: 'limits', unit: 'Wh' },
+  maxUndeliveredWhTotal: { section: 'limits', unit: 'Wh' },
+  sessionBudgetMsat: { section: 'limits', unit: 'msat' },
+  dailyBudgetMsat: { section: 'limits', unit: 'msat' },
+  budgetDayUtcOffsetMin: { section: 'limits', unit: 'min' },
+  targetEnergyWh: { section: 'limits', unit: 'Wh' },
+  meterToleranceWh: { section: 'limits', unit: 'Wh' },
+  meterTolerancePpm: { section: 'limits', unit: 'ppm' },
+  maxFeeMsat: { section: 'limits', unit: 'msat' },
+  maxFeePpm: { section: 'limits', unit: 'ppm' },
+  heartbeatTimeoutMs: { section: 'session', unit: 'ms' },
+  handshakeTimeoutMs: { section: 'session', unit: 'ms' },
+  receiptTimeoutMs: { section: 'session', unit: 'ms' },
+  invoiceExpiryMarginSec: { section: 'session', unit: 's' },
+  meterReportIntervalMs: { section: 'session', unit: 'ms' },
+  maxConsecutivePaymentFailures: { section: 'payment', unit: 'count' },
+  payMaxAttempts: { section: 'payment', unit: 'count' },
+  payRetryFirstMs: { section: 'payment', unit: 'ms' },
+  payRetryMaxMs: { section: 'payment', unit: 'ms' },
+  noRouteRetryWindowMs: { section: 'payment', unit: 'ms' },
+};
+
+/**
+ * YAML keys the readers spelled differently before the names were unified: `section.old` now reads
+ * `section.field`; a value in percent is multiplied by `factor` (10,000: percent → ppm).
+ */
+export const YAML_RENAMED_KEYS: readonly {
+  readonly section: string;
+  readonly old: string;
+  readonly field: SellerTunable | BuyerTunable;
+  readonly factor?: number;
+}[] = [
+  { section: 'tariff', old: 'invoiceIntervalSec', field: 'targetInvoiceIntervalSec' },
+  { section: 'tariff', old: 'resumeAfterPayment', field: 'resumeWhenPaid' },
+  { section: 'limits', old: 'maxRoutingFeeMsat', field: 'maxFeeMsat' },
+  { section: 'limits', old: 'maxRoutingFeePct', field: 'maxFeePpm', factor: 10_000 },
+  { section: 'limits', old: 'meterTolerancePct', field: 'meterTolerancePpm', factor: 10_000 },
+];
