@@ -52,6 +52,7 @@ import {
   transcriptHash,
 } from './handshake.js';
 import type {
+  ClearErrorMessage,
   HelloMessage,
   InvoiceMessage,
   OfferMessage,
@@ -60,7 +61,18 @@ import type {
 } from './messages.js';
 import { signNodeMessage, verifyNodeSignature } from './nodeSignature.js';
 import { Reason, reasonName, type ReasonCode } from './reasons.js';
+import {
+  daySpendMsat,
+  dueRetries,
+  giveUpRetries,
+  nextAttempt,
+  paidPayments,
+  undecidedMsat,
+  type BuyerPayment,
+} from './paymentBook.js';
 import { verifyReceipt } from './receipt.js';
+
+export type { BuyerPayment } from './paymentBook.js';
 import {
   acceptMeterEvent,
   checkOwnNodeSignature,
@@ -103,33 +115,6 @@ export type BuyerPhase =
 
 /** The car's ledger figures for the wall of this session (from the shell's `history` event). */
 export type BuyerHistory = Omit<BuyerHistoryEvent, 'type' | 'atMs'>;
-
-/**
- * A payment the buyer made or attempted. `inflight`: a `pay` effect awaits its result; `retrying`: the last
- * attempt failed retryably and the machine pays again at `retryAtMs` (still counted as committed and against
- * the budgets); `paid`; `failed` (certainly unpaid).
- */
-export interface BuyerPayment {
-  seq: number;
-  paymentHash: string;
-  blockWh: number;
-  amountMsat: bigint;
-  maxFeeMsat: bigint;
-  status: 'inflight' | 'retrying' | 'paid' | 'failed';
-  feeMsat: bigint | null;
-  /** The invoice (paid again on retry). */
-  bolt11: string;
-  /** When the first attempt was sent, ms: the payment counts in the budget day of this instant. */
-  sentAtMs: number;
-  /** When the invoice expires, ms (no retry that would be too late). */
-  expiresAtMs: number;
-  /** Attempts made (`pay` effects emitted). */
-  attempts: number;
-  /** Next attempt at this time (status `retrying`), ms; else null. */
-  retryAtMs: number | null;
-  /** The last failure's kind, or null. */
-  lastFailure: PaymentFailureKind | null;
-}
 
 /** The buyer machine's state (JSON-serialisable with `serializeState`). */
 export interface BuyerState {
@@ -335,24 +320,13 @@ export function evaluateOffer(
 
 const AUTHENTICATED: BuyerPhase[] = ['negotiating', 'charging'];
 
-/** A payment not yet decided (in flight, or waiting to be paid again). */
-function undecided(p: BuyerPayment): boolean {
-  return p.status === 'inflight' || p.status === 'retrying';
-}
-
 /**
  * Money spent in the current budget day: earlier sessions' figure, this session's payments sent in the day
  * (amount + fee), and every undecided payment whatever its day (amount + fee limit).
  * @returns msat
  */
 export function spentTodayMsat(s: BuyerState): bigint {
-  const dayStartMs = s.budgetDayStartMs ?? -Infinity;
-  let sum = s.spentEarlierTodayMsat;
-  for (const p of s.payments) {
-    if (undecided(p)) sum += p.amountMsat + p.maxFeeMsat;
-    else if (p.status === 'paid' && p.sentAtMs >= dayStartMs) sum += p.amountMsat + (p.feeMsat ?? 0n);
-  }
-  return sum;
+  return s.spentEarlierTodayMsat + daySpendMsat(s.payments, s.budgetDayStartMs ?? -Infinity);
 }
 
 /** At the first event of a new budget day: earlier sessions' spending is yesterday's, the day starts at 0. */
@@ -363,22 +337,6 @@ function rollBudgetDay(s: BuyerState, out: Effect[], atMs: number): void {
   s.budgetDayStartMs = dayStartMs;
   s.spentEarlierTodayMsat = 0n;
   out.push(record('budgetDayStarted', { dayStartMs, spentTodayMsat: msat(spentTodayMsat(s)) }));
-}
-
-/** The `pay` effect for a payment's next attempt (counted). */
-function payAttempt(p: BuyerPayment, out: Effect[]): void {
-  p.attempts += 1;
-  p.status = 'inflight';
-  p.retryAtMs = null;
-  out.push({
-    type: 'pay',
-    seq: p.seq,
-    bolt11: p.bolt11,
-    paymentHash: p.paymentHash,
-    amountMsat: p.amountMsat,
-    maxFeeMsat: p.maxFeeMsat,
-    attempt: p.attempts,
-  });
 }
 
 /**
@@ -404,10 +362,7 @@ function retryAtMs(s: BuyerState, p: BuyerPayment, kind: PaymentFailureKind, atM
  * @param beforeSeq only payments of invoices before this sequence number (Infinity: all)
  */
 function abandonRetries(s: BuyerState, beforeSeq: number, why: string, out: Effect[]): void {
-  for (const p of s.payments) {
-    if (p.status !== 'retrying' || p.seq >= beforeSeq) continue;
-    p.status = 'failed';
-    p.retryAtMs = null;
+  for (const p of giveUpRetries(s.payments, beforeSeq)) {
     s.committedWh -= p.blockWh;
     out.push(record('paymentSuperseded', { seq: p.seq, paymentHash: p.paymentHash, error: why }));
   }
@@ -415,10 +370,9 @@ function abandonRetries(s: BuyerState, beforeSeq: number, why: string, out: Effe
 
 /** Pays again every payment whose retry time has come (on tick). */
 function retryDuePayments(s: BuyerState, out: Effect[], atMs: number): void {
-  for (const p of s.payments) {
-    if (p.status !== 'retrying' || p.retryAtMs === null || atMs < p.retryAtMs) continue;
+  for (const p of dueRetries(s.payments, atMs)) {
     out.push(record('paymentRetry', { seq: p.seq, paymentHash: p.paymentHash, attempt: p.attempts + 1 }));
-    payAttempt(p, out);
+    out.push(nextAttempt(p));
   }
 }
 
@@ -432,7 +386,7 @@ function summary(s: BuyerState) {
     energyWh: s.ownEnergyWh,
     paidMsat: s.paidMsat,
     feesMsat: s.feesMsat,
-    invoices: s.payments.filter((p) => p.status === 'paid').length,
+    invoices: paidPayments(s.payments).length,
   };
 }
 
@@ -519,7 +473,13 @@ export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: numbe
       text: `payment hash ${bolt.paymentHash} already seen`,
     };
   }
-  const payee = checkPayee(bolt, s.wallPub as string);
+  if (s.wallPub === null)
+    return {
+      action: 'stop',
+      reason: Reason.LOCAL_FAULT,
+      text: 'no authenticated wall key to check the payee',
+    };
+  const payee = checkPayee(bolt, s.wallPub);
   if (!payee.ok) return { action: 'stop', reason: Reason.INVOICE_WRONG_PAYEE, text: payee.error.message };
   const net = checkNetwork(bolt, c.network);
   if (!net.ok) return { action: 'stop', reason: Reason.INVOICE_WRONG_NETWORK, text: net.error.message };
@@ -552,7 +512,7 @@ export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: numbe
   const exp = checkUnexpired(bolt, nowMs, c.invoiceExpiryMarginSec);
   if (!exp.ok) return { action: 'decline', reason: Reason.INVOICE_EXPIRED, text: exp.error.message };
   const maxFeeMsat = feeLimitMsat(inv.amountMsat, c.maxFeeMsat, c.maxFeePpm);
-  const inflight = s.payments.filter(undecided).reduce((a, p) => a + p.amountMsat + p.maxFeeMsat, 0n);
+  const inflight = undecidedMsat(s.payments);
   const sessionSpend = s.paidMsat + s.feesMsat + inflight + inv.amountMsat + maxFeeMsat;
   const daySpend = spentTodayMsat(s) + inv.amountMsat + maxFeeMsat;
   if (sessionSpend > c.sessionBudgetMsat || daySpend > c.dailyBudgetMsat) {
@@ -635,7 +595,7 @@ function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs
           blockWh: inv.blockWh,
         }),
       );
-      payAttempt(p, out);
+      out.push(nextAttempt(p));
       return;
     }
   }
@@ -697,25 +657,21 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
     s.sessionId = m.sessionId;
     return end(s, Reason.VERSION_MISMATCH, out, { error: text });
   }
+  const { ephemeralSecret, identityPub, identitySecret } = s;
+  if (ephemeralSecret === null || identityPub === null)
+    return phaseBroken(s, 'handshake without its ephemeral key or identity', out);
   const hello: HelloMessage = {
     type: 'hello',
     role: 'vehicle',
     versions: s.config.versions,
     sessionId: m.sessionId,
-    ephemeralPub: ephemeralPublicKey(s.ephemeralSecret as string),
-    identityPub: s.identityPub as string,
+    ephemeralPub: ephemeralPublicKey(ephemeralSecret),
+    identityPub,
   };
   const frame = encodeClearFrame(hello);
   if (!frame.ok) return end(s, Reason.LOCAL_FAULT, out, { error: frame.error.message });
   const th = transcriptHash(version, bytes, frame.value);
-  const channel = deriveChannel(
-    'vehicle',
-    version,
-    m.sessionId,
-    s.ephemeralSecret as string,
-    m.ephemeralPub,
-    th,
-  );
+  const channel = deriveChannel('vehicle', version, m.sessionId, ephemeralSecret, m.ephemeralPub, th);
   if (!channel.ok) return end(s, Reason.HANDSHAKE_FAILED, out, { error: channel.error.message });
   out.push({ type: 'send', frame: frame.value, message: hello });
   s.lastTxMs = atMs;
@@ -731,7 +687,8 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
   out.push(record('versionNegotiated', { version, sessionId: m.sessionId, wallPub: m.identityPub }));
   const text = handshakeText(version, 'vehicle', th);
   if (s.config.identity.kind === 'session') {
-    const sig = signNodeMessage(text, s.identitySecret as string);
+    if (identitySecret === null) return phaseBroken(s, 'per-session identity without its secret', out);
+    const sig = signNodeMessage(text, identitySecret);
     s.ownAuthSent = true;
     send(s, { type: 'auth', signature: sig.signatureHex }, out, atMs);
   } else {
@@ -742,14 +699,24 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
 
 /** Answers a wall's hello with a clear refusal (before any channel exists). */
 function refuseHello(s: BuyerState, reason: ReasonCode, text: string, out: Effect[]): void {
-  const message = {
-    type: 'clearError' as const,
+  const message: ClearErrorMessage = {
+    type: 'clearError',
     reason,
     versions: s.config.versions,
     text: text.slice(0, 200),
   };
   const frame = encodeClearFrame(message);
   if (frame.ok) out.push({ type: 'send', frame: frame.value, message });
+}
+
+/**
+ * A phase's own data is missing (possible only in a state damaged outside the machine: `restoreBuyerState`
+ * refuses such states): the session ends with LOCAL_FAULT and an alarm.
+ */
+function phaseBroken(s: BuyerState, what: string, out: Effect[]): void {
+  const message = `buyer state inconsistent: ${what} (phase ${s.phase})`;
+  out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
+  end(s, Reason.LOCAL_FAULT, out, { error: message });
 }
 
 function checkMeters(s: BuyerState, out: Effect[], atMs: number): void {
@@ -771,10 +738,9 @@ function checkMeters(s: BuyerState, out: Effect[], atMs: number): void {
 }
 
 function onReceipt(s: BuyerState, r: ReceiptMessage, out: Effect[]): void {
-  const v = verifyReceipt(s.version as number, r, {
-    sellerPub: s.wallPub as string,
-    sessionId: s.sessionId as string,
-  });
+  if (s.version === null || s.wallPub === null || s.sessionId === null)
+    return phaseBroken(s, 'a receipt before the session was negotiated', out);
+  const v = verifyReceipt(s.version, r, { sellerPub: s.wallPub, sessionId: s.sessionId });
   if (!v.ok) {
     out.push({ type: 'alarm', reason: Reason.RECEIPT_INVALID, message: v.error.message });
     return end(s, Reason.RECEIPT_INVALID, out, {
@@ -804,8 +770,10 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
   if (m.type === 'pong') return;
   if (s.phase === 'authenticating') {
     if (m.type !== 'auth') return unexpected(s, m, out, atMs);
-    const text = handshakeText(s.version as number, 'wall', fromHex(s.th as string));
-    const v = verifyNodeSignature(text, m.signature, s.wallPub as string);
+    if (s.version === null || s.th === null || s.wallPub === null)
+      return phaseBroken(s, 'authenticating without the negotiated keys', out);
+    const text = handshakeText(s.version, 'wall', fromHex(s.th));
+    const v = verifyNodeSignature(text, m.signature, s.wallPub);
     if (!v.ok) {
       out.push({
         type: 'alarm',

@@ -69,6 +69,17 @@ import {
   waitedLonger,
 } from './sessionLink.js';
 import { blockWhForPower, invoiceTerms, type PriceSegment } from './tariff.js';
+import {
+  cancelOutstanding,
+  invoiceByHash,
+  outstandingInvoice,
+  receiptLines,
+  requestInvoice,
+  settledInvoices,
+  type SellerInvoice,
+} from './invoiceBook.js';
+
+export type { SellerInvoice } from './invoiceBook.js';
 
 /** Seller phases. */
 export type SellerPhase =
@@ -81,28 +92,6 @@ export type SellerPhase =
   | 'suspended'
   | 'closing'
   | 'ended';
-
-/** One invoice of the session, as the seller tracks it. */
-export interface SellerInvoice {
-  seq: number;
-  /** Cumulative paid energy at which the block starts, Wh. */
-  fromWh: number;
-  blockWh: number;
-  priceMsatPerWh: bigint;
-  amountMsat: bigint;
-  status: 'requested' | 'open' | 'settled' | 'expired' | 'cancelled' | 'failed';
-  paymentHash: string | null;
-  bolt11: string | null;
-  /** What the node reported received, msat. */
-  settledMsat: bigint | null;
-  /** When the node returned it (invoiceCreated), ms; null until then. */
-  issuedAtMs: number | null;
-  /**
-   * While the power is cut for lack of payment, the invoice is cancelled and a fresh one issued at this time if
-   * still unpaid (issued + `reissueAfterSec`), ms; null until issued.
-   */
-  reissueAtMs: number | null;
-}
 
 /** The seller machine's state (JSON-serialisable with `serializeState`). */
 export interface SellerState {
@@ -250,7 +239,7 @@ function summary(s: SellerState) {
     energyWh: s.deliveredWh,
     paidMsat: s.paidMsat,
     feesMsat: 0n,
-    invoices: s.invoices.filter((i) => i.status === 'settled').length,
+    invoices: settledInvoices(s.invoices).length,
   };
 }
 
@@ -273,11 +262,7 @@ function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, 
     out.push({ type: 'cutPower', reason });
     s.energized = false;
   }
-  for (const inv of s.invoices) {
-    if (inv.status === 'open' && inv.paymentHash !== null)
-      out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
-    if (inv.status === 'open' || inv.status === 'requested') inv.status = 'cancelled';
-  }
+  for (const paymentHash of cancelOutstanding(s.invoices)) out.push({ type: 'cancelInvoice', paymentHash });
   const authenticated = s.channel !== null && s.vehicleAuthOk && s.ownAuthSent;
   if (!authenticated || s.version === null || s.sessionId === null) {
     end(s, reason, out, endedBeforeAuthentication(reason));
@@ -290,11 +275,15 @@ function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, 
   requestReceipt(s, out, atMs);
 }
 
-/** Builds the receipt from the settled invoices and asks the node to sign it (again, if one settled late). */
+/**
+ * Builds the receipt from the settled invoices and asks the node to sign it (again, if one settled late). Only
+ * for an authenticated session (version and session id known; otherwise nothing is signed).
+ */
 function requestReceipt(s: SellerState, out: Effect[], atMs: number): void {
-  const settled = s.invoices.filter((i) => i.status === 'settled');
+  if (s.version === null || s.sessionId === null) return;
+  const lines = receiptLines(s.invoices);
   const unsigned: UnsignedReceipt = {
-    sessionId: s.sessionId as string,
+    sessionId: s.sessionId,
     sellerPub: s.config.nodePubkey,
     startRegisterWh: s.startRegisterWh ?? 0,
     endRegisterWh: s.lastRegisterWh ?? s.startRegisterWh ?? 0,
@@ -302,16 +291,11 @@ function requestReceipt(s: SellerState, out: Effect[], atMs: number): void {
     startMs: s.startMs ?? atMs,
     endMs: atMs,
     reason: s.endReason ?? Reason.USER_STOP,
-    invoices: settled.map((i) => ({
-      seq: i.seq,
-      paymentHash: i.paymentHash as string,
-      blockWh: i.blockWh,
-      amountMsat: i.settledMsat ?? i.amountMsat,
-    })),
-    totalPaidMsat: settled.reduce((a, i) => a + (i.settledMsat ?? i.amountMsat), 0n),
+    invoices: lines.invoices,
+    totalPaidMsat: lines.totalMsat,
   };
   s.unsignedReceipt = unsigned;
-  const text = receiptText(s.version as number, unsigned);
+  const text = receiptText(s.version, unsigned);
   s.pendingSign = { purpose: 'receipt', text };
   out.push({ type: 'signWithNodeKey', text });
 }
@@ -423,10 +407,9 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
       out.push(record('energized', { deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
     }
   }
-  const outstanding = s.invoices.some((i) => i.status === 'requested' || i.status === 'open');
-  if (outstanding || !s.linkUp) return;
+  if (outstandingInvoice(s.invoices) !== undefined || !s.linkUp) return;
   if (s.invoiceRetryAtMs !== null && atMs < s.invoiceRetryAtMs) return;
-  if (s.invoices.filter((i) => i.status === 'settled').length >= MAX_RECEIPT_INVOICES) {
+  if (settledInvoices(s.invoices).length >= MAX_RECEIPT_INVOICES) {
     return close(s, Reason.INVOICE_LIMIT, out, atMs, true);
   }
   if (s.paidWh - s.deliveredWh >= c.depositBlocks * block) return;
@@ -443,18 +426,12 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
   if (cap <= 0) return;
   const seq = s.invoices.length;
   const terms = invoiceTerms(s.schedule, s.paidWh, cap);
-  s.invoices.push({
+  requestInvoice(s.invoices, {
     seq,
     fromWh: s.paidWh,
     blockWh: cap,
     priceMsatPerWh: terms.priceMsatPerWh,
     amountMsat: terms.amountMsat,
-    status: 'requested',
-    paymentHash: null,
-    bolt11: null,
-    settledMsat: null,
-    issuedAtMs: null,
-    reissueAtMs: null,
   });
   out.push({
     type: 'createInvoice',
@@ -533,15 +510,10 @@ function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs
     const text = refuseVersions(s.config.versions, s.config.versions, m.versions, out);
     return end(s, Reason.VERSION_MISMATCH, out, { error: text });
   }
-  const th = transcriptHash(version, fromHex(s.helloFrame as string), bytes);
-  const channel = deriveChannel(
-    'wall',
-    version,
-    s.sessionId,
-    s.ephemeralSecret as string,
-    m.ephemeralPub,
-    th,
-  );
+  if (s.helloFrame === null || s.ephemeralSecret === null)
+    return phaseBroken(s, 'handshake without its hello', out);
+  const th = transcriptHash(version, fromHex(s.helloFrame), bytes);
+  const channel = deriveChannel('wall', version, s.sessionId, s.ephemeralSecret, m.ephemeralPub, th);
   if (!channel.ok) return end(s, Reason.HANDSHAKE_FAILED, out, { error: channel.error.message });
   s.version = version;
   s.th = toHex(th);
@@ -570,8 +542,10 @@ function unexpected(s: SellerState, m: SealedMessage, out: Effect[], atMs: numbe
 function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
   if (s.phase === 'authenticating') {
     if (m.type !== 'auth' || s.vehicleAuthOk) return unexpected(s, m, out, atMs);
-    const text = handshakeText(s.version as number, 'vehicle', fromHex(s.th as string));
-    const v = verifyNodeSignature(text, m.signature, s.vehiclePub as string);
+    if (s.version === null || s.th === null || s.vehiclePub === null)
+      return phaseBroken(s, 'authenticating without the negotiated keys', out);
+    const text = handshakeText(s.version, 'vehicle', fromHex(s.th));
+    const v = verifyNodeSignature(text, m.signature, s.vehiclePub);
     if (!v.ok) {
       out.push({ type: 'alarm', reason: Reason.HANDSHAKE_FAILED, message: v.error.message });
       send(
@@ -634,7 +608,7 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
         const inv = s.invoices.find((i) => i.seq === m.ref && i.status === 'open');
         if (inv === undefined) return;
         inv.status = 'cancelled';
-        out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash as string });
+        if (inv.paymentHash !== null) out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
         out.push(record('invoiceDeclined', { seq: inv.seq, reason: reasonName(m.reason), text: m.text }));
         s.consecutiveDeclines += 1;
         if (s.consecutiveDeclines >= s.config.maxConsecutiveDeclines)
@@ -706,11 +680,8 @@ function onNodeSignature(s: SellerState, text: string, signature: string, out: E
     send(s, { type: 'auth', signature: norm.value }, out, atMs);
     return maybeOffer(s, out, atMs);
   }
-  const receipt: ReceiptMessage = {
-    type: 'receipt',
-    ...(s.unsignedReceipt as UnsignedReceipt),
-    signature: norm.value,
-  };
+  if (s.unsignedReceipt === null) return phaseBroken(s, 'a receipt signature without a receipt', out);
+  const receipt: ReceiptMessage = { type: 'receipt', ...s.unsignedReceipt, signature: norm.value };
   send(s, receipt, out, atMs);
   out.push(
     record('receipt', {
@@ -765,8 +736,19 @@ function onTick(s: SellerState, out: Effect[], atMs: number): void {
 }
 
 function resendHello(s: SellerState, out: Effect[], atMs: number): void {
-  resendClearFrame(s.helloFrame as string, out);
+  if (s.helloFrame === null) return;
+  resendClearFrame(s.helloFrame, out);
   s.lastHelloMs = atMs;
+}
+
+/**
+ * A phase's own data is missing (possible only in a state damaged outside the machine: `restoreSellerState`
+ * refuses such states): the session ends with LOCAL_FAULT and an alarm, power off.
+ */
+function phaseBroken(s: SellerState, what: string, out: Effect[]): void {
+  const message = `seller state inconsistent: ${what} (phase ${s.phase})`;
+  out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
+  end(s, Reason.LOCAL_FAULT, out, { error: message });
 }
 
 function onInvoiceCreated(
@@ -905,7 +887,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     }
     case 'invoiceSettled': {
       const hash = ev.paymentHash.toLowerCase();
-      const inv = s.invoices.find((i) => i.paymentHash === hash);
+      const inv = invoiceByHash(s.invoices, hash);
       const late = s.phase !== 'ended' && inv !== undefined && inv.status === 'cancelled';
       if (late && inv !== undefined && ev.amountMsat >= inv.amountMsat) {
         // paid while we were cancelling it (closing, or reissued while suspended): the money arrived, so it is
@@ -983,7 +965,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       }
       if (typeof ev.priceMsatPerWh !== 'bigint' || ev.priceMsatPerWh < 0n || ev.priceMsatPerWh >= 1n << 64n)
         return s;
-      const open = s.invoices.find((i) => i.status === 'open' || i.status === 'requested');
+      const open = outstandingInvoice(s.invoices);
       const after = Math.max(Math.floor(ev.afterWh), open?.blockWh ?? 0);
       const r = {
         offerSeq: s.offerSeq + 1,

@@ -158,63 +158,115 @@ const sellerPhase = oneOf(
   'ended',
 );
 
-/** The seller's state, current schema version. */
-export const sellerStateShape: Check<SellerState> = object<SellerState>({
-  config: sellerConfigShape,
-  phase: sellerPhase,
-  sessionId: nullable(hex(16)),
-  ephemeralSecret: nullable(hash),
-  helloFrame: nullable(str),
-  version: nullable(int),
-  th: nullable(hash),
-  channel: nullable(channel),
-  vehiclePub: nullable(pubkey),
-  ownAuthSent: bool,
-  vehicleAuthOk: bool,
-  pendingSign: nullable(
-    object<{ purpose: 'handshake' | 'receipt'; text: string }>({
-      purpose: oneOf('handshake', 'receipt'),
-      text: str,
-    }),
-  ),
-  offerSeq: int,
-  schedule: array(priceSegment),
-  pendingRenew: nullable(
-    object<{ offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number }>({
-      offerSeq: int,
-      priceMsatPerWh: big,
-      effectiveAtWh: int,
-    }),
-  ),
-  stopAtWh: nullable(int),
-  targetEnergyWh: int,
-  buyerMaxBlockWh: int,
-  startRegisterWh: nullable(int),
-  lastRegisterWh: nullable(int),
-  deliveredWh: int,
-  powerW: num,
-  paidWh: int,
-  paidMsat: big,
-  invoices: array(sellerInvoice),
-  consecutiveDeclines: int,
-  invoiceRetryAtMs: nullable(num),
-  invoiceRetryDelayMs: int,
-  suspendDeadlineMs: nullable(num),
-  plugged: bool,
-  regreetAtMs: nullable(num),
-  regreetDelayMs: int,
-  energized: bool,
-  linkUp: bool,
-  startMs: nullable(num),
-  lastRxMs: num,
-  lastTxMs: num,
-  lastHelloMs: num,
-  lastMeterSentMs: nullable(num),
-  closingSinceMs: nullable(num),
-  endReason: nullable(int),
-  unsignedReceipt: nullable(unsignedReceipt),
-  vehicleEnergyWh: nullable(int),
-});
+/** The first of `keys` whose value is null in `o`, if any. */
+function firstNull<T>(o: T, keys: readonly (keyof T & string)[]): string | undefined {
+  return keys.find((k) => o[k] === null);
+}
+
+/**
+ * What each seller phase needs present (the machine never leaves a phase without it): the handshake its hello
+ * and ephemeral key, every later phase the negotiated keys, closing the receipt being signed; an invoice the
+ * node returned its hash and text.
+ * @returns the problem, or undefined
+ */
+export function sellerPhaseProblem(s: SellerState): string | undefined {
+  const keyed = ['authenticating', 'offered', 'deposit', 'charging', 'suspended', 'closing'];
+  const missing =
+    s.phase === 'handshake'
+      ? firstNull(s, ['sessionId', 'helloFrame', 'ephemeralSecret', 'startMs'])
+      : keyed.includes(s.phase)
+        ? firstNull(s, ['sessionId', 'version', 'th', 'channel', 'vehiclePub', 'startMs'])
+        : undefined;
+  if (missing !== undefined) return `phase ${s.phase} without ${missing}`;
+  if (s.phase === 'closing' && s.pendingSign?.purpose === 'receipt' && s.unsignedReceipt === null)
+    return 'closing without the receipt being signed';
+  const returned = ['open', 'settled', 'expired'];
+  const inv = s.invoices.find(
+    (i) => returned.includes(i.status) && (i.paymentHash === null || i.bolt11 === null),
+  );
+  return inv === undefined
+    ? undefined
+    : `invoice ${inv.seq} is ${inv.status} without its payment hash or text`;
+}
+
+/**
+ * What each buyer phase needs present: the handshake its ephemeral key and identity, every later phase the
+ * negotiated keys and the wall's key.
+ * @returns the problem, or undefined
+ */
+export function buyerPhaseProblem(s: BuyerState): string | undefined {
+  const keyed = ['authenticating', 'negotiating', 'charging', 'closing'];
+  const missing =
+    s.phase === 'handshake'
+      ? firstNull(s, ['ephemeralSecret', 'identityPub', 'startMs'])
+      : keyed.includes(s.phase)
+        ? firstNull(s, ['sessionId', 'version', 'th', 'channel', 'wallPub', 'startMs'])
+        : undefined;
+  if (missing !== undefined) return `phase ${s.phase} without ${missing}`;
+  if (s.phase === 'handshake' && s.config.identity.kind === 'session' && s.identitySecret === null)
+    return 'phase handshake without the per-session identity secret';
+  if (s.phase === 'charging' && s.offer === null) return 'phase charging without the accepted offer';
+  return undefined;
+}
+
+function sellerStateFields(): Check<SellerState> {
+  return object<SellerState>({
+    config: sellerConfigShape,
+    phase: sellerPhase,
+    sessionId: nullable(hex(16)),
+    ephemeralSecret: nullable(hash),
+    helloFrame: nullable(str),
+    version: nullable(int),
+    th: nullable(hash),
+    channel: nullable(channel),
+    vehiclePub: nullable(pubkey),
+    ownAuthSent: bool,
+    vehicleAuthOk: bool,
+    pendingSign: nullable(
+      object<{ purpose: 'handshake' | 'receipt'; text: string }>({
+        purpose: oneOf('handshake', 'receipt'),
+        text: str,
+      }),
+    ),
+    offerSeq: int,
+    schedule: array(priceSegment),
+    pendingRenew: nullable(
+      object<{ offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number }>({
+        offerSeq: int,
+        priceMsatPerWh: big,
+        effectiveAtWh: int,
+      }),
+    ),
+    stopAtWh: nullable(int),
+    targetEnergyWh: int,
+    buyerMaxBlockWh: int,
+    startRegisterWh: nullable(int),
+    lastRegisterWh: nullable(int),
+    deliveredWh: int,
+    powerW: num,
+    paidWh: int,
+    paidMsat: big,
+    invoices: array(sellerInvoice),
+    consecutiveDeclines: int,
+    invoiceRetryAtMs: nullable(num),
+    invoiceRetryDelayMs: int,
+    suspendDeadlineMs: nullable(num),
+    plugged: bool,
+    regreetAtMs: nullable(num),
+    regreetDelayMs: int,
+    energized: bool,
+    linkUp: bool,
+    startMs: nullable(num),
+    lastRxMs: num,
+    lastTxMs: num,
+    lastHelloMs: num,
+    lastMeterSentMs: nullable(num),
+    closingSinceMs: nullable(num),
+    endReason: nullable(int),
+    unsignedReceipt: nullable(unsignedReceipt),
+    vehicleEnergyWh: nullable(int),
+  });
+}
 
 const offer = object<OfferMessage>({
   type: oneOf('offer'),
@@ -267,49 +319,56 @@ const history = object<BuyerHistory>({
   spentTodayMsat: optional(big),
 });
 
-/** The buyer's state, current schema version. */
-export const buyerStateShape: Check<BuyerState> = object<BuyerState>({
-  config: buyerConfigShape,
-  phase: oneOf('idle', 'handshake', 'authenticating', 'negotiating', 'charging', 'closing', 'ended'),
-  bufferedHello: nullable(str),
-  sessionId: nullable(hex(16)),
-  ephemeralSecret: nullable(hash),
-  identitySecret: nullable(hash),
-  identityPub: nullable(pubkey),
-  wallHelloFrame: nullable(str),
-  ownHelloFrame: nullable(str),
-  version: nullable(int),
-  th: nullable(hash),
-  channel: nullable(channel),
-  wallPub: nullable(pubkey),
-  ownAuthSent: bool,
-  wallAuthOk: bool,
-  pendingSign: nullable(str),
-  offer: nullable(offer),
-  schedule: array(priceSegment),
-  maxBlockWh: int,
-  offerSeq: int,
-  stopAtWh: nullable(int),
-  startRegisterWh: nullable(int),
-  ownEnergyWh: int,
-  wallEnergyWh: int,
-  committedWh: int,
-  paidMsat: big,
-  feesMsat: big,
-  lastSeq: int,
-  seenHashes: array(hash),
-  payments: array(payment),
-  held: nullable(invoiceMessage),
-  consecutiveFailures: int,
-  nodeOutageMs: nullable(num),
-  budgetDayStartMs: nullable(num),
-  spentEarlierTodayMsat: big,
-  startMs: nullable(num),
-  lastRxMs: num,
-  lastTxMs: num,
-  lastMeterSentMs: nullable(num),
-  closingSinceMs: nullable(num),
-  endReason: nullable(int),
-  history: nullable(history),
-  ownerStopped: bool,
-});
+function buyerStateFields(): Check<BuyerState> {
+  return object<BuyerState>({
+    config: buyerConfigShape,
+    phase: oneOf('idle', 'handshake', 'authenticating', 'negotiating', 'charging', 'closing', 'ended'),
+    bufferedHello: nullable(str),
+    sessionId: nullable(hex(16)),
+    ephemeralSecret: nullable(hash),
+    identitySecret: nullable(hash),
+    identityPub: nullable(pubkey),
+    wallHelloFrame: nullable(str),
+    ownHelloFrame: nullable(str),
+    version: nullable(int),
+    th: nullable(hash),
+    channel: nullable(channel),
+    wallPub: nullable(pubkey),
+    ownAuthSent: bool,
+    wallAuthOk: bool,
+    pendingSign: nullable(str),
+    offer: nullable(offer),
+    schedule: array(priceSegment),
+    maxBlockWh: int,
+    offerSeq: int,
+    stopAtWh: nullable(int),
+    startRegisterWh: nullable(int),
+    ownEnergyWh: int,
+    wallEnergyWh: int,
+    committedWh: int,
+    paidMsat: big,
+    feesMsat: big,
+    lastSeq: int,
+    seenHashes: array(hash),
+    payments: array(payment),
+    held: nullable(invoiceMessage),
+    consecutiveFailures: int,
+    nodeOutageMs: nullable(num),
+    budgetDayStartMs: nullable(num),
+    spentEarlierTodayMsat: big,
+    startMs: nullable(num),
+    lastRxMs: num,
+    lastTxMs: num,
+    lastMeterSentMs: nullable(num),
+    closingSinceMs: nullable(num),
+    endReason: nullable(int),
+    history: nullable(history),
+    ownerStopped: bool,
+  });
+}
+
+/** The seller's state, current schema version (fields, then the phase's invariants). */
+export const sellerStateShape: Check<SellerState> = refine(sellerStateFields(), sellerPhaseProblem);
+
+/** The buyer's state, current schema version (fields, then the phase's invariants). */
+export const buyerStateShape: Check<BuyerState> = refine(buyerStateFields(), buyerPhaseProblem);

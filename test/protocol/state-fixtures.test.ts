@@ -20,7 +20,7 @@ import { testBuyerConfig, testSellerConfig } from './harness.js';
 const dir = new URL('../vectors/states/', import.meta.url);
 const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
-function errorOf<T>(r: { ok: true; value: T } | { ok: false; error: StateRestoreError }): StateRestoreError {
+function errorOf(r: { ok: true } | { ok: false; error: StateRestoreError }): StateRestoreError {
   if (r.ok) throw new Error('expected a refusal');
   return r.error;
 }
@@ -151,6 +151,39 @@ describe('refusals', () => {
     const e = errorOf(restoreSellerState(JSON.stringify(envelope)));
     expect(e).toMatchObject({ name: 'StateInvalid', path: '$.state.config' });
     expect(e.message).toContain('depositBlocks');
+  });
+
+  it.each([
+    ['seller', 'charging', 'channel'],
+    ['seller', 'handshake', 'helloFrame'],
+    ['buyer', 'charging', 'wallPub'],
+    ['buyer', 'authenticating', 'th'],
+  ])("a %s state in %s without its %s: StateInvalid (the phase's own data)", (role, phase, field) => {
+    const text = readFileSync(new URL(`v${STATE_SCHEMA_VERSION}-${role}-${phase}.json`, dir), 'utf8');
+    const envelope = JSON.parse(text) as { state: Record<string, unknown> };
+    envelope.state[field] = null;
+    const damaged = JSON.stringify(envelope);
+    const e = errorOf(role === 'seller' ? restoreSellerState(damaged) : restoreBuyerState(damaged));
+    expect(e).toMatchObject({ name: 'StateInvalid', path: '$.state' });
+    expect(e.message).toContain(field);
+  });
+
+  it('hostile text never throws: every truncation and byte flip of a fixture restores or is refused by name', () => {
+    const text = readFileSync(new URL(`v${STATE_SCHEMA_VERSION}-buyer-closing.json`, dir), 'utf8');
+    const v0 = readFileSync(new URL('v0-seller-suspended.json', dir), 'utf8');
+    for (const source of [text, v0]) {
+      for (let i = 0; i < source.length; i += 7) {
+        const variants = [
+          source.slice(0, i),
+          source.slice(0, i) + String.fromCharCode(source.charCodeAt(i) ^ 0x01) + source.slice(i + 1),
+        ];
+        for (const t of variants) {
+          for (const r of [restoreSellerState(t), restoreBuyerState(t)]) {
+            if (!r.ok) expect(['StateUnreadable', 'StateInvalid', 'StateTooNew']).toContain(r.error.name);
+          }
+        }
+      }
+    }
   });
 
   it('an invalid invoice status deep in the buyer state: StateInvalid with the path', () => {
