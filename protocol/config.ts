@@ -66,6 +66,19 @@ export interface SellerConfig {
   regreetFirstMs: number;
   /** Longest wait between greetings of a plugged-in car that does not answer, ms. YAML `session.regreetMaxMs`. */
   regreetMaxMs: number;
+  /**
+   * Size the pipelining depth from the measured settle latency (true) or keep `depositBlocks` blocks paid ahead
+   * while charging (false). With it, once `MIN_LATENCY_SAMPLES` invoices have settled, the next invoice is
+   * requested when the paid energy ahead falls below what `maxPowerW` delivers during the slowest recent
+   * request→settle latency × `refillHeadroomPpm` (at least `minBlockWh`, never more than `depositBlocks` blocks):
+   * the car's prepaid
+   * exposure is then about one block plus that margin instead of `depositBlocks` + 1 blocks, and the next block
+   * is still paid before the energy runs out. The deposit before power flows stays `depositBlocks` blocks.
+   * Default off until measured against real nodes end to end. YAML `tariff.adaptiveRefill`.
+   */
+  adaptiveRefill: boolean;
+  /** Headroom over the slowest recent settle latency, ppm (2,000,000 = ×2). YAML `tariff.refillHeadroomPpm`. */
+  refillHeadroomPpm: number;
   /** Protocol versions offered, ascending. */
   versions: number[];
 }
@@ -203,6 +216,8 @@ export const SELLER_DEFAULTS = {
   invoiceRetryMaxMs: 60_000,
   regreetFirstMs: 5_000,
   regreetMaxMs: 60_000,
+  adaptiveRefill: false,
+  refillHeadroomPpm: 2_000_000,
 } as const;
 
 /** Integer fields of the seller's configuration. */
@@ -230,6 +245,7 @@ export const SELLER_RANGES: Record<SellerIntField, IntRange> = {
   invoiceRetryMaxMs: { min: 100, max: 3_600_000 },
   regreetFirstMs: { min: 100, max: 3_600_000 },
   regreetMaxMs: { min: 100, max: 3_600_000 },
+  refillHeadroomPpm: { min: 1_000_000, max: 100_000_000 },
 };
 
 /**
@@ -413,6 +429,7 @@ export function sellerConfig(
   const unpayable = tariffPayabilityProblem(full);
   if (unpayable !== undefined) return problem(unpayable.field, unpayable.message);
   if (typeof full.resumeWhenPaid !== 'boolean') return problem('resumeWhenPaid', 'boolean');
+  if (typeof full.adaptiveRefill !== 'boolean') return problem('adaptiveRefill', 'boolean');
   full.nodePubkey = full.nodePubkey.toLowerCase();
   return ok(full);
 }
@@ -504,6 +521,8 @@ export const SELLER_YAML: Readonly<Record<SellerTunable, YamlPlace<'tariff' | 's
   invoiceRetryMaxMs: { section: 'session', unit: 'ms' },
   regreetFirstMs: { section: 'session', unit: 'ms' },
   regreetMaxMs: { section: 'session', unit: 'ms' },
+  adaptiveRefill: { section: 'tariff', unit: 'boolean' },
+  refillHeadroomPpm: { section: 'tariff', unit: 'ppm' },
   maxPowerW: { section: 'evse', unit: 'W' },
 };
 

@@ -50,6 +50,8 @@ export interface SellerInvoice {
   bolt11: string | null;
   /** What the node reported received, msat. */
   settledMsat: bigint | null;
+  /** When it was asked of the node (`createInvoice`), ms; null in states written before it was kept. */
+  requestedAtMs: number | null;
   /** When the node returned it (invoiceCreated), ms; null until then. */
   issuedAtMs: number | null;
   /**
@@ -131,7 +133,10 @@ export function cancelOutstanding(book: SellerInvoice[]): string[] {
  */
 export function requestInvoice(
   book: SellerInvoice[],
-  block: Pick<SellerInvoice, 'seq' | 'fromWh' | 'blockWh' | 'priceMsatPerWh' | 'amountMsat'>,
+  block: Pick<
+    SellerInvoice,
+    'seq' | 'fromWh' | 'blockWh' | 'priceMsatPerWh' | 'amountMsat' | 'requestedAtMs'
+  >,
 ): SellerInvoice {
   const inv: SellerInvoice = {
     ...block,

@@ -152,6 +152,37 @@ export interface SellerState {
   unsignedReceipt: UnsignedReceipt | null;
   /** The vehicle's latest own meter reading (session Wh), for display and disputes. */
   vehicleEnergyWh: number | null;
+  /**
+   * Request→settle latencies of the last `LATENCY_SAMPLES` settled invoices, ms (oldest first; kept across
+   * sessions: they measure the two nodes and the cable, not the car). Sizes the pipelining depth
+   * (`adaptiveRefill`).
+   */
+  settleLatenciesMs: number[];
+}
+
+/** How many recent settle latencies the seller keeps. */
+export const LATENCY_SAMPLES = 8;
+/** Settled invoices needed before the pipelining depth follows the measured latency. */
+export const MIN_LATENCY_SAMPLES = 3;
+
+/**
+ * Paid energy kept ahead of the delivered energy while charging: the next invoice is requested when less is
+ * left. `depositBlocks` blocks, or with `adaptiveRefill` and enough samples the energy `maxPowerW` delivers
+ * during the slowest recent request→settle latency × headroom (at least `minBlockWh`, which also covers the
+ * energy delivered between two meter readings; at most `depositBlocks` blocks).
+ * @param blockWh the current block, Wh
+ * @returns Wh
+ */
+export function refillThresholdWh(
+  config: SellerConfig,
+  settleLatenciesMs: readonly number[],
+  blockWh: number,
+): number {
+  const depositWh = config.depositBlocks * blockWh;
+  if (!config.adaptiveRefill || settleLatenciesMs.length < MIN_LATENCY_SAMPLES) return depositWh;
+  const slowestMs = Math.max(...settleLatenciesMs);
+  const marginWh = Math.ceil((config.maxPowerW * slowestMs * config.refillHeadroomPpm) / 1e6 / 3_600_000);
+  return Math.min(depositWh, Math.max(config.minBlockWh, marginWh));
 }
 
 /**
@@ -204,6 +235,7 @@ export function createSeller(config: SellerConfig): SellerState {
     endReason: null,
     unsignedReceipt: null,
     vehicleEnergyWh: null,
+    settleLatenciesMs: [],
   };
 }
 
@@ -412,7 +444,9 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
   if (settledInvoices(s.invoices).length >= MAX_RECEIPT_INVOICES) {
     return close(s, Reason.INVOICE_LIMIT, out, atMs, true);
   }
-  if (s.paidWh - s.deliveredWh >= c.depositBlocks * block) return;
+  const aheadWh =
+    s.phase === 'deposit' ? c.depositBlocks * block : refillThresholdWh(c, s.settleLatenciesMs, block);
+  if (s.paidWh - s.deliveredWh >= aheadWh) return;
   let cap = block;
   const limits = [
     s.pendingRenew?.effectiveAtWh,
@@ -432,6 +466,7 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
     blockWh: cap,
     priceMsatPerWh: terms.priceMsatPerWh,
     amountMsat: terms.amountMsat,
+    requestedAtMs: atMs,
   });
   out.push({
     type: 'createInvoice',
@@ -467,6 +502,7 @@ function startSession(s: SellerState, entropyHex: string, out: Effect[], atMs: n
   fresh.phase = 'handshake';
   fresh.plugged = true;
   fresh.regreetDelayMs = s.regreetDelayMs;
+  fresh.settleLatenciesMs = s.settleLatenciesMs;
   fresh.sessionId = secrets.value.sessionId;
   fresh.ephemeralSecret = secrets.value.ephemeralSecret;
   fresh.helloFrame = toHex(hello.value);
@@ -938,6 +974,9 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       s.paidWh += inv.blockWh;
       s.paidMsat += ev.amountMsat;
       s.consecutiveDeclines = 0;
+      if (inv.requestedAtMs !== null && atMs >= inv.requestedAtMs) {
+        s.settleLatenciesMs = [...s.settleLatenciesMs, atMs - inv.requestedAtMs].slice(-LATENCY_SAMPLES);
+      }
       out.push(
         record('invoiceSettled', {
           seq: inv.seq,

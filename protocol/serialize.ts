@@ -56,7 +56,7 @@ export function deserializeState<T>(text: string): Result<T> {
 }
 
 /** Schema version of the machine states `persistSellerState` / `persistBuyerState` write. */
-export const STATE_SCHEMA_VERSION = 1;
+export const STATE_SCHEMA_VERSION = 2;
 
 /** Names of the two persisted machine states, written in the envelope's `schema` field. */
 export type StateSchemaName = 'boltcharge/seller-state' | 'boltcharge/buyer-state';
@@ -245,6 +245,27 @@ function migrateBuyerV0(raw: Json, current: object | undefined): void {
   raw.spentEarlierTodayMsat = typeof config.spentTodayMsat === 'bigint' ? config.spentTodayMsat : 0n;
 }
 
+/**
+ * Seller v1 → v2: the pipelining depth follows the measured settle latency. No latency measured yet (the depth
+ * is `depositBlocks` blocks until `MIN_LATENCY_SAMPLES` invoices settled); invoices keep their request time.
+ */
+function migrateSellerV1(raw: Json, current: object | undefined): void {
+  if (
+    fillConfig(
+      raw,
+      {
+        adaptiveRefill: SELLER_DEFAULTS.adaptiveRefill,
+        refillHeadroomPpm: SELLER_DEFAULTS.refillHeadroomPpm,
+      },
+      current,
+    ) === undefined
+  )
+    return;
+  raw.settleLatenciesMs = [];
+  if (Array.isArray(raw.invoices))
+    for (const inv of raw.invoices) if (isObject(inv)) inv.requestedAtMs = null;
+}
+
 function checked<T>(check: Check<T>, raw: Json): Result<T, StateRestoreError> {
   const r = check(raw, '$.state');
   return r.ok ? r : invalid(r.error.path, r.error.message);
@@ -275,6 +296,7 @@ export function restoreSellerState(
   const u = unwrap(text, 'boltcharge/seller-state');
   if (!u.ok) return u;
   if (u.value.version < 1) migrateSellerV0(u.value.raw, currentConfig);
+  if (u.value.version < 2) migrateSellerV1(u.value.raw, currentConfig);
   return checked(sellerStateShape, u.value.raw);
 }
 

@@ -56,6 +56,8 @@ const sellerConfigFields = object<SellerConfig>({
   invoiceRetryMaxMs: int,
   regreetFirstMs: int,
   regreetMaxMs: int,
+  adaptiveRefill: bool,
+  refillHeadroomPpm: int,
   versions,
 });
 
@@ -127,6 +129,7 @@ const sellerInvoice = object<SellerInvoice>({
   paymentHash: nullable(hash),
   bolt11: nullable(str),
   settledMsat: nullable(big),
+  requestedAtMs: nullable(num),
   issuedAtMs: nullable(num),
   reissueAtMs: nullable(num),
 });
@@ -265,6 +268,7 @@ function sellerStateFields(): Check<SellerState> {
     endReason: nullable(int),
     unsignedReceipt: nullable(unsignedReceipt),
     vehicleEnergyWh: nullable(int),
+    settleLatenciesMs: array(num, 64),
   });
 }
 
