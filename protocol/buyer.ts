@@ -109,9 +109,18 @@ import {
   type PriceSegment,
 } from './tariff.js';
 
+/** Buyer phases, in session order. */
+export const BUYER_PHASES = [
+  'idle',
+  'handshake',
+  'authenticating',
+  'negotiating',
+  'charging',
+  'closing',
+  'ended',
+] as const;
 /** Buyer phases. */
-export type BuyerPhase =
-  'idle' | 'handshake' | 'authenticating' | 'negotiating' | 'charging' | 'closing' | 'ended';
+export type BuyerPhase = (typeof BUYER_PHASES)[number];
 
 /** The car's ledger figures for the wall of this session (from the shell's `history` event). */
 export type BuyerHistory = Omit<BuyerHistoryEvent, 'type' | 'atMs'>;

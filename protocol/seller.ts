@@ -81,17 +81,20 @@ import {
 
 export type { SellerInvoice } from './invoiceBook.js';
 
+/** Seller phases, in session order. */
+export const SELLER_PHASES = [
+  'idle',
+  'handshake',
+  'authenticating',
+  'offered',
+  'deposit',
+  'charging',
+  'suspended',
+  'closing',
+  'ended',
+] as const;
 /** Seller phases. */
-export type SellerPhase =
-  | 'idle'
-  | 'handshake'
-  | 'authenticating'
-  | 'offered'
-  | 'deposit'
-  | 'charging'
-  | 'suspended'
-  | 'closing'
-  | 'ended';
+export type SellerPhase = (typeof SELLER_PHASES)[number];
 
 /** The seller machine's state (JSON-serialisable with `serializeState`). */
 export interface SellerState {

@@ -266,8 +266,28 @@ function migrateSellerV1(raw: Json, current: object | undefined): void {
     for (const inv of raw.invoices) if (isObject(inv)) inv.requestedAtMs = null;
 }
 
-function checked<T>(check: Check<T>, raw: Json): Result<T, StateRestoreError> {
-  const r = check(raw, '$.state');
+/** A migration from the version at its index to the next, in place (config keys it adds from `current`). */
+type Migration = (raw: Json, current: object | undefined) => void;
+
+const SELLER_MIGRATIONS: readonly Migration[] = [migrateSellerV0, migrateSellerV1];
+/** The buyer's state did not change from v1 to v2 (only the seller's did; the version is shared). */
+const BUYER_MIGRATIONS: readonly Migration[] = [migrateBuyerV0];
+
+/**
+ * Unwraps, migrates from the stored version up to the current one, and validates.
+ * @returns the state or why it cannot be restored
+ */
+function restore<T>(
+  text: string,
+  schema: StateSchemaName,
+  migrations: readonly Migration[],
+  check: Check<T>,
+  current: object | undefined,
+): Result<T, StateRestoreError> {
+  const u = unwrap(text, schema);
+  if (!u.ok) return u;
+  for (let v = u.value.version; v < STATE_SCHEMA_VERSION; v++) migrations[v]?.(u.value.raw, current);
+  const r = check(u.value.raw, '$.state');
   return r.ok ? r : invalid(r.error.path, r.error.message);
 }
 
@@ -293,11 +313,7 @@ export function restoreSellerState(
   text: string,
   currentConfig?: SellerConfig,
 ): Result<SellerState, StateRestoreError> {
-  const u = unwrap(text, 'boltcharge/seller-state');
-  if (!u.ok) return u;
-  if (u.value.version < 1) migrateSellerV0(u.value.raw, currentConfig);
-  if (u.value.version < 2) migrateSellerV1(u.value.raw, currentConfig);
-  return checked(sellerStateShape, u.value.raw);
+  return restore(text, 'boltcharge/seller-state', SELLER_MIGRATIONS, sellerStateShape, currentConfig);
 }
 
 /**
@@ -322,8 +338,5 @@ export function restoreBuyerState(
   text: string,
   currentConfig?: BuyerConfig,
 ): Result<BuyerState, StateRestoreError> {
-  const u = unwrap(text, 'boltcharge/buyer-state');
-  if (!u.ok) return u;
-  if (u.value.version < 1) migrateBuyerV0(u.value.raw, currentConfig);
-  return checked(buyerStateShape, u.value.raw);
+  return restore(text, 'boltcharge/buyer-state', BUYER_MIGRATIONS, buyerStateShape, currentConfig);
 }

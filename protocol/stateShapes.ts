@@ -4,12 +4,12 @@
  * `buyerConfig` (ranges, consistency). Typed against `SellerState` / `BuyerState`: a field added to a state
  * without a check here does not compile.
  */
-import type { BuyerHistory, BuyerPayment, BuyerState } from './buyer.js';
+import { BUYER_PHASES, type BuyerHistory, type BuyerPayment, type BuyerState } from './buyer.js';
 import type { ChannelState } from './channel.js';
 import { buyerConfig, sellerConfig, type BuyerConfig, type SellerConfig } from './config.js';
 import type { InvoiceMessage, Network, OfferMessage, ReceiptInvoice } from './messages.js';
 import type { UnsignedReceipt } from './receipt.js';
-import type { SellerInvoice, SellerState } from './seller.js';
+import { SELLER_PHASES, type SellerInvoice, type SellerState } from './seller.js';
 import {
   array,
   big,
@@ -149,17 +149,7 @@ const unsignedReceipt = object<UnsignedReceipt>({
   totalPaidMsat: big,
 });
 
-const sellerPhase = oneOf(
-  'idle',
-  'handshake',
-  'authenticating',
-  'offered',
-  'deposit',
-  'charging',
-  'suspended',
-  'closing',
-  'ended',
-);
+const sellerPhase = oneOf(...SELLER_PHASES);
 
 /** The first of `keys` whose value is null in `o`, if any. */
 function firstNull<T>(o: T, keys: readonly (keyof T & string)[]): string | undefined {
@@ -326,7 +316,7 @@ const history = object<BuyerHistory>({
 function buyerStateFields(): Check<BuyerState> {
   return object<BuyerState>({
     config: buyerConfigShape,
-    phase: oneOf('idle', 'handshake', 'authenticating', 'negotiating', 'charging', 'closing', 'ended'),
+    phase: oneOf(...BUYER_PHASES),
     bufferedHello: nullable(str),
     sessionId: nullable(hex(16)),
     ephemeralSecret: nullable(hash),

@@ -5,6 +5,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  BUYER_PHASES,
+  SELLER_PHASES,
   buyerStep,
   persistBuyerState,
   persistSellerState,
@@ -28,28 +30,8 @@ function errorOf(r: { ok: true } | { ok: false; error: StateRestoreError }): Sta
 describe('persisted state fixtures', () => {
   it('has a fixture per phase for the seller and the buyer, of v0 and of the current version', () => {
     for (const v of ['v0', `v${STATE_SCHEMA_VERSION}`]) {
-      for (const phase of [
-        'idle',
-        'handshake',
-        'authenticating',
-        'offered',
-        'deposit',
-        'charging',
-        'suspended',
-        'closing',
-        'ended',
-      ])
-        expect(fixtures).toContain(`${v}-seller-${phase}.json`);
-      for (const phase of [
-        'idle',
-        'handshake',
-        'authenticating',
-        'negotiating',
-        'charging',
-        'closing',
-        'ended',
-      ])
-        expect(fixtures).toContain(`${v}-buyer-${phase}.json`);
+      for (const phase of SELLER_PHASES) expect(fixtures).toContain(`${v}-seller-${phase}.json`);
+      for (const phase of BUYER_PHASES) expect(fixtures).toContain(`${v}-buyer-${phase}.json`);
     }
   });
 
