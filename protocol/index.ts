@@ -21,4 +21,7 @@ export * from './effects.js';
 export * from './seller.js';
 export * from './buyer.js';
 export * from './serialize.js';
+export * from './invoiceBook.js';
+export * from './paymentBook.js';
+export { sellerStateShape, buyerStateShape, sellerPhaseProblem, buyerPhaseProblem } from './stateShapes.js';
 export { toHex, fromHex, isHex } from './bytes.js';

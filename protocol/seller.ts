@@ -10,6 +10,13 @@
  * as soon as delivered ≥ paid + graceWh; one invoice outstanding at a time, issued when paid − delivered falls
  * below depositBlocks × block; heartbeat loss ends the session; every authenticated session ends with a
  * signed receipt.
+ *
+ * Rules on the clock (deadlines are timestamps in the state, acted on by `tick` events; the shell keeps no
+ * timers for them): while suspended, an invoice unpaid `reissueAfterSec` after issue is cancelled and reissued,
+ * and after `maxSuspendSec` the session ends (UNPAID); an invoice the node failed to create is requested again
+ * after `invoiceRetryFirstMs`, doubling up to `invoiceRetryMaxMs`; a handshake that timed out while the car stays
+ * plugged in is retried (`greetAgain` effect → the shell's `plug` event) after `regreetFirstMs`, doubling up to
+ * `regreetMaxMs`.
  */
 import { fromHex, toHex } from './bytes.js';
 import type { ChannelState } from './channel.js';
@@ -62,33 +69,32 @@ import {
   waitedLonger,
 } from './sessionLink.js';
 import { blockWhForPower, invoiceTerms, type PriceSegment } from './tariff.js';
+import {
+  cancelOutstanding,
+  invoiceByHash,
+  outstandingInvoice,
+  receiptLines,
+  requestInvoice,
+  settledInvoices,
+  type SellerInvoice,
+} from './invoiceBook.js';
 
+export type { SellerInvoice } from './invoiceBook.js';
+
+/** Seller phases, in session order. */
+export const SELLER_PHASES = [
+  'idle',
+  'handshake',
+  'authenticating',
+  'offered',
+  'deposit',
+  'charging',
+  'suspended',
+  'closing',
+  'ended',
+] as const;
 /** Seller phases. */
-export type SellerPhase =
-  | 'idle'
-  | 'handshake'
-  | 'authenticating'
-  | 'offered'
-  | 'deposit'
-  | 'charging'
-  | 'suspended'
-  | 'closing'
-  | 'ended';
-
-/** One invoice of the session, as the seller tracks it. */
-export interface SellerInvoice {
-  seq: number;
-  /** Cumulative paid energy at which the block starts, Wh. */
-  fromWh: number;
-  blockWh: number;
-  priceMsatPerWh: bigint;
-  amountMsat: bigint;
-  status: 'requested' | 'open' | 'settled' | 'expired' | 'cancelled' | 'failed';
-  paymentHash: string | null;
-  bolt11: string | null;
-  /** What the node reported received, msat. */
-  settledMsat: bigint | null;
-}
+export type SellerPhase = (typeof SELLER_PHASES)[number];
 
 /** The seller machine's state (JSON-serialisable with `serializeState`). */
 export interface SellerState {
@@ -125,7 +131,18 @@ export interface SellerState {
   paidMsat: bigint;
   invoices: SellerInvoice[];
   consecutiveDeclines: number;
-  lastInvoiceFailMs: number | null;
+  /** No invoice is requested before this time (the node failed to create the last one), ms; null = no wait. */
+  invoiceRetryAtMs: number | null;
+  /** Wait after the next invoice-creation failure, ms (doubles per failure up to `invoiceRetryMaxMs`). */
+  invoiceRetryDelayMs: number;
+  /** Power cut for lack of payment (phase `suspended`): the session ends with UNPAID at this time, ms. */
+  suspendDeadlineMs: number | null;
+  /** The car is plugged in (plug seen, unplug not yet): a timed-out handshake is retried while it is. */
+  plugged: boolean;
+  /** Greet the plugged-in car again (`greetAgain` effect) at this time, ms; null = not scheduled. */
+  regreetAtMs: number | null;
+  /** Wait before the next re-greeting after a further handshake timeout, ms (doubles up to `regreetMaxMs`). */
+  regreetDelayMs: number;
   energized: boolean;
   linkUp: boolean;
   startMs: number | null;
@@ -138,6 +155,37 @@ export interface SellerState {
   unsignedReceipt: UnsignedReceipt | null;
   /** The vehicle's latest own meter reading (session Wh), for display and disputes. */
   vehicleEnergyWh: number | null;
+  /**
+   * Request→settle latencies of the last `LATENCY_SAMPLES` settled invoices, ms (oldest first; kept across
+   * sessions: they measure the two nodes and the cable, not the car). Sizes the pipelining depth
+   * (`adaptiveRefill`).
+   */
+  settleLatenciesMs: number[];
+}
+
+/** How many recent settle latencies the seller keeps. */
+export const LATENCY_SAMPLES = 8;
+/** Settled invoices needed before the pipelining depth follows the measured latency. */
+export const MIN_LATENCY_SAMPLES = 3;
+
+/**
+ * Paid energy kept ahead of the delivered energy while charging: the next invoice is requested when less is
+ * left. `depositBlocks` blocks, or with `adaptiveRefill` and enough samples the energy `maxPowerW` delivers
+ * during the slowest recent request→settle latency × headroom (at least `minBlockWh`, which also covers the
+ * energy delivered between two meter readings; at most `depositBlocks` blocks).
+ * @param blockWh the current block, Wh
+ * @returns Wh
+ */
+export function refillThresholdWh(
+  config: SellerConfig,
+  settleLatenciesMs: readonly number[],
+  blockWh: number,
+): number {
+  const depositWh = config.depositBlocks * blockWh;
+  if (!config.adaptiveRefill || settleLatenciesMs.length < MIN_LATENCY_SAMPLES) return depositWh;
+  const slowestMs = Math.max(...settleLatenciesMs);
+  const marginWh = Math.ceil((config.maxPowerW * slowestMs * config.refillHeadroomPpm) / 1e6 / 3_600_000);
+  return Math.min(depositWh, Math.max(config.minBlockWh, marginWh));
 }
 
 /**
@@ -173,7 +221,12 @@ export function createSeller(config: SellerConfig): SellerState {
     paidMsat: 0n,
     invoices: [],
     consecutiveDeclines: 0,
-    lastInvoiceFailMs: null,
+    invoiceRetryAtMs: null,
+    invoiceRetryDelayMs: config.invoiceRetryFirstMs,
+    suspendDeadlineMs: null,
+    plugged: false,
+    regreetAtMs: null,
+    regreetDelayMs: config.regreetFirstMs,
     energized: false,
     linkUp: true,
     startMs: null,
@@ -185,6 +238,7 @@ export function createSeller(config: SellerConfig): SellerState {
     endReason: null,
     unsignedReceipt: null,
     vehicleEnergyWh: null,
+    settleLatenciesMs: [],
   };
 }
 
@@ -220,7 +274,7 @@ function summary(s: SellerState) {
     energyWh: s.deliveredWh,
     paidMsat: s.paidMsat,
     feesMsat: 0n,
-    invoices: s.invoices.filter((i) => i.status === 'settled').length,
+    invoices: settledInvoices(s.invoices).length,
   };
 }
 
@@ -243,11 +297,7 @@ function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, 
     out.push({ type: 'cutPower', reason });
     s.energized = false;
   }
-  for (const inv of s.invoices) {
-    if (inv.status === 'open' && inv.paymentHash !== null)
-      out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
-    if (inv.status === 'open' || inv.status === 'requested') inv.status = 'cancelled';
-  }
+  for (const paymentHash of cancelOutstanding(s.invoices)) out.push({ type: 'cancelInvoice', paymentHash });
   const authenticated = s.channel !== null && s.vehicleAuthOk && s.ownAuthSent;
   if (!authenticated || s.version === null || s.sessionId === null) {
     end(s, reason, out, endedBeforeAuthentication(reason));
@@ -260,11 +310,15 @@ function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, 
   requestReceipt(s, out, atMs);
 }
 
-/** Builds the receipt from the settled invoices and asks the node to sign it (again, if one settled late). */
+/**
+ * Builds the receipt from the settled invoices and asks the node to sign it (again, if one settled late). Only
+ * for an authenticated session (version and session id known; otherwise nothing is signed).
+ */
 function requestReceipt(s: SellerState, out: Effect[], atMs: number): void {
-  const settled = s.invoices.filter((i) => i.status === 'settled');
+  if (s.version === null || s.sessionId === null) return;
+  const lines = receiptLines(s.invoices);
   const unsigned: UnsignedReceipt = {
-    sessionId: s.sessionId as string,
+    sessionId: s.sessionId,
     sellerPub: s.config.nodePubkey,
     startRegisterWh: s.startRegisterWh ?? 0,
     endRegisterWh: s.lastRegisterWh ?? s.startRegisterWh ?? 0,
@@ -272,16 +326,11 @@ function requestReceipt(s: SellerState, out: Effect[], atMs: number): void {
     startMs: s.startMs ?? atMs,
     endMs: atMs,
     reason: s.endReason ?? Reason.USER_STOP,
-    invoices: settled.map((i) => ({
-      seq: i.seq,
-      paymentHash: i.paymentHash as string,
-      blockWh: i.blockWh,
-      amountMsat: i.settledMsat ?? i.amountMsat,
-    })),
-    totalPaidMsat: settled.reduce((a, i) => a + (i.settledMsat ?? i.amountMsat), 0n),
+    invoices: lines.invoices,
+    totalPaidMsat: lines.totalMsat,
   };
   s.unsignedReceipt = unsigned;
-  const text = receiptText(s.version as number, unsigned);
+  const text = receiptText(s.version, unsigned);
   s.pendingSign = { purpose: 'receipt', text };
   out.push({ type: 'signWithNodeKey', text });
 }
@@ -321,6 +370,52 @@ export function blockBeforeLimit(
   return Math.max(1, blockWh - (minBlockWh - restWh));
 }
 
+/**
+ * The power is cut while the session goes on (lack of payment, link down): phase `suspended`, and the
+ * max-suspend deadline is set (kept if already suspended).
+ */
+function suspend(s: SellerState, atMs: number): void {
+  s.phase = 'suspended';
+  if (s.suspendDeadlineMs === null && s.config.maxSuspendSec > 0)
+    s.suspendDeadlineMs = atMs + s.config.maxSuspendSec * 1000;
+}
+
+/**
+ * The node could not create the invoice (or created a wrong one): no new request before the retry time, which
+ * backs off (doubling up to `invoiceRetryMaxMs`).
+ */
+function invoiceCreationFailed(s: SellerState, inv: SellerInvoice, atMs: number): void {
+  inv.status = 'failed';
+  s.invoiceRetryAtMs = atMs + s.invoiceRetryDelayMs;
+  s.invoiceRetryDelayMs = Math.min(s.invoiceRetryDelayMs * 2, s.config.invoiceRetryMaxMs);
+}
+
+/**
+ * Rules on the clock while authenticated: the suspension deadline (end with UNPAID) and, while suspended, the
+ * reissue of invoices left unpaid `reissueAfterSec` after issue (cancelled at the node; `advance` then issues a
+ * fresh one; a settlement of the cancelled one that still arrives is counted).
+ */
+function superviseSuspension(s: SellerState, out: Effect[], atMs: number): void {
+  if (s.phase !== 'suspended') return;
+  if (s.suspendDeadlineMs !== null && atMs >= s.suspendDeadlineMs) {
+    const message = `power cut for non-payment for over ${s.config.maxSuspendSec} s: ending the session`;
+    out.push({ type: 'alarm', reason: Reason.UNPAID, message });
+    return close(s, Reason.UNPAID, out, atMs, true);
+  }
+  for (const inv of s.invoices) {
+    if (inv.status !== 'open' || inv.reissueAtMs === null || atMs < inv.reissueAtMs) continue;
+    inv.status = 'cancelled';
+    if (inv.paymentHash !== null) out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
+    out.push(
+      record('invoiceReissue', {
+        seq: inv.seq,
+        paymentHash: inv.paymentHash,
+        why: 'unpaid while power is cut',
+      }),
+    );
+  }
+}
+
 /** Applies the energy rules after every event: end conditions, cut, energize, next invoice. */
 function advance(s: SellerState, out: Effect[], atMs: number): void {
   if (!ACTIVE.includes(s.phase)) return;
@@ -334,7 +429,7 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
     s.energized = false;
     out.push(record('powerCut', { reason: 'UNPAID', deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
     if (!c.resumeWhenPaid) return close(s, Reason.UNPAID, out, atMs, true);
-    s.phase = 'suspended';
+    suspend(s, atMs);
   }
   const block = currentBlockWh(s);
   if (!s.energized && s.linkUp && s.startRegisterWh !== null) {
@@ -343,16 +438,18 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
       out.push({ type: 'energize' });
       s.energized = true;
       s.phase = 'charging';
+      s.suspendDeadlineMs = null;
       out.push(record('energized', { deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
     }
   }
-  const outstanding = s.invoices.some((i) => i.status === 'requested' || i.status === 'open');
-  if (outstanding || !s.linkUp) return;
-  if (s.lastInvoiceFailMs !== null && atMs - s.lastInvoiceFailMs < 2000) return;
-  if (s.invoices.filter((i) => i.status === 'settled').length >= MAX_RECEIPT_INVOICES) {
+  if (outstandingInvoice(s.invoices) !== undefined || !s.linkUp) return;
+  if (s.invoiceRetryAtMs !== null && atMs < s.invoiceRetryAtMs) return;
+  if (settledInvoices(s.invoices).length >= MAX_RECEIPT_INVOICES) {
     return close(s, Reason.INVOICE_LIMIT, out, atMs, true);
   }
-  if (s.paidWh - s.deliveredWh >= c.depositBlocks * block) return;
+  const aheadWh =
+    s.phase === 'deposit' ? c.depositBlocks * block : refillThresholdWh(c, s.settleLatenciesMs, block);
+  if (s.paidWh - s.deliveredWh >= aheadWh) return;
   let cap = block;
   const limits = [
     s.pendingRenew?.effectiveAtWh,
@@ -366,16 +463,13 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
   if (cap <= 0) return;
   const seq = s.invoices.length;
   const terms = invoiceTerms(s.schedule, s.paidWh, cap);
-  s.invoices.push({
+  requestInvoice(s.invoices, {
     seq,
     fromWh: s.paidWh,
     blockWh: cap,
     priceMsatPerWh: terms.priceMsatPerWh,
     amountMsat: terms.amountMsat,
-    status: 'requested',
-    paymentHash: null,
-    bolt11: null,
-    settledMsat: null,
+    requestedAtMs: atMs,
   });
   out.push({
     type: 'createInvoice',
@@ -409,6 +503,9 @@ function startSession(s: SellerState, entropyHex: string, out: Effect[], atMs: n
     return s;
   }
   fresh.phase = 'handshake';
+  fresh.plugged = true;
+  fresh.regreetDelayMs = s.regreetDelayMs;
+  fresh.settleLatenciesMs = s.settleLatenciesMs;
   fresh.sessionId = secrets.value.sessionId;
   fresh.ephemeralSecret = secrets.value.ephemeralSecret;
   fresh.helloFrame = toHex(hello.value);
@@ -452,15 +549,10 @@ function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs
     const text = refuseVersions(s.config.versions, s.config.versions, m.versions, out);
     return end(s, Reason.VERSION_MISMATCH, out, { error: text });
   }
-  const th = transcriptHash(version, fromHex(s.helloFrame as string), bytes);
-  const channel = deriveChannel(
-    'wall',
-    version,
-    s.sessionId,
-    s.ephemeralSecret as string,
-    m.ephemeralPub,
-    th,
-  );
+  if (s.helloFrame === null || s.ephemeralSecret === null)
+    return phaseBroken(s, 'handshake without its hello', out);
+  const th = transcriptHash(version, fromHex(s.helloFrame), bytes);
+  const channel = deriveChannel('wall', version, s.sessionId, s.ephemeralSecret, m.ephemeralPub, th);
   if (!channel.ok) return end(s, Reason.HANDSHAKE_FAILED, out, { error: channel.error.message });
   s.version = version;
   s.th = toHex(th);
@@ -477,6 +569,7 @@ function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs
 function maybeOffer(s: SellerState, out: Effect[], atMs: number): void {
   if (s.phase === 'authenticating' && s.ownAuthSent && s.vehicleAuthOk) {
     s.phase = 'offered';
+    s.regreetDelayMs = s.config.regreetFirstMs;
     send(s, offerFor(s.config), out, atMs);
   }
 }
@@ -488,8 +581,10 @@ function unexpected(s: SellerState, m: SealedMessage, out: Effect[], atMs: numbe
 function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
   if (s.phase === 'authenticating') {
     if (m.type !== 'auth' || s.vehicleAuthOk) return unexpected(s, m, out, atMs);
-    const text = handshakeText(s.version as number, 'vehicle', fromHex(s.th as string));
-    const v = verifyNodeSignature(text, m.signature, s.vehiclePub as string);
+    if (s.version === null || s.th === null || s.vehiclePub === null)
+      return phaseBroken(s, 'authenticating without the negotiated keys', out);
+    const text = handshakeText(s.version, 'vehicle', fromHex(s.th));
+    const v = verifyNodeSignature(text, m.signature, s.vehiclePub);
     if (!v.ok) {
       out.push({ type: 'alarm', reason: Reason.HANDSHAKE_FAILED, message: v.error.message });
       send(
@@ -552,7 +647,7 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
         const inv = s.invoices.find((i) => i.seq === m.ref && i.status === 'open');
         if (inv === undefined) return;
         inv.status = 'cancelled';
-        out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash as string });
+        if (inv.paymentHash !== null) out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
         out.push(record('invoiceDeclined', { seq: inv.seq, reason: reasonName(m.reason), text: m.text }));
         s.consecutiveDeclines += 1;
         if (s.consecutiveDeclines >= s.config.maxConsecutiveDeclines)
@@ -624,11 +719,8 @@ function onNodeSignature(s: SellerState, text: string, signature: string, out: E
     send(s, { type: 'auth', signature: norm.value }, out, atMs);
     return maybeOffer(s, out, atMs);
   }
-  const receipt: ReceiptMessage = {
-    type: 'receipt',
-    ...(s.unsignedReceipt as UnsignedReceipt),
-    signature: norm.value,
-  };
+  if (s.unsignedReceipt === null) return phaseBroken(s, 'a receipt signature without a receipt', out);
+  const receipt: ReceiptMessage = { type: 'receipt', ...s.unsignedReceipt, signature: norm.value };
   send(s, receipt, out, atMs);
   out.push(
     record('receipt', {
@@ -642,9 +734,25 @@ function onNodeSignature(s: SellerState, text: string, signature: string, out: E
 
 function onTick(s: SellerState, out: Effect[], atMs: number): void {
   const c = s.config;
+  if (idleOrEnded(s.phase)) {
+    if (s.regreetAtMs !== null && s.plugged && atMs >= s.regreetAtMs) {
+      // asked again at the next delay if the shell does not answer (e.g. it restarted meanwhile)
+      s.regreetAtMs = atMs + s.regreetDelayMs;
+      out.push(record('greetAgain', { afterMs: s.regreetDelayMs }));
+      out.push({ type: 'greetAgain' });
+    }
+    return;
+  }
   if (s.phase === 'handshake' || s.phase === 'authenticating') {
     if (waitedLonger(s.startMs, atMs, c.handshakeTimeoutMs)) {
-      return end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
+      end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
+      if (s.plugged) {
+        // the car's module may be restarting or booting: greet it again, backing off, while it stays plugged in
+        s.regreetAtMs = atMs + s.regreetDelayMs;
+        s.regreetDelayMs = Math.min(s.regreetDelayMs * 2, c.regreetMaxMs);
+        out.push(record('regreetScheduled', { atMs: s.regreetAtMs }));
+      }
+      return;
     }
     if (s.phase === 'handshake' && s.linkUp && atMs - s.lastHelloMs >= c.helloRetryMs)
       resendHello(s, out, atMs);
@@ -662,12 +770,24 @@ function onTick(s: SellerState, out: Effect[], atMs: number): void {
     return close(s, s.linkUp ? Reason.HEARTBEAT_LOST : Reason.LINK_LOST, out, atMs, true);
   }
   if (pingDue(s, atMs, c.heartbeatTimeoutMs)) send(s, { type: 'ping', atMs }, out, atMs);
+  superviseSuspension(s, out, atMs);
   advance(s, out, atMs);
 }
 
 function resendHello(s: SellerState, out: Effect[], atMs: number): void {
-  resendClearFrame(s.helloFrame as string, out);
+  if (s.helloFrame === null) return;
+  resendClearFrame(s.helloFrame, out);
   s.lastHelloMs = atMs;
+}
+
+/**
+ * A phase's own data is missing (possible only in a state damaged outside the machine: `restoreSellerState`
+ * refuses such states): the session ends with LOCAL_FAULT and an alarm, power off.
+ */
+function phaseBroken(s: SellerState, what: string, out: Effect[]): void {
+  const message = `seller state inconsistent: ${what} (phase ${s.phase})`;
+  out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
+  end(s, Reason.LOCAL_FAULT, out, { error: message });
 }
 
 function onInvoiceCreated(
@@ -699,8 +819,7 @@ function onInvoiceCreated(
             ? `network ${d.value.network}`
             : null;
   if (problem !== null) {
-    inv.status = 'failed';
-    s.lastInvoiceFailMs = atMs;
+    invoiceCreationFailed(s, inv, atMs);
     out.push({ type: 'cancelInvoice', paymentHash });
     out.push({
       type: 'alarm',
@@ -712,6 +831,10 @@ function onInvoiceCreated(
   inv.status = 'open';
   inv.bolt11 = bolt11;
   inv.paymentHash = paymentHash.toLowerCase();
+  inv.issuedAtMs = atMs;
+  inv.reissueAtMs = atMs + s.config.reissueAfterSec * 1000;
+  s.invoiceRetryAtMs = null;
+  s.invoiceRetryDelayMs = s.config.invoiceRetryFirstMs;
   out.push(
     record('invoiceCreated', {
       seq,
@@ -740,8 +863,12 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
   const atMs = ev.atMs;
   switch (ev.type) {
     case 'plug':
+      s.plugged = true;
       return plugStartsSession(s.phase, out) ? startSession(s, ev.entropyHex, out, atMs) : s;
     case 'unplug':
+      s.plugged = false;
+      s.regreetAtMs = null;
+      s.regreetDelayMs = s.config.regreetFirstMs;
       if (!stoppable(s.phase)) return s;
       s.linkUp = false;
       close(s, Reason.UNPLUGGED, out, atMs, false);
@@ -768,7 +895,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       if (s.energized) {
         out.push({ type: 'cutPower', reason: Reason.LINK_LOST });
         s.energized = false;
-        if (s.phase === 'charging') s.phase = 'suspended';
+        if (s.phase === 'charging') suspend(s, atMs);
       }
       out.push(record('linkDown', { phase: s.phase }));
       break;
@@ -788,8 +915,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     case 'invoiceCreateFailed': {
       const inv = s.invoices.find((i) => i.seq === ev.seq && i.status === 'requested');
       if (inv !== undefined) {
-        inv.status = 'failed';
-        s.lastInvoiceFailMs = atMs;
+        invoiceCreationFailed(s, inv, atMs);
         out.push({
           type: 'alarm',
           reason: Reason.LOCAL_FAULT,
@@ -800,10 +926,11 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     }
     case 'invoiceSettled': {
       const hash = ev.paymentHash.toLowerCase();
-      const inv = s.invoices.find((i) => i.paymentHash === hash);
-      const late = s.phase === 'closing' && inv !== undefined && inv.status === 'cancelled';
+      const inv = invoiceByHash(s.invoices, hash);
+      const late = s.phase !== 'ended' && inv !== undefined && inv.status === 'cancelled';
       if (late && inv !== undefined && ev.amountMsat >= inv.amountMsat) {
-        // paid while we were cancelling it: the money arrived, so it belongs in the receipt
+        // paid while we were cancelling it (closing, or reissued while suspended): the money arrived, so it is
+        // counted and belongs in the receipt
         inv.status = 'settled';
         inv.settledMsat = ev.amountMsat;
         s.paidWh += inv.blockWh;
@@ -816,6 +943,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
             late: true,
           }),
         );
+        if (s.phase !== 'closing') break;
         requestReceipt(s, out, atMs);
         return s;
       }
@@ -849,6 +977,9 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       s.paidWh += inv.blockWh;
       s.paidMsat += ev.amountMsat;
       s.consecutiveDeclines = 0;
+      if (inv.requestedAtMs !== null && atMs >= inv.requestedAtMs) {
+        s.settleLatenciesMs = [...s.settleLatenciesMs, atMs - inv.requestedAtMs].slice(-LATENCY_SAMPLES);
+      }
       out.push(
         record('invoiceSettled', {
           seq: inv.seq,
@@ -876,7 +1007,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       }
       if (typeof ev.priceMsatPerWh !== 'bigint' || ev.priceMsatPerWh < 0n || ev.priceMsatPerWh >= 1n << 64n)
         return s;
-      const open = s.invoices.find((i) => i.status === 'open' || i.status === 'requested');
+      const open = outstandingInvoice(s.invoices);
       const after = Math.max(Math.floor(ev.afterWh), open?.blockWh ?? 0);
       const r = {
         offerSeq: s.offerSeq + 1,

@@ -5,7 +5,7 @@
  */
 import { fromHex } from './bytes.js';
 import { openFrame, type ChannelState } from './channel.js';
-import { ok, protocolError, type Result } from './errors.js';
+import { fail, ok, protocolError, type Result } from './errors.js';
 import type { Effect } from './effects.js';
 import { encodeClearFrame, parseFrame } from './frame.js';
 import type { ClearMessage, ErrorMessage, SealedMessage } from './messages.js';
@@ -43,7 +43,8 @@ export function openOnChannel(
   out: Effect[],
   atMs: number,
 ): Result<SealedMessage> {
-  const opened = openFrame(s.channel as ChannelState, bytes);
+  if (s.channel === null) return fail(protocolError('UnexpectedMessage', 'sealed frame before keys exist'));
+  const opened = openFrame(s.channel, bytes);
   if (!opened.ok) return opened;
   s.channel = opened.value.channel;
   s.lastRxMs = atMs;

@@ -20,7 +20,8 @@ type Cmd =
   | { k: 'renew'; price: number; afterWh: number }
   | { k: 'link'; up: boolean }
   | { k: 'stop'; buyer: boolean }
-  | { k: 'overclaim'; wh: number };
+  | { k: 'overclaim'; wh: number }
+  | { k: 'restart' };
 
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   {
@@ -40,6 +41,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('failPayments' as const), fail: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('restart' as const) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('drop' as const), toBuyer: fc.boolean() }) },
   {
     weight: 2,
@@ -116,6 +118,15 @@ function apply(sim: Sim, c: Cmd): void {
     case 'holdPayments':
       sim.autoPay = !c.hold;
       return;
+    case 'restart': {
+      // every reachable state persists and restores to itself (the validator never refuses a real state)
+      const seller = sim.seller;
+      const buyer = sim.buyer;
+      sim.restart();
+      expect(sim.seller).toEqual(seller);
+      expect(sim.buyer).toEqual(buyer);
+      return;
+    }
     case 'releasePayments':
       for (const p of sim.heldPayments.splice(0, c.count)) sim.settle(p.hash);
       sim.run();
