@@ -195,8 +195,9 @@ export class SettlementDelivery {
       this.timers.delete(timer);
       if (this.closed) return;
       if (!this.handlers.has(handler)) {
-        // unsubscribed meanwhile: it no longer holds the cursor back
-        this.acknowledged(handler, event);
+        // unsubscribed meanwhile (the daemon is stopping): never acknowledged, so the committed index stays
+        // below it and the next process replays it
+        this.running.get(event.paymentHash)?.delete(handler);
         return;
       }
       this.attempt(handler, event, attempt + 1);

@@ -66,6 +66,9 @@ const HANDSHAKE_RETRY_FIRST_MS = 5_000;
 /** Longest wait between re-greetings, daemon clock ms. */
 const HANDSHAKE_RETRY_MAX_MS = 60_000;
 
+/** Machine-state slot holding the node's committed settle index (where settlement delivery resumes). */
+const SETTLE_INDEX_SLOT = 'lnd.settleIndex';
+
 /** Stop reason stored for a session the fail-safe ended (no protocol reason: the machine could not go on). */
 export const FAIL_SAFE_REASON = 'FAIL_SAFE';
 
@@ -142,6 +145,8 @@ export class WallDaemon {
   /** the restored session was ended by the fail-safe (a still-plugged car waits for a re-plug) */
   private endedByFailSafe = false;
   private watchdog: EvseWatchdogKeeper | null = null;
+  /** observer notifications of the step being committed, delivered after its commit (afterStep) */
+  private readonly notes: (() => void)[] = [];
 
   private constructor(
     private readonly parts: WallParts,
@@ -296,8 +301,21 @@ export class WallDaemon {
       .setCurrentLimitA(config.evse.maxCurrentA)
       .catch((e: Error) => log.warn('EVSE current limit failed', { error: e.message }));
 
-    // settlements: subscribe first, then look up anything issued before this start
-    this.unsubscribeSettled = node.onSettled(this.guard((s) => this.onSettled(s.paymentHash, s.amountMsat)));
+    // settlements: resume the node's stream after the last committed settle index, subscribe, then look up
+    // anything issued before this start. A settlement is acknowledged only once the seller's step and its
+    // ledger rows committed; a failed commit is retried by the node's delivery (and logged there)
+    node.resumeSettlements?.({
+      afterIndex: Number(store.loadMachineState(SETTLE_INDEX_SLOT) ?? 0),
+      commit: (index) => store.saveMachineState(SETTLE_INDEX_SLOT, String(index)),
+      onError: (err, ev, attempt, retryInMs) =>
+        log.error('settlement not committed', {
+          paymentHash: ev.paymentHash,
+          attempt,
+          retryInMs,
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        }),
+    });
+    this.unsubscribeSettled = node.onSettled((s) => this.onSettled(s.paymentHash, s.amountMsat));
     for (const inv of store.invoicesInState('requested')) {
       store.markAbandoned(inv.sessionId, inv.seq, 'the node never returned it (daemon restarted)');
       this.dispatch({
@@ -311,7 +329,7 @@ export class WallDaemon {
       if (!inv.paymentHash) continue;
       try {
         const st = await node.lookupInvoice(inv.paymentHash);
-        if (st.state === 'settled') this.onSettled(inv.paymentHash, st.receivedMsat);
+        if (st.state === 'settled') this.settledByLookup(inv.paymentHash, st.receivedMsat);
         else if (st.state === 'cancelled') {
           store.markClosed(inv.sessionId, inv.seq, 'cancelled');
           this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: clock.now() });
@@ -451,13 +469,66 @@ export class WallDaemon {
     });
   }
 
-  private onSettled(paymentHash: string, amountMsat: bigint): void {
+  /**
+   * One settlement path for the stream, the lookups after a restart and the suspension supervisor: the seller
+   * machine steps first; its state, the ledger row (settled, or settled-but-not-credited when the machine did not
+   * accept it) and the observers' notes commit in one transaction (`writeAhead`), and observers hear
+   * `invoicePaid` only after that commit (`afterStep`).
+   *
+   * @param paymentHash hex hash of the settled invoice
+   * @param amountMsat what the node received, msat
+   * @returns resolves once committed (the node's acknowledgement); rejects with `StepNotCommitted` when the
+   *   transaction failed (the node's delivery retries)
+   */
+  private async onSettled(paymentHash: string, amountMsat: bigint): Promise<void> {
     const before = this.parts.store.invoiceByHash(paymentHash);
     if (!before || before.state === 'settled') return; // not ours, or already counted (replayed on restart)
-    const inv = this.parts.store.markSettled(paymentHash, amountMsat);
-    if (!inv) return; // not one of ours (another application on the node)
-    for (const o of this.observers) o.invoicePaid?.(inv.sessionId, { seq: inv.seq, paymentHash, amountMsat });
-    this.dispatch({ type: 'invoiceSettled', paymentHash, amountMsat, atMs: this.parts.clock.now() });
+    await this.runner.dispatchCommitted({
+      type: 'invoiceSettled',
+      paymentHash,
+      amountMsat,
+      atMs: this.parts.clock.now(),
+    });
+  }
+
+  /** A settlement found by a lookup: the same path; a failed commit is left to the node's stream or the next
+   * lookup (logged). */
+  private settledByLookup(paymentHash: string, amountMsat: bigint): void {
+    this.onSettled(paymentHash, amountMsat).catch((err: unknown) =>
+      this.parts.log.warn('settlement found by lookup not committed yet', {
+        paymentHash,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
+  }
+
+  /**
+   * The ledger rows of a settlement step, inside its transaction: a settlement the machine credited
+   * (`invoiceSettled` record) marks the row settled and queues `invoicePaid` for the observers; one it did not
+   * credit (late, wrong state, short) still marks the money received, with an event saying it was not credited.
+   */
+  private writeSettlement(
+    ev: Extract<SellerEvent, { type: 'invoiceSettled' }>,
+    effects: readonly Effect[],
+  ): void {
+    const { store } = this.parts;
+    const hash = ev.paymentHash.toLowerCase();
+    const credited = effects.some(
+      (e) => e.type === 'record' && e.kind === 'invoiceSettled' && e.data['paymentHash'] === hash,
+    );
+    const row = store.markSettled(hash, ev.amountMsat);
+    if (!row) return;
+    if (credited) {
+      this.notes.push(() => {
+        for (const o of this.observers)
+          o.invoicePaid?.(row.sessionId, { seq: row.seq, paymentHash: hash, amountMsat: ev.amountMsat });
+      });
+    } else {
+      store.appendEvent(row.sessionId, 'invoice.settledNotCredited', {
+        seq: row.seq,
+        receivedMsat: ev.amountMsat,
+      });
+    }
   }
 
   /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
@@ -470,7 +541,7 @@ export class WallDaemon {
         try {
           const st = await this.parts.node.lookupInvoice(inv.paymentHash);
           if (st.state === 'settled') {
-            this.onSettled(inv.paymentHash, st.receivedMsat);
+            this.settledByLookup(inv.paymentHash, st.receivedMsat);
             continue;
           }
         } catch {
@@ -519,7 +590,7 @@ export class WallDaemon {
       }
       const after = await node.lookupInvoice(inv.paymentHash).catch(() => undefined);
       if (after?.state === 'settled') {
-        this.onSettled(inv.paymentHash, after.receivedMsat);
+        this.settledByLookup(inv.paymentHash, after.receivedMsat);
         continue;
       }
       store.markClosed(inv.sessionId, inv.seq, 'cancelled');
@@ -548,12 +619,16 @@ export class WallDaemon {
         if (!r.ok) throw new Error(`stored seller state unreadable: ${r.error.message}`);
         return r.value;
       },
-      writeAhead: (s, effects) => {
+      writeAhead: (s, effects, ev) => {
+        this.notes.length = 0; // a rolled-back step's notes never reach the observers
         const sid = s.sessionId;
         if (sid && !store.findSession(sid)) {
           store.createSession(sid, s.vehiclePub);
-          for (const o of this.observers) o.sessionStarted?.(sid);
+          this.notes.push(() => {
+            for (const o of this.observers) o.sessionStarted?.(sid);
+          });
         }
+        if (ev.type === 'invoiceSettled') this.writeSettlement(ev, effects);
         if (sid) {
           store.updateSession(sid, {
             energyWh: s.deliveredWh,
@@ -595,6 +670,8 @@ export class WallDaemon {
       },
       execute: (e, s) => this.execute(e, s),
       afterStep: (_s, ev) => {
+        // the step committed: the observers hear what it recorded
+        for (const note of this.notes.splice(0)) note();
         this.status?.publish();
         if (ev.type !== 'tick') return;
         this.watchdog?.pet();
