@@ -89,8 +89,10 @@ export type EvseConfig = (
 export interface PowerCutConfig {
   /** the cut is confirmed when measured current is below this, A */
   maxCurrentA: number;
-  /** ...within this time after the cut command, ms; otherwise an alarm is raised */
+  /** ...within this time after the cut command, ms; otherwise the cut is sent again */
   withinMs: number;
+  /** cuts sent again before an unconfirmed cut marks the connector Faulted (default 1; 0 = fault at once) */
+  retries: number;
 }
 
 /** OCPP reporting to a CSMS (optional; absent = no OCPP). */
@@ -183,6 +185,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   const powerCut: PowerCutConfig = {
     maxCurrentA: p.number('maxCurrentA', 0.5, { min: 0, max: 10 }),
     withinMs: p.int('withinMs', 3000, { min: 100, max: 60_000 }),
+    retries: p.int('retries', 1, { min: 0, max: 5 }),
   };
   const meter = readMeter(r.section('meter'));
   const config: WallConfig = {

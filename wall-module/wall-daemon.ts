@@ -60,6 +60,12 @@ import { storeStatusSource } from '../daemon/status-source.js';
 import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
 import { protocolNetwork } from '../daemon/network-name.js';
+import {
+  recordConnectorFault,
+  recordConnectorFaultCleared,
+  storedConnectorFault,
+} from '../daemon/connector-fault.js';
+import { ConnectorArbiter, type ClaimRefusal, type ConnectorOwner } from './connector-arbiter.js';
 
 /** First re-greeting of a plugged-in car after a handshake timeout, daemon clock ms. */
 const HANDSHAKE_RETRY_FIRST_MS = 5_000;
@@ -93,6 +99,8 @@ export interface WallParts {
   step?: (state: SellerState, event: SellerEvent) => Step<SellerState>;
   /** extra routes on the status server (e.g. `/metrics`) */
   routes?: StatusRoute[];
+  /** who owns the connector (shared with the walk-up and OCPP services; default: a new one owned by this daemon) */
+  arbiter?: ConnectorArbiter;
 }
 
 /** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
@@ -114,12 +122,24 @@ export interface WallObserver {
   loopTick?(atMs: number): void;
   /** extra HTML for the status page */
   html?(): string;
+  /** the connector's owner changed (a session claimed or released it, it faulted, an operator changed its
+   * availability): OCPP reports StatusNotification Charging/Faulted/Unavailable/Available from it */
+  availabilityChanged?(owner: ConnectorOwner): void;
   /** called when the daemon stops */
   close?(): Promise<void>;
 }
 
+/** The connector this daemon drives (one per wall daemon today). */
+const CONNECTOR_ID = 1;
+
 /** The running wall daemon. */
 export class WallDaemon {
+  /**
+   * Who owns the connector: this daemon claims it (`cable`) for each seller session and releases it at the
+   * session's end; a walk-up session that owns it keeps the cable side off the EVSE; a fault (an unconfirmed
+   * power cut) or Inoperative refuses every new session until cleared.
+   */
+  readonly arbiter: ConnectorArbiter;
   private readonly runner: MachineRunner<SellerState, SellerEvent>;
   private readonly poller: MeterPoller;
   private readonly verifier: PowerCutVerifier;
@@ -147,6 +167,9 @@ export class WallDaemon {
   private watchdog: EvseWatchdogKeeper | null = null;
   /** observer notifications of the step being committed, delivered after its commit (afterStep) */
   private readonly notes: (() => void)[] = [];
+  private unsubscribeOwner: (() => void) | null = null;
+  /** who asked for the next fault clear (recorded with it) */
+  private faultClearedBy = 'operator';
 
   private constructor(
     private readonly parts: WallParts,
@@ -155,6 +178,7 @@ export class WallDaemon {
   ) {
     const { config, clock, log, store } = parts;
     this.observers = parts.observers ?? [];
+    this.arbiter = parts.arbiter ?? new ConnectorArbiter();
     this.sendQueue = new SendQueue(parts.link, log);
     const sc = sellerConfig({
       nodePubkey,
@@ -278,6 +302,17 @@ export class WallDaemon {
     // is off until the restored machine, having seen the store work and a tick, says it is on
     await evse.pause().catch((e: Error) => log.warn('EVSE pause failed', { error: e.message }));
     store.appendEvent(null, 'daemon.started', { role: 'wall', phase: this.runner.state.phase });
+    // the connector's owner: a fault survives restarts, the restored session re-claims it, and every change is
+    // recorded (faults) and reported (observers) from here on
+    const fault = storedConnectorFault(store, CONNECTOR_ID);
+    if (fault) {
+      this.arbiter.fault(fault.reason, fault.sinceMs);
+      this.alarm(`connector faulted (${fault.reason}): no session until an operator clears it`);
+    }
+    if (!connectorAvailable(store, CONNECTOR_ID)) this.arbiter.setAvailability(false, 'operator');
+    this.unsubscribeOwner = this.arbiter.onChange(this.guard((o, prev) => this.onOwnerChange(o, prev)));
+    this.reconcileOwner(this.runner.state);
+    for (const o of this.observers) o.availabilityChanged?.(this.arbiter.current());
     log.info('wall daemon starting', {
       phase: this.runner.state.phase,
       sessionId: this.runner.state.sessionId,
@@ -367,6 +402,10 @@ export class WallDaemon {
       'fault',
       this.guard((f: EvseFault) => this.alarm(`EVSE fault: ${f}`)),
     );
+    evse.on(
+      'link',
+      this.guard((connected: boolean) => this.onEvseLink(connected)),
+    );
     const initial = await evse.status();
     // a car still plugged in after its session ended (before this restart) gets no new session until it is
     // unplugged and plugged in again
@@ -391,6 +430,8 @@ export class WallDaemon {
         ...(this.parts.routes ? { routes: this.parts.routes } : {}),
       });
       log.info('status page', { url: this.status.url });
+      // where `boltcharge clear-fault` reaches this daemon's operator actions (a port 0 is resolved here)
+      store.appendEvent(null, 'status.listening', { url: this.status.url });
     }
   }
 
@@ -405,11 +446,7 @@ export class WallDaemon {
     });
     if (plugged) {
       for (const o of this.observers) o.plugged?.();
-      // an operator took the connector out of service (dashboard action): no new session
-      if (!connectorAvailable(this.parts.store, 1))
-        this.alarm('car plugged in while out of service: no session');
-      else if (phase === 'idle' || phase === 'ended')
-        this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
+      if (phase === 'idle' || phase === 'ended') this.startCableSession(atMs);
     } else {
       this.handshakeRetryTimer?.cancel();
       this.handshakeRetryTimer = null;
@@ -435,12 +472,116 @@ export class WallDaemon {
       const phase = this.runner.state.phase;
       if (this.stopping || this.lastPlugged !== true || (phase !== 'ended' && phase !== 'idle')) return;
       this.parts.log.info('greeting the plugged-in car again', { afterMs: delayMs });
+      this.startCableSession(this.parts.clock.now());
+    });
+  }
+
+  /**
+   * A plugged-in car gets a session only when the connector may take one: not faulted, not out of service (the
+   * dashboard's or the CSMS's availability), not driven by a walk-up session. A refusal is recorded with its
+   * reason (`session.refused`); the car gets no hello.
+   *
+   * @param atMs daemon clock ms
+   */
+  private startCableSession(atMs: number): void {
+    const refusal = this.claimRefusal();
+    if (refusal) {
+      this.refuse(refusal.refusal, refusal.detail);
+      return;
+    }
+    this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
+  }
+
+  /** Why a new cable session may not start now, or null when it may. */
+  private claimRefusal(): { refusal: ClaimRefusal; detail: string } | null {
+    const o = this.arbiter.current();
+    if (o.kind === 'faulted') return { refusal: 'CONNECTOR_FAULTED', detail: o.reason };
+    if (o.kind === 'inoperative' || !connectorAvailable(this.parts.store, CONNECTOR_ID))
+      return { refusal: 'CONNECTOR_INOPERATIVE', detail: o.kind === 'inoperative' ? o.reason : 'operator' };
+    if (o.kind === 'walkup') return { refusal: 'CONNECTOR_BUSY', detail: `walk-up session ${o.sessionId}` };
+    return null;
+  }
+
+  private refuse(refusal: ClaimRefusal, detail: string): void {
+    this.parts.store.appendEvent(null, 'session.refused', { connectorId: CONNECTOR_ID, refusal, detail });
+    this.alarm(`car plugged in: no session (${refusal}: ${detail})`);
+  }
+
+  /**
+   * Keeps the arbiter in step with the machine after every committed step: an active seller session owns the
+   * connector (`cable`), an ended one releases it. A claim refused meanwhile (a fault, a walk-up session that
+   * claimed first) ends the session.
+   */
+  private reconcileOwner(s: SellerState): void {
+    const o = this.arbiter.current();
+    const active = s.sessionId !== null && s.phase !== 'idle' && s.phase !== 'ended';
+    if (active && s.sessionId !== null) {
+      if (o.kind === 'cable' && o.sessionId === s.sessionId) return;
+      const claim = this.arbiter.claim('cable', s.sessionId);
+      if (claim.ok) return;
+      if (s.phase === 'closing') return; // already ending
+      this.parts.log.warn('connector claim refused: ending the session', {
+        ...claim,
+        sessionId: s.sessionId,
+      });
       this.dispatch({
-        type: 'plug',
-        entropyHex: randomBytes(32).toString('hex'),
+        type: 'stopRequest',
+        reason: claim.refusal === 'CONNECTOR_FAULTED' ? Reason.EQUIPMENT_FAULT : Reason.USER_STOP,
         atMs: this.parts.clock.now(),
       });
-    });
+    } else if (o.kind === 'cable') this.arbiter.release(o.sessionId);
+  }
+
+  /** The connector's owner changed: faults are recorded (they survive restarts) and observers told. */
+  private onOwnerChange(owner: ConnectorOwner, previous: ConnectorOwner): void {
+    const { store } = this.parts;
+    if (owner.kind === 'faulted' && previous.kind !== 'faulted') {
+      recordConnectorFault(store, CONNECTOR_ID, { reason: owner.reason, sinceMs: owner.sinceMs });
+      this.alarm(`connector FAULTED (${owner.reason}): no session until an operator clears it`);
+    } else if (previous.kind === 'faulted' && owner.kind !== 'faulted') {
+      recordConnectorFaultCleared(store, CONNECTOR_ID, this.faultClearedBy);
+      this.parts.log.info('connector fault cleared', { by: this.faultClearedBy });
+    }
+    for (const o of this.observers) o.availabilityChanged?.(owner);
+  }
+
+  /**
+   * Marks the connector faulted (the power is already cut) and ends the running session with
+   * `EQUIPMENT_FAULT`; no session starts until an operator clears it (`clearFault`, `boltcharge clear-fault`).
+   *
+   * @param reason what went wrong (recorded, shown, reported to the CSMS)
+   */
+  private fault(reason: string): void {
+    const now = this.parts.clock.now();
+    this.arbiter.fault(reason, now);
+    const s = this.runner.state;
+    if (s.sessionId !== null && s.phase !== 'idle' && s.phase !== 'ended')
+      this.dispatch({ type: 'stopRequest', reason: Reason.EQUIPMENT_FAULT, atMs: now });
+  }
+
+  /**
+   * Clears the connector's fault (operator action: the dashboard's clear-fault, `boltcharge clear-fault`).
+   *
+   * @param from who cleared it (recorded)
+   * @returns whether a fault was cleared
+   */
+  clearFault(from = 'operator'): boolean {
+    this.faultClearedBy = from;
+    return this.arbiter.clearFault();
+  }
+
+  /**
+   * The EVSE's control link dropped or came back. Lost: the charger can no longer be told to stop, so the session
+   * ends (`EQUIPMENT_FAULT`, recorded as `evse.linkLost`); the charger's own watchdog falls back to 0 A when our
+   * heartbeats stop. Back: recorded; a new plug-in starts a new session.
+   */
+  private onEvseLink(connected: boolean): void {
+    const s = this.runner.state;
+    this.parts.store.appendEvent(s.sessionId, connected ? 'evse.linkRestored' : 'evse.linkLost', {});
+    if (connected) return;
+    this.alarm('EVSE link lost: ending the session');
+    if (s.sessionId !== null && s.phase !== 'idle' && s.phase !== 'ended')
+      this.dispatch({ type: 'stopRequest', reason: Reason.EQUIPMENT_FAULT, atMs: this.parts.clock.now() });
   }
 
   private onReading(r: MeterReading): void {
@@ -670,8 +811,9 @@ export class WallDaemon {
       },
       execute: (e, s) => this.execute(e, s),
       afterStep: (_s, ev) => {
-        // the step committed: the observers hear what it recorded
+        // the step committed: the observers hear what it recorded, and the connector follows the session
         for (const note of this.notes.splice(0)) note();
+        this.reconcileOwner(_s);
         this.status?.publish();
         if (ev.type !== 'tick') return;
         this.watchdog?.pet();
@@ -746,6 +888,13 @@ export class WallDaemon {
       }
       case 'energize':
         this.energizeGeneration++;
+        if (this.arbiter.current().kind !== 'cable') {
+          // a faulted connector is never energised; a walk-up session's EVSE is not ours to drive
+          log.warn('energize skipped: the connector is not owned by the cable session', {
+            owner: this.arbiter.current().kind,
+          });
+          return;
+        }
         try {
           await evse.setCurrentLimitA(config.evse.maxCurrentA);
           if (this.runner.hasFailed) return;
@@ -764,6 +913,7 @@ export class WallDaemon {
         return;
       case 'cutPower': {
         const reason = reasonName(e.reason);
+        if (this.arbiter.current().kind === 'walkup') return; // not ours to drive
         try {
           await evse.pause();
         } catch (err) {
@@ -776,18 +926,7 @@ export class WallDaemon {
           this.cutSessionId = sid;
         }
         log.info('power cut', { sessionId: sid, reason, deliveredWh: s.deliveredWh, paidWh: s.paidWh });
-        const generation = this.energizeGeneration;
-        this.guardAsync(
-          this.verifier.verify(clock.now()).then((outcome) => {
-            // re-energized meanwhile (e.g. a late payment): current is expected, the cut is moot
-            if (generation !== this.energizeGeneration || this.runner.hasFailed) return;
-            store.appendEvent(sid, outcome.ok ? 'powerCut.verified' : 'powerCut.alarm', outcome);
-            if (!outcome.ok)
-              this.alarm(
-                `power cut NOT verified (${outcome.reason}): ${outcome.lastCurrentA} A still flowing`,
-              );
-          }),
-        );
+        this.guardAsync(this.verifyCut(sid, this.energizeGeneration));
         return;
       }
       case 'signWithNodeKey':
@@ -820,6 +959,32 @@ export class WallDaemon {
         return;
       default:
         log.warn('effect not handled by the wall', { effect: e.type });
+    }
+  }
+
+  /**
+   * Checks with the meter that a cut stopped the current. Not confirmed within the window: the cut is sent
+   * again (`powerCut.retries` times), then the connector is marked Faulted (`fault`).
+   *
+   * @param sid the session whose power was cut
+   * @param generation the energize generation at the cut (a later energize makes the check moot)
+   */
+  private async verifyCut(sid: string | null, generation: number): Promise<void> {
+    const { store, clock, evse, config } = this.parts;
+    const retries = config.powerCut.retries;
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.verifier.verify(clock.now());
+      // re-energized meanwhile (e.g. a late payment): current is expected, the cut is moot
+      if (generation !== this.energizeGeneration || this.runner.hasFailed || this.stopping) return;
+      store.appendEvent(sid, outcome.ok ? 'powerCut.verified' : 'powerCut.alarm', { ...outcome, attempt });
+      if (outcome.ok) return;
+      const what = `power cut NOT verified (${outcome.reason}): ${outcome.lastCurrentA} A still flowing`;
+      if (attempt >= retries) {
+        this.fault(`${what} after ${attempt + 1} cut(s)`);
+        return;
+      }
+      this.alarm(`${what}: cutting again`);
+      await evse.pause().catch((e: Error) => this.alarm(`EVSE pause failed: ${e.message}`));
     }
   }
 
@@ -865,16 +1030,25 @@ export class WallDaemon {
       actions: {
         availability: true,
         stopSession: () => this.requestStop(),
-        clearAlarms: () => this.alarms.splice(0).length,
+        // clear-fault clears the page's alarms and the connector's fault (boltcharge clear-fault posts here)
+        clearAlarms: () => {
+          const n = this.alarms.splice(0).length;
+          this.clearFault('operator (status action)');
+          return n;
+        },
       },
     });
   }
 
   /**
-   * Asks the machine to end the session (operator stop).
+   * Ends the current session cleanly (operator stop, OCPP RemoteStopTransaction): the machine cuts the power,
+   * tells the car why, settles the books and hands out the final receipt; the session is stored ended with the
+   * reason's name. Without a running session nothing happens.
+   *
+   * @param reason protocol reason code sent to the car and stored (default `Reason.USER_STOP`)
    */
-  requestStop(): void {
-    this.dispatch({ type: 'stopRequest', reason: Reason.USER_STOP, atMs: this.parts.clock.now() });
+  requestStop(reason: number = Reason.USER_STOP): void {
+    this.dispatch({ type: 'stopRequest', reason, atMs: this.parts.clock.now() });
   }
 
   /** Resolves when queued events are processed (tests). */
@@ -894,6 +1068,7 @@ export class WallDaemon {
     this.handshakeRetryTimer?.cancel();
     this.poller.stop();
     this.unsubscribeSettled?.();
+    this.unsubscribeOwner?.();
     await this.status?.close().catch(() => {});
     for (const o of this.observers) await o.close?.().catch(() => {});
     this.sendQueue.close();
