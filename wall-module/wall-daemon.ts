@@ -168,6 +168,7 @@ export class WallDaemon {
   /** observer notifications of the step being committed, delivered after its commit (afterStep) */
   private readonly notes: (() => void)[] = [];
   private unsubscribeOwner: (() => void) | null = null;
+  private unsubscribeEvse: (() => void) | null = null;
   /** who asked for the next fault clear (recorded with it) */
   private faultClearedBy = 'operator';
 
@@ -394,18 +395,17 @@ export class WallDaemon {
     );
     this.poller.start();
 
-    evse.on(
-      'status',
-      this.guard((s: EvseStatus) => this.onEvseStatus(s)),
-    );
-    evse.on(
-      'fault',
-      this.guard((f: EvseFault) => this.alarm(`EVSE fault: ${f}`)),
-    );
-    evse.on(
-      'link',
-      this.guard((connected: boolean) => this.onEvseLink(connected)),
-    );
+    const onStatus = this.guard((s: EvseStatus) => this.onEvseStatus(s));
+    const onFault = this.guard((f: EvseFault) => this.alarm(`EVSE fault: ${f}`));
+    const onLink = this.guard((connected: boolean) => this.onEvseLink(connected));
+    evse.on('status', onStatus);
+    evse.on('fault', onFault);
+    evse.on('link', onLink);
+    this.unsubscribeEvse = () => {
+      evse.off('status', onStatus);
+      evse.off('fault', onFault);
+      evse.off('link', onLink);
+    };
     const initial = await evse.status();
     // a car still plugged in after its session ended (before this restart) gets no new session until it is
     // unplugged and plugged in again
@@ -1069,6 +1069,7 @@ export class WallDaemon {
     this.poller.stop();
     this.unsubscribeSettled?.();
     this.unsubscribeOwner?.();
+    this.unsubscribeEvse?.();
     await this.status?.close().catch(() => {});
     for (const o of this.observers) await o.close?.().catch(() => {});
     this.sendQueue.close();

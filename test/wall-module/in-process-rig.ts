@@ -6,11 +6,12 @@
 // real lnd is test/e2e.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigReader } from '../../daemon/config-reader.js';
 import type { Logger } from '../../daemon/logger.js';
+import { lockStore, type StoreLock } from '../../daemon/store-lock.js';
 import { ManualClock } from '../../hardware/clock.js';
 import type { CableLink, CableLinkEvents } from '../../hardware/link/cable-link.js';
 import { createSimWorld, type SimWorld } from '../../hardware/sim/sim-world.js';
@@ -275,6 +276,7 @@ export class InProcessRig {
   readonly wallLog = memoryLog();
   readonly vehicleLog = memoryLog();
   wall: WallDaemon | null = null;
+  private wallLock: StoreLock | null = null;
   vehicle: VehicleDaemon | null = null;
   wallStore: WallStore | null = null;
   vehicleStore: VehicleStore | null = null;
@@ -284,26 +286,34 @@ export class InProcessRig {
     this.wallNode = new ScriptedWallNode(this.clock);
   }
 
-  wallConfig() {
-    return readWallConfig(
-      ConfigReader.fromYaml(`
+  /** The wall's YAML (also written to `wallConfigFile` for CLI commands). */
+  wallYaml(): string {
+    return `
 tariff: { priceMsatPerWh: 100, invoiceIntervalSec: 16, minBlockWh: 10, maxBlockWh: 50, depositBlocks: 1 }
 lightning: { connectionFile: conn.json, node: wall }
 link: { kind: ip, interface: lo, listenAddress: "::1" }
 evse: { kind: sim, url: "http://127.0.0.1:1/", maxPowerW: 11000, allowUnsupervised: true }
 meter: { kind: sim, url: "http://127.0.0.1:1/", name: wall, pollIntervalMs: 1000 }
-status: { enabled: false }
-${this.opts.wallYaml ?? ''}
-`),
-    );
+store: { path: "${join(this.dir, 'wall.sqlite')}" }
+${this.opts.wallYaml ?? 'status: { enabled: false }'}
+`;
+  }
+
+  /** Path of the wall config file (written on each start). */
+  get wallConfigFile(): string {
+    return join(this.dir, 'wall.yaml');
   }
 
   /** Starts (or restarts) the wall daemon on its store in the rig's directory. */
   async startWall(): Promise<WallDaemon> {
-    const store = WallStore.open(join(this.dir, 'wall.sqlite'), this.clock);
+    writeFileSync(this.wallConfigFile, this.wallYaml());
+    const config = readWallConfig(ConfigReader.fromYaml(this.wallYaml()));
+    // held like run-daemon does: a CLI in another process sees a running daemon
+    this.wallLock = lockStore(config.store.path);
+    const store = WallStore.open(config.store.path, this.clock);
     this.wallStore = store;
     let parts: WallParts = {
-      config: this.wallConfig(),
+      config,
       clock: this.clock,
       log: this.wallLog,
       store,
@@ -363,11 +373,13 @@ status: { enabled: false }
   async stopWall(): Promise<void> {
     await this.wall?.stop();
     this.wall = null;
+    this.wallLock?.release();
+    this.wallLock = null;
   }
 
   async close(): Promise<void> {
     await this.vehicle?.stop().catch(() => {});
-    await this.wall?.stop().catch(() => {});
+    await this.stopWall().catch(() => {});
     this.world.stop();
   }
 }
