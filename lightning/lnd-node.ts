@@ -250,17 +250,8 @@ export class LndNode implements LightningNode {
         `pay: the request pays hash ${paymentHash}, not the checked ${opts.paymentHash}; not paid`,
       );
     }
-    // lnd refuses a second payment of a paid hash, but checking first gives the earlier result after a restart
-    // and never starts a second attempt while one is in flight.
-    const prior = await this.paymentStatus(paymentHash);
-    if (prior.state === 'succeeded') {
-      throw new InvoiceAlreadyPaid('pay: invoice is already paid by this node', {
-        payment: { preimage: prior.preimage ?? '', feeMsat: prior.feeMsat ?? 0n },
-      });
-    }
-    if (prior.state === 'in_flight') {
-      throw new PaymentInFlight('pay: a payment for this invoice is already in flight');
-    }
+    // No status lookup before paying (it cost a round trip on every invoice): lnd itself refuses a second
+    // payment of a hash it paid or is paying, and only then is its record asked for the earlier result.
     try {
       const paid = await this.call(
         'pay',
@@ -281,6 +272,15 @@ export class LndNode implements LightningNode {
         amountMsat: BigInt(paid.mtokens) - feeMsat,
       };
     } catch (err) {
+      if (err instanceof InvoiceAlreadyPaid && err.payment === undefined) {
+        const prior = await this.paymentStatus(paymentHash).catch(() => undefined);
+        throw new InvoiceAlreadyPaid('pay: invoice is already paid by this node', {
+          cause: err,
+          ...(prior?.state === 'succeeded'
+            ? { payment: { preimage: prior.preimage ?? '', feeMsat: prior.feeMsat ?? 0n } }
+            : {}),
+        });
+      }
       if (err instanceof PaymentInFlight) {
         // Another attempt with this hash raced us (lnd: "payment already exists"); report what became of it.
         const other = await this.paymentStatus(paymentHash).catch(() => undefined);
