@@ -69,6 +69,33 @@ export class Cable {
   }
 }
 
+/** Every `LightningNode` command, each throwing: the scripted nodes override what their side uses. */
+export function unusedNode(side: string): LightningNode {
+  const fail = (): never => {
+    throw new Error(`not used by the ${side}`);
+  };
+  return {
+    getIdentity: fail,
+    createInvoice: fail,
+    onSettled: fail,
+    lookupInvoice: fail,
+    cancelInvoice: fail,
+    signMessage: fail,
+    verifyMessage: fail,
+    decodePaymentRequest: fail,
+    pay: fail,
+    paymentStatus: fail,
+    getBalances: fail,
+    getNodeAlias: async () => null,
+    createHoldInvoice: fail,
+    watchHoldInvoice: fail,
+    settleHoldInvoice: fail,
+    cancelHoldInvoice: fail,
+    lookupHoldInvoice: fail,
+    close: async () => {},
+  };
+}
+
 interface ScriptedInvoice {
   paymentHash: string;
   preimage: string;
@@ -129,10 +156,8 @@ export class ScriptedWallNode {
     const me = { delivery, closed: false };
     this.clients.push(me);
     let subscribed = false;
-    const fail = (): never => {
-      throw new Error('not used by the wall');
-    };
     return {
+      ...unusedNode('wall'),
       getIdentity: async () => ({ pubkey: WALL_PUB, network: 'regtest', synced: true }),
       createInvoice: async ({ amountMsat, expirySec }) => {
         const preimage = randomBytes(32).toString('hex');
@@ -180,17 +205,6 @@ export class ScriptedWallNode {
         inv.state = 'cancelled';
       },
       signMessage: async (text) => signNodeMessage(text, WALL_KEY).zbase32,
-      verifyMessage: fail,
-      decodePaymentRequest: fail,
-      pay: fail,
-      paymentStatus: fail,
-      getBalances: fail,
-      getNodeAlias: async () => null,
-      createHoldInvoice: fail,
-      watchHoldInvoice: fail,
-      settleHoldInvoice: fail,
-      cancelHoldInvoice: fail,
-      lookupHoldInvoice: fail,
       close: async () => {
         me.closed = true;
         delivery.close();
@@ -199,12 +213,18 @@ export class ScriptedWallNode {
   }
 }
 
-/** The car's node: decodes like an honest lnd and pays by settling at the wall's node. */
-export function scriptedCarNode(wall: ScriptedWallNode, paid: Map<string, bigint>): LightningNode {
-  const fail = (): never => {
-    throw new Error('not used by the vehicle');
-  };
+/**
+ * The car's node: decodes like an honest lnd and pays by settling at the wall.
+ *
+ * @param settle the wall's side of a payment: settles the hash and returns the preimage
+ * @param paid every hash paid, with its amount (the node's record for `paymentStatus`)
+ */
+export function scriptedCarNode(
+  settle: (paymentHash: string, amountMsat: bigint) => string,
+  paid: Map<string, bigint>,
+): LightningNode {
   return {
+    ...unusedNode('vehicle'),
     getIdentity: async () => ({ pubkey: '02' + '33'.repeat(32), network: 'regtest', synced: true }),
     decodePaymentRequest: async (bolt11) => {
       const d = decodeInvoice(bolt11);
@@ -222,26 +242,12 @@ export function scriptedCarNode(wall: ScriptedWallNode, paid: Map<string, bigint
     pay: async (bolt11): Promise<PaymentResult> => {
       const d = decodeInvoice(bolt11);
       if (!d.ok) throw new Error(d.error.message);
-      const preimage = wall.settle(d.value.paymentHash, d.value.amountMsat);
+      const preimage = settle(d.value.paymentHash, d.value.amountMsat);
       paid.set(d.value.paymentHash, d.value.amountMsat);
       return { paymentHash: d.value.paymentHash, preimage, feeMsat: 0n, amountMsat: d.value.amountMsat };
     },
     paymentStatus: async (hash) =>
       paid.has(hash) ? { state: 'succeeded', preimage: '', feeMsat: 0n } : { state: 'unknown' },
-    createInvoice: fail,
-    onSettled: fail,
-    lookupInvoice: fail,
-    cancelInvoice: fail,
-    signMessage: fail,
-    verifyMessage: fail,
-    getBalances: fail,
-    getNodeAlias: async () => null,
-    createHoldInvoice: fail,
-    watchHoldInvoice: fail,
-    settleHoldInvoice: fail,
-    cancelHoldInvoice: fail,
-    lookupHoldInvoice: fail,
-    close: async () => {},
   };
 }
 
@@ -261,6 +267,8 @@ export function memoryLog(): Logger & { lines: string[] } {
 export interface RigOptions {
   /** extra YAML appended to the wall config */
   wallYaml?: string;
+  /** extra YAML appended to the vehicle config's `limits` (flow style, e.g. `targetEnergyWh: 150`) */
+  vehicleLimits?: string;
   /** wrap the wall parts (fault injection) */
   wallParts?: (p: WallParts) => WallParts;
 }
@@ -331,7 +339,7 @@ ${this.opts.wallYaml ?? 'status: { enabled: false }'}
   async startVehicle(): Promise<VehicleDaemon> {
     const config = readVehicleConfig(
       ConfigReader.fromYaml(`
-limits: { maxPriceMsatPerWh: 150, sessionBudgetMsat: 100000000, dailyBudgetMsat: 200000000, wallBackoffSec: 0 }
+limits: { maxPriceMsatPerWh: 150, sessionBudgetMsat: 100000000, dailyBudgetMsat: 200000000, wallBackoffSec: 0${this.opts.vehicleLimits ? ', ' + this.opts.vehicleLimits : ''} }
 lightning: { socket: "127.0.0.1:10009", macaroon: admin.macaroon }
 link: { kind: ip, peerAddress: "::1" }
 meter: { kind: sim, url: "http://127.0.0.1:1/", name: vehicle, pollIntervalMs: 1000 }
@@ -345,7 +353,7 @@ status: { enabled: false }
       clock: this.clock,
       log: this.vehicleLog,
       store,
-      node: scriptedCarNode(this.wallNode, this.paid),
+      node: scriptedCarNode((hash, amount) => this.wallNode.settle(hash, amount), this.paid),
       link: this.cable.vehicle,
       meter: this.world.vehicleMeter,
     });
