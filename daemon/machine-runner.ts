@@ -205,6 +205,12 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
    * @param cause the error that left a state the daemon cannot record
    */
   fail(cause: unknown): Promise<void> {
+    if (this.stopped && !this.failing) {
+      // stopped on purpose (the daemon is shutting down): a late failure of an answer that arrived after the
+      // stop changes nothing; the power stays as the machine had it and the next start recovers from the store
+      this.log.warn('failure after stop ignored', { error: errorText(cause) });
+      return Promise.resolve();
+    }
     return this.failSafe(
       cause instanceof MachineFailure ? cause : new MachineFailure('external', null, cause),
     );

@@ -269,6 +269,11 @@ export interface RigOptions {
   wallYaml?: string;
   /** extra YAML appended to the vehicle config's `limits` (flow style, e.g. `targetEnergyWh: 150`) */
   vehicleLimits?: string;
+  /**
+   * Called after every machine commit of the wall (the transaction that saved the machine state), with its
+   * number in this rig (1-based, across restarts); a crash test stops the wall there.
+   */
+  afterWallCommit?: (n: number) => void;
   /** wrap the wall parts (fault injection) */
   wallParts?: (p: WallParts) => WallParts;
 }
@@ -320,6 +325,7 @@ ${this.opts.wallYaml ?? 'status: { enabled: false }'}
     this.wallLock = lockStore(config.store.path);
     const store = WallStore.open(config.store.path, this.clock);
     this.wallStore = store;
+    this.countCommits(store);
     let parts: WallParts = {
       config,
       clock: this.clock,
@@ -333,6 +339,53 @@ ${this.opts.wallYaml ?? 'status: { enabled: false }'}
     if (this.opts.wallParts) parts = this.opts.wallParts(parts);
     this.wall = await WallDaemon.start(parts);
     return this.wall;
+  }
+
+  /** Number of wall machine commits so far (all starts). */
+  wallCommits = 0;
+
+  private countCommits(store: WallStore): void {
+    const hook = this.opts.afterWallCommit;
+    const tx = store.tx.bind(store);
+    const save = store.saveMachineState.bind(store);
+    let depth = 0;
+    let savedMain = false;
+    store.saveMachineState = (slot, json) => {
+      if (slot === 'main') savedMain = true;
+      save(slot, json);
+    };
+    store.tx = <T>(fn: () => T): T => {
+      depth++;
+      let out: T;
+      try {
+        out = tx(fn);
+      } finally {
+        depth--;
+      }
+      if (depth === 0 && savedMain) {
+        savedMain = false;
+        this.wallCommits++;
+        hook?.(this.wallCommits);
+      }
+      return out;
+    };
+  }
+
+  /**
+   * A crash right after a commit: the wall's runner stops at once (no effect of that step runs), then everything
+   * is closed without another write; `startWall` then recovers from the store like a new process.
+   */
+  crashWall(): Promise<void> {
+    const wall = this.wall;
+    this.wall = null;
+    if (!wall) return Promise.resolve();
+    const store = this.wallStore!;
+    // a dead process writes nothing more: the database closes now (late answers of the node fail to record)
+    store.close();
+    return wall.stop().finally(() => {
+      this.wallLock?.release();
+      this.wallLock = null;
+    });
   }
 
   /** Starts the vehicle daemon. */
