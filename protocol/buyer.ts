@@ -19,6 +19,14 @@
  * undelivered (the shell's `history` event); a wall in back-off is declined (WALL_BACKOFF), a session id the
  * store already holds is refused at the hello (SESSION_ID_REUSED), and a price above what a ledger can store
  * is refused (VALUE_OUT_OF_RANGE) before anything is written.
+ *
+ * Rules on the clock (deadlines are timestamps in the state, acted on by `tick` events): a payment whose attempt
+ * failed retryably (`paymentResult.failure`: `outage`, or `noRoute` within `noRouteRetryWindowMs` of an outage) is
+ * paid again at its `retryAtMs` (backing off from `payRetryFirstMs` to `payRetryMaxMs`, at most `payMaxAttempts`,
+ * never too close to the invoice's expiry, never once the wall has sent a newer invoice); a final failure counts
+ * towards `maxConsecutivePaymentFailures`. The daily budget is per budget day (`budgetDayStartMs` with
+ * `budgetDayUtcOffsetMin`): at the first event of a new day earlier sessions' spending no longer counts, this
+ * session's payments count in the day they were sent, and undecided ones always count until decided.
  */
 import { fromHex, toHex } from './bytes.js';
 import {
@@ -27,11 +35,12 @@ import {
   checkPayee,
   checkUnexpired,
   decodeInvoice,
+  invoiceExpiresAtMs,
   type InvoiceProblemName,
 } from './bolt11.js';
 import type { ChannelState } from './channel.js';
-import type { BuyerConfig } from './config.js';
-import type { BuyerEvent, BuyerHistoryEvent, Effect, Step } from './effects.js';
+import { budgetDayStartMs, type BuyerConfig } from './config.js';
+import type { BuyerEvent, BuyerHistoryEvent, Effect, PaymentFailureKind, Step } from './effects.js';
 import { protocolError } from './errors.js';
 import { encodeClearFrame, parseFrame } from './frame.js';
 import {
@@ -95,15 +104,31 @@ export type BuyerPhase =
 /** The car's ledger figures for the wall of this session (from the shell's `history` event). */
 export type BuyerHistory = Omit<BuyerHistoryEvent, 'type' | 'atMs'>;
 
-/** A payment the buyer made or attempted. */
+/**
+ * A payment the buyer made or attempted. `inflight`: a `pay` effect awaits its result; `retrying`: the last
+ * attempt failed retryably and the machine pays again at `retryAtMs` (still counted as committed and against
+ * the budgets); `paid`; `failed` (certainly unpaid).
+ */
 export interface BuyerPayment {
   seq: number;
   paymentHash: string;
   blockWh: number;
   amountMsat: bigint;
   maxFeeMsat: bigint;
-  status: 'inflight' | 'paid' | 'failed';
+  status: 'inflight' | 'retrying' | 'paid' | 'failed';
   feeMsat: bigint | null;
+  /** The invoice (paid again on retry). */
+  bolt11: string;
+  /** When the first attempt was sent, ms: the payment counts in the budget day of this instant. */
+  sentAtMs: number;
+  /** When the invoice expires, ms (no retry that would be too late). */
+  expiresAtMs: number;
+  /** Attempts made (`pay` effects emitted). */
+  attempts: number;
+  /** Next attempt at this time (status `retrying`), ms; else null. */
+  retryAtMs: number | null;
+  /** The last failure's kind, or null. */
+  lastFailure: PaymentFailureKind | null;
 }
 
 /** The buyer machine's state (JSON-serialisable with `serializeState`). */
@@ -148,6 +173,12 @@ export interface BuyerState {
   payments: BuyerPayment[];
   held: InvoiceMessage | null;
   consecutiveFailures: number;
+  /** Last time the own node was seen in an outage or coming back from one, ms (opens the no-route retry window). */
+  nodeOutageMs: number | null;
+  /** Start of the budget day the figures below are for, ms (see `budgetDayStartMs`); null before the plug. */
+  budgetDayStartMs: number | null;
+  /** What earlier sessions spent in that budget day, msat (from the `history` event; 0 after midnight). */
+  spentEarlierTodayMsat: bigint;
   startMs: number | null;
   lastRxMs: number;
   lastTxMs: number;
@@ -198,6 +229,9 @@ export function createBuyer(config: BuyerConfig): BuyerState {
     payments: [],
     held: null,
     consecutiveFailures: 0,
+    nodeOutageMs: null,
+    budgetDayStartMs: null,
+    spentEarlierTodayMsat: config.spentTodayMsat,
     startMs: null,
     lastRxMs: 0,
     lastTxMs: 0,
@@ -239,6 +273,7 @@ export type OfferVerdict =
  * @param offer the wall's offer
  * @param history earlier sessions' figures for this wall (null: none)
  * @param atMs time of the offer, ms (for the wall's back-off)
+ * @param spentTodayMsat already spent in the current budget day, msat (default: `config.spentTodayMsat`)
  * @returns accept (with the largest block the buyer will pay) or decline with a reason code
  */
 export function evaluateOffer(
@@ -246,6 +281,7 @@ export function evaluateOffer(
   offer: OfferMessage,
   history: BuyerHistory | null = null,
   atMs = 0,
+  spentTodayMsat: bigint = config.spentTodayMsat,
 ): OfferVerdict {
   const no = (reason: ReasonCode, text: string): OfferVerdict => ({ accept: false, reason, text });
   if (offer.network !== config.network) return no(Reason.WRONG_NETWORK, `offer on ${offer.network}`);
@@ -291,13 +327,100 @@ export function evaluateOffer(
   const depositMsat = amountMsatForBlock(offer.priceMsatPerWh, offer.depositBlocks * offer.minBlockWh);
   if (depositMsat > config.sessionBudgetMsat)
     return no(Reason.SESSION_BUDGET, `deposit ${depositMsat} msat over budget`);
-  if (config.spentTodayMsat + depositMsat > config.dailyBudgetMsat) {
+  if (spentTodayMsat + depositMsat > config.dailyBudgetMsat) {
     return no(Reason.DAILY_BUDGET, `deposit ${depositMsat} msat over today's remaining budget`);
   }
   return { accept: true, maxBlockWh };
 }
 
 const AUTHENTICATED: BuyerPhase[] = ['negotiating', 'charging'];
+
+/** A payment not yet decided (in flight, or waiting to be paid again). */
+function undecided(p: BuyerPayment): boolean {
+  return p.status === 'inflight' || p.status === 'retrying';
+}
+
+/**
+ * Money spent in the current budget day: earlier sessions' figure, this session's payments sent in the day
+ * (amount + fee), and every undecided payment whatever its day (amount + fee limit).
+ * @returns msat
+ */
+export function spentTodayMsat(s: BuyerState): bigint {
+  const dayStartMs = s.budgetDayStartMs ?? -Infinity;
+  let sum = s.spentEarlierTodayMsat;
+  for (const p of s.payments) {
+    if (undecided(p)) sum += p.amountMsat + p.maxFeeMsat;
+    else if (p.status === 'paid' && p.sentAtMs >= dayStartMs) sum += p.amountMsat + (p.feeMsat ?? 0n);
+  }
+  return sum;
+}
+
+/** At the first event of a new budget day: earlier sessions' spending is yesterday's, the day starts at 0. */
+function rollBudgetDay(s: BuyerState, out: Effect[], atMs: number): void {
+  if (s.budgetDayStartMs === null) return;
+  const dayStartMs = budgetDayStartMs(atMs, s.config.budgetDayUtcOffsetMin);
+  if (dayStartMs <= s.budgetDayStartMs) return;
+  s.budgetDayStartMs = dayStartMs;
+  s.spentEarlierTodayMsat = 0n;
+  out.push(record('budgetDayStarted', { dayStartMs, spentTodayMsat: msat(spentTodayMsat(s)) }));
+}
+
+/** The `pay` effect for a payment's next attempt (counted). */
+function payAttempt(p: BuyerPayment, out: Effect[]): void {
+  p.attempts += 1;
+  p.status = 'inflight';
+  p.retryAtMs = null;
+  out.push({
+    type: 'pay',
+    seq: p.seq,
+    bolt11: p.bolt11,
+    paymentHash: p.paymentHash,
+    amountMsat: p.amountMsat,
+    maxFeeMsat: p.maxFeeMsat,
+    attempt: p.attempts,
+  });
+}
+
+/**
+ * Whether a failed attempt is paid again, and when: only while charging, for the wall's latest invoice, within
+ * `payMaxAttempts`, in time before the invoice expires; `outage` always, `noRoute` within
+ * `noRouteRetryWindowMs` of the node's last outage, `final` never.
+ * @returns the time of the next attempt, ms, or null (final)
+ */
+function retryAtMs(s: BuyerState, p: BuyerPayment, kind: PaymentFailureKind, atMs: number): number | null {
+  const c = s.config;
+  if (s.phase !== 'charging' || kind === 'final' || p.bolt11 === '' || p.attempts >= c.payMaxAttempts)
+    return null;
+  if (kind === 'noRoute' && (s.nodeOutageMs === null || atMs - s.nodeOutageMs >= c.noRouteRetryWindowMs))
+    return null;
+  const delayMs = Math.min(c.payRetryMaxMs, c.payRetryFirstMs * 2 ** Math.min(30, p.attempts - 1));
+  const at = atMs + delayMs;
+  return at + c.invoiceExpiryMarginSec * 1000 < p.expiresAtMs ? at : null;
+}
+
+/**
+ * Gives up payments waiting to be paid again (the session closes, or the wall sent a newer invoice in their
+ * place): certainly unpaid, their energy is no longer committed.
+ * @param beforeSeq only payments of invoices before this sequence number (Infinity: all)
+ */
+function abandonRetries(s: BuyerState, beforeSeq: number, why: string, out: Effect[]): void {
+  for (const p of s.payments) {
+    if (p.status !== 'retrying' || p.seq >= beforeSeq) continue;
+    p.status = 'failed';
+    p.retryAtMs = null;
+    s.committedWh -= p.blockWh;
+    out.push(record('paymentSuperseded', { seq: p.seq, paymentHash: p.paymentHash, error: why }));
+  }
+}
+
+/** Pays again every payment whose retry time has come (on tick). */
+function retryDuePayments(s: BuyerState, out: Effect[], atMs: number): void {
+  for (const p of s.payments) {
+    if (p.status !== 'retrying' || p.retryAtMs === null || atMs < p.retryAtMs) continue;
+    out.push(record('paymentRetry', { seq: p.seq, paymentHash: p.paymentHash, attempt: p.attempts + 1 }));
+    payAttempt(p, out);
+  }
+}
 
 function send(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
   sendOnChannel(s, m, out, atMs);
@@ -320,6 +443,7 @@ function end(
   outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
 ): void {
   s.held = null;
+  abandonRetries(s, Infinity, 'session ended', out);
   if (s.sessionId !== null && s.wallPub !== null && s.wallAuthOk) {
     // what the wall kept: energy paid (or in doubt) that the own meter never saw; the shell keeps it per wall
     const undeliveredWh = Math.max(0, s.committedWh - s.ownEnergyWh);
@@ -345,6 +469,7 @@ function close(s: BuyerState, reason: ReasonCode, out: Effect[], atMs: number, s
   }
   if (sendStop) send(s, stopMessage(reason), out, atMs);
   s.held = null;
+  abandonRetries(s, Infinity, 'session closing', out);
   s.phase = 'closing';
   s.endReason = reason;
   s.closingSinceMs = atMs;
@@ -368,7 +493,7 @@ const DECODE_REASON: Record<InvoiceProblemName, ReasonCode> = {
 };
 
 type InvoiceVerdict =
-  | { action: 'pay'; paymentHash: string; maxFeeMsat: bigint }
+  | { action: 'pay'; paymentHash: string; maxFeeMsat: bigint; expiresAtMs: number }
   | { action: 'hold' }
   | { action: 'decline' | 'stop' | 'report'; reason: ReasonCode; text: string };
 
@@ -427,23 +552,27 @@ export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: numbe
   const exp = checkUnexpired(bolt, nowMs, c.invoiceExpiryMarginSec);
   if (!exp.ok) return { action: 'decline', reason: Reason.INVOICE_EXPIRED, text: exp.error.message };
   const maxFeeMsat = feeLimitMsat(inv.amountMsat, c.maxFeeMsat, c.maxFeePpm);
-  const inflight = s.payments
-    .filter((p) => p.status === 'inflight')
-    .reduce((a, p) => a + p.amountMsat + p.maxFeeMsat, 0n);
+  const inflight = s.payments.filter(undecided).reduce((a, p) => a + p.amountMsat + p.maxFeeMsat, 0n);
   const sessionSpend = s.paidMsat + s.feesMsat + inflight + inv.amountMsat + maxFeeMsat;
-  if (sessionSpend > c.sessionBudgetMsat || c.spentTodayMsat + sessionSpend > c.dailyBudgetMsat) {
+  const daySpend = spentTodayMsat(s) + inv.amountMsat + maxFeeMsat;
+  if (sessionSpend > c.sessionBudgetMsat || daySpend > c.dailyBudgetMsat) {
     return {
       action: 'stop',
       reason: Reason.INVOICE_OVER_BUDGET,
-      text: `would spend ${sessionSpend} msat this session`,
+      text:
+        sessionSpend > c.sessionBudgetMsat
+          ? `would spend ${sessionSpend} msat this session`
+          : `would spend ${daySpend} msat this budget day`,
     };
   }
   if (s.committedWh + inv.blockWh - s.ownEnergyWh > prepaidAllowanceWh(c, s.history))
     return { action: 'hold' };
-  return { action: 'pay', paymentHash: bolt.paymentHash, maxFeeMsat };
+  return { action: 'pay', paymentHash: bolt.paymentHash, maxFeeMsat, expiresAtMs: invoiceExpiresAtMs(bolt) };
 }
 
 function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs: number): void {
+  // the wall issues an invoice only when none is outstanding: a newer one means it withdrew the earlier
+  if (inv.seq > s.lastSeq) abandonRetries(s, inv.seq, `the wall issued invoice ${inv.seq} in its place`, out);
   const v = evaluateInvoice(s, inv, atMs);
   switch (v.action) {
     case 'hold':
@@ -476,12 +605,12 @@ function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs
         atMs,
         true,
       );
-    case 'pay':
+    case 'pay': {
       s.held = null;
       s.lastSeq = inv.seq;
       s.seenHashes.push(v.paymentHash);
       s.committedWh += inv.blockWh;
-      s.payments.push({
+      const p: BuyerPayment = {
         seq: inv.seq,
         paymentHash: v.paymentHash,
         blockWh: inv.blockWh,
@@ -489,7 +618,14 @@ function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs
         maxFeeMsat: v.maxFeeMsat,
         status: 'inflight',
         feeMsat: null,
-      });
+        bolt11: inv.bolt11,
+        sentAtMs: atMs,
+        expiresAtMs: v.expiresAtMs,
+        attempts: 0,
+        retryAtMs: null,
+        lastFailure: null,
+      };
+      s.payments.push(p);
       out.push(
         record('paymentIntent', {
           seq: inv.seq,
@@ -499,15 +635,9 @@ function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs
           blockWh: inv.blockWh,
         }),
       );
-      out.push({
-        type: 'pay',
-        seq: inv.seq,
-        bolt11: inv.bolt11,
-        paymentHash: v.paymentHash,
-        amountMsat: inv.amountMsat,
-        maxFeeMsat: v.maxFeeMsat,
-      });
+      payAttempt(p, out);
       return;
+    }
   }
 }
 
@@ -519,6 +649,7 @@ function startSession(s: BuyerState, entropyHex: string, out: Effect[], atMs: nu
   }
   const fresh = createBuyer(s.config);
   fresh.phase = 'handshake';
+  fresh.budgetDayStartMs = budgetDayStartMs(atMs, s.config.budgetDayUtcOffsetMin);
   fresh.ephemeralSecret = secrets.value.ephemeralSecret;
   if (s.config.identity.kind === 'session') {
     fresh.identitySecret = secrets.value.identitySecret;
@@ -699,7 +830,7 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
   switch (m.type) {
     case 'offer': {
       if (s.phase !== 'negotiating' || m.offerSeq !== 0) return unexpected(s, m, out, atMs);
-      const v = evaluateOffer(s.config, m, s.history, atMs);
+      const v = evaluateOffer(s.config, m, s.history, atMs, spentTodayMsat(s));
       if (!v.accept) {
         out.push(record('offerDeclined', { reason: reasonName(v.reason), text: v.text }));
         send(
@@ -851,11 +982,13 @@ function onTick(s: BuyerState, out: Effect[], atMs: number): void {
     return end(s, Reason.HEARTBEAT_LOST, out, { error: 'heartbeat lost: no receipt' });
   }
   if (pingDue(s, atMs, c.heartbeatTimeoutMs)) send(s, { type: 'ping', atMs }, out, atMs);
+  retryDuePayments(s, out, atMs);
   if (s.held !== null) considerInvoice(s, s.held, out, atMs);
 }
 
 function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
   const atMs = ev.atMs;
+  if (!idleOrEnded(s.phase)) rollBudgetDay(s, out, atMs);
   switch (ev.type) {
     case 'plug':
       return plugStartsSession(s.phase, out) ? startSession(s, ev.entropyHex, out, atMs) : s;
@@ -917,6 +1050,8 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
         backoffUntilMs: ev.backoffUntilMs,
         sessionIdKnown: ev.sessionIdKnown,
       };
+      if (typeof ev.spentTodayMsat === 'bigint' && ev.spentTodayMsat >= 0n)
+        s.spentEarlierTodayMsat = ev.spentTodayMsat;
       out.push(
         record('history', {
           wallPub: s.history.wallPub,
@@ -924,8 +1059,13 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
           undeliveredTotalWh: ev.undeliveredTotalWh,
           backoffUntilMs: ev.backoffUntilMs,
           sessionIdKnown: ev.sessionIdKnown,
+          spentTodayMsat: msat(s.spentEarlierTodayMsat),
         }),
       );
+      return s;
+    case 'nodeReachable':
+      s.nodeOutageMs = atMs;
+      out.push(record('nodeReachable', { phase: s.phase }));
       return s;
     case 'paymentResult': {
       const hash = ev.paymentHash.toLowerCase();
@@ -973,9 +1113,30 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
           send(s, { type: 'paid', seq: p.seq, paymentHash: hash, preimage }, out, atMs);
         }
       } else {
+        const kind = ev.failure ?? 'final';
+        p.lastFailure = kind;
+        if (kind === 'outage') s.nodeOutageMs = atMs;
+        const superseded = p.seq < Math.max(s.lastSeq, s.held?.seq ?? -1);
+        const again = superseded ? null : retryAtMs(s, p, kind, atMs);
+        if (again !== null) {
+          // certainly unpaid, still wanted: paid again later (the energy stays committed, the money in doubt)
+          p.status = 'retrying';
+          p.retryAtMs = again;
+          out.push(
+            record('paymentRetryScheduled', {
+              seq: p.seq,
+              paymentHash: hash,
+              failure: kind,
+              attempt: p.attempts,
+              retryAtMs: again,
+              error: ev.error ?? null,
+            }),
+          );
+          return s;
+        }
         p.status = 'failed';
         s.committedWh -= p.blockWh;
-        if (p.seq < Math.max(s.lastSeq, s.held?.seq ?? -1)) {
+        if (superseded) {
           // The wall has since sent a newer invoice in its place (it cancels and reissues an invoice left unpaid
           // while the power is cut, e.g. during an outage of this car's node): the failure says nothing about
           // our ability to pay, so it neither counts towards PAYMENT_FAILED nor is declined.
@@ -1002,7 +1163,8 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
             out,
             atMs,
           );
-          if (s.consecutiveFailures >= 3) close(s, Reason.PAYMENT_FAILED, out, atMs, true);
+          if (s.consecutiveFailures >= s.config.maxConsecutivePaymentFailures)
+            close(s, Reason.PAYMENT_FAILED, out, atMs, true);
         }
       }
       return s;

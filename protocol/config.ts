@@ -1,5 +1,10 @@
 /**
  * Configuration of the two session machines, with defaults and validation. Units are in the names.
+ *
+ * One source: every tunable's default (`SELLER_DEFAULTS`, `BUYER_DEFAULTS`), range (`SELLER_RANGES`,
+ * `BUYER_RANGES`) and YAML place (`SELLER_YAML`, `BUYER_YAML`: the section; the key is the field name, so the
+ * YAML and the machine use the same names, ppm everywhere) is defined here once. Keys the YAML readers used to
+ * spell differently are listed in `YAML_RENAMED_KEYS` (for a reader that still accepts them, with a warning).
  */
 import { isHex } from './bytes.js';
 import { fail, ok, type Result } from './errors.js';
@@ -36,6 +41,31 @@ export interface SellerConfig {
   meterReportIntervalMs: number;
   /** Consecutive invoice declines (expired/failed payments) after which the session ends. */
   maxConsecutiveDeclines: number;
+  /**
+   * Longest time the power may stay cut for lack of payment (phase `suspended`) before the session ends with
+   * UNPAID, s; 0 = no limit. YAML `tariff.maxSuspendSec`. The deadline is `SellerState.suspendDeadlineMs`.
+   */
+  maxSuspendSec: number;
+  /**
+   * While the power is cut for lack of payment, an invoice still unpaid this long after it was issued is
+   * cancelled and a fresh one issued (the car may never have received the first), s. YAML `tariff.reissueAfterSec`.
+   */
+  reissueAfterSec: number;
+  /**
+   * Wait before asking the node again for an invoice it failed to create (or created wrong), ms; doubles after
+   * each further failure up to `invoiceRetryMaxMs`, back to this after a success. YAML `session.invoiceRetryFirstMs`.
+   */
+  invoiceRetryFirstMs: number;
+  /** Longest wait between invoice-creation attempts, ms. YAML `session.invoiceRetryMaxMs`. */
+  invoiceRetryMaxMs: number;
+  /**
+   * A car still plugged in whose handshake timed out is greeted again (a fresh session) after this, ms; doubles
+   * after each further timeout up to `regreetMaxMs`; back to this on unplug or a completed handshake.
+   * YAML `session.regreetFirstMs`.
+   */
+  regreetFirstMs: number;
+  /** Longest wait between greetings of a plugged-in car that does not answer, ms. YAML `session.regreetMaxMs`. */
+  regreetMaxMs: number;
   /** Protocol versions offered, ascending. */
   versions: number[];
 }
@@ -55,9 +85,22 @@ export interface BuyerConfig {
   maxUndeliveredWhPerWall: number;
   maxUndeliveredWhTotal: number;
   sessionBudgetMsat: bigint;
+  /**
+   * Most money (amounts + routing fees, paid or in doubt) spent per budget day over all sessions, msat. The
+   * budget day starts at 00:00 at `budgetDayUtcOffsetMin` (see `budgetDayStartMs`); a payment counts in the
+   * day it was sent, and one still in doubt counts against the current day until it is decided.
+   */
   dailyBudgetMsat: bigint;
-  /** Already spent today before this session, msat (the daemon supplies it from its ledger). */
+  /**
+   * Already spent in the current budget day before this session, msat. Deprecated as an input: the shell
+   * supplies the figure in the `history` event (`spentTodayMsat`), which overrides this; kept as the fallback.
+   */
   spentTodayMsat: bigint;
+  /**
+   * Offset of the budget day from UTC, minutes (e.g. 60 for a day from 00:00 at UTC+1; −720..840).
+   * YAML `limits.budgetDayUtcOffsetMin`.
+   */
+  budgetDayUtcOffsetMin: number;
   /** Stop after this much energy, Wh; 0 = until unplugged or full. */
   targetEnergyWh: number;
   /** Meter disagreement tolerated: toleranceWh + tolerancePpm of own energy. */
@@ -66,6 +109,25 @@ export interface BuyerConfig {
   /** Routing fee limit per payment: min(maxFeeMsat, maxFeePpm of the amount). */
   maxFeeMsat: bigint;
   maxFeePpm: number;
+  /**
+   * Consecutive finally failed payments after which the session ends (PAYMENT_FAILED).
+   * YAML `payment.maxConsecutivePaymentFailures`.
+   */
+  maxConsecutivePaymentFailures: number;
+  /** Most attempts to pay one invoice (the first included) when failures are retryable. YAML `payment.payMaxAttempts`. */
+  payMaxAttempts: number;
+  /**
+   * Wait before paying again after a retryable failure, ms; doubles per attempt up to `payRetryMaxMs`.
+   * YAML `payment.payRetryFirstMs`.
+   */
+  payRetryFirstMs: number;
+  /** Longest wait between attempts to pay one invoice, ms. YAML `payment.payRetryMaxMs`. */
+  payRetryMaxMs: number;
+  /**
+   * A `noRoute` failure is retried only within this long after the node was last seen in an outage (its
+   * channels are coming back), ms; otherwise it is final. YAML `payment.noRouteRetryWindowMs`.
+   */
+  noRouteRetryWindowMs: number;
   heartbeatTimeoutMs: number;
   handshakeTimeoutMs: number;
   /** Wait this long for the seller's receipt after a stop, ms. */
@@ -135,6 +197,12 @@ export const SELLER_DEFAULTS = {
   invoiceExpirySec: 600,
   meterReportIntervalMs: 2_000,
   maxConsecutiveDeclines: 3,
+  maxSuspendSec: 300,
+  reissueAfterSec: 30,
+  invoiceRetryFirstMs: 2_000,
+  invoiceRetryMaxMs: 60_000,
+  regreetFirstMs: 5_000,
+  regreetMaxMs: 60_000,
 } as const;
 
 /** Integer fields of the seller's configuration. */
@@ -156,6 +224,12 @@ export const SELLER_RANGES: Record<SellerIntField, IntRange> = {
   invoiceExpirySec: { min: 30, max: 86_400 },
   meterReportIntervalMs: { min: 100, max: 60_000 },
   maxConsecutiveDeclines: { min: 1, max: 1_000 },
+  maxSuspendSec: { min: 0, max: 86_400 },
+  reissueAfterSec: { min: 1, max: 86_400 },
+  invoiceRetryFirstMs: { min: 100, max: 600_000 },
+  invoiceRetryMaxMs: { min: 100, max: 3_600_000 },
+  regreetFirstMs: { min: 100, max: 3_600_000 },
+  regreetMaxMs: { min: 100, max: 3_600_000 },
 };
 
 /**
@@ -179,6 +253,12 @@ export const BUYER_DEFAULTS = {
   receiptTimeoutMs: 10_000,
   invoiceExpiryMarginSec: 10,
   meterReportIntervalMs: 2_000,
+  budgetDayUtcOffsetMin: 0,
+  maxConsecutivePaymentFailures: 3,
+  payMaxAttempts: 60,
+  payRetryFirstMs: 500,
+  payRetryMaxMs: 5_000,
+  noRouteRetryWindowMs: 30_000,
 } as const;
 
 /** Integer fields of the buyer's configuration. */
@@ -201,6 +281,12 @@ export const BUYER_RANGES: Record<BuyerIntField, IntRange> = {
   receiptTimeoutMs: { min: 100, max: 600_000 },
   invoiceExpiryMarginSec: { min: 0, max: 3_600 },
   meterReportIntervalMs: { min: 100, max: 60_000 },
+  budgetDayUtcOffsetMin: { min: -720, max: 840 },
+  maxConsecutivePaymentFailures: { min: 1, max: 1_000 },
+  payMaxAttempts: { min: 1, max: 1_000 },
+  payRetryFirstMs: { min: 10, max: 600_000 },
+  payRetryMaxMs: { min: 10, max: 3_600_000 },
+  noRouteRetryWindowMs: { min: 0, max: 3_600_000 },
 };
 
 /**
@@ -297,7 +383,8 @@ function checkVersions(vs: unknown): ConfigProblem | undefined {
  * Fills defaults and validates a seller configuration.
  * @param c required: nodePubkey, network, priceMsatPerWh; the rest default to SELLER_DEFAULTS (16 s cadence,
  *   10–500 Wh blocks, 1 deposit block, 30 Wh grace, 11,000 W, 10 s heartbeat, 30 s handshake, 1 s hello retry,
- *   resume on pay, 600 s invoice expiry, 2 s meter reports, 3 declines) and versions [1]; integers must lie in
+ *   resume on pay, 600 s invoice expiry, 2 s meter reports, 3 declines, 300 s max suspension, reissue after
+ *   30 s, invoice retry 2 s doubling to 60 s, re-greet 5 s doubling to 60 s) and versions [1]; integers must lie in
  *   SELLER_RANGES, the price in PRICE_RANGE_MSAT_PER_WH, and every invoice the tariff can produce must reach
  *   MIN_INVOICE_MSAT
  * @returns SellerConfig or ConfigProblem
@@ -319,6 +406,10 @@ export function sellerConfig(
     checkVersions(full.versions);
   if (e !== undefined) return fail(e);
   if (full.minBlockWh > full.maxBlockWh) return problem('minBlockWh', 'must not exceed maxBlockWh');
+  if (full.invoiceRetryFirstMs > full.invoiceRetryMaxMs)
+    return problem('invoiceRetryFirstMs', 'must not exceed invoiceRetryMaxMs');
+  if (full.regreetFirstMs > full.regreetMaxMs)
+    return problem('regreetFirstMs', 'must not exceed regreetMaxMs');
   const unpayable = tariffPayabilityProblem(full);
   if (unpayable !== undefined) return problem(unpayable.field, unpayable.message);
   if (typeof full.resumeWhenPaid !== 'boolean') return problem('resumeWhenPaid', 'boolean');
@@ -331,7 +422,9 @@ export function sellerConfig(
  * @param c required: network, maxPriceMsatPerWh, sessionBudgetMsat; defaults: daily budget = session budget,
  *   spent today 0, per-session identity, versions [1], the rest BUYER_DEFAULTS (1000 Wh max block, 2000 Wh max
  *   prepaid, 4000 Wh undelivered per wall and 10,000 Wh overall, no target, tolerance 5 Wh + 3 %, fee ≤ 10,000 msat and ≤ 1 %, 10 s heartbeat, 30 s handshake,
- *   10 s receipt wait, 10 s expiry margin, 2 s meter reports); integers must lie in BUYER_RANGES, money in
+ *   10 s receipt wait, 10 s expiry margin, 2 s meter reports, UTC budget day, 3 consecutive payment failures,
+ *   60 attempts per invoice, retry 500 ms doubling to 5 s, no-route retried 30 s after an outage); integers must
+ *   lie in BUYER_RANGES, money in
  *   MSAT_RANGE (at most MAX_MSAT), the price in PRICE_RANGE_MSAT_PER_WH
  * @returns BuyerConfig or ConfigProblem
  */
@@ -354,6 +447,8 @@ export function buyerConfig(
     checkRanges(full, BUYER_RANGES) ??
     checkVersions(full.versions);
   if (e !== undefined) return fail(e);
+  if (full.payRetryFirstMs > full.payRetryMaxMs)
+    return problem('payRetryFirstMs', 'must not exceed payRetryMaxMs');
   if (full.identity.kind === 'node' && !isHex(full.identity.nodePubkey, 33)) {
     return problem('identity.nodePubkey', 'hex of 33 bytes');
   }
@@ -361,3 +456,97 @@ export function buyerConfig(
     return problem('identity', 'session or node');
   return ok(full);
 }
+
+/** One day, ms. */
+const DAY_MS = 86_400_000;
+
+/**
+ * Start of the budget day that contains `atMs`: 00:00 at UTC + `utcOffsetMin`. The vehicle's store sums the
+ * day's spending from this instant, so that machine and ledger agree on what "today" is.
+ * @param atMs instant, ms since the Unix epoch
+ * @param utcOffsetMin offset of the budget day from UTC, minutes (−720..840)
+ * @returns ms since the Unix epoch (≤ atMs, > atMs − 1 day)
+ */
+export function budgetDayStartMs(atMs: number, utcOffsetMin: number): number {
+  const offsetMs = utcOffsetMin * 60_000;
+  return Math.floor((atMs + offsetMs) / DAY_MS) * DAY_MS - offsetMs;
+}
+
+/** Seller tunables an operator sets (the rest comes from the node and the protocol). */
+export type SellerTunable = Exclude<keyof SellerConfig, 'nodePubkey' | 'network' | 'versions'>;
+/** Buyer tunables an owner sets. */
+export type BuyerTunable = Exclude<keyof BuyerConfig, 'network' | 'identity' | 'versions' | 'spentTodayMsat'>;
+
+/** Where a tunable lives in the YAML file: `<section>.<field name>`, and its unit (for documentation). */
+export interface YamlPlace<S extends string> {
+  readonly section: S;
+  readonly unit: 'msat' | 'msat/Wh' | 'Wh' | 'W' | 's' | 'ms' | 'min' | 'ppm' | 'count' | 'boolean';
+}
+
+/** The wall's YAML place of every seller tunable (wall.yaml `tariff`, `session`, `evse`). */
+export const SELLER_YAML: Readonly<Record<SellerTunable, YamlPlace<'tariff' | 'session' | 'evse'>>> = {
+  priceMsatPerWh: { section: 'tariff', unit: 'msat/Wh' },
+  targetInvoiceIntervalSec: { section: 'tariff', unit: 's' },
+  minBlockWh: { section: 'tariff', unit: 'Wh' },
+  maxBlockWh: { section: 'tariff', unit: 'Wh' },
+  depositBlocks: { section: 'tariff', unit: 'count' },
+  graceWh: { section: 'tariff', unit: 'Wh' },
+  invoiceExpirySec: { section: 'tariff', unit: 's' },
+  resumeWhenPaid: { section: 'tariff', unit: 'boolean' },
+  maxSuspendSec: { section: 'tariff', unit: 's' },
+  reissueAfterSec: { section: 'tariff', unit: 's' },
+  maxConsecutiveDeclines: { section: 'tariff', unit: 'count' },
+  heartbeatTimeoutMs: { section: 'session', unit: 'ms' },
+  handshakeTimeoutMs: { section: 'session', unit: 'ms' },
+  helloRetryMs: { section: 'session', unit: 'ms' },
+  meterReportIntervalMs: { section: 'session', unit: 'ms' },
+  invoiceRetryFirstMs: { section: 'session', unit: 'ms' },
+  invoiceRetryMaxMs: { section: 'session', unit: 'ms' },
+  regreetFirstMs: { section: 'session', unit: 'ms' },
+  regreetMaxMs: { section: 'session', unit: 'ms' },
+  maxPowerW: { section: 'evse', unit: 'W' },
+};
+
+/** The vehicle's YAML place of every buyer tunable (vehicle.yaml `limits`, `session`, `payment`). */
+export const BUYER_YAML: Readonly<Record<BuyerTunable, YamlPlace<'limits' | 'session' | 'payment'>>> = {
+  maxPriceMsatPerWh: { section: 'limits', unit: 'msat/Wh' },
+  maxBlockWh: { section: 'limits', unit: 'Wh' },
+  maxPrepaidWh: { section: 'limits', unit: 'Wh' },
+  maxUndeliveredWhPerWall: { section: 'limits', unit: 'Wh' },
+  maxUndeliveredWhTotal: { section: 'limits', unit: 'Wh' },
+  sessionBudgetMsat: { section: 'limits', unit: 'msat' },
+  dailyBudgetMsat: { section: 'limits', unit: 'msat' },
+  budgetDayUtcOffsetMin: { section: 'limits', unit: 'min' },
+  targetEnergyWh: { section: 'limits', unit: 'Wh' },
+  meterToleranceWh: { section: 'limits', unit: 'Wh' },
+  meterTolerancePpm: { section: 'limits', unit: 'ppm' },
+  maxFeeMsat: { section: 'limits', unit: 'msat' },
+  maxFeePpm: { section: 'limits', unit: 'ppm' },
+  heartbeatTimeoutMs: { section: 'session', unit: 'ms' },
+  handshakeTimeoutMs: { section: 'session', unit: 'ms' },
+  receiptTimeoutMs: { section: 'session', unit: 'ms' },
+  invoiceExpiryMarginSec: { section: 'session', unit: 's' },
+  meterReportIntervalMs: { section: 'session', unit: 'ms' },
+  maxConsecutivePaymentFailures: { section: 'payment', unit: 'count' },
+  payMaxAttempts: { section: 'payment', unit: 'count' },
+  payRetryFirstMs: { section: 'payment', unit: 'ms' },
+  payRetryMaxMs: { section: 'payment', unit: 'ms' },
+  noRouteRetryWindowMs: { section: 'payment', unit: 'ms' },
+};
+
+/**
+ * YAML keys the readers spelled differently before the names were unified: `section.old` now reads
+ * `section.field`; a value in percent is multiplied by `factor` (10,000: percent → ppm).
+ */
+export const YAML_RENAMED_KEYS: readonly {
+  readonly section: string;
+  readonly old: string;
+  readonly field: SellerTunable | BuyerTunable;
+  readonly factor?: number;
+}[] = [
+  { section: 'tariff', old: 'invoiceIntervalSec', field: 'targetInvoiceIntervalSec' },
+  { section: 'tariff', old: 'resumeAfterPayment', field: 'resumeWhenPaid' },
+  { section: 'limits', old: 'maxRoutingFeeMsat', field: 'maxFeeMsat' },
+  { section: 'limits', old: 'maxRoutingFeePct', field: 'maxFeePpm', factor: 10_000 },
+  { section: 'limits', old: 'meterTolerancePct', field: 'meterTolerancePpm', factor: 10_000 },
+];

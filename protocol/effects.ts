@@ -39,7 +39,12 @@ export interface MeterEvent extends EventBase {
 export interface LinkEvent extends EventBase {
   type: 'linkUp' | 'linkDown';
 }
-/** Time passed (the shell sends one at least every second). */
+/**
+ * Time passed (the shell sends one at least every second). Every deadline of the machines is a timestamp in
+ * their state (`suspendDeadlineMs`, `reissueAtMs`, `invoiceRetryAtMs`, `regreetAtMs`, a payment's `retryAtMs`,
+ * the budget day) and is acted on by the first event, usually a tick, at or after it: the shell keeps no timer
+ * of its own for them, and a restored state keeps its deadlines.
+ */
 export interface TickEvent extends EventBase {
   type: 'tick';
 }
@@ -85,6 +90,17 @@ export interface RenewRequestEvent extends EventBase {
   priceMsatPerWh: bigint;
   afterWh: number;
 }
+/**
+ * How a payment attempt failed, as the node layer classifies it (lightning/errors.ts), for the buyer's retry rule:
+ * - `outage`: the node was unreachable during the attempt (NodeUnreachable, a timeout) and, asked after it came
+ *   back, has no record of the payment: it never left. Retried (up to `payMaxAttempts`, backing off).
+ * - `noRoute`: the node tried and failed for lack of a route or of outbound balance (NoRoute,
+ *   InsufficientBalance). Retried only within `noRouteRetryWindowMs` after the node was last seen in an outage
+ *   (its channels are coming back); otherwise final.
+ * - `final`: anything else (InvoiceExpired, InvoiceNotPayable, a permanent failure the node recorded...).
+ */
+export type PaymentFailureKind = 'outage' | 'noRoute' | 'final';
+
 /** Buyer only: result of a `pay` effect. `ok: false` must mean definitely failed (nothing can still settle). */
 export interface PaymentResultEvent extends EventBase {
   type: 'paymentResult';
@@ -93,6 +109,12 @@ export interface PaymentResultEvent extends EventBase {
   preimage?: string;
   feeMsat?: bigint;
   error?: string;
+  /**
+   * With `ok: false`: the kind of failure (see `PaymentFailureKind`). Absent = `final` (the shell decided the
+   * retries itself). The shell makes ONE attempt per `pay` effect and reports its kind; the machine decides
+   * whether and when to pay again (a new `pay` effect with a higher `attempt`).
+   */
+  failure?: PaymentFailureKind;
   /**
    * Set when the shell refused to hand the payment to the node at all (so it is certainly unpaid), and why:
    * INVOICE_AMBIGUOUS (the node's own decoding differs from the buyer's), INVOICE_DUPLICATE (the hash is already
@@ -117,6 +139,21 @@ export interface BuyerHistoryEvent extends EventBase {
   backoffUntilMs: number | null;
   /** The store already holds a session with this id. */
   sessionIdKnown: boolean;
+  /**
+   * Money earlier sessions spent in the current budget day (amounts + fees of payments succeeded or in doubt,
+   * sent since `budgetDayStartMs(atMs, config.budgetDayUtcOffsetMin)`), msat. Overrides `config.spentTodayMsat`;
+   * the shell need no longer rewrite the configuration.
+   */
+  spentTodayMsat?: bigint;
+}
+
+/**
+ * Buyer only: the own Lightning node answered again after being unreachable (shell-observed, at `atMs`). Opens
+ * the window in which `noRoute` failures are retried (channels re-establishing). Optional: an `outage` payment
+ * result opens it too.
+ */
+export interface NodeReachableEvent extends EventBase {
+  type: 'nodeReachable';
 }
 
 /** Events common to both machines. */
@@ -138,7 +175,7 @@ export type SellerEvent =
   | InvoiceExpiredEvent
   | RenewRequestEvent;
 /** Events of the buyer (vehicle) machine. */
-export type BuyerEvent = CommonEvent | PaymentResultEvent | BuyerHistoryEvent;
+export type BuyerEvent = CommonEvent | PaymentResultEvent | BuyerHistoryEvent | NodeReachableEvent;
 
 /** A JSON-friendly value in a record entry (amounts as decimal strings). */
 export type RecordValue = string | number | boolean | null;
@@ -169,8 +206,26 @@ export type Effect =
   | { type: 'energize' }
   /** Seller: open the contactor / disable the EVSE. */
   | { type: 'cutPower'; reason: ReasonCode }
-  /** Buyer: pay the invoice with at most `maxFeeMsat` routing fee; answer with `paymentResult`. */
-  | { type: 'pay'; seq: number; bolt11: string; paymentHash: string; amountMsat: bigint; maxFeeMsat: bigint }
+  /**
+   * Seller: greet the plugged-in car again (its handshake timed out; `SellerState.regreetAtMs` came): answer with
+   * a `plug` event carrying fresh entropy, if the connector may still start a session. Replaces the shell's own
+   * re-greeting timer.
+   */
+  | { type: 'greetAgain' }
+  /**
+   * Buyer: pay the invoice with at most `maxFeeMsat` routing fee; answer with `paymentResult`. `attempt` counts
+   * from 1 (absent = 1); a higher one is the machine paying again after a retryable failure (same hash: safe, the node has no
+   * successful or pending attempt for it).
+   */
+  | {
+      type: 'pay';
+      seq: number;
+      bolt11: string;
+      paymentHash: string;
+      amountMsat: bigint;
+      maxFeeMsat: bigint;
+      attempt?: number;
+    }
   /** Append to the ledger / event log. */
   | { type: 'record'; kind: string; data: Record<string, RecordValue> }
   /** Something an operator should see (security, money, equipment). */

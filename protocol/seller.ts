@@ -10,6 +10,13 @@
  * as soon as delivered ≥ paid + graceWh; one invoice outstanding at a time, issued when paid − delivered falls
  * below depositBlocks × block; heartbeat loss ends the session; every authenticated session ends with a
  * signed receipt.
+ *
+ * Rules on the clock (deadlines are timestamps in the state, acted on by `tick` events; the shell keeps no
+ * timers for them): while suspended, an invoice unpaid `reissueAfterSec` after issue is cancelled and reissued,
+ * and after `maxSuspendSec` the session ends (UNPAID); an invoice the node failed to create is requested again
+ * after `invoiceRetryFirstMs`, doubling up to `invoiceRetryMaxMs`; a handshake that timed out while the car stays
+ * plugged in is retried (`greetAgain` effect → the shell's `plug` event) after `regreetFirstMs`, doubling up to
+ * `regreetMaxMs`.
  */
 import { fromHex, toHex } from './bytes.js';
 import type { ChannelState } from './channel.js';
@@ -88,6 +95,13 @@ export interface SellerInvoice {
   bolt11: string | null;
   /** What the node reported received, msat. */
   settledMsat: bigint | null;
+  /** When the node returned it (invoiceCreated), ms; null until then. */
+  issuedAtMs: number | null;
+  /**
+   * While the power is cut for lack of payment, the invoice is cancelled and a fresh one issued at this time if
+   * still unpaid (issued + `reissueAfterSec`), ms; null until issued.
+   */
+  reissueAtMs: number | null;
 }
 
 /** The seller machine's state (JSON-serialisable with `serializeState`). */
@@ -125,7 +139,18 @@ export interface SellerState {
   paidMsat: bigint;
   invoices: SellerInvoice[];
   consecutiveDeclines: number;
-  lastInvoiceFailMs: number | null;
+  /** No invoice is requested before this time (the node failed to create the last one), ms; null = no wait. */
+  invoiceRetryAtMs: number | null;
+  /** Wait after the next invoice-creation failure, ms (doubles per failure up to `invoiceRetryMaxMs`). */
+  invoiceRetryDelayMs: number;
+  /** Power cut for lack of payment (phase `suspended`): the session ends with UNPAID at this time, ms. */
+  suspendDeadlineMs: number | null;
+  /** The car is plugged in (plug seen, unplug not yet): a timed-out handshake is retried while it is. */
+  plugged: boolean;
+  /** Greet the plugged-in car again (`greetAgain` effect) at this time, ms; null = not scheduled. */
+  regreetAtMs: number | null;
+  /** Wait before the next re-greeting after a further handshake timeout, ms (doubles up to `regreetMaxMs`). */
+  regreetDelayMs: number;
   energized: boolean;
   linkUp: boolean;
   startMs: number | null;
@@ -173,7 +198,12 @@ export function createSeller(config: SellerConfig): SellerState {
     paidMsat: 0n,
     invoices: [],
     consecutiveDeclines: 0,
-    lastInvoiceFailMs: null,
+    invoiceRetryAtMs: null,
+    invoiceRetryDelayMs: config.invoiceRetryFirstMs,
+    suspendDeadlineMs: null,
+    plugged: false,
+    regreetAtMs: null,
+    regreetDelayMs: config.regreetFirstMs,
     energized: false,
     linkUp: true,
     startMs: null,
@@ -321,6 +351,52 @@ export function blockBeforeLimit(
   return Math.max(1, blockWh - (minBlockWh - restWh));
 }
 
+/**
+ * The power is cut while the session goes on (lack of payment, link down): phase `suspended`, and the
+ * max-suspend deadline is set (kept if already suspended).
+ */
+function suspend(s: SellerState, atMs: number): void {
+  s.phase = 'suspended';
+  if (s.suspendDeadlineMs === null && s.config.maxSuspendSec > 0)
+    s.suspendDeadlineMs = atMs + s.config.maxSuspendSec * 1000;
+}
+
+/**
+ * The node could not create the invoice (or created a wrong one): no new request before the retry time, which
+ * backs off (doubling up to `invoiceRetryMaxMs`).
+ */
+function invoiceCreationFailed(s: SellerState, inv: SellerInvoice, atMs: number): void {
+  inv.status = 'failed';
+  s.invoiceRetryAtMs = atMs + s.invoiceRetryDelayMs;
+  s.invoiceRetryDelayMs = Math.min(s.invoiceRetryDelayMs * 2, s.config.invoiceRetryMaxMs);
+}
+
+/**
+ * Rules on the clock while authenticated: the suspension deadline (end with UNPAID) and, while suspended, the
+ * reissue of invoices left unpaid `reissueAfterSec` after issue (cancelled at the node; `advance` then issues a
+ * fresh one; a settlement of the cancelled one that still arrives is counted).
+ */
+function superviseSuspension(s: SellerState, out: Effect[], atMs: number): void {
+  if (s.phase !== 'suspended') return;
+  if (s.suspendDeadlineMs !== null && atMs >= s.suspendDeadlineMs) {
+    const message = `power cut for non-payment for over ${s.config.maxSuspendSec} s: ending the session`;
+    out.push({ type: 'alarm', reason: Reason.UNPAID, message });
+    return close(s, Reason.UNPAID, out, atMs, true);
+  }
+  for (const inv of s.invoices) {
+    if (inv.status !== 'open' || inv.reissueAtMs === null || atMs < inv.reissueAtMs) continue;
+    inv.status = 'cancelled';
+    if (inv.paymentHash !== null) out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
+    out.push(
+      record('invoiceReissue', {
+        seq: inv.seq,
+        paymentHash: inv.paymentHash,
+        why: 'unpaid while power is cut',
+      }),
+    );
+  }
+}
+
 /** Applies the energy rules after every event: end conditions, cut, energize, next invoice. */
 function advance(s: SellerState, out: Effect[], atMs: number): void {
   if (!ACTIVE.includes(s.phase)) return;
@@ -334,7 +410,7 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
     s.energized = false;
     out.push(record('powerCut', { reason: 'UNPAID', deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
     if (!c.resumeWhenPaid) return close(s, Reason.UNPAID, out, atMs, true);
-    s.phase = 'suspended';
+    suspend(s, atMs);
   }
   const block = currentBlockWh(s);
   if (!s.energized && s.linkUp && s.startRegisterWh !== null) {
@@ -343,12 +419,13 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
       out.push({ type: 'energize' });
       s.energized = true;
       s.phase = 'charging';
+      s.suspendDeadlineMs = null;
       out.push(record('energized', { deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
     }
   }
   const outstanding = s.invoices.some((i) => i.status === 'requested' || i.status === 'open');
   if (outstanding || !s.linkUp) return;
-  if (s.lastInvoiceFailMs !== null && atMs - s.lastInvoiceFailMs < 2000) return;
+  if (s.invoiceRetryAtMs !== null && atMs < s.invoiceRetryAtMs) return;
   if (s.invoices.filter((i) => i.status === 'settled').length >= MAX_RECEIPT_INVOICES) {
     return close(s, Reason.INVOICE_LIMIT, out, atMs, true);
   }
@@ -376,6 +453,8 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
     paymentHash: null,
     bolt11: null,
     settledMsat: null,
+    issuedAtMs: null,
+    reissueAtMs: null,
   });
   out.push({
     type: 'createInvoice',
@@ -409,6 +488,8 @@ function startSession(s: SellerState, entropyHex: string, out: Effect[], atMs: n
     return s;
   }
   fresh.phase = 'handshake';
+  fresh.plugged = true;
+  fresh.regreetDelayMs = s.regreetDelayMs;
   fresh.sessionId = secrets.value.sessionId;
   fresh.ephemeralSecret = secrets.value.ephemeralSecret;
   fresh.helloFrame = toHex(hello.value);
@@ -477,6 +558,7 @@ function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs
 function maybeOffer(s: SellerState, out: Effect[], atMs: number): void {
   if (s.phase === 'authenticating' && s.ownAuthSent && s.vehicleAuthOk) {
     s.phase = 'offered';
+    s.regreetDelayMs = s.config.regreetFirstMs;
     send(s, offerFor(s.config), out, atMs);
   }
 }
@@ -642,9 +724,25 @@ function onNodeSignature(s: SellerState, text: string, signature: string, out: E
 
 function onTick(s: SellerState, out: Effect[], atMs: number): void {
   const c = s.config;
+  if (idleOrEnded(s.phase)) {
+    if (s.regreetAtMs !== null && s.plugged && atMs >= s.regreetAtMs) {
+      // asked again at the next delay if the shell does not answer (e.g. it restarted meanwhile)
+      s.regreetAtMs = atMs + s.regreetDelayMs;
+      out.push(record('greetAgain', { afterMs: s.regreetDelayMs }));
+      out.push({ type: 'greetAgain' });
+    }
+    return;
+  }
   if (s.phase === 'handshake' || s.phase === 'authenticating') {
     if (waitedLonger(s.startMs, atMs, c.handshakeTimeoutMs)) {
-      return end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
+      end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
+      if (s.plugged) {
+        // the car's module may be restarting or booting: greet it again, backing off, while it stays plugged in
+        s.regreetAtMs = atMs + s.regreetDelayMs;
+        s.regreetDelayMs = Math.min(s.regreetDelayMs * 2, c.regreetMaxMs);
+        out.push(record('regreetScheduled', { atMs: s.regreetAtMs }));
+      }
+      return;
     }
     if (s.phase === 'handshake' && s.linkUp && atMs - s.lastHelloMs >= c.helloRetryMs)
       resendHello(s, out, atMs);
@@ -662,6 +760,7 @@ function onTick(s: SellerState, out: Effect[], atMs: number): void {
     return close(s, s.linkUp ? Reason.HEARTBEAT_LOST : Reason.LINK_LOST, out, atMs, true);
   }
   if (pingDue(s, atMs, c.heartbeatTimeoutMs)) send(s, { type: 'ping', atMs }, out, atMs);
+  superviseSuspension(s, out, atMs);
   advance(s, out, atMs);
 }
 
@@ -699,8 +798,7 @@ function onInvoiceCreated(
             ? `network ${d.value.network}`
             : null;
   if (problem !== null) {
-    inv.status = 'failed';
-    s.lastInvoiceFailMs = atMs;
+    invoiceCreationFailed(s, inv, atMs);
     out.push({ type: 'cancelInvoice', paymentHash });
     out.push({
       type: 'alarm',
@@ -712,6 +810,10 @@ function onInvoiceCreated(
   inv.status = 'open';
   inv.bolt11 = bolt11;
   inv.paymentHash = paymentHash.toLowerCase();
+  inv.issuedAtMs = atMs;
+  inv.reissueAtMs = atMs + s.config.reissueAfterSec * 1000;
+  s.invoiceRetryAtMs = null;
+  s.invoiceRetryDelayMs = s.config.invoiceRetryFirstMs;
   out.push(
     record('invoiceCreated', {
       seq,
@@ -740,8 +842,12 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
   const atMs = ev.atMs;
   switch (ev.type) {
     case 'plug':
+      s.plugged = true;
       return plugStartsSession(s.phase, out) ? startSession(s, ev.entropyHex, out, atMs) : s;
     case 'unplug':
+      s.plugged = false;
+      s.regreetAtMs = null;
+      s.regreetDelayMs = s.config.regreetFirstMs;
       if (!stoppable(s.phase)) return s;
       s.linkUp = false;
       close(s, Reason.UNPLUGGED, out, atMs, false);
@@ -768,7 +874,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       if (s.energized) {
         out.push({ type: 'cutPower', reason: Reason.LINK_LOST });
         s.energized = false;
-        if (s.phase === 'charging') s.phase = 'suspended';
+        if (s.phase === 'charging') suspend(s, atMs);
       }
       out.push(record('linkDown', { phase: s.phase }));
       break;
@@ -788,8 +894,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     case 'invoiceCreateFailed': {
       const inv = s.invoices.find((i) => i.seq === ev.seq && i.status === 'requested');
       if (inv !== undefined) {
-        inv.status = 'failed';
-        s.lastInvoiceFailMs = atMs;
+        invoiceCreationFailed(s, inv, atMs);
         out.push({
           type: 'alarm',
           reason: Reason.LOCAL_FAULT,
@@ -801,9 +906,10 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     case 'invoiceSettled': {
       const hash = ev.paymentHash.toLowerCase();
       const inv = s.invoices.find((i) => i.paymentHash === hash);
-      const late = s.phase === 'closing' && inv !== undefined && inv.status === 'cancelled';
+      const late = s.phase !== 'ended' && inv !== undefined && inv.status === 'cancelled';
       if (late && inv !== undefined && ev.amountMsat >= inv.amountMsat) {
-        // paid while we were cancelling it: the money arrived, so it belongs in the receipt
+        // paid while we were cancelling it (closing, or reissued while suspended): the money arrived, so it is
+        // counted and belongs in the receipt
         inv.status = 'settled';
         inv.settledMsat = ev.amountMsat;
         s.paidWh += inv.blockWh;
@@ -816,6 +922,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
             late: true,
           }),
         );
+        if (s.phase !== 'closing') break;
         requestReceipt(s, out, atMs);
         return s;
       }

@@ -1,8 +1,24 @@
 /**
  * JSON (de)serialisation of machine states and messages for persistence (e.g. a SQLite TEXT column).
  * bigint values become `{"$bigint":"123"}`; everything else in the states is plain JSON already.
+ *
+ * Machine states are persisted with `persistSellerState` / `persistBuyerState` (a versioned envelope) and read
+ * back with `restoreSellerState` / `restoreBuyerState`, which migrate older schema versions (including the
+ * unversioned v0 format) and validate every field: no unchecked cast. `serializeState` / `deserializeState` stay
+ * for other values (receipts, messages).
  */
+import type { BuyerState } from './buyer.js';
+import {
+  BUYER_DEFAULTS,
+  budgetDayStartMs,
+  SELLER_DEFAULTS,
+  type BuyerConfig,
+  type SellerConfig,
+} from './config.js';
 import { fail, ok, protocolError, type Result } from './errors.js';
+import type { SellerState } from './seller.js';
+import type { Check } from './shape.js';
+import { buyerStateShape, sellerStateShape } from './stateShapes.js';
 
 /**
  * Serialises a machine state (or any value holding bigints) to JSON text.
@@ -37,4 +53,255 @@ export function deserializeState<T>(text: string): Result<T> {
   } catch (e) {
     return fail(protocolError('MalformedMessage', `state is not valid JSON: ${(e as Error).message}`));
   }
+}
+
+/** Schema version of the machine states `persistSellerState` / `persistBuyerState` write. */
+export const STATE_SCHEMA_VERSION = 1;
+
+/** Names of the two persisted machine states, written in the envelope's `schema` field. */
+export type StateSchemaName = 'boltcharge/seller-state' | 'boltcharge/buyer-state';
+
+/** The persisted text is not JSON (a truncated or foreign row). */
+export interface StateUnreadable {
+  readonly kind: 'StateError';
+  readonly name: 'StateUnreadable';
+  readonly message: string;
+}
+/** The persisted state is not a well-formed state of its schema version (`path` says where). */
+export interface StateInvalid {
+  readonly kind: 'StateError';
+  readonly name: 'StateInvalid';
+  readonly path: string;
+  readonly message: string;
+}
+/** The persisted state was written by a newer release (schema version above `STATE_SCHEMA_VERSION`). */
+export interface StateTooNew {
+  readonly kind: 'StateError';
+  readonly name: 'StateTooNew';
+  readonly version: number;
+  readonly message: string;
+}
+/** Why a persisted machine state cannot be restored. */
+export type StateRestoreError = StateUnreadable | StateInvalid | StateTooNew;
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function invalid(path: string, message: string): { ok: false; error: StateInvalid } {
+  return fail({ kind: 'StateError', name: 'StateInvalid', path, message: `${path}: ${message}` });
+}
+
+/**
+ * Writes a versioned envelope `{schema, version, state}` around a state.
+ * @returns JSON text (bigints tagged, see `serializeState`)
+ */
+function persist(schema: StateSchemaName, state: unknown): string {
+  return serializeState({ schema, version: STATE_SCHEMA_VERSION, state });
+}
+
+/**
+ * Reads the envelope and brings the raw state up to the current version. Today's unversioned format (a bare
+ * state object, v0) is accepted as version 0.
+ * @returns the raw (unchecked) current-version state and the version it was written with
+ */
+function unwrap(
+  text: string,
+  schema: StateSchemaName,
+): Result<{ raw: Json; version: number }, StateRestoreError> {
+  const parsed = deserializeState<unknown>(text);
+  if (!parsed.ok) return fail({ kind: 'StateError', name: 'StateUnreadable', message: parsed.error.message });
+  const v = parsed.value;
+  if (!isObject(v)) return invalid('$', 'not an object');
+  if (!('schema' in v)) {
+    // v0: the bare state, as written before versioning
+    if (!('phase' in v) || !('config' in v))
+      return invalid('$', 'neither a versioned envelope nor a v0 state');
+    return ok({ raw: v, version: 0 });
+  }
+  if (v.schema !== schema) return invalid('$.schema', `expected ${schema}, found ${String(v.schema)}`);
+  const version = v.version;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1)
+    return invalid('$.version', 'not a schema version');
+  if (version > STATE_SCHEMA_VERSION) {
+    return fail({
+      kind: 'StateError',
+      name: 'StateTooNew',
+      version,
+      message: `state schema version ${version} is newer than this release's ${STATE_SCHEMA_VERSION}: upgrade boltcharge`,
+    });
+  }
+  const keys = Object.keys(v).filter((k) => k !== 'schema' && k !== 'version' && k !== 'state');
+  if (keys.length > 0) return invalid(`$.${keys[0]}`, 'unknown key');
+  if (!isObject(v.state)) return invalid('$.state', 'not an object');
+  return ok({ raw: v.state, version });
+}
+
+/** Config keys a migration adds take the caller's current configuration's value, else the default. */
+function fillConfig(
+  raw: Json,
+  added: Record<string, unknown>,
+  current: object | undefined,
+): Json | undefined {
+  const config = raw.config;
+  if (!isObject(config)) return undefined;
+  const now: Json = isObject(current) ? { ...current } : {};
+  for (const [k, dflt] of Object.entries(added)) if (!(k in config)) config[k] = k in now ? now[k] : dflt;
+  return config;
+}
+
+/** The later of two numbers found in a raw state (a v0 state's "about now"), or 0. */
+function latestMs(raw: Json, ...keys: string[]): number {
+  let t = 0;
+  for (const k of keys) {
+    const v = raw[k];
+    if (typeof v === 'number' && Number.isFinite(v)) t = Math.max(t, v);
+  }
+  return t;
+}
+
+/**
+ * Seller v0 → v1: the clock rules moved into the machine. Invoice retry, suspension, reissue and re-greet get
+ * their state; deadlines the shell kept in memory (and so restarted from zero at every restart) start from the
+ * state's last activity (`lastTxMs`/`lastRxMs`), which is what the old shell did after a restart.
+ */
+function migrateSellerV0(raw: Json, current: object | undefined): void {
+  const config = fillConfig(
+    raw,
+    {
+      maxSuspendSec: SELLER_DEFAULTS.maxSuspendSec,
+      reissueAfterSec: SELLER_DEFAULTS.reissueAfterSec,
+      invoiceRetryFirstMs: SELLER_DEFAULTS.invoiceRetryFirstMs,
+      invoiceRetryMaxMs: SELLER_DEFAULTS.invoiceRetryMaxMs,
+      regreetFirstMs: SELLER_DEFAULTS.regreetFirstMs,
+      regreetMaxMs: SELLER_DEFAULTS.regreetMaxMs,
+    },
+    current,
+  );
+  if (config === undefined) return;
+  const aboutNowMs = latestMs(raw, 'lastTxMs', 'lastRxMs');
+  const lastFail = raw.lastInvoiceFailMs;
+  delete raw.lastInvoiceFailMs;
+  raw.invoiceRetryAtMs = typeof lastFail === 'number' ? lastFail + 2_000 : null;
+  raw.invoiceRetryDelayMs = config.invoiceRetryFirstMs;
+  const maxSuspendSec = config.maxSuspendSec;
+  raw.suspendDeadlineMs =
+    raw.phase === 'suspended' && typeof maxSuspendSec === 'number' && maxSuspendSec > 0
+      ? aboutNowMs + maxSuspendSec * 1000
+      : null;
+  raw.plugged = raw.phase !== 'idle' && raw.phase !== 'ended';
+  raw.regreetAtMs = null;
+  raw.regreetDelayMs = config.regreetFirstMs;
+  const reissueAfterSec = config.reissueAfterSec;
+  if (Array.isArray(raw.invoices)) {
+    for (const inv of raw.invoices) {
+      if (!isObject(inv)) continue;
+      inv.issuedAtMs = null;
+      inv.reissueAtMs =
+        inv.status === 'open' && typeof reissueAfterSec === 'number'
+          ? aboutNowMs + reissueAfterSec * 1000
+          : null;
+    }
+  }
+}
+
+/**
+ * Buyer v0 → v1: payments keep what a retry needs (none of a v0 payment is retried: its invoice text was not
+ * kept), the budget day is the UTC day of the session's start, and earlier sessions' spending is the
+ * configuration's `spentTodayMsat` as before.
+ */
+function migrateBuyerV0(raw: Json, current: object | undefined): void {
+  const config = fillConfig(
+    raw,
+    {
+      budgetDayUtcOffsetMin: BUYER_DEFAULTS.budgetDayUtcOffsetMin,
+      maxConsecutivePaymentFailures: BUYER_DEFAULTS.maxConsecutivePaymentFailures,
+      payMaxAttempts: BUYER_DEFAULTS.payMaxAttempts,
+      payRetryFirstMs: BUYER_DEFAULTS.payRetryFirstMs,
+      payRetryMaxMs: BUYER_DEFAULTS.payRetryMaxMs,
+      noRouteRetryWindowMs: BUYER_DEFAULTS.noRouteRetryWindowMs,
+    },
+    current,
+  );
+  if (config === undefined) return;
+  const startMs = typeof raw.startMs === 'number' ? raw.startMs : latestMs(raw, 'lastRxMs', 'lastTxMs');
+  if (Array.isArray(raw.payments)) {
+    for (const p of raw.payments) {
+      if (!isObject(p)) continue;
+      p.bolt11 = '';
+      p.sentAtMs = startMs;
+      p.expiresAtMs = 0;
+      p.attempts = 1;
+      p.retryAtMs = null;
+      p.lastFailure = null;
+    }
+  }
+  raw.nodeOutageMs = null;
+  const offset = config.budgetDayUtcOffsetMin;
+  raw.budgetDayStartMs =
+    raw.phase === 'idle' || typeof offset !== 'number' ? null : budgetDayStartMs(startMs, offset);
+  raw.spentEarlierTodayMsat = typeof config.spentTodayMsat === 'bigint' ? config.spentTodayMsat : 0n;
+}
+
+function checked<T>(check: Check<T>, raw: Json): Result<T, StateRestoreError> {
+  const r = check(raw, '$.state');
+  return r.ok ? r : invalid(r.error.path, r.error.message);
+}
+
+/**
+ * Persists a seller state: JSON text of `{schema: 'boltcharge/seller-state', version, state}`.
+ * @param state the seller machine's state
+ * @returns JSON text for `restoreSellerState`
+ */
+export function persistSellerState(state: SellerState): string {
+  return persist('boltcharge/seller-state', state);
+}
+
+/**
+ * Restores a seller state written by `persistSellerState` (any schema version up to the current one) or by a
+ * release before versioning (v0: a bare `serializeState` of the state). Older versions are migrated; the result
+ * is validated field by field (`sellerStateShape`), its configuration by `sellerConfig`.
+ * @param text persisted JSON text
+ * @param currentConfig the daemon's configuration now: values for configuration keys an older state lacks
+ *   (default: SELLER_DEFAULTS)
+ * @returns the state, or StateUnreadable / StateInvalid (with the path) / StateTooNew
+ */
+export function restoreSellerState(
+  text: string,
+  currentConfig?: SellerConfig,
+): Result<SellerState, StateRestoreError> {
+  const u = unwrap(text, 'boltcharge/seller-state');
+  if (!u.ok) return u;
+  if (u.value.version < 1) migrateSellerV0(u.value.raw, currentConfig);
+  return checked(sellerStateShape, u.value.raw);
+}
+
+/**
+ * Persists a buyer state: JSON text of `{schema: 'boltcharge/buyer-state', version, state}`.
+ * @param state the buyer machine's state
+ * @returns JSON text for `restoreBuyerState`
+ */
+export function persistBuyerState(state: BuyerState): string {
+  return persist('boltcharge/buyer-state', state);
+}
+
+/**
+ * Restores a buyer state written by `persistBuyerState` (any schema version up to the current one) or by a
+ * release before versioning (v0). Older versions are migrated; the result is validated field by field
+ * (`buyerStateShape`), its configuration by `buyerConfig`.
+ * @param text persisted JSON text
+ * @param currentConfig the daemon's configuration now: values for configuration keys an older state lacks
+ *   (default: BUYER_DEFAULTS)
+ * @returns the state, or StateUnreadable / StateInvalid (with the path) / StateTooNew
+ */
+export function restoreBuyerState(
+  text: string,
+  currentConfig?: BuyerConfig,
+): Result<BuyerState, StateRestoreError> {
+  const u = unwrap(text, 'boltcharge/buyer-state');
+  if (!u.ok) return u;
+  if (u.value.version < 1) migrateBuyerV0(u.value.raw, currentConfig);
+  return checked(buyerStateShape, u.value.raw);
 }

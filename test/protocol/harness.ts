@@ -24,6 +24,12 @@ import {
   type SellerEvent,
   type SellerState,
 } from '../../protocol/index.js';
+import {
+  persistBuyerState,
+  persistSellerState,
+  restoreBuyerState,
+  restoreSellerState,
+} from '../../protocol/serialize.js';
 
 export const WALL_KEY = '11'.repeat(32);
 export const WALL_PUB = publicKeyOf(WALL_KEY);
@@ -135,6 +141,8 @@ export class Sim {
   invoiceKey = WALL_KEY;
   autoPay = true;
   failPayments = false;
+  /** The fake wall node fails every `createInvoice` (answers `invoiceCreateFailed`). */
+  failInvoices = false;
   heldPayments: { hash: string }[] = [];
   linkUp = true;
 
@@ -174,6 +182,15 @@ export class Sim {
         });
         return;
       case 'createInvoice': {
+        if (this.failInvoices) {
+          this.sellerQueue.push({
+            type: 'invoiceCreateFailed',
+            atMs: this.now,
+            seq: e.seq,
+            error: 'node down',
+          });
+          return;
+        }
         const preimage = sha256hex(`${this.seller.sessionId}:${e.seq}:${this.nodeInvoices.length}`);
         const paymentHash = sha256hex(Buffer.from(preimage, 'hex'));
         this.nodeInvoices.push({
@@ -352,9 +369,23 @@ export class Sim {
     }
   }
 
+  /**
+   * Both machines are persisted and restored, as a daemon restart does (the queues of undelivered events and
+   * frames are kept: they stand for what the shells still deliver after their restart).
+   */
+  restart(): void {
+    this.seller = restoreOrThrow(restoreSellerState(persistSellerState(this.seller)));
+    this.buyer = restoreOrThrow(restoreBuyerState(persistBuyerState(this.buyer)));
+  }
+
   ofType<T extends Effect['type']>(effects: Effect[], type: T): Extract<Effect, { type: T }>[] {
     return effects.filter((e): e is Extract<Effect, { type: T }> => e.type === type);
   }
+}
+
+function restoreOrThrow<T>(r: { ok: true; value: T } | { ok: false; error: { message: string } }): T {
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
 }
 
 let injected = 0;

@@ -1,0 +1,315 @@
+/**
+ * The structure of the seller's and buyer's persisted state (current schema version), as `Check`s: restoring a
+ * state proves every field's type with these, and the configuration inside it with `sellerConfig` /
+ * `buyerConfig` (ranges, consistency). Typed against `SellerState` / `BuyerState`: a field added to a state
+ * without a check here does not compile.
+ */
+import type { BuyerHistory, BuyerPayment, BuyerState } from './buyer.js';
+import type { ChannelState } from './channel.js';
+import { buyerConfig, sellerConfig, type BuyerConfig, type SellerConfig } from './config.js';
+import type { InvoiceMessage, Network, OfferMessage, ReceiptInvoice } from './messages.js';
+import type { UnsignedReceipt } from './receipt.js';
+import type { SellerInvoice, SellerState } from './seller.js';
+import {
+  array,
+  big,
+  bool,
+  hex,
+  int,
+  nullable,
+  num,
+  object,
+  oneOf,
+  optional,
+  refine,
+  str,
+  tagged,
+  type Check,
+} from './shape.js';
+import type { PriceSegment } from './tariff.js';
+
+const network: Check<Network> = oneOf('bitcoin', 'testnet', 'signet', 'regtest');
+const versions = array(int, 16);
+const pubkey = hex(33);
+const hash = hex(32);
+
+const sellerConfigFields = object<SellerConfig>({
+  nodePubkey: pubkey,
+  network,
+  priceMsatPerWh: big,
+  targetInvoiceIntervalSec: int,
+  minBlockWh: int,
+  maxBlockWh: int,
+  depositBlocks: int,
+  graceWh: int,
+  maxPowerW: int,
+  heartbeatTimeoutMs: int,
+  handshakeTimeoutMs: int,
+  helloRetryMs: int,
+  resumeWhenPaid: bool,
+  invoiceExpirySec: int,
+  meterReportIntervalMs: int,
+  maxConsecutiveDeclines: int,
+  maxSuspendSec: int,
+  reissueAfterSec: int,
+  invoiceRetryFirstMs: int,
+  invoiceRetryMaxMs: int,
+  regreetFirstMs: int,
+  regreetMaxMs: int,
+  versions,
+});
+
+/** A seller configuration: its structure, then `sellerConfig`'s ranges and rules. */
+export const sellerConfigShape: Check<SellerConfig> = refine(sellerConfigFields, (c) => {
+  const r = sellerConfig(c);
+  return r.ok ? undefined : r.error.message;
+});
+
+const identity = tagged<BuyerConfig['identity'], 'kind'>('kind', {
+  session: object<{ kind: 'session' }>({ kind: oneOf('session') }),
+  node: object<{ kind: 'node'; nodePubkey: string }>({ kind: oneOf('node'), nodePubkey: pubkey }),
+});
+
+const buyerConfigFields = object<BuyerConfig>({
+  network,
+  maxPriceMsatPerWh: big,
+  maxBlockWh: int,
+  maxPrepaidWh: int,
+  maxUndeliveredWhPerWall: int,
+  maxUndeliveredWhTotal: int,
+  sessionBudgetMsat: big,
+  dailyBudgetMsat: big,
+  spentTodayMsat: big,
+  budgetDayUtcOffsetMin: int,
+  targetEnergyWh: int,
+  meterToleranceWh: int,
+  meterTolerancePpm: int,
+  maxFeeMsat: big,
+  maxFeePpm: int,
+  maxConsecutivePaymentFailures: int,
+  payMaxAttempts: int,
+  payRetryFirstMs: int,
+  payRetryMaxMs: int,
+  noRouteRetryWindowMs: int,
+  heartbeatTimeoutMs: int,
+  handshakeTimeoutMs: int,
+  receiptTimeoutMs: int,
+  invoiceExpiryMarginSec: int,
+  meterReportIntervalMs: int,
+  identity,
+  versions,
+});
+
+/** A buyer configuration: its structure, then `buyerConfig`'s ranges and rules. */
+export const buyerConfigShape: Check<BuyerConfig> = refine(buyerConfigFields, (c) => {
+  const r = buyerConfig(c);
+  return r.ok ? undefined : r.error.message;
+});
+
+const channel = object<ChannelState>({
+  version: int,
+  sessionId: hex(16),
+  sendKey: hash,
+  recvKey: hash,
+  sendCounter: int,
+  recvNext: int,
+});
+
+const priceSegment = object<PriceSegment>({ fromWh: int, priceMsatPerWh: big });
+
+const sellerInvoice = object<SellerInvoice>({
+  seq: int,
+  fromWh: int,
+  blockWh: int,
+  priceMsatPerWh: big,
+  amountMsat: big,
+  status: oneOf('requested', 'open', 'settled', 'expired', 'cancelled', 'failed'),
+  paymentHash: nullable(hash),
+  bolt11: nullable(str),
+  settledMsat: nullable(big),
+  issuedAtMs: nullable(num),
+  reissueAtMs: nullable(num),
+});
+
+const receiptInvoice = object<ReceiptInvoice>({ seq: int, paymentHash: hash, blockWh: int, amountMsat: big });
+
+const unsignedReceipt = object<UnsignedReceipt>({
+  sessionId: hex(16),
+  sellerPub: pubkey,
+  startRegisterWh: int,
+  endRegisterWh: int,
+  energyWh: int,
+  startMs: num,
+  endMs: num,
+  reason: int,
+  invoices: array(receiptInvoice),
+  totalPaidMsat: big,
+});
+
+const sellerPhase = oneOf(
+  'idle',
+  'handshake',
+  'authenticating',
+  'offered',
+  'deposit',
+  'charging',
+  'suspended',
+  'closing',
+  'ended',
+);
+
+/** The seller's state, current schema version. */
+export const sellerStateShape: Check<SellerState> = object<SellerState>({
+  config: sellerConfigShape,
+  phase: sellerPhase,
+  sessionId: nullable(hex(16)),
+  ephemeralSecret: nullable(hash),
+  helloFrame: nullable(str),
+  version: nullable(int),
+  th: nullable(hash),
+  channel: nullable(channel),
+  vehiclePub: nullable(pubkey),
+  ownAuthSent: bool,
+  vehicleAuthOk: bool,
+  pendingSign: nullable(
+    object<{ purpose: 'handshake' | 'receipt'; text: string }>({
+      purpose: oneOf('handshake', 'receipt'),
+      text: str,
+    }),
+  ),
+  offerSeq: int,
+  schedule: array(priceSegment),
+  pendingRenew: nullable(
+    object<{ offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number }>({
+      offerSeq: int,
+      priceMsatPerWh: big,
+      effectiveAtWh: int,
+    }),
+  ),
+  stopAtWh: nullable(int),
+  targetEnergyWh: int,
+  buyerMaxBlockWh: int,
+  startRegisterWh: nullable(int),
+  lastRegisterWh: nullable(int),
+  deliveredWh: int,
+  powerW: num,
+  paidWh: int,
+  paidMsat: big,
+  invoices: array(sellerInvoice),
+  consecutiveDeclines: int,
+  invoiceRetryAtMs: nullable(num),
+  invoiceRetryDelayMs: int,
+  suspendDeadlineMs: nullable(num),
+  plugged: bool,
+  regreetAtMs: nullable(num),
+  regreetDelayMs: int,
+  energized: bool,
+  linkUp: bool,
+  startMs: nullable(num),
+  lastRxMs: num,
+  lastTxMs: num,
+  lastHelloMs: num,
+  lastMeterSentMs: nullable(num),
+  closingSinceMs: nullable(num),
+  endReason: nullable(int),
+  unsignedReceipt: nullable(unsignedReceipt),
+  vehicleEnergyWh: nullable(int),
+});
+
+const offer = object<OfferMessage>({
+  type: oneOf('offer'),
+  offerSeq: int,
+  network,
+  priceMsatPerWh: big,
+  minBlockWh: int,
+  maxBlockWh: int,
+  depositBlocks: int,
+  graceWh: int,
+  invoiceExpirySec: int,
+  targetIntervalSec: int,
+  maxPowerW: int,
+  heartbeatTimeoutMs: int,
+});
+
+const invoiceMessage = object<InvoiceMessage>({
+  type: oneOf('invoice'),
+  seq: int,
+  fromWh: int,
+  blockWh: int,
+  priceMsatPerWh: big,
+  amountMsat: big,
+  bolt11: str,
+});
+
+const payment = object<BuyerPayment>({
+  seq: int,
+  paymentHash: hash,
+  blockWh: int,
+  amountMsat: big,
+  maxFeeMsat: big,
+  status: oneOf('inflight', 'retrying', 'paid', 'failed'),
+  feeMsat: nullable(big),
+  bolt11: str,
+  sentAtMs: num,
+  expiresAtMs: num,
+  attempts: int,
+  retryAtMs: nullable(num),
+  lastFailure: nullable(oneOf('outage', 'noRoute', 'final')),
+});
+
+const history = object<BuyerHistory>({
+  wallPub: pubkey,
+  sessionId: hex(16),
+  undeliveredWallWh: num,
+  undeliveredTotalWh: num,
+  backoffUntilMs: nullable(num),
+  sessionIdKnown: bool,
+  spentTodayMsat: optional(big),
+});
+
+/** The buyer's state, current schema version. */
+export const buyerStateShape: Check<BuyerState> = object<BuyerState>({
+  config: buyerConfigShape,
+  phase: oneOf('idle', 'handshake', 'authenticating', 'negotiating', 'charging', 'closing', 'ended'),
+  bufferedHello: nullable(str),
+  sessionId: nullable(hex(16)),
+  ephemeralSecret: nullable(hash),
+  identitySecret: nullable(hash),
+  identityPub: nullable(pubkey),
+  wallHelloFrame: nullable(str),
+  ownHelloFrame: nullable(str),
+  version: nullable(int),
+  th: nullable(hash),
+  channel: nullable(channel),
+  wallPub: nullable(pubkey),
+  ownAuthSent: bool,
+  wallAuthOk: bool,
+  pendingSign: nullable(str),
+  offer: nullable(offer),
+  schedule: array(priceSegment),
+  maxBlockWh: int,
+  offerSeq: int,
+  stopAtWh: nullable(int),
+  startRegisterWh: nullable(int),
+  ownEnergyWh: int,
+  wallEnergyWh: int,
+  committedWh: int,
+  paidMsat: big,
+  feesMsat: big,
+  lastSeq: int,
+  seenHashes: array(hash),
+  payments: array(payment),
+  held: nullable(invoiceMessage),
+  consecutiveFailures: int,
+  nodeOutageMs: nullable(num),
+  budgetDayStartMs: nullable(num),
+  spentEarlierTodayMsat: big,
+  startMs: nullable(num),
+  lastRxMs: num,
+  lastTxMs: num,
+  lastMeterSentMs: nullable(num),
+  closingSinceMs: nullable(num),
+  endReason: nullable(int),
+  history: nullable(history),
+  ownerStopped: bool,
+});
