@@ -63,6 +63,14 @@ export interface SessionConfig {
   handshakeTimeoutMs: number;
   /** resend our hello this often while the car has not answered, ms */
   helloRetryMs: number;
+  /** first retry after the node failed to create an invoice, ms (doubles up to invoiceRetryMaxMs) */
+  invoiceRetryFirstMs: number;
+  /** longest wait between invoice-creation retries, ms */
+  invoiceRetryMaxMs: number;
+  /** first re-greeting of a plugged-in car whose handshake timed out, ms (doubles up to regreetMaxMs) */
+  regreetFirstMs: number;
+  /** longest wait between re-greetings, ms */
+  regreetMaxMs: number;
 }
 
 /** The charger. */
@@ -147,8 +155,8 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     graceWh: t.int('graceWh', D.graceWh, R.graceWh),
     invoiceExpirySec: t.int('invoiceExpirySec', D.invoiceExpirySec, R.invoiceExpirySec),
     resumeAfterPayment: t.bool('resumeAfterPayment', D.resumeWhenPaid),
-    maxSuspendSec: t.int('maxSuspendSec', 300, { min: 0, max: 86_400 }),
-    reissueAfterSec: t.int('reissueAfterSec', 30, { min: 1, max: 86_400 }),
+    maxSuspendSec: t.int('maxSuspendSec', D.maxSuspendSec, R.maxSuspendSec),
+    reissueAfterSec: t.int('reissueAfterSec', D.reissueAfterSec, R.reissueAfterSec),
   };
   if (tariff.priceMsatPerWh > 0n && maxBlockWh >= minBlockWh) {
     const unpayable = tariffPayabilityProblem({ ...tariff, minBlockWh, maxBlockWh });
@@ -161,6 +169,10 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     meterReportIntervalMs: s.int('meterReportIntervalMs', D.meterReportIntervalMs, R.meterReportIntervalMs),
     handshakeTimeoutMs: s.int('handshakeTimeoutMs', D.handshakeTimeoutMs, R.handshakeTimeoutMs),
     helloRetryMs: s.int('helloRetryMs', D.helloRetryMs, R.helloRetryMs),
+    invoiceRetryFirstMs: s.int('invoiceRetryFirstMs', D.invoiceRetryFirstMs, R.invoiceRetryFirstMs),
+    invoiceRetryMaxMs: s.int('invoiceRetryMaxMs', D.invoiceRetryMaxMs, R.invoiceRetryMaxMs),
+    regreetFirstMs: s.int('regreetFirstMs', D.regreetFirstMs, R.regreetFirstMs),
+    regreetMaxMs: s.int('regreetMaxMs', D.regreetMaxMs, R.regreetMaxMs),
   };
   const e = r.section('evse');
   const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);

@@ -29,7 +29,6 @@ import type { CableLink } from '../hardware/link/cable-link.js';
 import type { LightningNode } from '../lightning/lightning-node.js';
 import {
   createSeller,
-  deserializeState,
   Reason,
   reasonName,
   sellerConfig,
@@ -41,6 +40,8 @@ import {
   type SellerState,
   type Step,
 } from '../protocol/index.js';
+import { persistSellerState, restoreSellerState } from '../protocol/serialize.js';
+import type { SellerConfig } from '../protocol/config.js';
 import {
   MachineRunner,
   type FailSafe,
@@ -66,11 +67,6 @@ import {
   storedConnectorFault,
 } from '../daemon/connector-fault.js';
 import { ConnectorArbiter, type ClaimRefusal, type ConnectorOwner } from './connector-arbiter.js';
-
-/** First re-greeting of a plugged-in car after a handshake timeout, daemon clock ms. */
-const HANDSHAKE_RETRY_FIRST_MS = 5_000;
-/** Longest wait between re-greetings, daemon clock ms. */
-const HANDSHAKE_RETRY_MAX_MS = 60_000;
 
 /** Machine-state slot holding the node's committed settle index (where settlement delivery resumes). */
 const SETTLE_INDEX_SLOT = 'lnd.settleIndex';
@@ -148,17 +144,11 @@ export class WallDaemon {
   private unsubscribeSettled: (() => void) | null = null;
   private lastPlugged: boolean | null = null;
   private lastReading: MeterReading | null = null;
-  /** when the machine entered `suspended` (daemon clock ms), null when not suspended */
-  private suspendedSinceMs: number | null = null;
   /** incremented by every energize: a cut verification started before it is void */
   private energizeGeneration = 0;
   /** session whose power was cut (an energize afterwards is a resume) */
   private cutSessionId: string | null = null;
   private expiryTimer: { cancel(): void } | null = null;
-  /** pending re-greeting of a plugged-in car whose module did not complete the handshake */
-  private handshakeRetryTimer: { cancel(): void } | null = null;
-  /** delay before the next re-greeting, daemon clock ms (doubles up to HANDSHAKE_RETRY_MAX_MS) */
-  private handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
   private stopping = false;
   private readonly observers: WallObserver[];
   private readonly sendQueue: SendQueue;
@@ -197,9 +187,15 @@ export class WallDaemon {
       resumeWhenPaid: config.tariff.resumeAfterPayment,
       invoiceExpirySec: config.tariff.invoiceExpirySec,
       meterReportIntervalMs: config.session.meterReportIntervalMs,
+      maxSuspendSec: config.tariff.maxSuspendSec,
+      reissueAfterSec: config.tariff.reissueAfterSec,
+      invoiceRetryFirstMs: config.session.invoiceRetryFirstMs,
+      invoiceRetryMaxMs: config.session.invoiceRetryMaxMs,
+      regreetFirstMs: config.session.regreetFirstMs,
+      regreetMaxMs: config.session.regreetMaxMs,
     });
     if (!sc.ok) throw new SellerConfigRefused(`seller configuration: ${sc.error.message}`);
-    this.runner = new MachineRunner(this.binding(), store, clock, log, createSeller(sc.value));
+    this.runner = new MachineRunner(this.binding(sc.value), store, clock, log, createSeller(sc.value));
     const restored = this.runner.state;
     const row = restored.sessionId ? store.findSession(restored.sessionId) : undefined;
     if (row?.status === 'ended' && restored.phase !== 'ended' && restored.phase !== 'idle') {
@@ -448,32 +444,9 @@ export class WallDaemon {
       for (const o of this.observers) o.plugged?.();
       if (phase === 'idle' || phase === 'ended') this.startCableSession(atMs);
     } else {
-      this.handshakeRetryTimer?.cancel();
-      this.handshakeRetryTimer = null;
-      this.handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
       for (const o of this.observers) o.unplugged?.();
       if (phase !== 'idle') this.dispatch({ type: 'unplug', atMs });
     }
-  }
-
-  /**
-   * A car still plugged in whose module did not complete the handshake (it was restarting, or still booting) is
-   * greeted again with a fresh session: after HANDSHAKE_RETRY_FIRST_MS, then doubling up to
-   * HANDSHAKE_RETRY_MAX_MS, for as long as it stays plugged in. A car without a boltcharge module costs one
-   * hello a minute; a car whose module comes back starts charging without being unplugged.
-   */
-  private scheduleHandshakeRetry(): void {
-    if (this.stopping || this.lastPlugged !== true) return;
-    const delayMs = this.handshakeRetryDelayMs;
-    this.handshakeRetryDelayMs = Math.min(delayMs * 2, HANDSHAKE_RETRY_MAX_MS);
-    this.handshakeRetryTimer?.cancel();
-    this.handshakeRetryTimer = this.parts.clock.setTimer(delayMs, () => {
-      this.handshakeRetryTimer = null;
-      const phase = this.runner.state.phase;
-      if (this.stopping || this.lastPlugged !== true || (phase !== 'ended' && phase !== 'idle')) return;
-      this.parts.log.info('greeting the plugged-in car again', { afterMs: delayMs });
-      this.startCableSession(this.parts.clock.now());
-    });
   }
 
   /**
@@ -675,7 +648,6 @@ export class WallDaemon {
   /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
   private scheduleExpiryCheck(): void {
     const check = async (): Promise<void> => {
-      await this.superviseSuspension();
       const now = Date.now();
       for (const inv of this.parts.store.invoicesInState('issued')) {
         if (!inv.paymentHash || inv.expiresAtMs === null || inv.expiresAtMs > now) continue;
@@ -701,48 +673,6 @@ export class WallDaemon {
     arm();
   }
 
-  /**
-   * While the power is cut for non-payment: an invoice left unpaid for `reissueAfterSec` is cancelled at the node
-   * and reported expired, so the machine issues a fresh one (the car may never have received the first, e.g.
-   * when it restarted or a frame was lost); after `maxSuspendSec` the session is ended.
-   */
-  private async superviseSuspension(): Promise<void> {
-    const { store, node, clock, config } = this.parts;
-    const s = this.runner.state;
-    if (s.phase !== 'suspended' || !s.sessionId) {
-      this.suspendedSinceMs = null;
-      return;
-    }
-    const now = clock.now();
-    this.suspendedSinceMs ??= now;
-    if (config.tariff.maxSuspendSec > 0 && now - this.suspendedSinceMs > config.tariff.maxSuspendSec * 1000) {
-      this.alarm(`power cut for non-payment for over ${config.tariff.maxSuspendSec} s: ending the session`);
-      this.suspendedSinceMs = null;
-      this.dispatch({ type: 'stopRequest', reason: Reason.UNPAID, atMs: now });
-      return;
-    }
-    for (const inv of store.invoices(s.sessionId)) {
-      if (inv.state !== 'issued' || !inv.paymentHash || inv.issuedAtMs === null) continue;
-      if (now - inv.issuedAtMs < config.tariff.reissueAfterSec * 1000) continue;
-      try {
-        await node.cancelInvoice(inv.paymentHash);
-      } catch {
-        continue; // settled meanwhile, or node away: the settlement stream or the next check decides
-      }
-      const after = await node.lookupInvoice(inv.paymentHash).catch(() => undefined);
-      if (after?.state === 'settled') {
-        this.settledByLookup(inv.paymentHash, after.receivedMsat);
-        continue;
-      }
-      store.markClosed(inv.sessionId, inv.seq, 'cancelled');
-      store.appendEvent(inv.sessionId, 'invoice.reissue', {
-        seq: inv.seq,
-        reason: 'unpaid while power is cut',
-      });
-      this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: clock.now() });
-    }
-  }
-
   private alarm(message: string): void {
     this.alarms.push(`${new Date(this.parts.clock.now()).toISOString()} ${message}`);
     if (this.alarms.length > 20) this.alarms.shift();
@@ -750,14 +680,15 @@ export class WallDaemon {
     this.parts.store.appendEvent(this.runner.state.sessionId, 'alarm', { message });
   }
 
-  private binding(): MachineBinding<SellerState, SellerEvent> {
+  private binding(current: SellerConfig): MachineBinding<SellerState, SellerEvent> {
     const { store } = this.parts;
     return {
       step: this.parts.step ?? sellerStep,
-      serialize: (s) => serializeState(s),
+      serialize: (s) => persistSellerState(s),
+      // versioned and validated (protocol/serialize.ts): an older format is migrated, a damaged one refused
       deserialize: (text) => {
-        const r = deserializeState<SellerState>(text);
-        if (!r.ok) throw new Error(`stored seller state unreadable: ${r.error.message}`);
+        const r = restoreSellerState(text, current);
+        if (!r.ok) throw r.error;
         return r.value;
       },
       writeAhead: (s, effects, ev) => {
@@ -951,8 +882,14 @@ export class WallDaemon {
           error: e.error,
         });
         if (sid) for (const o of this.observers) o.sessionEnded?.(sid, e.reasonName, e.summary);
-        if (e.reason === Reason.HANDSHAKE_TIMEOUT) this.scheduleHandshakeRetry();
-        else this.handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
+        return;
+      case 'greetAgain':
+        // the machine's re-greeting schedule came due (a plugged-in car whose module did not answer): a fresh
+        // session, if the car is still plugged in and the connector may take one
+        if (this.lastPlugged === true && !this.stopping) {
+          log.info('greeting the plugged-in car again', {});
+          this.startCableSession(clock.now());
+        }
         return;
       case 'record':
         log.debug(`machine: ${e.kind}`, e.data);
@@ -1065,7 +1002,6 @@ export class WallDaemon {
     this.stopping = true;
     this.runner.stop();
     this.expiryTimer?.cancel();
-    this.handshakeRetryTimer?.cancel();
     this.poller.stop();
     this.unsubscribeSettled?.();
     this.unsubscribeOwner?.();

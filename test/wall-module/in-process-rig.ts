@@ -222,6 +222,7 @@ export class ScriptedWallNode {
 export function scriptedCarNode(
   settle: (paymentHash: string, amountMsat: bigint) => string,
   paid: Map<string, bigint>,
+  gate: (paymentHash: string) => Promise<void> = async () => {},
 ): LightningNode {
   return {
     ...unusedNode('vehicle'),
@@ -242,6 +243,7 @@ export function scriptedCarNode(
     pay: async (bolt11): Promise<PaymentResult> => {
       const d = decodeInvoice(bolt11);
       if (!d.ok) throw new Error(d.error.message);
+      await gate(d.value.paymentHash);
       const preimage = settle(d.value.paymentHash, d.value.amountMsat);
       paid.set(d.value.paymentHash, d.value.amountMsat);
       return { paymentHash: d.value.paymentHash, preimage, feeMsat: 0n, amountMsat: d.value.amountMsat };
@@ -265,8 +267,13 @@ export function memoryLog(): Logger & { lines: string[] } {
 
 /** Options of a rig. */
 export interface RigOptions {
+  /** more `tariff` keys of the wall (flow style, e.g. `maxSuspendSec: 90`) */
+  tariff?: string;
   /** extra YAML appended to the wall config */
   wallYaml?: string;
+  /** before the car's node pays (n: payments asked so far, from 1): resolve to pay, throw to fail, never settle
+   * to leave the payment hanging */
+  carPayGate?: (n: number, paymentHash: string) => Promise<void>;
   /** extra YAML appended to the vehicle config's `limits` (flow style, e.g. `targetEnergyWh: 150`) */
   vehicleLimits?: string;
   /**
@@ -302,7 +309,7 @@ export class InProcessRig {
   /** The wall's YAML (also written to `wallConfigFile` for CLI commands). */
   wallYaml(): string {
     return `
-tariff: { priceMsatPerWh: 100, invoiceIntervalSec: 16, minBlockWh: 10, maxBlockWh: 50, depositBlocks: 1 }
+tariff: { priceMsatPerWh: 100, invoiceIntervalSec: 16, minBlockWh: 10, maxBlockWh: 50, depositBlocks: 1${this.opts.tariff ? ', ' + this.opts.tariff : ''} }
 lightning: { connectionFile: conn.json, node: wall }
 link: { kind: ip, interface: lo, listenAddress: "::1" }
 evse: { kind: sim, url: "http://127.0.0.1:1/", maxPowerW: 11000, allowUnsupervised: true }
@@ -340,6 +347,9 @@ ${this.opts.wallYaml ?? 'status: { enabled: false }'}
     this.wall = await WallDaemon.start(parts);
     return this.wall;
   }
+
+  /** Payments the car's node was asked to make. */
+  payRequests = 0;
 
   /** Number of wall machine commits so far (all starts). */
   wallCommits = 0;
@@ -406,7 +416,11 @@ status: { enabled: false }
       clock: this.clock,
       log: this.vehicleLog,
       store,
-      node: scriptedCarNode((hash, amount) => this.wallNode.settle(hash, amount), this.paid),
+      node: scriptedCarNode(
+        (hash, amount) => this.wallNode.settle(hash, amount),
+        this.paid,
+        (hash) => this.opts.carPayGate?.(++this.payRequests, hash) ?? Promise.resolve(),
+      ),
       link: this.cable.vehicle,
       meter: this.world.vehicleMeter,
     });
