@@ -267,6 +267,8 @@ export function memoryLog(): Logger & { lines: string[] } {
 
 /** Options of a rig. */
 export interface RigOptions {
+  /** the clock's start, ms since the epoch (default: now, whole seconds) */
+  startMs?: number;
   /** more `tariff` keys of the wall (flow style, e.g. `maxSuspendSec: 90`) */
   tariff?: string;
   /** extra YAML appended to the wall config */
@@ -288,7 +290,7 @@ export interface RigOptions {
 /** The rig. */
 export class InProcessRig {
   readonly dir = mkdtempSync(join(tmpdir(), 'bc-rig-'));
-  readonly clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
+  readonly clock: ManualClock;
   readonly world: SimWorld;
   readonly cable = new Cable();
   readonly wallNode: ScriptedWallNode;
@@ -302,6 +304,7 @@ export class InProcessRig {
   vehicleStore: VehicleStore | null = null;
 
   constructor(private readonly opts: RigOptions = {}) {
+    this.clock = new ManualClock(opts.startMs ?? Math.floor(Date.now() / 1000) * 1000);
     this.world = createSimWorld({ clock: this.clock, stepMs: 1000 });
     this.wallNode = new ScriptedWallNode(this.clock);
   }
@@ -398,11 +401,26 @@ ${this.opts.wallYaml ?? 'status: { enabled: false }'}
     });
   }
 
+  /** The vehicle's `limits` (flow style): the rig's defaults, overridden key by key by `vehicleLimits`. */
+  private vehicleLimits(): string {
+    const limits = new Map([
+      ['maxPriceMsatPerWh', '150'],
+      ['sessionBudgetMsat', '100000000'],
+      ['dailyBudgetMsat', '200000000'],
+      ['wallBackoffSec', '0'],
+    ]);
+    for (const kv of (this.opts.vehicleLimits ?? '').split(',')) {
+      const [k, v] = kv.split(':').map((x) => x.trim());
+      if (k && v) limits.set(k, v);
+    }
+    return [...limits].map(([k, v]) => `${k}: ${v}`).join(', ');
+  }
+
   /** Starts the vehicle daemon. */
   async startVehicle(): Promise<VehicleDaemon> {
     const config = readVehicleConfig(
       ConfigReader.fromYaml(`
-limits: { maxPriceMsatPerWh: 150, sessionBudgetMsat: 100000000, dailyBudgetMsat: 200000000, wallBackoffSec: 0${this.opts.vehicleLimits ? ', ' + this.opts.vehicleLimits : ''} }
+limits: { ${this.vehicleLimits()} }
 lightning: { socket: "127.0.0.1:10009", macaroon: admin.macaroon }
 link: { kind: ip, peerAddress: "::1" }
 meter: { kind: sim, url: "http://127.0.0.1:1/", name: vehicle, pollIntervalMs: 1000 }
@@ -423,6 +441,7 @@ status: { enabled: false }
       ),
       link: this.cable.vehicle,
       meter: this.world.vehicleMeter,
+      nodeClock: this.clock,
     });
     return this.vehicle;
   }
