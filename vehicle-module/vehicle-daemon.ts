@@ -37,8 +37,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SystemClock, type Clock } from '../hardware/clock.js';
-import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
-import { MeterPoller } from '../hardware/meter/meter-poller.js';
+import type { EnergyMeter } from '../hardware/meter/energy-meter.js';
 import type { CableLink } from '../hardware/link/cable-link.js';
 import {
   InsufficientBalance,
@@ -68,16 +67,11 @@ import {
 import { persistBuyerState, restoreBuyerState } from '../protocol/serialize.js';
 import { budgetDayStartMs, type BuyerConfig } from '../protocol/config.js';
 import type { PaymentFailureKind } from '../protocol/effects.js';
-import { MachineRunner, type FailSafe, type MachineBinding } from '../daemon/machine-runner.js';
-import { SendQueue } from '../daemon/send-queue.js';
+import type { FailSafe, MachineBinding, MachineRunner } from '../daemon/machine-runner.js';
+import { DaemonShell } from '../daemon/daemon-shell.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
-import {
-  StatusServer,
-  type StatusRoute,
-  type StatusSnapshot,
-  type StatusSource,
-} from '../daemon/status-server.js';
+import type { StatusRoute, StatusSnapshot, StatusSource } from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
@@ -143,16 +137,11 @@ const ppm = (pct: number): number => Math.round(pct * 10_000);
 
 /** The running vehicle daemon. */
 export class VehicleDaemon {
-  private readonly runner: MachineRunner<BuyerState, BuyerEvent>;
-  private readonly poller: MeterPoller;
+  /** runner, link, meter, alarms, status server and stop order, shared with the wall daemon */
+  private readonly shell: DaemonShell<BuyerState, BuyerEvent>;
   private readonly notifier: Notifier;
   private readonly aliases: WallAliases;
-  private status: StatusServer | null = null;
-  private readonly alarms: string[] = [];
-  private lastReading: MeterReading | null = null;
-  private stopping = false;
   private readonly paying = new Set<string>();
-  private readonly sendQueue: SendQueue;
   /** real-time ms since the node stopped answering (null while it answers) */
   private nodeDownSinceMs: number | null = null;
   /** node-clock ms at which the node answered again after an outage */
@@ -169,7 +158,6 @@ export class VehicleDaemon {
   ) {
     const { config, clock, log, store } = parts;
     this.nodeClock = parts.nodeClock ?? new SystemClock();
-    this.sendQueue = new SendQueue(parts.link, log);
     const l = config.limits;
     const bc = buyerConfig({
       network,
@@ -200,10 +188,9 @@ export class VehicleDaemon {
       identity: config.auth.identity === 'node' ? { kind: 'node', nodePubkey } : { kind: 'session' },
     });
     if (!bc.ok) throw new Error(`buyer configuration: ${bc.error.message}`);
-    this.runner = new MachineRunner(this.binding(bc.value), store, clock, log, createBuyer(bc.value));
+    this.shell = new DaemonShell(parts, this.binding(bc.value), createBuyer(bc.value), (ev) => ev);
     if (this.runner.state.phase === 'idle' || this.runner.state.phase === 'ended')
       this.runner.state = { ...this.runner.state, config: bc.value };
-    this.poller = new MeterPoller(parts.meter, clock, { intervalMs: config.meter.pollIntervalMs });
     this.notifier = new Notifier(config.notifications, store, clock, log);
     this.aliases = new WallAliases(store, parts.node, log);
   }
@@ -234,7 +221,15 @@ export class VehicleDaemon {
 
   /** The status page URL, if enabled. */
   get statusUrl(): string | null {
-    return this.status?.url ?? null;
+    return this.shell.statusUrl;
+  }
+
+  private get runner(): MachineRunner<BuyerState, BuyerEvent> {
+    return this.shell.runner;
+  }
+
+  private get stopping(): boolean {
+    return this.shell.stopping;
   }
 
   /** Current machine state. */
@@ -247,7 +242,7 @@ export class VehicleDaemon {
   }
 
   private async boot(): Promise<void> {
-    const { config, clock, log, store, link } = this.parts;
+    const { log, store } = this.parts;
     store.appendEvent(null, 'daemon.started', { role: 'vehicle', phase: this.runner.state.phase });
     log.info('vehicle daemon starting', {
       phase: this.runner.state.phase,
@@ -264,24 +259,15 @@ export class VehicleDaemon {
     }
 
     this.notifier.start();
-    link.on('message', (bytes: Uint8Array) => this.onFrame(bytes));
-    link.on('up', () => this.dispatch({ type: 'linkUp', atMs: clock.now() }));
-    link.on('down', () => this.dispatch({ type: 'linkDown', atMs: clock.now() }));
-    link.on('error', (err: Error) => log.warn('link error', { error: err.message }));
-    await link.open();
-
-    this.poller.on('reading', (r) => this.onReading(r));
-    this.poller.on('error', (e) => log.debug('meter read failed', { error: e.message }));
-    this.poller.on('down', (e) => this.alarm(`meter down: ${e.message}`));
-    this.poller.start();
-
-    this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
-    if (config.status.enabled) {
-      this.status = await StatusServer.forConfig(this.statusSource(), config.status, {
-        ...(this.parts.routes ? { routes: this.parts.routes } : {}),
-      });
-      log.info('status page', { url: this.status.url });
-    }
+    await this.shell.openLink((bytes: Uint8Array) => this.onFrame(bytes));
+    // a sample belongs to a session the store already holds (its row is written with the handshake)
+    this.shell.startMeter((s) =>
+      s.sessionId && s.phase !== 'ended' && s.phase !== 'idle' && store.findSession(s.sessionId)
+        ? s.sessionId
+        : null,
+    );
+    this.shell.startTicks();
+    await this.shell.startStatus(this.statusSource());
   }
 
   /** A wall hello while idle or after a finished session means a (new) plug-in. */
@@ -310,40 +296,8 @@ export class VehicleDaemon {
     this.dispatch({ type: 'frame', bytes, atMs });
   }
 
-  private onReading(r: MeterReading): void {
-    this.lastReading = r;
-    const s = this.runner.state;
-    if (
-      s.sessionId &&
-      s.phase !== 'ended' &&
-      s.phase !== 'idle' &&
-      this.parts.store.findSession(s.sessionId)
-    ) {
-      this.parts.store.addMeterSample({
-        sessionId: s.sessionId,
-        tMs: r.atMs,
-        source: 'own',
-        energyWh: Math.floor(r.energyImportWh),
-        powerW: r.powerW,
-        voltageV: r.voltageV,
-        currentA: r.currentA,
-      });
-    }
-    this.dispatch({
-      type: 'meter',
-      energyWh: r.energyImportWh,
-      powerW: r.powerW,
-      voltageV: r.voltageV,
-      currentA: r.currentA,
-      atMs: this.parts.clock.now(),
-    });
-  }
-
   private alarm(message: string): void {
-    this.alarms.push(`${new Date(this.parts.clock.now()).toISOString()} ${message}`);
-    if (this.alarms.length > 20) this.alarms.shift();
-    this.parts.log.warn('alarm', { message });
-    this.parts.store.appendEvent(this.runner.state.sessionId, 'alarm', { message });
+    this.shell.alarm(message);
   }
 
   private binding(current: BuyerConfig): MachineBinding<BuyerState, BuyerEvent> {
@@ -419,7 +373,7 @@ export class VehicleDaemon {
       },
       execute: (e, s) => this.execute(e, s),
       afterStep: (_s, ev) => {
-        this.status?.publish();
+        this.shell.publish();
         if (ev.type === 'tick') this.parts.onLoopTick?.(ev.atMs);
       },
     };
@@ -429,7 +383,7 @@ export class VehicleDaemon {
     const { log, node, clock } = this.parts;
     switch (e.type) {
       case 'send':
-        this.sendQueue.push(e.frame, e.message.type);
+        this.shell.sendQueue.push(e.frame, e.message.type);
         return;
       case 'pay':
         void this.pay(e, s.sessionId);
@@ -562,8 +516,11 @@ export class VehicleDaemon {
     for (const p of s.payments) {
       if (p.status !== 'failed' || this.finalRows.has(p.paymentHash)) continue;
       const row = this.parts.store.findPayment(p.paymentHash);
-      if (row?.state === 'sent')
-        this.parts.store.markFailed(p.paymentHash, 'given up after retryable failures');
+      if (row?.state === 'sent') {
+        const error = `given up after ${p.lastFailure ?? 'failed'} failures (the machine pays it no more)`;
+        this.parts.store.markFailed(p.paymentHash, error);
+        this.notifyOutcome(row, { ok: false, error });
+      }
       this.finalRows.add(p.paymentHash);
     }
   }
@@ -647,6 +604,34 @@ export class VehicleDaemon {
     this.dispatch({ type: 'nodeReachable', atMs: this.parts.clock.now() });
   }
 
+  /**
+   * Tells the owner a payment's final outcome (log and webhook queue).
+   *
+   * @param p the ledger row
+   * @param outcome succeeded (with its fee) or failed (with the error)
+   */
+  private notifyOutcome(
+    p: PaymentRow,
+    outcome: { ok: true; feeMsat: bigint } | { ok: false; error: string },
+  ): void {
+    const { clock } = this.parts;
+    const price = p.toWh > p.fromWh ? p.amountMsat / BigInt(p.toWh - p.fromWh) : 0n;
+    this.notifier.notify({
+      type: 'payment',
+      time: new Date(clock.now()).toISOString(),
+      sessionId: p.sessionId,
+      seq: p.seq,
+      outcome: outcome.ok ? 'succeeded' : 'failed',
+      amountMsat: p.amountMsat,
+      feeMsat: outcome.ok ? outcome.feeMsat : null,
+      energyWh: p.toWh - p.fromWh,
+      priceMsatPerWh: price,
+      seller: p.payee,
+      paymentHash: p.paymentHash,
+      ...(outcome.ok ? {} : { error: outcome.error }),
+    });
+  }
+
   /** Commits a payment outcome, notifies the owner and tells the machine. */
   private finish(p: PaymentRow, outcome: Outcome): void {
     const { store, clock } = this.parts;
@@ -674,21 +659,7 @@ export class VehicleDaemon {
       store.markSucceeded(p.paymentHash, { preimage: outcome.preimage, feeMsat: outcome.feeMsat });
     else store.markFailed(p.paymentHash, outcome.error);
     this.finalRows.add(p.paymentHash);
-    const price = p.toWh > p.fromWh ? p.amountMsat / BigInt(p.toWh - p.fromWh) : 0n;
-    this.notifier.notify({
-      type: 'payment',
-      time: new Date(clock.now()).toISOString(),
-      sessionId: p.sessionId,
-      seq: p.seq,
-      outcome: outcome.ok ? 'succeeded' : 'failed',
-      amountMsat: p.amountMsat,
-      feeMsat: outcome.ok ? outcome.feeMsat : null,
-      energyWh: p.toWh - p.fromWh,
-      priceMsatPerWh: price,
-      seller: p.payee,
-      paymentHash: p.paymentHash,
-      ...(outcome.ok ? {} : { error: outcome.error }),
-    });
+    this.notifyOutcome(p, outcome);
     this.dispatch({
       type: 'paymentResult',
       paymentHash: p.paymentHash,
@@ -724,13 +695,13 @@ export class VehicleDaemon {
       state: s.phase,
       sessionId: s.sessionId,
       peer: s.wallPub,
-      powerW: this.lastReading?.powerW ?? 0,
+      powerW: this.shell.lastReading?.powerW ?? 0,
       energyWh: s.ownEnergyWh,
       priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh ?? null,
       creditWh: s.committedWh - s.ownEnergyWh,
       paidMsat: s.paidMsat,
       stopReason: s.endReason === null ? null : reasonName(s.endReason),
-      alarms: [...this.alarms],
+      alarms: [...this.shell.alarms],
       ledger,
     };
   }
@@ -759,7 +730,7 @@ export class VehicleDaemon {
       actions: {
         availability: false,
         stopSession: () => this.requestStop(),
-        clearAlarms: () => this.alarms.splice(0).length,
+        clearAlarms: () => this.shell.alarms.splice(0).length,
       },
     });
   }
@@ -776,16 +747,6 @@ export class VehicleDaemon {
 
   /** Stops the daemon; payments in flight stay `sent` and are resolved by the next start. */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.runner.stop();
-    this.poller.stop();
-    this.notifier.stop();
-    await this.status?.close();
-    this.sendQueue.close();
-    await this.parts.link.close().catch(() => {});
-    await this.parts.meter.close().catch(() => {});
-    this.parts.store.appendEvent(null, 'daemon.stopped', {});
-    this.parts.store.close();
+    await this.shell.stop(async () => this.notifier.stop());
   }
 }

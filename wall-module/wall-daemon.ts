@@ -24,7 +24,6 @@ import type { Evse, EvseFault, EvseStatus } from '../hardware/evse/evse.js';
 import { PowerCutVerifier } from '../hardware/evse/power-cut-verifier.js';
 import { EvseWatchdogKeeper } from '../hardware/evse/watchdog-keeper.js';
 import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
-import { MeterPoller } from '../hardware/meter/meter-poller.js';
 import type { CableLink } from '../hardware/link/cable-link.js';
 import type { LightningNode } from '../lightning/lightning-node.js';
 import {
@@ -42,21 +41,11 @@ import {
 } from '../protocol/index.js';
 import { persistSellerState, restoreSellerState } from '../protocol/serialize.js';
 import type { SellerConfig } from '../protocol/config.js';
-import {
-  MachineRunner,
-  type FailSafe,
-  type MachineBinding,
-  type MachineFailure,
-} from '../daemon/machine-runner.js';
-import { SendQueue } from '../daemon/send-queue.js';
+import type { FailSafe, MachineBinding, MachineFailure, MachineRunner } from '../daemon/machine-runner.js';
+import { DaemonShell } from '../daemon/daemon-shell.js';
 import type { Logger } from '../daemon/logger.js';
 import { connectorAvailable } from '../daemon/status-actions.js';
-import {
-  StatusServer,
-  type StatusRoute,
-  type StatusSnapshot,
-  type StatusSource,
-} from '../daemon/status-server.js';
+import type { StatusRoute, StatusSnapshot, StatusSource } from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
@@ -136,22 +125,17 @@ export class WallDaemon {
    * power cut) or Inoperative refuses every new session until cleared.
    */
   readonly arbiter: ConnectorArbiter;
-  private readonly runner: MachineRunner<SellerState, SellerEvent>;
-  private readonly poller: MeterPoller;
+  /** runner, link, meter, alarms, status server and stop order, shared with the vehicle daemon */
+  private readonly shell: DaemonShell<SellerState, SellerEvent>;
   private readonly verifier: PowerCutVerifier;
-  private status: StatusServer | null = null;
-  private readonly alarms: string[] = [];
   private unsubscribeSettled: (() => void) | null = null;
   private lastPlugged: boolean | null = null;
-  private lastReading: MeterReading | null = null;
   /** incremented by every energize: a cut verification started before it is void */
   private energizeGeneration = 0;
   /** session whose power was cut (an energize afterwards is a resume) */
   private cutSessionId: string | null = null;
   private expiryTimer: { cancel(): void } | null = null;
-  private stopping = false;
   private readonly observers: WallObserver[];
-  private readonly sendQueue: SendQueue;
   /** the restored session was ended by the fail-safe (a still-plugged car waits for a re-plug) */
   private endedByFailSafe = false;
   private watchdog: EvseWatchdogKeeper | null = null;
@@ -170,7 +154,6 @@ export class WallDaemon {
     const { config, clock, log, store } = parts;
     this.observers = parts.observers ?? [];
     this.arbiter = parts.arbiter ?? new ConnectorArbiter();
-    this.sendQueue = new SendQueue(parts.link, log);
     const sc = sellerConfig({
       nodePubkey,
       network,
@@ -195,7 +178,7 @@ export class WallDaemon {
       regreetMaxMs: config.session.regreetMaxMs,
     });
     if (!sc.ok) throw new SellerConfigRefused(`seller configuration: ${sc.error.message}`);
-    this.runner = new MachineRunner(this.binding(sc.value), store, clock, log, createSeller(sc.value));
+    this.shell = new DaemonShell(parts, this.binding(sc.value), createSeller(sc.value), (ev) => ev);
     const restored = this.runner.state;
     const row = restored.sessionId ? store.findSession(restored.sessionId) : undefined;
     if (row?.status === 'ended' && restored.phase !== 'ended' && restored.phase !== 'idle') {
@@ -211,7 +194,6 @@ export class WallDaemon {
       ...this.runner.state,
       config: this.runner.state.phase === 'idle' ? sc.value : this.runner.state.config,
     };
-    this.poller = new MeterPoller(parts.meter, clock, { intervalMs: config.meter.pollIntervalMs });
     this.verifier = new PowerCutVerifier(parts.meter, clock, {
       thresholdA: config.powerCut.maxCurrentA,
       withinMs: config.powerCut.withinMs,
@@ -246,7 +228,15 @@ export class WallDaemon {
 
   /** The status page URL, if enabled. */
   get statusUrl(): string | null {
-    return this.status?.url ?? null;
+    return this.shell.statusUrl;
+  }
+
+  private get runner(): MachineRunner<SellerState, SellerEvent> {
+    return this.shell.runner;
+  }
+
+  private get stopping(): boolean {
+    return this.shell.stopping;
   }
 
   /** Current machine state (tests, status). */
@@ -258,26 +248,12 @@ export class WallDaemon {
     this.runner.dispatch(ev);
   }
 
-  /**
-   * Wraps an event handler: a throw (a store write that failed, a bug) makes the machine fail safe instead of
-   * escaping into an emitter or a timer with the power on.
-   *
-   * @param fn the handler
-   * @returns the guarded handler
-   */
   private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-    return (...args: A) => {
-      try {
-        fn(...args);
-      } catch (err) {
-        void this.runner.fail(err);
-      }
-    };
+    return this.shell.guard(fn);
   }
 
-  /** Runs an asynchronous handler whose rejection (a store write that failed) makes the machine fail safe. */
   private guardAsync(work: Promise<unknown>): void {
-    work.catch((err: unknown) => void this.runner.fail(err));
+    this.shell.guardAsync(work);
   }
 
   /**
@@ -294,7 +270,7 @@ export class WallDaemon {
   }
 
   private async boot(): Promise<void> {
-    const { config, clock, log, store, node, link, evse } = this.parts;
+    const { config, clock, log, store, node, evse } = this.parts;
     // safety first, before any write (a store that cannot be written must not leave the power on): the power
     // is off until the restored machine, having seen the store work and a tick, says it is on
     await evse.pause().catch((e: Error) => log.warn('EVSE pause failed', { error: e.message }));
@@ -374,22 +350,15 @@ export class WallDaemon {
       }
     }
 
-    link.on('message', (bytes: Uint8Array) => this.dispatch({ type: 'frame', bytes, atMs: clock.now() }));
-    link.on('up', () => this.dispatch({ type: 'linkUp', atMs: clock.now() }));
-    link.on('down', () => this.dispatch({ type: 'linkDown', atMs: clock.now() }));
-    link.on('error', (err: Error) => log.warn('link error', { error: err.message }));
-    await link.open();
-
-    this.poller.on(
-      'reading',
-      this.guard((r: MeterReading) => this.onReading(r)),
+    await this.shell.openLink((bytes: Uint8Array) =>
+      this.dispatch({ type: 'frame', bytes, atMs: clock.now() }),
     );
-    this.poller.on('error', (e) => log.debug('meter read failed', { error: e.message }));
-    this.poller.on(
-      'down',
-      this.guard((e: Error) => this.alarm(`meter down: ${e.message}`)),
+    this.shell.startMeter(
+      (s) => (s.sessionId && s.phase !== 'ended' && s.phase !== 'idle' ? s.sessionId : null),
+      (sessionId, r) => {
+        for (const o of this.observers) o.meterSample?.(sessionId, r);
+      },
     );
-    this.poller.start();
 
     const onStatus = this.guard((s: EvseStatus) => this.onEvseStatus(s));
     const onFault = this.guard((f: EvseFault) => this.alarm(`EVSE fault: ${f}`));
@@ -418,17 +387,12 @@ export class WallDaemon {
       await this.execute({ type: 'energize' }, this.runner.state);
     }
 
-    this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
+    this.shell.startTicks();
     this.scheduleExpiryCheck();
 
-    if (config.status.enabled) {
-      this.status = await StatusServer.forConfig(this.statusSource(), config.status, {
-        ...(this.parts.routes ? { routes: this.parts.routes } : {}),
-      });
-      log.info('status page', { url: this.status.url });
-      // where `boltcharge clear-fault` reaches this daemon's operator actions (a port 0 is resolved here)
-      store.appendEvent(null, 'status.listening', { url: this.status.url });
-    }
+    const url = await this.shell.startStatus(this.statusSource());
+    // where `boltcharge clear-fault` reaches this daemon's operator actions (a port 0 is resolved here)
+    if (url !== null) store.appendEvent(null, 'status.listening', { url });
   }
 
   private onEvseStatus(s: EvseStatus): void {
@@ -557,32 +521,6 @@ export class WallDaemon {
       this.dispatch({ type: 'stopRequest', reason: Reason.EQUIPMENT_FAULT, atMs: this.parts.clock.now() });
   }
 
-  private onReading(r: MeterReading): void {
-    this.lastReading = r;
-    const sessionId = this.runner.state.sessionId;
-    const phase = this.runner.state.phase;
-    if (sessionId && phase !== 'ended' && phase !== 'idle') {
-      this.parts.store.addMeterSample({
-        sessionId,
-        tMs: r.atMs,
-        source: 'own',
-        energyWh: Math.floor(r.energyImportWh),
-        powerW: r.powerW,
-        voltageV: r.voltageV,
-        currentA: r.currentA,
-      });
-    }
-    for (const o of this.observers) o.meterSample?.(sessionId, r);
-    this.dispatch({
-      type: 'meter',
-      energyWh: r.energyImportWh,
-      powerW: r.powerW,
-      voltageV: r.voltageV,
-      currentA: r.currentA,
-      atMs: this.parts.clock.now(),
-    });
-  }
-
   /**
    * One settlement path for the stream, the lookups after a restart and the suspension supervisor: the seller
    * machine steps first; its state, the ledger row (settled, or settled-but-not-credited when the machine did not
@@ -674,10 +612,7 @@ export class WallDaemon {
   }
 
   private alarm(message: string): void {
-    this.alarms.push(`${new Date(this.parts.clock.now()).toISOString()} ${message}`);
-    if (this.alarms.length > 20) this.alarms.shift();
-    this.parts.log.warn('alarm', { message });
-    this.parts.store.appendEvent(this.runner.state.sessionId, 'alarm', { message });
+    this.shell.alarm(message);
   }
 
   private binding(current: SellerConfig): MachineBinding<SellerState, SellerEvent> {
@@ -745,7 +680,7 @@ export class WallDaemon {
         // the step committed: the observers hear what it recorded, and the connector follows the session
         for (const note of this.notes.splice(0)) note();
         this.reconcileOwner(_s);
-        this.status?.publish();
+        this.shell.publish();
         if (ev.type !== 'tick') return;
         this.watchdog?.pet();
         for (const o of this.observers) o.loopTick?.(ev.atMs);
@@ -764,7 +699,7 @@ export class WallDaemon {
     const sid = s.sessionId;
     switch (e.type) {
       case 'send':
-        this.sendQueue.push(e.frame, e.message.type);
+        this.shell.sendQueue.push(e.frame, e.message.type);
         return;
       case 'createInvoice': {
         const created = node
@@ -945,13 +880,13 @@ export class WallDaemon {
       state: s.phase,
       sessionId: s.sessionId,
       peer: s.vehiclePub,
-      powerW: this.lastReading?.powerW ?? 0,
+      powerW: this.shell.lastReading?.powerW ?? 0,
       energyWh: s.deliveredWh,
       priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh ?? null,
       creditWh: s.paidWh - s.deliveredWh,
       paidMsat: s.paidMsat,
       stopReason: s.endReason === null ? null : reasonName(s.endReason),
-      alarms: [...this.alarms],
+      alarms: [...this.shell.alarms],
       ledger,
     };
   }
@@ -969,7 +904,7 @@ export class WallDaemon {
         stopSession: () => this.requestStop(),
         // clear-fault clears the page's alarms and the connector's fault (boltcharge clear-fault posts here)
         clearAlarms: () => {
-          const n = this.alarms.splice(0).length;
+          const n = this.shell.alarms.splice(0).length;
           this.clearFault('operator (status action)');
           return n;
         },
@@ -998,25 +933,13 @@ export class WallDaemon {
    * link, meter, EVSE, node subscription and status page are closed, and the store is closed last.
    */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.runner.stop();
-    this.expiryTimer?.cancel();
-    this.poller.stop();
-    this.unsubscribeSettled?.();
-    this.unsubscribeOwner?.();
-    this.unsubscribeEvse?.();
-    await this.status?.close().catch(() => {});
-    for (const o of this.observers) await o.close?.().catch(() => {});
-    this.sendQueue.close();
-    await this.parts.link.close().catch(() => {});
-    await this.parts.evse.close().catch(() => {});
-    await this.parts.meter.close().catch(() => {});
-    try {
-      this.parts.store.appendEvent(null, 'daemon.stopped', { failSafe: this.runner.hasFailed });
-    } catch (err) {
-      this.parts.log.warn('daemon.stopped not recorded', { error: (err as Error).message });
-    }
-    this.parts.store.close();
+    await this.shell.stop(async () => {
+      this.expiryTimer?.cancel();
+      this.unsubscribeSettled?.();
+      this.unsubscribeOwner?.();
+      this.unsubscribeEvse?.();
+      for (const o of this.observers) await o.close?.().catch(() => {});
+      await this.parts.evse.close().catch(() => {});
+    });
   }
 }
