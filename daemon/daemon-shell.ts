@@ -2,7 +2,8 @@
  * The part of a daemon that does not depend on its role, composed by the wall and vehicle daemons (not
  * inherited): the machine runner (one loop, write-ahead, fail-safe), the send queue of the cable link, the link's
  * wiring, the meter poller (samples stored, readings fed to the machine), the alarm list, the status server and
- * the stop order. The role files keep their mapping (which events, which effects), recovery and role effects.
+ * the stop order, and the write-ahead of the rows every role writes (`writeCommonRows`). The role files keep
+ * their mapping (which events, which effects), recovery and role effects.
  */
 import type { Clock } from '../hardware/clock.js';
 import type { CableLink } from '../hardware/link/cable-link.js';
@@ -13,6 +14,9 @@ import type { Logger } from './logger.js';
 import { MachineRunner, type MachineBinding } from './machine-runner.js';
 import { SendQueue } from './send-queue.js';
 import type { SessionStore } from './session-store.js';
+import type { Effect } from '../protocol/effects.js';
+import { reasonName } from '../protocol/reasons.js';
+import { serializeState } from '../protocol/serialize.js';
 import { StatusServer, type StatusRoute, type StatusSource } from './status-server.js';
 
 /** Longest alarm list the status page shows. */
@@ -232,4 +236,62 @@ export class DaemonShell<S extends ShellState, E extends { type: string; atMs: n
     store.close();
     return true;
   }
+}
+
+/** What the common rows of a step say about its session. */
+export interface CommonSessionRow {
+  sessionId: string | null;
+  /** the peer's key (vehicle key at the wall, wall key at the vehicle), when known */
+  peer: string | null;
+  /** energy of the session by this side's meter, Wh */
+  energyWh: number;
+  /** the current price, msat/Wh, when agreed */
+  priceMsatPerWh: bigint | undefined;
+}
+
+/**
+ * The write-ahead rows every role writes for a step, inside its transaction: the session row (created at the
+ * session's first step, its energy, price and peer kept current), the machine's records and alarms in the event
+ * log, and at the end of the session its receipt and its end with the reason's name.
+ *
+ * @param store the daemon's store
+ * @param row the session as the step left it
+ * @param effects the step's effects
+ * @param receiptValid whether this side takes the stored receipt as valid (null: not judged here)
+ * @returns true when the step created the session row
+ */
+export function writeCommonRows(
+  store: SessionStore,
+  row: CommonSessionRow,
+  effects: readonly Effect[],
+  receiptValid: (ended: Extract<Effect, { type: 'sessionEnded' }>) => boolean | null,
+): boolean {
+  const sid = row.sessionId;
+  let created = false;
+  if (sid && !store.findSession(sid)) {
+    store.createSession(sid, row.peer);
+    created = true;
+  }
+  if (sid)
+    store.updateSession(sid, {
+      energyWh: row.energyWh,
+      priceMsatPerWh: row.priceMsatPerWh,
+      peer: row.peer ?? undefined,
+    });
+  for (const e of effects) {
+    if (e.type === 'record') store.appendEvent(sid, `machine.${e.kind}`, e.data);
+    else if (e.type === 'alarm')
+      store.appendEvent(sid, 'machine.alarm', { reason: reasonName(e.reason), message: e.message });
+    else if (e.type === 'sessionEnded' && sid) {
+      if (e.receipt)
+        store.saveReceipt({
+          sessionId: sid,
+          bodyJson: serializeState(e.receipt),
+          signature: e.receipt.signature,
+          valid: receiptValid(e),
+        });
+      store.endSession(sid, e.reasonName);
+    }
+  }
+  return created;
 }

@@ -57,7 +57,6 @@ import {
   parseFrame,
   Reason,
   reasonName,
-  serializeState,
   type BuyerEvent,
   type BuyerState,
   type Effect,
@@ -68,7 +67,7 @@ import { persistBuyerState, restoreBuyerState } from '../protocol/serialize.js';
 import { budgetDayStartMs, type BuyerConfig } from '../protocol/config.js';
 import type { PaymentFailureKind } from '../protocol/effects.js';
 import type { FailSafe, MachineBinding, MachineRunner } from '../daemon/machine-runner.js';
-import { DaemonShell } from '../daemon/daemon-shell.js';
+import { DaemonShell, writeCommonRows } from '../daemon/daemon-shell.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
 import type { StatusRoute, StatusSnapshot, StatusSource } from '../daemon/status-server.js';
@@ -314,29 +313,27 @@ export class VehicleDaemon {
       writeAhead: (s, effects) => {
         this.closeGivenUpPayments(s);
         const sid = s.sessionId;
-        if (sid && !store.findSession(sid)) store.createSession(sid, s.wallPub);
-        if (sid) {
-          store.updateSession(sid, {
+        writeCommonRows(
+          store,
+          {
+            sessionId: sid,
+            peer: s.wallPub,
             energyWh: s.ownEnergyWh,
             priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
-            peer: s.wallPub ?? undefined,
-          });
-        }
+          },
+          effects,
+          (ended) => ended.reason !== Reason.RECEIPT_INVALID,
+        );
         for (const e of effects) {
-          if (e.type === 'record') {
-            store.appendEvent(sid, `machine.${e.kind}`, e.data);
-            if (e.kind === 'sessionOutcome' && sid) {
-              const d = e.data as {
-                wallPub: string;
-                paidWh: number;
-                deliveredWh: number;
-                undeliveredWh: number;
-              };
-              store.recordOutcome({ sessionId: sid, ...d, strike: e.data.strike === true });
-            }
-          } else if (e.type === 'alarm')
-            store.appendEvent(sid, 'machine.alarm', { reason: reasonName(e.reason), message: e.message });
-          else if (e.type === 'pay' && sid) {
+          if (e.type === 'record' && e.kind === 'sessionOutcome' && sid) {
+            const d = e.data as {
+              wallPub: string;
+              paidWh: number;
+              deliveredWh: number;
+              undeliveredWh: number;
+            };
+            store.recordOutcome({ sessionId: sid, ...d, strike: e.data.strike === true });
+          } else if (e.type === 'pay' && sid) {
             const p = s.payments.find((x) => x.paymentHash === e.paymentHash);
             const blockWh = p?.blockWh ?? 0;
             const priorWh = s.payments
@@ -359,15 +356,6 @@ export class VehicleDaemon {
                 paymentHash: e.paymentHash,
                 conflict,
               });
-          } else if (e.type === 'sessionEnded' && sid) {
-            if (e.receipt)
-              store.saveReceipt({
-                sessionId: sid,
-                bodyJson: serializeState(e.receipt),
-                signature: e.receipt.signature,
-                valid: e.reason !== Reason.RECEIPT_INVALID,
-              });
-            store.endSession(sid, e.reasonName);
           }
         }
       },

@@ -32,7 +32,6 @@ import {
   reasonName,
   sellerConfig,
   sellerStep,
-  serializeState,
   type Effect,
   type Network,
   type SellerEvent,
@@ -42,7 +41,7 @@ import {
 import { persistSellerState, restoreSellerState } from '../protocol/serialize.js';
 import type { SellerConfig } from '../protocol/config.js';
 import type { FailSafe, MachineBinding, MachineFailure, MachineRunner } from '../daemon/machine-runner.js';
-import { DaemonShell } from '../daemon/daemon-shell.js';
+import { DaemonShell, writeCommonRows } from '../daemon/daemon-shell.js';
 import type { Logger } from '../daemon/logger.js';
 import { connectorAvailable } from '../daemon/status-actions.js';
 import type { StatusRoute, StatusSnapshot, StatusSource } from '../daemon/status-server.js';
@@ -629,25 +628,24 @@ export class WallDaemon {
       writeAhead: (s, effects, ev) => {
         this.notes.length = 0; // a rolled-back step's notes never reach the observers
         const sid = s.sessionId;
-        if (sid && !store.findSession(sid)) {
-          store.createSession(sid, s.vehiclePub);
+        const created = writeCommonRows(
+          store,
+          {
+            sessionId: sid,
+            peer: s.vehiclePub,
+            energyWh: s.deliveredWh,
+            priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
+          },
+          effects,
+          () => null, // the wall signs the receipt; only the car judges it
+        );
+        if (created && sid)
           this.notes.push(() => {
             for (const o of this.observers) o.sessionStarted?.(sid);
           });
-        }
         if (ev.type === 'invoiceSettled') this.writeSettlement(ev, effects);
-        if (sid) {
-          store.updateSession(sid, {
-            energyWh: s.deliveredWh,
-            priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
-            peer: s.vehiclePub ?? undefined,
-          });
-        }
         for (const e of effects) {
-          if (e.type === 'record') store.appendEvent(sid, `machine.${e.kind}`, e.data);
-          else if (e.type === 'alarm')
-            store.appendEvent(sid, 'machine.alarm', { reason: reasonName(e.reason), message: e.message });
-          else if (e.type === 'createInvoice' && sid) {
+          if (e.type === 'createInvoice' && sid) {
             const inv = s.invoices.find((i) => i.seq === e.seq);
             if (!inv) continue;
             store.requestInvoice({
@@ -658,15 +656,6 @@ export class WallDaemon {
               toWh: inv.fromWh + inv.blockWh,
               priceMsatPerWh: inv.priceMsatPerWh,
             });
-          } else if (e.type === 'sessionEnded' && sid) {
-            if (e.receipt)
-              store.saveReceipt({
-                sessionId: sid,
-                bodyJson: serializeState(e.receipt),
-                signature: e.receipt.signature,
-                valid: null,
-              });
-            store.endSession(sid, e.reasonName);
           }
         }
         for (const inv of s.invoices) {
