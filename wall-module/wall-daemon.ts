@@ -628,6 +628,9 @@ export class WallDaemon {
       writeAhead: (s, effects, ev) => {
         this.notes.length = 0; // a rolled-back step's notes never reach the observers
         const sid = s.sessionId;
+        // the ledger row of a settlement first: its `invoice.settled` precedes what the step did with it (e.g.
+        // `machine.energized` after the deposit)
+        if (ev.type === 'invoiceSettled') this.writeSettlement(ev, effects);
         const created = writeCommonRows(
           store,
           {
@@ -643,7 +646,6 @@ export class WallDaemon {
           this.notes.push(() => {
             for (const o of this.observers) o.sessionStarted?.(sid);
           });
-        if (ev.type === 'invoiceSettled') this.writeSettlement(ev, effects);
         for (const e of effects) {
           if (e.type === 'createInvoice' && sid) {
             const inv = s.invoices.find((i) => i.seq === e.seq);
