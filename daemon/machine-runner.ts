@@ -62,9 +62,10 @@ export interface MachineBinding<S, E extends { type: string; atMs: number }> {
   deserialize(text: string): S;
   /**
    * Write-ahead: called inside the transaction that persists the new state, with the step's effects
-   * (e.g. insert the payment row for a `pay`, the invoice row for a `createInvoice`).
+   * (e.g. insert the payment row for a `pay`, the invoice row for a `createInvoice`), and the event that led to
+   * them (e.g. the settlement whose ledger row the step's records decide).
    */
-  writeAhead(state: S, effects: readonly Effect[]): void;
+  writeAhead(state: S, effects: readonly Effect[], event: E): void;
   /**
    * Carries out one effect. Failures of the outside world are reported as events through `dispatch`; a throw
    * means a state that cannot be recorded and makes the runner fail safe.
@@ -86,8 +87,33 @@ export interface MachineBinding<S, E extends { type: string; atMs: number }> {
 }
 
 /** The machine's event loop. */
+/** The step of an event queued by `dispatchCommitted` could not be committed; the state is unchanged. */
+export class StepNotCommitted extends Error {
+  override readonly name = 'StepNotCommitted';
+  /**
+   * @param eventType the event whose step was rolled back
+   * @param cause why (the store error), or null when the runner stopped before the event was processed
+   */
+  constructor(
+    readonly eventType: string,
+    override readonly cause: unknown,
+  ) {
+    super(
+      cause === null
+        ? `${eventType} not processed: the machine stopped`
+        : `${eventType} not committed: ${errorText(cause)}`,
+    );
+  }
+}
+
+/** An event in the queue, with the waiter of `dispatchCommitted`. */
+interface Queued<E> {
+  event: E;
+  committed?: { resolve(): void; reject(err: StepNotCommitted): void };
+}
+
 export class MachineRunner<S, E extends { type: string; atMs: number }> implements FailSafe {
-  private readonly queue: E[] = [];
+  private readonly queue: Queued<E>[] = [];
   private draining = false;
   private tickTimer: TimerHandle | null = null;
   private stopped = false;
@@ -144,8 +170,27 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
   /** Queues an event; events are processed strictly in arrival order. */
   dispatch(event: E): void {
     if (this.stopped) return;
-    this.queue.push(event);
+    this.queue.push({ event });
     if (!this.draining) void this.drain();
+  }
+
+  /**
+   * Queues an event whose outcome is an acknowledgement to the outside (a node settlement): the promise
+   * resolves once its step's state and write-ahead rows committed (the step is always persisted), before its
+   * effects run. A commit that fails rolls back, leaves the state as it was and rejects with
+   * `StepNotCommitted` instead of failing safe: the caller retries (the node redelivers the settlement). A step
+   * that throws still fails safe (and rejects).
+   *
+   * @param event the event
+   * @returns resolves after the commit
+   * @throws StepNotCommitted (rejection)
+   */
+  dispatchCommitted(event: E): Promise<void> {
+    if (this.stopped) return Promise.reject(new StepNotCommitted(event.type, null));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, committed: { resolve, reject } });
+      if (!this.draining) void this.drain();
+    });
   }
 
   /** Resolves once the queue is empty and no step is running. */
@@ -160,6 +205,12 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
    * @param cause the error that left a state the daemon cannot record
    */
   fail(cause: unknown): Promise<void> {
+    if (this.stopped && !this.failing) {
+      // stopped on purpose (the daemon is shutting down): a late failure of an answer that arrived after the
+      // stop changes nothing; the power stays as the machine had it and the next start recovers from the store
+      this.log.warn('failure after stop ignored', { error: errorText(cause) });
+      return Promise.resolve();
+    }
     return this.failSafe(
       cause instanceof MachineFailure ? cause : new MachineFailure('external', null, cause),
     );
@@ -169,20 +220,32 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
     this.draining = true;
     try {
       while (this.queue.length > 0 && !this.stopped) {
-        const event = this.queue.shift() as E;
+        const { event, committed } = this.queue.shift() as Queued<E>;
         let stage: FailureStage = 'step';
         try {
           const step = this.binding.step(this.state, event);
           stage = 'commit';
           // a step without effects changes only bookkeeping the next reading or tick recomputes (timestamps,
           // meter totals); it is kept in memory and persisted with the next step that has effects
-          if (step.effects.length > 0 || this.dirtySteps++ > 50) {
+          if (step.effects.length > 0 || committed || this.dirtySteps++ > 50) {
             this.dirtySteps = 0;
-            this.store.tx(() => {
-              this.store.saveMachineState('main', this.binding.serialize(step.state));
-              this.binding.writeAhead(step.state, step.effects);
-            });
+            try {
+              this.store.tx(() => {
+                this.store.saveMachineState('main', this.binding.serialize(step.state));
+                this.binding.writeAhead(step.state, step.effects, event);
+              });
+            } catch (err) {
+              if (!committed) throw err;
+              // acknowledged events are retried by their source: the state stays as it was
+              this.log.warn('step not committed: its source retries', {
+                event: event.type,
+                error: errorText(err),
+              });
+              committed.reject(new StepNotCommitted(event.type, err));
+              continue;
+            }
           }
+          committed?.resolve();
           this.state = step.state;
           stage = 'effect';
           this.binding.afterStep?.(step.state, event, step.effects);
@@ -191,6 +254,7 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
             await this.binding.execute(effect, step.state);
           }
         } catch (err) {
+          committed?.reject(new StepNotCommitted(event.type, err));
           await this.failSafe(new MachineFailure(stage, event.type, err));
         }
       }
@@ -203,7 +267,7 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
   private failSafe(failure: MachineFailure): Promise<void> {
     if (this.failing) return this.failing;
     this.stopped = true;
-    this.queue.length = 0;
+    this.rejectQueued();
     this.tickTimer?.cancel();
     this.failing = this.runFailSafe(failure);
     return this.failing;
@@ -254,8 +318,14 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
   /** Stops ticking and ignores further events. */
   stop(): void {
     this.stopped = true;
+    this.rejectQueued();
     this.tickTimer?.cancel();
     for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Empties the queue; waiters of `dispatchCommitted` learn their event was not processed. */
+  private rejectQueued(): void {
+    for (const q of this.queue.splice(0)) q.committed?.reject(new StepNotCommitted(q.event.type, null));
   }
 }
 

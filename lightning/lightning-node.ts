@@ -3,6 +3,7 @@
 // Hold invoices (walk-up payment) are declared in `./hold-invoice.ts`.
 import type { HoldInvoiceNode } from './hold-invoice.js';
 import type { NodeInvoiceView } from '../protocol/bolt11.js';
+import type { SettlementCursor } from './settlement-delivery.js';
 
 /** Who the node is. */
 export interface NodeIdentity {
@@ -113,15 +114,31 @@ export interface LightningNode extends HoldInvoiceNode {
   /** Subscribes to settlements of this node's invoices. All handlers share ONE long-lived lnd subscription that
     resumes after disconnects from the last settle index seen, so no settlement is lost while the node is
     away; invoices created through this object are also looked up after each reconnect (lookup fallback).
-    Each settlement is delivered at most once per handler.
+    A handler acknowledges a settlement by returning, or by resolving the promise it returns (a daemon resolves
+    once its store transaction committed); a handler that throws or rejects is retried with backoff and the
+    failure reported (see `resumeSettlements`), never dropped. Each settlement is acknowledged once per handler
+    in this process.
 
     {
-      handler: <(event: SettlementEvent) => void>
+      handler: <(event: SettlementEvent) => void | Promise<void>> (another return value counts as acknowledged)
     }
 
     @returns <Unsubscribe Function>
   */
-  onSettled(handler: (event: SettlementEvent) => void): () => void;
+  onSettled(handler: (event: SettlementEvent) => unknown): () => void;
+
+  /** Where settlement delivery resumes and where its progress is persisted (call before `onSettled`). The node
+    resumes its stream after `afterIndex` and calls `commit` with the highest settle index whose settlements
+    (and all before it) every handler acknowledged, so a restart replays exactly what was not committed.
+    Optional: a node without settle indices omits it (consumers then rely on their own lookups).
+
+    {
+      afterIndex: <Last Committed Settle Index Number> (0: none)
+      commit: <(index: number) => void> (persist it)
+      onError: <(err, event, attempt, retryInMs | null) => void> (log a handler failure; optional)
+    }
+  */
+  resumeSettlements?(cursor: SettlementCursor): void;
 
   /** Looks up one invoice of this node by payment hash (the fallback when an event may have been missed).
 

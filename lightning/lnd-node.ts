@@ -47,6 +47,7 @@ import type {
   PaymentStatus,
   SettlementEvent,
 } from './lightning-node.js';
+import { SettlementDelivery, type SettlementCursor, type SettlementHandler } from './settlement-delivery.js';
 
 /** Options of `new LndNode(...)`. */
 export interface LndNodeOptions {
@@ -77,7 +78,6 @@ const CHAINS: Record<string, string> = {
 type Listener = Parameters<ReturnType<typeof subscribeToInvoices>['removeListener']>[1];
 
 const HASH_RE = /^[0-9a-f]{64}$/;
-const DEDUPE_LIMIT = 10_000;
 const MAX_RESUBSCRIBE_MS = 15_000;
 const SWEEP_GRACE_MS = 1_000;
 
@@ -88,11 +88,10 @@ export class LndNode implements LightningNode {
   private readonly callTimeoutMs: number;
   private readonly firstResubscribeMs: number;
   private readonly sweepIntervalMs: number;
-  private readonly handlers = new Set<(event: SettlementEvent) => void>();
+  /** settlement consumers: acknowledged delivery, retry, committed settle index */
+  private readonly delivery: SettlementDelivery;
   /** open invoices created here, by payment hash → expiry ms: looked up after reconnects (fallback) */
   private readonly tracked = new Map<string, number>();
-  /** payment hashes already delivered (insertion-ordered, capped) */
-  private readonly delivered = new Set<string>();
   private settleCursor: number;
   private sub: ReturnType<typeof subscribeToInvoices> | undefined;
   private subListeners: { event: string; fn: Listener }[] = [];
@@ -114,6 +113,7 @@ export class LndNode implements LightningNode {
     this.resubscribeDelayMs = this.firstResubscribeMs;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? 30_000;
     this.settleCursor = opts.settledAfterIndex ?? 0;
+    this.delivery = new SettlementDelivery(this.settleCursor);
     this.lnd = authenticatedLndGrpc({
       socket: this.connection.socket,
       cert: this.connection.cert,
@@ -172,14 +172,19 @@ export class LndNode implements LightningNode {
     return { bolt11: created.request, paymentHash: created.id, expiresAt: expiresAtMs };
   }
 
-  onSettled(handler: (event: SettlementEvent) => void): () => void {
+  onSettled(handler: SettlementHandler): () => void {
     if (this.closed) throw new LightningError('onSettled: node is closed');
-    this.handlers.add(handler);
+    const remove = this.delivery.add(handler);
     if (!this.sub && !this.resubscribeTimer) this.subscribe();
     return () => {
-      this.handlers.delete(handler);
-      if (this.handlers.size === 0) this.stopSubscription();
+      remove();
+      if (this.delivery.size === 0) this.stopSubscription();
     };
+  }
+
+  resumeSettlements(cursor: SettlementCursor): void {
+    this.delivery.setCursor(cursor);
+    if (cursor.afterIndex > this.settleCursor) this.settleCursor = cursor.afterIndex;
   }
 
   async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
@@ -245,17 +250,8 @@ export class LndNode implements LightningNode {
         `pay: the request pays hash ${paymentHash}, not the checked ${opts.paymentHash}; not paid`,
       );
     }
-    // lnd refuses a second payment of a paid hash, but checking first gives the earlier result after a restart
-    // and never starts a second attempt while one is in flight.
-    const prior = await this.paymentStatus(paymentHash);
-    if (prior.state === 'succeeded') {
-      throw new InvoiceAlreadyPaid('pay: invoice is already paid by this node', {
-        payment: { preimage: prior.preimage ?? '', feeMsat: prior.feeMsat ?? 0n },
-      });
-    }
-    if (prior.state === 'in_flight') {
-      throw new PaymentInFlight('pay: a payment for this invoice is already in flight');
-    }
+    // No status lookup before paying (it cost a round trip on every invoice): lnd itself refuses a second
+    // payment of a hash it paid or is paying, and only then is its record asked for the earlier result.
     try {
       const paid = await this.call(
         'pay',
@@ -276,6 +272,15 @@ export class LndNode implements LightningNode {
         amountMsat: BigInt(paid.mtokens) - feeMsat,
       };
     } catch (err) {
+      if (err instanceof InvoiceAlreadyPaid && err.payment === undefined) {
+        const prior = await this.paymentStatus(paymentHash).catch(() => undefined);
+        throw new InvoiceAlreadyPaid('pay: invoice is already paid by this node', {
+          cause: err,
+          ...(prior?.state === 'succeeded'
+            ? { payment: { preimage: prior.preimage ?? '', feeMsat: prior.feeMsat ?? 0n } }
+            : {}),
+        });
+      }
       if (err instanceof PaymentInFlight) {
         // Another attempt with this hash raced us (lnd: "payment already exists"); report what became of it.
         const other = await this.paymentStatus(paymentHash).catch(() => undefined);
@@ -397,7 +402,7 @@ export class LndNode implements LightningNode {
     if (this.closed) return;
     this.holds.close();
     this.closed = true;
-    this.handlers.clear();
+    this.delivery.close();
     this.stopSubscription();
     for (const client of Object.values(this.lnd) as { close?: () => void }[]) {
       try {
@@ -436,7 +441,7 @@ export class LndNode implements LightningNode {
   /** Opens the single invoice subscription, resuming after the last settle index seen. */
   private subscribe(): void {
     this.resubscribeTimer = undefined;
-    if (this.closed || this.handlers.size === 0 || this.sub) return;
+    if (this.closed || this.delivery.size === 0 || this.sub) return;
     let sub: ReturnType<typeof subscribeToInvoices>;
     try {
       sub = subscribeToInvoices({
@@ -485,7 +490,7 @@ export class LndNode implements LightningNode {
     this.sub = undefined;
     if (sub) for (const l of this.subListeners) sub.removeListener(l.event, l.fn);
     this.subListeners = [];
-    if (this.handlers.size === 0 || this.closed) {
+    if (this.delivery.size === 0 || this.closed) {
       clearTimeout(this.resubscribeTimer);
       this.resubscribeTimer = undefined;
       clearInterval(this.sweepTimer);
@@ -494,7 +499,7 @@ export class LndNode implements LightningNode {
   }
 
   private scheduleResubscribe(): void {
-    if (this.closed || this.handlers.size === 0 || this.resubscribeTimer) return;
+    if (this.closed || this.delivery.size === 0 || this.resubscribeTimer) return;
     const delay = this.resubscribeDelayMs;
     this.resubscribeDelayMs = Math.min(delay * 2, MAX_RESUBSCRIBE_MS);
     this.resubscribeTimer = setTimeout(() => this.subscribe(), delay);
@@ -526,24 +531,11 @@ export class LndNode implements LightningNode {
     }
   }
 
-  /** Delivers one settlement to every handler, once per payment hash. */
+  /** Hands one settlement to the acknowledged delivery (see `SettlementDelivery`). */
   private deliver(event: SettlementEvent): void {
     if (event.settleIndex > this.settleCursor) this.settleCursor = event.settleIndex;
     this.tracked.delete(event.paymentHash);
-    if (this.delivered.has(event.paymentHash)) return;
-    this.delivered.add(event.paymentHash);
-    if (this.delivered.size > DEDUPE_LIMIT) {
-      const oldest = this.delivered.values().next().value;
-      if (oldest !== undefined) this.delivered.delete(oldest);
-    }
-    for (const handler of [...this.handlers]) {
-      try {
-        handler(event);
-      } catch (err) {
-        // a failing handler must not stop delivery to the others, nor go unnoticed
-        process.emitWarning(`onSettled handler threw: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    this.delivery.deliver(event);
   }
 }
 

@@ -40,6 +40,8 @@ export interface LimitsConfig {
   sessionBudgetMsat: bigint;
   /** most paid per UTC day across sessions, msat */
   dailyBudgetMsat: bigint;
+  /** the budget day starts at 00:00 at this offset from UTC, minutes (e.g. 60 for CET) */
+  budgetDayUtcOffsetMin: number;
   /** stop after this much energy, Wh (0 = until the car is full or unplugged) */
   targetEnergyWh: number;
   /** largest accepted excess of the wall's claimed energy over our meter, percent */
@@ -84,6 +86,16 @@ export interface VehicleSessionConfig {
 export interface PaymentConfig {
   /** give up one payment attempt after this long, ms */
   timeoutMs: number;
+  /** payment failures in a row that end the session (PAYMENT_FAILED) */
+  maxConsecutivePaymentFailures: number;
+  /** most attempts to pay one invoice when failures are retryable (node outage, no route while it recovers) */
+  payMaxAttempts: number;
+  /** first wait before paying again after a retryable failure, ms (doubles up to payRetryMaxMs) */
+  payRetryFirstMs: number;
+  /** longest wait between attempts, ms */
+  payRetryMaxMs: number;
+  /** after the node was seen in an outage, a no-route failure within this window is retried, ms */
+  noRouteRetryWindowMs: number;
 }
 
 /** Where every payment is announced (besides the log). */
@@ -138,6 +150,7 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     maxPrepaidWh: l.int('maxPrepaidWh', D.maxPrepaidWh, R.maxPrepaidWh),
     sessionBudgetMsat,
     dailyBudgetMsat,
+    budgetDayUtcOffsetMin: l.int('budgetDayUtcOffsetMin', D.budgetDayUtcOffsetMin, R.budgetDayUtcOffsetMin),
     targetEnergyWh: l.int('targetEnergyWh', D.targetEnergyWh, R.targetEnergyWh),
     meterTolerancePct: l.number('meterTolerancePct', pct(D.meterTolerancePpm), pctRange(R.meterTolerancePpm)),
     meterToleranceWh: l.int('meterToleranceWh', D.meterToleranceWh, R.meterToleranceWh),
@@ -172,7 +185,18 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     ),
   };
   const p = r.section('payment');
-  const payment: PaymentConfig = { timeoutMs: p.int('timeoutMs', 30_000, { min: 1000, max: 600_000 }) };
+  const payment: PaymentConfig = {
+    timeoutMs: p.int('timeoutMs', 30_000, { min: 1000, max: 600_000 }),
+    maxConsecutivePaymentFailures: p.int(
+      'maxConsecutivePaymentFailures',
+      D.maxConsecutivePaymentFailures,
+      R.maxConsecutivePaymentFailures,
+    ),
+    payMaxAttempts: p.int('payMaxAttempts', D.payMaxAttempts, R.payMaxAttempts),
+    payRetryFirstMs: p.int('payRetryFirstMs', D.payRetryFirstMs, R.payRetryFirstMs),
+    payRetryMaxMs: p.int('payRetryMaxMs', D.payRetryMaxMs, R.payRetryMaxMs),
+    noRouteRetryWindowMs: p.int('noRouteRetryWindowMs', D.noRouteRetryWindowMs, R.noRouteRetryWindowMs),
+  };
   const n = r.section('notifications');
   const notifications: NotificationConfig = { log: n.bool('log', true) };
   if (n.has('webhook')) {

@@ -528,17 +528,20 @@ export class VehicleStore extends SessionStore {
   }
 
   /**
-   * Money committed since the start of the current UTC day: succeeded plus in-flight amounts and fees (msat).
+   * Money committed since the start of the budget day: succeeded plus in-flight amounts and fees (msat).
    * Used against the daily budget.
+   *
+   * @param dayStartMs start of the budget day, store clock ms (default: the current UTC day; the daemon passes
+   *   `budgetDayStartMs(now, budgetDayUtcOffsetMin)`)
    */
-  spentTodayMsat(): bigint {
+  spentTodayMsat(dayStartMs: number = utcDayStartMs(this.clock.now())): bigint {
     const r = this.db
       .prepare(
         `SELECT COALESCE(SUM(amount_msat + COALESCE(fee_msat, 0)), 0) AS s FROM payments
          WHERE state != 'failed' AND recorded_at_ms >= ?`,
       )
       .safeIntegers(true)
-      .get(utcDayStartMs(this.clock.now())) as { s: bigint };
+      .get(dayStartMs) as { s: bigint };
     return r.s;
   }
 

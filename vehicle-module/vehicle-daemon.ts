@@ -37,8 +37,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SystemClock, type Clock } from '../hardware/clock.js';
-import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
-import { MeterPoller } from '../hardware/meter/meter-poller.js';
+import type { EnergyMeter } from '../hardware/meter/energy-meter.js';
 import type { CableLink } from '../hardware/link/cable-link.js';
 import {
   InsufficientBalance,
@@ -55,27 +54,23 @@ import {
   compareWithNode,
   decodeInvoice,
   createBuyer,
-  deserializeState,
   parseFrame,
   Reason,
   reasonName,
-  serializeState,
   type BuyerEvent,
   type BuyerState,
   type Effect,
   type Network,
   type ReasonCode,
 } from '../protocol/index.js';
-import { MachineRunner, type FailSafe, type MachineBinding } from '../daemon/machine-runner.js';
-import { SendQueue } from '../daemon/send-queue.js';
+import { persistBuyerState, restoreBuyerState } from '../protocol/serialize.js';
+import { budgetDayStartMs, type BuyerConfig } from '../protocol/config.js';
+import type { PaymentFailureKind } from '../protocol/effects.js';
+import type { FailSafe, MachineBinding, MachineRunner } from '../daemon/machine-runner.js';
+import { DaemonShell, writeCommonRows } from '../daemon/daemon-shell.js';
 import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
-import {
-  StatusServer,
-  type StatusRoute,
-  type StatusSnapshot,
-  type StatusSource,
-} from '../daemon/status-server.js';
+import type { StatusRoute, StatusSnapshot, StatusSource } from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
@@ -95,11 +90,18 @@ export interface VehicleParts {
   routes?: StatusRoute[];
   /** called when the session loop processed a tick (it is alive), daemon clock ms */
   onLoopTick?(atMs: number): void;
+  /**
+   * The Lightning node's time (real time: the node does not run on the daemon's possibly accelerated clock):
+   * outage lengths and the grace before asking again about an attempt whose fate is unknown. Default: the
+   * system clock; tests pass their manual clock.
+   */
+  nodeClock?: Clock;
 }
 
 /** Final outcome of one payment, as the node reports it (or: refused before the node was asked to pay). */
 type Outcome =
-  { ok: true; preimage: string; feeMsat: bigint } | { ok: false; error: string; refusedReason?: ReasonCode };
+  | { ok: true; preimage: string; feeMsat: bigint }
+  | { ok: false; error: string; refusedReason?: ReasonCode; failure?: PaymentFailureKind };
 
 /** The `pay` effect. */
 type PayEffect = Extract<Effect, { type: 'pay' }>;
@@ -107,10 +109,22 @@ type PayEffect = Extract<Effect, { type: 'pay' }>;
 /** What the node finally said about a payment (never `in_flight`), or that the daemon is stopping. */
 type FinalStatus = Exclude<PaymentStatus['state'], 'in_flight'> | 'stopping';
 
-/** Most attempts of one invoice (a guard; retries also stop when the session no longer wants the payment). */
-const MAX_PAY_ATTEMPTS = 60;
-
-const realTime = new SystemClock();
+/**
+ * The kind of a failed attempt for the buyer's retry rule (protocol/effects.ts `PaymentFailureKind`).
+ *
+ * @param error what the attempt threw
+ * @param state the node's final record of the hash after the attempt
+ * @param outage the node was unreachable during the attempt
+ * @returns `outage` (never left the node, which was away), `noRoute` (no route or balance: the machine retries it
+ *   only while the node's channels come back), else `final`
+ */
+function failureKind(error: Error, state: 'failed' | 'unknown', outage: boolean): PaymentFailureKind {
+  if (error instanceof InvoiceExpired || error instanceof InvoiceNotPayable) return 'final';
+  if (state === 'unknown' && outage) return 'outage';
+  if (state === 'failed' && (error instanceof NoRoute || error instanceof InsufficientBalance))
+    return 'noRoute';
+  return 'final';
+}
 
 /** Whether a failed attempt may still have reached the node (its outcome is not known from the error). */
 function uncertainAttempt(error: Error): boolean {
@@ -122,20 +136,19 @@ const ppm = (pct: number): number => Math.round(pct * 10_000);
 
 /** The running vehicle daemon. */
 export class VehicleDaemon {
-  private readonly runner: MachineRunner<BuyerState, BuyerEvent>;
-  private readonly poller: MeterPoller;
+  /** runner, link, meter, alarms, status server and stop order, shared with the wall daemon */
+  private readonly shell: DaemonShell<BuyerState, BuyerEvent>;
   private readonly notifier: Notifier;
   private readonly aliases: WallAliases;
-  private status: StatusServer | null = null;
-  private readonly alarms: string[] = [];
-  private lastReading: MeterReading | null = null;
-  private stopping = false;
   private readonly paying = new Set<string>();
-  private readonly sendQueue: SendQueue;
   /** real-time ms since the node stopped answering (null while it answers) */
   private nodeDownSinceMs: number | null = null;
-  /** real-time ms at which the node answered again after an outage */
+  /** node-clock ms at which the node answered again after an outage */
   private nodeBackAtMs: number | null = null;
+  /** the node's time (see `VehicleParts.nodeClock`) */
+  private readonly nodeClock: Clock;
+  /** payments whose ledger row is final (succeeded or failed): the write-ahead need not look at them again */
+  private readonly finalRows = new Set<string>();
 
   private constructor(
     private readonly parts: VehicleParts,
@@ -143,7 +156,7 @@ export class VehicleDaemon {
     nodePubkey: string,
   ) {
     const { config, clock, log, store } = parts;
-    this.sendQueue = new SendQueue(parts.link, log);
+    this.nodeClock = parts.nodeClock ?? new SystemClock();
     const l = config.limits;
     const bc = buyerConfig({
       network,
@@ -154,7 +167,13 @@ export class VehicleDaemon {
       maxUndeliveredWhTotal: l.maxUndeliveredWhTotal,
       sessionBudgetMsat: l.sessionBudgetMsat,
       dailyBudgetMsat: l.dailyBudgetMsat,
-      spentTodayMsat: store.spentTodayMsat(),
+      budgetDayUtcOffsetMin: l.budgetDayUtcOffsetMin,
+      spentTodayMsat: store.spentTodayMsat(budgetDayStartMs(clock.now(), l.budgetDayUtcOffsetMin)),
+      maxConsecutivePaymentFailures: config.payment.maxConsecutivePaymentFailures,
+      payMaxAttempts: config.payment.payMaxAttempts,
+      payRetryFirstMs: config.payment.payRetryFirstMs,
+      payRetryMaxMs: config.payment.payRetryMaxMs,
+      noRouteRetryWindowMs: config.payment.noRouteRetryWindowMs,
       targetEnergyWh: l.targetEnergyWh,
       meterToleranceWh: l.meterToleranceWh,
       meterTolerancePpm: ppm(l.meterTolerancePct),
@@ -168,10 +187,9 @@ export class VehicleDaemon {
       identity: config.auth.identity === 'node' ? { kind: 'node', nodePubkey } : { kind: 'session' },
     });
     if (!bc.ok) throw new Error(`buyer configuration: ${bc.error.message}`);
-    this.runner = new MachineRunner(this.binding(), store, clock, log, createBuyer(bc.value));
+    this.shell = new DaemonShell(parts, this.binding(bc.value), createBuyer(bc.value), (ev) => ev);
     if (this.runner.state.phase === 'idle' || this.runner.state.phase === 'ended')
       this.runner.state = { ...this.runner.state, config: bc.value };
-    this.poller = new MeterPoller(parts.meter, clock, { intervalMs: config.meter.pollIntervalMs });
     this.notifier = new Notifier(config.notifications, store, clock, log);
     this.aliases = new WallAliases(store, parts.node, log);
   }
@@ -202,7 +220,15 @@ export class VehicleDaemon {
 
   /** The status page URL, if enabled. */
   get statusUrl(): string | null {
-    return this.status?.url ?? null;
+    return this.shell.statusUrl;
+  }
+
+  private get runner(): MachineRunner<BuyerState, BuyerEvent> {
+    return this.shell.runner;
+  }
+
+  private get stopping(): boolean {
+    return this.shell.stopping;
   }
 
   /** Current machine state. */
@@ -215,7 +241,7 @@ export class VehicleDaemon {
   }
 
   private async boot(): Promise<void> {
-    const { config, clock, log, store, link } = this.parts;
+    const { log, store } = this.parts;
     store.appendEvent(null, 'daemon.started', { role: 'vehicle', phase: this.runner.state.phase });
     log.info('vehicle daemon starting', {
       phase: this.runner.state.phase,
@@ -232,24 +258,15 @@ export class VehicleDaemon {
     }
 
     this.notifier.start();
-    link.on('message', (bytes: Uint8Array) => this.onFrame(bytes));
-    link.on('up', () => this.dispatch({ type: 'linkUp', atMs: clock.now() }));
-    link.on('down', () => this.dispatch({ type: 'linkDown', atMs: clock.now() }));
-    link.on('error', (err: Error) => log.warn('link error', { error: err.message }));
-    await link.open();
-
-    this.poller.on('reading', (r) => this.onReading(r));
-    this.poller.on('error', (e) => log.debug('meter read failed', { error: e.message }));
-    this.poller.on('down', (e) => this.alarm(`meter down: ${e.message}`));
-    this.poller.start();
-
-    this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
-    if (config.status.enabled) {
-      this.status = await StatusServer.forConfig(this.statusSource(), config.status, {
-        ...(this.parts.routes ? { routes: this.parts.routes } : {}),
-      });
-      log.info('status page', { url: this.status.url });
-    }
+    await this.shell.openLink((bytes: Uint8Array) => this.onFrame(bytes));
+    // a sample belongs to a session the store already holds (its row is written with the handshake)
+    this.shell.startMeter((s) =>
+      s.sessionId && s.phase !== 'ended' && s.phase !== 'idle' && store.findSession(s.sessionId)
+        ? s.sessionId
+        : null,
+    );
+    this.shell.startTicks();
+    await this.shell.startStatus(this.statusSource());
   }
 
   /** A wall hello while idle or after a finished session means a (new) plug-in. */
@@ -264,92 +281,59 @@ export class VehicleDaemon {
         p.value.message.type === 'hello' &&
         p.value.message.role === 'wall'
       ) {
-        // the daily budget counts what earlier sessions spent
-        this.runner.state = {
-          ...this.runner.state,
-          config: { ...this.runner.state.config, spentTodayMsat: this.parts.store.spentTodayMsat() },
-        };
         this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
         const { identityPub, sessionId } = p.value.message;
         const history = this.parts.store.history(identityPub.toLowerCase(), sessionId, this.exposureWindow());
-        this.dispatch({ type: 'history', atMs, wallPub: identityPub, sessionId, ...history });
+        // the daily budget counts what earlier sessions spent in this budget day (the machine starts a new day
+        // by itself at midnight)
+        const dayStartMs = budgetDayStartMs(atMs, this.parts.config.limits.budgetDayUtcOffsetMin);
+        const spentTodayMsat = this.parts.store.spentTodayMsat(dayStartMs);
+        this.dispatch({ type: 'history', atMs, wallPub: identityPub, sessionId, ...history, spentTodayMsat });
         void this.aliases.lookup(identityPub);
       }
     }
     this.dispatch({ type: 'frame', bytes, atMs });
   }
 
-  private onReading(r: MeterReading): void {
-    this.lastReading = r;
-    const s = this.runner.state;
-    if (
-      s.sessionId &&
-      s.phase !== 'ended' &&
-      s.phase !== 'idle' &&
-      this.parts.store.findSession(s.sessionId)
-    ) {
-      this.parts.store.addMeterSample({
-        sessionId: s.sessionId,
-        tMs: r.atMs,
-        source: 'own',
-        energyWh: Math.floor(r.energyImportWh),
-        powerW: r.powerW,
-        voltageV: r.voltageV,
-        currentA: r.currentA,
-      });
-    }
-    this.dispatch({
-      type: 'meter',
-      energyWh: r.energyImportWh,
-      powerW: r.powerW,
-      voltageV: r.voltageV,
-      currentA: r.currentA,
-      atMs: this.parts.clock.now(),
-    });
-  }
-
   private alarm(message: string): void {
-    this.alarms.push(`${new Date(this.parts.clock.now()).toISOString()} ${message}`);
-    if (this.alarms.length > 20) this.alarms.shift();
-    this.parts.log.warn('alarm', { message });
-    this.parts.store.appendEvent(this.runner.state.sessionId, 'alarm', { message });
+    this.shell.alarm(message);
   }
 
-  private binding(): MachineBinding<BuyerState, BuyerEvent> {
+  private binding(current: BuyerConfig): MachineBinding<BuyerState, BuyerEvent> {
     const { store } = this.parts;
     return {
       step: buyerStep,
-      serialize: (s) => serializeState(s),
+      serialize: (s) => persistBuyerState(s),
+      // versioned and validated (protocol/serialize.ts): an older format is migrated, a damaged one refused
       deserialize: (text) => {
-        const r = deserializeState<BuyerState>(text);
-        if (!r.ok) throw new Error(`stored buyer state unreadable: ${r.error.message}`);
+        const r = restoreBuyerState(text, current);
+        if (!r.ok) throw r.error;
         return r.value;
       },
       writeAhead: (s, effects) => {
+        this.closeGivenUpPayments(s);
         const sid = s.sessionId;
-        if (sid && !store.findSession(sid)) store.createSession(sid, s.wallPub);
-        if (sid) {
-          store.updateSession(sid, {
+        writeCommonRows(
+          store,
+          {
+            sessionId: sid,
+            peer: s.wallPub,
             energyWh: s.ownEnergyWh,
             priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
-            peer: s.wallPub ?? undefined,
-          });
-        }
+          },
+          effects,
+          (ended) => ended.reason !== Reason.RECEIPT_INVALID,
+        );
         for (const e of effects) {
-          if (e.type === 'record') {
-            store.appendEvent(sid, `machine.${e.kind}`, e.data);
-            if (e.kind === 'sessionOutcome' && sid) {
-              const d = e.data as {
-                wallPub: string;
-                paidWh: number;
-                deliveredWh: number;
-                undeliveredWh: number;
-              };
-              store.recordOutcome({ sessionId: sid, ...d, strike: e.data.strike === true });
-            }
-          } else if (e.type === 'alarm')
-            store.appendEvent(sid, 'machine.alarm', { reason: reasonName(e.reason), message: e.message });
-          else if (e.type === 'pay' && sid) {
+          if (e.type === 'record' && e.kind === 'sessionOutcome' && sid) {
+            const d = e.data as {
+              wallPub: string;
+              paidWh: number;
+              deliveredWh: number;
+              undeliveredWh: number;
+            };
+            store.recordOutcome({ sessionId: sid, ...d, strike: e.data.strike === true });
+          } else if (e.type === 'pay' && sid) {
             const p = s.payments.find((x) => x.paymentHash === e.paymentHash);
             const blockWh = p?.blockWh ?? 0;
             const priorWh = s.payments
@@ -372,21 +356,12 @@ export class VehicleDaemon {
                 paymentHash: e.paymentHash,
                 conflict,
               });
-          } else if (e.type === 'sessionEnded' && sid) {
-            if (e.receipt)
-              store.saveReceipt({
-                sessionId: sid,
-                bodyJson: serializeState(e.receipt),
-                signature: e.receipt.signature,
-                valid: e.reason !== Reason.RECEIPT_INVALID,
-              });
-            store.endSession(sid, e.reasonName);
           }
         }
       },
       execute: (e, s) => this.execute(e, s),
       afterStep: (_s, ev) => {
-        this.status?.publish();
+        this.shell.publish();
         if (ev.type === 'tick') this.parts.onLoopTick?.(ev.atMs);
       },
     };
@@ -396,7 +371,7 @@ export class VehicleDaemon {
     const { log, node, clock } = this.parts;
     switch (e.type) {
       case 'send':
-        this.sendQueue.push(e.frame, e.message.type);
+        this.shell.sendQueue.push(e.frame, e.message.type);
         return;
       case 'pay':
         void this.pay(e, s.sessionId);
@@ -458,9 +433,11 @@ export class VehicleDaemon {
     if (this.paying.has(paymentHash)) return;
     this.paying.add(paymentHash);
     try {
-      if (row.state !== 'recorded') return; // already handled (restart recovery)
-      store.markSent(paymentHash);
-      const outcome = await this.payUntilDecided(paymentHash, e.bolt11, e.maxFeeMsat);
+      // `recorded`: the first attempt; `sent`: the machine pays again after a retryable failure (same hash: safe,
+      // the node has no successful or pending attempt for it); anything else was decided (restart recovery)
+      if (row.state === 'recorded') store.markSent(paymentHash);
+      else if (row.state !== 'sent') return;
+      const outcome = await this.payOnce(paymentHash, e.bolt11, e.maxFeeMsat);
       if (!this.stopping) this.finish(store.livePayment(paymentHash), outcome);
     } finally {
       this.paying.delete(paymentHash);
@@ -483,88 +460,57 @@ export class VehicleDaemon {
   }
 
   /**
-   * Sends a payment and, after any error, lets the node's record decide: succeeded → paid; failed or never
-   * received → tried again when that is safe and still wanted (see `retryReason`), otherwise failed.
+   * ONE attempt to pay (the machine decides whether and when to pay again, from the failure's kind). No status
+   * lookup before paying: the node refuses a hash it paid or is paying. After an error the node's record decides:
+   * succeeded → paid; otherwise the failure is classified (`failureKind`).
    */
-  private async payUntilDecided(paymentHash: string, bolt11: string, maxFeeMsat: bigint): Promise<Outcome> {
-    const { node, config, log } = this.parts;
-    for (let attempt = 1; ; attempt++) {
-      const startedAtMs = realTime.now();
-      let error: Error;
-      let payCalled = false;
-      try {
-        const refusal = await this.crossCheck(bolt11);
-        if (refusal !== null) {
-          this.nodeAnswered();
-          return { ok: false, error: refusal.error, refusedReason: refusal.reason };
-        }
-        payCalled = true;
-        const r = await node.pay(bolt11, { maxFeeMsat, timeoutMs: config.payment.timeoutMs, paymentHash });
+  private async payOnce(paymentHash: string, bolt11: string, maxFeeMsat: bigint): Promise<Outcome> {
+    const { node, config } = this.parts;
+    const startedAtMs = this.nodeClock.now();
+    let error: Error;
+    let payCalled = false;
+    try {
+      const refusal = await this.crossCheck(bolt11);
+      if (refusal !== null) {
         this.nodeAnswered();
-        return { ok: true, preimage: r.preimage, feeMsat: r.feeMsat };
-      } catch (err) {
-        error = err as Error;
+        return { ok: false, error: refusal.error, refusedReason: refusal.reason };
       }
-      const st = await this.decidedStatus(paymentHash, payCalled && uncertainAttempt(error));
-      if (st.state === 'succeeded')
-        return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
-      if (st.state === 'stopping') return { ok: false, error: 'daemon stopping' };
-      // the node was down during this attempt (the error says so, or it came back while we asked it)
-      const outage =
-        error instanceof NodeUnreachable || (this.nodeBackAtMs !== null && this.nodeBackAtMs >= startedAtMs);
-      const verdict = this.retryReason(paymentHash, error, st.state, attempt, outage);
-      if (verdict.retry) {
-        log.info('paying the invoice again', { paymentHash, attempt: attempt + 1, why: verdict.why });
-        await realTime.sleep(Math.min(5000, 500 * attempt));
-        continue;
-      }
-      const why = verdict.why ? `${error.message}; ${verdict.why}` : error.message;
-      return { ok: false, error: st.state === 'unknown' ? `never reached the node (${why})` : why };
+      payCalled = true;
+      const r = await node.pay(bolt11, { maxFeeMsat, timeoutMs: config.payment.timeoutMs, paymentHash });
+      this.nodeAnswered();
+      return { ok: true, preimage: r.preimage, feeMsat: r.feeMsat };
+    } catch (err) {
+      error = err as Error;
     }
+    const st = await this.decidedStatus(paymentHash, payCalled && uncertainAttempt(error));
+    if (st.state === 'succeeded') return { ok: true, preimage: st.preimage ?? '', feeMsat: st.feeMsat ?? 0n };
+    if (st.state === 'stopping') return { ok: false, error: 'daemon stopping' };
+    // the node was down during this attempt (the error says so, or it came back while we asked it)
+    const outage =
+      error instanceof NodeUnreachable || (this.nodeBackAtMs !== null && this.nodeBackAtMs >= startedAtMs);
+    const failure = failureKind(error, st.state, outage);
+    return {
+      ok: false,
+      error: st.state === 'unknown' ? `never reached the node (${error.message})` : error.message,
+      failure,
+    };
   }
 
   /**
-   * Whether a payment the node did not complete is sent again. Safe by construction: the node has no successful
-   * or pending attempt for this hash (it said `failed` or `unknown`), and lnd refuses a second payment of a hash.
-   *
-   * @param paymentHash hex hash
-   * @param error what the last attempt threw
-   * @param state the node's final record of the hash
-   * @param attempt attempts made so far
-   * @param outage the node was unreachable during this attempt
-   * @returns retry or not, and why (for the log and the failure message)
+   * Marks the ledger rows of payments the machine gave up (failed after retryable failures, or superseded by a
+   * newer invoice) failed, inside the step's write-ahead: certainly unpaid, no longer in doubt.
    */
-  private retryReason(
-    paymentHash: string,
-    error: Error,
-    state: 'failed' | 'unknown',
-    attempt: number,
-    outage: boolean,
-  ): { retry: boolean; why?: string } {
-    const s = this.runner.state;
-    const p = s.payments.find((x) => x.paymentHash === paymentHash);
-    if (this.stopping || p === undefined || p.status !== 'inflight') return { retry: false };
-    if (s.phase !== 'charging') return { retry: false, why: `not sent again: the session is ${s.phase}` };
-    const later = s.payments.find((x) => x.seq > p.seq);
-    // the wall issues an invoice only when none is outstanding: a later one means it withdrew this one
-    if (later !== undefined)
-      return { retry: false, why: `not sent again: the wall issued invoice ${later.seq} in its place` };
-    if (attempt >= MAX_PAY_ATTEMPTS) return { retry: false, why: `gave up after ${attempt} attempts` };
-    if (
-      state === 'unknown' &&
-      outage &&
-      !(error instanceof InvoiceExpired || error instanceof InvoiceNotPayable)
-    )
-      return { retry: true, why: 'the node never received it' };
-    const channelsComingBack =
-      this.nodeBackAtMs !== null && realTime.now() - this.nodeBackAtMs < this.parts.config.payment.timeoutMs;
-    if (
-      state === 'failed' &&
-      channelsComingBack &&
-      (error instanceof NoRoute || error instanceof InsufficientBalance)
-    )
-      return { retry: true, why: 'no route yet: the node is re-establishing its channels after an outage' };
-    return { retry: false };
+  private closeGivenUpPayments(s: BuyerState): void {
+    for (const p of s.payments) {
+      if (p.status !== 'failed' || this.finalRows.has(p.paymentHash)) continue;
+      const row = this.parts.store.findPayment(p.paymentHash);
+      if (row?.state === 'sent') {
+        const error = `given up after ${p.lastFailure ?? 'failed'} failures (the machine pays it no more)`;
+        this.parts.store.markFailed(p.paymentHash, error);
+        this.notifyOutcome(row, { ok: false, error });
+      }
+      this.finalRows.add(p.paymentHash);
+    }
   }
 
   /**
@@ -596,7 +542,7 @@ export class VehicleDaemon {
   ): Promise<{ state: FinalStatus; preimage?: string; feeMsat?: bigint }> {
     const st = await this.finalStatus(paymentHash);
     if (st.state !== 'unknown' || !uncertain) return st;
-    await realTime.sleep(Math.min(10_000, this.parts.config.payment.timeoutMs));
+    await this.nodeClock.sleep(Math.min(10_000, this.parts.config.payment.timeoutMs));
     return this.finalStatus(paymentHash);
   }
 
@@ -622,7 +568,7 @@ export class VehicleDaemon {
             error: (err as Error).message,
           });
       }
-      await realTime.sleep(500);
+      await this.nodeClock.sleep(500);
     }
     return { state: 'stopping' };
   }
@@ -630,27 +576,33 @@ export class VehicleDaemon {
   /** Notes that the node did not answer; the first time in an outage it is logged and raised as an alarm. */
   private nodeUnreachable(err: Error): void {
     if (this.nodeDownSinceMs !== null) return;
-    this.nodeDownSinceMs = realTime.now();
+    this.nodeDownSinceMs = this.nodeClock.now();
     this.alarm(`Lightning node unreachable, payments wait for it: ${err.message}`);
   }
 
   /** Notes that the node answered; after an outage it is logged with the outage's length. */
   private nodeAnswered(): void {
     if (this.nodeDownSinceMs === null) return;
-    const downMs = realTime.now() - this.nodeDownSinceMs;
+    const downMs = this.nodeClock.now() - this.nodeDownSinceMs;
     this.nodeDownSinceMs = null;
-    this.nodeBackAtMs = realTime.now();
+    this.nodeBackAtMs = this.nodeClock.now();
     this.parts.log.info('Lightning node reachable again', { downMs });
     this.parts.store.appendEvent(this.runner.state.sessionId, 'node.reachable', { downMs });
+    // opens the machine's window in which no-route failures are retried (channels re-establishing)
+    this.dispatch({ type: 'nodeReachable', atMs: this.parts.clock.now() });
   }
 
-  /** Commits a payment outcome, notifies the owner and tells the machine. */
-  private finish(p: PaymentRow, outcome: Outcome): void {
-    const { store, clock } = this.parts;
-    if (p.state === 'succeeded' || p.state === 'failed') return;
-    if (outcome.ok)
-      store.markSucceeded(p.paymentHash, { preimage: outcome.preimage, feeMsat: outcome.feeMsat });
-    else store.markFailed(p.paymentHash, outcome.error);
+  /**
+   * Tells the owner a payment's final outcome (log and webhook queue).
+   *
+   * @param p the ledger row
+   * @param outcome succeeded (with its fee) or failed (with the error)
+   */
+  private notifyOutcome(
+    p: PaymentRow,
+    outcome: { ok: true; feeMsat: bigint } | { ok: false; error: string },
+  ): void {
+    const { clock } = this.parts;
     const price = p.toWh > p.fromWh ? p.amountMsat / BigInt(p.toWh - p.fromWh) : 0n;
     this.notifier.notify({
       type: 'payment',
@@ -666,6 +618,36 @@ export class VehicleDaemon {
       paymentHash: p.paymentHash,
       ...(outcome.ok ? {} : { error: outcome.error }),
     });
+  }
+
+  /** Commits a payment outcome, notifies the owner and tells the machine. */
+  private finish(p: PaymentRow, outcome: Outcome): void {
+    const { store, clock } = this.parts;
+    if (p.state === 'succeeded' || p.state === 'failed') return;
+    const retryable = !outcome.ok && outcome.failure !== undefined && outcome.failure !== 'final';
+    if (retryable) {
+      // certainly unpaid but perhaps paid again: the row stays `sent` (in doubt, counted against the budgets)
+      // until the machine pays again or gives up (`closeGivenUpPayments`)
+      this.parts.log.info('payment attempt failed, the machine decides about a retry', {
+        paymentHash: p.paymentHash,
+        failure: outcome.failure,
+        error: outcome.error,
+      });
+      this.dispatch({
+        type: 'paymentResult',
+        paymentHash: p.paymentHash,
+        ok: false,
+        error: outcome.error,
+        failure: outcome.failure,
+        atMs: clock.now(),
+      });
+      return;
+    }
+    if (outcome.ok)
+      store.markSucceeded(p.paymentHash, { preimage: outcome.preimage, feeMsat: outcome.feeMsat });
+    else store.markFailed(p.paymentHash, outcome.error);
+    this.finalRows.add(p.paymentHash);
+    this.notifyOutcome(p, outcome);
     this.dispatch({
       type: 'paymentResult',
       paymentHash: p.paymentHash,
@@ -675,6 +657,7 @@ export class VehicleDaemon {
         : {
             error: outcome.error,
             ...(outcome.refusedReason !== undefined ? { refusedReason: outcome.refusedReason } : {}),
+            ...(outcome.failure !== undefined ? { failure: outcome.failure } : {}),
           }),
       atMs: clock.now(),
     });
@@ -700,13 +683,13 @@ export class VehicleDaemon {
       state: s.phase,
       sessionId: s.sessionId,
       peer: s.wallPub,
-      powerW: this.lastReading?.powerW ?? 0,
+      powerW: this.shell.lastReading?.powerW ?? 0,
       energyWh: s.ownEnergyWh,
       priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh ?? null,
       creditWh: s.committedWh - s.ownEnergyWh,
       paidMsat: s.paidMsat,
       stopReason: s.endReason === null ? null : reasonName(s.endReason),
-      alarms: [...this.alarms],
+      alarms: [...this.shell.alarms],
       ledger,
     };
   }
@@ -735,7 +718,7 @@ export class VehicleDaemon {
       actions: {
         availability: false,
         stopSession: () => this.requestStop(),
-        clearAlarms: () => this.alarms.splice(0).length,
+        clearAlarms: () => this.shell.alarms.splice(0).length,
       },
     });
   }
@@ -752,16 +735,6 @@ export class VehicleDaemon {
 
   /** Stops the daemon; payments in flight stay `sent` and are resolved by the next start. */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.runner.stop();
-    this.poller.stop();
-    this.notifier.stop();
-    await this.status?.close();
-    this.sendQueue.close();
-    await this.parts.link.close().catch(() => {});
-    await this.parts.meter.close().catch(() => {});
-    this.parts.store.appendEvent(null, 'daemon.stopped', {});
-    this.parts.store.close();
+    await this.shell.stop(async () => this.notifier.stop());
   }
 }

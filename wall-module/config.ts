@@ -66,6 +66,14 @@ export interface SessionConfig {
   handshakeTimeoutMs: number;
   /** resend our hello this often while the car has not answered, ms */
   helloRetryMs: number;
+  /** first retry after the node failed to create an invoice, ms (doubles up to invoiceRetryMaxMs) */
+  invoiceRetryFirstMs: number;
+  /** longest wait between invoice-creation retries, ms */
+  invoiceRetryMaxMs: number;
+  /** first re-greeting of a plugged-in car whose handshake timed out, ms (doubles up to regreetMaxMs) */
+  regreetFirstMs: number;
+  /** longest wait between re-greetings, ms */
+  regreetMaxMs: number;
 }
 
 /** The charger. */
@@ -92,8 +100,10 @@ export type EvseConfig = (
 export interface PowerCutConfig {
   /** the cut is confirmed when measured current is below this, A */
   maxCurrentA: number;
-  /** ...within this time after the cut command, ms; otherwise an alarm is raised */
+  /** ...within this time after the cut command, ms; otherwise the cut is sent again */
   withinMs: number;
+  /** cuts sent again before an unconfirmed cut marks the connector Faulted (default 1; 0 = fault at once) */
+  retries: number;
 }
 
 /** OCPP reporting to a CSMS (optional; absent = no OCPP). */
@@ -159,8 +169,8 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     graceWh: t.int('graceWh', D.graceWh, R.graceWh),
     invoiceExpirySec: t.int('invoiceExpirySec', D.invoiceExpirySec, R.invoiceExpirySec),
     resumeAfterPayment: t.bool('resumeAfterPayment', D.resumeWhenPaid),
-    maxSuspendSec: t.int('maxSuspendSec', 300, { min: 0, max: 86_400 }),
-    reissueAfterSec: t.int('reissueAfterSec', 30, { min: 1, max: 86_400 }),
+    maxSuspendSec: t.int('maxSuspendSec', D.maxSuspendSec, R.maxSuspendSec),
+    reissueAfterSec: t.int('reissueAfterSec', D.reissueAfterSec, R.reissueAfterSec),
   };
   if (tariff.priceMsatPerWh > 0n && maxBlockWh >= minBlockWh) {
     const unpayable = tariffPayabilityProblem({ ...tariff, minBlockWh, maxBlockWh });
@@ -173,6 +183,10 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     meterReportIntervalMs: s.int('meterReportIntervalMs', D.meterReportIntervalMs, R.meterReportIntervalMs),
     handshakeTimeoutMs: s.int('handshakeTimeoutMs', D.handshakeTimeoutMs, R.handshakeTimeoutMs),
     helloRetryMs: s.int('helloRetryMs', D.helloRetryMs, R.helloRetryMs),
+    invoiceRetryFirstMs: s.int('invoiceRetryFirstMs', D.invoiceRetryFirstMs, R.invoiceRetryFirstMs),
+    invoiceRetryMaxMs: s.int('invoiceRetryMaxMs', D.invoiceRetryMaxMs, R.invoiceRetryMaxMs),
+    regreetFirstMs: s.int('regreetFirstMs', D.regreetFirstMs, R.regreetFirstMs),
+    regreetMaxMs: s.int('regreetMaxMs', D.regreetMaxMs, R.regreetMaxMs),
   };
   const e = r.section('evse');
   const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);
@@ -197,6 +211,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   const powerCut: PowerCutConfig = {
     maxCurrentA: p.number('maxCurrentA', 0.5, { min: 0, max: 10 }),
     withinMs: p.int('withinMs', 3000, { min: 100, max: 60_000 }),
+    retries: p.int('retries', 1, { min: 0, max: 5 }),
   };
   const meter = readMeter(r.section('meter'));
   const config: WallConfig = {

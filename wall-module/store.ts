@@ -18,8 +18,10 @@ export const invoiceTransitions: TransitionTable<InvoiceState> = {
   requested: ['issued', 'abandoned'],
   issued: ['settled', 'cancelled', 'expired'],
   settled: [],
-  cancelled: [],
-  expired: [],
+  // the node settled an invoice the daemon had given up on (paid while being cancelled, or after its expiry was
+  // judged): the money arrived, so the ledger says so
+  cancelled: ['settled'],
+  expired: ['settled'],
   abandoned: [],
 };
 

@@ -24,47 +24,40 @@ import type { Evse, EvseFault, EvseStatus } from '../hardware/evse/evse.js';
 import { PowerCutVerifier } from '../hardware/evse/power-cut-verifier.js';
 import { EvseWatchdogKeeper } from '../hardware/evse/watchdog-keeper.js';
 import type { EnergyMeter, MeterReading } from '../hardware/meter/energy-meter.js';
-import { MeterPoller } from '../hardware/meter/meter-poller.js';
 import type { CableLink } from '../hardware/link/cable-link.js';
 import type { LightningNode } from '../lightning/lightning-node.js';
 import {
   createSeller,
-  deserializeState,
   Reason,
   reasonName,
   sellerConfig,
   sellerStep,
-  serializeState,
   type Effect,
   type Network,
   type SellerEvent,
   type SellerState,
   type Step,
 } from '../protocol/index.js';
-import {
-  MachineRunner,
-  type FailSafe,
-  type MachineBinding,
-  type MachineFailure,
-} from '../daemon/machine-runner.js';
-import { SendQueue } from '../daemon/send-queue.js';
+import { persistSellerState, restoreSellerState } from '../protocol/serialize.js';
+import type { SellerConfig } from '../protocol/config.js';
+import type { FailSafe, MachineBinding, MachineFailure, MachineRunner } from '../daemon/machine-runner.js';
+import { DaemonShell, writeCommonRows } from '../daemon/daemon-shell.js';
 import type { Logger } from '../daemon/logger.js';
 import { connectorAvailable } from '../daemon/status-actions.js';
-import {
-  StatusServer,
-  type StatusRoute,
-  type StatusSnapshot,
-  type StatusSource,
-} from '../daemon/status-server.js';
+import type { StatusRoute, StatusSnapshot, StatusSource } from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
 import type { WallConfig } from './config.js';
 import type { WallStore } from './store.js';
 import { protocolNetwork } from '../daemon/network-name.js';
+import {
+  recordConnectorFault,
+  recordConnectorFaultCleared,
+  storedConnectorFault,
+} from '../daemon/connector-fault.js';
+import { ConnectorArbiter, type ClaimRefusal, type ConnectorOwner } from './connector-arbiter.js';
 
-/** First re-greeting of a plugged-in car after a handshake timeout, daemon clock ms. */
-const HANDSHAKE_RETRY_FIRST_MS = 5_000;
-/** Longest wait between re-greetings, daemon clock ms. */
-const HANDSHAKE_RETRY_MAX_MS = 60_000;
+/** Machine-state slot holding the node's committed settle index (where settlement delivery resumes). */
+const SETTLE_INDEX_SLOT = 'lnd.settleIndex';
 
 /** Stop reason stored for a session the fail-safe ended (no protocol reason: the machine could not go on). */
 export const FAIL_SAFE_REASON = 'FAIL_SAFE';
@@ -90,6 +83,8 @@ export interface WallParts {
   step?: (state: SellerState, event: SellerEvent) => Step<SellerState>;
   /** extra routes on the status server (e.g. `/metrics`) */
   routes?: StatusRoute[];
+  /** who owns the connector (shared with the walk-up and OCPP services; default: a new one owned by this daemon) */
+  arbiter?: ConnectorArbiter;
 }
 
 /** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
@@ -111,37 +106,44 @@ export interface WallObserver {
   loopTick?(atMs: number): void;
   /** extra HTML for the status page */
   html?(): string;
+  /** the connector's owner changed (a session claimed or released it, it faulted, an operator changed its
+   * availability): OCPP reports StatusNotification Charging/Faulted/Unavailable/Available from it */
+  availabilityChanged?(owner: ConnectorOwner): void;
   /** called when the daemon stops */
   close?(): Promise<void>;
 }
 
+/** The connector this daemon drives (one per wall daemon today). */
+const CONNECTOR_ID = 1;
+
 /** The running wall daemon. */
 export class WallDaemon {
-  private readonly runner: MachineRunner<SellerState, SellerEvent>;
-  private readonly poller: MeterPoller;
+  /**
+   * Who owns the connector: this daemon claims it (`cable`) for each seller session and releases it at the
+   * session's end; a walk-up session that owns it keeps the cable side off the EVSE; a fault (an unconfirmed
+   * power cut) or Inoperative refuses every new session until cleared.
+   */
+  readonly arbiter: ConnectorArbiter;
+  /** runner, link, meter, alarms, status server and stop order, shared with the vehicle daemon */
+  private readonly shell: DaemonShell<SellerState, SellerEvent>;
   private readonly verifier: PowerCutVerifier;
-  private status: StatusServer | null = null;
-  private readonly alarms: string[] = [];
   private unsubscribeSettled: (() => void) | null = null;
   private lastPlugged: boolean | null = null;
-  private lastReading: MeterReading | null = null;
-  /** when the machine entered `suspended` (daemon clock ms), null when not suspended */
-  private suspendedSinceMs: number | null = null;
   /** incremented by every energize: a cut verification started before it is void */
   private energizeGeneration = 0;
   /** session whose power was cut (an energize afterwards is a resume) */
   private cutSessionId: string | null = null;
   private expiryTimer: { cancel(): void } | null = null;
-  /** pending re-greeting of a plugged-in car whose module did not complete the handshake */
-  private handshakeRetryTimer: { cancel(): void } | null = null;
-  /** delay before the next re-greeting, daemon clock ms (doubles up to HANDSHAKE_RETRY_MAX_MS) */
-  private handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
-  private stopping = false;
   private readonly observers: WallObserver[];
-  private readonly sendQueue: SendQueue;
   /** the restored session was ended by the fail-safe (a still-plugged car waits for a re-plug) */
   private endedByFailSafe = false;
   private watchdog: EvseWatchdogKeeper | null = null;
+  /** observer notifications of the step being committed, delivered after its commit (afterStep) */
+  private readonly notes: (() => void)[] = [];
+  private unsubscribeOwner: (() => void) | null = null;
+  private unsubscribeEvse: (() => void) | null = null;
+  /** who asked for the next fault clear (recorded with it) */
+  private faultClearedBy = 'operator';
 
   private constructor(
     private readonly parts: WallParts,
@@ -150,7 +152,7 @@ export class WallDaemon {
   ) {
     const { config, clock, log, store } = parts;
     this.observers = parts.observers ?? [];
-    this.sendQueue = new SendQueue(parts.link, log);
+    this.arbiter = parts.arbiter ?? new ConnectorArbiter();
     const sc = sellerConfig({
       nodePubkey,
       network,
@@ -167,9 +169,15 @@ export class WallDaemon {
       resumeWhenPaid: config.tariff.resumeAfterPayment,
       invoiceExpirySec: config.tariff.invoiceExpirySec,
       meterReportIntervalMs: config.session.meterReportIntervalMs,
+      maxSuspendSec: config.tariff.maxSuspendSec,
+      reissueAfterSec: config.tariff.reissueAfterSec,
+      invoiceRetryFirstMs: config.session.invoiceRetryFirstMs,
+      invoiceRetryMaxMs: config.session.invoiceRetryMaxMs,
+      regreetFirstMs: config.session.regreetFirstMs,
+      regreetMaxMs: config.session.regreetMaxMs,
     });
     if (!sc.ok) throw new SellerConfigRefused(`seller configuration: ${sc.error.message}`);
-    this.runner = new MachineRunner(this.binding(), store, clock, log, createSeller(sc.value));
+    this.shell = new DaemonShell(parts, this.binding(sc.value), createSeller(sc.value), (ev) => ev);
     const restored = this.runner.state;
     const row = restored.sessionId ? store.findSession(restored.sessionId) : undefined;
     if (row?.status === 'ended' && restored.phase !== 'ended' && restored.phase !== 'idle') {
@@ -185,7 +193,6 @@ export class WallDaemon {
       ...this.runner.state,
       config: this.runner.state.phase === 'idle' ? sc.value : this.runner.state.config,
     };
-    this.poller = new MeterPoller(parts.meter, clock, { intervalMs: config.meter.pollIntervalMs });
     this.verifier = new PowerCutVerifier(parts.meter, clock, {
       thresholdA: config.powerCut.maxCurrentA,
       withinMs: config.powerCut.withinMs,
@@ -220,7 +227,15 @@ export class WallDaemon {
 
   /** The status page URL, if enabled. */
   get statusUrl(): string | null {
-    return this.status?.url ?? null;
+    return this.shell.statusUrl;
+  }
+
+  private get runner(): MachineRunner<SellerState, SellerEvent> {
+    return this.shell.runner;
+  }
+
+  private get stopping(): boolean {
+    return this.shell.stopping;
   }
 
   /** Current machine state (tests, status). */
@@ -232,26 +247,12 @@ export class WallDaemon {
     this.runner.dispatch(ev);
   }
 
-  /**
-   * Wraps an event handler: a throw (a store write that failed, a bug) makes the machine fail safe instead of
-   * escaping into an emitter or a timer with the power on.
-   *
-   * @param fn the handler
-   * @returns the guarded handler
-   */
   private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-    return (...args: A) => {
-      try {
-        fn(...args);
-      } catch (err) {
-        void this.runner.fail(err);
-      }
-    };
+    return this.shell.guard(fn);
   }
 
-  /** Runs an asynchronous handler whose rejection (a store write that failed) makes the machine fail safe. */
   private guardAsync(work: Promise<unknown>): void {
-    work.catch((err: unknown) => void this.runner.fail(err));
+    this.shell.guardAsync(work);
   }
 
   /**
@@ -268,11 +269,22 @@ export class WallDaemon {
   }
 
   private async boot(): Promise<void> {
-    const { config, clock, log, store, node, link, evse } = this.parts;
+    const { config, clock, log, store, node, evse } = this.parts;
     // safety first, before any write (a store that cannot be written must not leave the power on): the power
     // is off until the restored machine, having seen the store work and a tick, says it is on
     await evse.pause().catch((e: Error) => log.warn('EVSE pause failed', { error: e.message }));
     store.appendEvent(null, 'daemon.started', { role: 'wall', phase: this.runner.state.phase });
+    // the connector's owner: a fault survives restarts, the restored session re-claims it, and every change is
+    // recorded (faults) and reported (observers) from here on
+    const fault = storedConnectorFault(store, CONNECTOR_ID);
+    if (fault) {
+      this.arbiter.fault(fault.reason, fault.sinceMs);
+      this.alarm(`connector faulted (${fault.reason}): no session until an operator clears it`);
+    }
+    if (!connectorAvailable(store, CONNECTOR_ID)) this.arbiter.setAvailability(false, 'operator');
+    this.unsubscribeOwner = this.arbiter.onChange(this.guard((o, prev) => this.onOwnerChange(o, prev)));
+    this.reconcileOwner(this.runner.state);
+    for (const o of this.observers) o.availabilityChanged?.(this.arbiter.current());
     log.info('wall daemon starting', {
       phase: this.runner.state.phase,
       sessionId: this.runner.state.sessionId,
@@ -296,8 +308,21 @@ export class WallDaemon {
       .setCurrentLimitA(config.evse.maxCurrentA)
       .catch((e: Error) => log.warn('EVSE current limit failed', { error: e.message }));
 
-    // settlements: subscribe first, then look up anything issued before this start
-    this.unsubscribeSettled = node.onSettled(this.guard((s) => this.onSettled(s.paymentHash, s.amountMsat)));
+    // settlements: resume the node's stream after the last committed settle index, subscribe, then look up
+    // anything issued before this start. A settlement is acknowledged only once the seller's step and its
+    // ledger rows committed; a failed commit is retried by the node's delivery (and logged there)
+    node.resumeSettlements?.({
+      afterIndex: Number(store.loadMachineState(SETTLE_INDEX_SLOT) ?? 0),
+      commit: (index) => store.saveMachineState(SETTLE_INDEX_SLOT, String(index)),
+      onError: (err, ev, attempt, retryInMs) =>
+        log.error('settlement not committed', {
+          paymentHash: ev.paymentHash,
+          attempt,
+          retryInMs,
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        }),
+    });
+    this.unsubscribeSettled = node.onSettled((s) => this.onSettled(s.paymentHash, s.amountMsat));
     for (const inv of store.invoicesInState('requested')) {
       store.markAbandoned(inv.sessionId, inv.seq, 'the node never returned it (daemon restarted)');
       this.dispatch({
@@ -311,7 +336,7 @@ export class WallDaemon {
       if (!inv.paymentHash) continue;
       try {
         const st = await node.lookupInvoice(inv.paymentHash);
-        if (st.state === 'settled') this.onSettled(inv.paymentHash, st.receivedMsat);
+        if (st.state === 'settled') this.settledByLookup(inv.paymentHash, st.receivedMsat);
         else if (st.state === 'cancelled') {
           store.markClosed(inv.sessionId, inv.seq, 'cancelled');
           this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: clock.now() });
@@ -324,31 +349,27 @@ export class WallDaemon {
       }
     }
 
-    link.on('message', (bytes: Uint8Array) => this.dispatch({ type: 'frame', bytes, atMs: clock.now() }));
-    link.on('up', () => this.dispatch({ type: 'linkUp', atMs: clock.now() }));
-    link.on('down', () => this.dispatch({ type: 'linkDown', atMs: clock.now() }));
-    link.on('error', (err: Error) => log.warn('link error', { error: err.message }));
-    await link.open();
+    await this.shell.openLink((bytes: Uint8Array) =>
+      this.dispatch({ type: 'frame', bytes, atMs: clock.now() }),
+    );
+    this.shell.startMeter(
+      (s) => (s.sessionId && s.phase !== 'ended' && s.phase !== 'idle' ? s.sessionId : null),
+      (sessionId, r) => {
+        for (const o of this.observers) o.meterSample?.(sessionId, r);
+      },
+    );
 
-    this.poller.on(
-      'reading',
-      this.guard((r: MeterReading) => this.onReading(r)),
-    );
-    this.poller.on('error', (e) => log.debug('meter read failed', { error: e.message }));
-    this.poller.on(
-      'down',
-      this.guard((e: Error) => this.alarm(`meter down: ${e.message}`)),
-    );
-    this.poller.start();
-
-    evse.on(
-      'status',
-      this.guard((s: EvseStatus) => this.onEvseStatus(s)),
-    );
-    evse.on(
-      'fault',
-      this.guard((f: EvseFault) => this.alarm(`EVSE fault: ${f}`)),
-    );
+    const onStatus = this.guard((s: EvseStatus) => this.onEvseStatus(s));
+    const onFault = this.guard((f: EvseFault) => this.alarm(`EVSE fault: ${f}`));
+    const onLink = this.guard((connected: boolean) => this.onEvseLink(connected));
+    evse.on('status', onStatus);
+    evse.on('fault', onFault);
+    evse.on('link', onLink);
+    this.unsubscribeEvse = () => {
+      evse.off('status', onStatus);
+      evse.off('fault', onFault);
+      evse.off('link', onLink);
+    };
     const initial = await evse.status();
     // a car still plugged in after its session ended (before this restart) gets no new session until it is
     // unplugged and plugged in again
@@ -365,15 +386,12 @@ export class WallDaemon {
       await this.execute({ type: 'energize' }, this.runner.state);
     }
 
-    this.runner.startTicks(1000, (atMs) => ({ type: 'tick', atMs }));
+    this.shell.startTicks();
     this.scheduleExpiryCheck();
 
-    if (config.status.enabled) {
-      this.status = await StatusServer.forConfig(this.statusSource(), config.status, {
-        ...(this.parts.routes ? { routes: this.parts.routes } : {}),
-      });
-      log.info('status page', { url: this.status.url });
-    }
+    const url = await this.shell.startStatus(this.statusSource());
+    // where `boltcharge clear-fault` reaches this daemon's operator actions (a port 0 is resolved here)
+    if (url !== null) store.appendEvent(null, 'status.listening', { url });
   }
 
   private onEvseStatus(s: EvseStatus): void {
@@ -387,90 +405,193 @@ export class WallDaemon {
     });
     if (plugged) {
       for (const o of this.observers) o.plugged?.();
-      // an operator took the connector out of service (dashboard action): no new session
-      if (!connectorAvailable(this.parts.store, 1))
-        this.alarm('car plugged in while out of service: no session');
-      else if (phase === 'idle' || phase === 'ended')
-        this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
+      if (phase === 'idle' || phase === 'ended') this.startCableSession(atMs);
     } else {
-      this.handshakeRetryTimer?.cancel();
-      this.handshakeRetryTimer = null;
-      this.handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
       for (const o of this.observers) o.unplugged?.();
       if (phase !== 'idle') this.dispatch({ type: 'unplug', atMs });
     }
   }
 
   /**
-   * A car still plugged in whose module did not complete the handshake (it was restarting, or still booting) is
-   * greeted again with a fresh session: after HANDSHAKE_RETRY_FIRST_MS, then doubling up to
-   * HANDSHAKE_RETRY_MAX_MS, for as long as it stays plugged in. A car without a boltcharge module costs one
-   * hello a minute; a car whose module comes back starts charging without being unplugged.
+   * A plugged-in car gets a session only when the connector may take one: not faulted, not out of service (the
+   * dashboard's or the CSMS's availability), not driven by a walk-up session. A refusal is recorded with its
+   * reason (`session.refused`); the car gets no hello.
+   *
+   * @param atMs daemon clock ms
    */
-  private scheduleHandshakeRetry(): void {
-    if (this.stopping || this.lastPlugged !== true) return;
-    const delayMs = this.handshakeRetryDelayMs;
-    this.handshakeRetryDelayMs = Math.min(delayMs * 2, HANDSHAKE_RETRY_MAX_MS);
-    this.handshakeRetryTimer?.cancel();
-    this.handshakeRetryTimer = this.parts.clock.setTimer(delayMs, () => {
-      this.handshakeRetryTimer = null;
-      const phase = this.runner.state.phase;
-      if (this.stopping || this.lastPlugged !== true || (phase !== 'ended' && phase !== 'idle')) return;
-      this.parts.log.info('greeting the plugged-in car again', { afterMs: delayMs });
-      this.dispatch({
-        type: 'plug',
-        entropyHex: randomBytes(32).toString('hex'),
-        atMs: this.parts.clock.now(),
-      });
-    });
+  private startCableSession(atMs: number): void {
+    const refusal = this.claimRefusal();
+    if (refusal) {
+      this.refuse(refusal.refusal, refusal.detail);
+      return;
+    }
+    this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
   }
 
-  private onReading(r: MeterReading): void {
-    this.lastReading = r;
-    const sessionId = this.runner.state.sessionId;
-    const phase = this.runner.state.phase;
-    if (sessionId && phase !== 'ended' && phase !== 'idle') {
-      this.parts.store.addMeterSample({
-        sessionId,
-        tMs: r.atMs,
-        source: 'own',
-        energyWh: Math.floor(r.energyImportWh),
-        powerW: r.powerW,
-        voltageV: r.voltageV,
-        currentA: r.currentA,
+  /** Why a new cable session may not start now, or null when it may. */
+  private claimRefusal(): { refusal: ClaimRefusal; detail: string } | null {
+    const o = this.arbiter.current();
+    if (o.kind === 'faulted') return { refusal: 'CONNECTOR_FAULTED', detail: o.reason };
+    if (o.kind === 'inoperative' || !connectorAvailable(this.parts.store, CONNECTOR_ID))
+      return { refusal: 'CONNECTOR_INOPERATIVE', detail: o.kind === 'inoperative' ? o.reason : 'operator' };
+    if (o.kind === 'walkup') return { refusal: 'CONNECTOR_BUSY', detail: `walk-up session ${o.sessionId}` };
+    return null;
+  }
+
+  private refuse(refusal: ClaimRefusal, detail: string): void {
+    this.parts.store.appendEvent(null, 'session.refused', { connectorId: CONNECTOR_ID, refusal, detail });
+    this.alarm(`car plugged in: no session (${refusal}: ${detail})`);
+  }
+
+  /**
+   * Keeps the arbiter in step with the machine after every committed step: an active seller session owns the
+   * connector (`cable`), an ended one releases it. A claim refused meanwhile (a fault, a walk-up session that
+   * claimed first) ends the session.
+   */
+  private reconcileOwner(s: SellerState): void {
+    const o = this.arbiter.current();
+    const active = s.sessionId !== null && s.phase !== 'idle' && s.phase !== 'ended';
+    if (active && s.sessionId !== null) {
+      if (o.kind === 'cable' && o.sessionId === s.sessionId) return;
+      const claim = this.arbiter.claim('cable', s.sessionId);
+      if (claim.ok) return;
+      if (s.phase === 'closing') return; // already ending
+      this.parts.log.warn('connector claim refused: ending the session', {
+        ...claim,
+        sessionId: s.sessionId,
       });
+      this.dispatch({
+        type: 'stopRequest',
+        reason: claim.refusal === 'CONNECTOR_FAULTED' ? Reason.EQUIPMENT_FAULT : Reason.USER_STOP,
+        atMs: this.parts.clock.now(),
+      });
+    } else if (o.kind === 'cable') this.arbiter.release(o.sessionId);
+  }
+
+  /** The connector's owner changed: faults are recorded (they survive restarts) and observers told. */
+  private onOwnerChange(owner: ConnectorOwner, previous: ConnectorOwner): void {
+    const { store } = this.parts;
+    if (owner.kind === 'faulted' && previous.kind !== 'faulted') {
+      recordConnectorFault(store, CONNECTOR_ID, { reason: owner.reason, sinceMs: owner.sinceMs });
+      this.alarm(`connector FAULTED (${owner.reason}): no session until an operator clears it`);
+    } else if (previous.kind === 'faulted' && owner.kind !== 'faulted') {
+      recordConnectorFaultCleared(store, CONNECTOR_ID, this.faultClearedBy);
+      this.parts.log.info('connector fault cleared', { by: this.faultClearedBy });
     }
-    for (const o of this.observers) o.meterSample?.(sessionId, r);
-    this.dispatch({
-      type: 'meter',
-      energyWh: r.energyImportWh,
-      powerW: r.powerW,
-      voltageV: r.voltageV,
-      currentA: r.currentA,
+    for (const o of this.observers) o.availabilityChanged?.(owner);
+  }
+
+  /**
+   * Marks the connector faulted (the power is already cut) and ends the running session with
+   * `EQUIPMENT_FAULT`; no session starts until an operator clears it (`clearFault`, `boltcharge clear-fault`).
+   *
+   * @param reason what went wrong (recorded, shown, reported to the CSMS)
+   */
+  private fault(reason: string): void {
+    const now = this.parts.clock.now();
+    this.arbiter.fault(reason, now);
+    const s = this.runner.state;
+    if (s.sessionId !== null && s.phase !== 'idle' && s.phase !== 'ended')
+      this.dispatch({ type: 'stopRequest', reason: Reason.EQUIPMENT_FAULT, atMs: now });
+  }
+
+  /**
+   * Clears the connector's fault (operator action: the dashboard's clear-fault, `boltcharge clear-fault`).
+   *
+   * @param from who cleared it (recorded)
+   * @returns whether a fault was cleared
+   */
+  clearFault(from = 'operator'): boolean {
+    this.faultClearedBy = from;
+    return this.arbiter.clearFault();
+  }
+
+  /**
+   * The EVSE's control link dropped or came back. Lost: the charger can no longer be told to stop, so the session
+   * ends (`EQUIPMENT_FAULT`, recorded as `evse.linkLost`); the charger's own watchdog falls back to 0 A when our
+   * heartbeats stop. Back: recorded; a new plug-in starts a new session.
+   */
+  private onEvseLink(connected: boolean): void {
+    const s = this.runner.state;
+    this.parts.store.appendEvent(s.sessionId, connected ? 'evse.linkRestored' : 'evse.linkLost', {});
+    if (connected) return;
+    this.alarm('EVSE link lost: ending the session');
+    if (s.sessionId !== null && s.phase !== 'idle' && s.phase !== 'ended')
+      this.dispatch({ type: 'stopRequest', reason: Reason.EQUIPMENT_FAULT, atMs: this.parts.clock.now() });
+  }
+
+  /**
+   * One settlement path for the stream, the lookups after a restart and the suspension supervisor: the seller
+   * machine steps first; its state, the ledger row (settled, or settled-but-not-credited when the machine did not
+   * accept it) and the observers' notes commit in one transaction (`writeAhead`), and observers hear
+   * `invoicePaid` only after that commit (`afterStep`).
+   *
+   * @param paymentHash hex hash of the settled invoice
+   * @param amountMsat what the node received, msat
+   * @returns resolves once committed (the node's acknowledgement); rejects with `StepNotCommitted` when the
+   *   transaction failed (the node's delivery retries)
+   */
+  private async onSettled(paymentHash: string, amountMsat: bigint): Promise<void> {
+    const before = this.parts.store.invoiceByHash(paymentHash);
+    if (!before || before.state === 'settled') return; // not ours, or already counted (replayed on restart)
+    await this.runner.dispatchCommitted({
+      type: 'invoiceSettled',
+      paymentHash,
+      amountMsat,
       atMs: this.parts.clock.now(),
     });
   }
 
-  private onSettled(paymentHash: string, amountMsat: bigint): void {
-    const before = this.parts.store.invoiceByHash(paymentHash);
-    if (!before || before.state === 'settled') return; // not ours, or already counted (replayed on restart)
-    const inv = this.parts.store.markSettled(paymentHash, amountMsat);
-    if (!inv) return; // not one of ours (another application on the node)
-    for (const o of this.observers) o.invoicePaid?.(inv.sessionId, { seq: inv.seq, paymentHash, amountMsat });
-    this.dispatch({ type: 'invoiceSettled', paymentHash, amountMsat, atMs: this.parts.clock.now() });
+  /** A settlement found by a lookup: the same path; a failed commit is left to the node's stream or the next
+   * lookup (logged). */
+  private settledByLookup(paymentHash: string, amountMsat: bigint): void {
+    this.onSettled(paymentHash, amountMsat).catch((err: unknown) =>
+      this.parts.log.warn('settlement found by lookup not committed yet', {
+        paymentHash,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
+  }
+
+  /**
+   * The ledger rows of a settlement step, inside its transaction: a settlement the machine credited
+   * (`invoiceSettled` record) marks the row settled and queues `invoicePaid` for the observers; one it did not
+   * credit (late, wrong state, short) still marks the money received, with an event saying it was not credited.
+   */
+  private writeSettlement(
+    ev: Extract<SellerEvent, { type: 'invoiceSettled' }>,
+    effects: readonly Effect[],
+  ): void {
+    const { store } = this.parts;
+    const hash = ev.paymentHash.toLowerCase();
+    const credited = effects.some(
+      (e) => e.type === 'record' && e.kind === 'invoiceSettled' && e.data['paymentHash'] === hash,
+    );
+    const row = store.markSettled(hash, ev.amountMsat);
+    if (!row) return;
+    if (credited) {
+      this.notes.push(() => {
+        for (const o of this.observers)
+          o.invoicePaid?.(row.sessionId, { seq: row.seq, paymentHash: hash, amountMsat: ev.amountMsat });
+      });
+    } else {
+      store.appendEvent(row.sessionId, 'invoice.settledNotCredited', {
+        seq: row.seq,
+        receivedMsat: ev.amountMsat,
+      });
+    }
   }
 
   /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
   private scheduleExpiryCheck(): void {
     const check = async (): Promise<void> => {
-      await this.superviseSuspension();
       const now = Date.now();
       for (const inv of this.parts.store.invoicesInState('issued')) {
         if (!inv.paymentHash || inv.expiresAtMs === null || inv.expiresAtMs > now) continue;
         try {
           const st = await this.parts.node.lookupInvoice(inv.paymentHash);
           if (st.state === 'settled') {
-            this.onSettled(inv.paymentHash, st.receivedMsat);
+            this.settledByLookup(inv.paymentHash, st.receivedMsat);
             continue;
           }
         } catch {
@@ -489,83 +610,44 @@ export class WallDaemon {
     arm();
   }
 
-  /**
-   * While the power is cut for non-payment: an invoice left unpaid for `reissueAfterSec` is cancelled at the node
-   * and reported expired, so the machine issues a fresh one (the car may never have received the first, e.g.
-   * when it restarted or a frame was lost); after `maxSuspendSec` the session is ended.
-   */
-  private async superviseSuspension(): Promise<void> {
-    const { store, node, clock, config } = this.parts;
-    const s = this.runner.state;
-    if (s.phase !== 'suspended' || !s.sessionId) {
-      this.suspendedSinceMs = null;
-      return;
-    }
-    const now = clock.now();
-    this.suspendedSinceMs ??= now;
-    if (config.tariff.maxSuspendSec > 0 && now - this.suspendedSinceMs > config.tariff.maxSuspendSec * 1000) {
-      this.alarm(`power cut for non-payment for over ${config.tariff.maxSuspendSec} s: ending the session`);
-      this.suspendedSinceMs = null;
-      this.dispatch({ type: 'stopRequest', reason: Reason.UNPAID, atMs: now });
-      return;
-    }
-    for (const inv of store.invoices(s.sessionId)) {
-      if (inv.state !== 'issued' || !inv.paymentHash || inv.issuedAtMs === null) continue;
-      if (now - inv.issuedAtMs < config.tariff.reissueAfterSec * 1000) continue;
-      try {
-        await node.cancelInvoice(inv.paymentHash);
-      } catch {
-        continue; // settled meanwhile, or node away: the settlement stream or the next check decides
-      }
-      const after = await node.lookupInvoice(inv.paymentHash).catch(() => undefined);
-      if (after?.state === 'settled') {
-        this.onSettled(inv.paymentHash, after.receivedMsat);
-        continue;
-      }
-      store.markClosed(inv.sessionId, inv.seq, 'cancelled');
-      store.appendEvent(inv.sessionId, 'invoice.reissue', {
-        seq: inv.seq,
-        reason: 'unpaid while power is cut',
-      });
-      this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: clock.now() });
-    }
-  }
-
   private alarm(message: string): void {
-    this.alarms.push(`${new Date(this.parts.clock.now()).toISOString()} ${message}`);
-    if (this.alarms.length > 20) this.alarms.shift();
-    this.parts.log.warn('alarm', { message });
-    this.parts.store.appendEvent(this.runner.state.sessionId, 'alarm', { message });
+    this.shell.alarm(message);
   }
 
-  private binding(): MachineBinding<SellerState, SellerEvent> {
+  private binding(current: SellerConfig): MachineBinding<SellerState, SellerEvent> {
     const { store } = this.parts;
     return {
       step: this.parts.step ?? sellerStep,
-      serialize: (s) => serializeState(s),
+      serialize: (s) => persistSellerState(s),
+      // versioned and validated (protocol/serialize.ts): an older format is migrated, a damaged one refused
       deserialize: (text) => {
-        const r = deserializeState<SellerState>(text);
-        if (!r.ok) throw new Error(`stored seller state unreadable: ${r.error.message}`);
+        const r = restoreSellerState(text, current);
+        if (!r.ok) throw r.error;
         return r.value;
       },
-      writeAhead: (s, effects) => {
+      writeAhead: (s, effects, ev) => {
+        this.notes.length = 0; // a rolled-back step's notes never reach the observers
         const sid = s.sessionId;
-        if (sid && !store.findSession(sid)) {
-          store.createSession(sid, s.vehiclePub);
-          for (const o of this.observers) o.sessionStarted?.(sid);
-        }
-        if (sid) {
-          store.updateSession(sid, {
+        // the ledger row of a settlement first: its `invoice.settled` precedes what the step did with it (e.g.
+        // `machine.energized` after the deposit)
+        if (ev.type === 'invoiceSettled') this.writeSettlement(ev, effects);
+        const created = writeCommonRows(
+          store,
+          {
+            sessionId: sid,
+            peer: s.vehiclePub,
             energyWh: s.deliveredWh,
             priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
-            peer: s.vehiclePub ?? undefined,
+          },
+          effects,
+          () => null, // the wall signs the receipt; only the car judges it
+        );
+        if (created && sid)
+          this.notes.push(() => {
+            for (const o of this.observers) o.sessionStarted?.(sid);
           });
-        }
         for (const e of effects) {
-          if (e.type === 'record') store.appendEvent(sid, `machine.${e.kind}`, e.data);
-          else if (e.type === 'alarm')
-            store.appendEvent(sid, 'machine.alarm', { reason: reasonName(e.reason), message: e.message });
-          else if (e.type === 'createInvoice' && sid) {
+          if (e.type === 'createInvoice' && sid) {
             const inv = s.invoices.find((i) => i.seq === e.seq);
             if (!inv) continue;
             store.requestInvoice({
@@ -576,15 +658,6 @@ export class WallDaemon {
               toWh: inv.fromWh + inv.blockWh,
               priceMsatPerWh: inv.priceMsatPerWh,
             });
-          } else if (e.type === 'sessionEnded' && sid) {
-            if (e.receipt)
-              store.saveReceipt({
-                sessionId: sid,
-                bodyJson: serializeState(e.receipt),
-                signature: e.receipt.signature,
-                valid: null,
-              });
-            store.endSession(sid, e.reasonName);
           }
         }
         for (const inv of s.invoices) {
@@ -595,7 +668,10 @@ export class WallDaemon {
       },
       execute: (e, s) => this.execute(e, s),
       afterStep: (_s, ev) => {
-        this.status?.publish();
+        // the step committed: the observers hear what it recorded, and the connector follows the session
+        for (const note of this.notes.splice(0)) note();
+        this.reconcileOwner(_s);
+        this.shell.publish();
         if (ev.type !== 'tick') return;
         this.watchdog?.pet();
         for (const o of this.observers) o.loopTick?.(ev.atMs);
@@ -614,7 +690,7 @@ export class WallDaemon {
     const sid = s.sessionId;
     switch (e.type) {
       case 'send':
-        this.sendQueue.push(e.frame, e.message.type);
+        this.shell.sendQueue.push(e.frame, e.message.type);
         return;
       case 'createInvoice': {
         const created = node
@@ -669,6 +745,13 @@ export class WallDaemon {
       }
       case 'energize':
         this.energizeGeneration++;
+        if (this.arbiter.current().kind !== 'cable') {
+          // a faulted connector is never energised; a walk-up session's EVSE is not ours to drive
+          log.warn('energize skipped: the connector is not owned by the cable session', {
+            owner: this.arbiter.current().kind,
+          });
+          return;
+        }
         try {
           await evse.setCurrentLimitA(config.evse.maxCurrentA);
           if (this.runner.hasFailed) return;
@@ -687,6 +770,7 @@ export class WallDaemon {
         return;
       case 'cutPower': {
         const reason = reasonName(e.reason);
+        if (this.arbiter.current().kind === 'walkup') return; // not ours to drive
         try {
           await evse.pause();
         } catch (err) {
@@ -699,18 +783,7 @@ export class WallDaemon {
           this.cutSessionId = sid;
         }
         log.info('power cut', { sessionId: sid, reason, deliveredWh: s.deliveredWh, paidWh: s.paidWh });
-        const generation = this.energizeGeneration;
-        this.guardAsync(
-          this.verifier.verify(clock.now()).then((outcome) => {
-            // re-energized meanwhile (e.g. a late payment): current is expected, the cut is moot
-            if (generation !== this.energizeGeneration || this.runner.hasFailed) return;
-            store.appendEvent(sid, outcome.ok ? 'powerCut.verified' : 'powerCut.alarm', outcome);
-            if (!outcome.ok)
-              this.alarm(
-                `power cut NOT verified (${outcome.reason}): ${outcome.lastCurrentA} A still flowing`,
-              );
-          }),
-        );
+        this.guardAsync(this.verifyCut(sid, this.energizeGeneration));
         return;
       }
       case 'signWithNodeKey':
@@ -735,14 +808,46 @@ export class WallDaemon {
           error: e.error,
         });
         if (sid) for (const o of this.observers) o.sessionEnded?.(sid, e.reasonName, e.summary);
-        if (e.reason === Reason.HANDSHAKE_TIMEOUT) this.scheduleHandshakeRetry();
-        else this.handshakeRetryDelayMs = HANDSHAKE_RETRY_FIRST_MS;
+        return;
+      case 'greetAgain':
+        // the machine's re-greeting schedule came due (a plugged-in car whose module did not answer): a fresh
+        // session, if the car is still plugged in and the connector may take one
+        if (this.lastPlugged === true && !this.stopping) {
+          log.info('greeting the plugged-in car again', {});
+          this.startCableSession(clock.now());
+        }
         return;
       case 'record':
         log.debug(`machine: ${e.kind}`, e.data);
         return;
       default:
         log.warn('effect not handled by the wall', { effect: e.type });
+    }
+  }
+
+  /**
+   * Checks with the meter that a cut stopped the current. Not confirmed within the window: the cut is sent
+   * again (`powerCut.retries` times), then the connector is marked Faulted (`fault`).
+   *
+   * @param sid the session whose power was cut
+   * @param generation the energize generation at the cut (a later energize makes the check moot)
+   */
+  private async verifyCut(sid: string | null, generation: number): Promise<void> {
+    const { store, clock, evse, config } = this.parts;
+    const retries = config.powerCut.retries;
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.verifier.verify(clock.now());
+      // re-energized meanwhile (e.g. a late payment): current is expected, the cut is moot
+      if (generation !== this.energizeGeneration || this.runner.hasFailed || this.stopping) return;
+      store.appendEvent(sid, outcome.ok ? 'powerCut.verified' : 'powerCut.alarm', { ...outcome, attempt });
+      if (outcome.ok) return;
+      const what = `power cut NOT verified (${outcome.reason}): ${outcome.lastCurrentA} A still flowing`;
+      if (attempt >= retries) {
+        this.fault(`${what} after ${attempt + 1} cut(s)`);
+        return;
+      }
+      this.alarm(`${what}: cutting again`);
+      await evse.pause().catch((e: Error) => this.alarm(`EVSE pause failed: ${e.message}`));
     }
   }
 
@@ -766,13 +871,13 @@ export class WallDaemon {
       state: s.phase,
       sessionId: s.sessionId,
       peer: s.vehiclePub,
-      powerW: this.lastReading?.powerW ?? 0,
+      powerW: this.shell.lastReading?.powerW ?? 0,
       energyWh: s.deliveredWh,
       priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh ?? null,
       creditWh: s.paidWh - s.deliveredWh,
       paidMsat: s.paidMsat,
       stopReason: s.endReason === null ? null : reasonName(s.endReason),
-      alarms: [...this.alarms],
+      alarms: [...this.shell.alarms],
       ledger,
     };
   }
@@ -788,16 +893,25 @@ export class WallDaemon {
       actions: {
         availability: true,
         stopSession: () => this.requestStop(),
-        clearAlarms: () => this.alarms.splice(0).length,
+        // clear-fault clears the page's alarms and the connector's fault (boltcharge clear-fault posts here)
+        clearAlarms: () => {
+          const n = this.shell.alarms.splice(0).length;
+          this.clearFault('operator (status action)');
+          return n;
+        },
       },
     });
   }
 
   /**
-   * Asks the machine to end the session (operator stop).
+   * Ends the current session cleanly (operator stop, OCPP RemoteStopTransaction): the machine cuts the power,
+   * tells the car why, settles the books and hands out the final receipt; the session is stored ended with the
+   * reason's name. Without a running session nothing happens.
+   *
+   * @param reason protocol reason code sent to the car and stored (default `Reason.USER_STOP`)
    */
-  requestStop(): void {
-    this.dispatch({ type: 'stopRequest', reason: Reason.USER_STOP, atMs: this.parts.clock.now() });
+  requestStop(reason: number = Reason.USER_STOP): void {
+    this.dispatch({ type: 'stopRequest', reason, atMs: this.parts.clock.now() });
   }
 
   /** Resolves when queued events are processed (tests). */
@@ -810,24 +924,13 @@ export class WallDaemon {
    * link, meter, EVSE, node subscription and status page are closed, and the store is closed last.
    */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.runner.stop();
-    this.expiryTimer?.cancel();
-    this.handshakeRetryTimer?.cancel();
-    this.poller.stop();
-    this.unsubscribeSettled?.();
-    await this.status?.close().catch(() => {});
-    for (const o of this.observers) await o.close?.().catch(() => {});
-    this.sendQueue.close();
-    await this.parts.link.close().catch(() => {});
-    await this.parts.evse.close().catch(() => {});
-    await this.parts.meter.close().catch(() => {});
-    try {
-      this.parts.store.appendEvent(null, 'daemon.stopped', { failSafe: this.runner.hasFailed });
-    } catch (err) {
-      this.parts.log.warn('daemon.stopped not recorded', { error: (err as Error).message });
-    }
-    this.parts.store.close();
+    await this.shell.stop(async () => {
+      this.expiryTimer?.cancel();
+      this.unsubscribeSettled?.();
+      this.unsubscribeOwner?.();
+      this.unsubscribeEvse?.();
+      for (const o of this.observers) await o.close?.().catch(() => {});
+      await this.parts.evse.close().catch(() => {});
+    });
   }
 }

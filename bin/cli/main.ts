@@ -7,6 +7,7 @@
  *   boltcharge qr decode|encode|sticker …         EMV MPM / JPQR codes (bin/cli/qr.ts)
  *   boltcharge store check|backup|restore (--config F | --db F) [--to F | --from F] [--force] [--json]
  *   boltcharge doctor --config F [--json]          check an installation (exit codes: bin/cli/doctor.ts)
+ *   boltcharge clear-fault --config wall.yaml     clear a connector's safety fault (bin/cli/clear-fault.ts)
  *   boltcharge --version
  * Exit codes (`exit-codes.ts`): 0 ok, 1 runtime failure (a daemon that failed safe), 2 usage or configuration
  * error, 3 the store cannot be used. Known failures print one line naming what is wrong, never a stack.
@@ -35,6 +36,7 @@ const usage = `usage:
   boltcharge store backup (--config <daemon.yaml> | --db <store.sqlite>) --to <file> [--force]
   boltcharge store restore (--config <daemon.yaml> | --db <store.sqlite>) --from <file> [--force]
   boltcharge doctor --config <daemon.yaml> [--json]
+  boltcharge clear-fault --config <wall.yaml>
   boltcharge --version
 `;
 
@@ -158,6 +160,9 @@ export async function main(
       }
       case 'store':
         return await storeCommand(rest[0], values, out);
+      case 'clear-fault':
+        if (!values.config) throw new StoreNotFound('clear-fault needs --config <wall.yaml>');
+        return await (await import('./clear-fault.js')).clearFaultMain(values.config, out);
       default:
         process.stderr.write(`unknown command ${command}\n${usage}`);
         return 2;

@@ -3,7 +3,7 @@
 // whose invoice reuses a payment hash of the first. Before the fix both crashed the daemon inside write-ahead
 // (PRIMARY KEY / UNIQUE) and the reused session id overwrote the stored receipt. Now both are refused with a
 // reason, nothing stored is touched, and the node is never asked to pay the reused hash. The cable is an
-// in-memory pair and the Lightning node an in-process stand-in that settles at the scripted wall: this is a
+// in-memory pair and the Lightning node the in-process rig's scripted car node, settling at the scripted wall: this is a
 // logic test of the daemon's wiring (the real-lnd proof of the payment path is test/e2e/hostile-wall).
 import { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
@@ -15,10 +15,8 @@ import type { Logger } from '../../daemon/logger.js';
 import { SystemClock } from '../../hardware/clock.js';
 import type { CableLink, CableLinkEvents } from '../../hardware/link/cable-link.js';
 import type { EnergyMeter, MeterReading } from '../../hardware/meter/energy-meter.js';
-import type { LightningNode, PaymentResult } from '../../lightning/lightning-node.js';
 import {
   createSeller,
-  decodeInvoice,
   Reason,
   reasonName,
   sellerStep,
@@ -30,6 +28,7 @@ import { readVehicleConfig } from '../../vehicle-module/config.js';
 import { VehicleDaemon } from '../../vehicle-module/vehicle-daemon.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
 import { makeInvoice, sha256hex, testSellerConfig, WALL_KEY } from '../protocol/harness.js';
+import { scriptedCarNode } from '../wall-module/in-process-rig.js';
 
 const clock = new SystemClock();
 
@@ -100,52 +99,6 @@ class ScriptedWall {
   }
 }
 
-/** An in-process node: decodes like the buyer (an honest lnd), pays by settling at the scripted wall. */
-function standInNode(wall: () => ScriptedWall, paid: string[]): LightningNode {
-  const fail = (): never => {
-    throw new Error('not used');
-  };
-  return {
-    getIdentity: async () => ({ pubkey: '02' + '33'.repeat(32), network: 'regtest', synced: true }),
-    decodePaymentRequest: async (bolt11) => {
-      const d = decodeInvoice(bolt11);
-      if (!d.ok) throw new Error(d.error.message);
-      const v = d.value;
-      return {
-        paymentHash: v.paymentHash,
-        amountMsat: v.amountMsat,
-        payeePubkey: v.payeePubkey,
-        paymentSecret: v.paymentSecret,
-        minFinalCltvDelta: v.minFinalCltvDelta,
-        expiresAtMs: (v.timestampSec + v.expirySec) * 1000,
-      };
-    },
-    pay: async (bolt11): Promise<PaymentResult> => {
-      const d = decodeInvoice(bolt11);
-      if (!d.ok) throw new Error(d.error.message);
-      paid.push(d.value.paymentHash);
-      const preimage = wall().settle(d.value.paymentHash, d.value.amountMsat);
-      return { paymentHash: d.value.paymentHash, preimage, feeMsat: 0n, amountMsat: d.value.amountMsat };
-    },
-    paymentStatus: async (hash) =>
-      paid.includes(hash) ? { state: 'succeeded', preimage: '', feeMsat: 0n } : { state: 'unknown' },
-    createInvoice: fail,
-    onSettled: fail,
-    lookupInvoice: fail,
-    cancelInvoice: fail,
-    signMessage: fail,
-    verifyMessage: fail,
-    getBalances: fail,
-    getNodeAlias: async () => null,
-    createHoldInvoice: fail,
-    watchHoldInvoice: fail,
-    settleHoldInvoice: fail,
-    cancelHoldInvoice: fail,
-    lookupHoldInvoice: fail,
-    close: async () => {},
-  };
-}
-
 const still: EnergyMeter = {
   read: async (): Promise<MeterReading> => ({
     energyImportWh: 5000,
@@ -199,7 +152,10 @@ status: { enabled: false }
       clock,
       log,
       store,
-      node: standInNode(() => wall!, paid),
+      node: scriptedCarNode((hash, amountMsat) => {
+        paid.push(hash);
+        return wall!.settle(hash, amountMsat);
+      }, new Map()),
       link,
       meter: still,
     });

@@ -47,7 +47,7 @@ describe('wall config', () => {
     });
     expect(c.session).toMatchObject({ heartbeatTimeoutMs: 10_000, handshakeTimeoutMs: 30_000 });
     expect(c.evse.maxPowerW).toBe(11_000);
-    expect(c.powerCut).toEqual({ maxCurrentA: 0.5, withinMs: 3000 });
+    expect(c.powerCut).toEqual({ maxCurrentA: 0.5, withinMs: 3000, retries: 1 });
     expect(c.status).toEqual({
       enabled: true,
       listen: '127.0.0.1',
