@@ -29,6 +29,7 @@ import {
 } from '../protocol/config.js';
 import type { SplitConfig } from '../payments/split-config.js';
 import { readSplitSection } from './payouts/split-section.js';
+import { readRelay, type RelayConfig } from './relay-config.js';
 import { readWalkupSection, type WalkupSectionConfig } from './walkup/config.js'; // walk-up
 
 /** What the wall sells and how it invoices. */
@@ -144,6 +145,8 @@ export interface WallConfig {
   ocpp?: OcppConfig;
   /** split remittance to other recipients (issue 14; absent = the wall keeps everything) */
   split?: SplitConfig;
+  /** the blind relay lending the wall's uplink to a car without signal (offline case 2; absent = off) */
+  relay?: RelayConfig;
   /** walk-up payment with a phone wallet (issue 12; absent = off) */
   walkup?: WalkupSectionConfig;
 }
@@ -257,6 +260,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   }
   const split = readSplitSection(r);
   if (split) config.split = split;
+  if (r.has('relay')) config.relay = readRelay(r.section('relay'), config.link.kind);
   if (r.has('walkup')) config.walkup = readWalkupSection(r.section('walkup')); // walk-up
   r.done();
   return config;

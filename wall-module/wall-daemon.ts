@@ -428,6 +428,11 @@ export class WallDaemon {
     this.dispatch({ type: 'plug', entropyHex: randomBytes(32).toString('hex'), atMs });
   }
 
+  /** The authenticated session's id (a car that proved its key), or null: what the blind relay lends to. */
+  authenticatedSessionId(): string | null {
+    return authenticatedSession(this.state);
+  }
+
   /** Why a new cable session may not start now, or null when it may. */
   private claimRefusal(): { refusal: ClaimRefusal; detail: string } | null {
     const o = this.arbiter.current();
@@ -444,13 +449,14 @@ export class WallDaemon {
   }
 
   /**
-   * Keeps the arbiter in step with the machine after every committed step: an active seller session owns the
-   * connector (`cable`), an ended one releases it. A claim refused meanwhile (a fault, a walk-up session that
-   * claimed first) ends the session.
+   * Keeps the arbiter in step with the machine after every committed step: an authenticated seller session (a
+   * car with a vehicle module proved its key) owns the connector (`cable`), an ended one releases it. While the
+   * wall is only greeting (a car without a module answers nothing) the connector stays free for a walk-up
+   * payment. A claim refused meanwhile (a fault, a walk-up session that claimed first) ends the session.
    */
   private reconcileOwner(s: SellerState): void {
     const o = this.arbiter.current();
-    const active = s.sessionId !== null && s.phase !== 'idle' && s.phase !== 'ended';
+    const active = authenticatedSession(s) !== null;
     if (active && s.sessionId !== null) {
       if (o.kind === 'cable' && o.sessionId === s.sessionId) return;
       const claim = this.arbiter.claim('cable', s.sessionId);
@@ -933,4 +939,17 @@ export class WallDaemon {
       await this.parts.evse.close().catch(() => {});
     });
   }
+}
+
+/** Phases before the car has proved its key: the connector is not claimed for a cable session yet. */
+const UNAUTHENTICATED_PHASES: readonly SellerState['phase'][] = [
+  'idle',
+  'handshake',
+  'authenticating',
+  'ended',
+];
+
+/** The session id of a seller state whose car is authenticated, else null. */
+function authenticatedSession(s: SellerState): string | null {
+  return s.sessionId !== null && !UNAUTHENTICATED_PHASES.includes(s.phase) ? s.sessionId : null;
 }

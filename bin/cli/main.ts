@@ -21,6 +21,9 @@ import { StoreLocked } from '../../daemon/store-lock.js';
 import { InvalidLndConnection } from '../../lightning/connection.js';
 import { LightningError } from '../../lightning/errors.js';
 import { SellerConfigRefused } from '../../wall-module/wall-daemon.js';
+import { WalkupConfigRefused } from '../../wall-module/walkup/index.js';
+import { RelayListenRefused } from '../../hardware/relay/blind-relay.js';
+import { RelayRulesInvalid } from '../../hardware/relay/destination-policy.js';
 import { ExitCode } from './exit-codes.js';
 import { openStoreFor, StoreNotFound } from './open-store.js';
 import { StoreCommandUsage, storeCommand } from './store-command.js';
@@ -53,7 +56,10 @@ function knownFailure(err: unknown): number | undefined {
     err instanceof StoreCommandUsage ||
     err instanceof LightningConfigUnusable ||
     err instanceof InvalidLndConnection ||
-    err instanceof SellerConfigRefused
+    err instanceof SellerConfigRefused ||
+    err instanceof WalkupConfigRefused ||
+    err instanceof RelayRulesInvalid ||
+    err instanceof RelayListenRefused
   )
     return ExitCode.CONFIG;
   if (err instanceof StoreUnusable || err instanceof StoreTooNew || err instanceof StoreLocked)

@@ -32,7 +32,9 @@ import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
 import { attachPayouts } from '../../wall-module/payouts/attach.js'; // split
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
 import { wallStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
-import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js'; // walk-up
+import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
+import { IpLink } from '../../hardware/link/ip-link.js';
+import { startRelay } from '../../wall-module/relay-service.js';
 import { attachWalkup } from '../../wall-module/walkup/index.js'; // walk-up
 import { ExitCode } from './exit-codes.js';
 import { openDaemonStore } from './open-store.js';
@@ -154,7 +156,9 @@ async function startWall(
   const ocpp = config.ocpp?.enabled ? ocppObserver(config.ocpp, store, clock, log, tariff) : undefined; // ocpp control
   const observers = ocpp ? [ocpp] : [];
   let daemon: WallDaemon | null = null;
-  const arbiter = new ConnectorArbiter(); // walk-up (until WallDaemon exposes its own arbiter)
+  // one arbiter per connector: the cable session, a walk-up session and OCPP availability share it
+  const arbiter = new ConnectorArbiter();
+  const sessionEnded = new Set<() => void>(); // relay: revoked when the session ends
   const walkup = config.walkup?.enabled // walk-up
     ? await attachWalkup({ config: config.walkup, evse, meter, node, db: store.db, clock, log, arbiter, maxCurrentA: config.evse.maxCurrentA, meterPollIntervalMs: config.meter.pollIntervalMs, onFailSafe: (err) => void daemon?.failSafe.fail(err) }) // prettier-ignore
     : null; // walk-up
@@ -173,7 +177,11 @@ async function startWall(
     link,
     evse,
     meter,
-    observers: [...observers, { loopTick: () => notify.loopAlive() }],
+    arbiter,
+    observers: [
+      ...observers,
+      { loopTick: () => notify.loopAlive(), sessionEnded: () => sessionEnded.forEach((f) => f()) },
+    ],
     routes: [metrics.route(), ...(walkup?.routes ?? [])], // walk-up
     step: inject.wallStep,
   }).catch((err: unknown) => {
@@ -187,6 +195,20 @@ async function startWall(
   if (walkup) opened.add(() => walkup.stop()); // walk-up
   await walkup?.start(); // walk-up: recovery asks the node, after the wall paused the EVSE at boot
   log.setContext(() => ({ sessionId: running.state.sessionId }));
+  // relay (offline: the car without signal uses the wall's uplink) — only for the authenticated car on the IP link
+  if (config.relay?.enabled && link instanceof IpLink) {
+    const relay = await startRelay({
+      config: config.relay,
+      host: {
+        listenHost: link.listenAddress(),
+        authorizedPeer: () => (running.authenticatedSessionId() !== null ? link.peerAddress() : null),
+        onSessionEnded: (f) => (sessionEnded.add(f), () => sessionEnded.delete(f)),
+      },
+      clock,
+      log,
+    });
+    if (relay) opened.add(() => relay.stop());
+  }
   // split: payouts run beside the connectors; charging never waits on them
   if (config.split)
     opened.add(

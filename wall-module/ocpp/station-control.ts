@@ -55,7 +55,8 @@ export interface StationControl {
 /** The part of `WallDaemon` the adapter needs (its public `arbiter` and `requestStop(reason)`). */
 export interface WallDaemonSurface {
   readonly arbiter?: ConnectorArbiter;
-  requestStop(reason?: string): void;
+  /** ends the session cleanly with the operator-stop reason (the station itself records why the CSMS stopped it) */
+  requestStop(): void;
   /** the running session id, if any */
   readonly state: { sessionId: string | null };
 }
@@ -75,11 +76,10 @@ export function wallStationControl(
 ): StationControl {
   return {
     arbiter: (id) => (id === evseId ? daemon.arbiter : undefined),
-    requestStop: (id, reason) => {
+    // the car sees an operator stop (USER_STOP); the CSMS sees why through the station's own record
+    requestStop: (id) => {
       if (id !== evseId || daemon.state.sessionId === null) return false;
-      daemon.requestStop(
-        reason === 'remote' ? 'REMOTE_STOP' : reason === 'limit' ? 'LIMIT_REACHED' : 'RESET',
-      );
+      daemon.requestStop();
       return true;
     },
     reset,
