@@ -36,6 +36,14 @@ export interface OcppObserver extends WallObserver {
   startQrPayment(): Promise<string>;
   /** QR payment model 1: ms the EVSE stays reserved by a NotifyWebPaymentStarted (0: not reserved) */
   webPaymentLockMs(): number;
+  /** a split payout settled: DataTransfer `SplitSettled` with the signed statement (see OcppStation) */
+  splitSettled(args: {
+    payoutId: string;
+    sessionId: string;
+    amountMsat: bigint;
+    statement: string;
+    atMs: number;
+  }): void;
 }
 
 /**
@@ -105,6 +113,7 @@ export function ocppObserver(
     availabilityChanged: () => safe('availabilityChanged', () => station.availabilityChanged()),
     startQrPayment: () => station.startQrPayment(c.evseId).catch(() => 'Offline'),
     webPaymentLockMs: () => station.webPaymentLockMs(c.evseId),
+    splitSettled: (args) => safe('splitSettled', () => station.splitSettled(args)),
     tamperDetected: (detail) =>
       safe('tamperDetected', () => station.securityEvent('TamperDetectionActivated', detail)),
     plugged: () => safe('plugged', () => station.plugged(c.evseId, clock.now(), lastRegisterWh)),

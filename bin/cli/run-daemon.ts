@@ -29,7 +29,7 @@ import { ocppObserver } from '../../wall-module/ocpp-observer.js';
 import { WallStore } from '../../wall-module/store.js';
 import { WallDaemon, type WallParts } from '../../wall-module/wall-daemon.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
-import { attachPayouts } from '../../wall-module/payouts/attach.js'; // split
+import { attachPayouts, splitSettledData } from '../../wall-module/payouts/attach.js'; // split
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
 import { wallStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
 import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
@@ -212,7 +212,25 @@ async function startWall(
   // split: payouts run beside the connectors; charging never waits on them
   if (config.split)
     opened.add(
-      attachPayouts({ split: config.split, db: store.db, wallNode: node, now: () => clock.now(), log }),
+      attachPayouts({
+        split: config.split,
+        db: store.db,
+        wallNode: node,
+        now: () => clock.now(),
+        log,
+        // the CSMS gets every statement (DataTransfer SplitSettled), reported against the last session covered
+        onStatement: (payoutId, signed) => {
+          const last = signed.statement.covered.at(-1);
+          if (last)
+            ocpp?.splitSettled({
+              payoutId,
+              sessionId: last.sessionId,
+              amountMsat: BigInt(signed.statement.amountMsat),
+              statement: splitSettledData(signed),
+              atMs: signed.statement.settledAtMs,
+            });
+        },
+      }),
     ); // split
   return { daemon: running, log };
 }

@@ -30,7 +30,13 @@ export type SecurityEventType =
 
 /** DataTransfer messageIds of the Lightning report. */
 export type LightningMessageId =
-  'InvoiceIssued' | 'InvoicePaid' | 'PowerCutNonPayment' | 'SessionReceipt' | 'VehicleNodeKey';
+  | 'InvoiceIssued'
+  | 'InvoicePaid'
+  | 'PowerCutNonPayment'
+  | 'SessionReceipt'
+  | 'VehicleNodeKey'
+  /** a split payout settled: the signed settlement statement (issue 14) */
+  | 'SplitSettled';
 
 /** Fields of one Lightning report (`lightning-report.ts` renders them as the DataTransfer `data` text). */
 export interface LightningReportFields {

@@ -521,6 +521,46 @@ export class OcppStation {
   }
 
   /**
+   * A split payout settled: DataTransfer `SplitSettled` carrying the wall-signed settlement statement, reported
+   * against the transaction of the last session it covers (a late report of an ended transaction is still sent).
+   * Idempotent per payout id.
+   *
+   * @param args payoutId, the session it is reported against, the paid amount (msat), the statement JSON text
+   *   (checked with `boltcharge verify-statement`), settlement time ms
+   */
+  splitSettled(args: {
+    payoutId: string;
+    sessionId: string;
+    amountMsat: bigint;
+    statement: string;
+    atMs: number;
+  }): void {
+    if (args.amountMsat < 0n) throw new OcppArgumentInvalid('amountMsat must be >= 0');
+    this.db.transaction(() => {
+      const tx = this.txs.bySession(args.sessionId);
+      if (!tx) {
+        this.logger.warn('ocpp: split statement for an unknown session ignored', {
+          sessionId: args.sessionId,
+        });
+        return;
+      }
+      this.appendLightning(tx, 'SplitSettled', `split:${args.payoutId}`, {
+        sessionId: args.sessionId,
+        seq: null,
+        paymentHash: null,
+        amountMsat: args.amountMsat.toString(),
+        priceMsatPerWh: null,
+        energyFromWh: null,
+        energyToWh: null,
+        atMs: args.atMs,
+        times: {},
+        extra: { payoutId: args.payoutId, statement: args.statement },
+      });
+    })();
+    this.afterChange();
+  }
+
+  /**
    * An invoice was settled: DataTransfer `InvoicePaid`. Idempotent per (sessionId, seq).
    *
    * @param invoice the invoice; `atMs` = settlement time
