@@ -102,6 +102,8 @@ export interface WallObserver {
   ): void;
   invoicePaid?(sessionId: string, inv: { seq: number; paymentHash: string; amountMsat: bigint }): void;
   sessionEnded?(sessionId: string, reason: string, summary: { energyWh: number; paidMsat: bigint }): void;
+  /** the cable link saw tampering (a forged, replayed or undecodable frame the secure channel refused) */
+  tamperDetected?(detail: string): void;
   /** the session loop processed a tick (it is alive): daemon clock ms */
   loopTick?(atMs: number): void;
   /** extra HTML for the status page */
@@ -124,6 +126,8 @@ export class WallDaemon {
    * power cut) or Inoperative refuses every new session until cleared.
    */
   readonly arbiter: ConnectorArbiter;
+  /** the session whose tampering was reported to the observers ('' = outside a session) */
+  private tamperReported: string | null = null;
   /** runner, link, meter, alarms, status server and stop order, shared with the vehicle daemon */
   private readonly shell: DaemonShell<SellerState, SellerEvent>;
   private readonly verifier: PowerCutVerifier;
@@ -825,6 +829,10 @@ export class WallDaemon {
         return;
       case 'record':
         log.debug(`machine: ${e.kind}`, e.data);
+        // a frame the secure channel refused (forged, replayed, undecodable): the CSMS hears of the tampering
+        if (e.kind === 'frameRejected')
+          for (const o of this.observers)
+            o.tamperDetected?.(`cable frame rejected: ${String(e.data['error'])}`);
         return;
       default:
         log.warn('effect not handled by the wall', { effect: e.type });
