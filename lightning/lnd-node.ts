@@ -27,6 +27,7 @@ import type {
   HoldInvoiceEvent,
   HoldInvoiceState,
 } from './hold-invoice.js';
+import { callLnd, closeLndClients } from './lnd-call.js';
 import { LndHoldInvoices } from './lnd-hold-invoices.js';
 import {
   InvoiceAlreadyPaid,
@@ -34,7 +35,6 @@ import {
   LightningError,
   NodeUnreachable,
   PaymentInFlight,
-  fromLnServiceError,
 } from './errors.js';
 import type {
   Balances,
@@ -404,13 +404,7 @@ export class LndNode implements LightningNode {
     this.closed = true;
     this.delivery.close();
     this.stopSubscription();
-    for (const client of Object.values(this.lnd) as { close?: () => void }[]) {
-      try {
-        client?.close?.();
-      } catch {
-        // already closed
-      }
-    }
+    closeLndClients(this.lnd);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -422,20 +416,7 @@ export class LndNode implements LightningNode {
     timeoutMs = this.callTimeoutMs,
   ): Promise<T> {
     if (this.closed) throw new LightningError(`${context}: node is closed`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new NodeUnreachable(`${context}: Lightning node did not answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([fn(this.lnd), timeout]);
-    } catch (err) {
-      throw fromLnServiceError(err, context);
-    } finally {
-      clearTimeout(timer);
-    }
+    return callLnd(this.lnd, context, fn, timeoutMs);
   }
 
   /** Opens the single invoice subscription, resuming after the last settle index seen. */

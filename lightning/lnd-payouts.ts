@@ -12,8 +12,9 @@ import {
   signMessage,
   type AuthenticatedLnd,
 } from 'lightning';
+import { callLnd, closeLndClients } from './lnd-call.js';
 import { parseLndConnection, type LndConnectionInput } from './connection.js';
-import { fromLnServiceError, LightningError, NodeUnreachable } from './errors.js';
+import { LightningError } from './errors.js';
 
 /** A payment the node completed. */
 export interface PayoutPaid {
@@ -172,13 +173,7 @@ export class LndPayouts implements PayoutNode {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const client of Object.values(this.lnd) as { close?: () => void }[]) {
-      try {
-        client?.close?.();
-      } catch {
-        // already closed
-      }
-    }
+    closeLndClients(this.lnd);
   }
 
   private async call<T>(
@@ -187,20 +182,7 @@ export class LndPayouts implements PayoutNode {
     timeoutMs = this.callTimeoutMs,
   ): Promise<T> {
     if (this.closed) throw new LightningError(`${context}: node is closed`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new NodeUnreachable(`${context}: no answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([fn(this.lnd), timeout]);
-    } catch (err) {
-      throw fromLnServiceError(err, context);
-    } finally {
-      clearTimeout(timer);
-    }
+    return callLnd(this.lnd, context, fn, timeoutMs);
   }
 }
 

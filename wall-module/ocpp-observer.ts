@@ -9,6 +9,7 @@ import type { MeterReading } from '../hardware/meter/energy-meter.js';
 import type { Logger } from '../daemon/logger.js';
 import type { OcppConfig } from './config.js';
 import { OcppConfigInvalid, OcppStation } from './ocpp/index.js';
+import type { SplitSettledReport } from './ocpp/station.js';
 import type { TariffVariables } from './ocpp/device-model-defs.js';
 import type { StationControl } from './ocpp/station-control.js';
 import type { InvoiceRow, WallStore } from './store.js';
@@ -37,13 +38,7 @@ export interface OcppObserver extends WallObserver {
   /** QR payment model 1: ms the EVSE stays reserved by a NotifyWebPaymentStarted (0: not reserved) */
   webPaymentLockMs(): number;
   /** a split payout settled: DataTransfer `SplitSettled` with the signed statement (see OcppStation) */
-  splitSettled(args: {
-    payoutId: string;
-    sessionId: string;
-    amountMsat: bigint;
-    statement: string;
-    atMs: number;
-  }): void;
+  splitSettled(args: SplitSettledReport): void;
 }
 
 /**

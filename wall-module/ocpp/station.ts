@@ -138,6 +138,19 @@ function nonNegative(name: string, value: number): void {
     throw new OcppArgumentInvalid(`${name} must be >= 0, got ${value}`);
 }
 
+/** A split payout to report (DataTransfer `SplitSettled`). */
+export interface SplitSettledReport {
+  payoutId: string;
+  /** the session it is reported against (the last one the payout covers) */
+  sessionId: string;
+  /** the payout's amount, msat */
+  amountMsat: bigint;
+  /** the signed statement as JSON text (checked with `boltcharge verify-statement`) */
+  statement: string;
+  /** settlement time, ms since epoch */
+  atMs: number;
+}
+
 export class OcppStation {
   private readonly clock: Clock;
   private readonly db: Database;
@@ -528,13 +541,7 @@ export class OcppStation {
    * @param args payoutId, the session it is reported against, the paid amount (msat), the statement JSON text
    *   (checked with `boltcharge verify-statement`), settlement time ms
    */
-  splitSettled(args: {
-    payoutId: string;
-    sessionId: string;
-    amountMsat: bigint;
-    statement: string;
-    atMs: number;
-  }): void {
+  splitSettled(args: SplitSettledReport): void {
     if (args.amountMsat < 0n) throw new OcppArgumentInvalid('amountMsat must be >= 0');
     this.db.transaction(() => {
       const tx = this.txs.bySession(args.sessionId);
