@@ -25,6 +25,8 @@ export const Reason = {
   EQUIPMENT_FAULT: 0x0009,
   /** The buyer's session or daily budget is spent. */
   BUDGET_SPENT: 0x000a,
+  /** The wall lost its link to the EVSE controller (it cannot switch or verify the power): it ends safely. */
+  EVSE_LINK_LOST: 0x000b,
 
   /** Offer refused: price above the buyer's maximum. */
   PRICE_TOO_HIGH: 0x0101,

@@ -518,7 +518,7 @@ export class WallDaemon {
 
   /**
    * The EVSE's control link dropped or came back. Lost: the charger can no longer be told to stop, so the session
-   * ends (`EQUIPMENT_FAULT`, recorded as `evse.linkLost`); the charger's own watchdog falls back to 0 A when our
+   * ends (`EVSE_LINK_LOST`, recorded as `evse.linkLost`); the charger's own watchdog falls back to 0 A when our
    * heartbeats stop. Back: recorded; a new plug-in starts a new session.
    */
   private onEvseLink(connected: boolean): void {
@@ -527,7 +527,7 @@ export class WallDaemon {
     if (connected) return;
     this.alarm('EVSE link lost: ending the session');
     if (s.sessionId !== null && s.phase !== 'idle' && s.phase !== 'ended')
-      this.dispatch({ type: 'stopRequest', reason: Reason.EQUIPMENT_FAULT, atMs: this.parts.clock.now() });
+      this.dispatch({ type: 'stopRequest', reason: Reason.EVSE_LINK_LOST, atMs: this.parts.clock.now() });
   }
 
   /**

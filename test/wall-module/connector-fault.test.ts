@@ -118,7 +118,7 @@ status: { enabled: true, port: 0, operatorToken: "${TOKEN}" }
     expect(r.wall!.arbiter.current().kind).toBe('idle');
   }, 120_000);
 
-  it('EVSE link loss ends the session with its own record', async () => {
+  it('EVSE link loss ends the session with its own reason and record', async () => {
     rig = new InProcessRig();
     const r = rig;
     await r.startWall();
@@ -128,7 +128,7 @@ status: { enabled: true, port: 0, operatorToken: "${TOKEN}" }
     r.world.evse.emit('link', false);
     await r.runUntil('ended', () => r.wall!.state.phase === 'ended', 30_000);
     const sid = r.wall!.state.sessionId!;
-    expect(r.wallStore!.getSession(sid).stopReason).toBe('EQUIPMENT_FAULT');
+    expect(r.wallStore!.getSession(sid).stopReason).toBe('EVSE_LINK_LOST');
     expect(eventKinds(r)).toContain('evse.linkLost');
     expect(r.wall!.arbiter.current().kind).toBe('idle');
   }, 60_000);
