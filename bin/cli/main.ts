@@ -22,6 +22,11 @@ import { InvalidLndConnection } from '../../lightning/connection.js';
 import { LightningError } from '../../lightning/errors.js';
 import { SellerConfigRefused } from '../../wall-module/wall-daemon.js';
 import { WalkupConfigRefused } from '../../wall-module/walkup/index.js';
+import {
+  walkupReceipt,
+  walkupSessionRows,
+  type AnySessionRow,
+} from '../../wall-module/walkup/session-rows.js';
 import { RelayListenRefused } from '../../hardware/relay/blind-relay.js';
 import { RelayRulesInvalid } from '../../hardware/relay/destination-policy.js';
 import { ExitCode } from './exit-codes.js';
@@ -132,18 +137,22 @@ export async function main(
       }
       case 'sessions': {
         const opened = openStoreFor(values);
-        const sessions = opened.store.listSessions(1000);
+        // the wall's list holds its phone (walk-up) sessions too, newest first, each marked with its kind
+        const sessions: AnySessionRow[] = [
+          ...opened.store.listSessions(1000).map((r) => ({ ...r, kind: 'cable' as const })),
+          ...(opened.role === 'wall' ? walkupSessionRows(opened.store.db, 1000) : []),
+        ].sort((a, b) => b.startedAtMs - a.startedAtMs);
         opened.store.close();
         if (values.json) {
           out(toJson(sessions) + '\n');
           return 0;
         }
         out(
-          'session id                        status  started                   energy Wh   paid msat  reason\n',
+          'session id                        status  started                   energy Wh   paid msat  reason / kind\n',
         );
         for (const s of sessions) {
           out(
-            `${s.id.padEnd(33)} ${s.status.padEnd(7)} ${new Date(s.startedAtMs).toISOString()}  ${String(s.energyWh).padStart(9)} ${String(s.paidMsat).padStart(11)}  ${s.stopReason ?? ''}\n`,
+            `${s.id.padEnd(33)} ${s.status.padEnd(7)} ${new Date(s.startedAtMs).toISOString()}  ${String(s.energyWh).padStart(9)} ${String(s.paidMsat).padStart(11)}  ${s.stopReason ?? ''}${s.kind === 'walkup' ? '  (walk-up)' : ''}\n`,
           );
         }
         return 0;
@@ -156,7 +165,17 @@ export async function main(
         }
         const opened = openStoreFor(values);
         const view = receiptView(opened, id);
+        // a walk-up session's receipt: the signed text as stored (JSON: text, signature, signer)
+        const walkup = !view && opened.role === 'wall' ? walkupReceipt(opened.store.db, id) : undefined;
         opened.store.close();
+        if (walkup) {
+          out(
+            values.json
+              ? toJson({ kind: 'walkup', receipt: JSON.parse(walkup.text) as unknown, ...walkup }) + '\n'
+              : `walk-up session ${walkup.sessionId}\n${walkup.text}\nsignature ${walkup.signature ?? '(unsigned)'} by ${walkup.signerPubkey ?? '-'}\n`,
+          );
+          return 0;
+        }
         if (!view) {
           process.stderr.write(`boltcharge receipt: no session ${id}\n`);
           return 1;

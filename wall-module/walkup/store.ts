@@ -153,6 +153,25 @@ export class WalkupStore {
     return rows.map((r) => ({ sessionId: r.session_id, state: this.parse(r.session_id, r.state_json) }));
   }
 
+  /**
+   * Sessions, newest first (for `boltcharge sessions`).
+   * @param limit at most this many
+   * @returns session id, state and creation time, ms
+   * @throws WalkupStoreCorrupt for a row that does not read back as a walk-up state of this schema
+   */
+  list(limit: number): { sessionId: string; state: WalkupState; createdAtMs: number }[] {
+    const rows = this.db
+      .prepare(
+        'SELECT session_id, state_json, created_at_ms FROM walkup_sessions ORDER BY created_at_ms DESC, rowid DESC LIMIT ?',
+      )
+      .all(limit) as { session_id: string; state_json: string; created_at_ms: number }[];
+    return rows.map((r) => ({
+      sessionId: r.session_id,
+      state: this.parse(r.session_id, r.state_json),
+      createdAtMs: r.created_at_ms,
+    }));
+  }
+
   /** One session's state, or undefined. */
   get(sessionId: string): WalkupState | undefined {
     const row = this.db
