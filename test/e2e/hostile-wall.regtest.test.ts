@@ -22,7 +22,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createCableLink } from '../../hardware/link/create-cable-link.js';
 import type { CableLink } from '../../hardware/link/cable-link.js';
 import { sealMessage, type InvoiceMessage, type SellerState } from '../../protocol/index.js';
-import { deserializeState } from '../../protocol/serialize.js';
+import { restoreSellerState } from '../../protocol/serialize.js';
 import { regtestNodes } from '../../scripts/demo/books.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
 import { amountText, rawInvoice, recoveryFor, tag, type Signer } from '../protocol/bolt11-raw.js';
@@ -97,7 +97,7 @@ async function injectInvoice(
       state_json: string;
     };
     db.close();
-    const wall = deserializeState<SellerState>(row.state_json);
+    const wall = restoreSellerState(row.state_json);
     if (!wall.ok) throw new Error(wall.error.message);
     const message = await build(wall.value);
     const channel = wall.value.channel!;
