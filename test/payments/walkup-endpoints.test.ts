@@ -17,7 +17,12 @@ import { totpCounter, totpForCounter } from '../../payments/totp.js';
 import { walkupConfig } from '../../payments/walkup-config.js';
 import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
 import { readWalkupSection, type WalkupSectionConfig } from '../../wall-module/walkup/config.js';
-import { walkupRoutes, WALKUP_MAX_URL_CHARS } from '../../wall-module/walkup/routes.js';
+import {
+  isLoopback,
+  stopAllowed,
+  walkupRoutes,
+  WALKUP_MAX_URL_CHARS,
+} from '../../wall-module/walkup/routes.js';
 import { WalkupRuntime } from '../../wall-module/walkup/runtime.js';
 import { WalkupStore } from '../../wall-module/walkup/store.js';
 
@@ -100,6 +105,20 @@ describe('walk-up pay endpoints: guards', () => {
     // the same address is limited on the other endpoints too
     expect((await fetch(`${base}/walkup/api/status`)).status).toBe(429);
     expect((await fetch(`${base}/walkup/withdraw?k1=00`)).status).toBe(429);
+  });
+
+  it("lets only the charger's own display stop a session (the pay endpoints face the internet)", () => {
+    for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '127.1.2.3'])
+      expect(isLoopback(a), a).toBe(true);
+    for (const a of ['192.0.2.7', '::ffff:192.0.2.7', '2001:db8::1', 'fe80::1', undefined])
+      expect(isLoopback(a), String(a)).toBe(false);
+    // with a kiosk token (e.g. behind a reverse proxy, where every peer is loopback) only the token counts
+    const token = 'kiosk-token-0123456789';
+    expect(stopAllowed(token, token, '192.0.2.7')).toBe(true);
+    expect(stopAllowed(token, undefined, '127.0.0.1')).toBe(false);
+    expect(stopAllowed(token, 'kiosk-token-0123456788', '127.0.0.1')).toBe(false);
+    expect(stopAllowed(null, undefined, '127.0.0.1')).toBe(true);
+    expect(stopAllowed(null, token, '192.0.2.7')).toBe(false);
   });
 
   it('refuses oversized requests before reading them', async () => {

@@ -15,6 +15,8 @@
  *   validityTimeSec: 60            # the QR is re-keyed this often
  *   blockIntervalMs: 300000        # pessimistic time between blocks
  *   marginBlocks: 18               # settle or cancel this many blocks before a held HTLC expires (> holdexpirydelta)
+ *   kioskToken: <random, ≥ 16 characters>        # optional: the stop button's secret (open the kiosk at
+ *                                                 # /walkup#kiosk=<token>); without it only loopback may stop
  * ```
  */
 import type { ConfigReader } from '../../daemon/config-reader.js';
@@ -57,6 +59,8 @@ export interface WalkupSectionConfig {
   cltvDeltaBlocks: number;
   /** requests per client address per minute on the pay endpoints */
   rateLimitPerMinute: number;
+  /** the charger display's secret for the stop button (header `x-boltcharge-kiosk`); null = loopback only */
+  kioskToken: string | null;
 }
 
 const MS = { min: 0, max: 90 * 24 * 3_600_000 };
@@ -119,7 +123,10 @@ export function readWalkupSection(r: ConfigReader): WalkupSectionConfig {
     }),
     cltvDeltaBlocks: r.int('cltvDeltaBlocks', 80, { min: 18, max: 2016 }),
     rateLimitPerMinute: r.int('rateLimitPerMinute', 60, { min: 1, max: 100_000 }),
+    kioskToken: r.optionalString('kioskToken') ?? null,
   };
+  if (c.kioskToken !== null && c.kioskToken.length < 16)
+    r.problem('kioskToken', 'must be at least 16 characters');
   if (c.maxDepositMsat < c.minDepositMsat) r.problem('maxDepositMsat', 'must be >= minDepositMsat');
   const longest = longestHoldSessionMs(c);
   if (!longest.ok)

@@ -9,12 +9,14 @@
  *   GET  /walkup/lnurlp/callback?totp=&amount=   deposit hold invoice + LUD-10 aes success action
  *   GET  /walkup/withdraw?k1=           LUD-03 withdrawRequest of a walk-away refund (min = max = remainder)
  *   GET  /walkup/withdraw/callback?k1=&pr=       claims the refund (single use, one DB transaction)
- *   POST /walkup/stop                   {"sessionId"}: the driver stops charging
+ *   POST /walkup/stop                   {"sessionId"}: the driver stops charging (from the charger's own display:
+ *                                       header x-boltcharge-kiosk = walkup.kioskToken, or loopback when unset)
  *   GET  /walkup/receipt?session=       the seller-signed receipt (JSON); /walkup/receipt.html the same as a page
  *
  * Every endpoint is rate-limited per client address and size-limited (URL ≤ 2048 characters, body ≤ 1 KiB);
  * LNURL failures answer `{"status":"ERROR","reason":...}` with the refusal's name first, and pay nothing.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -250,6 +252,12 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
       reply(200, o.kind === 'accepted' ? { status: 'OK' } : outcomeError(o));
     }),
     route('POST', '/walkup/stop', async (_url, reply, req) => {
+      // the stop button is the charger's own display: the pay endpoints are reachable from the internet for
+      // phone wallets, so a stranger who reads the session id from the status JSON must not stop someone's
+      // charge from afar (with `kioskToken` the display proves itself; without it only loopback may stop, and
+      // a reverse proxy on this machine then needs the token)
+      if (!stopAllowed(c.kioskToken, req.headers['x-boltcharge-kiosk'], req.socket.remoteAddress))
+        return reply(403, lnurlError('StopNotAllowed', "only the charger's display can stop a session"));
       const body = await readSmallJson(req);
       const sessionId = typeof body?.sessionId === 'string' ? body.sessionId.slice(0, 128) : '';
       const o = await runtime.driverStop(sessionId);
@@ -327,4 +335,31 @@ async function readSmallJson(req: IncomingMessage): Promise<Record<string, unkno
   } catch {
     return null;
   }
+}
+
+/** Whether a peer address is this machine (IPv4/IPv6 loopback, or IPv4-mapped loopback). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || /^127\./.test(a);
+}
+
+/** Whether a stop request comes from the charger's display: the kiosk token when one is configured (compared in
+  constant time), else a loopback peer.
+
+  @param token configured kiosk token, or null
+  @param header the request's `x-boltcharge-kiosk` header
+  @param peer the peer address
+  @returns whether the stop is allowed
+*/
+export function stopAllowed(
+  token: string | null,
+  header: string | string[] | undefined,
+  peer: string | undefined,
+): boolean {
+  if (token === null) return isLoopback(peer);
+  if (typeof header !== 'string') return false;
+  const a = Buffer.from(header);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -1,4 +1,4 @@
-/* global document, fetch, setInterval */
+/* global document, fetch, setInterval, location, URLSearchParams */
 // The walk-up display page's behaviour (served as /walkup/walkup.js; see ../page.ts): polls /walkup/api/status every
 // second and renders the offer (QR, price, lightning: link), the live session, the final invoice and the receipt.
 (() => {
@@ -67,9 +67,11 @@
 
   $('wu-stop').addEventListener('click', async () => {
     if (!sessionId) return;
+    // the kiosk's secret (walkup.kioskToken) rides in the page URL's fragment, which is never sent to a server
+    const kiosk = new URLSearchParams(location.hash.slice(1)).get('kiosk');
     await fetch('/walkup/stop', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(kiosk ? { 'x-boltcharge-kiosk': kiosk } : {}) },
       body: JSON.stringify({ sessionId }),
     });
     void refresh();
