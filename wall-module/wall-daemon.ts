@@ -489,6 +489,13 @@ export class WallDaemon {
       this.parts.log.info('connector fault cleared', { by: this.faultClearedBy });
     }
     for (const o of this.observers) o.availabilityChanged?.(owner);
+    // the connector came free (a walk-up ended, a fault was cleared, it is operative again) with a car still
+    // plugged in and no cable session: greet it (a car with a vehicle module then charges)
+    if (owner.kind === 'idle' && previous.kind !== 'cable' && this.lastPlugged === true && !this.stopping) {
+      const s = this.runner.state;
+      if (s.sessionId === null || s.phase === 'idle' || s.phase === 'ended')
+        this.startCableSession(this.parts.clock.now());
+    }
   }
 
   /**
