@@ -4,6 +4,7 @@
  * OCPP. `loadWallConfig` validates every key and reports all problems at once, naming each bad key.
  */
 import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { ConfigReader } from '../daemon/config-reader.js';
 import {
   readClock,
@@ -129,8 +130,29 @@ export interface OcppConfig {
   remoteStart?: 'vehicle' | 'walkup' | 'off';
 }
 
+/**
+ * One connector of a site: its own cable link, charger and meter, and its OCPP EVSE id. A wall configured the
+ * single-connector way (top-level `link`, `evse`, `meter`) is one connector with id 1.
+ */
+export interface ConnectorConfig {
+  /** 1-based connector id: names its store rows, status page and metrics */
+  id: number;
+  /** the OCPP EVSE id it is reported under (default: `ocpp.evseId` for a single connector, else its id) */
+  evseId: number;
+  link: LinkConfig;
+  evse: EvseConfig;
+  meter: MeterConfig;
+  /** how a cut is verified on this connector (default: the top-level `powerCut`) */
+  powerCut: PowerCutConfig;
+}
+
 /** The whole wall configuration. */
 export interface WallConfig {
+  /**
+   * every connector the daemon drives, in configuration order (at least one). `link`, `evse`, `meter` and
+   * `powerCut` below are the first connector's (what a single-connector wall and its services use).
+   */
+  connectors: ConnectorConfig[];
   tariff: TariffConfig;
   session: SessionConfig;
   lightning: LightningConfig;
@@ -191,44 +213,26 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     regreetFirstMs: s.int('regreetFirstMs', D.regreetFirstMs, R.regreetFirstMs),
     regreetMaxMs: s.int('regreetMaxMs', D.regreetMaxMs, R.regreetMaxMs),
   };
-  const e = r.section('evse');
-  const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);
-  const maxCurrentA = e.number('maxCurrentA', 16, { min: 6, max: 80 });
-  const maxPowerW = e.int('maxPowerW', D.maxPowerW, R.maxPowerW);
-  const watchdogIntervalSec = e.int('watchdogIntervalSec', 10, { min: 1, max: 3600 });
-  const allowUnsupervised = e.bool('allowUnsupervised', false);
-  const evse: EvseConfig =
-    evseKind === 'sim'
-      ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW, watchdogIntervalSec, allowUnsupervised }
-      : {
-          kind: 'openevse',
-          port: e.string('port'),
-          baud: e.int('baud', 115_200, { min: 1200, max: 4_000_000 }),
-          checksum: e.oneOf('checksum', ['xor', 'sum'] as const, 'xor'),
-          maxCurrentA,
-          maxPowerW,
-          watchdogIntervalSec,
-          allowUnsupervised,
-        };
-  const p = r.section('powerCut');
-  const powerCut: PowerCutConfig = {
-    maxCurrentA: p.number('maxCurrentA', 0.5, { min: 0, max: 10 }),
-    withinMs: p.int('withinMs', 3000, { min: 100, max: 60_000 }),
-    retries: p.int('retries', 1, { min: 0, max: 5 }),
-  };
-  const meter = readMeter(r.section('meter'));
+  const powerCut = readPowerCut(r.section('powerCut'));
+  const connectors = readConnectors(r, powerCut);
+  const first = connectors[0] as ConnectorConfig;
+  const { evse, meter } = first;
   const config: WallConfig = {
     tariff,
     session,
     lightning: readLightning(r.section('lightning')),
-    link: readLink(r.section('link'), 'wall', { txId: 0x7cd, rxId: 0x7cc }),
+    connectors,
+    link: first.link,
     evse,
     meter,
-    powerCut,
+    powerCut: first.powerCut,
     store: readStore(r.section('store'), 'wall.sqlite'),
     status: readStatus(r.section('status'), 8410),
     log: readLog(r.section('log')),
-    clock: readClock(r.section('clock'), evse.kind === 'sim' && meter.kind === 'sim'),
+    clock: readClock(
+      r.section('clock'),
+      connectors.every((c) => c.evse.kind === 'sim' && c.meter.kind === 'sim'),
+    ),
   };
   if (r.has('ocpp')) {
     const o = r.section('ocpp');
@@ -253,7 +257,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
       password: o.optionalString('password'),
       caFile,
       vendorId,
-      evseId: o.int('evseId', 1, { min: 1, max: 100 }),
+      evseId: readOcppEvseId(o, r.has('connectors'), first),
       meterSampleIntervalSec: o.int('meterSampleIntervalSec', 60, { min: 1, max: 3600 }),
       ...readOcppIdentity(o),
     };
@@ -264,6 +268,111 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   if (r.has('walkup')) config.walkup = readWalkupSection(r.section('walkup')); // walk-up
   r.done();
   return config;
+}
+
+/** Largest number of connectors one wall daemon drives. */
+export const MAX_CONNECTORS = 500;
+
+/**
+ * Reads the connectors: the `connectors:` list (each entry with `id`, `evseId`, `link`, `evse`, `meter` and an
+ * optional `powerCut` override), or the single-connector keys (`link`, `evse`, `meter`, `ocpp.evseId`) as
+ * connector 1. Both forms at once are refused. Defaults of every key are those of the single-connector form.
+ *
+ * @param r root reader
+ * @param powerCut the top-level `powerCut` (each connector's default)
+ * @returns at least one connector (a placeholder after a problem, so the caller can go on collecting problems)
+ */
+function readConnectors(r: ConfigReader, powerCut: PowerCutConfig): ConnectorConfig[] {
+  if (!r.has('connectors')) return [readConnector(r, { id: 1, evseId: 1, powerCut })];
+  for (const k of ['link', 'evse', 'meter'])
+    if (r.has(k)) r.problem(k, 'give it inside each entry of connectors (not at the top level as well)');
+  const list = r.section('connectors');
+  const out: ConnectorConfig[] = [];
+  for (let i = 1; list.has(String(i)); i++) {
+    const c = list.section(String(i));
+    const id = c.int('id', i, { min: 1, max: MAX_CONNECTORS });
+    out.push(
+      readConnector(c, { id, evseId: c.int('evseId', id, { min: 1, max: MAX_CONNECTORS }), powerCut }),
+    );
+  }
+  if (out.length === 0) r.problem('connectors', 'must list at least one connector');
+  if (out.length > MAX_CONNECTORS) r.problem('connectors', `at most ${MAX_CONNECTORS} connectors`);
+  const dup = (key: 'id' | 'evseId'): number | undefined =>
+    out.map((c) => c[key]).find((v, k, all) => all.indexOf(v) !== k);
+  for (const key of ['id', 'evseId'] as const) {
+    const d = dup(key);
+    if (d !== undefined) r.problem('connectors', `two connectors have ${key} ${d}`);
+  }
+  const links = out.map((c) => JSON.stringify(c.link));
+  if (new Set(links).size !== links.length) r.problem('connectors', 'two connectors share one cable link');
+  return out.length > 0 ? out : [readConnector(list.section('1'), { id: 1, evseId: 1, powerCut })];
+}
+
+/**
+ * Reads one connector's `link`, `evse`, `meter` and optional `powerCut` from a mapping (the root for the
+ * single-connector form, an entry of `connectors` otherwise).
+ */
+function readConnector(
+  c: ConfigReader,
+  ids: { id: number; evseId: number; powerCut: PowerCutConfig },
+): ConnectorConfig {
+  return {
+    id: ids.id,
+    evseId: ids.evseId,
+    link: readLink(c.section('link'), 'wall', { txId: 0x7cd, rxId: 0x7cc }),
+    evse: readEvse(c.section('evse')),
+    meter: readMeter(c.section('meter')),
+    powerCut:
+      c.has('powerCut') && c.path !== '' ? readPowerCut(c.section('powerCut'), ids.powerCut) : ids.powerCut,
+  };
+}
+
+/**
+ * The single connector's OCPP EVSE id (`ocpp.evseId`, default 1); with a `connectors:` list each entry names its
+ * own and `ocpp.evseId` is refused.
+ *
+ * @param o the `ocpp` section
+ * @param listed whether the connectors are listed
+ * @param first the first connector (its evseId is set from the key in the single-connector form)
+ * @returns the first connector's EVSE id
+ */
+function readOcppEvseId(o: ConfigReader, listed: boolean, first: ConnectorConfig): number {
+  if (listed) {
+    if (o.has('evseId')) o.problem('evseId', 'give evseId inside each entry of connectors');
+  } else first.evseId = o.int('evseId', 1, { min: 1, max: 100 });
+  return first.evseId;
+}
+
+/** Reads a `powerCut` section (defaults: `base`, or the built-in ones). */
+function readPowerCut(p: ConfigReader, base?: PowerCutConfig): PowerCutConfig {
+  return {
+    maxCurrentA: p.number('maxCurrentA', base?.maxCurrentA ?? 0.5, { min: 0, max: 10 }),
+    withinMs: p.int('withinMs', base?.withinMs ?? 3000, { min: 100, max: 60_000 }),
+    retries: p.int('retries', base?.retries ?? 1, { min: 0, max: 5 }),
+  };
+}
+
+/** Reads an `evse` section. */
+function readEvse(e: ConfigReader): EvseConfig {
+  const evseKind = e.oneOf('kind', ['openevse', 'sim'] as const);
+  const maxCurrentA = e.number('maxCurrentA', 16, { min: 6, max: 80 });
+  const maxPowerW = e.int('maxPowerW', D.maxPowerW, R.maxPowerW);
+  const watchdogIntervalSec = e.int('watchdogIntervalSec', 10, { min: 1, max: 3600 });
+  const allowUnsupervised = e.bool('allowUnsupervised', false);
+  const evse: EvseConfig =
+    evseKind === 'sim'
+      ? { kind: 'sim', url: e.string('url'), maxCurrentA, maxPowerW, watchdogIntervalSec, allowUnsupervised }
+      : {
+          kind: 'openevse',
+          port: e.string('port'),
+          baud: e.int('baud', 115_200, { min: 1200, max: 4_000_000 }),
+          checksum: e.oneOf('checksum', ['xor', 'sum'] as const, 'xor'),
+          maxCurrentA,
+          maxPowerW,
+          watchdogIntervalSec,
+          allowUnsupervised,
+        };
+  return evse;
 }
 
 /**
@@ -323,5 +432,32 @@ function readProtocols(o: ConfigReader): OcppConfig['protocols'] {
  * @throws ConfigInvalid listing every bad key with the reason
  */
 export function loadWallConfig(file: string): WallConfig {
-  return readWallConfig(ConfigReader.fromFile(file));
+  const r = ConfigReader.fromFile(file); // size and UTF-8 checks, YAML problems
+  return readWallConfig(withConnectorsListed(r, readFileSync(file, 'utf8'), file));
+}
+
+/**
+ * A reader over a wall YAML document whose `connectors:` list is read entry by entry: the list becomes a mapping
+ * keyed by position (`connectors.1`, `connectors.2`, …, which is how problems name the entries).
+ *
+ * @param text YAML document
+ * @param source file name (relative paths resolve against its folder), `<inline>` by default
+ * @returns the root reader for `readWallConfig`
+ */
+export function wallConfigReader(text: string, source = '<inline>'): ConfigReader {
+  return withConnectorsListed(ConfigReader.fromYaml(text, source), text, source);
+}
+
+function withConnectorsListed(parsed: ConfigReader, text: string, source: string): ConfigReader {
+  let doc: unknown;
+  try {
+    doc = parse(text, { maxAliasCount: 100, logLevel: 'silent' });
+  } catch {
+    return parsed; // the parsed reader reports the YAML problem
+  }
+  if (typeof doc !== 'object' || doc === null || !('connectors' in doc)) return parsed;
+  const list = (doc as { connectors: unknown }).connectors;
+  if (!Array.isArray(list)) return parsed;
+  const byPosition = Object.fromEntries(list.map((c: unknown, i) => [String(i + 1), c]));
+  return ConfigReader.fromYaml(stringify({ ...doc, connectors: byPosition }), source);
 }

@@ -8,7 +8,7 @@
 import type { Clock } from '../hardware/clock.js';
 import { openDatabase, type Db, type Migration } from '../daemon/database.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
-import { commonMigration, SessionStore } from '../daemon/session-store.js';
+import { commonMigration, SessionStore, type SessionRow } from '../daemon/session-store.js';
 
 /** State of one invoice in the wall's ledger. */
 export type InvoiceState = 'requested' | 'issued' | 'settled' | 'cancelled' | 'expired' | 'abandoned';
@@ -79,7 +79,29 @@ const wallMigrations: Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'connector of each session',
+    up(db) {
+      // a site runs several connectors on one store: every session row names its connector (1 before this step)
+      db.exec(`
+        ALTER TABLE sessions ADD COLUMN connector_id INTEGER NOT NULL DEFAULT 1 CHECK (connector_id >= 1);
+        CREATE INDEX sessions_connector ON sessions (connector_id, started_at_ms);
+      `);
+    },
+  },
 ];
+
+/**
+ * The machine-state slot of a connector: connector 1 keeps the slot names a single-connector wall always used
+ * (`main`), so a store written before sites existed resumes unchanged; connector N > 1 uses `<slot>@N`.
+ *
+ * @param slot the daemon's slot name
+ * @param connectorId 1-based connector id
+ */
+export function connectorSlot(slot: string, connectorId: number): string {
+  return connectorId === 1 ? slot : `${slot}@${connectorId}`;
+}
 
 /** Optional extra migration hook (OCPP tables), applied after the wall's own schema. */
 export type ExtraMigrate = (db: Db) => void;
@@ -124,6 +146,9 @@ function invoiceFromDb(r: InvoiceDbRow): InvoiceRow {
 
 /** The wall's store. */
 export class WallStore extends SessionStore {
+  /** the connector this view is scoped to, or null for the whole site (see `forConnector`) */
+  private scope: number | null = null;
+
   /**
    * Opens (creating/migrating) the wall database.
    *
@@ -135,6 +160,81 @@ export class WallStore extends SessionStore {
     const db = openDatabase(file, wallMigrations);
     extraMigrate?.(db);
     return new WallStore(db, clock);
+  }
+
+  /**
+   * A view of this store scoped to one connector of the site: the same database (one transaction domain), but
+   * sessions it creates carry the connector id, its machine state lives in the connector's own slot
+   * (`connectorSlot`), recovery queries (`invoicesInState`, `invoiceByHash`) and session lists see only the
+   * connector's rows, and `close` leaves the shared database open (the site closes it).
+   *
+   * @param connectorId 1-based connector id
+   * @returns the scoped store
+   */
+  forConnector(connectorId: number): WallStore {
+    const view = new WallStore(this.db, this.clock);
+    view.scope = connectorId;
+    return view;
+  }
+
+  /** The connector this store is scoped to (1 for an unscoped store: a single-connector wall). */
+  get connectorId(): number {
+    return this.scope ?? 1;
+  }
+
+  override createSession(id: string, peer: string | null): SessionRow {
+    return this.tx(() => {
+      super.createSession(id, peer);
+      if (this.scope !== null)
+        this.db.prepare('UPDATE sessions SET connector_id = ? WHERE id = ?').run(this.scope, id);
+      return this.getSession(id);
+    });
+  }
+
+  /**
+   * The connector a session ran on.
+   *
+   * @param sessionId session id
+   * @returns 1-based connector id, or undefined when the session is not stored
+   */
+  sessionConnector(sessionId: string): number | undefined {
+    const r = this.db.prepare('SELECT connector_id AS c FROM sessions WHERE id = ?').get(sessionId) as
+      { c: number } | undefined;
+    return r?.c;
+  }
+
+  /**
+   * Sessions of one connector, newest first.
+   *
+   * @param connectorId 1-based connector id
+   * @param limit most rows
+   */
+  connectorSessionIds(connectorId: number, limit = 100): string[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT id FROM sessions WHERE connector_id = ? ORDER BY started_at_ms DESC, rowid DESC LIMIT ?',
+        )
+        .all(connectorId, limit) as { id: string }[]
+    ).map((r) => r.id);
+  }
+
+  override listSessions(limit = 100): SessionRow[] {
+    if (this.scope === null) return super.listSessions(limit);
+    return this.connectorSessionIds(this.scope, limit).map((id) => this.getSession(id));
+  }
+
+  override saveMachineState(slot: string, stateJson: string): void {
+    super.saveMachineState(connectorSlot(slot, this.connectorId), stateJson);
+  }
+
+  override loadMachineState(slot: string): string | undefined {
+    return super.loadMachineState(connectorSlot(slot, this.connectorId));
+  }
+
+  /** A scoped store's database stays open: the site closes it once every connector stopped. */
+  override close(): void {
+    if (this.scope === null) super.close();
   }
 
   /**
@@ -241,10 +341,28 @@ export class WallStore extends SessionStore {
   /** One invoice by payment hash. */
   invoiceByHash(paymentHash: string): InvoiceRow | undefined {
     const r = this.db
-      .prepare('SELECT * FROM invoices WHERE payment_hash = ?')
+      .prepare(
+        `SELECT i.* FROM invoices i JOIN sessions s ON s.id = i.session_id
+         WHERE i.payment_hash = ? AND (? IS NULL OR s.connector_id = ?)`,
+      )
       .safeIntegers(true)
-      .get(paymentHash) as InvoiceDbRow | undefined;
+      .get(paymentHash, this.scope, this.scope) as InvoiceDbRow | undefined;
     return r ? invoiceFromDb(r) : undefined;
+  }
+
+  /**
+   * The connector whose invoice a payment hash is (the site dispatches each settlement to it).
+   *
+   * @param paymentHash hex payment hash
+   * @returns 1-based connector id, or undefined when no connector issued it
+   */
+  invoiceConnector(paymentHash: string): number | undefined {
+    const r = this.db
+      .prepare(
+        'SELECT s.connector_id AS c FROM invoices i JOIN sessions s ON s.id = i.session_id WHERE i.payment_hash = ?',
+      )
+      .get(paymentHash) as { c: number } | undefined;
+    return r?.c;
   }
 
   /** Invoices of a session in sequence order. */
@@ -261,9 +379,12 @@ export class WallStore extends SessionStore {
   invoicesInState(state: InvoiceState): InvoiceRow[] {
     return (
       this.db
-        .prepare('SELECT * FROM invoices WHERE state = ? ORDER BY session_id, seq')
+        .prepare(
+          `SELECT i.* FROM invoices i JOIN sessions s ON s.id = i.session_id
+           WHERE i.state = ? AND (? IS NULL OR s.connector_id = ?) ORDER BY i.session_id, i.seq`,
+        )
         .safeIntegers(true)
-        .all(state) as InvoiceDbRow[]
+        .all(state, this.scope, this.scope) as InvoiceDbRow[]
     ).map(invoiceFromDb);
   }
 

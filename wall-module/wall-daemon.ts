@@ -85,6 +85,12 @@ export interface WallParts {
   routes?: StatusRoute[];
   /** who owns the connector (shared with the walk-up and OCPP services; default: a new one owned by this daemon) */
   arbiter?: ConnectorArbiter;
+  /**
+   * the 1-based connector this daemon drives (default: the store's, 1 for an unscoped store). A site
+   * (`wall-module/site/`) runs one WallDaemon per connector on a connector-scoped store
+   * (`WallStore.forConnector`), a node view without its own settlement cursor and its status page disabled.
+   */
+  connectorId?: number;
 }
 
 /** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
@@ -114,9 +120,6 @@ export interface WallObserver {
   /** called when the daemon stops */
   close?(): Promise<void>;
 }
-
-/** The connector this daemon drives (one per wall daemon today). */
-const CONNECTOR_ID = 1;
 
 /** The running wall daemon. */
 export class WallDaemon {
@@ -148,6 +151,8 @@ export class WallDaemon {
   private unsubscribeEvse: (() => void) | null = null;
   /** who asked for the next fault clear (recorded with it) */
   private faultClearedBy = 'operator';
+  /** the 1-based connector this daemon drives */
+  readonly connectorId: number;
 
   private constructor(
     private readonly parts: WallParts,
@@ -157,6 +162,7 @@ export class WallDaemon {
     const { config, clock, log, store } = parts;
     this.observers = parts.observers ?? [];
     this.arbiter = parts.arbiter ?? new ConnectorArbiter();
+    this.connectorId = parts.connectorId ?? store.connectorId;
     const sc = sellerConfig({
       nodePubkey,
       network,
@@ -277,15 +283,19 @@ export class WallDaemon {
     // safety first, before any write (a store that cannot be written must not leave the power on): the power
     // is off until the restored machine, having seen the store work and a tick, says it is on
     await evse.pause().catch((e: Error) => log.warn('EVSE pause failed', { error: e.message }));
-    store.appendEvent(null, 'daemon.started', { role: 'wall', phase: this.runner.state.phase });
+    store.appendEvent(null, 'daemon.started', {
+      role: 'wall',
+      phase: this.runner.state.phase,
+      connectorId: this.connectorId,
+    });
     // the connector's owner: a fault survives restarts, the restored session re-claims it, and every change is
     // recorded (faults) and reported (observers) from here on
-    const fault = storedConnectorFault(store, CONNECTOR_ID);
+    const fault = storedConnectorFault(store, this.connectorId);
     if (fault) {
       this.arbiter.fault(fault.reason, fault.sinceMs);
       this.alarm(`connector faulted (${fault.reason}): no session until an operator clears it`);
     }
-    if (!connectorAvailable(store, CONNECTOR_ID)) this.arbiter.setAvailability(false, 'operator');
+    if (!connectorAvailable(store, this.connectorId)) this.arbiter.setAvailability(false, 'operator');
     this.unsubscribeOwner = this.arbiter.onChange(this.guard((o, prev) => this.onOwnerChange(o, prev)));
     this.reconcileOwner(this.runner.state);
     for (const o of this.observers) o.availabilityChanged?.(this.arbiter.current());
@@ -441,14 +451,14 @@ export class WallDaemon {
   private claimRefusal(): { refusal: ClaimRefusal; detail: string } | null {
     const o = this.arbiter.current();
     if (o.kind === 'faulted') return { refusal: 'CONNECTOR_FAULTED', detail: o.reason };
-    if (o.kind === 'inoperative' || !connectorAvailable(this.parts.store, CONNECTOR_ID))
+    if (o.kind === 'inoperative' || !connectorAvailable(this.parts.store, this.connectorId))
       return { refusal: 'CONNECTOR_INOPERATIVE', detail: o.kind === 'inoperative' ? o.reason : 'operator' };
     if (o.kind === 'walkup') return { refusal: 'CONNECTOR_BUSY', detail: `walk-up session ${o.sessionId}` };
     return null;
   }
 
   private refuse(refusal: ClaimRefusal, detail: string): void {
-    this.parts.store.appendEvent(null, 'session.refused', { connectorId: CONNECTOR_ID, refusal, detail });
+    this.parts.store.appendEvent(null, 'session.refused', { connectorId: this.connectorId, refusal, detail });
     this.alarm(`car plugged in: no session (${refusal}: ${detail})`);
   }
 
@@ -482,10 +492,10 @@ export class WallDaemon {
   private onOwnerChange(owner: ConnectorOwner, previous: ConnectorOwner): void {
     const { store } = this.parts;
     if (owner.kind === 'faulted' && previous.kind !== 'faulted') {
-      recordConnectorFault(store, CONNECTOR_ID, { reason: owner.reason, sinceMs: owner.sinceMs });
+      recordConnectorFault(store, this.connectorId, { reason: owner.reason, sinceMs: owner.sinceMs });
       this.alarm(`connector FAULTED (${owner.reason}): no session until an operator clears it`);
     } else if (previous.kind === 'faulted' && owner.kind !== 'faulted') {
-      recordConnectorFaultCleared(store, CONNECTOR_ID, this.faultClearedBy);
+      recordConnectorFaultCleared(store, this.connectorId, this.faultClearedBy);
       this.parts.log.info('connector fault cleared', { by: this.faultClearedBy });
     }
     for (const o of this.observers) o.availabilityChanged?.(owner);
