@@ -77,8 +77,11 @@ export function storeStatusSource(
     extraHtml?(): string;
     clockSpeed?: number;
     budgets?: BudgetLimits;
-    actions?: Omit<ActionHooks, 'connectors' | 'sessionId'> & Partial<Pick<ActionHooks, 'connectors'>>;
+    actions?: Omit<ActionHooks, 'connectors' | 'sessionId'> &
+      Partial<Pick<ActionHooks, 'connectors' | 'sessionId'>>;
     lossBound?: LossBoundSource;
+    /** every connector's view (a site); absent: one connector per id in `actions.connectors`, all from `status` */
+    connectorViews?(): ConnectorView[];
   },
 ): StatusSource {
   const clockSpeed = parts.clockSpeed ?? 1;
@@ -104,7 +107,7 @@ export function storeStatusSource(
         ...l,
         latencyMs: l.latencyMs === null ? null : Math.round(l.latencyMs / clockSpeed),
       })),
-      connectors: connectors.map((id) => ({ ...view, connectorId: id })),
+      connectors: parts.connectorViews?.() ?? connectors.map((id) => ({ ...view, connectorId: id })),
     };
   };
   const vehicleSpend = (): VehicleSpend => {
@@ -147,10 +150,12 @@ export function storeStatusSource(
           actions: statusActions(store, {
             ...parts.actions,
             connectors,
-            sessionId: () => {
-              const s = parts.status();
-              return s.state === 'ended' || s.state === 'idle' ? null : s.sessionId;
-            },
+            sessionId:
+              parts.actions.sessionId ??
+              (() => {
+                const s = parts.status();
+                return s.state === 'ended' || s.state === 'idle' ? null : s.sessionId;
+              }),
           }),
         }
       : {}),

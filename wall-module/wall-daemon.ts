@@ -523,6 +523,24 @@ export class WallDaemon {
   }
 
   /**
+   * The operator's clear-fault action (the dashboard, `boltcharge clear-fault`): clears the page's alarm list and
+   * the connector's fault.
+   *
+   * @param from who asked (recorded with the fault clear)
+   * @returns how many alarms were cleared
+   */
+  clearAlarms(from = 'operator (status action)'): number {
+    const n = this.shell.alarms.splice(0).length;
+    this.clearFault(from);
+    return n;
+  }
+
+  /** The connector's current alarms, oldest first (the status page's list). */
+  get alarms(): readonly string[] {
+    return this.shell.alarms;
+  }
+
+  /**
    * Clears the connector's fault (operator action: the dashboard's clear-fault, `boltcharge clear-fault`).
    *
    * @param from who cleared it (recorded)
@@ -925,11 +943,7 @@ export class WallDaemon {
         availability: true,
         stopSession: () => this.requestStop(),
         // clear-fault clears the page's alarms and the connector's fault (boltcharge clear-fault posts here)
-        clearAlarms: () => {
-          const n = this.shell.alarms.splice(0).length;
-          this.clearFault('operator (status action)');
-          return n;
-        },
+        clearAlarms: () => this.clearAlarms(),
       },
     });
   }
