@@ -39,6 +39,13 @@ export interface OcppObserver extends WallObserver {
   webPaymentLockMs(): number;
   /** a split payout settled: DataTransfer `SplitSettled` with the signed statement (see OcppStation) */
   splitSettled(args: SplitSettledReport): void;
+  /**
+   * The hooks of another EVSE of the same station (a site: one observer per connector, one OCPP connection).
+   * Station-wide hooks (availability, tampering) are included; closing is the first observer's.
+   *
+   * @param evseId one of the EVSE ids the station was built with
+   */
+  forEvse(evseId: number): WallObserver;
 }
 
 /**
@@ -49,6 +56,8 @@ export interface OcppObserver extends WallObserver {
  * @param clock daemon clock
  * @param log daemon logger
  * @param tariff the wall's tariff (shown in the device model's vendor component; optional)
+ * @param evseIds every EVSE of the station (default: `[c.evseId]`); the observer returned reports the first,
+ *   `forEvse` the others
  * @returns the observer
  * @throws OcppConfigInvalid when `caFile` cannot be read
  */
@@ -58,6 +67,7 @@ export function ocppObserver(
   clock: Clock,
   log: Logger,
   tariff?: TariffVariables,
+  evseIds: readonly number[] = [c.evseId],
 ): OcppObserver {
   const caPem = c.caFile === undefined ? undefined : readCaFile(c.caFile);
   const station = new OcppStation({
@@ -71,7 +81,7 @@ export function ocppObserver(
       protocols: c.protocols,
       vendorId: c.vendorId,
       meterIntervalSec: c.meterSampleIntervalSec,
-      evses: [{ evseId: c.evseId, connectorId: 1 }],
+      evses: evseIds.map((evseId) => ({ evseId, connectorId: 1 })),
       ...(c.chargePointModel !== undefined ? { chargePointModel: c.chargePointModel } : {}),
       ...(c.chargePointVendor !== undefined ? { chargePointVendor: c.chargePointVendor } : {}),
       ...(c.serialNumber !== undefined ? { serialNumber: c.serialNumber } : {}),
@@ -94,7 +104,6 @@ export function ocppObserver(
       log.warn(`ocpp ${what} failed`, { error: (err as Error).message });
     }
   };
-  let lastRegisterWh = 0;
   let html = '';
   const refreshHtml = (): void => {
     void station.renderDisplayMessagesHtml().then(
@@ -102,116 +111,131 @@ export function ocppObserver(
       () => {},
     );
   };
-  let lastPowerW = 0;
-  return {
-    attachControl: (control) => station.attachControl(control),
+  const shared = {
     availabilityChanged: () => safe('availabilityChanged', () => station.availabilityChanged()),
-    startQrPayment: () => station.startQrPayment(c.evseId).catch(() => 'Offline'),
-    webPaymentLockMs: () => station.webPaymentLockMs(c.evseId),
-    splitSettled: (args) => safe('splitSettled', () => station.splitSettled(args)),
-    tamperDetected: (detail) =>
+    tamperDetected: (detail: string) =>
       safe('tamperDetected', () => station.securityEvent('TamperDetectionActivated', detail)),
-    plugged: () => safe('plugged', () => station.plugged(c.evseId, clock.now(), lastRegisterWh)),
-    unplugged: () => safe('unplugged', () => station.unplugged(c.evseId, clock.now())),
-    sessionStarted: (sessionId) =>
-      safe('sessionStarted', () =>
-        station.sessionStarted({
-          evseId: c.evseId,
-          sessionId,
-          atMs: clock.now(),
-          meterStartWh: lastRegisterWh,
-          ...payerKeyOf(store, sessionId),
-        }),
-      ),
-    meterSample: (sessionId: string | null, r: MeterReading) => {
-      lastRegisterWh = Math.floor(r.energyImportWh);
-      lastPowerW = Math.max(0, Math.round(r.powerW));
-      safe('meterReading', () => station.meterReading(c.evseId, lastRegisterWh, lastPowerW, r.atMs));
-      if (sessionId)
-        safe('meterSample', () =>
-          station.meterSample({
+  };
+  /** The hooks of one EVSE (its meter register and power are its own). */
+  const evseHooks = (evseId: number): WallObserver => {
+    let lastRegisterWh = 0;
+    let lastPowerW = 0;
+    return {
+      ...shared,
+      plugged: () => safe('plugged', () => station.plugged(evseId, clock.now(), lastRegisterWh)),
+      unplugged: () => safe('unplugged', () => station.unplugged(evseId, clock.now())),
+      sessionStarted: (sessionId) =>
+        safe('sessionStarted', () =>
+          station.sessionStarted({
+            evseId,
             sessionId,
-            energyWh: lastRegisterWh,
-            powerW: Math.round(r.powerW),
-            atMs: r.atMs,
+            atMs: clock.now(),
+            meterStartWh: lastRegisterWh,
+            ...payerKeyOf(store, sessionId),
           }),
-        );
-      refreshHtml();
-    },
-    powerCut: (sessionId, reason) =>
-      safe('powerCut', () => {
-        const unpaid = reason === 'UNPAID' ? oldestUnpaid(store.invoices(sessionId)) : undefined;
-        station.powerCut({
-          sessionId,
-          reason: reason === 'UNPAID' ? 'non-payment' : reason === 'EQUIPMENT_FAULT' ? 'fault' : 'other',
-          atMs: clock.now(),
-          energyWh: lastRegisterWh,
-          ...(unpaid
-            ? {
-                unpaidInvoice: {
-                  seq: unpaid.seq,
-                  paymentHash: unpaid.paymentHash,
-                  amountMsat: unpaid.amountMsat,
-                  priceMsatPerWh: unpaid.priceMsatPerWh,
-                  energyFromWh: unpaid.fromWh,
-                  energyToWh: unpaid.toWh,
-                  ...(unpaid.issuedAtMs !== null ? { issuedAtMs: unpaid.issuedAtMs } : {}),
-                },
-              }
-            : {}),
-        });
-      }),
-    resumed: (sessionId) =>
-      safe('resumed', () => station.resumed({ sessionId, atMs: clock.now(), energyWh: lastRegisterWh })),
-    invoiceIssued: (sessionId, inv) =>
-      safe('invoiceIssued', () =>
-        station.invoiceIssued({
-          sessionId,
-          seq: inv.seq,
-          paymentHash: inv.paymentHash,
-          amountMsat: inv.amountMsat,
-          priceMsatPerWh:
-            store.invoiceByHash(inv.paymentHash)?.priceMsatPerWh ?? sessionPrice(store, sessionId),
-          energyFromWh: inv.fromWh,
-          energyToWh: inv.toWh,
-          atMs: clock.now(),
+        ),
+      meterSample: (sessionId: string | null, r: MeterReading) => {
+        lastRegisterWh = Math.floor(r.energyImportWh);
+        lastPowerW = Math.max(0, Math.round(r.powerW));
+        safe('meterReading', () => station.meterReading(evseId, lastRegisterWh, lastPowerW, r.atMs));
+        if (sessionId)
+          safe('meterSample', () =>
+            station.meterSample({
+              sessionId,
+              energyWh: lastRegisterWh,
+              powerW: Math.round(r.powerW),
+              atMs: r.atMs,
+            }),
+          );
+        refreshHtml();
+      },
+      powerCut: (sessionId, reason) =>
+        safe('powerCut', () => {
+          const unpaid = reason === 'UNPAID' ? oldestUnpaid(store.invoices(sessionId)) : undefined;
+          station.powerCut({
+            sessionId,
+            reason: reason === 'UNPAID' ? 'non-payment' : reason === 'EQUIPMENT_FAULT' ? 'fault' : 'other',
+            atMs: clock.now(),
+            energyWh: lastRegisterWh,
+            ...(unpaid
+              ? {
+                  unpaidInvoice: {
+                    seq: unpaid.seq,
+                    paymentHash: unpaid.paymentHash,
+                    amountMsat: unpaid.amountMsat,
+                    priceMsatPerWh: unpaid.priceMsatPerWh,
+                    energyFromWh: unpaid.fromWh,
+                    energyToWh: unpaid.toWh,
+                    ...(unpaid.issuedAtMs !== null ? { issuedAtMs: unpaid.issuedAtMs } : {}),
+                  },
+                }
+              : {}),
+          });
         }),
-      ),
-    invoicePaid: (sessionId, inv) =>
-      safe('invoicePaid', () => {
-        const row = store.invoiceByHash(inv.paymentHash);
-        station.invoicePaid({
-          sessionId,
-          seq: inv.seq,
-          paymentHash: inv.paymentHash,
-          amountMsat: inv.amountMsat,
-          priceMsatPerWh: row?.priceMsatPerWh ?? sessionPrice(store, sessionId),
-          energyFromWh: row?.fromWh ?? 0,
-          energyToWh: row?.toWh ?? 0,
-          atMs: clock.now(),
-          ...(row?.issuedAtMs != null ? { issuedAtMs: row.issuedAtMs } : {}),
-        });
-      }),
-    sessionEnded: (sessionId, reason, summary) =>
-      safe('sessionEnded', () => {
-        const invoices = store.invoices(sessionId);
-        const paid = invoices.filter((i) => i.state === 'settled');
-        station.sessionEnded({
-          sessionId,
-          reason:
-            reason === 'UNPLUGGED' ? 'EVDisconnected' : reason === 'UNPAID' ? 'LocalOutOfCredit' : 'Local',
-          meterStopWh: lastRegisterWh,
-          atMs: clock.now(),
-          receipt: {
-            energyWh: summary.energyWh,
-            paidMsat: summary.paidMsat,
-            invoicesIssued: invoices.filter((i) => i.state !== 'requested' && i.state !== 'abandoned').length,
-            invoicesPaid: paid.length,
-            lastSeq: invoices.length > 0 ? (invoices[invoices.length - 1]?.seq ?? null) : null,
-            priceMsatPerWh: store.getSession(sessionId).priceMsatPerWh,
-          },
-        });
-      }),
+      resumed: (sessionId) =>
+        safe('resumed', () => station.resumed({ sessionId, atMs: clock.now(), energyWh: lastRegisterWh })),
+      invoiceIssued: (sessionId, inv) =>
+        safe('invoiceIssued', () =>
+          station.invoiceIssued({
+            sessionId,
+            seq: inv.seq,
+            paymentHash: inv.paymentHash,
+            amountMsat: inv.amountMsat,
+            priceMsatPerWh:
+              store.invoiceByHash(inv.paymentHash)?.priceMsatPerWh ?? sessionPrice(store, sessionId),
+            energyFromWh: inv.fromWh,
+            energyToWh: inv.toWh,
+            atMs: clock.now(),
+          }),
+        ),
+      invoicePaid: (sessionId, inv) =>
+        safe('invoicePaid', () => {
+          const row = store.invoiceByHash(inv.paymentHash);
+          station.invoicePaid({
+            sessionId,
+            seq: inv.seq,
+            paymentHash: inv.paymentHash,
+            amountMsat: inv.amountMsat,
+            priceMsatPerWh: row?.priceMsatPerWh ?? sessionPrice(store, sessionId),
+            energyFromWh: row?.fromWh ?? 0,
+            energyToWh: row?.toWh ?? 0,
+            atMs: clock.now(),
+            ...(row?.issuedAtMs != null ? { issuedAtMs: row.issuedAtMs } : {}),
+          });
+        }),
+      sessionEnded: (sessionId, reason, summary) =>
+        safe('sessionEnded', () => {
+          const invoices = store.invoices(sessionId);
+          const paid = invoices.filter((i) => i.state === 'settled');
+          station.sessionEnded({
+            sessionId,
+            reason:
+              reason === 'UNPLUGGED' ? 'EVDisconnected' : reason === 'UNPAID' ? 'LocalOutOfCredit' : 'Local',
+            meterStopWh: lastRegisterWh,
+            atMs: clock.now(),
+            receipt: {
+              energyWh: summary.energyWh,
+              paidMsat: summary.paidMsat,
+              invoicesIssued: invoices.filter((i) => i.state !== 'requested' && i.state !== 'abandoned')
+                .length,
+              invoicesPaid: paid.length,
+              lastSeq: invoices.length > 0 ? (invoices[invoices.length - 1]?.seq ?? null) : null,
+              priceMsatPerWh: store.getSession(sessionId).priceMsatPerWh,
+            },
+          });
+        }),
+    };
+  };
+  const first = evseIds[0] ?? c.evseId;
+  return {
+    ...evseHooks(first),
+    attachControl: (control) => station.attachControl(control),
+    startQrPayment: () => station.startQrPayment(first).catch(() => 'Offline'),
+    webPaymentLockMs: () => station.webPaymentLockMs(first),
+    splitSettled: (args) => safe('splitSettled', () => station.splitSettled(args)),
+    availabilityChanged: shared.availabilityChanged,
+    tamperDetected: shared.tamperDetected,
+    forEvse: (evseId) => evseHooks(evseId),
     html: () => html,
     close: () => station.stop(),
   };

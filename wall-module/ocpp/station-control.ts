@@ -74,11 +74,27 @@ export function wallStationControl(
   evseId: number,
   reset: () => void,
 ): StationControl {
+  return siteStationControl(new Map([[evseId, daemon]]), reset);
+}
+
+/**
+ * Adapts a site (one wall daemon per connector) to `StationControl`: each command reaches the connector of the
+ * EVSE it names; an EVSE the site does not run gets the spec's refusal.
+ *
+ * @param byEvse each connector's daemon by its OCPP EVSE id
+ * @param reset how this process restarts (e.g. a graceful shutdown its supervisor restarts)
+ * @returns the control
+ */
+export function siteStationControl(
+  byEvse: ReadonlyMap<number, WallDaemonSurface>,
+  reset: () => void,
+): StationControl {
   return {
-    arbiter: (id) => (id === evseId ? daemon.arbiter : undefined),
+    arbiter: (id) => byEvse.get(id)?.arbiter,
     // the car sees an operator stop (USER_STOP); the CSMS sees why through the station's own record
     requestStop: (id) => {
-      if (id !== evseId || daemon.state.sessionId === null) return false;
+      const daemon = byEvse.get(id);
+      if (!daemon || daemon.state.sessionId === null) return false;
       daemon.requestStop();
       return true;
     },
