@@ -25,6 +25,8 @@ export interface MetricsSources {
   snapshot(): StatusSnapshot | null;
   /** probes the Lightning node (e.g. `getIdentity`); resolves true when it answered */
   probeNode?(): Promise<boolean>;
+  /** every connector's snapshot (a wall site): the `boltcharge_connector_*` metrics, labelled `connector` */
+  connectors?(): { connectorId: number; snapshot: StatusSnapshot }[];
   /** real time, ms (default `Date.now`) */
   nowMs?: () => number;
 }
@@ -302,6 +304,8 @@ export class DaemonMetrics {
       });
     }
 
+    if (sources.connectors) this.connectorMetrics(sources.connectors, all, tableExists('invoices'));
+
     if (sources.probeNode) {
       const probe = sources.probeNode;
       new Gauge({
@@ -319,6 +323,81 @@ export class DaemonMetrics {
         },
       });
     }
+  }
+
+  /**
+   * The per-connector metrics of a site: live phase, energy, power and exposure from each connector's snapshot,
+   * and the invoice ledger by connector and state from the store (so they equal the books by construction).
+   */
+  private connectorMetrics(
+    connectors: NonNullable<MetricsSources['connectors']>,
+    all: (sql: string) => Row[],
+    invoices: boolean,
+  ): void {
+    const r = this.registry;
+    const live = (
+      name: string,
+      help: string,
+      value: (s: StatusSnapshot) => number,
+      extra?: (s: StatusSnapshot) => Record<string, string>,
+    ): void =>
+      void new Gauge({
+        name,
+        help,
+        labelNames: extra ? ['connector', 'phase'] : ['connector'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const c of connectors())
+            this.set({ connector: String(c.connectorId), ...extra?.(c.snapshot) }, value(c.snapshot));
+        },
+      });
+    live(
+      'boltcharge_connector_phase',
+      'Session machine phase of each connector (1 for its current phase)',
+      () => 1,
+      (s) => ({ phase: s.state }),
+    );
+    live(
+      'boltcharge_connector_energy_wh',
+      'Energy of the connector’s current (or last) session, Wh',
+      (s) => s.energyWh,
+    );
+    live('boltcharge_connector_power_w', 'Power on the connector by its meter, W', (s) => s.powerW);
+    live(
+      'boltcharge_connector_unpaid_exposure_wh',
+      'Energy the connector delivered beyond what was paid, Wh (0 when prepaid)',
+      (s) => Math.max(0, -s.creditWh),
+    );
+    if (!invoices) return;
+    new Counter({
+      name: 'boltcharge_connector_invoices_total',
+      help: 'Invoices by connector and state (issued counts every invoice the node returned)',
+      labelNames: ['connector', 'state'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const row of all(
+          `SELECT s.connector_id AS c, i.state AS state, COUNT(*) AS n FROM invoices i
+           JOIN sessions s ON s.id = i.session_id GROUP BY s.connector_id, i.state`,
+        ))
+          this.inc({ connector: String(row.c), state: String(row.state) }, num(row.n));
+      },
+    });
+    new Counter({
+      name: 'boltcharge_connector_received_msat_total',
+      help: 'msat the node received for each connector’s invoices',
+      labelNames: ['connector'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const row of all(
+          `SELECT s.connector_id AS c, COALESCE(SUM(i.received_msat), 0) AS v FROM invoices i
+           JOIN sessions s ON s.id = i.session_id WHERE i.state = 'settled' GROUP BY s.connector_id`,
+        ))
+          this.inc({ connector: String(row.c) }, num(row.v));
+      },
+    });
   }
 
   private readonly feedLatency: () => void;

@@ -27,11 +27,13 @@ import { loadWallConfig } from '../../wall-module/config.js';
 import { evseFromConfig } from '../../wall-module/evse-from-config.js';
 import { ocppObserver } from '../../wall-module/ocpp-observer.js';
 import { WallStore } from '../../wall-module/store.js';
-import { WallDaemon, type WallParts } from '../../wall-module/wall-daemon.js';
+import type { WallParts } from '../../wall-module/wall-daemon.js';
+import { SiteDaemon } from '../../wall-module/site/site-daemon.js';
+import type { Evse } from '../../hardware/evse/evse.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
 import { attachPayouts, splitSettledData } from '../../wall-module/payouts/attach.js'; // split
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
-import { wallStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
+import { siteStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
 import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
 import { IpLink } from '../../hardware/link/ip-link.js';
 import { startRelay } from '../../wall-module/relay-service.js';
@@ -140,68 +142,94 @@ async function startWall(
   const log = createLogger({ name: 'wall', level: config.log.level, file: config.log.file, clock });
   const node = lightningFromConfig(config.lightning);
   opened.add(() => node.close());
-  const evse = await evseFromConfig(config.evse, clock);
-  // a start that fails after this leaves the charger paused: nothing would supervise a session
-  opened.add(() => evse.pause().finally(() => evse.close()));
+  // every connector's charger first: a start that fails after this leaves them paused (nothing would supervise)
+  const evses: Evse[] = [];
+  for (const c of config.connectors) {
+    const evse = await evseFromConfig(c.evse, clock);
+    opened.add(() => evse.pause().finally(() => evse.close()));
+    evses.push(evse);
+  }
   const store = openDaemonStore(
     config.store.path,
     (close) => opened.add(close),
     () => WallStore.open(config.store.path, clock, migrateOcppTables),
   );
-  const link = linkFromConfig(config.link, 'wall');
-  opened.add(() => link.close());
-  const meter = meterFromConfig(config.meter, clock);
-  opened.add(() => meter.close());
+  const devices = config.connectors.map((c, i) => {
+    const link = linkFromConfig(c.link, 'wall');
+    opened.add(() => link.close());
+    const meter = meterFromConfig(c.meter, clock);
+    opened.add(() => meter.close());
+    // one arbiter per connector: the cable session, a walk-up session and OCPP availability share it
+    return { config: c, link, meter, evse: evses[i]!, arbiter: new ConnectorArbiter() };
+  });
+  const first = devices[0]!;
   const tariff = config.ocpp?.enabled ? tariffWithCsmsChanges(store.db, config.tariff) : config.tariff; // ocpp control
-  const ocpp = config.ocpp?.enabled ? ocppObserver(config.ocpp, store, clock, log, tariff) : undefined; // ocpp control
-  const observers = ocpp ? [ocpp] : [];
-  let daemon: WallDaemon | null = null;
-  // one arbiter per connector: the cable session, a walk-up session and OCPP availability share it
-  const arbiter = new ConnectorArbiter();
+  const evseIds = config.connectors.map((c) => c.evseId);
+  const ocpp = config.ocpp?.enabled
+    ? ocppObserver(config.ocpp, store, clock, log, tariff, evseIds)
+    : undefined; // ocpp control
+  let site: SiteDaemon | null = null;
   const sessionEnded = new Set<() => void>(); // relay: revoked when the session ends
-  const walkup = config.walkup?.enabled // walk-up
-    ? await attachWalkup({ config: config.walkup, evse, meter, node, db: store.db, clock, log, arbiter, maxCurrentA: config.evse.maxCurrentA, meterPollIntervalMs: config.meter.pollIntervalMs, onFailSafe: (err) => void daemon?.failSafe.fail(err) }) // prettier-ignore
+  const walkup = config.walkup?.enabled // walk-up (on the first connector)
+    ? await attachWalkup({ config: config.walkup, evse: first.evse, meter: first.meter, node, db: store.db, clock, log, arbiter: first.arbiter, maxCurrentA: first.config.evse.maxCurrentA, meterPollIntervalMs: first.config.meter.pollIntervalMs, onFailSafe: (err) => void site?.connectors.get(first.config.id)?.failSafe.fail(err) }) // prettier-ignore
     : null; // walk-up
   const metrics = new DaemonMetrics({
     role: 'wall',
     db: store.db,
-    snapshot: () => daemon?.snapshot() ?? null,
+    snapshot: () => (site && site.connectors.size > 0 ? site.primary.snapshot() : null),
+    connectors: () =>
+      [...(site?.connectors ?? [])].map(([id, d]) => ({ connectorId: id, snapshot: d.snapshot() })),
     probeNode: () => node.getIdentity().then(() => true),
   });
-  daemon = await WallDaemon.start({
+  // systemd's watchdog is petted once every running connector's loop ticked since the last pet
+  const ticked = new Set<number>();
+  const loopTick = (id: number): void => {
+    ticked.add(id);
+    const running = config.connectors.length - (site?.failedConnectors.size ?? 0);
+    if (ticked.size < running) return;
+    ticked.clear();
+    notify.loopAlive();
+  };
+  site = await SiteDaemon.start({
     config: { ...config, tariff }, // ocpp control: a price/cadence/grace the CSMS set applies from this start
     clock,
     log,
     store,
     node,
-    link,
-    evse,
-    meter,
-    arbiter,
-    observers: [
-      ...observers,
-      { loopTick: () => notify.loopAlive(), sessionEnded: () => sessionEnded.forEach((f) => f()) },
-    ],
+    connectors: devices.map((d, i) => ({
+      ...d,
+      observers: [
+        ...(ocpp ? [i === 0 ? ocpp : ocpp.forEvse(d.config.evseId)] : []),
+        { loopTick: () => loopTick(d.config.id) },
+        ...(i === 0 ? [{ sessionEnded: () => sessionEnded.forEach((f) => f()) }] : []),
+      ],
+    })),
     routes: [metrics.route(), ...(walkup?.routes ?? [])], // walk-up
     step: inject.wallStep,
   }).catch((err: unknown) => {
     throw storeUnusableFrom(err, config.store.path) ?? err;
   });
-  const running = daemon;
-  // ocpp control: CSMS remote stop / availability / reset reach the daemon; Reset = graceful stop (supervisor restarts)
+  const running = site;
+  const primary = running.primary;
+  // ocpp control: CSMS remote stop / availability / reset reach the EVSE's connector; Reset = graceful stop
   ocpp?.attachControl(
-    wallStationControl(running, config.ocpp?.evseId ?? 1, () => process.kill(process.pid, 'SIGTERM')),
+    siteStationControl(
+      new Map(devices.map((d) => [d.config.evseId, running.connectors.get(d.config.id)!])),
+      () => process.kill(process.pid, 'SIGTERM'),
+    ),
   );
   if (walkup) opened.add(() => walkup.stop()); // walk-up
   await walkup?.start(); // walk-up: recovery asks the node, after the wall paused the EVSE at boot
-  log.setContext(() => ({ sessionId: running.state.sessionId }));
-  // relay (offline: the car without signal uses the wall's uplink) — only for the authenticated car on the IP link
-  if (config.relay?.enabled && link instanceof IpLink) {
+  if (running.connectors.size === 1) log.setContext(() => ({ sessionId: primary.state.sessionId }));
+  // relay (offline: the car without signal uses the wall's uplink) — the first connector's authenticated car on
+  // the IP link
+  if (config.relay?.enabled && first.link instanceof IpLink) {
+    const link = first.link;
     const relay = await startRelay({
       config: config.relay,
       host: {
         listenHost: link.listenAddress(),
-        authorizedPeer: () => (running.authenticatedSessionId() !== null ? link.peerAddress() : null),
+        authorizedPeer: () => (primary.authenticatedSessionId() !== null ? link.peerAddress() : null),
         onSessionEnded: (f) => (sessionEnded.add(f), () => sessionEnded.delete(f)),
       },
       clock,
