@@ -15,11 +15,11 @@ describe('wall store', () => {
     const clock = new ManualClock();
     const s = WallStore.open(file, clock);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(schemaVersion(s.db)).toBe(2);
+    expect(schemaVersion(s.db)).toBe(3);
     s.createSession('s1', null);
     s.close();
     const again = WallStore.open(file, clock);
-    expect(schemaVersion(again.db)).toBe(2);
+    expect(schemaVersion(again.db)).toBe(3);
     expect(again.getSession('s1').status).toBe('active');
     again.db.prepare('INSERT INTO schema_migrations VALUES (99, ?, 0)').run('future');
     again.close();
