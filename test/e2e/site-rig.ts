@@ -1,0 +1,216 @@
+// A site on the real regtest network: ONE wall daemon process (the CLI, `connectors:` config) driving N
+// connectors, each with its own simulated charger and meters (a sim world served over its own sim bridge) and
+// its own IP cable on loopback, and N vehicle daemon processes (one car per connector) paying from the regtest
+// vehicle node to the regtest wall node. Shared timeline (`clock.speed`).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { Clock } from '../../hardware/clock.js';
+import { createSimWorld, type SimWorld } from '../../hardware/sim/sim-world.js';
+import { clockFromConfig } from '../../daemon/clock-from-config.js';
+import { regtestNodes } from '../../scripts/demo/books.js';
+import { DaemonProcess, freePort } from '../../scripts/demo/rig.js';
+import { startSimBridge, type SimBridge } from '../../scripts/demo/sim-bridge.js';
+import { WallStore } from '../../wall-module/store.js';
+import { SystemClock } from '../../hardware/clock.js';
+
+/** One connector of the site, with its car. */
+export interface SiteCar {
+  id: number;
+  world: SimWorld;
+  bridge: SimBridge;
+  vehicle: DaemonProcess;
+  vehicleDb: string;
+}
+
+/** Options of a site rig. */
+export interface SiteRigOptions {
+  dir: string;
+  connectionFile: string;
+  /** number of connectors (default 2) */
+  connectors?: number;
+  /** time acceleration (default 10) */
+  speed?: number;
+  /** more keys at the top of the wall config (e.g. `ocpp`) */
+  wall?: Record<string, unknown>;
+}
+
+/** The running site rig. */
+export class SiteRig {
+  private constructor(
+    readonly clock: Clock,
+    readonly cars: SiteCar[],
+    readonly wall: DaemonProcess,
+    readonly wallDb: string,
+    private readonly connectionFile: string,
+  ) {}
+
+  /** Builds worlds, bridges, cables and configs; daemons start with `start()`. */
+  static async create(o: SiteRigOptions): Promise<SiteRig> {
+    mkdirSync(o.dir, { recursive: true });
+    const speed = o.speed ?? 10;
+    const realMs = (ms: number, floor: number): number => Math.max(floor, Math.round(ms * speed));
+    const clockSection = { speed, anchorMs: Date.now() };
+    const clock = clockFromConfig(clockSection);
+    const wallDb = join(o.dir, 'wall.sqlite');
+    const cars: SiteCar[] = [];
+    const connectors: Record<string, unknown>[] = [];
+    for (let id = 1; id <= (o.connectors ?? 2); id++) {
+      const world = createSimWorld({
+        clock,
+        stepMs: 1000,
+        seed: id,
+        charger: { startEnabled: false, phases: 3, maxCurrentA: 16 },
+      });
+      const bridge = await startSimBridge(world);
+      const port = await freePort();
+      connectors.push({
+        id,
+        evseId: id,
+        link: { kind: 'ip', port, listenAddress: '::1' },
+        evse: { kind: 'sim', url: bridge.url, maxCurrentA: 16, maxPowerW: 11_000 },
+        meter: { kind: 'sim', url: bridge.url, name: 'wall', pollIntervalMs: realMs(100, 1000) },
+      });
+      const vehicleDb = join(o.dir, `vehicle${id}.sqlite`);
+      const vehicleConfig = join(o.dir, `vehicle${id}.yaml`);
+      writeFileSync(
+        vehicleConfig,
+        stringify({
+          limits: {
+            maxPriceMsatPerWh: 150,
+            maxBlockWh: 2000,
+            maxPrepaidWh: 4000,
+            sessionBudgetMsat: 10_000_000_000,
+            dailyBudgetMsat: 20_000_000_000,
+            meterTolerancePct: 3,
+            meterToleranceWh: 20,
+            maxRoutingFeeMsat: 10_000,
+            maxRoutingFeePct: 1,
+          },
+          session: {
+            heartbeatTimeoutMs: realMs(3000, 10_000),
+            handshakeTimeoutMs: realMs(10_000, 30_000),
+            receiptTimeoutMs: realMs(5000, 10_000),
+            meterReportIntervalMs: realMs(250, 2000),
+            invoiceExpiryMarginSec: 10,
+          },
+          lightning: { connectionFile: o.connectionFile, node: 'vehicle' },
+          link: { kind: 'ip', port, peerAddress: '::1' },
+          meter: { kind: 'sim', url: bridge.url, name: 'vehicle', pollIntervalMs: realMs(100, 1000) },
+          store: { path: vehicleDb },
+          status: { listen: '127.0.0.1', port: 0 },
+          log: { level: 'info' },
+          clock: clockSection,
+        }),
+      );
+      cars.push({
+        id,
+        world,
+        bridge,
+        vehicleDb,
+        vehicle: new DaemonProcess('vehicle', vehicleConfig, join(o.dir, `vehicle${id}.log`)),
+      });
+    }
+    const wallConfig = join(o.dir, 'wall.yaml');
+    writeFileSync(
+      wallConfig,
+      stringify({
+        tariff: { priceMsatPerWh: 100, invoiceIntervalSec: 16, depositBlocks: 2, graceWh: 30, invoiceExpirySec: 86_400 },
+        session: {
+          heartbeatTimeoutMs: realMs(3000, 10_000),
+          handshakeTimeoutMs: realMs(10_000, 30_000),
+          helloRetryMs: realMs(500, 1000),
+          meterReportIntervalMs: realMs(250, 2000),
+        },
+        lightning: { connectionFile: o.connectionFile, node: 'wall' },
+        powerCut: { maxCurrentA: 0.5, withinMs: 5000 },
+        store: { path: wallDb },
+        status: { listen: '127.0.0.1', port: 0 },
+        log: { level: 'info' },
+        clock: clockSection,
+        connectors,
+        ...o.wall,
+      }),
+    );
+    const wall = new DaemonProcess('wall', wallConfig, join(o.dir, 'wall.log'));
+    return new SiteRig(clock, cars, wall, wallDb, o.connectionFile);
+  }
+
+  /** Car `id`. */
+  car(id: number): SiteCar {
+    const c = this.cars.find((x) => x.id === id);
+    if (!c) throw new Error(`no connector ${id}`);
+    return c;
+  }
+
+  /** Starts the wall, then every car's vehicle daemon. */
+  async start(): Promise<void> {
+    await this.wall.start();
+    await Promise.all(this.cars.map((c) => c.vehicle.start()));
+  }
+
+  /** One connector's live snapshot from the site's status server (`/connectors/<id>.json`). */
+  async connector(id: number): Promise<{ state: string; sessionId: string | null; energyWh: number; paidMsat: string }> {
+    const r = await fetch(new URL(`connectors/${id}.json`, this.wall.statusUrl));
+    return (await r.json()) as { state: string; sessionId: string | null; energyWh: number; paidMsat: string };
+  }
+
+  /** Polls until `pred` holds (real ms). */
+  async until(what: string, pred: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        if (await pred()) return;
+      } catch {
+        // the wall restarting: try again
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /**
+   * The books per connector: what the wall's store says it was paid for the connector's sessions, and what the
+   * wall's lnd says it received for the same invoices (every settled or open invoice looked up by hash).
+   *
+   * @returns per connector id: store msat, node msat, invoices settled, sessions
+   */
+  async books(): Promise<Map<number, { storeMsat: bigint; nodeMsat: bigint; settled: number; sessions: number }>> {
+    const store = WallStore.open(this.wallDb, new SystemClock());
+    const { wall } = regtestNodes(this.connectionFile);
+    const out = new Map<number, { storeMsat: bigint; nodeMsat: bigint; settled: number; sessions: number }>();
+    try {
+      for (const c of this.cars) {
+        let storeMsat = 0n;
+        let nodeMsat = 0n;
+        let settled = 0;
+        const sessions = store.connectorSessionIds(c.id);
+        for (const sid of sessions) {
+          storeMsat += store.getSession(sid).paidMsat;
+          for (const inv of store.invoices(sid)) {
+            if (!inv.paymentHash) continue;
+            if (inv.state === 'settled') settled++;
+            const st = await wall.lookupInvoice(inv.paymentHash);
+            if (st.state === 'settled') nodeMsat += st.receivedMsat;
+          }
+        }
+        out.set(c.id, { storeMsat, nodeMsat, settled, sessions: sessions.length });
+      }
+    } finally {
+      store.close();
+      await wall.close();
+    }
+    return out;
+  }
+
+  /** Stops every daemon, bridge and world. */
+  async stop(): Promise<void> {
+    await Promise.all([this.wall.stop(), ...this.cars.map((c) => c.vehicle.stop())]);
+    this.wall.close();
+    for (const c of this.cars) {
+      c.vehicle.close();
+      await c.bridge.close();
+      c.world.stop();
+    }
+  }
+}
