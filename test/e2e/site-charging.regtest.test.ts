@@ -31,7 +31,11 @@ describe('a site: two connectors on one wall daemon', () => {
     await r.car(1).vehicle.kill9();
     const paidAtCut = BigInt((await r.connector(2)).paidMsat);
     await r.until('connector 1 is cut', () => r.car(1).world.truth().currentA < 0.5, 30_000);
-    await r.until('connector 1 ended its session', async () => (await r.connector(1)).state === 'ended', 30_000);
+    await r.until(
+      'connector 1 ended its session',
+      async () => (await r.connector(1)).state === 'ended',
+      30_000,
+    );
     // connector 2 never stopped: still charging, and paid for more since the cut
     await r.until(
       'connector 2 is paid again after the cut',
@@ -43,7 +47,11 @@ describe('a site: two connectors on one wall daemon', () => {
 
     // the car on connector 2 leaves: its session ends cleanly (final settlement, receipt)
     r.car(2).world.unplug();
-    await r.until('connector 2 ended its session', async () => (await r.connector(2)).state === 'ended', 30_000);
+    await r.until(
+      'connector 2 ended its session',
+      async () => (await r.connector(2)).state === 'ended',
+      30_000,
+    );
     await r.stop();
     const books = await r.books();
     for (const id of [1, 2]) {

@@ -31,6 +31,8 @@ export interface SiteRigOptions {
   connectors?: number;
   /** time acceleration (default 10) */
   speed?: number;
+  /** link silence after which a session is cut, in real ms (default 3000) */
+  heartbeatRealMs?: number;
   /** more keys at the top of the wall config (e.g. `ocpp`) */
   wall?: Record<string, unknown>;
 }
@@ -88,7 +90,7 @@ export class SiteRig {
             maxRoutingFeePct: 1,
           },
           session: {
-            heartbeatTimeoutMs: realMs(3000, 10_000),
+            heartbeatTimeoutMs: realMs(o.heartbeatRealMs ?? 3000, 10_000),
             handshakeTimeoutMs: realMs(10_000, 30_000),
             receiptTimeoutMs: realMs(5000, 10_000),
             meterReportIntervalMs: realMs(250, 2000),
@@ -115,9 +117,15 @@ export class SiteRig {
     writeFileSync(
       wallConfig,
       stringify({
-        tariff: { priceMsatPerWh: 100, invoiceIntervalSec: 16, depositBlocks: 2, graceWh: 30, invoiceExpirySec: 86_400 },
+        tariff: {
+          priceMsatPerWh: 100,
+          invoiceIntervalSec: 16,
+          depositBlocks: 2,
+          graceWh: 30,
+          invoiceExpirySec: 86_400,
+        },
         session: {
-          heartbeatTimeoutMs: realMs(3000, 10_000),
+          heartbeatTimeoutMs: realMs(o.heartbeatRealMs ?? 3000, 10_000),
           handshakeTimeoutMs: realMs(10_000, 30_000),
           helloRetryMs: realMs(500, 1000),
           meterReportIntervalMs: realMs(250, 2000),
@@ -150,9 +158,16 @@ export class SiteRig {
   }
 
   /** One connector's live snapshot from the site's status server (`/connectors/<id>.json`). */
-  async connector(id: number): Promise<{ state: string; sessionId: string | null; energyWh: number; paidMsat: string }> {
+  async connector(
+    id: number,
+  ): Promise<{ state: string; sessionId: string | null; energyWh: number; paidMsat: string }> {
     const r = await fetch(new URL(`connectors/${id}.json`, this.wall.statusUrl));
-    return (await r.json()) as { state: string; sessionId: string | null; energyWh: number; paidMsat: string };
+    return (await r.json()) as {
+      state: string;
+      sessionId: string | null;
+      energyWh: number;
+      paidMsat: string;
+    };
   }
 
   /** Polls until `pred` holds (real ms). */
@@ -175,7 +190,9 @@ export class SiteRig {
    *
    * @returns per connector id: store msat, node msat, invoices settled, sessions
    */
-  async books(): Promise<Map<number, { storeMsat: bigint; nodeMsat: bigint; settled: number; sessions: number }>> {
+  async books(): Promise<
+    Map<number, { storeMsat: bigint; nodeMsat: bigint; settled: number; sessions: number }>
+  > {
     const store = WallStore.open(this.wallDb, new SystemClock());
     const { wall } = regtestNodes(this.connectionFile);
     const out = new Map<number, { storeMsat: bigint; nodeMsat: bigint; settled: number; sessions: number }>();
