@@ -33,6 +33,8 @@ export interface SiteRigOptions {
   speed?: number;
   /** link silence after which a session is cut, in real ms (default 3000) */
   heartbeatRealMs?: number;
+  /** more keys of each car's `limits` (e.g. `targetEnergyWh`) */
+  vehicleLimits?: Record<string, unknown>;
   /** more keys at the top of the wall config (e.g. `ocpp`) */
   wall?: Record<string, unknown>;
 }
@@ -88,6 +90,7 @@ export class SiteRig {
             meterToleranceWh: 20,
             maxRoutingFeeMsat: 10_000,
             maxRoutingFeePct: 1,
+            ...o.vehicleLimits,
           },
           session: {
             heartbeatTimeoutMs: realMs(o.heartbeatRealMs ?? 3000, 10_000),
