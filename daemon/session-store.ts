@@ -23,6 +23,8 @@ export interface SessionRow {
   energyWh: number;
   /** total settled (wall) or paid (vehicle), msat */
   paidMsat: bigint;
+  /** the connector the session ran on (a wall store; 1-based), absent on the vehicle */
+  connectorId?: number;
 }
 
 /** An offer as seen by this daemon. */
@@ -150,6 +152,7 @@ interface SessionDbRow {
   price_msat_per_wh: bigint | null;
   energy_wh: bigint;
   paid_msat: bigint;
+  connector_id?: bigint;
 }
 
 const num = (v: bigint | number): number => Number(v);
@@ -165,6 +168,7 @@ function sessionFromDb(r: SessionDbRow): SessionRow {
     priceMsatPerWh: r.price_msat_per_wh,
     energyWh: num(r.energy_wh),
     paidMsat: r.paid_msat,
+    ...(r.connector_id !== undefined ? { connectorId: num(r.connector_id) } : {}),
   };
 }
 

@@ -27,22 +27,30 @@ export class DaemonUnreachable extends Error {
   override readonly name = 'DaemonUnreachable';
 }
 
-/** Connector this command clears (one per wall daemon today). */
-const CONNECTOR_ID = 1;
-
 /**
  * Runs `clear-fault`.
  *
  * @param configFile the wall daemon's YAML config
  * @param out where the one-line result goes
+ * @param connectorId the connector to clear (default: every connector of the config)
  * @returns the exit code
  * @throws ConfigInvalid (exit 2 by the caller), StoreUnusable
  */
-export async function clearFaultMain(configFile: string, out: (s: string) => void): Promise<number> {
+export async function clearFaultMain(
+  configFile: string,
+  out: (s: string) => void,
+  connectorId?: number,
+): Promise<number> {
   if (roleOfConfig(configFile) !== 'wall')
     throw new StoreNotFound(`${configFile}: clear-fault needs a wall config (connectors live at the wall)`);
   const config = loadWallConfig(configFile);
   const storeFile = config.store.path;
+  const known = config.connectors.map((c) => c.id);
+  if (connectorId !== undefined && !known.includes(connectorId))
+    throw new StoreNotFound(
+      `${configFile} has no connector ${connectorId} (connectors: ${known.join(', ')})`,
+    );
+  const targets = connectorId === undefined ? known : [connectorId];
   if (!existsSync(storeFile)) {
     out('no store yet: nothing to clear\n');
     return ExitCode.OK;
@@ -53,7 +61,10 @@ export async function clearFaultMain(configFile: string, out: (s: string) => voi
   } catch (err) {
     if (!(err instanceof StoreLocked)) throw err;
     try {
-      return await clearThroughDaemon(storeFile, config.status.operatorToken, out);
+      let code: number = ExitCode.OK;
+      for (const id of targets)
+        code = Math.max(code, await clearThroughDaemon(storeFile, config.status.operatorToken, out, id));
+      return code;
     } catch (e) {
       if (!(e instanceof DaemonUnreachable)) throw e;
       process.stderr.write(`boltcharge clear-fault: ${e.message}\n`);
@@ -63,16 +74,18 @@ export async function clearFaultMain(configFile: string, out: (s: string) => voi
   try {
     const store = WallStore.open(storeFile, new SystemClock());
     try {
-      const fault = storedConnectorFault(store, CONNECTOR_ID);
-      if (!fault) {
-        out(`connector ${CONNECTOR_ID}: no fault\n`);
-        return ExitCode.OK;
+      for (const id of targets) {
+        const fault = storedConnectorFault(store, id);
+        if (!fault) {
+          out(`connector ${id}: no fault\n`);
+          continue;
+        }
+        store.tx(() => {
+          store.appendEvent(null, 'operator.clearFault', { connectorId: id, from: 'cli' });
+          recordConnectorFaultCleared(store, id, 'cli');
+        });
+        out(`connector ${id}: fault cleared in the store (${fault.reason})\n`);
       }
-      store.tx(() => {
-        store.appendEvent(null, 'operator.clearFault', { connectorId: CONNECTOR_ID, from: 'cli' });
-        recordConnectorFaultCleared(store, CONNECTOR_ID, 'cli');
-      });
-      out(`connector ${CONNECTOR_ID}: fault cleared in the store (${fault.reason})\n`);
       return ExitCode.OK;
     } finally {
       store.close();
@@ -87,6 +100,7 @@ async function clearThroughDaemon(
   storeFile: string,
   token: string | undefined,
   out: (s: string) => void,
+  connectorId: number,
 ): Promise<number> {
   if (!token)
     throw new DaemonUnreachable(
@@ -102,7 +116,7 @@ async function clearThroughDaemon(
     res = await fetch(new URL('/api/actions/clear-fault', url), {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-operator-token': token },
-      body: JSON.stringify({ connectorId: CONNECTOR_ID }),
+      body: JSON.stringify({ connectorId: connectorId }),
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
@@ -115,7 +129,7 @@ async function clearThroughDaemon(
     out(`the daemon refused: ${res.status} ${body.message ?? ''}\n`);
     return ExitCode.FAILURE;
   }
-  out(`connector ${CONNECTOR_ID}: fault cleared by the running daemon (${body.detail ?? 'ok'})\n`);
+  out(`connector ${connectorId}: fault cleared by the running daemon (${body.detail ?? 'ok'})\n`);
   return ExitCode.OK;
 }
 

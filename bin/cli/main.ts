@@ -37,16 +37,36 @@ import { receiptCsv, receiptJson, receiptText, receiptView } from './receipt-vie
 const usage = `usage:
   boltcharge wall --config wall.yaml
   boltcharge vehicle --config vehicle.yaml
-  boltcharge sessions (--config <daemon.yaml> | --db <store.sqlite>) [--json]
+  boltcharge sessions (--config <daemon.yaml> | --db <store.sqlite>) [--connector <id>] [--json]
   boltcharge receipt <session> (--config <daemon.yaml> | --db <store.sqlite>) [--json | --csv]
   boltcharge qr decode|encode|sticker ...   (boltcharge qr --help)
   boltcharge store check (--config <daemon.yaml> | --db <store.sqlite>) [--json]
   boltcharge store backup (--config <daemon.yaml> | --db <store.sqlite>) --to <file> [--force]
   boltcharge store restore (--config <daemon.yaml> | --db <store.sqlite>) --from <file> [--force]
   boltcharge doctor --config <daemon.yaml> [--json]
-  boltcharge clear-fault --config <wall.yaml>
+  boltcharge clear-fault --config <wall.yaml> [--connector <id>]   (default: every connector)
   boltcharge --version
 `;
+
+/**
+ * The `--connector <id>` option.
+ *
+ * @param raw the option's text, if given
+ * @returns the 1-based connector id, or undefined for all
+ * @throws StoreCommandUsage when it is not a positive integer
+ */
+function connectorOption(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const id = Number(raw);
+  if (!Number.isInteger(id) || id < 1)
+    throw new StoreCommandUsage(`--connector must be a connector id (1, 2, …), got ${raw}`);
+  return id;
+}
+
+/** Whether a listed session ran on the connector (any, when none is asked for; walk-up sessions: connector 1). */
+function onConnector(row: { connectorId?: number }, connectorId: number | undefined): boolean {
+  return connectorId === undefined || (row.connectorId ?? 1) === connectorId;
+}
 
 /**
  * The exit code and one-line message of a known failure.
@@ -101,6 +121,7 @@ export async function main(
         to: { type: 'string' },
         from: { type: 'string' },
         force: { type: 'boolean' },
+        connector: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -141,18 +162,22 @@ export async function main(
         const sessions: AnySessionRow[] = [
           ...opened.store.listSessions(1000).map((r) => ({ ...r, kind: 'cable' as const })),
           ...(opened.role === 'wall' ? walkupSessionRows(opened.store.db, 1000) : []),
-        ].sort((a, b) => b.startedAtMs - a.startedAtMs);
+        ]
+          .filter((r) => onConnector(r, connectorOption(values.connector)))
+          .sort((a, b) => b.startedAtMs - a.startedAtMs);
         opened.store.close();
         if (values.json) {
           out(toJson(sessions) + '\n');
           return 0;
         }
+        // a site's list names each session's connector
+        const site = sessions.some((x) => (x.connectorId ?? 1) > 1);
         out(
           'session id                        status  started                   energy Wh   paid msat  reason / kind\n',
         );
         for (const s of sessions) {
           out(
-            `${s.id.padEnd(33)} ${s.status.padEnd(7)} ${new Date(s.startedAtMs).toISOString()}  ${String(s.energyWh).padStart(9)} ${String(s.paidMsat).padStart(11)}  ${s.stopReason ?? ''}${s.kind === 'walkup' ? '  (walk-up)' : ''}\n`,
+            `${s.id.padEnd(33)} ${s.status.padEnd(7)} ${new Date(s.startedAtMs).toISOString()}  ${String(s.energyWh).padStart(9)} ${String(s.paidMsat).padStart(11)}  ${s.stopReason ?? ''}${s.kind === 'walkup' ? '  (walk-up)' : ''}${site ? `  connector ${s.connectorId ?? 1}` : ''}\n`,
           );
         }
         return 0;
@@ -187,7 +212,9 @@ export async function main(
         return await storeCommand(rest[0], values, out);
       case 'clear-fault':
         if (!values.config) throw new StoreNotFound('clear-fault needs --config <wall.yaml>');
-        return await (await import('./clear-fault.js')).clearFaultMain(values.config, out);
+        return await (
+          await import('./clear-fault.js')
+        ).clearFaultMain(values.config, out, connectorOption(values.connector));
       default:
         process.stderr.write(`unknown command ${command}\n${usage}`);
         return 2;
