@@ -1,8 +1,9 @@
 /**
- * `npm run bench -- [name ...] [--json]`
+ * `npm run bench -- [name ...] [--json] [--<option> <value> ...]`
  *
  * Runs the benchmarks in `scripts/bench/<name>.ts` (all of them when no name is given) and prints their
  * figures: a readable block per benchmark, or with `--json` one JSON object `{ "<name>": figures, ... }`.
+ * Options with a value (e.g. `site --connectors 100`) are read by the benchmark itself from `process.argv`.
  * Each benchmark module exports `description: string` and `run(): Promise<Record<string, unknown>>`.
  * Benchmarks measure; they never assert a speed.
  */
@@ -22,7 +23,10 @@ const available = readdirSync(dir)
   .filter((f) => f.endsWith('.ts'))
   .map((f) => f.slice(0, -3))
   .sort();
-const wanted = args.filter((a) => !a.startsWith('--'));
+// names are the words that are neither an option nor an option's value (`--connectors 100`)
+const wanted = args.filter(
+  (a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--') && args[i - 1] !== '--json'),
+);
 for (const name of wanted) {
   if (!available.includes(name)) {
     console.error(`bench: unknown benchmark '${name}'; available: ${available.join(', ') || '(none)'}`);
