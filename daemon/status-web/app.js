@@ -323,7 +323,16 @@
     $('connectors').innerHTML = (s.connectors || [])
       .map((c) =>
         tr([
-          { html: '<a href="#live">Connector ' + Number(c.connectorId) + '</a>' },
+          {
+            // a site links each connector to its own page; a single connector is the page itself
+            html:
+              (s.connectors.length > 1
+                ? '<a href="connectors/' + Number(c.connectorId) + '">'
+                : '<a href="#live">') +
+              'Connector ' +
+              Number(c.connectorId) +
+              '</a>',
+          },
           c.state,
           fmt(c.powerW / 1000, 2) + ' kW',
           fmt(c.energyWh / 1000, 3) + ' kWh',
