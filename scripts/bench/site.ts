@@ -15,30 +15,24 @@
  * maxUnpaidWh (wall side) over every session, plus the machine's load average before and after (the machine is
  * shared: read the CPU figures against it).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { clockFromConfig } from '../../daemon/clock-from-config.js';
-import { ConfigReader } from '../../daemon/config-reader.js';
 import { linkFromConfig } from '../../daemon/link-from-config.js';
 import type { Logger } from '../../daemon/logger.js';
 import { SystemClock } from '../../hardware/clock.js';
-import { createSimWorld, type SimWorld } from '../../hardware/sim/sim-world.js';
-import { readVehicleConfig } from '../../vehicle-module/config.js';
+import { loadVehicleConfig } from '../../vehicle-module/config.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
 import { VehicleDaemon } from '../../vehicle-module/vehicle-daemon.js';
 import { WallStore } from '../../wall-module/store.js';
 import { percentile, regtestNodes } from '../demo/books.js';
-import { DaemonProcess, freePort } from '../demo/rig.js';
-import { startSimBridge, type SimBridge } from '../demo/sim-bridge.js';
 import { up } from '../regtest/network.js';
+import { SiteRig } from './site/rig.js';
 
 export const description =
   'N connectors on one wall daemon and one wall lnd at the 16 s cadence: cycles/s, late invoices, settle latency, wall RSS and CPU, exposure';
 
 const INVOICE_INTERVAL_SEC = 16;
-const PRICE_MSAT_PER_WH = 100;
 const IDLE_SAMPLE_MS = 10_000;
 
 /** A numeric `--name value` option. */
@@ -78,144 +72,60 @@ async function cpuOver(pid: number, ms: number, rss: { maxMb: number }): Promise
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 
-/** One connector with its car. */
-interface Slot {
-  id: number;
-  world: SimWorld;
-  bridge: SimBridge;
-  port: number;
-  vehicleDb: string;
-  vehicle: VehicleDaemon | null;
-}
-
 export async function run(): Promise<Record<string, unknown>> {
   const connectors = Math.floor(option('connectors', 100));
   const speed = option('speed', 1);
   const minutes = option('minutes', 5);
   const loadBefore = loadavg();
   const net = await up({ log: () => undefined });
-  const dir = mkdtempSync(join(tmpdir(), 'bench-site-'));
-  const clockSection = { speed, anchorMs: Date.now() };
-  const clock = clockFromConfig(clockSection);
-  const realMs = (ms: number, floor: number): number => Math.max(floor, Math.round(ms * speed));
-  const slots: Slot[] = [];
-  for (let id = 1; id <= connectors; id++) {
-    const world = createSimWorld({
-      clock,
-      stepMs: 1000,
-      seed: id,
-      car: { batteryCapacityWh: 75_000, initialSocPct: 15 },
-      charger: { startEnabled: false, phases: 3, maxCurrentA: 16 },
-    });
-    slots.push({
-      id,
-      world,
-      bridge: await startSimBridge(world),
-      port: await freePort(),
-      vehicleDb: join(dir, `vehicle${id}.sqlite`),
-      vehicle: null,
-    });
-  }
-  const wallDb = join(dir, 'wall.sqlite');
-  const wallConfig = join(dir, 'wall.yaml');
-  writeFileSync(
-    wallConfig,
-    stringify({
-      tariff: {
-        priceMsatPerWh: PRICE_MSAT_PER_WH,
-        invoiceIntervalSec: INVOICE_INTERVAL_SEC,
-        minBlockWh: 10,
-        maxBlockWh: 500,
-        invoiceExpirySec: 86_400,
-      },
-      session: {
-        heartbeatTimeoutMs: realMs(10_000, 10_000),
-        handshakeTimeoutMs: realMs(30_000, 30_000),
-      },
-      lightning: { connectionFile: net.connectionPath, node: 'wall' },
-      powerCut: { maxCurrentA: 0.5, withinMs: 5000 },
-      store: { path: wallDb },
-      status: { listen: '127.0.0.1', port: 0 },
-      log: { level: 'warn' },
-      clock: clockSection,
-      connectors: slots.map((s) => ({
-        id: s.id,
-        link: { kind: 'ip', port: s.port, listenAddress: '::1' },
-        evse: { kind: 'sim', url: s.bridge.url, maxCurrentA: 16, maxPowerW: 11_000 },
-        meter: { kind: 'sim', url: s.bridge.url, name: 'wall', pollIntervalMs: 1000 },
-      })),
-    }),
-  );
-  const wall = new DaemonProcess('wall', wallConfig, join(dir, 'wall.log'));
+  const rig = await SiteRig.create({
+    dir: mkdtempSync(join(tmpdir(), 'bench-site-')),
+    connectionFile: net.connectionPath,
+    connectors,
+    speed,
+    heartbeatRealMs: 10_000 / speed,
+    logLevel: 'warn',
+    car: { batteryCapacityWh: 75_000, initialSocPct: 15 },
+  });
   const carNode = regtestNodes(net.connectionPath).vehicle;
+  const vehicles: VehicleDaemon[] = [];
   const rss = { maxMb: 0 };
   let figures: Record<string, number>;
-  let chargingSec = 0;
-  const startedAt = performance.now();
   try {
-    await wall.start(300_000);
+    const startedAt = performance.now();
+    await rig.wall.start(300_000);
     const startSec = (performance.now() - startedAt) / 1000;
-    const pid = wall.pid!;
+    const pid = rig.wall.pid!;
     const idleCpu = await cpuOver(pid, IDLE_SAMPLE_MS, rss);
     const idleRssMb = rssMb(pid);
-    for (const s of slots) {
-      const config = readVehicleConfig(
-        ConfigReader.fromYaml(
-          stringify({
-            limits: {
-              maxPriceMsatPerWh: 150,
-              maxBlockWh: 2000,
-              maxPrepaidWh: 4000,
-              sessionBudgetMsat: 10_000_000_000,
-              dailyBudgetMsat: 20_000_000_000,
-              maxRoutingFeeMsat: 10_000,
-              maxRoutingFeePct: 1,
-            },
-            session: {
-              heartbeatTimeoutMs: realMs(10_000, 10_000),
-              handshakeTimeoutMs: realMs(30_000, 30_000),
-            },
-            lightning: { connectionFile: net.connectionPath, node: 'vehicle' },
-            link: { kind: 'ip', port: s.port, peerAddress: '::1' },
-            meter: { kind: 'sim', url: s.bridge.url, name: 'vehicle', pollIntervalMs: 1000 },
-            store: { path: s.vehicleDb },
-            status: { enabled: false },
-            clock: clockSection,
-          }),
-        ),
+    // the cars: real vehicle daemons in this process (the wall's figures are its own process's)
+    for (const car of rig.cars) {
+      const config = loadVehicleConfig(car.vehicleConfig);
+      vehicles.push(
+        await VehicleDaemon.start({
+          config,
+          clock: rig.clock,
+          log: quiet,
+          store: VehicleStore.open(car.vehicleDb, rig.clock),
+          node: carNode,
+          link: linkFromConfig(config.link, 'vehicle'),
+          meter: car.world.vehicleMeter,
+        }),
       );
-      s.vehicle = await VehicleDaemon.start({
-        config,
-        clock,
-        log: quiet,
-        store: VehicleStore.open(s.vehicleDb, clock),
-        node: carNode,
-        link: linkFromConfig(config.link, 'vehicle'),
-        meter: s.world.vehicleMeter,
-      });
     }
-    for (const s of slots) s.world.plug();
-    const loadedMs = (minutes * 60_000) / speed;
+    for (const car of rig.cars) car.world.plug();
     const t0 = performance.now();
-    const loadedCpu = await cpuOver(pid, loadedMs, rss);
-    chargingSec = (performance.now() - t0) / 1000;
-    for (const s of slots) s.world.unplug();
-    await new Promise((r) => setTimeout(r, Math.max(3000, realMs(5000, 3000) / speed)));
-    figures = { startSec, idleCpu, loadedCpu, idleRssMb };
+    const loadedCpu = await cpuOver(pid, (minutes * 60_000) / speed, rss);
+    const chargingSec = (performance.now() - t0) / 1000;
+    for (const car of rig.cars) car.world.unplug();
+    await new Promise((r) => setTimeout(r, 5000));
+    figures = { startSec, idleCpu, loadedCpu, idleRssMb, chargingSec };
   } finally {
-    await Promise.all(slots.map((s) => s.vehicle?.stop().catch(() => {})));
-    await wall.stop();
-    wall.close();
+    await Promise.all(vehicles.map((v) => v.stop().catch(() => {})));
+    await rig.stop();
     await carNode.close();
-    for (const s of slots) {
-      await s.bridge.close();
-      s.world.stop();
-    }
   }
-  return {
-    ...summarize(wallDb, slots, speed),
-    ...rest(figures, connectors, speed, minutes, chargingSec, rss, loadBefore),
-  };
+  return { ...summarize(rig, speed), ...rest(figures, connectors, speed, minutes, rss, loadBefore) };
 }
 
 /** The process figures and the run's parameters. */
@@ -224,7 +134,6 @@ function rest(
   connectors: number,
   speed: number,
   minutes: number,
-  chargingSec: number,
   rss: { maxMb: number },
   loadBefore: number[],
 ): Record<string, unknown> {
@@ -234,7 +143,7 @@ function rest(
     wallBuild: process.env['BOLTCHARGE_USE_DIST'] === '1' ? 'dist' : 'tsx',
     clockSpeed: speed,
     simulatedMinutes: minutes,
-    chargingRealSec: r1(chargingSec),
+    chargingRealSec: r1(f['chargingSec']!),
     wallStartSec: r1(f['startSec']!),
     wallRssMb: r1(rss.maxMb),
     wallRssIdleMb: r1(f['idleRssMb']!),
@@ -250,9 +159,9 @@ function rest(
  * The ledger figures from the stores: settled invoices per real second of charging, lateness, settle latency,
  * non-payment cuts, and each session's largest exposure on either side.
  */
-function summarize(wallDb: string, slots: Slot[], speed: number): Record<string, number> {
+function summarize(rig: SiteRig, speed: number): Record<string, number> {
   const clock = new SystemClock();
-  const w = WallStore.open(wallDb, clock);
+  const w = WallStore.open(rig.wallDb, clock);
   const latenciesMs: number[] = [];
   let late = 0;
   let settled = 0;
@@ -268,7 +177,7 @@ function summarize(wallDb: string, slots: Slot[], speed: number): Record<string,
         )
         .get() as { n: number }
     ).n;
-    for (const s of slots) {
+    for (const s of rig.cars) {
       const v = VehicleStore.open(s.vehicleDb, clock);
       try {
         for (const sid of w.connectorSessionIds(s.id)) {

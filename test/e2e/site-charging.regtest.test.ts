@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { SiteRig } from './site-rig.js';
+import { SiteRig } from '../../scripts/bench/site/rig.js';
 
 describe('a site: two connectors on one wall daemon', () => {
   const connectionFile = inject('regtestConnectionPath');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TestCsms } from '../support/csms.js';
-import { SiteRig } from './site-rig.js';
+import { SiteRig } from '../../scripts/bench/site/rig.js';
 
 describe('a site reports to its CSMS per EVSE', () => {
   const connectionFile = inject('regtestConnectionPath');

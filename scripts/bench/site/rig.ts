@@ -1,18 +1,21 @@
-// A site on the real regtest network: ONE wall daemon process (the CLI, `connectors:` config) driving N
-// connectors, each with its own simulated charger and meters (a sim world served over its own sim bridge) and
-// its own IP cable on loopback, and N vehicle daemon processes (one car per connector) paying from the regtest
-// vehicle node to the regtest wall node. Shared timeline (`clock.speed`).
+/**
+ * A site on the real regtest network, for the site tests (test/e2e/site-*) and `npm run bench -- site`: ONE wall
+ * daemon process (the CLI, a `connectors:` config) driving N connectors, each with its own simulated charger and
+ * meters (a sim world served over its own sim bridge) and its own IP cable on loopback, and one car per
+ * connector whose vehicle daemon (a process started with `start()`, or run in-process by the caller from
+ * `vehicleConfig`) pays from the regtest vehicle node to the regtest wall node. Shared timeline (`clock.speed`).
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { Clock } from '../../hardware/clock.js';
-import { createSimWorld, type SimWorld } from '../../hardware/sim/sim-world.js';
-import { clockFromConfig } from '../../daemon/clock-from-config.js';
-import { regtestNodes } from '../../scripts/demo/books.js';
-import { DaemonProcess, freePort } from '../../scripts/demo/rig.js';
-import { startSimBridge, type SimBridge } from '../../scripts/demo/sim-bridge.js';
-import { WallStore } from '../../wall-module/store.js';
-import { SystemClock } from '../../hardware/clock.js';
+import type { Clock } from '../../../hardware/clock.js';
+import { createSimWorld, type SimWorld } from '../../../hardware/sim/sim-world.js';
+import { clockFromConfig } from '../../../daemon/clock-from-config.js';
+import { regtestNodes } from '../../demo/books.js';
+import { DaemonProcess, freePort } from '../../demo/rig.js';
+import { startSimBridge, type SimBridge } from '../../demo/sim-bridge.js';
+import { WallStore } from '../../../wall-module/store.js';
+import { SystemClock } from '../../../hardware/clock.js';
 
 /** One connector of the site, with its car. */
 export interface SiteCar {
@@ -21,6 +24,8 @@ export interface SiteCar {
   bridge: SimBridge;
   vehicle: DaemonProcess;
   vehicleDb: string;
+  /** the car's vehicle daemon config file */
+  vehicleConfig: string;
 }
 
 /** Options of a site rig. */
@@ -35,6 +40,10 @@ export interface SiteRigOptions {
   heartbeatRealMs?: number;
   /** more keys of each car's `limits` (e.g. `targetEnergyWh`) */
   vehicleLimits?: Record<string, unknown>;
+  /** the daemons' log level (default info) */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** the cars' battery (default: the sim's) */
+  car?: { batteryCapacityWh: number; initialSocPct: number };
   /** more keys at the top of the wall config (e.g. `ocpp`) */
   wall?: Record<string, unknown>;
 }
@@ -64,6 +73,7 @@ export class SiteRig {
         clock,
         stepMs: 1000,
         seed: id,
+        ...(o.car ? { car: o.car } : {}),
         charger: { startEnabled: false, phases: 3, maxCurrentA: 16 },
       });
       const bridge = await startSimBridge(world);
@@ -104,7 +114,7 @@ export class SiteRig {
           meter: { kind: 'sim', url: bridge.url, name: 'vehicle', pollIntervalMs: realMs(100, 1000) },
           store: { path: vehicleDb },
           status: { listen: '127.0.0.1', port: 0 },
-          log: { level: 'info' },
+          log: { level: o.logLevel ?? 'info' },
           clock: clockSection,
         }),
       );
@@ -113,6 +123,7 @@ export class SiteRig {
         world,
         bridge,
         vehicleDb,
+        vehicleConfig,
         vehicle: new DaemonProcess('vehicle', vehicleConfig, join(o.dir, `vehicle${id}.log`)),
       });
     }
@@ -137,7 +148,7 @@ export class SiteRig {
         powerCut: { maxCurrentA: 0.5, withinMs: 5000 },
         store: { path: wallDb },
         status: { listen: '127.0.0.1', port: 0 },
-        log: { level: 'info' },
+        log: { level: o.logLevel ?? 'info' },
         clock: clockSection,
         connectors,
         ...o.wall,
