@@ -15,7 +15,8 @@
  * Isolation: nothing awaits across connectors after the start; each connector has its own event queue and timers.
  * A connector whose machine fails safe has cut its own power and stopped; the others go on. A failure that means
  * the store can no longer record (a failed commit, or a probe write that fails) cuts every connector and resolves
- * the site's `failSafe.failed` (the CLI then exits non-zero).
+ * the site's `failSafe.failed` (the CLI then exits non-zero); so does the failure of the last running connector
+ * (for a single-connector wall: its fail-safe stops the daemon, as it always did).
  */
 import type { Clock } from '../../hardware/clock.js';
 import type { Evse } from '../../hardware/evse/evse.js';
@@ -306,11 +307,18 @@ export class SiteDaemon implements FailSafe {
         recordable = false;
       }
     }
-    if (recordable) {
+    if (recordable && this.failedConnectors.size < this.connectors.size) {
       log.error('connector failed safe: its power is cut; the other connectors go on', {
         connectorId,
         error: f.message,
       });
+      return;
+    }
+    if (recordable) {
+      // no connector is left running (a single-connector wall: its one connector): the daemon has nothing to
+      // supervise and fails safe as a whole (the CLI exits non-zero, a supervisor restarts it)
+      log.error('every connector failed safe: the daemon stops', { connectorId, error: f.message });
+      this.resolveFailed(f);
       return;
     }
     log.error('the store cannot record: cutting every connector', { connectorId, error: f.message });
