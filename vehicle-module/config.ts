@@ -4,22 +4,7 @@
  * the status page. `loadVehicleConfig` validates every key and reports all problems at once.
  */
 import { ConfigReader, type ConfigProblem } from '../daemon/config-reader.js';
-import {
-  readClock,
-  readLightning,
-  readLink,
-  readLog,
-  readMeter,
-  readStatus,
-  readStore,
-  type ClockConfig,
-  type LightningConfig,
-  type LinkConfig,
-  type LogConfig,
-  type MeterConfig,
-  type StatusConfig,
-  type StoreConfig,
-} from '../daemon/config-sections.js';
+import { readDaemonSections, type DaemonSections } from '../daemon/config-sections.js';
 import {
   BUYER_DEFAULTS as D,
   BUYER_RANGES as R,
@@ -121,8 +106,8 @@ export interface NotificationConfig {
   };
 }
 
-/** The whole vehicle configuration. */
-export interface VehicleConfig {
+/** The whole vehicle configuration: its own sections and those every daemon has (`DaemonSections`). */
+export interface VehicleConfig extends DaemonSections {
   /** keys read under a former name (still accepted): the daemon logs each at start */
   warnings: readonly ConfigProblem[];
   limits: LimitsConfig;
@@ -130,13 +115,6 @@ export interface VehicleConfig {
   session: VehicleSessionConfig;
   payment: PaymentConfig;
   notifications: NotificationConfig;
-  lightning: LightningConfig;
-  link: LinkConfig;
-  meter: MeterConfig;
-  store: StoreConfig;
-  status: StatusConfig;
-  log: LogConfig;
-  clock: ClockConfig;
 }
 
 /**
@@ -221,7 +199,6 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
       secret: w.optionalString('secret'),
     };
   }
-  const meter = readMeter(r.section('meter'));
   const config: VehicleConfig = {
     warnings: r.warnings,
     limits,
@@ -229,13 +206,7 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     session,
     payment,
     notifications,
-    lightning: readLightning(r.section('lightning')),
-    link: readLink(r.section('link'), 'vehicle', { txId: 0x7cc, rxId: 0x7cd }),
-    meter,
-    store: readStore(r.section('store'), 'vehicle.sqlite'),
-    status: readStatus(r.section('status'), 8420),
-    log: readLog(r.section('log')),
-    clock: readClock(r.section('clock'), meter.kind === 'sim'),
+    ...readDaemonSections(r, 'vehicle'),
   };
   r.done();
   return config;
