@@ -75,7 +75,54 @@ export class ConfigReader {
     private readonly problems: ConfigProblem[],
     readonly baseDir: string,
     readonly source: string,
+    private readonly warningList: ConfigProblem[] = [],
   ) {}
+
+  /**
+   * What the document says in an older way that is still accepted (a key read under its former name): the
+   * dotted key path and what to write instead. Shared by the whole document; the daemon logs them at start.
+   */
+  get warnings(): readonly ConfigProblem[] {
+    return this.warningList;
+  }
+
+  /** Records a warning for `name` (a key of this mapping). */
+  warn(name: string, reason: string): void {
+    this.warningList.push({ key: this.keyOf(name), reason });
+  }
+
+  /**
+   * Reads a renamed key: under its name now (`read(name)`), or, when only its former name `old` is present,
+   * `convert(read(old))` with a warning naming the new key. Both present is a problem (which one counts would be
+   * a guess).
+   *
+   * @param name the key's name now
+   * @param old the key's former name
+   * @param read reads the value under the key it is given (a getter of this reader, with its default and range)
+   * @param convert maps a value in the former unit to the current one (default: unchanged)
+   * @param unitNote what the conversion is, for the warning (e.g. `percent × 10000 = ppm`)
+   * @returns the value, in the current unit
+   */
+  renamed<T>(
+    name: string,
+    old: string,
+    read: (key: string) => T,
+    convert: (value: T) => T = (v) => v,
+    unitNote = '',
+  ): T {
+    if (!this.has(old)) return read(name);
+    if (this.has(name)) {
+      this.raw(old);
+      this.problem(old, `was renamed '${name}': set only '${name}'`);
+      return read(name);
+    }
+    const value = convert(read(old));
+    this.warn(
+      old,
+      `was renamed '${name}'${unitNote ? ` (${unitNote})` : ''}: write ${name}: ${String(value)}`,
+    );
+    return value;
+  }
 
   /**
    * Parses YAML text into a root reader.
@@ -164,6 +211,7 @@ export class ConfigReader {
       this.problems,
       this.baseDir,
       this.source,
+      this.warningList,
     );
     this.children.push(child);
     return child;

@@ -277,3 +277,48 @@ export function readClock(r: ConfigReader, simulatedHardware: boolean): ClockCon
     : undefined;
   return { speed, anchorMs };
 }
+
+/** The sections every daemon's configuration has, whatever its role. */
+export interface DaemonSections {
+  lightning: LightningConfig;
+  link: LinkConfig;
+  meter: MeterConfig;
+  store: StoreConfig;
+  status: StatusConfig;
+  log: LogConfig;
+  clock: ClockConfig;
+}
+
+/** Each role's defaults: the CAN ids it sends and receives on, its store file and its status port. */
+const ROLE_DEFAULTS = {
+  wall: { canIds: { txId: 0x7cd, rxId: 0x7cc }, storeFile: 'wall.sqlite', statusPort: 8410 },
+  vehicle: { canIds: { txId: 0x7cc, rxId: 0x7cd }, storeFile: 'vehicle.sqlite', statusPort: 8420 },
+} as const;
+
+/**
+ * Reads the sections every daemon has (`meter`, `lightning`, `link`, `store`, `status`, `log`, `clock`) with the
+ * role's defaults. One reader serves both daemons' configurations.
+ *
+ * @param r root reader of the document
+ * @param role which daemon
+ * @param otherHardwareSimulated whether the role's other hardware is simulated too (the wall: its EVSE; the
+ *   vehicle has none): an accelerated clock needs all of it simulated
+ * @returns the sections
+ */
+export function readDaemonSections(
+  r: ConfigReader,
+  role: 'wall' | 'vehicle',
+  otherHardwareSimulated = true,
+): DaemonSections {
+  const d = ROLE_DEFAULTS[role];
+  const meter = readMeter(r.section('meter'));
+  return {
+    lightning: readLightning(r.section('lightning')),
+    link: readLink(r.section('link'), role, d.canIds),
+    meter,
+    store: readStore(r.section('store'), d.storeFile),
+    status: readStatus(r.section('status'), d.statusPort),
+    log: readLog(r.section('log')),
+    clock: readClock(r.section('clock'), otherHardwareSimulated && meter.kind === 'sim'),
+  };
+}

@@ -52,7 +52,6 @@ import {
   transcriptHash,
 } from './handshake.js';
 import type {
-  ClearErrorMessage,
   HelloMessage,
   InvoiceMessage,
   OfferMessage,
@@ -60,7 +59,7 @@ import type {
   SealedMessage,
 } from './messages.js';
 import { signNodeMessage, verifyNodeSignature } from './nodeSignature.js';
-import { Reason, reasonName, type ReasonCode } from './reasons.js';
+import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import {
   daySpendMsat,
   dueRetries,
@@ -96,6 +95,7 @@ import {
   readClearFrame,
   refuseVersions,
   resendClearFrame,
+  sendClearError,
   sendOnChannel,
   unexpectedMessage,
   waitedLonger,
@@ -540,6 +540,15 @@ export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: numbe
 }
 
 function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs: number): void {
+  const earlier = s.payments.find((p) => p.seq === inv.seq && p.bolt11 === inv.bolt11);
+  if (earlier !== undefined) {
+    // a repeat of an invoice we already pay or paid (the wall restarted, or the link dropped): the same
+    // invoice, so nothing more to do; its payment (or retry) goes on as before, never a second one
+    out.push(
+      record('invoiceRepeated', { seq: inv.seq, paymentHash: earlier.paymentHash, status: earlier.status }),
+    );
+    return;
+  }
   // the wall issues an invoice only when none is outstanding: a newer one means it withdrew the earlier
   if (inv.seq > s.lastSeq) abandonRetries(s, inv.seq, `the wall issued invoice ${inv.seq} in its place`, out);
   const v = evaluateInvoice(s, inv, atMs);
@@ -639,8 +648,9 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
   const m = readClearFrame(bytes, 'sealed frame before hello', out);
   if (m === null) return;
   if (m.type === 'clearError') {
+    const what = isConnectorRefusal(m.reason) ? 'session' : 'handshake';
     return end(s, m.reason, out, {
-      error: `wall refused the handshake (${reasonName(m.reason)}): ${m.text}`,
+      error: `wall refused the ${what} (${reasonName(m.reason)}): ${m.text}`,
     });
   }
   if (m.role !== 'wall') {
@@ -708,14 +718,7 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
 
 /** Answers a wall's hello with a clear refusal (before any channel exists). */
 function refuseHello(s: BuyerState, reason: ReasonCode, text: string, out: Effect[]): void {
-  const message: ClearErrorMessage = {
-    type: 'clearError',
-    reason,
-    versions: s.config.versions,
-    text: text.slice(0, 200),
-  };
-  const frame = encodeClearFrame(message);
-  if (frame.ok) out.push({ type: 'send', frame: frame.value, message });
+  sendClearError(reason, s.config.versions, text, out);
 }
 
 /**
@@ -769,6 +772,29 @@ function onReceipt(s: BuyerState, r: ReceiptMessage, out: Effect[]): void {
   end(s, r.reason, out, { receipt: r });
 }
 
+/** Our `accept` of the offer (`offerSeq` 0) or of a renewal. */
+function acceptMessage(s: BuyerState, offerSeq: number): SealedMessage {
+  return { type: 'accept', offerSeq, targetEnergyWh: s.config.targetEnergyWh, maxBlockWh: s.maxBlockWh };
+}
+
+/** Our `decline` of a renewal whose price is above our maximum (or beyond what a ledger stores). */
+function renewDecline(s: BuyerState, offerSeq: number, priceMsatPerWh: bigint): SealedMessage {
+  const tooHigh = priceMsatPerWh > s.config.maxPriceMsatPerWh;
+  return {
+    type: 'decline',
+    subject: 'offer',
+    ref: offerSeq,
+    reason: tooHigh ? Reason.PRICE_TOO_HIGH : Reason.VALUE_OUT_OF_RANGE,
+    text: 'renewed price too high',
+  };
+}
+
+/** Whether two messages of primitive fields (numbers, bigints, strings) are the same, field by field. */
+function sameMessage<M extends object>(a: M, b: M): boolean {
+  const ka = Object.keys(a) as (keyof M)[];
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
 function unexpected(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
   send(s, unexpectedMessage(m, s.phase, out), out, atMs);
 }
@@ -806,6 +832,11 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
   if (!AUTHENTICATED.includes(s.phase)) return;
   switch (m.type) {
     case 'offer': {
+      if (s.phase === 'charging' && m.offerSeq === 0 && s.offer !== null && sameMessage(s.offer, m)) {
+        // a repeat of the offer we accepted (our accept was lost, or the wall restarted): accept it again
+        out.push(record('offerRepeated', { offerSeq: 0 }));
+        return send(s, acceptMessage(s, 0), out, atMs);
+      }
       if (s.phase !== 'negotiating' || m.offerSeq !== 0) return unexpected(s, m, out, atMs);
       const v = evaluateOffer(s.config, m, s.history, atMs, spentTodayMsat(s));
       if (!v.accept) {
@@ -823,15 +854,19 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
       s.maxBlockWh = v.maxBlockWh;
       s.phase = 'charging';
       out.push(record('offerAccepted', { priceMsatPerWh: msat(m.priceMsatPerWh), maxBlockWh: v.maxBlockWh }));
-      return send(
-        s,
-        { type: 'accept', offerSeq: 0, targetEnergyWh: s.config.targetEnergyWh, maxBlockWh: v.maxBlockWh },
-        out,
-        atMs,
-      );
+      return send(s, acceptMessage(s, 0), out, atMs);
     }
     case 'renew': {
       const lastFromWh = s.schedule[s.schedule.length - 1]?.fromWh ?? 0;
+      if (s.phase === 'charging' && m.offerSeq > 0 && m.offerSeq === s.offerSeq) {
+        // a repeat of the renewal we answered: the same answer again
+        out.push(record('renewRepeated', { offerSeq: m.offerSeq }));
+        const accepted = s.schedule.some(
+          (seg) => seg.fromWh === m.effectiveAtWh && seg.priceMsatPerWh === m.priceMsatPerWh,
+        );
+        if (accepted) return send(s, acceptMessage(s, m.offerSeq), out, atMs);
+        return send(s, renewDecline(s, m.offerSeq, m.priceMsatPerWh), out, atMs);
+      }
       if (
         s.phase !== 'charging' ||
         m.offerSeq !== s.offerSeq + 1 ||
@@ -845,32 +880,11 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
       if (tooHigh || m.priceMsatPerWh > MAX_LEDGER_MSAT) {
         s.stopAtWh = m.effectiveAtWh;
         out.push(record('renewDeclined', { offerSeq: m.offerSeq, priceMsatPerWh: msat(m.priceMsatPerWh) }));
-        return send(
-          s,
-          {
-            type: 'decline',
-            subject: 'offer',
-            ref: m.offerSeq,
-            reason: tooHigh ? Reason.PRICE_TOO_HIGH : Reason.VALUE_OUT_OF_RANGE,
-            text: 'renewed price too high',
-          },
-          out,
-          atMs,
-        );
+        return send(s, renewDecline(s, m.offerSeq, m.priceMsatPerWh), out, atMs);
       }
       s.schedule = [...s.schedule, { fromWh: m.effectiveAtWh, priceMsatPerWh: m.priceMsatPerWh }];
       out.push(record('renewAccepted', { offerSeq: m.offerSeq, effectiveAtWh: m.effectiveAtWh }));
-      return send(
-        s,
-        {
-          type: 'accept',
-          offerSeq: m.offerSeq,
-          targetEnergyWh: s.config.targetEnergyWh,
-          maxBlockWh: s.maxBlockWh,
-        },
-        out,
-        atMs,
-      );
+      return send(s, acceptMessage(s, m.offerSeq), out, atMs);
     }
     case 'invoice':
       if (s.phase !== 'charging') {
@@ -912,7 +926,26 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
   }
 }
 
+/**
+ * Between sessions, the wall's clear refusal of any session on its connector (busy, out of service, faulted):
+ * the car's session ends at once with that reason (nothing is paid); a later hello starts a new one. Other clear
+ * errors between sessions are ignored.
+ * @returns whether the frame was such a refusal
+ */
+function connectorRefusal(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): boolean {
+  const p = parseFrame(bytes);
+  if (!p.ok || p.value.kind !== 'clear' || p.value.message.type !== 'clearError') return false;
+  const m = p.value.message;
+  if (!isConnectorRefusal(m.reason)) return false;
+  const fresh = createBuyer(s.config);
+  Object.assign(s, fresh, { startMs: atMs, bufferedHello: null });
+  out.push(record('sessionRefused', { reason: reasonName(m.reason), text: m.text }));
+  end(s, m.reason, out, { error: `wall refused the session (${reasonName(m.reason)}): ${m.text}` });
+  return true;
+}
+
 function onFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
+  if (idleOrEnded(s.phase) && connectorRefusal(s, bytes, out, atMs)) return;
   if (s.phase === 'idle') {
     const p = parseFrame(bytes);
     if (

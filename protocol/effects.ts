@@ -167,8 +167,20 @@ export type CommonEvent =
   | NodeSignatureEvent
   | StopRequestEvent;
 /** Events of the seller (wall) machine. */
+/**
+ * Seller only: a car was plugged in but the connector may not take a cable session (the shell's connector
+ * arbiter refused the claim). Between sessions the seller tells the car, in a clear `clearError` carrying
+ * `reason` (CONNECTOR_BUSY, CONNECTOR_INOPERATIVE or CONNECTOR_FAULTED) instead of a hello; no session starts.
+ * `detail`: a short text for the car's log (e.g. the fault), at most 200 characters are sent.
+ */
+export interface ConnectorRefusedEvent extends EventBase {
+  type: 'connectorRefused';
+  reason: ReasonCode;
+  detail: string;
+}
 export type SellerEvent =
   | CommonEvent
+  | ConnectorRefusedEvent
   | InvoiceCreatedEvent
   | InvoiceCreateFailedEvent
   | InvoiceSettledEvent

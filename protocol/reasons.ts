@@ -27,6 +27,15 @@ export const Reason = {
   BUDGET_SPENT: 0x000a,
   /** The wall lost its link to the EVSE controller (it cannot switch or verify the power): it ends safely. */
   EVSE_LINK_LOST: 0x000b,
+  /**
+   * No session: the connector is driven by another session (a walk-up payment). Sent by the wall in a clear
+   * `clearError` instead of a hello (see `connectorRefused`); the car may be greeted once the connector is free.
+   */
+  CONNECTOR_BUSY: 0x000c,
+  /** No session: the connector is out of service (the operator's or the CSMS's availability). */
+  CONNECTOR_INOPERATIVE: 0x000d,
+  /** No session: the connector is faulted (a power cut the meter did not confirm) until an operator clears it. */
+  CONNECTOR_FAULTED: 0x000e,
 
   /** Offer refused: price above the buyer's maximum. */
   PRICE_TOO_HIGH: 0x0101,
@@ -121,4 +130,19 @@ const names = new Map<number, ReasonName>(
  */
 export function reasonName(code: ReasonCode): string {
   return names.get(code) ?? `UNKNOWN_0x${code.toString(16).padStart(4, '0')}`;
+}
+
+/** The reasons a wall refuses a plugged-in car any session (the connector arbiter's refusal words). */
+export const CONNECTOR_REFUSALS: readonly ReasonCode[] = [
+  Reason.CONNECTOR_BUSY,
+  Reason.CONNECTOR_INOPERATIVE,
+  Reason.CONNECTOR_FAULTED,
+];
+
+/**
+ * Whether a code is one of the wall's connector refusals (`CONNECTOR_REFUSALS`).
+ * @param code u16 reason code
+ */
+export function isConnectorRefusal(code: ReasonCode): boolean {
+  return CONNECTOR_REFUSALS.includes(code);
 }

@@ -34,12 +34,13 @@ import {
 import { decodeInvoice } from './bolt11.js';
 import {
   MAX_RECEIPT_INVOICES,
+  type InvoiceMessage,
   type OfferMessage,
   type ReceiptMessage,
   type SealedMessage,
 } from './messages.js';
 import { verifyNodeSignature } from './nodeSignature.js';
-import { Reason, reasonName, type ReasonCode } from './reasons.js';
+import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import { receiptText, type UnsignedReceipt } from './receipt.js';
 import {
   acceptMeterEvent,
@@ -64,6 +65,7 @@ import {
   readClearFrame,
   refuseVersions,
   resendClearFrame,
+  sendClearError,
   sendOnChannel,
   unexpectedMessage,
   waitedLonger,
@@ -629,6 +631,11 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
         out.push(record('renewAccepted', { offerSeq: r.offerSeq, effectiveAtWh: r.effectiveAtWh }));
         return;
       }
+      // the car answering a repeat of an offer or renewal it had already accepted (see `resendUnanswered`)
+      if (m.offerSeq <= s.offerSeq && (m.offerSeq > 0 || s.phase !== 'offered')) {
+        out.push(record('acceptRepeated', { offerSeq: m.offerSeq }));
+        return;
+      }
       return unexpected(s, m, out, atMs);
     case 'decline':
       if (m.subject === 'offer') {
@@ -774,6 +781,20 @@ function onTick(s: SellerState, out: Effect[], atMs: number): void {
   advance(s, out, atMs);
 }
 
+/**
+ * The connector may not take a session (busy, out of service, faulted): between sessions the car is told in a
+ * clear `clearError` with the reason, instead of a hello; no session starts. During a session the event is only
+ * recorded (the shell ends a running session with `stopRequest`).
+ */
+function refuseSession(s: SellerState, reason: ReasonCode, detail: string, out: Effect[]): void {
+  if (!idleOrEnded(s.phase) || !isConnectorRefusal(reason)) {
+    out.push(record('refusalIgnored', { phase: s.phase, reason: reasonName(reason) }));
+    return;
+  }
+  out.push(record('sessionRefused', { reason: reasonName(reason), detail }));
+  if (s.linkUp) sendClearError(reason, s.config.versions, detail, out);
+}
+
 function resendHello(s: SellerState, out: Effect[], atMs: number): void {
   if (s.helloFrame === null) return;
   resendClearFrame(s.helloFrame, out);
@@ -843,20 +864,45 @@ function onInvoiceCreated(
       blockWh: inv.blockWh,
     }),
   );
-  send(
-    s,
-    {
-      type: 'invoice',
-      seq,
-      fromWh: inv.fromWh,
-      blockWh: inv.blockWh,
-      priceMsatPerWh: inv.priceMsatPerWh,
-      amountMsat: inv.amountMsat,
-      bolt11,
-    },
-    out,
-    atMs,
-  );
+  send(s, invoiceMessage(inv, bolt11), out, atMs);
+}
+
+/** The `invoice` message of an issued invoice. */
+function invoiceMessage(inv: SellerInvoice, bolt11: string): InvoiceMessage {
+  return {
+    type: 'invoice',
+    seq: inv.seq,
+    fromWh: inv.fromWh,
+    blockWh: inv.blockWh,
+    priceMsatPerWh: inv.priceMsatPerWh,
+    amountMsat: inv.amountMsat,
+    bolt11,
+  };
+}
+
+/**
+ * The link came up (again, or for the first time after a restart from the store): every message the car has
+ * not answered yet is sent again, because a crash between committing a step and sending its frame, or a link
+ * that dropped, may have lost it. These are the offer (phase `offered`: answered by accept or decline), a
+ * pending price renewal (answered by accept or decline) and the open invoice (answered by its payment or a
+ * decline). The car treats a repeat of a message it already has as the same message (it answers again, never
+ * pays twice). Each repeat is sealed afresh (a new frame counter; the car's channel accepts the gap).
+ */
+function resendUnanswered(s: SellerState, out: Effect[], atMs: number): void {
+  if (!AUTHENTICATED.includes(s.phase) || !s.linkUp) return;
+  if (s.phase === 'offered') {
+    out.push(record('messageResent', { type: 'offer', offerSeq: 0 }));
+    send(s, offerFor(s.config), out, atMs);
+  }
+  if (s.pendingRenew !== null) {
+    out.push(record('messageResent', { type: 'renew', offerSeq: s.pendingRenew.offerSeq }));
+    send(s, { type: 'renew', ...s.pendingRenew }, out, atMs);
+  }
+  const open = outstandingInvoice(s.invoices);
+  if (open !== undefined && open.status === 'open' && open.bolt11 !== null) {
+    out.push(record('messageResent', { type: 'invoice', seq: open.seq, paymentHash: open.paymentHash }));
+    send(s, invoiceMessage(open, open.bolt11), out, atMs);
+  }
 }
 
 function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
@@ -889,6 +935,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     case 'linkUp':
       s.linkUp = true;
       if (s.phase === 'handshake') resendHello(s, out, atMs);
+      else resendUnanswered(s, out, atMs);
       break;
     case 'linkDown':
       s.linkUp = false;
@@ -1000,6 +1047,9 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       }
       break;
     }
+    case 'connectorRefused':
+      refuseSession(s, ev.reason, ev.detail, out);
+      return s;
     case 'renewRequest': {
       if (!ACTIVE.includes(s.phase) || s.pendingRenew !== null) {
         out.push(record('renewIgnored', { phase: s.phase, pending: s.pendingRenew !== null }));

@@ -8,8 +8,8 @@ import { openFrame, type ChannelState } from './channel.js';
 import { fail, ok, protocolError, type Result } from './errors.js';
 import type { Effect } from './effects.js';
 import { encodeClearFrame, parseFrame } from './frame.js';
-import type { ClearMessage, ErrorMessage, SealedMessage } from './messages.js';
-import { Reason } from './reasons.js';
+import type { ClearErrorMessage, ClearMessage, ErrorMessage, SealedMessage } from './messages.js';
+import { Reason, type ReasonCode } from './reasons.js';
 import { record, rejectFrame, sendSealed } from './sessionCommon.js';
 
 /** What a machine keeps about its secure channel: the channel (null before keys) and last rx/tx times, ms. */
@@ -120,13 +120,23 @@ export function refuseVersions(
   out: Effect[],
 ): string {
   const text = `no common protocol version: wall [${wallVersions.join(',')}], vehicle [${vehicleVersions.join(',')}]`;
-  const message = {
-    type: 'clearError' as const,
-    reason: Reason.VERSION_MISMATCH,
+  sendClearError(Reason.VERSION_MISMATCH, ownVersions, text, out);
+  return text;
+}
+
+/**
+ * Sends a clear `clearError` (before any channel exists): a refusal of the handshake or of the session.
+ * @param reason the reason code
+ * @param ownVersions versions this side speaks
+ * @param text why, for the peer's log (cut to 200 characters)
+ */
+export function sendClearError(reason: ReasonCode, ownVersions: number[], text: string, out: Effect[]): void {
+  const message: ClearErrorMessage = {
+    type: 'clearError',
+    reason,
     versions: ownVersions,
-    text,
+    text: text.slice(0, 200),
   };
   const frame = encodeClearFrame(message);
   if (frame.ok) out.push({ type: 'send', frame: frame.value, message });
-  return text;
 }

@@ -3,30 +3,21 @@
  * module authenticates, payment notifications, the cable link, the meter, the Lightning node, the store and
  * the status page. `loadVehicleConfig` validates every key and reports all problems at once.
  */
-import { ConfigReader } from '../daemon/config-reader.js';
-import {
-  readClock,
-  readLightning,
-  readLink,
-  readLog,
-  readMeter,
-  readStatus,
-  readStore,
-  type ClockConfig,
-  type LightningConfig,
-  type LinkConfig,
-  type LogConfig,
-  type MeterConfig,
-  type StatusConfig,
-  type StoreConfig,
-} from '../daemon/config-sections.js';
+import { ConfigReader, type ConfigProblem } from '../daemon/config-reader.js';
+import { readDaemonSections, type DaemonSections } from '../daemon/config-sections.js';
 import {
   BUYER_DEFAULTS as D,
   BUYER_RANGES as R,
   MAX_MSAT,
   MSAT_RANGE,
   PRICE_RANGE_MSAT_PER_WH,
+  YAML_RENAMED_KEYS,
+  buyerConfig,
+  type BuyerConfig,
+  type ConfigProblem as MachineConfigProblem,
 } from '../protocol/config.js';
+import type { Result } from '../protocol/errors.js';
+import type { Network } from '../protocol/messages.js';
 
 /** The owner's limits: offers and invoices outside them are declined/refused with a reason. */
 export interface LimitsConfig {
@@ -44,14 +35,14 @@ export interface LimitsConfig {
   budgetDayUtcOffsetMin: number;
   /** stop after this much energy, Wh (0 = until the car is full or unplugged) */
   targetEnergyWh: number;
-  /** largest accepted excess of the wall's claimed energy over our meter, percent */
-  meterTolerancePct: number;
+  /** largest accepted excess of the wall's claimed energy over our meter, ppm (10,000 = 1 %) */
+  meterTolerancePpm: number;
   /** absolute slack added to the tolerance (meter resolution and timing), Wh */
   meterToleranceWh: number;
   /** routing fee cap per payment, msat */
-  maxRoutingFeeMsat: bigint;
-  /** routing fee cap per payment, percent of the amount; the lower of the two caps applies */
-  maxRoutingFeePct: number;
+  maxFeeMsat: bigint;
+  /** routing fee cap per payment, ppm of the amount (10,000 = 1 %); the lower of the two caps applies */
+  maxFeePpm: number;
   /** most energy paid for but not delivered, summed over sessions with one wall (node key) in the window, Wh */
   maxUndeliveredWhPerWall: number;
   /** most energy paid for but not delivered, summed over all sessions in the window, Wh */
@@ -115,20 +106,15 @@ export interface NotificationConfig {
   };
 }
 
-/** The whole vehicle configuration. */
-export interface VehicleConfig {
+/** The whole vehicle configuration: its own sections and those every daemon has (`DaemonSections`). */
+export interface VehicleConfig extends DaemonSections {
+  /** keys read under a former name (still accepted): the daemon logs each at start */
+  warnings: readonly ConfigProblem[];
   limits: LimitsConfig;
   auth: AuthConfig;
   session: VehicleSessionConfig;
   payment: PaymentConfig;
   notifications: NotificationConfig;
-  lightning: LightningConfig;
-  link: LinkConfig;
-  meter: MeterConfig;
-  store: StoreConfig;
-  status: StatusConfig;
-  log: LogConfig;
-  clock: ClockConfig;
 }
 
 /**
@@ -152,10 +138,12 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     dailyBudgetMsat,
     budgetDayUtcOffsetMin: l.int('budgetDayUtcOffsetMin', D.budgetDayUtcOffsetMin, R.budgetDayUtcOffsetMin),
     targetEnergyWh: l.int('targetEnergyWh', D.targetEnergyWh, R.targetEnergyWh),
-    meterTolerancePct: l.number('meterTolerancePct', pct(D.meterTolerancePpm), pctRange(R.meterTolerancePpm)),
+    meterTolerancePpm: renamedLimit(l, 'meterTolerancePpm', (k) =>
+      l.int(k, D.meterTolerancePpm, R.meterTolerancePpm),
+    ),
     meterToleranceWh: l.int('meterToleranceWh', D.meterToleranceWh, R.meterToleranceWh),
-    maxRoutingFeeMsat: l.bigint('maxRoutingFeeMsat', D.maxFeeMsat, { min: 0n, max: MAX_MSAT }),
-    maxRoutingFeePct: l.number('maxRoutingFeePct', pct(D.maxFeePpm), pctRange(R.maxFeePpm)),
+    maxFeeMsat: renamedLimit(l, 'maxFeeMsat', (k) => l.bigint(k, D.maxFeeMsat, { min: 0n, max: MAX_MSAT })),
+    maxFeePpm: renamedLimit(l, 'maxFeePpm', (k) => l.int(k, D.maxFeePpm, R.maxFeePpm)),
     maxUndeliveredWhPerWall: l.int(
       'maxUndeliveredWhPerWall',
       D.maxUndeliveredWhPerWall,
@@ -211,32 +199,45 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
       secret: w.optionalString('secret'),
     };
   }
-  const meter = readMeter(r.section('meter'));
   const config: VehicleConfig = {
+    warnings: r.warnings,
     limits,
     auth,
     session,
     payment,
     notifications,
-    lightning: readLightning(r.section('lightning')),
-    link: readLink(r.section('link'), 'vehicle', { txId: 0x7cc, rxId: 0x7cd }),
-    meter,
-    store: readStore(r.section('store'), 'vehicle.sqlite'),
-    status: readStatus(r.section('status'), 8420),
-    log: readLog(r.section('log')),
-    clock: readClock(r.section('clock'), meter.kind === 'sim'),
+    ...readDaemonSections(r, 'vehicle'),
   };
   r.done();
   return config;
 }
 
-/** A ppm value as percent. */
-const pct = (ppm: number): number => ppm / 10_000;
-/** A ppm range as a percent range. */
-const pctRange = (r: { min: number; max: number }): { min: number; max: number } => ({
-  min: pct(r.min),
-  max: pct(r.max),
-});
+/**
+ * Reads a `limits` key under its name now (the buyer machine's, `protocol/config.ts`) or, with a warning, under
+ * the name it had before (`YAML_RENAMED_KEYS`): a former percent key is read as a number of percent, checked
+ * against the same range in percent, and converted to ppm (rounded to a whole ppm).
+ *
+ * @param l the `limits` reader
+ * @param field the key's name now
+ * @param read the getter of the current key (with its default and range) for a key name
+ * @returns the value in the current unit
+ */
+function renamedLimit<T extends number | bigint>(
+  l: ConfigReader,
+  field: 'meterTolerancePpm' | 'maxFeeMsat' | 'maxFeePpm',
+  read: (key: string) => T,
+): T {
+  const rename = YAML_RENAMED_KEYS.find((k) => k.section === 'limits' && k.field === field);
+  if (rename === undefined) return read(field);
+  const factor = rename.factor;
+  if (factor === undefined) return l.renamed(field, rename.old, read);
+  const range = R[field as 'meterTolerancePpm' | 'maxFeePpm'];
+  const pctRule = { min: range.min / factor, max: range.max / factor };
+  // the former key holds percent (present whenever it is read: `renamed` reads it only then)
+  const readPct = (key: string): T =>
+    key === field ? read(key) : (Math.round(l.number(key, undefined, pctRule) * factor) as T);
+  return l.renamed(field, rename.old, readPct, undefined, `percent × ${factor} = ppm`);
+}
 
 /**
  * Loads and validates a vehicle configuration file.
@@ -246,4 +247,49 @@ const pctRange = (r: { min: number; max: number }): { min: number; max: number }
  */
 export function loadVehicleConfig(file: string): VehicleConfig {
   return readVehicleConfig(ConfigReader.fromFile(file));
+}
+
+/**
+ * The buyer machine's configuration for a vehicle configuration: the same key names (`protocol/config.ts`), so
+ * this is a mapping of sections, no conversion.
+ *
+ * @param config the vehicle configuration
+ * @param node the network of the car's node, its public key (for identity `node`), and what earlier sessions
+ *   spent in the current budget day, msat (from the ledger)
+ * @returns the validated buyer configuration, or the machine's configuration error
+ */
+export function buyerConfigOf(
+  config: VehicleConfig,
+  node: { network: Network; nodePubkey: string; spentTodayMsat: bigint },
+): Result<BuyerConfig, MachineConfigProblem> {
+  const l = config.limits;
+  return buyerConfig({
+    network: node.network,
+    maxPriceMsatPerWh: l.maxPriceMsatPerWh,
+    maxBlockWh: l.maxBlockWh,
+    maxPrepaidWh: l.maxPrepaidWh,
+    maxUndeliveredWhPerWall: l.maxUndeliveredWhPerWall,
+    maxUndeliveredWhTotal: l.maxUndeliveredWhTotal,
+    sessionBudgetMsat: l.sessionBudgetMsat,
+    dailyBudgetMsat: l.dailyBudgetMsat,
+    budgetDayUtcOffsetMin: l.budgetDayUtcOffsetMin,
+    spentTodayMsat: node.spentTodayMsat,
+    maxConsecutivePaymentFailures: config.payment.maxConsecutivePaymentFailures,
+    payMaxAttempts: config.payment.payMaxAttempts,
+    payRetryFirstMs: config.payment.payRetryFirstMs,
+    payRetryMaxMs: config.payment.payRetryMaxMs,
+    noRouteRetryWindowMs: config.payment.noRouteRetryWindowMs,
+    targetEnergyWh: l.targetEnergyWh,
+    meterToleranceWh: l.meterToleranceWh,
+    meterTolerancePpm: l.meterTolerancePpm,
+    maxFeeMsat: l.maxFeeMsat,
+    maxFeePpm: l.maxFeePpm,
+    heartbeatTimeoutMs: config.session.heartbeatTimeoutMs,
+    handshakeTimeoutMs: config.session.handshakeTimeoutMs,
+    receiptTimeoutMs: config.session.receiptTimeoutMs,
+    invoiceExpiryMarginSec: config.session.invoiceExpiryMarginSec,
+    meterReportIntervalMs: config.session.meterReportIntervalMs,
+    identity:
+      config.auth.identity === 'node' ? { kind: 'node', nodePubkey: node.nodePubkey } : { kind: 'session' },
+  });
 }

@@ -11,6 +11,7 @@
  * figures the buyer machine enforces: energy paid (or in doubt) but not delivered within a rolling window,
  * and the wall's back-off after sessions that ended with prepaid energy undelivered.
  */
+import { blockFromDb, numberOrNull, type BlockDbRow } from '../daemon/block-row.js';
 import type { Clock } from '../hardware/clock.js';
 import { openDatabase, type Migration } from '../daemon/database.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
@@ -163,15 +164,7 @@ export interface WallHistory extends WallExposure {
   sessionIdKnown: boolean;
 }
 
-interface PaymentDbRow {
-  session_id: string;
-  seq: bigint;
-  state: PaymentState;
-  payment_hash: string;
-  bolt11: string;
-  amount_msat: bigint;
-  from_wh: bigint;
-  to_wh: bigint;
+interface PaymentDbRow extends BlockDbRow<PaymentState, string, string> {
   payee: string;
   recorded_at_ms: bigint;
   sent_at_ms: bigint | null;
@@ -181,22 +174,13 @@ interface PaymentDbRow {
   error: string | null;
 }
 
-const n = (v: bigint | null): number | null => (v === null ? null : Number(v));
-
 function paymentFromDb(r: PaymentDbRow): PaymentRow {
   return {
-    sessionId: r.session_id,
-    seq: Number(r.seq),
-    state: r.state,
-    paymentHash: r.payment_hash,
-    bolt11: r.bolt11,
-    amountMsat: r.amount_msat,
-    fromWh: Number(r.from_wh),
-    toWh: Number(r.to_wh),
+    ...blockFromDb(r),
     payee: r.payee,
     recordedAtMs: Number(r.recorded_at_ms),
-    sentAtMs: n(r.sent_at_ms),
-    finishedAtMs: n(r.finished_at_ms),
+    sentAtMs: numberOrNull(r.sent_at_ms),
+    finishedAtMs: numberOrNull(r.finished_at_ms),
     feeMsat: r.fee_msat,
     preimage: r.preimage,
     error: r.error,

@@ -49,7 +49,6 @@ import {
 } from '../lightning/errors.js';
 import type { LightningNode, PaymentStatus } from '../lightning/lightning-node.js';
 import {
-  buyerConfig,
   buyerStep,
   compareWithNode,
   decodeInvoice,
@@ -72,7 +71,7 @@ import type { Logger } from '../daemon/logger.js';
 import { protocolNetwork } from '../daemon/network-name.js';
 import type { StatusRoute, StatusSnapshot, StatusSource } from '../daemon/status-server.js';
 import { storeStatusSource } from '../daemon/status-source.js';
-import type { VehicleConfig } from './config.js';
+import { buyerConfigOf, type VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
 import type { ExposureWindow, PaymentRow, VehicleStore } from './store.js';
 import { WallAliases } from './wall-aliases.js';
@@ -132,7 +131,6 @@ function uncertainAttempt(error: Error): boolean {
 }
 
 /** Percent (number) → parts per million (integer). */
-const ppm = (pct: number): number => Math.round(pct * 10_000);
 
 /** The running vehicle daemon. */
 export class VehicleDaemon {
@@ -158,33 +156,10 @@ export class VehicleDaemon {
     const { config, clock, log, store } = parts;
     this.nodeClock = parts.nodeClock ?? new SystemClock();
     const l = config.limits;
-    const bc = buyerConfig({
+    const bc = buyerConfigOf(config, {
       network,
-      maxPriceMsatPerWh: l.maxPriceMsatPerWh,
-      maxBlockWh: l.maxBlockWh,
-      maxPrepaidWh: l.maxPrepaidWh,
-      maxUndeliveredWhPerWall: l.maxUndeliveredWhPerWall,
-      maxUndeliveredWhTotal: l.maxUndeliveredWhTotal,
-      sessionBudgetMsat: l.sessionBudgetMsat,
-      dailyBudgetMsat: l.dailyBudgetMsat,
-      budgetDayUtcOffsetMin: l.budgetDayUtcOffsetMin,
+      nodePubkey,
       spentTodayMsat: store.spentTodayMsat(budgetDayStartMs(clock.now(), l.budgetDayUtcOffsetMin)),
-      maxConsecutivePaymentFailures: config.payment.maxConsecutivePaymentFailures,
-      payMaxAttempts: config.payment.payMaxAttempts,
-      payRetryFirstMs: config.payment.payRetryFirstMs,
-      payRetryMaxMs: config.payment.payRetryMaxMs,
-      noRouteRetryWindowMs: config.payment.noRouteRetryWindowMs,
-      targetEnergyWh: l.targetEnergyWh,
-      meterToleranceWh: l.meterToleranceWh,
-      meterTolerancePpm: ppm(l.meterTolerancePct),
-      maxFeeMsat: l.maxRoutingFeeMsat,
-      maxFeePpm: ppm(l.maxRoutingFeePct),
-      heartbeatTimeoutMs: config.session.heartbeatTimeoutMs,
-      handshakeTimeoutMs: config.session.handshakeTimeoutMs,
-      receiptTimeoutMs: config.session.receiptTimeoutMs,
-      invoiceExpiryMarginSec: config.session.invoiceExpiryMarginSec,
-      meterReportIntervalMs: config.session.meterReportIntervalMs,
-      identity: config.auth.identity === 'node' ? { kind: 'node', nodePubkey } : { kind: 'session' },
     });
     if (!bc.ok) throw new Error(`buyer configuration: ${bc.error.message}`);
     this.shell = new DaemonShell(parts, this.binding(bc.value), createBuyer(bc.value), (ev) => ev);
@@ -247,6 +222,8 @@ export class VehicleDaemon {
       phase: this.runner.state.phase,
       sessionId: this.runner.state.sessionId,
     });
+    // keys under a former name still work; the operator is told what to write instead
+    for (const w of this.parts.config.warnings) log.warn('configuration', { key: w.key, warning: w.reason });
 
     // restart recovery: nothing new is paid until every payment in flight is resolved by the node
     const inflight = store.inFlight();

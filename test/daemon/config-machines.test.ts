@@ -16,7 +16,7 @@ import {
 } from '../../protocol/config.js';
 import { evaluateOffer } from '../../protocol/buyer.js';
 import { blockBeforeLimit, offerFor } from '../../protocol/seller.js';
-import { readVehicleConfig, type VehicleConfig } from '../../vehicle-module/config.js';
+import { buyerConfigOf, readVehicleConfig, type VehicleConfig } from '../../vehicle-module/config.js';
 import { readWallConfig, type WallConfig } from '../../wall-module/config.js';
 
 const PUB = '02' + '11'.repeat(32);
@@ -42,30 +42,9 @@ function seller(c: WallConfig) {
   });
 }
 
-const ppm = (pct: number): number => Math.round(pct * 10_000);
-
-/** The vehicle daemon's mapping of its config onto the buyer machine's (vehicle-module/vehicle-daemon.ts). */
+/** The vehicle daemon's mapping of its config onto the buyer machine's (vehicle-module/config.ts). */
 function buyer(c: VehicleConfig) {
-  const l = c.limits;
-  return buyerConfig({
-    network: 'regtest',
-    maxPriceMsatPerWh: l.maxPriceMsatPerWh,
-    maxBlockWh: l.maxBlockWh,
-    maxPrepaidWh: l.maxPrepaidWh,
-    sessionBudgetMsat: l.sessionBudgetMsat,
-    dailyBudgetMsat: l.dailyBudgetMsat,
-    spentTodayMsat: l.dailyBudgetMsat,
-    targetEnergyWh: l.targetEnergyWh,
-    meterToleranceWh: l.meterToleranceWh,
-    meterTolerancePpm: ppm(l.meterTolerancePct),
-    maxFeeMsat: l.maxRoutingFeeMsat,
-    maxFeePpm: ppm(l.maxRoutingFeePct),
-    heartbeatTimeoutMs: c.session.heartbeatTimeoutMs,
-    handshakeTimeoutMs: c.session.handshakeTimeoutMs,
-    receiptTimeoutMs: c.session.receiptTimeoutMs,
-    invoiceExpiryMarginSec: c.session.invoiceExpiryMarginSec,
-    meterReportIntervalMs: c.session.meterReportIntervalMs,
-  });
+  return buyerConfigOf(c, { network: 'regtest', nodePubkey: PUB, spentTodayMsat: c.limits.dailyBudgetMsat });
 }
 
 const wallRest = `
@@ -221,9 +200,11 @@ describe('every configuration a reader accepts, its machine accepts', () => {
           'sessionBudgetMsat',
           'dailyBudgetMsat',
           'targetEnergyWh',
-          'meterTolerancePct',
+          'meterTolerancePpm',
           'meterToleranceWh',
-          'maxRoutingFeeMsat',
+          'maxFeeMsat',
+          'maxFeePpm',
+          'meterTolerancePct',
           'maxRoutingFeePct',
         ] as const),
         fields([

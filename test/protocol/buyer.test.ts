@@ -201,12 +201,17 @@ describe('buyer: invoices (each refusal has its own reason)', () => {
     sim.autoPay = false;
     const inv = wallInvoice(sim);
     expect(pays(injectFromWall(sim, inv))).toHaveLength(1);
+    // the very same invoice again is a repeat (the wall resends what was not answered): not paid, not refused
     const again = injectFromWall(sim, inv);
-    expect(refusals(again)).toEqual([Reason.INVOICE_DUPLICATE]);
+    expect(refusals(again)).toEqual([]);
+    expect(again.some((e) => e.type === 'record' && e.kind === 'invoiceRepeated')).toBe(true);
     const hash = sim.buyer.payments.at(-1)?.paymentHash as string;
     const sameHash = injectFromWall(sim, wallInvoice(sim, { paymentHash: hash }));
     expect(refusals(sameHash)).toEqual([Reason.INVOICE_DUPLICATE]);
-    expect(pays(again).length + pays(sameHash).length).toBe(0);
+    // the same sequence number with another invoice
+    const sameSeq = injectFromWall(sim, wallInvoice(sim, { seq: inv.seq }));
+    expect(refusals(sameSeq)).toEqual([Reason.INVOICE_DUPLICATE]);
+    expect(pays(again).length + pays(sameHash).length + pays(sameSeq).length).toBe(0);
   });
 
   it('refuses malformed, wrong-network, amount-mismatch, oversized and over-budget invoices with distinct reasons', () => {

@@ -18,13 +18,47 @@ describe('vehicle config', () => {
     expect(c.limits).toMatchObject({
       maxPriceMsatPerWh: 150n,
       sessionBudgetMsat: 5_000_000_000n,
-      maxRoutingFeeMsat: 10_000n,
-      maxRoutingFeePct: 1,
-      meterTolerancePct: 3,
+      maxFeeMsat: 10_000n,
+      maxFeePpm: 10_000,
+      meterTolerancePpm: 30_000,
     });
+    expect(c.warnings).toEqual([]);
     expect(c.link).toMatchObject({ kind: 'can', txId: 0x7cc, rxId: 0x7cd });
     expect(c.auth.identity).toBe('ephemeral');
     expect(c.notifications).toEqual({ log: true });
+  });
+
+  it('reads the former percent and routing-fee keys as ppm and msat, with a warning naming the new key', () => {
+    const c = readVehicleConfig(
+      ConfigReader.fromYaml(
+        base.replace(
+          'dailyBudgetMsat: 2000000 }',
+          'dailyBudgetMsat: 2000000, meterTolerancePct: 2.5, maxRoutingFeePct: 0.5, maxRoutingFeeMsat: 7000 }',
+        ),
+      ),
+    );
+    expect(c.limits).toMatchObject({ meterTolerancePpm: 25_000, maxFeePpm: 5_000, maxFeeMsat: 7_000n });
+    expect(c.warnings.map((w) => w.key)).toEqual([
+      'limits.meterTolerancePct',
+      'limits.maxRoutingFeeMsat',
+      'limits.maxRoutingFeePct',
+    ]);
+    expect(c.warnings[0]!.reason).toBe(
+      "was renamed 'meterTolerancePpm' (percent × 10000 = ppm): write meterTolerancePpm: 25000",
+    );
+  });
+
+  it('refuses a renamed key given under both names, and a former percent key out of range', () => {
+    const read = (limits: string) => () =>
+      readVehicleConfig(
+        ConfigReader.fromYaml(
+          base.replace('dailyBudgetMsat: 2000000 }', `dailyBudgetMsat: 2000000, ${limits} }`),
+        ),
+      );
+    expect(read('maxFeePpm: 100, maxRoutingFeePct: 1')).toThrow(
+      /limits\.maxRoutingFeePct: was renamed 'maxFeePpm': set only 'maxFeePpm'/,
+    );
+    expect(read('meterTolerancePct: 150')).toThrow(/limits\.meterTolerancePct: must be <= /);
   });
 
   it('accepts budgets beyond 2^53 msat as quoted integers', () => {
