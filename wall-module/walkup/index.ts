@@ -23,6 +23,7 @@ import { protocolNetwork } from '../../daemon/network-name.js';
 import type { LightningNode } from '../../lightning/lightning-node.js';
 import { walkupConfig, type WalkupConfig } from '../../payments/walkup-config.js';
 import type { ConnectorArbiter } from '../connector-arbiter.js';
+import type { WebPaymentQr } from '../ocpp/web-payment.js';
 import type { WalkupSectionConfig } from './config.js';
 import { walkupRoutes } from './routes.js';
 import { WalkupRuntime } from './runtime.js';
@@ -58,6 +59,8 @@ export interface AttachWalkupArgs {
   onFailSafe?: (err: Error) => void;
   /** real time for the TOTP, ms (tests) */
   realNowMs?: () => number;
+  /** QR payment model 1: the C25 payment page URL of now (`(s) => ocpp.webPaymentQr(evseId, s)`) */
+  webPayment?: (unixSeconds: number) => WebPaymentQr | undefined;
 }
 
 /** An attached walk-up. */
@@ -125,6 +128,7 @@ export async function attachWalkup(a: AttachWalkupArgs): Promise<AttachedWalkup>
     store,
     arbiter: a.arbiter,
     ...(a.realNowMs ? { realNowMs: a.realNowMs } : {}),
+    ...(a.webPayment ? { webPayment: a.webPayment } : {}),
   });
   const poller = new MeterPoller(a.meter, a.clock, { intervalMs: a.meterPollIntervalMs });
   poller.on('reading', (r) => runtime.meter(r));
