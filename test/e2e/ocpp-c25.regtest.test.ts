@@ -8,9 +8,9 @@
  *   stoppedReason LocalOutOfCredit) → NotifySettlement with the amount the books charged.
  * On 2.1 with the native messages; on 2.0.1 and 1.6 with the DataTransfer backports (limit in the start's data).
  *
- * Composition: the real OcppStation, the DirectPayment runner, the walk-up routes (kiosk page) and the real lnd;
- * the charger and meter are the simulator on a scaled clock. (The wall daemon wires the same parts:
- * `bin/cli/run-daemon.ts`.)
+ * Composition: the real OcppStation and `attachWalkup` with `directPayment` (the walk-up runtime, the kiosk page,
+ * the DirectPayment runner on the same meter poller) on the real lnd, served over HTTP; the charger and meter
+ * are the simulator on a scaled clock. (The wall daemon composes the same parts in `bin/cli/run-daemon.ts`.)
  */
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -22,7 +22,6 @@ import Database from 'better-sqlite3';
 import { createInvoice, getInvoice, payViaPaymentRequest } from 'lightning';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScaledClock } from '../../hardware/clock.js';
-import { MeterPoller } from '../../hardware/meter/meter-poller.js';
 import { createSimWorld } from '../../hardware/sim/sim-world.js';
 import { LndNode } from '../../lightning/lnd-node.js';
 import { closeLnd } from '../../scripts/regtest/network.js';
@@ -33,7 +32,6 @@ import { OcppStation } from '../../wall-module/ocpp/station.js';
 import type { JsonObject, OcppVersion } from '../../wall-module/ocpp/types.js';
 import { WEB_PAYMENT_VENDOR_ID } from '../../wall-module/ocpp/web-payment.js';
 import { attachWalkup, readWalkupSection } from '../../wall-module/walkup/index.js';
-import { DirectPaymentSessions } from '../../wall-module/walkup/direct-payment.js';
 import { totpAccepted, verifyTotp } from '../../payments/totp.js';
 import { TestCsms } from '../support/csms.js';
 import { launchHeadlessChromium, type HeadlessBrowser } from '../support/qr-on-screen.js';
@@ -124,19 +122,6 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
           pingIntervalSec: 0,
         },
       });
-      const runner = new DirectPaymentSessions({
-        evseId: 1,
-        evse: world.evse,
-        meter: world.wallMeter,
-        node,
-        station,
-        arbiter,
-        db,
-        clock,
-        log: quiet,
-        priceMsatPerWh: PRICE_MSAT_PER_WH,
-        maxCurrentA: 32,
-      });
       const r = ConfigReader.fromYaml(
         JSON.stringify({
           walkup: {
@@ -158,8 +143,9 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
         arbiter,
         maxCurrentA: 32,
         meterPollIntervalMs: 1000,
-        webPayment: (s) => station.webPaymentQr(1, s),
+        directPayment: { station, evseId: 1 },
       });
+      const runner = walkup.directPayment!;
       const server: Server = createServer((req, res) => {
         const path = new URL(req.url ?? '/', 'http://x').pathname;
         const route = walkup.routes.find((x) => x.method === req.method && x.path === path);
@@ -168,20 +154,14 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
       });
       await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
       const kiosk = `http://127.0.0.1:${(server.address() as AddressInfo).port}/walkup`;
-      // the daemon's wiring: readings to the runner, plug state to the station
-      const poller = new MeterPoller(world.wallMeter, clock, { intervalMs: 1000 });
-      poller.on('reading', (reading) => runner.meter(reading));
-      poller.on('error', () => undefined);
+      // the OCPP observer's part of the daemon's wiring: plug state to the station
       world.evse.on('status', (s) => {
         if (!s.plugged) station.unplugged(1);
       });
       try {
         station.attachControl({ arbiter: () => arbiter, requestStop: () => false, reset: () => {} });
-        station.attachDirectPayment(runner);
-        runner.attach();
         station.start();
         await walkup.start();
-        poller.start();
         await until(
           'booted',
           () => csms.calls('BootNotification').length > 0 && station.status().boot === 'Accepted',
@@ -338,9 +318,7 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
         expect(csms.validationFailures).toEqual([]);
         expect(station.status().validationFailures).toBe(0);
       } finally {
-        poller.stop();
         walkup.stop();
-        runner.detach();
         await station.stop();
         await csms.close();
         await new Promise((ok) => server.close(ok));
