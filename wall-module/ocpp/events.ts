@@ -56,8 +56,8 @@ export interface LightningReportFields {
   atMs: number;
   /** extra timestamps (issuedAtMs, paidAtMs, startedAtMs, endedAtMs), ms since epoch */
   times: Record<string, number>;
-  /** extra facts (receipt totals, cut reason) */
-  extra: Record<string, string | number | boolean | null>;
+  /** extra facts (receipt totals, cut reason, the receipt's payment hashes) */
+  extra: Record<string, string | number | boolean | null | string[]>;
 }
 
 interface Base {

@@ -104,7 +104,16 @@ export interface InvoiceFacts {
   energyToWh: number;
   /** when it was issued (invoiceIssued) or settled (invoicePaid), ms since epoch */
   atMs: number;
+  /**
+   * how the block was paid (offline modes, issue 15): `online` (default), `relay` (the car's node reached the
+   * network through the wall's relay), `direct` (over a direct channel on the cable), `stock` (a stocked
+   * invoice, proof over the cable), `promise` (both offline, a signed promise), `direct-payment` (QR model 1)
+   */
+  paymentMode?: PaymentMode;
 }
+
+/** How a paid block was paid (see `InvoiceFacts.paymentMode`). */
+export type PaymentMode = 'online' | 'relay' | 'direct' | 'stock' | 'promise' | 'direct-payment';
 
 /** The end-of-session receipt. */
 export interface SessionReceipt {
@@ -774,6 +783,7 @@ export class OcppStation {
           energyWh: args.receipt.energyWh,
           invoicesIssued: args.receipt.invoicesIssued,
           invoicesPaid: args.receipt.invoicesPaid,
+          ...this.paidBlocks(args.sessionId),
         },
       });
       // the transaction ends at unplug (TxStopPoint EVConnected), or now when the cable is gone, the CSMS
@@ -941,6 +951,22 @@ export class OcppStation {
     });
   }
 
+  /**
+   * The payment hash and payment mode of every paid block of a session, in order (from its queued InvoicePaid
+   * reports): a CSMS that was down during the session gets the full list with the receipt.
+   */
+  private paidBlocks(sessionId: string): { paymentHashes: string[]; paymentModes: string[] } {
+    const hashes: string[] = [];
+    const modes: string[] = [];
+    for (const e of this.outbox.allWithPrefix(`session:${sessionId}:InvoicePaid:`)) {
+      if (e.event.kind !== 'Lightning' || e.event.fields.paymentHash === null) continue;
+      hashes.push(e.event.fields.paymentHash);
+      const mode = e.event.fields.extra.paymentMode;
+      modes.push(typeof mode === 'string' ? mode : 'online');
+    }
+    return { paymentHashes: hashes, paymentModes: modes };
+  }
+
   private appendSettlement(
     tx: TransactionRecord | undefined,
     messageKey: string,
@@ -986,7 +1012,7 @@ export class OcppStation {
         energyToWh: inv.energyToWh,
         atMs: inv.atMs,
         times,
-        extra: {},
+        extra: { paymentMode: inv.paymentMode ?? 'online' },
       });
     })();
     this.afterChange();

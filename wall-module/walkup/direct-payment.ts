@@ -231,6 +231,7 @@ export class DirectPaymentSessions implements DirectPaymentRunner {
       energyFromWh: startWh,
       energyToWh: startWh + Number(creditMsat / this.p.priceMsatPerWh),
       atMs,
+      paymentMode: 'direct-payment',
     });
     log.info('direct payment: session started', { sessionId, pspRef, creditMsat: creditMsat.toString() });
     try {
