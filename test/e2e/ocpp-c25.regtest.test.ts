@@ -13,8 +13,7 @@
  * are the simulator on a scaled clock. (The wall daemon composes the same parts in `bin/cli/run-daemon.ts`.)
  */
 import { createServer, type Server } from 'node:http';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -34,9 +33,9 @@ import { WEB_PAYMENT_VENDOR_ID } from '../../wall-module/ocpp/web-payment.js';
 import { attachWalkup, readWalkupSection } from '../../wall-module/walkup/index.js';
 import { totpAccepted, verifyTotp } from '../../payments/totp.js';
 import { TestCsms } from '../support/csms.js';
-import { launchHeadlessChromium, type HeadlessBrowser } from '../support/qr-on-screen.js';
+import { decodeQrImages, launchHeadlessChromium, type HeadlessBrowser } from '../support/qr-on-screen.js';
 import { walkupNetwork, type WalkupNetwork } from '../support/walkup-network.js';
-import { ZBARIMG } from './walkup-e2e.js';
+import { waitFor } from '../ocpp/harness.js';
 
 const STATION = 'WALL-C25';
 const SECRET = 'c25-shared-secret-for-tests';
@@ -45,39 +44,6 @@ const PRICE_MSAT_PER_WH = 1000n;
 const MAX_COST_SAT = 60;
 const SPEED = 20;
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** The C25 QR on the kiosk page, decoded from a screenshot of its picture. */
-async function qrOnKiosk(browser: HeadlessBrowser, url: string): Promise<string> {
-  const page = await browser.context.newPage();
-  try {
-    await page.setViewportSize({ width: 720, height: 1400 });
-    await page.goto(url);
-    await page.waitForFunction(() => {
-      const el = (
-        globalThis as unknown as {
-          document: { getElementById(id: string): { src?: string; complete?: boolean } | null };
-        }
-      ).document.getElementById('wu-web-qr');
-      return el !== null && typeof el.src === 'string' && el.src.startsWith('data:') && el.complete === true;
-    });
-    const png = join(mkdtempSync(join(tmpdir(), 'c25-qr-')), 'qr.png');
-    writeFileSync(png, await page.locator('#wu-web-qr').screenshot());
-    await page.screenshot({ path: `${png}.page.png`, fullPage: true });
-    return execFileSync(ZBARIMG, ['--raw', '-q', '-Sdisable', '-Sqrcode.enable', png], {
-      encoding: 'utf8',
-    }).trim();
-  } finally {
-    await page.close();
-  }
-}
 
 describe('QR payment model 1 (C25) with the wall node as PSP', () => {
   let net: WalkupNetwork;
@@ -162,9 +128,9 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
         station.attachControl({ arbiter: () => arbiter, requestStop: () => false, reset: () => {} });
         station.start();
         await walkup.start();
-        await until(
-          'booted',
+        await waitFor(
           () => csms.calls('BootNotification').length > 0 && station.status().boot === 'Accepted',
+          'booted',
         );
         station.plugged(1, clock.now(), Math.floor((await world.wallMeter.read()).energyImportWh));
 
@@ -190,7 +156,7 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
             Array(5).fill('Accepted'),
           );
           // the kiosk page shows the URL; the picture is decoded and its TOTP checked as the payment site does
-          shownUrl = await qrOnKiosk(browser, kiosk);
+          [shownUrl] = (await decodeQrImages(browser.context, kiosk, '#wu-web-qr')) as [string];
           expect(shownUrl).toMatch(
             new RegExp(`^https://pay\\.example/c/${STATION}/1\\?totp=[0-9a-zA-Z]{10}&v=1$`),
           );
@@ -257,7 +223,7 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
                 .map((c) =>
                   typeof c.payload.data === 'string' ? JSON.parse(c.payload.data) : c.payload.data,
                 )[0];
-        await until('NotifySettlement', () => settlementCall() !== undefined, 60_000);
+        await waitFor(() => settlementCall() !== undefined, 'NotifySettlement', 60_000);
         const settled = settlementCall() as JsonObject;
 
         // the books: the runner's row
@@ -293,7 +259,7 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
         expect(JSON.parse(receipt!.payload.data as string)).toMatchObject({ stopReason: 'CostLimitReached' });
 
         // the same payment cannot start a second session
-        await until('connector free', () => arbiter.current().kind === 'idle');
+        await waitFor(() => arbiter.current().kind === 'idle', 'connector free');
         const again = v21
           ? await csms.call(STATION, 'RequestStartTransaction', { ...start, remoteStartId: 78 })
           : await csms.call(STATION, 'DataTransfer', {
@@ -306,13 +272,14 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
         // unplug: the transaction ends with the 2.x stop reason of a cost limit
         world.unplug();
         if (version !== 'ocpp1.6') {
-          await until('Ended', () =>
-            csms.calls('TransactionEvent').some((c) => c.payload.eventType === 'Ended'),
+          await waitFor(
+            () => csms.calls('TransactionEvent').some((c) => c.payload.eventType === 'Ended'),
+            'Ended',
           );
           const ended = csms.calls('TransactionEvent').find((c) => c.payload.eventType === 'Ended')!;
           expect((ended.payload.transactionInfo as JsonObject).stoppedReason).toBe('LocalOutOfCredit');
         } else {
-          await until('StopTransaction', () => csms.calls('StopTransaction').length > 0);
+          await waitFor(() => csms.calls('StopTransaction').length > 0, 'StopTransaction');
           expect(csms.calls('StopTransaction')[0]!.payload.reason).toBe('DeAuthorized');
         }
         expect(csms.validationFailures).toEqual([]);
@@ -321,6 +288,7 @@ describe('QR payment model 1 (C25) with the wall node as PSP', () => {
         walkup.stop();
         await station.stop();
         await csms.close();
+        server.closeAllConnections(); // the browser keeps its connections alive
         await new Promise((ok) => server.close(ok));
         world.stop();
         node.close?.();

@@ -9,8 +9,7 @@
  *       invoice over the size limit): answered Rejected, reported with SecurityEventNotification, never drawn.
  * 2.1 sends QRCODE messages; 2.0.1 names the `QRCodeDisplay` component.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,23 +25,15 @@ import { OcppStation } from '../../wall-module/ocpp/station.js';
 import type { JsonObject, OcppVersion } from '../../wall-module/ocpp/types.js';
 import { makeInvoice, sha256hex, WALL_KEY } from '../protocol/harness.js';
 import { TestCsms } from '../support/csms.js';
-import { launchHeadlessChromium, type HeadlessBrowser } from '../support/qr-on-screen.js';
+import { decodeQrImages, launchHeadlessChromium, type HeadlessBrowser } from '../support/qr-on-screen.js';
 import { walkupNetwork, type WalkupNetwork } from '../support/walkup-network.js';
-import { ZBARIMG } from './walkup-e2e.js';
+import { waitFor } from '../ocpp/harness.js';
 
 const ID = 'WALL-MODEL2';
 const STORE_ID = '12345678901230001000042000007';
 /** the station's size limit for a payment QR, characters (below 2.0.1's 512-character message limit, so an
  * oversized payload still reaches the station on both versions) */
 const MAX_CHARS = 420;
-
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function sticker(storeId: string): string {
   const r = jpqrPayload({ storeId, name: 'BOLT CHARGE', city: 'SHIBUYA' });
@@ -51,27 +42,8 @@ function sticker(storeId: string): string {
 }
 
 /** Every QR code on the display, decoded from a screenshot of each picture. */
-async function qrsOnDisplay(browser: HeadlessBrowser, url: string): Promise<string[]> {
-  const page = await browser.context.newPage();
-  try {
-    await page.setViewportSize({ width: 900, height: 1400 });
-    await page.goto(url);
-    const imgs = page.locator('img.ocpp-qr');
-    const out: string[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'model2-qr-'));
-    for (let i = 0; i < (await imgs.count()); i++) {
-      const png = join(dir, `qr-${i}.png`);
-      writeFileSync(png, await imgs.nth(i).screenshot());
-      out.push(
-        execFileSync(ZBARIMG, ['--raw', '-q', '-Sdisable', '-Sqrcode.enable', png], {
-          encoding: 'utf8',
-        }).trim(),
-      );
-    }
-    return out;
-  } finally {
-    await page.close();
-  }
+function qrsOnDisplay(browser: HeadlessBrowser, url: string): Promise<string[]> {
+  return decodeQrImages(browser.context, url, 'img.ocpp-qr', 0);
 }
 
 describe('QR payment model 2 on real peers', () => {
@@ -122,7 +94,7 @@ describe('QR payment model 2 on real peers', () => {
       const phone = lndFor(net.phone);
       try {
         station.start();
-        await until('booted', () => station.status().boot === 'Accepted');
+        await waitFor(() => station.status().boot === 'Accepted', 'booted');
         station.plugged(1, clock.now(), 1000);
 
         // the "pay by phone" start
@@ -161,7 +133,7 @@ describe('QR payment model 2 on real peers', () => {
         for (const t of tampered) expect(await show(t)).toEqual({ status: 'Rejected' });
         expect(station.displayMessages()).toEqual([]);
         expect(await qrsOnDisplay(browser, display)).toEqual([]);
-        await until('security events', () => csms.calls('SecurityEventNotification').length >= 4);
+        await waitFor(() => csms.calls('SecurityEventNotification').length >= 4, 'security events');
         expect(
           csms
             .calls('SecurityEventNotification')
@@ -182,10 +154,12 @@ describe('QR payment model 2 on real peers', () => {
           idToken: { idToken: psp.id.slice(0, 36), type: 'Central' },
         });
         expect(start.status).toBe('Accepted');
-        await until('the remote start reported', () =>
-          csms
-            .calls('TransactionEvent')
-            .some((c) => (c.payload.transactionInfo as JsonObject).remoteStartId === 42),
+        await waitFor(
+          () =>
+            csms
+              .calls('TransactionEvent')
+              .some((c) => (c.payload.transactionInfo as JsonObject).remoteStartId === 42),
+          'the remote start reported',
         );
 
         // (b) the host's JPQR sticker payload is drawn beside it
@@ -198,6 +172,7 @@ describe('QR payment model 2 on real peers', () => {
       } finally {
         await station.stop();
         await csms.close();
+        server.closeAllConnections(); // the browser keeps its connections alive
         await new Promise((ok) => server.close(ok));
         closeLnd(router);
         closeLnd(phone);
