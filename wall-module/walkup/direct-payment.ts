@@ -137,8 +137,32 @@ export class DirectPaymentSessions implements DirectPaymentRunner {
     migrateDirectPaymentTable(p.db);
   }
 
-  /** Listens to the EVSE (unplug and faults end a running session). */
+  /**
+   * Ends the sessions a restart interrupted (the wall paused the EVSE at boot): each is booked with its last
+   * persisted reading, reported ended (`Reboot`) and settled, so no payment stays unsettled; then listens to the
+   * EVSE (unplug and faults end a running session).
+   */
   attach(): void {
+    const open = this.p.db
+      .prepare('SELECT * FROM direct_payment_sessions WHERE ended_at_ms IS NULL')
+      .all() as Record<string, string | number | null>[];
+    for (const r of open) {
+      const row = toRow(r);
+      this.running = {
+        sessionId: row.sessionId,
+        pspRef: row.pspRef,
+        creditMsat: row.creditMsat,
+        meterStartWh: row.meterStartWh,
+        startedAtMs: row.startedAtMs,
+        lastWh: row.meterStopWh ?? row.meterStartWh,
+        lastPowerW: 0,
+        stopping: { reason: 'Reboot', timer: null, cutAtMs: this.p.clock.now() },
+      };
+      this.p.log.warn('direct payment: session interrupted by a restart, booked with its last reading', {
+        sessionId: row.sessionId,
+      });
+      this.end();
+    }
     this.p.evse.on('status', this.onStatus);
   }
 
@@ -259,6 +283,10 @@ export class DirectPaymentSessions implements DirectPaymentRunner {
     if (s === null) return;
     s.lastWh = Math.max(s.lastWh, r.energyImportWh);
     s.lastPowerW = r.powerW;
+    // the last reading is on disk: a restart books the session with it
+    this.p.db
+      .prepare('UPDATE direct_payment_sessions SET meter_stop_wh = ? WHERE session_id = ?')
+      .run(s.lastWh, s.sessionId);
     if (s.stopping) {
       if (r.atMs >= s.stopping.cutAtMs) this.end();
       return;
