@@ -24,6 +24,7 @@ import {
   type PhonePayment,
 } from '../../scripts/demo/walkup.js';
 import { walkupNetwork, type WalkupNetwork } from '../support/walkup-network.js';
+import { ZBARIMG } from '../support/qr-on-screen.js';
 import {
   decryptAesSuccessAction,
   parseStatusOk,
@@ -109,8 +110,7 @@ export async function startCharging(
   return { before, offer, deposit };
 }
 
-/** Where zbarimg lives (Debian zbar-tools). */
-export const ZBARIMG = '/usr/bin/zbarimg';
+export { ZBARIMG } from '../support/qr-on-screen.js';
 
 /**
  * The host needs outbound liquidity toward the router (above its channel reserve) to pay refunds: the phone

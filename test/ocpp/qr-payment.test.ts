@@ -108,7 +108,8 @@ describe.each(['ocpp2.1', 'ocpp2.0.1'] as const)('%s QR payments', (protocol) =>
         await f.csms.call(ID, 'RequestStartTransaction', {
           evseId: 1,
           remoteStartId: 3,
-          idToken: { idToken: 'psp-ref-123', type: 'DirectPayment' },
+          // a start that waits for the vehicle module; DirectPayment starts: test/ocpp/web-payment.test.ts
+          idToken: { idToken: 'psp-ref-123', type: 'Central' },
         }),
       ).toEqual({ status: 'Accepted' });
       expect(f.station.webPaymentLockMs(1)).toBe(0);

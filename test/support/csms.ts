@@ -244,6 +244,7 @@ export class TestCsms {
       case 'LogStatusNotification':
       case 'DiagnosticsStatusNotification':
       case 'PublishFirmwareStatusNotification':
+      case 'NotifySettlement':
         return {};
       default:
         throw new Error(`test CSMS does not handle ${action}`);

@@ -4,6 +4,7 @@
  * result is compared with an independent encoding of the expected content (`qrcode`). Shared by the OCPP unit
  * tests (a rendered fragment) and the end-to-end tests (the wall daemon's own status page).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,4 +150,64 @@ export function expectedModules(content: string): boolean[][] {
   const qr = QRCode.create(content, { errorCorrectionLevel: QR_ERROR_CORRECTION });
   const n = qr.modules.size;
   return Array.from({ length: n }, (_, r) => Array.from({ length: n }, (_, c) => qr.modules.get(r, c) === 1));
+}
+
+/** Where zbarimg lives (Debian zbar-tools). */
+export const ZBARIMG = '/usr/bin/zbarimg';
+
+/**
+ * The QR codes a user sees: loads `url`, waits until `minCount` images match `selector` and are loaded, then
+ * screenshots each picture and decodes it with zbarimg (an independent decoder).
+ *
+ * @param ctx browser context
+ * @param url page to load
+ * @param selector CSS selector of the QR images (e.g. `#wu-web-qr`, `img.ocpp-qr`)
+ * @param minCount images to wait for (0: decode whatever the page shows once loaded)
+ * @returns the decoded content of each image, in page order
+ * @throws when zbarimg is missing (names the package) or a picture holds no readable code
+ */
+export async function decodeQrImages(
+  ctx: BrowserContext,
+  url: string,
+  selector: string,
+  minCount = 1,
+): Promise<string[]> {
+  if (!existsSync(ZBARIMG))
+    throw new Error(`${ZBARIMG} not found: run "node scripts/setup.mjs --for test" (apt zbar-tools)`);
+  const page = await ctx.newPage();
+  try {
+    await page.setViewportSize({ width: 900, height: 1400 });
+    await page.goto(url);
+    await page.waitForLoadState('load');
+    const images = page.locator(selector);
+    await page.waitForFunction(
+      ({ sel, n }) => {
+        const doc = (
+          globalThis as unknown as {
+            document: { querySelectorAll(s: string): ArrayLike<{ src?: string; complete?: boolean }> };
+          }
+        ).document;
+        const all = Array.from(doc.querySelectorAll(sel));
+        return (
+          all.length >= n && all.every((el) => (el.src ?? '').startsWith('data:') && el.complete === true)
+        );
+      },
+      { sel: selector, n: minCount },
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'boltcharge-qr-'));
+    await page.screenshot({ path: join(dir, 'page.png'), fullPage: true });
+    const out: string[] = [];
+    for (let i = 0; i < (await images.count()); i++) {
+      const png = join(dir, `qr-${i}.png`);
+      writeFileSync(png, await images.nth(i).screenshot());
+      out.push(
+        execFileSync(ZBARIMG, ['--raw', '-q', '-Sdisable', '-Sqrcode.enable', png], {
+          encoding: 'utf8',
+        }).trim(),
+      );
+    }
+    return out;
+  } finally {
+    await page.close();
+  }
 }

@@ -14,6 +14,8 @@ export type StopReason =
   | 'Reboot'
   | 'EnergyLimitReached'
   | 'TimeLimitReached'
+  /** the 2.1 transactionLimit maxCost was reached: stoppedReason `LocalOutOfCredit`, trigger `CostLimitReached` */
+  | 'CostLimitReached'
   | 'Other';
 
 /** Why power was cut while the cable stays plugged. */
@@ -54,8 +56,8 @@ export interface LightningReportFields {
   atMs: number;
   /** extra timestamps (issuedAtMs, paidAtMs, startedAtMs, endedAtMs), ms since epoch */
   times: Record<string, number>;
-  /** extra facts (receipt totals, cut reason) */
-  extra: Record<string, string | number | boolean | null>;
+  /** extra facts (receipt totals, cut reason, the receipt's payment hashes) */
+  extra: Record<string, string | number | boolean | null | string[]>;
 }
 
 interface Base {
@@ -109,7 +111,26 @@ export type StationEvent =
       /** true when a 1.6 StartTransaction was sent for the session */
       hadSession: boolean;
     })
-  | (Base & { kind: 'Lightning'; messageId: LightningMessageId; fields: LightningReportFields });
+  | (Base & { kind: 'Lightning'; messageId: LightningMessageId; fields: LightningReportFields })
+  /** QR payment model 1: the payment behind a DirectPayment session was settled (2.1 NotifySettlement) */
+  | (Base & { kind: 'Settlement'; settlement: SettlementFields });
+
+/** What the 2.1 NotifySettlement (or its 2.0.1/1.6 DataTransfer backport) reports. */
+export interface SettlementFields {
+  /** the payment reference the CSMS gave as the DirectPayment idToken (≤ 255 characters) */
+  pspRef: string;
+  status: 'Settled' | 'Canceled' | 'Rejected' | 'Failed';
+  /** the amount settled, msat, decimal string (sent as a decimal number of sat, 3 decimals) */
+  amountMsat: string;
+  /** the OCPP transaction (absent when the payment was cancelled before a transaction began) */
+  transactionId?: string;
+  /** why (rejected, failed), or the session's end reason */
+  statusInfo?: string;
+  /** the session's receipt id (≤ 50 characters) */
+  receiptId?: string;
+  /** reported on OCPP 2.1 only (a split payout: older versions get DataTransfer `SplitSettled` instead) */
+  only21?: boolean;
+}
 
 /** An outbox row as the sender sees it. */
 export interface OutboxEntry {

@@ -4,6 +4,7 @@
  * transaction before a paid session starts (StartTransaction needs a meter start).
  */
 import type { OutboxEntry, StopReason } from './events.js';
+import { settlementMessage } from './web-payment.js';
 import { renderLightningReport } from './lightning-report.js';
 import { securityEvent, type BuiltMessage, type StationIdentity } from './ocpp201-messages.js';
 import type { TransactionRecord } from './transactions.js';
@@ -44,6 +45,7 @@ const STOP_REASON_16: Record<StopReason, string> = {
   Remote: 'Remote',
   EnergyLimitReached: 'Other',
   TimeLimitReached: 'Other',
+  CostLimitReached: 'DeAuthorized',
   PowerLoss: 'PowerLoss',
   Reboot: 'Reboot',
   Other: 'Other',
@@ -79,6 +81,8 @@ export function transactionMessage16(
     }
     case 'SecurityEvent':
       return { action: 'SecurityEventNotification', payload: securityEvent(ev) };
+    case 'Settlement':
+      return settlementMessage(entry, 'ocpp1.6');
     case 'TxUpdated':
       return { notApplicable: '1.6 has no transaction update event' };
     case 'EvPlugged':

@@ -4,6 +4,7 @@
  */
 import type { OutboxEntry, StopReason } from './events.js';
 import { renderLightningReport } from './lightning-report.js';
+import { settlementMessage } from './web-payment.js';
 import type { JsonObject } from './types.js';
 
 /** An OCPP CALL to send, or the reason the event has no message in this version. */
@@ -90,10 +91,21 @@ const TRIGGER_ON_STOP: Record<StopReason, string> = {
   Remote: 'RemoteStop',
   EnergyLimitReached: 'EnergyLimitReached',
   TimeLimitReached: 'TimeLimitReached',
+  CostLimitReached: 'CostLimitReached',
   PowerLoss: 'AbnormalCondition',
   Reboot: 'ResetCommand',
   Other: 'AbnormalCondition',
 };
+
+/** The trigger of a stop: 2.0.1 has no `CostLimitReached` trigger (a cost limit is a de-authorisation there). */
+function triggerOnStop(reason: StopReason, version: string): string {
+  return reason === 'CostLimitReached' && version !== 'ocpp2.1' ? 'Deauthorized' : TRIGGER_ON_STOP[reason];
+}
+
+/** The 2.x `stoppedReason` of a stop: a cost limit is `LocalOutOfCredit` (the enum has no cost reason). */
+function stoppedReason(reason: StopReason): string {
+  return reason === 'CostLimitReached' ? 'LocalOutOfCredit' : reason;
+}
 
 /**
  * Builds the OCPP 2.x message for an outbox entry.
@@ -183,18 +195,20 @@ export function transactionMessage201(
       return { action: 'TransactionEvent', payload };
     }
     case 'SessionFinished': {
-      const limit = ev.reason === 'EnergyLimitReached' || ev.reason === 'TimeLimitReached';
-      const payload = base('Updated', limit ? TRIGGER_ON_STOP[ev.reason] : 'ChargingStateChanged', {
+      const limit = ['EnergyLimitReached', 'TimeLimitReached', 'CostLimitReached'].includes(ev.reason);
+      const payload = base('Updated', limit ? triggerOnStop(ev.reason, version) : 'ChargingStateChanged', {
         chargingState: 'EVConnected',
       });
       payload.meterValue = meter(ev.atMs, [energy(ev.meterStopWh, 'Other')]);
       return { action: 'TransactionEvent', payload };
     }
+    case 'Settlement':
+      return settlementMessage(entry, version);
     case 'TransactionEnded': {
       const gone = ev.cableGone === true || ev.reason === 'EVDisconnected';
-      const payload = base('Ended', gone ? 'EVCommunicationLost' : TRIGGER_ON_STOP[ev.reason], {
+      const payload = base('Ended', gone ? 'EVCommunicationLost' : triggerOnStop(ev.reason, version), {
         chargingState: gone ? 'Idle' : 'EVConnected',
-        stoppedReason: ev.reason,
+        stoppedReason: stoppedReason(ev.reason),
       });
       if (ev.meterStopWh !== null)
         payload.meterValue = meter(ev.atMs, [energy(ev.meterStopWh, 'Transaction.End')]);

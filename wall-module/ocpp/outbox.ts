@@ -61,6 +61,20 @@ export class Outbox {
     return row ? entryOf(row) : undefined;
   }
 
+  /**
+   * Every message whose key starts with `prefix`, oldest first (delivered or not: delivered ones are kept for
+   * the retention period).
+   */
+  allWithPrefix(prefix: string): OutboxEntry[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, message_key, event, seq_no, offline, attempts, created_at_ms
+         FROM ocpp_outbox WHERE substr(message_key, 1, length(?)) = ? ORDER BY id`,
+      )
+      .all(prefix, prefix) as OutboxRow[];
+    return rows.map(entryOf);
+  }
+
   /** @returns the oldest message not yet done, or undefined when the outbox is drained */
   head(): OutboxEntry | undefined {
     const row = this.db

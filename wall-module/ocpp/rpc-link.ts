@@ -4,7 +4,7 @@
  * (retries, backoff) lives in `connection.ts`; this file opens exactly one connection and never reconnects.
  */
 import { createRequire } from 'node:module';
-import { RPCClient, createValidator } from 'ocpp-rpc';
+import type * as OcppRpc from 'ocpp-rpc';
 import type { Validator } from 'ocpp-rpc/lib/validator.js';
 import {
   OcppCallError,
@@ -84,6 +84,13 @@ function isOcppVersion(value: unknown): value is OcppVersion {
 }
 
 let validator21: Validator | undefined;
+let ocppRpc: typeof OcppRpc | undefined;
+
+/** ocpp-rpc, loaded on first use (about 30 MB of RSS with its schemas): a wall without `ocpp:` never loads it. */
+function loadOcppRpc(): typeof OcppRpc {
+  ocppRpc ??= createRequire(import.meta.url)('ocpp-rpc') as typeof OcppRpc;
+  return ocppRpc;
+}
 
 /**
  * Strict-mode validators to pass to ocpp-rpc (client or server) beside its built-in 1.6 and 2.0.1 ones.
@@ -113,7 +120,7 @@ export function extraStrictValidators(): Validator[] {
       );
       return { ...(schema as object), $id: renamed, definitions };
     });
-    validator21 = createValidator('ocpp2.1', rekeyed);
+    validator21 = loadOcppRpc().createValidator('ocpp2.1', rekeyed);
   }
   return [validator21];
 }
@@ -142,6 +149,7 @@ export async function openRpcLink(options: RpcLinkOptions): Promise<RpcLink> {
   const safeUrl = options.url.replace(/\/\/[^@/]*@/, '//');
   const wsOpts: Record<string, unknown> = { handshakeTimeout: options.handshakeTimeoutMs };
   if (options.caPem !== undefined) wsOpts.ca = options.caPem;
+  const { RPCClient } = loadOcppRpc();
   const client = new RPCClient({
     endpoint: options.url.replace(/\/+$/, ''),
     identity: options.identity,

@@ -57,6 +57,21 @@ import { checkPaymentQr } from '../../payments/emv/payment-qr.js';
 import { resolveStationConfig, type ResolvedStationConfig } from './station-config.js';
 import { TransactionStore, type TransactionRecord } from './transactions.js';
 import {
+  WEB_PAYMENT_VENDOR_ID,
+  backportData,
+  limitFromJson,
+  limitReached,
+  limitToJson,
+  readStartRequest,
+  readTransactionLimit,
+  settlementMessage,
+  stricterLimit,
+  webPaymentQrAt,
+  type TransactionLimit,
+  type WebPaymentQr,
+} from './web-payment.js';
+import type { SettlementFields } from './events.js';
+import {
   silentLogger,
   type JsonObject,
   type OcppLogger,
@@ -89,7 +104,16 @@ export interface InvoiceFacts {
   energyToWh: number;
   /** when it was issued (invoiceIssued) or settled (invoicePaid), ms since epoch */
   atMs: number;
+  /**
+   * how the block was paid (offline modes, issue 15): `online` (default), `relay` (the car's node reached the
+   * network through the wall's relay), `direct` (over a direct channel on the cable), `stock` (a stocked
+   * invoice, proof over the cable), `promise` (both offline, a signed promise), `direct-payment` (QR model 1)
+   */
+  paymentMode?: PaymentMode;
 }
+
+/** How a paid block was paid (see `InvoiceFacts.paymentMode`). */
+export type PaymentMode = 'online' | 'relay' | 'direct' | 'stock' | 'promise' | 'direct-payment';
 
 /** The end-of-session receipt. */
 export interface SessionReceipt {
@@ -136,6 +160,32 @@ function nonNegativeInt(name: string, value: number): void {
 function nonNegative(name: string, value: number): void {
   if (!Number.isFinite(value) || value < 0)
     throw new OcppArgumentInvalid(`${name} must be >= 0, got ${value}`);
+}
+
+/**
+ * What runs a session paid up front by a DirectPayment (QR payment model 1): the station hands it the CSMS's
+ * RequestStartTransaction; it checks the payment, claims the connector, energises it and reports the session
+ * to the station like the daemon does (sessionStarted, invoicePaid, meterSample with the cost, sessionEnded,
+ * settlement).
+ */
+export interface DirectPaymentRunner {
+  /**
+   * Starts a session paid by `pspRef` on an EVSE (resolves once it is accepted and reported with
+   * `sessionStarted`; energy follows).
+   * @returns the session id, or why it was refused (unknown or unpaid payment, reference used, connector busy)
+   */
+  start(request: {
+    evseId: number;
+    remoteStartId: number;
+    pspRef: string;
+  }): Promise<{ ok: true; sessionId: string } | { ok: false; reason: string }>;
+  /** @returns whether this runner runs the session */
+  owns(sessionId: string): boolean;
+  /**
+   * Asks its session to end cleanly (power cut, final reading, settlement). Returns at once.
+   * @returns false when it does not run the session (or it already ends)
+   */
+  requestStop(sessionId: string): boolean;
 }
 
 /** A split payout to report (DataTransfer `SplitSettled`). */
@@ -187,6 +237,8 @@ export class OcppStation {
   private readonly limitStops = new Map<string, StopReason>();
   /** EVSEs reserved by NotifyWebPaymentStarted until (ms since epoch) */
   private readonly webPaymentLocks = new Map<number, number>();
+  /** runs DirectPayment sessions (QR payment model 1), when the daemon has one */
+  private directPayment: DirectPaymentRunner | undefined;
   /** an InvalidCsmsCertificate event was queued since the last successful connection */
   private certificateFailureNoted = false;
 
@@ -407,8 +459,19 @@ export class OcppStation {
    * @param args.energyWh energy register, Wh (integer)
    * @param args.powerW active import power, W
    * @param args.atMs when sampled, ms since epoch
+   * @param args.costMsat what the session cost so far, msat (checked against a transactionLimit `maxCost`;
+   *   omitted: no cost limit applies)
+   * @param args.costLeadMsat cost of the energy that still flows before a stop takes effect, msat (the limit
+   *   stops the session when cost + lead reaches it, so the session never costs more; default 0)
    */
-  meterSample(args: { sessionId: string; energyWh: number; powerW: number; atMs: number }): void {
+  meterSample(args: {
+    sessionId: string;
+    energyWh: number;
+    powerW: number;
+    atMs: number;
+    costMsat?: bigint;
+    costLeadMsat?: bigint;
+  }): void {
     nonNegativeInt('energyWh', args.energyWh);
     nonNegative('powerW', args.powerW);
     this.db.transaction(() => {
@@ -420,7 +483,12 @@ export class OcppStation {
         atMs: args.atMs,
       });
       this.chargingIfFlowing(tx, args.atMs, args.energyWh, args.powerW);
-      this.enforceLimit(tx, args.atMs, args.energyWh);
+      this.enforceLimit(
+        tx,
+        args.atMs,
+        args.energyWh,
+        args.costMsat !== undefined ? args.costMsat + (args.costLeadMsat ?? 0n) : undefined,
+      );
       // periodic reports belong to the charging part of the transaction (1.6 has no transaction before it)
       const charged = this.txs.byKey(tx.txKey)?.chargingState !== 'EVConnected';
       const due =
@@ -563,8 +631,94 @@ export class OcppStation {
         times: {},
         extra: { payoutId: args.payoutId, statement: args.statement },
       });
+      // OCPP 2.1 also gets the payout as a NotifySettlement (pspRef = the payout id); older versions have the
+      // DataTransfer above only
+      this.appendSettlement(tx, `split:${args.payoutId}:settlement`, args.atMs, {
+        pspRef: `split:${args.payoutId}`,
+        status: 'Settled',
+        amountMsat: args.amountMsat.toString(),
+        transactionId: tx.txKey,
+        statusInfo: 'split payout (statement in DataTransfer SplitSettled)',
+        receiptId: args.payoutId.slice(0, 50),
+        only21: true,
+      });
     })();
     this.afterChange();
+  }
+
+  /**
+   * QR payment model 1: the payment behind a DirectPayment session is settled (or was cancelled, rejected,
+   * failed): 2.1 NotifySettlement, 2.0.1/1.6 its DataTransfer backport. Queued like every report (sent when the
+   * CSMS is reachable); idempotent per pspRef.
+   *
+   * @param args.pspRef the payment reference (the DirectPayment idToken)
+   * @param args.status Settled, Canceled, Rejected or Failed
+   * @param args.amountMsat the settled amount, msat (sent as sat with 3 decimals)
+   * @param args.atMs settlement time, ms since epoch
+   * @param args.sessionId the session it paid (absent: no transaction began)
+   * @param args.statusInfo detail (≤ 500 characters are sent)
+   * @param args.receiptId the receipt's id (≤ 50 characters are sent)
+   */
+  settlement(args: {
+    pspRef: string;
+    status: SettlementFields['status'];
+    amountMsat: bigint;
+    atMs: number;
+    sessionId?: string;
+    statusInfo?: string;
+    receiptId?: string;
+  }): void {
+    if (args.amountMsat < 0n) throw new OcppArgumentInvalid('amountMsat must be >= 0');
+    if (args.pspRef.length === 0 || args.pspRef.length > 255)
+      throw new OcppArgumentInvalid('pspRef must be 1-255 characters');
+    this.db.transaction(() => {
+      const tx = args.sessionId !== undefined ? this.txs.bySession(args.sessionId) : undefined;
+      this.appendSettlement(tx, `settlement:${args.pspRef}`, args.atMs, {
+        pspRef: args.pspRef,
+        status: args.status,
+        amountMsat: args.amountMsat.toString(),
+        ...(tx ? { transactionId: tx.txKey } : {}),
+        ...(args.statusInfo !== undefined ? { statusInfo: args.statusInfo } : {}),
+        ...(args.receiptId !== undefined ? { receiptId: args.receiptId } : {}),
+      });
+    })();
+    this.afterChange();
+  }
+
+  /**
+   * Attaches the runner of DirectPayment sessions (QR payment model 1). Without one, a RequestStartTransaction
+   * with a DirectPayment idToken is answered Rejected.
+   */
+  attachDirectPayment(runner: DirectPaymentRunner): void {
+    this.directPayment = runner;
+  }
+
+  /**
+   * QR payment model 1 (C25): the URL the display shows for an EVSE now, from its `WebPaymentsCtrlr` variables
+   * (Enabled, URLTemplate, SharedSecret, ValidityTime, Length) with the TOTP of the current interval.
+   *
+   * @param evseId EVSE id
+   * @param unixSeconds the moment (real time: the CSMS checks the TOTP against its own clock), s
+   * @returns the QR content with its validity, or undefined when web payments are off or not configured
+   */
+  webPaymentQr(evseId: number, unixSeconds: number): WebPaymentQr | undefined {
+    this.evse(evseId);
+    const v = (variable: string): string | undefined => {
+      const found = this.model.lookup({ component: 'WebPaymentsCtrlr', evseId, variable });
+      return 'def' in found ? this.model.value(found.def) : undefined;
+    };
+    return webPaymentQrAt(
+      {
+        enabled: v('Enabled'),
+        urlTemplate: v('URLTemplate'),
+        sharedSecret: v('SharedSecret'),
+        validityTimeSec: v('ValidityTime'),
+        length: v('Length'),
+      },
+      this.config.identity,
+      evseId,
+      unixSeconds,
+    );
   }
 
   /**
@@ -629,6 +783,7 @@ export class OcppStation {
           energyWh: args.receipt.energyWh,
           invoicesIssued: args.receipt.invoicesIssued,
           invoicesPaid: args.receipt.invoicesPaid,
+          ...this.paidBlocks(args.sessionId),
         },
       });
       // the transaction ends at unplug (TxStopPoint EVConnected), or now when the cable is gone, the CSMS
@@ -773,7 +928,9 @@ export class OcppStation {
   private append(messageKey: string, event: StationEvent): void {
     if (this.outbox.has(messageKey)) return;
     const seqNo =
-      event.kind === 'Lightning' || event.kind === 'SecurityEvent' ? 0 : this.txs.takeSeqNo(event.txKey);
+      event.kind === 'Lightning' || event.kind === 'SecurityEvent' || event.kind === 'Settlement'
+        ? 0
+        : this.txs.takeSeqNo(event.txKey);
     this.outbox.append(messageKey, event, seqNo, this.link === undefined, this.clock.now());
   }
 
@@ -791,6 +948,38 @@ export class OcppStation {
       atMs: fields.atMs,
       messageId,
       fields,
+    });
+  }
+
+  /**
+   * The payment hash and payment mode of every paid block of a session, in order (from its queued InvoicePaid
+   * reports): a CSMS that was down during the session gets the full list with the receipt.
+   */
+  private paidBlocks(sessionId: string): { paymentHashes: string[]; paymentModes: string[] } {
+    const hashes: string[] = [];
+    const modes: string[] = [];
+    for (const e of this.outbox.allWithPrefix(`session:${sessionId}:InvoicePaid:`)) {
+      if (e.event.kind !== 'Lightning' || e.event.fields.paymentHash === null) continue;
+      hashes.push(e.event.fields.paymentHash);
+      const mode = e.event.fields.extra.paymentMode;
+      modes.push(typeof mode === 'string' ? mode : 'online');
+    }
+    return { paymentHashes: hashes, paymentModes: modes };
+  }
+
+  private appendSettlement(
+    tx: TransactionRecord | undefined,
+    messageKey: string,
+    atMs: number,
+    settlement: SettlementFields,
+  ): void {
+    this.append(messageKey, {
+      kind: 'Settlement',
+      txKey: tx?.txKey ?? '',
+      evseId: tx?.evseId ?? 0,
+      connectorId: tx?.connectorId ?? 0,
+      atMs,
+      settlement,
     });
   }
 
@@ -823,7 +1012,7 @@ export class OcppStation {
         energyToWh: inv.energyToWh,
         atMs: inv.atMs,
         times,
-        extra: {},
+        extra: { paymentMode: inv.paymentMode ?? 'online' },
       });
     })();
     this.afterChange();
@@ -1054,10 +1243,7 @@ export class OcppStation {
         link.handle('NotifyWebPaymentStarted', (req) => {
           const evseId = typeof req.evseId === 'number' ? req.evseId : -1;
           const timeoutSec = typeof req.timeout === 'number' ? req.timeout : 0;
-          if (this.config.evses.some((e) => e.evseId === evseId)) {
-            if (timeoutSec <= 0) this.webPaymentLocks.delete(evseId);
-            else this.webPaymentLocks.set(evseId, this.clock.now() + Math.min(timeoutSec, 300) * 1000);
-          }
+          if (this.config.evses.some((e) => e.evseId === evseId)) this.lockForWebPayment(evseId, timeoutSec);
           return { reply: {} };
         });
       link.handle('SetVariables', (req) => {
@@ -1074,17 +1260,10 @@ export class OcppStation {
           after: () => this.background('NotifyReport', this.sendAll(link, 'NotifyReport', parts)),
         };
       });
-      link.handle('RequestStartTransaction', (req) => {
-        const evseId = typeof req.evseId === 'number' ? req.evseId : undefined;
-        const remoteStartId = typeof req.remoteStartId === 'number' ? req.remoteStartId : 0;
-        const token = req.idToken;
-        const idToken =
-          typeof token === 'object' &&
-          token !== null &&
-          !Array.isArray(token) &&
-          typeof token.idToken === 'string'
-            ? token.idToken
-            : '';
+      link.handle('RequestStartTransaction', async (req) => {
+        const { evseId, remoteStartId, idToken, idTokenType } = readStartRequest(req);
+        if (idTokenType === 'DirectPayment')
+          return { reply: await this.directPaymentStart(evseId, remoteStartId, idToken, undefined) };
         const { status, tx } = this.remoteStart(evseId, remoteStartId, idToken);
         const reply: JsonObject = { status };
         if (status === 'Accepted' && tx) reply.transactionId = tx.txKey;
@@ -1126,9 +1305,47 @@ export class OcppStation {
     }
     // the station keeps no authorization cache (every session is paid over Lightning): clearing it succeeds
     link.handle('ClearCache', () => ({ reply: { status: 'Accepted' } }));
-    link.handle('DataTransfer', (req) => ({
-      reply: { status: req.vendorId === this.config.vendorId ? 'UnknownMessageId' : 'UnknownVendorId' },
-    }));
+    link.handle('DataTransfer', async (req) => {
+      if (req.vendorId === WEB_PAYMENT_VENDOR_ID) return { reply: await this.webPaymentBackport(link, req) };
+      return {
+        reply: { status: req.vendorId === this.config.vendorId ? 'UnknownMessageId' : 'UnknownVendorId' },
+      };
+    });
+  }
+
+  /**
+   * The 2.0.1 / 1.6 DataTransfer backports of the C25 messages (vendorId `WEB_PAYMENT_VENDOR_ID`, messageId =
+   * the 2.1 action, data = its payload): `NotifyWebPaymentStarted` and `RequestStartTransaction` (DirectPayment,
+   * optionally with a `transactionLimit`). The reply's `data` is the 2.1 reply (JSON text on 1.6).
+   */
+  private async webPaymentBackport(link: RpcLink, req: JsonObject): Promise<JsonObject> {
+    const data = backportData(req.data);
+    const wrap = (reply: JsonObject): JsonObject => {
+      const status = reply.status === 'Accepted' || reply.status === undefined ? 'Accepted' : 'Rejected';
+      return { status, data: link.protocol === 'ocpp1.6' ? JSON.stringify(reply) : reply };
+    };
+    if (data === undefined) return { status: 'Rejected' };
+    if (req.messageId === 'NotifyWebPaymentStarted') {
+      const evseId = typeof data.evseId === 'number' ? data.evseId : -1;
+      const timeoutSec = typeof data.timeout === 'number' ? data.timeout : 0;
+      if (!this.config.evses.some((e) => e.evseId === evseId)) return { status: 'Rejected' };
+      this.lockForWebPayment(evseId, timeoutSec);
+      return wrap({});
+    }
+    if (req.messageId === 'RequestStartTransaction') {
+      const start = readStartRequest(data);
+      if (start.idTokenType !== 'DirectPayment') return { status: 'Rejected' };
+      return wrap(
+        await this.directPaymentStart(start.evseId, start.remoteStartId, start.idToken, start.limit),
+      );
+    }
+    return { status: 'UnknownMessageId' };
+  }
+
+  /** NotifyWebPaymentStarted: reserves an EVSE for `timeoutSec` (≤ 300 s; 0 revokes). */
+  private lockForWebPayment(evseId: number, timeoutSec: number): void {
+    if (timeoutSec <= 0) this.webPaymentLocks.delete(evseId);
+    else this.webPaymentLocks.set(evseId, this.clock.now() + Math.min(timeoutSec, 300) * 1000);
   }
 
   /** Applies an accepted variable change that takes effect at once, and reports security changes. */
@@ -1160,15 +1377,7 @@ export class OcppStation {
     idToken: string,
   ): { status: 'Accepted' | 'Rejected'; tx?: TransactionRecord } {
     if (this.config.remoteStart === 'off') return { status: 'Rejected' };
-    const free = (id: number): boolean => {
-      const owner = this.control?.arbiter(id)?.current();
-      if (owner && owner.kind !== 'idle') return false;
-      return this.txs.openOnEvse(id)?.sessionId == null;
-    };
-    const evse =
-      evseId === undefined
-        ? this.config.evses.find((e) => free(e.evseId))
-        : this.config.evses.find((e) => e.evseId === evseId && free(e.evseId));
+    const evse = this.freeEvse(evseId);
     if (!evse) return { status: 'Rejected' };
     if (this.config.remoteStart === 'walkup') {
       const started = this.control?.remoteStart?.({ evseId: evse.evseId, remoteStartId, idToken }) ?? false;
@@ -1198,26 +1407,82 @@ export class OcppStation {
     return tx ? { status: 'Accepted', tx } : { status: 'Accepted' };
   }
 
+  /** The limits in force for a transaction: the TransactionEventResponse's and the backported start's. */
+  private limitOf(tx: TransactionRecord): TransactionLimit | undefined {
+    const fromReply = this.model.recall(`limit:${tx.txKey}`);
+    const fromStart = tx.sessionId !== null ? this.model.recall(`limit:session:${tx.sessionId}`) : undefined;
+    if (fromReply === undefined && fromStart === undefined) return undefined;
+    return stricterLimit(
+      fromReply !== undefined ? limitFromJson(fromReply) : {},
+      fromStart !== undefined ? limitFromJson(fromStart) : {},
+    );
+  }
+
   /**
-   * OCPP 2.1 transactionLimit (from a TransactionEventResponse): when the session's energy or time reaches the
-   * CSMS's limit, the daemon is asked to end it cleanly; its end is reported `EnergyLimitReached` /
-   * `TimeLimitReached`. (`maxCost` is in the tariff's currency, which a Lightning session does not have: the
-   * price per Wh is fixed in msat, so a cost cap is applied by the CSMS as a `maxEnergy`.)
+   * OCPP 2.1 transactionLimit (from a TransactionEventResponse, or a backported DirectPayment start): when the
+   * session's cost (sat, see `web-payment.ts`), energy or time reaches the CSMS's limit, the session is asked to
+   * end cleanly; its end is reported `LocalOutOfCredit` with trigger `CostLimitReached`, `EnergyLimitReached`
+   * or `TimeLimitReached`. A cost limit applies to sessions that report their cost (`meterSample.costMsat`).
    */
-  private enforceLimit(tx: TransactionRecord, atMs: number, energyWh: number): void {
+  private enforceLimit(tx: TransactionRecord, atMs: number, energyWh: number, costMsat?: bigint): void {
     if (tx.sessionId === null || this.limitStops.has(tx.sessionId)) return;
-    const raw = this.model.recall(`limit:${tx.txKey}`);
-    if (raw === undefined) return;
-    const limit = JSON.parse(raw) as { maxEnergy?: number; maxTime?: number };
-    const usedWh = energyWh - (tx.meterStartWh ?? energyWh);
-    let reason: StopReason | undefined;
-    if (limit.maxEnergy !== undefined && usedWh >= limit.maxEnergy) reason = 'EnergyLimitReached';
-    else if (limit.maxTime !== undefined && atMs - tx.startedAtMs >= limit.maxTime * 1000)
-      reason = 'TimeLimitReached';
+    const limit = this.limitOf(tx);
+    if (limit === undefined) return;
+    const reason = limitReached(limit, {
+      ...(costMsat !== undefined ? { costMsat } : {}),
+      energyWh: energyWh - (tx.meterStartWh ?? energyWh),
+      elapsedMs: atMs - tx.startedAtMs,
+    });
     if (reason === undefined) return;
-    if (!this.control?.requestStop(tx.evseId, 'limit')) return;
+    const runner = this.directPayment;
+    const asked = runner?.owns(tx.sessionId)
+      ? runner.requestStop(tx.sessionId)
+      : (this.control?.requestStop(tx.evseId, 'limit') ?? false);
+    if (!asked) return;
     this.limitStops.set(tx.sessionId, reason);
     this.logger.info('ocpp: transaction limit reached; stopping the session', { reason });
+  }
+
+  /**
+   * A DirectPayment start (2.1 RequestStartTransaction, or its backport): the runner checks the payment and
+   * starts the session; the reply names the transaction it opened.
+   */
+  private async directPaymentStart(
+    evseId: number | undefined,
+    remoteStartId: number,
+    pspRef: string,
+    limit: TransactionLimit | undefined,
+  ): Promise<JsonObject> {
+    const runner = this.directPayment;
+    const evse = this.freeEvse(evseId);
+    if (!runner || !evse || pspRef.length === 0) return { status: 'Rejected' };
+    this.webPaymentLocks.delete(evse.evseId); // the announced web payment arrived
+    const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
+    this.remoteStarts.set(evse.evseId, { remoteStartId, expiresAtMs: this.clock.now() + timeoutSec * 1000 });
+    const started = await runner.start({ evseId: evse.evseId, remoteStartId, pspRef });
+    if (!started.ok) {
+      this.remoteStarts.delete(evse.evseId);
+      this.logger.warn('ocpp: DirectPayment start refused', { reason: started.reason });
+      return {
+        status: 'Rejected',
+        statusInfo: { reasonCode: 'InvalidValue', additionalInfo: started.reason },
+      };
+    }
+    if (limit !== undefined) this.model.remember(`limit:session:${started.sessionId}`, limitToJson(limit));
+    const tx = this.txs.bySession(started.sessionId);
+    return tx ? { status: 'Accepted', transactionId: tx.txKey } : { status: 'Accepted' };
+  }
+
+  /** The EVSE a remote start may use: the one named (if free), or the first free one. */
+  private freeEvse(evseId: number | undefined): { evseId: number; connectorId: number } | undefined {
+    const free = (id: number): boolean => {
+      const owner = this.control?.arbiter(id)?.current();
+      if (owner && owner.kind !== 'idle') return false;
+      return this.txs.openOnEvse(id)?.sessionId == null;
+    };
+    return evseId === undefined
+      ? this.config.evses.find((e) => free(e.evseId))
+      : this.config.evses.find((e) => e.evseId === evseId && free(e.evseId));
   }
 
   /** @returns the pending remote start of an EVSE (consumed), if it has not timed out */
@@ -1237,7 +1502,11 @@ export class OcppStation {
       this.afterChange();
       return 'Accepted';
     }
-    if (!this.control?.requestStop(tx.evseId, 'remote')) return 'Rejected';
+    const runner = this.directPayment;
+    const asked = runner?.owns(tx.sessionId)
+      ? runner.requestStop(tx.sessionId)
+      : (this.control?.requestStop(tx.evseId, 'remote') ?? false);
+    if (!asked) return 'Rejected';
     this.remoteStops.add(tx.sessionId);
     return 'Accepted';
   }
@@ -1569,9 +1838,13 @@ export class OcppStation {
     if (!entry || entry.id !== id) return true;
     const ev = entry.event;
     const built: BuiltMessage =
-      link.protocol === 'ocpp1.6'
-        ? transactionMessage16(entry, this.txs.byKey(ev.txKey), this.config.vendorId, this.config.idTag16)
-        : transactionMessage201(entry, this.config.vendorId, link.protocol);
+      ev.kind === 'Settlement'
+        ? ev.settlement.only21 === true && link.protocol !== 'ocpp2.1'
+          ? { notApplicable: 'reported as DataTransfer SplitSettled before 2.1' }
+          : settlementMessage(entry, link.protocol)
+        : link.protocol === 'ocpp1.6'
+          ? transactionMessage16(entry, this.txs.byKey(ev.txKey), this.config.vendorId, this.config.idTag16)
+          : transactionMessage201(entry, this.config.vendorId, link.protocol);
     if ('notApplicable' in built) {
       this.outbox.finish(entry.id, `not-applicable:${built.notApplicable}`, this.clock.now());
       return true;
@@ -1609,18 +1882,10 @@ export class OcppStation {
   }
 
   private interpretReply(action: string, ev: StationEvent, reply: JsonObject): OutboxOutcome {
-    const limit = reply.transactionLimit;
-    if (
-      action === 'TransactionEvent' &&
-      typeof limit === 'object' &&
-      limit !== null &&
-      !Array.isArray(limit)
-    ) {
-      const kept: JsonObject = {};
-      if (typeof limit.maxEnergy === 'number') kept.maxEnergy = limit.maxEnergy;
-      if (typeof limit.maxTime === 'number') kept.maxTime = limit.maxTime;
-      this.model.remember(`limit:${ev.txKey}`, JSON.stringify(kept));
-      this.logger.info('ocpp: transaction limit set by the CSMS', { ...kept });
+    const limit = action === 'TransactionEvent' ? readTransactionLimit(reply.transactionLimit) : undefined;
+    if (limit !== undefined) {
+      this.model.remember(`limit:${ev.txKey}`, limitToJson(limit));
+      this.logger.info('ocpp: transaction limit set by the CSMS', { limit: limitToJson(limit) });
     }
     if (action === 'StartTransaction') {
       const txId = reply.transactionId;

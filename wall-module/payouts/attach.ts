@@ -12,6 +12,7 @@ import { LndPayouts } from '../../lightning/lnd-payouts.js';
 import type { SignedStatement } from '../../payments/payout-statement.js';
 import type { SplitConfig } from '../../payments/split-config.js';
 import type { Network } from '../../protocol/messages.js';
+import type { SplitSettledReport } from '../ocpp/station.js';
 import { PayoutEngine } from './payout-engine.js';
 import { PayoutLedger } from './payout-ledger.js';
 
@@ -46,6 +47,25 @@ export interface AttachPayoutsOptions {
  */
 export function splitSettledData(signed: SignedStatement): string {
   return JSON.stringify({ statement: signed.statement, text: signed.text, signature: signed.signature });
+}
+
+/**
+ * The CSMS report of a signed payout statement (`OcppStation.splitSettled`: DataTransfer `SplitSettled`, and on
+ * OCPP 2.1 also NotifySettlement), against the last session the payout covers.
+ * @param payoutId the payout
+ * @param signed its signed statement
+ * @returns the report, or undefined when the statement covers no session
+ */
+export function statementReport(payoutId: string, signed: SignedStatement): SplitSettledReport | undefined {
+  const last = signed.statement.covered.at(-1);
+  if (!last) return undefined;
+  return {
+    payoutId,
+    sessionId: last.sessionId,
+    amountMsat: BigInt(signed.statement.amountMsat),
+    statement: splitSettledData(signed),
+    atMs: signed.statement.settledAtMs,
+  };
 }
 
 /**

@@ -25,7 +25,7 @@ import {
 import { splitAmount } from '../../payments/split.js';
 import type { Network } from '../../protocol/messages.js';
 import { fetchPayoutInvoice, type LnurlFetchOptions } from './lnurl-fetch.js';
-import type { PayoutLedger } from './payout-ledger.js';
+import type { PayoutLedger, SettledPayment } from './payout-ledger.js';
 
 const PUBKEY = /^(02|03)[0-9a-f]{64}$/;
 const FEED_BATCH = 200;
@@ -89,17 +89,12 @@ export class PayoutEngine {
     const nowMs = this.o.now();
     const effects = this.o.ledger.tx(() => {
       const out: PayoutEffect[] = [];
-      for (const p of this.o.ledger.unaccruedPayments(FEED_BATCH)) {
-        this.o.ledger.recordAccrual(p, nowMs);
-        out.push(
-          ...this.stepInTx({
-            kind: 'accrual',
-            accrualId: p.paymentHash,
-            sessionId: p.sessionId,
-            totalMsat: p.receivedMsat,
-            atMs: nowMs,
-          }),
-        );
+      for (const p of this.o.ledger.unaccruedPayments(FEED_BATCH)) out.push(...this.accrue(p, nowMs));
+      // walk-up sessions: what the wall kept is split like a cable payment, and the session's end is announced
+      for (const w of this.o.ledger.unfedWalkups(FEED_BATCH)) {
+        if (w.paymentHash !== null) out.push(...this.accrue({ ...w, paymentHash: w.paymentHash }, nowMs));
+        this.o.ledger.recordSessionEnd(w.sessionId, nowMs);
+        out.push(...this.stepInTx({ kind: 'sessionEnded', sessionId: w.sessionId, atMs: nowMs }));
       }
       for (const s of this.o.ledger.unannouncedSessionEnds(FEED_BATCH)) {
         this.o.ledger.recordSessionEnd(s.sessionId, nowMs);
@@ -109,6 +104,18 @@ export class PayoutEngine {
       return out;
     });
     this.runAll(effects);
+  }
+
+  /** Records a settled payment as an accrual and feeds it to the machine (inside the poll's transaction). */
+  private accrue(p: SettledPayment, nowMs: number): PayoutEffect[] {
+    this.o.ledger.recordAccrual(p, nowMs);
+    return this.stepInTx({
+      kind: 'accrual',
+      accrualId: p.paymentHash,
+      sessionId: p.sessionId,
+      totalMsat: p.receivedMsat,
+      atMs: nowMs,
+    });
   }
 
   /** Resolves when no effect is running (tests, shutdown). */

@@ -15,6 +15,7 @@
  * accrued (the cursor is the accrual table itself, joined on the unique payment hash; only payments settled
  * after the split was first enabled count), and ended sessions not yet announced to the machine.
  */
+import { parseReceiptText } from '../walkup/runtime.js';
 import type { Db } from '../../daemon/database.js';
 import {
   initialPayoutState,
@@ -244,6 +245,53 @@ export class PayoutLedger {
       receivedMsat: big(r.received_msat),
       settledAtMs: Number(r.settled_at_ms),
     }));
+  }
+
+  /**
+   * Walk-up sessions (the walk-up's `walkup_receipts`, read-only; none when walk-up was never enabled) that
+   * ended after the split was enabled and were not yet fed, oldest first. What the wall kept of each is one
+   * accrual: settled (deposit and final invoice) − refund paid back, under the hash of its settled invoice (the
+   * final invoice's when it was paid, else the deposit's), so a walk-up payment is split like a cable payment.
+   * @param limit at most this many
+   * @returns per session: the accrual (paymentHash null when nothing was kept) and its end time
+   */
+  unfedWalkups(limit: number): (Omit<SettledPayment, 'paymentHash'> & { paymentHash: string | null })[] {
+    const exists = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'walkup_receipts'")
+      .get();
+    if (exists === undefined) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT r.session_id, r.receipt_json, r.created_at_ms FROM walkup_receipts r
+         WHERE r.created_at_ms >= ?
+           AND NOT EXISTS (SELECT 1 FROM payout_session_ends e WHERE e.session_id = r.session_id)
+         ORDER BY r.created_at_ms, r.rowid LIMIT ?`,
+      )
+      .all(this.enabledAtMs(), limit) as {
+      session_id: string;
+      receipt_json: string;
+      created_at_ms: bigint | number;
+    }[];
+    return rows.map((r) => {
+      const receipt = parseReceiptText(r.receipt_json) ?? {};
+      const amount = (k: string): bigint => {
+        const v = receipt[k];
+        return typeof v === 'string' && /^\d+$/.test(v) ? BigInt(v) : 0n;
+      };
+      const kept = amount('settledMsat') - amount('refundPaidMsat');
+      const hash =
+        typeof receipt.finalPreimageHex === 'string' && typeof receipt.finalPaymentHash === 'string'
+          ? receipt.finalPaymentHash
+          : typeof receipt.depositPaymentHash === 'string' && receipt.depositOutcome === 'settled'
+            ? receipt.depositPaymentHash
+            : null;
+      return {
+        paymentHash: kept > 0n ? hash : null,
+        sessionId: r.session_id,
+        receivedMsat: kept > 0n ? kept : 0n,
+        settledAtMs: Number(r.created_at_ms),
+      };
+    });
   }
 
   /** Records an accrual (in the transaction that feeds it to the machine). */

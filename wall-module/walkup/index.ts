@@ -23,6 +23,9 @@ import { protocolNetwork } from '../../daemon/network-name.js';
 import type { LightningNode } from '../../lightning/lightning-node.js';
 import { walkupConfig, type WalkupConfig } from '../../payments/walkup-config.js';
 import type { ConnectorArbiter } from '../connector-arbiter.js';
+import type { WebPaymentQr } from '../ocpp/web-payment.js';
+import type { OcppStation } from '../ocpp/station.js';
+import { DirectPaymentSessions, type DirectPaymentStation } from './direct-payment.js';
 import type { WalkupSectionConfig } from './config.js';
 import { walkupRoutes } from './routes.js';
 import { WalkupRuntime } from './runtime.js';
@@ -58,6 +61,17 @@ export interface AttachWalkupArgs {
   onFailSafe?: (err: Error) => void;
   /** real time for the TOTP, ms (tests) */
   realNowMs?: () => number;
+  /** QR payment model 1: the C25 payment page URL of now (`(s) => ocpp.webPaymentQr(evseId, s)`) */
+  webPayment?: (unixSeconds: number) => WebPaymentQr | undefined;
+  /**
+   * QR payment model 1 on this connector: the OCPP station whose DirectPayment starts run here (a session
+   * paid through the wall's node, at the walk-up price), and the connector's EVSE id. Also shows the station's
+   * C25 URL on the page (unless `webPayment` is given).
+   */
+  directPayment?: {
+    station: DirectPaymentStation & Pick<OcppStation, 'attachDirectPayment' | 'webPaymentQr'>;
+    evseId: number;
+  };
 }
 
 /** An attached walk-up. */
@@ -66,6 +80,8 @@ export interface AttachedWalkup {
   routes: StatusRoute[];
   runtime: WalkupRuntime;
   store: WalkupStore;
+  /** the DirectPayment runner (QR payment model 1), when `directPayment` was given */
+  directPayment: DirectPaymentSessions | null;
   /** the machine configuration in force */
   machineConfig: WalkupConfig;
   /** recovery (asks the node about every live session), then EVSE, meter and ticks */
@@ -119,27 +135,55 @@ export async function attachWalkup(a: AttachWalkupArgs): Promise<AttachedWalkup>
     arbiter: a.arbiter,
     ...(a.onFailSafe ? { onFailSafe: a.onFailSafe } : {}),
   });
+  const dp = a.directPayment;
+  const directPayment = dp
+    ? new DirectPaymentSessions({
+        evseId: dp.evseId,
+        evse: a.evse,
+        meter: a.meter,
+        node: a.node,
+        station: dp.station,
+        arbiter: a.arbiter,
+        db: a.db,
+        clock: a.clock,
+        log: a.log,
+        priceMsatPerWh: c.priceMsatPerWh,
+        maxCurrentA: a.maxCurrentA,
+        stopLeadMs: 2 * a.meterPollIntervalMs,
+      })
+    : null;
+  const webPayment = a.webPayment ?? (dp ? (s: number) => dp.station.webPaymentQr(dp.evseId, s) : undefined);
   const routes = walkupRoutes({
     config: c,
     runtime,
     store,
     arbiter: a.arbiter,
     ...(a.realNowMs ? { realNowMs: a.realNowMs } : {}),
+    ...(webPayment ? { webPayment } : {}),
   });
   const poller = new MeterPoller(a.meter, a.clock, { intervalMs: a.meterPollIntervalMs });
-  poller.on('reading', (r) => runtime.meter(r));
+  poller.on('reading', (r) => {
+    runtime.meter(r);
+    directPayment?.meter(r);
+  });
   poller.on('error', () => undefined); // the wall daemon's own poller reports meter trouble
   return {
     routes,
     runtime,
     store,
     machineConfig: machine.value,
+    directPayment,
     async start() {
       await runtime.start();
+      if (directPayment && dp) {
+        directPayment.attach();
+        dp.station.attachDirectPayment(directPayment);
+      }
       poller.start();
     },
     stop() {
       poller.stop();
+      directPayment?.detach();
       runtime.stop();
     },
   };

@@ -2,7 +2,8 @@
  * The walk-up display page the charger's kiosk browser shows (`GET /walkup`) and the receipt page. Plain HTML;
  * the behaviour is `web/walkup.js` (served by the daemon, no inline script), which polls `/walkup/api/status` and
  * shows: the QR code of the LNURL-pay link (re-keyed every `validityTimeSec` with the C25 TOTP), the price per
- * kWh, a `lightning:` link for a wallet on the same phone, the live session (credit, energy, stop button), the
+ * kWh, a `lightning:` link for a wallet on the same phone, the QR of the CSMS's C25 payment page (QR payment
+ * model 1, when OCPP web payments are enabled), the live session (credit, energy, stop button), the
  * final invoice to pay after unplugging, and the receipt at the end.
  */
 import type { ServedReceipt } from './routes.js';
@@ -37,6 +38,12 @@ export function walkupPageHtml(): string {
  <img id="wu-qr" class="qr walkup-qr" alt="QR code: LNURL-pay link of this charger" width="360" height="360">
  <p class="note">The code changes every <span id="wu-validity">–</span> s (<span id="wu-left">–</span> s left).</p>
  <a id="wu-link" class="pay" href="#">Open in a wallet on this phone</a>
+</section>
+<section id="wu-web" class="hidden" aria-labelledby="h-web">
+ <h2 id="h-web">Or pay on the operator's web page</h2>
+ <img id="wu-web-qr" class="qr" alt="QR code: the operator's payment page for this charger" width="360" height="360">
+ <p class="note">This code changes too (<span id="wu-web-left">–</span> s left).</p>
+ <a id="wu-web-link" class="pay" href="#">Open the payment page</a>
 </section>
 <section id="wu-busy" class="hidden"><p>This charger is in use (<span id="wu-owner">–</span>).</p></section>
 <section id="wu-live" class="hidden" aria-labelledby="h-live">

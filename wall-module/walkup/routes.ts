@@ -28,6 +28,7 @@ import { totpAccepted, totpAt, totpSecondsLeft, verifyTotp, type TotpParams } fr
 import { view } from '../../payments/walkup-output.js';
 import type { WalkupState } from '../../payments/walkup-state.js';
 import type { ConnectorArbiter } from '../connector-arbiter.js';
+import type { WebPaymentQr } from '../ocpp/web-payment.js';
 import { RateLimiter } from './rate-limit.js';
 import type { RequestOutcome, WalkupRuntime } from './runtime.js';
 import type { WalkupSectionConfig } from './config.js';
@@ -50,6 +51,11 @@ export interface WalkupRoutesParts {
   arbiter: ConnectorArbiter;
   /** real time, ms (the TOTP is bound to real time; default Date.now) */
   realNowMs?: () => number;
+  /**
+   * QR payment model 1 (OCPP 2.1 C25): the CSMS payment page's URL with the TOTP of a moment (unix seconds), or
+   * undefined when web payments are off (`OcppStation.webPaymentQr` for the connector's EVSE)
+   */
+  webPayment?: (unixSeconds: number) => WebPaymentQr | undefined;
 }
 
 type Reply = (code: number, body: unknown, type?: string) => void;
@@ -142,6 +148,14 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
     };
   };
 
+  /** The C25 payment page QR of now (model 1), drawn like the LNURL QR. */
+  const webPaymentNow = async () => {
+    const qr = parts.webPayment?.(now() / 1000);
+    if (qr === undefined) return null;
+    const svg = await QRCode.toString(qr.url, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 });
+    return { ...qr, svgDataUrl: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
+  };
+
   const sessionJson = async (sessionId: string, state: WalkupState) => {
     const v = view(state);
     const session = state.phase === 'idle' ? null : state.session;
@@ -189,6 +203,7 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
         minDepositMsat: c.minDepositMsat,
         maxDepositMsat: c.maxDepositMsat,
         qr: owner.kind === 'idle' ? await qrNow() : null,
+        webPayment: owner.kind === 'idle' ? await webPaymentNow() : null,
         session: cur ? await sessionJson(cur.sessionId, cur.state) : null,
       });
     }),

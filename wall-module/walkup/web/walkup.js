@@ -11,6 +11,7 @@
   let sessionId = null;
   let lastQr = '';
   let lastFinal = '';
+  let lastWeb = '';
 
   async function refresh() {
     let s;
@@ -34,6 +35,17 @@
       $('wu-link').href = s.qr.lightningUri;
       $('wu-validity').textContent = String(s.qr.validityTimeSec);
       $('wu-left').textContent = String(s.qr.secondsLeft);
+    }
+    // QR payment model 1 (OCPP C25): the CSMS's payment page, its URL re-keyed with the TOTP of now
+    show('wu-web', Boolean(s.webPayment));
+    if (s.webPayment) {
+      if (s.webPayment.svgDataUrl !== lastWeb) {
+        $('wu-web-qr').src = s.webPayment.svgDataUrl;
+        lastWeb = s.webPayment.svgDataUrl;
+      }
+      $('wu-web-qr').dataset.content = s.webPayment.url;
+      $('wu-web-link').href = s.webPayment.url;
+      $('wu-web-left').textContent = String(s.webPayment.secondsLeft);
     }
     const se = s.session;
     const live =

@@ -1,0 +1,80 @@
+/**
+ * Issue 15 case 4: reports queued while the CSMS is down carry, for each paid block, its payment hash and the
+ * offline mode it was paid in (`online`, `relay`, `direct`, `stock`, `promise`); the session's receipt lists
+ * every block's hash and mode. Against the strict test CSMS, which goes down mid-session and comes back.
+ */
+import { describe, expect, it } from 'vitest';
+import type { PaymentMode } from '../../wall-module/ocpp/station.js';
+import { useStationFixture } from './fixtures.js';
+import { blockInvoice, untilDrained, untilOnline, waitFor } from './harness.js';
+
+const T0 = 1_700_000_600_000;
+
+describe.each(['ocpp2.0.1', 'ocpp1.6'] as const)(
+  '%s: queued reports name each block’s payment',
+  (protocol) => {
+    const fx = useStationFixture(
+      { protocols: [protocol] },
+      { identity: 'wall-modes', protocols: [protocol] },
+    );
+
+    it('carries the payment hash and mode of each block through an outage', async () => {
+      const { csms, station, clock } = fx;
+      station.start();
+      await untilOnline(station, clock);
+      station.plugged(1, T0, 1000);
+      station.sessionStarted({ evseId: 1, sessionId: 's-modes', atMs: T0, meterStartWh: 1000 });
+      const modes: PaymentMode[] = ['online', 'relay', 'stock', 'direct'];
+      const pay = (seq: number) => {
+        const b = blockInvoice('s-modes', seq, 1000);
+        station.invoiceIssued({ ...b, atMs: T0 + seq * 10_000 });
+        station.invoicePaid({ ...b, atMs: T0 + seq * 10_000 + 1000, paymentMode: modes[seq]! });
+        station.meterSample({
+          sessionId: 's-modes',
+          energyWh: b.energyFromWh + 1,
+          powerW: 7000,
+          atMs: T0 + seq * 10_000 + 2000,
+        });
+      };
+      pay(0);
+      await untilDrained(station);
+      await csms.down();
+      await waitFor(() => !station.status().connected, 'the link drops');
+      for (const seq of [1, 2, 3]) pay(seq);
+      station.sessionEnded({
+        sessionId: 's-modes',
+        reason: 'EVDisconnected',
+        meterStopWh: 1400,
+        atMs: T0 + 50_000,
+        receipt: {
+          energyWh: 400,
+          paidMsat: 4n * blockInvoice('s-modes', 0, 1000).amountMsat,
+          invoicesIssued: 4,
+          invoicesPaid: 4,
+          lastSeq: 3,
+          priceMsatPerWh: blockInvoice('s-modes', 0, 1000).priceMsatPerWh,
+        },
+      });
+      await csms.up();
+      await untilOnline(station, clock);
+      await untilDrained(station);
+
+      const data = (id: string) =>
+        csms
+          .calls('DataTransfer')
+          .filter((c) => c.payload.messageId === id)
+          .map((c) => JSON.parse(c.payload.data as string) as Record<string, unknown>);
+      const paid = data('InvoicePaid');
+      expect(paid.map((d) => [d.seq, d.paymentHash, d.paymentMode, d.offline])).toEqual(
+        [0, 1, 2, 3].map((seq) => [seq, blockInvoice('s-modes', seq, 1000).paymentHash, modes[seq], seq > 0]),
+      );
+      const [receipt] = data('SessionReceipt');
+      expect(receipt).toMatchObject({
+        offline: true,
+        paymentHashes: [0, 1, 2, 3].map((seq) => blockInvoice('s-modes', seq, 1000).paymentHash),
+        paymentModes: modes,
+      });
+      expect(csms.validationFailures).toEqual([]);
+    });
+  },
+);
