@@ -34,12 +34,7 @@ import {
 import { INVOICE_ONLY_PERMISSIONS, LND_HOLD_EXPIRY_DELTA_BLOCKS } from '../../lightning/lnd-hold-invoices.js';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
 import { createMiningKey, signP2pkhSpend, type MiningKey } from './coinbase-wallet.js';
-import {
-  placedCommand,
-  placedLndArgs,
-  waitForNodeInNamespace,
-  type NodePlacement,
-} from './placement.js';
+import { placedCommand, placedLndArgs, waitForNodeInNamespace, type NodePlacement } from './placement.js';
 import { runningPid, startDaemon, stopDaemon } from './processes.js';
 
 /** Names of the two nodes every network has. */
