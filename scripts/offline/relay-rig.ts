@@ -58,8 +58,8 @@ export interface RelayRig {
   close(): Promise<void>;
 }
 
-/** JSON lines from a child process, awaited one by one. */
-class Lines {
+/** JSON lines from a child process, awaited one by one (`next(timeoutMs)` throws on timeout). */
+export class Lines {
   private readonly queue: Record<string, unknown>[] = [];
   private wake: (() => void) | null = null;
   constructor(child: ChildProcess) {

@@ -34,7 +34,14 @@ import {
 import { INVOICE_ONLY_PERMISSIONS, LND_HOLD_EXPIRY_DELTA_BLOCKS } from '../../lightning/lnd-hold-invoices.js';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
 import { createMiningKey, signP2pkhSpend, type MiningKey } from './coinbase-wallet.js';
-import { placedCommand, placedLndArgs, waitForNodeInNamespace, type NodePlacement } from './placement.js';
+import {
+  placedCommand,
+  placedLndArgs,
+  startChainBackendInNamespace,
+  waitForNodeInNamespace,
+  type NamespacedChainBackend,
+  type NodePlacement,
+} from './placement.js';
 import { runningPid, startDaemon, stopDaemon } from './processes.js';
 
 /** Names of the two nodes every network has. */
@@ -1067,6 +1074,37 @@ async function waitForPlacedLnd(
     rpcPort,
     synced: true,
     timeoutMs: 90_000,
+  });
+}
+
+/** Starts a chain backend inside a namespace that follows the network's btcd through `upstreamP2p` (the
+  namespace's uplink to the host's btcd peer port), same RPC port and credentials: a node placed there with
+  `btcdRpcHost: 127.0.0.1:<the network's btcd RPC port>` keeps answering when the uplink is cut (see
+  placement.ts `startChainBackendInNamespace`).
+
+  {
+    netns: <Namespace Name String>
+    upstreamP2p: <host:port> of the network btcd's peer port, reachable from the namespace
+  }
+
+  @returns <NamespacedChainBackend> (stop it before deleting the namespace)
+*/
+export async function startNamespaceChainBackend(args: {
+  netns: string;
+  upstreamP2p: string;
+}): Promise<NamespacedChainBackend> {
+  const connection = readConnection();
+  const height = await btcdRpc<number>(btcdConfig(connection), 'getblockcount', []);
+  return startChainBackendInNamespace({
+    netns: args.netns,
+    stateDir: networkDir(),
+    btcdPath: join(binDir(), 'btcd'),
+    btcctlPath: join(binDir(), 'btcctl'),
+    rpc: connection.btcd,
+    rpcKeyPath: join(networkDir(), 'btcd', 'rpc.key'),
+    upstreamP2p: args.upstreamP2p,
+    height,
+    timeoutMs: 60_000,
   });
 }
 

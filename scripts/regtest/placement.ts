@@ -11,9 +11,11 @@
  * inside the namespace.
  */
 import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { startDaemon, stopDaemon } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -117,5 +119,94 @@ export async function waitForNodeInNamespace(a: {
     if (Date.now() > deadline)
       throw new NamespacedNodeNotReady(`lnd in namespace ${a.netns} not ready: ${last}`);
     await sleep(500);
+  }
+}
+
+/** A chain backend (btcd) running inside a namespace. */
+export interface NamespacedChainBackend {
+  /** daemon name of its pid file */
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a btcd inside a namespace that follows the network's btcd as a peer (through the namespace's uplink),
+  with the same RPC port, credentials and TLS certificate, so a node moved there keeps its chain arguments and
+  still gets answers when the uplink is gone (a charger with its own chain backend: offline, it sees no new
+  blocks but its node keeps answering). Returns once it has the host btcd's height.
+
+  {
+    netns: <Namespace Name String>
+    stateDir: <Network State Folder Path String> (pid file, data in `btcd-<netns>/`)
+    btcdPath, btcctlPath: <Binary Path String>
+    rpc: {rpcHost, rpcUser, rpcPass, rpcCertPath}: the network btcd's RPC settings (its port is reused)
+    rpcKeyPath: <TLS Key Path String> of the network btcd
+    upstreamP2p: <host:port> the network btcd's peer port as reached from the namespace
+    height: <Block Height Number> to reach
+    timeoutMs: <Real Milliseconds Number>
+  }
+
+  @returns <NamespacedChainBackend>
+  @throws NamespacedNodeNotReady when it does not reach the height in time (it is stopped then)
+*/
+export async function startChainBackendInNamespace(a: {
+  netns: string;
+  stateDir: string;
+  btcdPath: string;
+  btcctlPath: string;
+  rpc: { rpcHost: string; rpcUser: string; rpcPass: string; rpcCertPath: string };
+  rpcKeyPath: string;
+  upstreamP2p: string;
+  height: number;
+  timeoutMs: number;
+}): Promise<NamespacedChainBackend> {
+  const name = `btcd-${a.netns}`;
+  const dir = join(a.stateDir, name);
+  const rpcPort = a.rpc.rpcHost.slice(a.rpc.rpcHost.lastIndexOf(':') + 1);
+  const rpcArgs = [
+    `--rpcuser=${a.rpc.rpcUser}`,
+    `--rpcpass=${a.rpc.rpcPass}`,
+    `--rpccert=${a.rpc.rpcCertPath}`,
+  ];
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'btcd.conf'), '');
+  startDaemon({
+    dir: a.stateDir,
+    name,
+    bin: 'ip',
+    args: [
+      ...['netns', 'exec', a.netns, a.btcdPath, '--regtest'],
+      `--configfile=${join(dir, 'btcd.conf')}`,
+      `--datadir=${join(dir, 'data')}`,
+      `--logdir=${join(dir, 'logs')}`,
+      `--rpckey=${a.rpcKeyPath}`,
+      ...rpcArgs,
+      `--rpclisten=127.0.0.1:${rpcPort}`,
+      '--nolisten',
+      `--connect=${a.upstreamP2p}`,
+      '--nodnsseed',
+    ],
+  });
+  const stop = async (): Promise<void> => void (await stopDaemon(a.stateDir, name));
+  const deadline = Date.now() + a.timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const { stdout } = await run('ip', [
+        ...['netns', 'exec', a.netns, a.btcctlPath, '--regtest', '--rpcserver=127.0.0.1:' + rpcPort],
+        ...rpcArgs,
+        'getblockcount',
+      ]);
+      const height = Number(stdout.trim());
+      if (height >= a.height) return { name, stop };
+      last = `at height ${height} of ${a.height}`;
+    } catch (err) {
+      const e = err as Error & { stderr?: string };
+      last = (e.stderr || e.message).trim();
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new NamespacedNodeNotReady(`btcd in namespace ${a.netns} not synced: ${last}`);
+    }
+    await sleep(300);
   }
 }
