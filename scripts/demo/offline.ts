@@ -164,12 +164,31 @@ function relayCounts(wallLog: string): { opened: number; refused: number } {
   return { opened: count('"relay opened"'), refused: count('"relay refused"') };
 }
 
+/** Options of one offline run. */
+export interface OfflineRunOptions {
+  mode: OfflineMode;
+  /** energy to charge, Wh */
+  targetWh: number;
+  /** daemon clock speed (× real time) */
+  speed: number;
+  /** promised invoice interval, s of charging time */
+  invoiceIntervalSec: number;
+  /** price, msat per Wh */
+  priceMsatPerWh: number;
+  /** stop the network afterwards when this run started it */
+  keepNetwork: boolean;
+  /** progress lines (stderr in the CLI) */
+  say: (line: string) => void;
+  /** lines meant for a human (stdout in the CLI without --json) */
+  show: (line: string) => void;
+}
+
 /**
- * Runs the offline demo.
+ * Runs the offline demo from its command line and prints the JSON line with `--json`.
  *
  * @param argv command-line arguments (`--offline charger|car`, `--json`, `--energy-wh`, `--speed`, `--real-sec`,
  *   `--interval-sec`, `--price`, `--keep-network`)
- * @returns exit code (0 = normal ending, books agree after reconciliation, invoices paid offline)
+ * @returns exit code (0 = normal ending, books agree after reconciliation, invoices paid offline; 2 = usage)
  */
 export async function offlineDemo(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -194,16 +213,41 @@ export async function offlineDemo(argv: string[]): Promise<number> {
   }
   const targetWh = Number(values['energy-wh']);
   const invoiceIntervalSec = Number(values['interval-sec']);
-  const price = Number(values.price);
+  const priceMsatPerWh = Number(values.price);
   const speed =
     values.speed !== undefined
       ? Number(values.speed)
       : speedForDuration(targetWh, DEMO_MAX_POWER_W, Number(values['real-sec']));
-  if (!(targetWh > 0) || !(speed >= 1) || !(price >= 1) || !(invoiceIntervalSec >= 1)) {
+  if (!(targetWh > 0) || !(speed >= 1) || !(priceMsatPerWh >= 1) || !(invoiceIntervalSec >= 1)) {
     say('--energy-wh, --speed, --real-sec, --interval-sec and --price must be positive numbers');
     return 2;
   }
+  const run = await runOfflineDemo({
+    mode,
+    targetWh,
+    speed,
+    invoiceIntervalSec,
+    priceMsatPerWh,
+    keepNetwork: values['keep-network'],
+    say,
+    show,
+  });
+  if (values.json && run.result) process.stdout.write(`${JSON.stringify(run.result)}\n`);
+  return run.code;
+}
 
+/**
+ * Runs one offline session (see the file comment) on the regtest network (brought up when needed).
+ *
+ * @param o the run's options
+ * @returns exit code (0 = normal ending, books agree after reconciliation, invoices paid offline) and the JSON
+ *   line's object (null when the run failed before the books)
+ */
+export async function runOfflineDemo(
+  o: OfflineRunOptions,
+): Promise<{ code: number; result: OfflineDemoResult | null }> {
+  const { mode, targetWh, speed, invoiceIntervalSec, say, show } = o;
+  const price = o.priceMsatPerWh;
   const net = await up({ log: (l) => say(`regtest: ${l}`) });
   const connectionFile = net.connectionPath;
   const { wall, vehicle } = net.connection.nodes;
@@ -219,6 +263,13 @@ export async function offlineDemo(argv: string[]): Promise<number> {
   let chain: NamespacedChainBackend | undefined;
   let rig: ChargeRig | undefined;
   let code = 1;
+  let result: OfflineDemoResult | null = null;
+  /** The node returns to the host, and the two nodes' peer connection to its address there. */
+  const routeBack = async (): Promise<void> => {
+    await relaunchNode({ name: moved, placement: {} });
+    await connectPeer(vehicle, { pubkey: wall.pubkey, socket: wall.p2pSocket }).catch(() => undefined); // may reconnect by itself
+    await waitForActiveChannel(vehicle, wall.pubkey);
+  };
   try {
     space = await createIsolatedNamespace({ uplinkPorts: [btcdPort, btcdP2pPort, wallP2pPort] });
     const { ns, cable } = space;
@@ -361,13 +412,13 @@ export async function offlineDemo(argv: string[]): Promise<number> {
     const relay = relayCounts(join(dir, 'wall.log'));
 
     // the route back: the node returns to the host, and the books are reconciled with both nodes
-    await relaunchNode({ name: moved, placement: {} });
+    await routeBack();
     nodeInNamespace = false;
     const books = await readBooks(rig.files, connectionFile);
     const s = books.sessions[books.sessions.length - 1];
     if (!s) throw new Error('no session was recorded');
     const paidOfflineMsat = s.vehiclePaidMsat - (paidAtCutMsat < 0n ? s.vehiclePaidMsat : paidAtCutMsat);
-    const result: OfflineDemoResult = {
+    result = {
       ...sessionFigures(s, { speed, invoiceIntervalSec, durationSec }),
       offline: {
         mode,
@@ -392,7 +443,6 @@ export async function offlineDemo(argv: string[]): Promise<number> {
     show(
       `done: ${s.wallEnergyWh} Wh at the wall, ${s.vehicleEnergyWh} Wh at the car, ${s.invoicesSettled} invoices paid (${result.offline.invoicesPaidOffline} offline), ${Number(s.wallSettledMsat) / 1000} sat; receipt ${s.receiptValid ? 'valid' : 'INVALID'}; ${code === 0 ? 'accounts agree with both nodes' : 'FAILED'}`,
     );
-    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   } catch (err) {
     say(`failed: ${(err as Error).message}`);
     code = 1;
@@ -401,12 +451,10 @@ export async function offlineDemo(argv: string[]): Promise<number> {
     carSide?.stdin?.end();
     carSide?.kill('SIGTERM');
     if (nodeInNamespace)
-      await relaunchNode({ name: moved, placement: {} }).catch((e: Error) =>
-        say(`cannot move ${moved} back: ${e.message}`),
-      );
+      await routeBack().catch((e: Error) => say(`cannot move ${moved} back: ${e.message}`));
     await chain?.stop();
     await space?.destroy();
-    if (!net.alreadyUp && !values['keep-network']) await down({ log: (l) => say(`regtest: ${l}`) });
+    if (!net.alreadyUp && !o.keepNetwork) await down({ log: (l) => say(`regtest: ${l}`) });
   }
-  return code;
+  return { code, result };
 }
