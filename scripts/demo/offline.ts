@@ -98,6 +98,8 @@ export interface OfflineFigures {
 /** The offline demo's JSON line. */
 export interface OfflineDemoResult extends SessionFigures {
   offline: OfflineFigures;
+  /** only in crash runs */
+  crash?: CrashFigures;
 }
 
 /**
@@ -181,14 +183,34 @@ export interface OfflineRunOptions {
   say: (line: string) => void;
   /** lines meant for a human (stdout in the CLI without --json) */
   show: (line: string) => void;
+  /** kill -9 one daemon while offline (after the cut) once the wall metered `atWh`, restart it after `downMs`
+    real ms: the run then passes when nothing is paid twice, the books match both nodes and every session
+    ended with a reason on both sides (resumed to its target, or closed) */
+  crash?: OfflineCrash;
+}
+
+/** A kill -9 during the offline session. */
+export interface OfflineCrash {
+  victim: 'wall' | 'vehicle';
+  atWh: number;
+  downMs: number;
+}
+
+/** What a crash run showed. */
+export interface CrashFigures extends OfflineCrash {
+  /** sessions recorded (a restarted wall may greet the still-plugged car with a new one) */
+  sessions: number;
+  /** the last session reached its target */
+  resumed: boolean;
 }
 
 /**
  * Runs the offline demo from its command line and prints the JSON line with `--json`.
  *
  * @param argv command-line arguments (`--offline charger|car`, `--json`, `--energy-wh`, `--speed`, `--real-sec`,
- *   `--interval-sec`, `--price`, `--keep-network`)
- * @returns exit code (0 = normal ending, books agree after reconciliation, invoices paid offline; 2 = usage)
+ *   `--interval-sec`, `--price`, `--keep-network`, `--kill wall|vehicle`: kill -9 of that daemon halfway, offline)
+ * @returns exit code (0 = normal ending — or, with --kill, every session closed cleanly —, books agree after
+ *   reconciliation, invoices paid offline; 2 = usage)
  */
 export async function offlineDemo(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -202,6 +224,7 @@ export async function offlineDemo(argv: string[]): Promise<number> {
       'interval-sec': { type: 'string', default: String(PROMISED_INVOICE_INTERVAL_SEC) },
       price: { type: 'string', default: '100' },
       'keep-network': { type: 'boolean', default: false },
+      kill: { type: 'string' },
     },
   });
   const say = (line: string): void => void process.stderr.write(`demo: ${line}\n`);
@@ -222,7 +245,13 @@ export async function offlineDemo(argv: string[]): Promise<number> {
     say('--energy-wh, --speed, --real-sec, --interval-sec and --price must be positive numbers');
     return 2;
   }
+  const kill = values.kill;
+  if (kill !== undefined && kill !== 'wall' && kill !== 'vehicle') {
+    say('--kill takes wall or vehicle (kill -9 of that daemon halfway, offline, restarted after 1 s)');
+    return 2;
+  }
   const run = await runOfflineDemo({
+    ...(kill ? { crash: { victim: kill, atWh: Math.floor(targetWh / 2), downMs: 1000 } } : {}),
     mode,
     targetWh,
     speed,
@@ -338,6 +367,15 @@ export async function runOfflineDemo(
     }
 
     const nsStatus = { status: { listen: cable.nsIpv4, port: 0 } };
+    // crash runs: heartbeats long enough for a restart (a few real seconds), so a session can resume
+    const crashWall = { session: { ...(overlays.wall.session as object), heartbeatTimeoutMs: 150_000 } };
+    const crashVehicle = {
+      session: {
+        ...(overlays.vehicle.session as object),
+        heartbeatTimeoutMs: 150_000,
+        receiptTimeoutMs: 100_000,
+      },
+    };
     rig = await ChargeRig.create({
       dir,
       connectionFile,
@@ -350,6 +388,7 @@ export async function runOfflineDemo(
       speed,
       wall: {
         ...overlays.wall,
+        ...(o.crash ? crashWall : {}),
         ...(mode === 'charger'
           ? nsStatus
           : {
@@ -360,7 +399,7 @@ export async function runOfflineDemo(
               },
             }),
       },
-      vehicle: { ...overlays.vehicle, ...(mode === 'car' ? nsStatus : {}) },
+      vehicle: { ...overlays.vehicle, ...(mode === 'car' ? nsStatus : {}), ...(o.crash ? crashVehicle : {}) },
       world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
     });
     rig[moved].netns = ns;
@@ -374,6 +413,7 @@ export async function runOfflineDemo(
     let paidAtCutMsat = mode === 'charger' ? 0n : -1n;
     let invoicesAtCut = 0;
     let reconnectMs: number | null = null;
+    let crashed = false;
     rig.world.plug();
     const pluggedReal = Date.now();
     let lastPrint = 0;
@@ -394,6 +434,18 @@ export async function runOfflineDemo(
           show(
             `  the car lost its uplink; its node is back with the wall through the relay in ${reconnectMs} ms`,
           );
+        }
+        const crash = o.crash;
+        if (crash && !crashed && paidAtCutMsat >= 0n && w.energyWh >= crash.atWh) {
+          crashed = true;
+          const victim = activeRig[crash.victim];
+          show(`  kill -9 of the ${crash.victim} daemon at ${w.energyWh} Wh, offline`);
+          await victim.kill9();
+          await new Promise((r) => setTimeout(r, crash.downMs));
+          await victim.start();
+          // the wall's relay died with the wall daemon: the car's node comes back through the new one
+          if (mode === 'car' && crash.victim === 'wall') reconnectMs = await connectThroughSide(120_000);
+          return false;
         }
         if (Date.now() - lastPrint > 3000) {
           lastPrint = Date.now();
@@ -417,19 +469,30 @@ export async function runOfflineDemo(
     const books = await readBooks(rig.files, connectionFile);
     const s = books.sessions[books.sessions.length - 1];
     if (!s) throw new Error('no session was recorded');
-    const paidOfflineMsat = s.vehiclePaidMsat - (paidAtCutMsat < 0n ? s.vehiclePaidMsat : paidAtCutMsat);
+    const paidMsatAll = books.sessions.reduce((acc, x) => acc + x.vehiclePaidMsat, 0n);
+    const paymentsAll = books.sessions.reduce((acc, x) => acc + x.paymentsSucceeded, 0);
+    const paidOfflineMsat = paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
     result = {
       ...sessionFigures(s, { speed, invoiceIntervalSec, durationSec }),
       offline: {
         mode,
         case: mode === 'charger' ? '1a' : '2',
         namespaceInterfaces,
-        invoicesPaidOffline: s.paymentsSucceeded - invoicesAtCut,
+        invoicesPaidOffline: paymentsAll - invoicesAtCut,
         paidOfflineMsat: paidOfflineMsat.toString(),
         relayConnections: relay.opened,
         relayRefusals: relay.refused,
         reconnectMs,
       },
+      ...(o.crash
+        ? {
+            crash: {
+              ...o.crash,
+              sessions: books.sessions.length,
+              resumed: s.wallStopReason === 'TARGET_REACHED',
+            },
+          }
+        : {}),
     };
     for (const p of books.problems) say(`ACCOUNTS DISAGREE: ${p}`);
     const normal =
@@ -439,7 +502,17 @@ export async function runOfflineDemo(
     const isolated =
       namespaceInterfaces.length === 2 && namespaceInterfaces.includes(cable.nsIf) && paidOfflineMsat > 0n;
     const relayed = mode === 'charger' || relay.opened > 0;
-    code = normal && isolated && relayed && books.problems.length === 0 && s.receiptValid ? 0 : 1;
+    // a crash run: every session closed with a reason on both sides, the same amount on both sides, and a
+    // session that reached its target has a verified receipt
+    const closedCleanly = books.sessions.every(
+      (x) =>
+        x.wallStopReason !== null &&
+        x.vehicleStopReason !== null &&
+        x.vehiclePaidMsat === x.wallSettledMsat &&
+        (x.wallStopReason !== 'TARGET_REACHED' || x.receiptValid),
+    );
+    const ended = o.crash ? crashed && closedCleanly : normal && s.receiptValid;
+    code = ended && isolated && relayed && books.problems.length === 0 ? 0 : 1;
     show(
       `done: ${s.wallEnergyWh} Wh at the wall, ${s.vehicleEnergyWh} Wh at the car, ${s.invoicesSettled} invoices paid (${result.offline.invoicesPaidOffline} offline), ${Number(s.wallSettledMsat) / 1000} sat; receipt ${s.receiptValid ? 'valid' : 'INVALID'}; ${code === 0 ? 'accounts agree with both nodes' : 'FAILED'}`,
     );
