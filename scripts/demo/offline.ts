@@ -43,7 +43,8 @@ import {
 import type { NamespacedChainBackend } from '../regtest/placement.js';
 import { createIsolatedNamespace, type IsolatedNamespace } from '../offline/isolated-namespace.js';
 import { Lines } from '../offline/relay-rig.js';
-import { percentile, readBooks, type SessionBooks } from './books.js';
+import { readBooks } from './books.js';
+import { sessionFigures, type SessionFigures } from './session-figures.js';
 import {
   cadenceOverlays,
   DEMO_MAX_POWER_W,
@@ -57,26 +58,6 @@ const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
 
 /** Which side is offline. */
 export type OfflineMode = 'charger' | 'car';
-
-/** The session figures of a demo run (the keys of the normal demo's JSON line, without the split). */
-export interface SessionFigures {
-  energyWhWall: number;
-  energyWhVehicle: number;
-  invoicesIssued: number;
-  invoicesPaid: number;
-  paidMsat: string;
-  priceMsatPerWh: string;
-  maxUnpaidWh: number;
-  maxPrepaidUndeliveredWh: number;
-  settleLatencyMsP50: number;
-  settleLatencyMsP99: number;
-  stopReason: string | null;
-  receiptValid: boolean;
-  invoiceIntervalSec: number;
-  speed: number;
-  lateInvoices: number;
-  durationSec: number;
-}
 
 /** What the offline part of a run showed. */
 export interface OfflineFigures {
@@ -100,38 +81,6 @@ export interface OfflineDemoResult extends SessionFigures {
   offline: OfflineFigures;
   /** only in crash runs */
   crash?: CrashFigures;
-}
-
-/**
- * The normal demo's session figures from one session's books.
- *
- * @param s the session's books
- * @param run speed (daemon clock ÷ real), promised invoice interval (s), real duration (s)
- * @returns the figures (latencies in real ms)
- */
-export function sessionFigures(
-  s: SessionBooks,
-  run: { speed: number; invoiceIntervalSec: number; durationSec: number },
-): SessionFigures {
-  const latenciesReal = s.settleLatenciesMs.map((ms) => Math.round(ms / run.speed));
-  return {
-    energyWhWall: s.wallEnergyWh,
-    energyWhVehicle: s.vehicleEnergyWh,
-    invoicesIssued: s.invoicesIssued,
-    invoicesPaid: s.invoicesSettled,
-    paidMsat: s.wallSettledMsat.toString(),
-    priceMsatPerWh: (s.priceMsatPerWh ?? 0n).toString(),
-    maxUnpaidWh: s.maxUnpaidWh,
-    maxPrepaidUndeliveredWh: s.maxPrepaidUndeliveredWh,
-    settleLatencyMsP50: percentile(latenciesReal, 50),
-    settleLatencyMsP99: percentile(latenciesReal, 99),
-    stopReason: s.wallStopReason,
-    receiptValid: s.receiptValid,
-    invoiceIntervalSec: run.invoiceIntervalSec,
-    speed: run.speed,
-    lateInvoices: s.settleLatenciesMs.filter((ms) => ms > run.invoiceIntervalSec * 1000).length,
-    durationSec: run.durationSec,
-  };
 }
 
 const portOf = (hostPort: string): number => Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));

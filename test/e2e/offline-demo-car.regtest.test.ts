@@ -5,24 +5,14 @@
 // and the books are reconciled with both nodes. Real lnd, real daemons (CLI processes), real payments.
 // Fails (never skips) when namespaces cannot be made.
 import { describe, expect, it } from 'vitest';
-import { runOfflineDemo } from '../../scripts/demo/offline.js';
-import { expectOfflineSession } from './offline-demo-checks.js';
+import { expectOfflineSession, runShortOffline } from './offline-demo-checks.js';
 
 describe('demo --offline car', () => {
   it('keeps paying through the wall’s relay after the car loses its signal, and the books match', async () => {
-    const log = (line: string): void => void process.stderr.write(`${line}\n`);
     const targetWh = 400;
-    const { code, result } = await runOfflineDemo({
-      mode: 'car',
-      targetWh,
-      // slow enough that the car's node is back through the relay before the next invoice (about 1.5 s here; an invoice every 3.2 s)
-      speed: 5,
-      invoiceIntervalSec: 16,
-      priceMsatPerWh: 100,
-      keepNetwork: true,
-      say: log,
-      show: log,
-    });
+    // slow enough that the car's node is back through the relay before the next invoice (about 1.5 s here; an invoice every 3.2 s)
+    // speed 5: an invoice every 3.2 s, time enough for the car's node to be back through the relay (about 1.5 s)
+    const { code, result } = await runShortOffline('car', { targetWh, speed: 5 });
     expect(code).toBe(0);
     expectOfflineSession(result, { mode: 'car', targetWh, priceMsatPerWh: 100 });
     expect(result!.offline.invoicesPaidOffline).toBeGreaterThanOrEqual(2);

@@ -4,23 +4,15 @@
 // the books are reconciled with both nodes. Real lnd, real daemons (CLI processes), real payments.
 // Fails (never skips) when namespaces cannot be made.
 import { describe, expect, it } from 'vitest';
-import { runOfflineDemo } from '../../scripts/demo/offline.js';
 import { speedForDuration, DEMO_MAX_POWER_W } from '../../scripts/demo/cadence.js';
-import { expectOfflineSession } from './offline-demo-checks.js';
+import { expectOfflineSession, runShortOffline } from './offline-demo-checks.js';
 
 describe('demo --offline charger', () => {
   it('charges a session with the wall isolated but for the cable, and the books match both nodes', async () => {
-    const log = (line: string): void => void process.stderr.write(`${line}\n`);
     const targetWh = 500;
-    const { code, result } = await runOfflineDemo({
-      mode: 'charger',
+    const { code, result } = await runShortOffline('charger', {
       targetWh,
       speed: speedForDuration(targetWh, DEMO_MAX_POWER_W, 20),
-      invoiceIntervalSec: 16,
-      priceMsatPerWh: 100,
-      keepNetwork: true,
-      say: log,
-      show: log,
     });
     expect(code).toBe(0);
     expectOfflineSession(result, { mode: 'charger', targetWh, priceMsatPerWh: 100 });
