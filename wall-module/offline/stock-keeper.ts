@@ -8,7 +8,8 @@
  * Every change of the stock is committed to the wall database (`offline_stock*` tables) before it takes effect:
  * a creation is recorded as requested before the node is asked, an invoice is recorded as handed before it
  * leaves, a proof is recorded as used before energy is delivered for it. So a kill -9 never hands out or accepts
- * the same invoice twice.
+ * the same invoice twice; a creation cut short by a kill is asked again (its orphan, if the node made one, is never
+ * handed out and expires).
  */
 import type { Database } from 'better-sqlite3';
 import type { Clock } from '../../hardware/clock.js';
@@ -65,6 +66,10 @@ export class StockKeeper {
   ) {
     migrateOfflineStockTables(db);
     this.state = this.load();
+    // creations in flight when the last process died: given up (the next online tick asks again). An invoice the
+    // node made for one is never handed out (nobody holds its BOLT11) and expires at the node.
+    for (const requestId of Object.keys(this.state.requested))
+      this.commit(stockStep(this.state, { type: 'invoiceCreateFailed', requestId }, config).state);
   }
 
   /** Opens the keeper on the wall database (creating its tables) and loads the persisted stock.
