@@ -1252,12 +1252,12 @@ async function stopAll(log: Logger): Promise<string[]> {
   const dir = networkDir();
   const names = listPidNames(dir);
   const order = [
-    ...names.filter((n) => n.startsWith('extra-')),
+    ...names.filter((n) => n.startsWith('extra-') || n.startsWith('btcd-')), // btcd-<netns>: placement.ts
     ...[...SPLIT_NODE_NAMES, ...WALKUP_NODE_NAMES, ...NODE_NAMES].filter((n) => names.includes(n)),
     ...names.filter((n) => n === 'btcd'),
   ];
   const stopped: string[] = [];
-  // lnd nodes stop in parallel, btcd last
+  // lnd nodes (and namespaces' chain backends) stop in parallel, the network's btcd last
   const lnds = order.filter((n) => n !== 'btcd');
   await Promise.all(
     lnds.map(async (n) => {
