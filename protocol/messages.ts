@@ -185,6 +185,38 @@ export interface PongMessage {
   atMs: number;
 }
 
+/**
+ * Proof of payment of a stocked invoice (offline case 1b, protocol version 2): the wall, without uplink, handed
+ * the car an invoice from its stock in an `invoice` message; the car paid it through its own uplink and returns
+ * the preimage. The wall checks `sha256(preimage) = paymentHash`, that the hash is from its stock and unused
+ * (payments/invoice-stock.ts), and delivers the energy. Sealed like every message after the handshake.
+ */
+export interface PaymentProofMessage {
+  type: 'paymentProof';
+  /** the `invoice` message's seq that carried the stocked invoice */
+  seq: number;
+  /** the stocked invoice's payment hash (32 bytes hex) */
+  paymentHash: string;
+  /** the payment's preimage (32 bytes hex) */
+  preimage: string;
+  /** when the car's node saw the payment succeed, ms since epoch by the car's clock (informative) */
+  paidAtMs: number;
+}
+
+/** Protocol version from which a message type exists (absent = every version). A session of an older
+  version must treat such a message as unexpected. */
+export const MESSAGE_MIN_VERSION: Partial<Record<MessageType, number>> = { paymentProof: 2 };
+
+/**
+ * Whether a message type exists in a protocol version.
+ * @param type message type
+ * @param version the session's negotiated protocol version
+ * @returns true when the type may be sent and accepted in that version
+ */
+export function messageInVersion(type: MessageType, version: number): boolean {
+  return version >= (MESSAGE_MIN_VERSION[type] ?? 1);
+}
+
 /** Messages sent in clear (before keys exist). */
 export type ClearMessage = HelloMessage | ClearErrorMessage;
 /** Messages sent sealed in the secure channel. */
@@ -201,7 +233,8 @@ export type SealedMessage =
   | ReceiptMessage
   | ErrorMessage
   | PingMessage
-  | PongMessage;
+  | PongMessage
+  | PaymentProofMessage;
 /** Every message. */
 export type Message = ClearMessage | SealedMessage;
 /** Message type names. */
@@ -224,6 +257,7 @@ export const MESSAGE_TYPE_CODES: Record<MessageType, number> = {
   error: 0x1a,
   ping: 0x1b,
   pong: 0x1c,
+  paymentProof: 0x1d,
 };
 const typeByCode = new Map<number, MessageType>(
   (Object.entries(MESSAGE_TYPE_CODES) as [MessageType, number][]).map(([t, c]) => [c, t]),
@@ -373,6 +407,12 @@ function validate(m: Message): void {
     case 'pong':
       safeOk(m.atMs, 'atMs');
       return;
+    case 'paymentProof':
+      u32ok(m.seq, 'seq');
+      hexOk(m.paymentHash, 32, 'paymentHash');
+      hexOk(m.preimage, 32, 'preimage');
+      safeOk(m.paidAtMs, 'paidAtMs');
+      return;
   }
 }
 
@@ -439,6 +479,9 @@ function writeBody(w: ByteWriter, m: Message): void {
     case 'ping':
     case 'pong':
       w.u64(m.atMs);
+      return;
+    case 'paymentProof':
+      w.u32(m.seq).hex(m.paymentHash).hex(m.preimage).u64(m.paidAtMs);
       return;
   }
 }
@@ -550,6 +593,14 @@ function readBody(type: MessageType, r: ByteReader): Message {
     case 'ping':
     case 'pong':
       return { type, atMs: r.u64n('atMs') };
+    case 'paymentProof':
+      return {
+        type,
+        seq: r.u32(),
+        paymentHash: r.hex(32, 'paymentHash'),
+        preimage: r.hex(32, 'preimage'),
+        paidAtMs: r.u64n('paidAtMs'),
+      };
   }
 }
 

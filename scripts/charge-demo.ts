@@ -24,7 +24,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { down, up } from './regtest/network.js';
-import { percentile, readBooks } from './demo/books.js';
+import { readBooks } from './demo/books.js';
+import { sessionFigures, type SessionFigures } from './demo/session-figures.js';
 import {
   cadenceOverlays,
   DEMO_MAX_POWER_W,
@@ -37,24 +38,7 @@ import { settleSplitDemo, splitDemoSection, type SplitDemoResult } from './demo/
 const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
 
 /** The demo's JSON line (exactly the keys the issue names). */
-export interface DemoResult extends SplitDemoResult {
-  energyWhWall: number;
-  energyWhVehicle: number;
-  invoicesIssued: number;
-  invoicesPaid: number;
-  paidMsat: string;
-  priceMsatPerWh: string;
-  maxUnpaidWh: number;
-  maxPrepaidUndeliveredWh: number;
-  settleLatencyMsP50: number;
-  settleLatencyMsP99: number;
-  stopReason: string | null;
-  receiptValid: boolean;
-  invoiceIntervalSec: number;
-  speed: number;
-  lateInvoices: number;
-  durationSec: number;
-}
+export interface DemoResult extends SplitDemoResult, SessionFigures {}
 
 /**
  * Runs the demo.
@@ -147,24 +131,8 @@ export async function chargeDemo(argv: string[]): Promise<number> {
     const books = await readBooks(rig.files, net.connectionPath);
     const s = books.sessions[books.sessions.length - 1];
     if (!s) throw new Error('no session was recorded');
-    const latenciesReal = s.settleLatenciesMs.map((ms) => Math.round(ms / speed));
     const result: DemoResult = {
-      energyWhWall: s.wallEnergyWh,
-      energyWhVehicle: s.vehicleEnergyWh,
-      invoicesIssued: s.invoicesIssued,
-      invoicesPaid: s.invoicesSettled,
-      paidMsat: s.wallSettledMsat.toString(),
-      priceMsatPerWh: (s.priceMsatPerWh ?? 0n).toString(),
-      maxUnpaidWh: s.maxUnpaidWh,
-      maxPrepaidUndeliveredWh: s.maxPrepaidUndeliveredWh,
-      settleLatencyMsP50: percentile(latenciesReal, 50),
-      settleLatencyMsP99: percentile(latenciesReal, 99),
-      stopReason: s.wallStopReason,
-      receiptValid: s.receiptValid,
-      invoiceIntervalSec,
-      speed,
-      lateInvoices: s.settleLatenciesMs.filter((ms) => ms > invoiceIntervalSec * 1000).length,
-      durationSec,
+      ...sessionFigures(s, { speed, invoiceIntervalSec, durationSec }),
       ...split.result,
     };
     for (const p of [...books.problems, ...split.problems]) say(`ACCOUNTS DISAGREE: ${p}`);

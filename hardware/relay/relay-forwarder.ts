@@ -41,6 +41,9 @@ const RELAY_REPLY_TIMEOUT_MS = 15_000;
 export class RelayForwarder extends EventEmitter<RelayForwarderEvents> {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
+  /** while the car has an uplink of its own: where each forward connects directly instead (null = relay) */
+  private uplink: ((f: RelayForward) => { host: string; port: number }) | null = null;
+  private readonly direct = new Set<Socket>();
 
   /**
     @param relayHost the wall's relay address (IPv6 link-local with zone, e.g. `fe80::1%eth1`, or a literal)
@@ -75,6 +78,18 @@ export class RelayForwarder extends EventEmitter<RelayForwarderEvents> {
     return ports;
   }
 
+  /**
+   * Routes new connections over the car's own uplink (`route` gives each forward's direct address) or, with
+   * null, through the wall's relay. Going to the relay resets the connections made over the uplink (the
+   * uplink is gone: the node reconnects through the same local port, now relayed).
+   *
+   * @param route the direct address of a forward's destination, or null for the relay
+   */
+  setUplink(route: ((f: RelayForward) => { host: string; port: number }) | null): void {
+    this.uplink = route;
+    if (route === null) for (const s of this.direct) s.resetAndDestroy();
+  }
+
   /** Closes the listeners and every forwarded connection. */
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
@@ -82,6 +97,7 @@ export class RelayForwarder extends EventEmitter<RelayForwarderEvents> {
   }
 
   private handle(local: Socket, f: RelayForward): void {
+    if (this.uplink !== null) return this.handleDirect(local, this.uplink(f));
     const destination = `${f.toHost}:${f.toPort}`;
     local.on('error', () => {});
     local.pause();
@@ -135,6 +151,24 @@ export class RelayForwarder extends EventEmitter<RelayForwarderEvents> {
       }
     };
     relay.on('data', onData);
+  }
+
+  /** Pipes a local connection straight to its destination over the car's own uplink. */
+  private handleDirect(local: Socket, to: { host: string; port: number }): void {
+    const remote = createConnection({ host: to.host, port: to.port });
+    for (const s of [local, remote]) {
+      s.on('error', () => {});
+      this.sockets.add(s);
+      this.direct.add(s);
+      s.once('close', () => {
+        this.sockets.delete(s);
+        this.direct.delete(s);
+        local.destroy();
+        remote.destroy();
+      });
+    }
+    local.pipe(remote);
+    remote.pipe(local);
   }
 }
 

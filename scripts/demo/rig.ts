@@ -45,6 +45,12 @@ export interface RigOptions {
   world?: Omit<SimWorldOptions, 'clock'>;
   /** more emulated SLCAN adapters on the same CAN bus (e.g. an attacker injecting frames); CAN only */
   extraAdapters?: string[];
+  /** IP link over real interfaces (a veth cable between namespaces): each side's interface, discovery on it;
+    absent = loopback (`::1`) */
+  ipInterfaces?: { wall: string; vehicle: string };
+  /** address the simulated hardware (sim bridge) listens on (default 127.0.0.1): a daemon in a namespace
+    reaches it across the cable's IPv4 */
+  bridgeHost?: string;
 }
 
 /** Deep-merges plain objects (overlay wins). */
@@ -100,6 +106,9 @@ export class DaemonProcess {
     public entry: string[] = [bin, role],
   ) {}
 
+  /** network namespace the daemon runs in (`ip netns exec`, which keeps the pid); undefined = the host's */
+  netns: string | undefined;
+
   /** pid of the running process, if any */
   get pid(): number | undefined {
     return this.child?.pid;
@@ -119,7 +128,10 @@ export class DaemonProcess {
     this.starts++;
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
     this.log.write(`\n==== start #${this.starts} ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, [...this.entry, '--config', this.configFile], {
+    const command = [process.execPath, ...this.entry, '--config', this.configFile];
+    const [file, ...args] =
+      this.netns === undefined ? command : ['ip', 'netns', 'exec', this.netns, ...command];
+    const child = spawn(file!, args, {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -246,7 +258,7 @@ export class ChargeRig {
       ...o.world,
       charger: { startEnabled: false, phases: 3, maxCurrentA: 16, ...o.world?.charger },
     });
-    const bridge = await startSimBridge(world);
+    const bridge = await startSimBridge(world, 0, o.bridgeHost);
     let emulator: SlcanEmulator | null = null;
     let wallLink: Overlay;
     let vehicleLink: Overlay;
@@ -267,8 +279,11 @@ export class ChargeRig {
       vehicleLink = { kind: 'can', port: paths.vehicle, bitrate };
     } else {
       const port = await freePort();
-      wallLink = { kind: 'ip', port, listenAddress: '::1' };
-      vehicleLink = { kind: 'ip', port, peerAddress: '::1' };
+      const ifs = o.ipInterfaces;
+      wallLink = ifs ? { kind: 'ip', port, interface: ifs.wall } : { kind: 'ip', port, listenAddress: '::1' };
+      vehicleLink = ifs
+        ? { kind: 'ip', port, interface: ifs.vehicle }
+        : { kind: 'ip', port, peerAddress: '::1' };
     }
     const files = {
       wallConfig: join(o.dir, 'wall.yaml'),

@@ -28,14 +28,15 @@ export interface SimBridge {
 }
 
 /**
- * Starts serving `world` on a free loopback port.
+ * Starts serving `world` on a free port (loopback unless told otherwise).
  *
  * @param world the simulated world (its charger emits status events that are pushed to subscribers)
  * @param port TCP port (0 = any free port)
+ * @param host literal address to listen on (default loopback; a namespace's daemons use the cable's address)
  * @returns the bridge's URL and a close function
  */
-export async function startSimBridge(world: SimWorld, port = 0): Promise<SimBridge> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port });
+export async function startSimBridge(world: SimWorld, port = 0, host = '127.0.0.1'): Promise<SimBridge> {
+  const wss = new WebSocketServer({ host, port });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const subscribers = new Set<WebSocket>();
   const push = (m: SimBridgeMessage): void => {
@@ -70,7 +71,7 @@ export async function startSimBridge(world: SimWorld, port = 0): Promise<SimBrid
   });
   const addr = wss.address() as AddressInfo;
   return {
-    url: `ws://127.0.0.1:${addr.port}/`,
+    url: `ws://${host.includes(':') ? `[${host}]` : host}:${addr.port}/`,
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();

@@ -8,7 +8,6 @@
  * Lightning client of the car's lnd), driven by JSON lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -22,16 +21,13 @@ import {
 } from '../../hardware/relay/blind-relay.js';
 import { createNamespaceBesideHost, type NamespaceBesideHost } from '../../test/support/netns.js';
 import {
-  binDir,
   fundNodeOnChain,
-  networkDir,
   openChannelBetween,
   startExtraNode,
   up,
   type ExtraNode,
   type NodeConnection,
 } from '../regtest/network.js';
-import { runningPid } from '../regtest/processes.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -62,8 +58,8 @@ export interface RelayRig {
   close(): Promise<void>;
 }
 
-/** JSON lines from a child process, awaited one by one. */
-class Lines {
+/** JSON lines from a child process, awaited one by one (`next(timeoutMs)` throws on timeout). */
+export class Lines {
   private readonly queue: Record<string, unknown>[] = [];
   private wake: (() => void) | null = null;
   constructor(child: ChildProcess) {
@@ -104,15 +100,11 @@ export async function startRelayRig(args: { log: (line: string) => void }): Prom
   let ns: NamespaceBesideHost | undefined;
   let relay: BlindRelay | undefined;
   let carScript: ChildProcess | undefined;
-  let carLnd: ChildProcess | undefined;
+  let carInNamespace = false;
   const close = async (): Promise<void> => {
     carScript?.stdin?.end();
     carScript?.kill('SIGTERM');
-    if (carLnd && carLnd.exitCode === null) {
-      const exited = new Promise((r) => carLnd!.once('exit', r));
-      carLnd.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-    }
+    if (carInNamespace) await car?.stop();
     await relay?.close();
     ns?.destroy();
     if (car) {
@@ -165,17 +157,9 @@ export async function startRelayRig(args: { log: (line: string) => void }): Prom
     const [btcdLocal, routerLocal, wallGrpcLocal, wallP2pLocal] = ports as [number, number, number, number];
 
     // move the car's lnd into the namespace: same data, chain backend through the relay
-    const pid = runningPid(networkDir(), car.name);
-    if (pid === undefined) throw new Error('the car lnd is not running');
-    const lndArgs = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(1);
     await car.stop();
-    const carArgs = lndArgs.map((a) =>
-      a.startsWith('--btcd.rpchost=') ? `--btcd.rpchost=127.0.0.1:${btcdLocal}` : a,
-    );
-    const log = openSync(join(networkDir(), `${car.name}-netns.out.log`), 'a');
-    carLnd = spawn('ip', ['netns', 'exec', ns.ns, join(binDir(), 'lnd'), ...carArgs], {
-      stdio: ['ignore', log, log],
-    });
+    await car.start({ netns: ns.ns, btcdRpcHost: `127.0.0.1:${btcdLocal}` });
+    carInNamespace = true;
 
     const wallLnd = authenticatedLndGrpc({
       cert: wall.cert,

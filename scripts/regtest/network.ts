@@ -34,6 +34,14 @@ import {
 import { INVOICE_ONLY_PERMISSIONS, LND_HOLD_EXPIRY_DELTA_BLOCKS } from '../../lightning/lnd-hold-invoices.js';
 import { btcdRpc, type BtcdRpcConfig } from './btcd-rpc.js';
 import { createMiningKey, signP2pkhSpend, type MiningKey } from './coinbase-wallet.js';
+import {
+  placedCommand,
+  placedLndArgs,
+  startChainBackendInNamespace,
+  waitForNodeInNamespace,
+  type NamespacedChainBackend,
+  type NodePlacement,
+} from './placement.js';
 import { runningPid, startDaemon, stopDaemon } from './processes.js';
 
 /** Names of the two nodes every network has. */
@@ -339,8 +347,10 @@ export interface ExtraNode {
   connection: NodeConnection;
   /** stops the lnd process (SIGTERM, then SIGKILL) */
   stop(): Promise<void>;
-  /** starts it again on the same ports and data (no-op when running) */
-  start(): Promise<void>;
+  /** starts it again on the same ports and data (no-op when running); `placement` runs it in a network
+    namespace (scripts/regtest/placement.ts): then it is ready once lncli inside the namespace gets an answer
+    and `connection.socket` is reachable only from inside that namespace */
+  start(placement?: NodePlacement): Promise<void>;
   /** closes its channels (cooperatively when possible, so partners keep no dead channel), stops it and deletes
     its data */
   destroy(): Promise<void>;
@@ -362,11 +372,7 @@ export async function startExtraNode(name: string): Promise<ExtraNode> {
   mkdirSync(nodeDir, { recursive: true });
   const [rpcPort, p2pPort] = await freePorts(2);
   const args = lndArgs({ nodeDir, alias: id, rpcPort: rpcPort!, p2pPort: p2pPort!, btcd: connection.btcd });
-  const launch = async (): Promise<void> => {
-    if (runningPid(dir, id) !== undefined) return;
-    launchLnd(dir, id, nodeDir, args);
-  };
-  await launch();
+  launchLnd(dir, id, nodeDir, args);
   const node = await waitForLnd(nodeDir, `localhost:${rpcPort}`, `127.0.0.1:${p2pPort}`, id);
   const stop = async (): Promise<void> => {
     await stopDaemon(dir, id);
@@ -375,9 +381,9 @@ export async function startExtraNode(name: string): Promise<ExtraNode> {
     name: id,
     connection: node,
     stop,
-    start: async () => {
-      await launch();
-      await waitForLnd(nodeDir, node.socket, node.p2pSocket, id);
+    start: async (placement = {}) => {
+      if (runningPid(dir, id) === undefined) launchLnd(dir, id, nodeDir, args, placement);
+      await waitForPlacedLnd(nodeDir, node, id, rpcPort!, placement);
     },
     destroy: async () => {
       if (runningPid(dir, id) !== undefined) await closeAllChannels(node, connection).catch(() => undefined);
@@ -1033,11 +1039,109 @@ async function coldStart(log: Logger): Promise<NetworkConnection> {
   }
 }
 
-/** Starts lnd as daemon `name` with its data in `nodeDir` (an empty lnd.conf keeps ~/.lnd out of it). */
-function launchLnd(dir: string, name: string, nodeDir: string, args: string[]): void {
+/** Starts lnd as daemon `name` with its data in `nodeDir` (an empty lnd.conf keeps ~/.lnd out of it), on the
+  host or at a placement (a network namespace, other chain backend / listen addresses). */
+function launchLnd(
+  dir: string,
+  name: string,
+  nodeDir: string,
+  args: string[],
+  placement: NodePlacement = {},
+): void {
   mkdirSync(nodeDir, { recursive: true });
   if (!existsSync(join(nodeDir, 'lnd.conf'))) writeFileSync(join(nodeDir, 'lnd.conf'), '');
-  startDaemon({ dir, name, bin: join(binDir(), 'lnd'), args });
+  const command = placedCommand(join(binDir(), 'lnd'), placedLndArgs(args, placement), placement);
+  startDaemon({ dir, name, ...command });
+}
+
+/** Waits for a (re)started lnd: over gRPC on the host, or with lncli inside its namespace (synced to chain,
+  since a node moved there must have reached its chain backend from there). */
+async function waitForPlacedLnd(
+  nodeDir: string,
+  node: NodeConnection,
+  name: string,
+  rpcPort: number,
+  placement: NodePlacement,
+): Promise<void> {
+  if (placement.netns === undefined) {
+    await waitForLnd(nodeDir, node.socket, node.p2pSocket, name);
+    return;
+  }
+  await waitForNodeInNamespace({
+    netns: placement.netns,
+    lncliPath: join(binDir(), 'lncli'),
+    nodeDir,
+    rpcPort,
+    synced: true,
+    timeoutMs: 90_000,
+  });
+}
+
+/** Starts a chain backend inside a namespace that follows the network's btcd through `upstreamP2p` (the
+  namespace's uplink to the host's btcd peer port), same RPC port and credentials: a node placed there with
+  `btcdRpcHost: 127.0.0.1:<the network's btcd RPC port>` keeps answering when the uplink is cut (see
+  placement.ts `startChainBackendInNamespace`).
+
+  {
+    netns: <Namespace Name String>
+    upstreamP2p: <host:port> of the network btcd's peer port, reachable from the namespace
+  }
+
+  @returns <NamespacedChainBackend> (stop it before deleting the namespace)
+*/
+export async function startNamespaceChainBackend(args: {
+  netns: string;
+  upstreamP2p: string;
+}): Promise<NamespacedChainBackend> {
+  const connection = readConnection();
+  const height = await btcdRpc<number>(btcdConfig(connection), 'getblockcount', []);
+  return startChainBackendInNamespace({
+    netns: args.netns,
+    stateDir: networkDir(),
+    btcdPath: join(binDir(), 'btcd'),
+    btcctlPath: join(binDir(), 'btcctl'),
+    rpc: connection.btcd,
+    rpcKeyPath: join(networkDir(), 'btcd', 'rpc.key'),
+    upstreamP2p: args.upstreamP2p,
+    height,
+    timeoutMs: 60_000,
+  });
+}
+
+/** Restarts one of the network's nodes (`wall`, `vehicle`, or a walk-up / split node) at a placement, same data,
+  key, ports and channels: into a network namespace for offline tests, and back (`{}`) afterwards. The connection
+  file is unchanged; inside the namespace the node's gRPC socket is reachable only from that namespace.
+
+  {
+    name: <Node Name String>
+    placement: <Node Placement Object> ({} = back on the host)
+  }
+
+  @returns <NodeConnection> (from the connection file)
+  @throws Error when the node is unknown or does not become ready (synced, when in a namespace)
+*/
+export async function relaunchNode(args: {
+  name: NodeName | WalkupNodeName | SplitNodeName;
+  placement: NodePlacement;
+}): Promise<NodeConnection> {
+  const connection = readConnection();
+  const node = connection.nodes[args.name];
+  if (!node) throw new Error(`regtest: no node ${args.name} in the connection file`);
+  const dir = networkDir();
+  const nodeDir = join(dir, args.name);
+  const portOf = (hostPort: string): number => Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
+  const rpcPort = portOf(node.socket);
+  const lnd = lndArgs({
+    nodeDir,
+    alias: args.name,
+    rpcPort,
+    p2pPort: portOf(node.p2pSocket),
+    btcd: connection.btcd,
+  });
+  await stopDaemon(dir, args.name);
+  launchLnd(dir, args.name, nodeDir, lnd, args.placement);
+  await waitForPlacedLnd(nodeDir, node, args.name, rpcPort, args.placement);
+  return node;
 }
 
 function lndArgs(a: {
@@ -1148,12 +1252,12 @@ async function stopAll(log: Logger): Promise<string[]> {
   const dir = networkDir();
   const names = listPidNames(dir);
   const order = [
-    ...names.filter((n) => n.startsWith('extra-')),
+    ...names.filter((n) => n.startsWith('extra-') || n.startsWith('btcd-')), // btcd-<netns>: placement.ts
     ...[...SPLIT_NODE_NAMES, ...WALKUP_NODE_NAMES, ...NODE_NAMES].filter((n) => names.includes(n)),
     ...names.filter((n) => n === 'btcd'),
   ];
   const stopped: string[] = [];
-  // lnd nodes stop in parallel, btcd last
+  // lnd nodes (and namespaces' chain backends) stop in parallel, the network's btcd last
   const lnds = order.filter((n) => n !== 'btcd');
   await Promise.all(
     lnds.map(async (n) => {

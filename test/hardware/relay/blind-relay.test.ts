@@ -23,7 +23,10 @@ afterEach(async () => {
 
 /** A TCP echo server on loopback. */
 async function echoServer(): Promise<{ server: Server; port: number }> {
-  const server = createServer((s) => s.pipe(s));
+  const server = createServer((s) => {
+    s.on('error', () => {}); // a reset peer (the car's uplink going away) is part of some tests
+    s.pipe(s);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
   const a = server.address();
@@ -287,5 +290,35 @@ describe('RelayForwarder (the car side)', () => {
     await once(again, 'close');
     expect((await refused)[0]).toMatchObject({ reply: 'no-relay' });
     expect(relay.stats().refused).toEqual({ RELAY_UNAUTHENTICATED: 1 });
+  });
+});
+
+describe('RelayForwarder: the car’s own uplink, then the relay', () => {
+  it('connects directly while the car has an uplink; once it is gone, resets those and goes through the relay', async () => {
+    const echo = await echoServer();
+    const { relay, port: relayPort } = await startRelay({ allow: ['127.0.0.1/32'] });
+    const forwarder = new RelayForwarder('127.0.0.1', relayPort, [
+      { listenHost: '127.0.0.1', listenPort: 0, toHost: '192.0.2.1', toPort: 9 }, // as the wall would reach it
+    ]);
+    const [local] = await forwarder.start();
+    cleanups.push(() => forwarder.close());
+    // the uplink: the same destination port on another address (here the echo server on loopback)
+    forwarder.setUplink(() => ({ host: '127.0.0.1', port: echo.port }));
+    const direct = createConnection({ host: '127.0.0.1', port: local! });
+    direct.on('error', () => {}); // reset when the uplink goes
+    cleanups.push(() => void direct.destroy());
+    direct.write('over my own uplink');
+    expect((await readBytes(direct, 18)).toString()).toBe('over my own uplink');
+    expect(relay.stats().opened).toBe(0); // the relay saw nothing
+
+    // the signal is gone: the direct connection is reset, a new one asks the relay (which refuses 192.0.2.1:9)
+    const closed = new Promise((r) => direct.once('close', r)); // after ECONNRESET (events.once would reject)
+    forwarder.setUplink(null);
+    await closed;
+    const refused = once(forwarder, 'refused');
+    const relayed = createConnection({ host: '127.0.0.1', port: local! });
+    relayed.on('error', () => {});
+    await once(relayed, 'close');
+    expect((await refused)[0]).toMatchObject({ destination: '192.0.2.1:9', reply: Reply.notAllowed });
   });
 });

@@ -1,0 +1,482 @@
+/**
+ * `npm run demo -- --offline charger|car [--json]`: a charging session with one side offline, on the real regtest
+ * network, both daemons real CLI processes, the cable an IP (PLC) link over a veth pair.
+ *
+ * - `--offline charger` (issue 15 case 1a): the wall's lnd and the wall daemon run in a network namespace whose
+ *   only link, once the session starts, is the cable to the car. The car's node (on the host) reaches the wall's
+ *   node across the cable and pays over their direct channel.
+ * - `--offline car` (case 2): the car's lnd and the vehicle daemon run in the namespace. The session starts while
+ *   the car still has its own uplink; once the first invoice is paid the uplink is cut, and the car's node
+ *   reaches its channel partner and its chain backend only through the wall's blind relay (the wall daemon's
+ *   `relay:` section), which lets in only the car of the authenticated session.
+ *
+ * An lnd cannot start without its chain backend, so the offline node is started in the namespace while it still
+ * has an uplink (scripts/offline/isolated-namespace.ts), which is cut before it is needed offline: the node lost
+ * its signal while running. Afterwards the node moves back to the host (its route back) and the books are
+ * reconciled with both nodes.
+ *
+ * Demo plumbing across the cable besides the cable protocol and the Lightning peer connection: the simulated
+ * charger/meters (sim bridge) and the namespace daemon's status page, which the demo reads.
+ *
+ * The JSON line (last line of stdout with `--json`) has the normal demo's session keys (see
+ * scripts/charge-demo.ts; the offline demo has no 90/10 split) plus `offline`:
+ *   {mode, case, namespaceInterfaces (while offline), invoicesPaidOffline, paidOfflineMsat, relayConnections,
+ *    relayRefusals, reconnectMs}.
+ * Exit code 0 only when the session ended normally, the books agree with both nodes after the route is back,
+ * the receipt verifies, and invoices were really paid while offline.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { addPeer, authenticatedLndGrpc } from 'lightning';
+import {
+  down,
+  relaunchNode,
+  up,
+  waitForActiveChannel,
+  closeLnd,
+  startNamespaceChainBackend,
+  type NodeConnection,
+} from '../regtest/network.js';
+import type { NamespacedChainBackend } from '../regtest/placement.js';
+import { createIsolatedNamespace, type IsolatedNamespace } from '../offline/isolated-namespace.js';
+import { Lines } from '../offline/relay-rig.js';
+import { readBooks } from './books.js';
+import { sessionFigures, type SessionFigures } from './session-figures.js';
+import {
+  cadenceOverlays,
+  DEMO_MAX_POWER_W,
+  PROMISED_INVOICE_INTERVAL_SEC,
+  speedForDuration,
+} from './cadence.js';
+import { ChargeRig, freePort } from './rig.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
+
+/** Which side is offline. */
+export type OfflineMode = 'charger' | 'car';
+
+/** What the offline part of a run showed. */
+export interface OfflineFigures {
+  mode: OfflineMode;
+  /** the issue's case: 1a (direct channel over the cable) or 2 (blind relay) */
+  case: '1a' | '2';
+  /** the namespace's interfaces while offline (only lo and the cable) */
+  namespaceInterfaces: string[];
+  /** invoices paid, and msat, while the namespace had no uplink */
+  invoicesPaidOffline: number;
+  paidOfflineMsat: string;
+  /** connections the wall's relay opened / refused (case 2; 0 otherwise), from the wall daemon's log */
+  relayConnections: number;
+  relayRefusals: number;
+  /** real ms for the car's node to reach its channel partner again through the relay after the cut (case 2) */
+  reconnectMs: number | null;
+}
+
+/** The offline demo's JSON line. */
+export interface OfflineDemoResult extends SessionFigures {
+  offline: OfflineFigures;
+  /** only in crash runs */
+  crash?: CrashFigures;
+}
+
+const portOf = (hostPort: string): number => Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
+
+/** Connects one node to a peer at an address, retrying while the peer comes up. */
+async function connectPeer(from: NodeConnection, to: { pubkey: string; socket: string }): Promise<void> {
+  const { lnd } = authenticatedLndGrpc({ cert: from.cert, macaroon: from.macaroon, socket: from.socket });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await addPeer({ lnd, public_key: to.pubkey, socket: to.socket, timeout: 10_000 });
+        return;
+      } catch (err) {
+        if (i >= 20) throw new Error(`cannot connect to ${to.socket}: ${JSON.stringify(err)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  } finally {
+    closeLnd(lnd);
+  }
+}
+
+/** Counts the wall log's relay lines. */
+function relayCounts(wallLog: string): { opened: number; refused: number } {
+  let text = '';
+  try {
+    text = readFileSync(wallLog, 'utf8');
+  } catch {
+    return { opened: 0, refused: 0 };
+  }
+  const count = (what: string): number => text.split('\n').filter((l) => l.includes(what)).length;
+  return { opened: count('"relay opened"'), refused: count('"relay refused"') };
+}
+
+/** Options of one offline run. */
+export interface OfflineRunOptions {
+  mode: OfflineMode;
+  /** energy to charge, Wh */
+  targetWh: number;
+  /** daemon clock speed (× real time) */
+  speed: number;
+  /** promised invoice interval, s of charging time */
+  invoiceIntervalSec: number;
+  /** price, msat per Wh */
+  priceMsatPerWh: number;
+  /** stop the network afterwards when this run started it */
+  keepNetwork: boolean;
+  /** progress lines (stderr in the CLI) */
+  say: (line: string) => void;
+  /** lines meant for a human (stdout in the CLI without --json) */
+  show: (line: string) => void;
+  /** kill -9 one daemon while offline (after the cut) once the wall metered `atWh`, restart it after `downMs`
+    real ms: the run then passes when nothing is paid twice, the books match both nodes and every session
+    ended with a reason on both sides (resumed to its target, or closed) */
+  crash?: OfflineCrash;
+}
+
+/** A kill -9 during the offline session. */
+export interface OfflineCrash {
+  victim: 'wall' | 'vehicle';
+  atWh: number;
+  downMs: number;
+}
+
+/** What a crash run showed. */
+export interface CrashFigures extends OfflineCrash {
+  /** sessions recorded (a restarted wall may greet the still-plugged car with a new one) */
+  sessions: number;
+  /** the last session reached its target */
+  resumed: boolean;
+}
+
+/**
+ * Runs the offline demo from its command line and prints the JSON line with `--json`.
+ *
+ * @param argv command-line arguments (`--offline charger|car`, `--json`, `--energy-wh`, `--speed`, `--real-sec`,
+ *   `--interval-sec`, `--price`, `--keep-network`, `--kill wall|vehicle`: kill -9 of that daemon halfway, offline)
+ * @returns exit code (0 = normal ending — or, with --kill, every session closed cleanly —, books agree after
+ *   reconciliation, invoices paid offline; 2 = usage)
+ */
+export async function offlineDemo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      offline: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'energy-wh': { type: 'string', default: '2000' },
+      speed: { type: 'string' },
+      'real-sec': { type: 'string', default: '90' },
+      'interval-sec': { type: 'string', default: String(PROMISED_INVOICE_INTERVAL_SEC) },
+      price: { type: 'string', default: '100' },
+      'keep-network': { type: 'boolean', default: false },
+      kill: { type: 'string' },
+    },
+  });
+  const say = (line: string): void => void process.stderr.write(`demo: ${line}\n`);
+  const show = (line: string): void => void (values.json ? say(line) : process.stdout.write(`${line}\n`));
+  const mode = values.offline;
+  if (mode !== 'charger' && mode !== 'car') {
+    say('--offline takes charger (the wall has no uplink) or car (the car has no signal)');
+    return 2;
+  }
+  const targetWh = Number(values['energy-wh']);
+  const invoiceIntervalSec = Number(values['interval-sec']);
+  const priceMsatPerWh = Number(values.price);
+  const speed =
+    values.speed !== undefined
+      ? Number(values.speed)
+      : speedForDuration(targetWh, DEMO_MAX_POWER_W, Number(values['real-sec']));
+  if (!(targetWh > 0) || !(speed >= 1) || !(priceMsatPerWh >= 1) || !(invoiceIntervalSec >= 1)) {
+    say('--energy-wh, --speed, --real-sec, --interval-sec and --price must be positive numbers');
+    return 2;
+  }
+  const kill = values.kill;
+  if (kill !== undefined && kill !== 'wall' && kill !== 'vehicle') {
+    say('--kill takes wall or vehicle (kill -9 of that daemon halfway, offline, restarted after 1 s)');
+    return 2;
+  }
+  const run = await runOfflineDemo({
+    ...(kill ? { crash: { victim: kill, atWh: Math.floor(targetWh / 2), downMs: 1000 } } : {}),
+    mode,
+    targetWh,
+    speed,
+    invoiceIntervalSec,
+    priceMsatPerWh,
+    keepNetwork: values['keep-network'],
+    say,
+    show,
+  });
+  if (values.json && run.result) process.stdout.write(`${JSON.stringify(run.result)}\n`);
+  return run.code;
+}
+
+/**
+ * Runs one offline session (see the file comment) on the regtest network (brought up when needed).
+ *
+ * @param o the run's options
+ * @returns exit code (0 = normal ending, books agree after reconciliation, invoices paid offline) and the JSON
+ *   line's object (null when the run failed before the books)
+ */
+export async function runOfflineDemo(
+  o: OfflineRunOptions,
+): Promise<{ code: number; result: OfflineDemoResult | null }> {
+  const { mode, targetWh, speed, invoiceIntervalSec, say, show } = o;
+  const price = o.priceMsatPerWh;
+  const net = await up({ log: (l) => say(`regtest: ${l}`) });
+  const connectionFile = net.connectionPath;
+  const { wall, vehicle } = net.connection.nodes;
+  const btcdPort = portOf(net.connection.btcd.rpcHost);
+  const wallP2pPort = portOf(wall.p2pSocket);
+  const btcdP2pPort = portOf(net.connection.btcd.p2pHost);
+  const dir = join(repo, '.demo', `offline-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  const moved = mode === 'charger' ? 'wall' : 'vehicle';
+  let space: IsolatedNamespace | undefined;
+  let nodeInNamespace = false;
+  let carSide: ChildProcess | undefined;
+  let chain: NamespacedChainBackend | undefined;
+  let rig: ChargeRig | undefined;
+  let code = 1;
+  let result: OfflineDemoResult | null = null;
+  /** The node returns to the host, and the two nodes' peer connection to its address there. */
+  const routeBack = async (): Promise<void> => {
+    await relaunchNode({ name: moved, placement: {} });
+    await connectPeer(vehicle, { pubkey: wall.pubkey, socket: wall.p2pSocket }).catch(() => undefined); // may reconnect by itself
+    await waitForActiveChannel(vehicle, wall.pubkey);
+  };
+  try {
+    space = await createIsolatedNamespace({ uplinkPorts: [btcdPort, btcdP2pPort, wallP2pPort] });
+    const { ns, cable } = space;
+    say(
+      `namespace ${ns}: cable ${cable.hostIf}⇄${cable.nsIf} (${cable.hostIpv4} ⇄ ${cable.nsIpv4}), uplink up`,
+    );
+    const overlays = cadenceOverlays({ targetWh, priceMsatPerWh: price, invoiceIntervalSec, speed });
+    const relayPort = await freePort();
+    // the namespace's side of the network (test/support/relay-car.ts, run inside it): local forwards on fixed
+    // ports, over the namespace's uplink while there is one, then through the wall's relay (the car; the charger
+    // has none: once cut, its forwards lead nowhere). The charger's forward is its chain backend's peer link
+    // (btcd syncs on regtest only from a peer on 127.0.0.1); the car's are its chain backend and its channel
+    // partner.
+    const forwards =
+      mode === 'charger'
+        ? [`127.0.0.1:${btcdP2pPort}@${btcdP2pPort}`]
+        : [`127.0.0.1:${btcdPort}@${btcdPort}`, `127.0.0.1:${wallP2pPort}`];
+    const sideLog = openSync(join(dir, 'namespace-side.log'), 'a');
+    carSide = spawn(
+      'ip',
+      [
+        ...['netns', 'exec', ns, join(repo, 'node_modules', '.bin', 'tsx')],
+        join(repo, 'test', 'support', 'relay-car.ts'),
+        ...['--relay', `${cable.hostLinkLocal}%${cable.nsIf}`, '--relay-port', String(relayPort)],
+        ...forwards.flatMap((f) => ['--to', f]),
+        ...['--uplink', space.uplinkHost],
+      ],
+      { stdio: ['pipe', 'pipe', sideLog] },
+    );
+    const lines = new Lines(carSide);
+    const wallLocalPort = ((await lines.next(60_000)) as { ports: number[] }).ports[1] ?? 0;
+    if (mode === 'charger')
+      // the charger's own chain backend, beside its node: it follows the network over the uplink until the cut,
+      // then sees no new blocks but answers (an lnd whose chain backend is unreachable answers no getinfo)
+      chain = await startNamespaceChainBackend({ netns: ns, upstreamP2p: `127.0.0.1:${btcdP2pPort}` });
+    const send = (command: object): void => void carSide!.stdin!.write(`${JSON.stringify(command)}\n`);
+    const connectThroughSide = async (timeoutMs: number): Promise<number | null> => {
+      send({
+        cmd: 'connect',
+        lnd: { socket: vehicle.socket, cert: vehicle.cert, macaroon: vehicle.macaroon },
+        peer: { pubkey: wall.pubkey, port: wallLocalPort },
+      });
+      const c = (await lines.next(timeoutMs)) as { connected: boolean; ms?: number; error?: string };
+      if (!c.connected) throw new Error(`the car's node cannot reach the wall's: ${c.error}`);
+      return c.ms ?? null;
+    };
+    // the offline node moves into the namespace (started while it still has an uplink to its chain backend)
+    nodeInNamespace = true; // from here on, whatever happens, it is moved back
+    await relaunchNode({
+      name: moved,
+      placement: {
+        netns: ns,
+        btcdRpcHost: `127.0.0.1:${btcdPort}`,
+        ...(mode === 'charger' ? { listenHost: '0.0.0.0' } : {}),
+      },
+    });
+    if (mode === 'charger') {
+      await space.cutUplink();
+      // the car's node reaches the wall's across the cable (the wall has no other network now)
+      await connectPeer(vehicle, { pubkey: wall.pubkey, socket: `${cable.nsIpv4}:${wallP2pPort}` });
+      await waitForActiveChannel(vehicle, wall.pubkey);
+      say('the wall is offline; the car’s node has its direct channel to the wall’s node over the cable');
+    } else {
+      await connectThroughSide(180_000);
+      say('the car’s node runs in the namespace, still with its own uplink');
+    }
+
+    const nsStatus = { status: { listen: cable.nsIpv4, port: 0 } };
+    // crash runs: heartbeats long enough for a restart (a few real seconds), so a session can resume
+    const crashWall = { session: { ...(overlays.wall.session as object), heartbeatTimeoutMs: 150_000 } };
+    const crashVehicle = {
+      session: {
+        ...(overlays.vehicle.session as object),
+        heartbeatTimeoutMs: 150_000,
+        receiptTimeoutMs: 100_000,
+      },
+    };
+    rig = await ChargeRig.create({
+      dir,
+      connectionFile,
+      link: 'ip',
+      ipInterfaces:
+        mode === 'charger'
+          ? { wall: cable.nsIf, vehicle: cable.hostIf }
+          : { wall: cable.hostIf, vehicle: cable.nsIf },
+      bridgeHost: cable.hostIpv4,
+      speed,
+      wall: {
+        ...overlays.wall,
+        ...(o.crash ? crashWall : {}),
+        ...(mode === 'charger'
+          ? nsStatus
+          : {
+              relay: {
+                enabled: true,
+                port: relayPort,
+                allow: [`127.0.0.1/32:${btcdPort}`, `127.0.0.1/32:${wallP2pPort}`],
+              },
+            }),
+      },
+      vehicle: { ...overlays.vehicle, ...(mode === 'car' ? nsStatus : {}), ...(o.crash ? crashVehicle : {}) },
+      world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
+    });
+    rig[moved].netns = ns;
+    await rig.startDaemons();
+    show(`wall dashboard:    ${rig.wall.statusUrl}`);
+    show(`vehicle dashboard: ${rig.vehicle.statusUrl}`);
+    show(
+      `charging ${targetWh} Wh over the cable (IP over veth) at ${speed}× speed, ${moved} offline; logs in ${dir}`,
+    );
+    let namespaceInterfaces = mode === 'charger' ? space.interfaces() : [];
+    let paidAtCutMsat = mode === 'charger' ? 0n : -1n;
+    let invoicesAtCut = 0;
+    let reconnectMs: number | null = null;
+    let crashed = false;
+    rig.world.plug();
+    const pluggedReal = Date.now();
+    let lastPrint = 0;
+    const activeRig = rig;
+    await rig.until(
+      'the session to end on both sides',
+      async () => {
+        const [w, v] = await Promise.all([activeRig.wall.status(), activeRig.vehicle.status()]);
+        if (paidAtCutMsat < 0n && BigInt(v.paidMsat) > 0n && w.state !== 'ended') {
+          // the car loses its signal: from now on its node reaches the network only through the wall's relay
+          paidAtCutMsat = BigInt(v.paidMsat);
+          invoicesAtCut = v.ledger.filter((l) => l.state === 'succeeded').length;
+          send({ cmd: 'uplink', host: null });
+          await lines.next(10_000);
+          await space!.cutUplink();
+          namespaceInterfaces = space!.interfaces();
+          reconnectMs = await connectThroughSide(120_000);
+          show(
+            `  the car lost its uplink; its node is back with the wall through the relay in ${reconnectMs} ms`,
+          );
+        }
+        const crash = o.crash;
+        if (crash && !crashed && paidAtCutMsat >= 0n && w.energyWh >= crash.atWh) {
+          crashed = true;
+          const victim = activeRig[crash.victim];
+          show(`  kill -9 of the ${crash.victim} daemon at ${w.energyWh} Wh, offline`);
+          await victim.kill9();
+          await new Promise((r) => setTimeout(r, crash.downMs));
+          await victim.start();
+          // the wall's relay died with the wall daemon: the car's node comes back through the new one
+          if (mode === 'car' && crash.victim === 'wall') reconnectMs = await connectThroughSide(120_000);
+          return false;
+        }
+        if (Date.now() - lastPrint > 3000) {
+          lastPrint = Date.now();
+          show(
+            `  ${w.state.padEnd(9)} ${(w.powerW / 1000).toFixed(1)} kW  wall ${w.energyWh} Wh  car ${v.energyWh} Wh  paid ${Number(BigInt(w.paidMsat)) / 1000} sat`,
+          );
+        }
+        return w.state === 'ended' && v.state === 'ended';
+      },
+      Math.max(180_000, ((targetWh / 11_000) * 3_600_000 * 3) / speed),
+      500,
+    );
+    const durationSec = Math.round((Date.now() - pluggedReal) / 1000);
+    rig.world.unplug();
+    await rig.stop();
+    const relay = relayCounts(join(dir, 'wall.log'));
+
+    // the route back: the node returns to the host, and the books are reconciled with both nodes
+    await routeBack();
+    nodeInNamespace = false;
+    const books = await readBooks(rig.files, connectionFile);
+    const s = books.sessions[books.sessions.length - 1];
+    if (!s) throw new Error('no session was recorded');
+    const paidMsatAll = books.sessions.reduce((acc, x) => acc + x.vehiclePaidMsat, 0n);
+    const paymentsAll = books.sessions.reduce((acc, x) => acc + x.paymentsSucceeded, 0);
+    const paidOfflineMsat = paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
+    result = {
+      ...sessionFigures(s, { speed, invoiceIntervalSec, durationSec }),
+      offline: {
+        mode,
+        case: mode === 'charger' ? '1a' : '2',
+        namespaceInterfaces,
+        invoicesPaidOffline: paymentsAll - invoicesAtCut,
+        paidOfflineMsat: paidOfflineMsat.toString(),
+        relayConnections: relay.opened,
+        relayRefusals: relay.refused,
+        reconnectMs,
+      },
+      ...(o.crash
+        ? {
+            crash: {
+              ...o.crash,
+              sessions: books.sessions.length,
+              resumed: s.wallStopReason === 'TARGET_REACHED',
+            },
+          }
+        : {}),
+    };
+    for (const p of books.problems) say(`ACCOUNTS DISAGREE: ${p}`);
+    const normal =
+      s.wallStopReason !== null &&
+      NORMAL_ENDINGS.has(s.wallStopReason) &&
+      s.vehicleStopReason === s.wallStopReason;
+    const isolated =
+      namespaceInterfaces.length === 2 && namespaceInterfaces.includes(cable.nsIf) && paidOfflineMsat > 0n;
+    const relayed = mode === 'charger' || relay.opened > 0;
+    // a crash run: every session closed with a reason on both sides, the same amount on both sides, and a
+    // session that reached its target has a verified receipt
+    const closedCleanly = books.sessions.every(
+      (x) =>
+        x.wallStopReason !== null &&
+        x.vehicleStopReason !== null &&
+        x.vehiclePaidMsat === x.wallSettledMsat &&
+        (x.wallStopReason !== 'TARGET_REACHED' || x.receiptValid),
+    );
+    const ended = o.crash ? crashed && closedCleanly : normal && s.receiptValid;
+    code = ended && isolated && relayed && books.problems.length === 0 ? 0 : 1;
+    show(
+      `done: ${s.wallEnergyWh} Wh at the wall, ${s.vehicleEnergyWh} Wh at the car, ${s.invoicesSettled} invoices paid (${result.offline.invoicesPaidOffline} offline), ${Number(s.wallSettledMsat) / 1000} sat; receipt ${s.receiptValid ? 'valid' : 'INVALID'}; ${code === 0 ? 'accounts agree with both nodes' : 'FAILED'}`,
+    );
+  } catch (err) {
+    say(`failed: ${(err as Error).message}`);
+    code = 1;
+  } finally {
+    await rig?.stop().catch(() => undefined);
+    carSide?.stdin?.end();
+    carSide?.kill('SIGTERM');
+    if (nodeInNamespace)
+      await routeBack().catch((e: Error) => say(`cannot move ${moved} back: ${e.message}`));
+    await chain?.stop();
+    await space?.destroy();
+    if (!net.alreadyUp && !o.keepNetwork) await down({ log: (l) => say(`regtest: ${l}`) });
+  }
+  return { code, result };
+}

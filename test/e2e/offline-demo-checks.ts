@@ -1,0 +1,78 @@
+// Shared run and assertions of the offline demo tests (offline-demo-*.regtest.test.ts, offline-kill-*).
+import { expect } from 'vitest';
+import {
+  runOfflineDemo,
+  type OfflineCrash,
+  type OfflineDemoResult,
+  type OfflineMode,
+} from '../../scripts/demo/offline.js';
+
+/**
+ * Runs a shortened offline demo on the test network (left running), logging to stderr.
+ *
+ * @param mode which side is offline
+ * @param run target energy (Wh), clock speed, and an optional kill -9
+ * @returns exit code and JSON line (100 msat/Wh, an invoice every 16 s of charging)
+ */
+export async function runShortOffline(
+  mode: OfflineMode,
+  run: { targetWh: number; speed: number; crash?: OfflineCrash },
+): Promise<{ code: number; result: OfflineDemoResult | null }> {
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  return runOfflineDemo({
+    mode,
+    targetWh: run.targetWh,
+    speed: run.speed,
+    invoiceIntervalSec: 16,
+    priceMsatPerWh: 100,
+    keepNetwork: true,
+    say: log,
+    show: log,
+    ...(run.crash ? { crash: run.crash } : {}),
+  });
+}
+
+/**
+ * Asserts what every offline session must show: a normal ending at the target, a valid receipt, paid =
+ * price × energy bought, invoices paid while the namespace had only lo and the cable.
+ *
+ * @param result the demo's JSON line (null = the run failed before its books)
+ * @param want mode, target energy (Wh) and price (msat/Wh) of the run
+ */
+export function expectOfflineSession(
+  result: OfflineDemoResult | null,
+  want: { mode: OfflineMode; targetWh: number; priceMsatPerWh: number },
+): void {
+  expect(result).not.toBeNull();
+  const r = result!;
+  expect(r.stopReason).toBe('TARGET_REACHED');
+  expect(r.receiptValid).toBe(true);
+  expect(r.energyWhWall).toBeGreaterThanOrEqual(want.targetWh);
+  expect(BigInt(r.paidMsat)).toBe(BigInt(want.targetWh) * BigInt(want.priceMsatPerWh));
+  expect(r.offline.mode).toBe(want.mode);
+  expect(r.offline.namespaceInterfaces).toHaveLength(2);
+  expect(r.offline.namespaceInterfaces).toContain('lo');
+  expect(BigInt(r.offline.paidOfflineMsat)).toBeGreaterThan(0n);
+}
+
+/**
+ * Asserts a kill -9 run: the run passed (the daemon was killed while offline, every session closed with a reason
+ * on both sides, the two ledgers agree with each other and with both nodes, no hash paid twice), invoices were
+ * paid offline in a namespace with only lo and the cable.
+ *
+ * @param run the run's exit code and JSON line
+ * @param victim the daemon that was killed
+ */
+export function expectCrashRun(
+  run: { code: number; result: OfflineDemoResult | null },
+  victim: OfflineCrash['victim'],
+): void {
+  expect(run.code).toBe(0);
+  const r = run.result!;
+  expect(r.crash?.victim).toBe(victim);
+  expect(r.offline.namespaceInterfaces).toHaveLength(2);
+  expect(BigInt(r.offline.paidOfflineMsat)).toBeGreaterThan(0n);
+  process.stderr.write(
+    `crash run: ${JSON.stringify(r.crash)}, stop ${r.stopReason}, paid ${r.paidMsat} msat\n`,
+  );
+}
