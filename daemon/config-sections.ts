@@ -278,26 +278,55 @@ export function readClock(r: ConfigReader, simulatedHardware: boolean): ClockCon
   return { speed, anchorMs };
 }
 
-/** The sections every daemon's configuration has, whatever its role. */
-export interface DaemonSections {
+/** The sections every daemon's configuration has besides its hardware: node, store, status, log, clock. */
+export interface ServiceSections {
   lightning: LightningConfig;
-  link: LinkConfig;
-  meter: MeterConfig;
   store: StoreConfig;
   status: StatusConfig;
   log: LogConfig;
   clock: ClockConfig;
 }
 
+/** The sections every one-connector daemon's configuration has (the service sections, its link and meter). */
+export interface DaemonSections extends ServiceSections {
+  link: LinkConfig;
+  meter: MeterConfig;
+}
+
 /** Each role's defaults: the CAN ids it sends and receives on, its store file and its status port. */
-const ROLE_DEFAULTS = {
+export const ROLE_DEFAULTS = {
   wall: { canIds: { txId: 0x7cd, rxId: 0x7cc }, storeFile: 'wall.sqlite', statusPort: 8410 },
   vehicle: { canIds: { txId: 0x7cc, rxId: 0x7cd }, storeFile: 'vehicle.sqlite', statusPort: 8420 },
 } as const;
 
 /**
- * Reads the sections every daemon has (`meter`, `lightning`, `link`, `store`, `status`, `log`, `clock`) with the
- * role's defaults. One reader serves both daemons' configurations.
+ * Reads the service sections (`lightning`, `store`, `status`, `log`, `clock`) with the role's defaults. One
+ * reader serves both daemons' configurations.
+ *
+ * @param r root reader of the document
+ * @param role which daemon
+ * @param hardwareSimulated whether all of the role's hardware (meters, the wall's chargers) is simulated: an
+ *   accelerated clock needs all of it simulated
+ * @returns the sections
+ */
+export function readServiceSections(
+  r: ConfigReader,
+  role: 'wall' | 'vehicle',
+  hardwareSimulated: boolean,
+): ServiceSections {
+  const d = ROLE_DEFAULTS[role];
+  return {
+    lightning: readLightning(r.section('lightning')),
+    store: readStore(r.section('store'), d.storeFile),
+    status: readStatus(r.section('status'), d.statusPort),
+    log: readLog(r.section('log')),
+    clock: readClock(r.section('clock'), hardwareSimulated),
+  };
+}
+
+/**
+ * Reads the sections of a one-connector daemon (`meter`, `link` and the service sections) with the role's
+ * defaults.
  *
  * @param r root reader of the document
  * @param role which daemon
@@ -310,15 +339,10 @@ export function readDaemonSections(
   role: 'wall' | 'vehicle',
   otherHardwareSimulated = true,
 ): DaemonSections {
-  const d = ROLE_DEFAULTS[role];
   const meter = readMeter(r.section('meter'));
   return {
-    lightning: readLightning(r.section('lightning')),
-    link: readLink(r.section('link'), role, d.canIds),
+    link: readLink(r.section('link'), role, ROLE_DEFAULTS[role].canIds),
     meter,
-    store: readStore(r.section('store'), d.storeFile),
-    status: readStatus(r.section('status'), d.statusPort),
-    log: readLog(r.section('log')),
-    clock: readClock(r.section('clock'), otherHardwareSimulated && meter.kind === 'sim'),
+    ...readServiceSections(r, role, otherHardwareSimulated && meter.kind === 'sim'),
   };
 }

@@ -7,20 +7,13 @@ import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { ConfigReader } from '../daemon/config-reader.js';
 import {
-  readClock,
-  readLightning,
   readLink,
-  readLog,
   readMeter,
-  readStatus,
-  readStore,
-  type ClockConfig,
-  type LightningConfig,
+  readServiceSections,
+  ROLE_DEFAULTS,
+  type ServiceSections,
   type LinkConfig,
-  type LogConfig,
   type MeterConfig,
-  type StatusConfig,
-  type StoreConfig,
 } from '../daemon/config-sections.js';
 import {
   PRICE_RANGE_MSAT_PER_WH,
@@ -147,7 +140,7 @@ export interface ConnectorConfig {
 }
 
 /** The whole wall configuration. */
-export interface WallConfig {
+export interface WallConfig extends ServiceSections {
   /**
    * every connector the daemon drives, in configuration order (at least one). `link`, `evse`, `meter` and
    * `powerCut` below are the first connector's (what a single-connector wall and its services use).
@@ -155,15 +148,10 @@ export interface WallConfig {
   connectors: ConnectorConfig[];
   tariff: TariffConfig;
   session: SessionConfig;
-  lightning: LightningConfig;
   link: LinkConfig;
   evse: EvseConfig;
   meter: MeterConfig;
   powerCut: PowerCutConfig;
-  store: StoreConfig;
-  status: StatusConfig;
-  log: LogConfig;
-  clock: ClockConfig;
   ocpp?: OcppConfig;
   /** split remittance to other recipients (issue 14; absent = the wall keeps everything) */
   split?: SplitConfig;
@@ -220,17 +208,14 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   const config: WallConfig = {
     tariff,
     session,
-    lightning: readLightning(r.section('lightning')),
     connectors,
     link: first.link,
     evse,
     meter,
     powerCut: first.powerCut,
-    store: readStore(r.section('store'), 'wall.sqlite'),
-    status: readStatus(r.section('status'), 8410),
-    log: readLog(r.section('log')),
-    clock: readClock(
-      r.section('clock'),
+    ...readServiceSections(
+      r,
+      'wall',
       connectors.every((c) => c.evse.kind === 'sim' && c.meter.kind === 'sim'),
     ),
   };
@@ -239,7 +224,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     const enabled = o.bool('enabled', true);
     const protocols = o.has('protocols')
       ? readProtocols(o)
-      : (['ocpp2.0.1', 'ocpp1.6'] as OcppConfig['protocols']);
+      : (['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'] as OcppConfig['protocols']);
     const url = o.string('url');
     if (url && !/^wss?:\/\//.test(url)) o.problem('url', 'must start with ws:// or wss://');
     const vendorId = o.string('vendorId', 'org.boltcharge');
@@ -319,7 +304,7 @@ function readConnector(
   return {
     id: ids.id,
     evseId: ids.evseId,
-    link: readLink(c.section('link'), 'wall', { txId: 0x7cd, rxId: 0x7cc }),
+    link: readLink(c.section('link'), 'wall', ROLE_DEFAULTS.wall.canIds),
     evse: readEvse(c.section('evse')),
     meter: readMeter(c.section('meter')),
     powerCut:

@@ -17,6 +17,8 @@ import type { WallObserver } from './wall-daemon.js';
 
 /** The OCPP observer, plus the late attachment of the daemon's control (the daemon is built after it). */
 export interface OcppObserver extends WallObserver {
+  /** the station itself (the walk-up's DirectPayment runner attaches to it) */
+  readonly station: OcppStation;
   /** Lets CSMS commands (remote stop, availability, reset) reach the daemon. */
   attachControl(control: StationControl): void;
   /** the connector's owner changed (the WallDaemon hook): StatusNotification Available/Unavailable/Faulted */
@@ -229,6 +231,7 @@ export function ocppObserver(
   const first = evseIds[0] ?? c.evseId;
   return {
     ...evseHooks(first),
+    station,
     attachControl: (control) => station.attachControl(control),
     startQrPayment: () => station.startQrPayment(first).catch(() => 'Offline'),
     webPaymentLockMs: () => station.webPaymentLockMs(first),

@@ -5,6 +5,7 @@
  * its BOLT11 and hash; `settled` only from the node's settlement (with the amount the node received).
  * OCPP tables are added by `migrateOcppTables` (wall-module/ocpp) when that module is present.
  */
+import { blockFromDb, numberOrNull, type BlockDbRow } from '../daemon/block-row.js';
 import type { Clock } from '../hardware/clock.js';
 import { openDatabase, type Db, type Migration } from '../daemon/database.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
@@ -106,15 +107,7 @@ export function connectorSlot(slot: string, connectorId: number): string {
 /** Optional extra migration hook (OCPP tables), applied after the wall's own schema. */
 export type ExtraMigrate = (db: Db) => void;
 
-interface InvoiceDbRow {
-  session_id: string;
-  seq: bigint;
-  state: InvoiceState;
-  payment_hash: string | null;
-  bolt11: string | null;
-  amount_msat: bigint;
-  from_wh: bigint;
-  to_wh: bigint;
+interface InvoiceDbRow extends BlockDbRow<InvoiceState, string | null, string | null> {
   price_msat_per_wh: bigint;
   requested_at_ms: bigint;
   issued_at_ms: bigint | null;
@@ -123,23 +116,14 @@ interface InvoiceDbRow {
   received_msat: bigint | null;
 }
 
-const n = (v: bigint | null): number | null => (v === null ? null : Number(v));
-
 function invoiceFromDb(r: InvoiceDbRow): InvoiceRow {
   return {
-    sessionId: r.session_id,
-    seq: Number(r.seq),
-    state: r.state,
-    paymentHash: r.payment_hash,
-    bolt11: r.bolt11,
-    amountMsat: r.amount_msat,
-    fromWh: Number(r.from_wh),
-    toWh: Number(r.to_wh),
+    ...blockFromDb(r),
     priceMsatPerWh: r.price_msat_per_wh,
     requestedAtMs: Number(r.requested_at_ms),
-    issuedAtMs: n(r.issued_at_ms),
-    expiresAtMs: n(r.expires_at_ms),
-    settledAtMs: n(r.settled_at_ms),
+    issuedAtMs: numberOrNull(r.issued_at_ms),
+    expiresAtMs: numberOrNull(r.expires_at_ms),
+    settledAtMs: numberOrNull(r.settled_at_ms),
     receivedMsat: r.received_msat,
   };
 }

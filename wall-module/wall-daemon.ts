@@ -460,6 +460,13 @@ export class WallDaemon {
   private refuse(refusal: ClaimRefusal, detail: string): void {
     this.parts.store.appendEvent(null, 'session.refused', { connectorId: this.connectorId, refusal, detail });
     this.alarm(`car plugged in: no session (${refusal}: ${detail})`);
+    // the car is told why (a clear refusal with the connector's reason) instead of getting no hello
+    this.dispatch({
+      type: 'connectorRefused',
+      reason: Reason[refusal],
+      detail,
+      atMs: this.parts.clock.now(),
+    });
   }
 
   /**

@@ -31,7 +31,7 @@ import type { WallParts } from '../../wall-module/wall-daemon.js';
 import { SiteDaemon } from '../../wall-module/site/site-daemon.js';
 import type { Evse } from '../../hardware/evse/evse.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
-import { attachPayouts, splitSettledData } from '../../wall-module/payouts/attach.js'; // split
+import { attachPayouts, statementReport } from '../../wall-module/payouts/attach.js'; // split
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
 import { siteStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
 import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
@@ -171,7 +171,7 @@ async function startWall(
   let site: SiteDaemon | null = null;
   const sessionEnded = new Set<() => void>(); // relay: revoked when the session ends
   const walkup = config.walkup?.enabled // walk-up (on the first connector)
-    ? await attachWalkup({ config: config.walkup, evse: first.evse, meter: first.meter, node, db: store.db, clock, log, arbiter: first.arbiter, maxCurrentA: first.config.evse.maxCurrentA, meterPollIntervalMs: first.config.meter.pollIntervalMs, onFailSafe: (err) => void site?.connectors.get(first.config.id)?.failSafe.fail(err) }) // prettier-ignore
+    ? await attachWalkup({ config: config.walkup, evse: first.evse, meter: first.meter, node, db: store.db, clock, log, arbiter: first.arbiter, maxCurrentA: first.config.evse.maxCurrentA, meterPollIntervalMs: first.config.meter.pollIntervalMs, onFailSafe: (err) => void site?.connectors.get(first.config.id)?.failSafe.fail(err), directPayment: ocpp ? { station: ocpp.station, evseId: first.config.evseId } : undefined }) // prettier-ignore
     : null; // walk-up
   const metrics = new DaemonMetrics({
     role: 'wall',
@@ -246,17 +246,10 @@ async function startWall(
         wallNode: node,
         now: () => clock.now(),
         log,
-        // the CSMS gets every statement (DataTransfer SplitSettled), reported against the last session covered
+        // the CSMS gets every statement (DataTransfer SplitSettled; NotifySettlement too on OCPP 2.1)
         onStatement: (payoutId, signed) => {
-          const last = signed.statement.covered.at(-1);
-          if (last)
-            ocpp?.splitSettled({
-              payoutId,
-              sessionId: last.sessionId,
-              amountMsat: BigInt(signed.statement.amountMsat),
-              statement: splitSettledData(signed),
-              atMs: signed.statement.settledAtMs,
-            });
+          const report = statementReport(payoutId, signed);
+          if (report) ocpp?.splitSettled(report);
         },
       }),
     ); // split

@@ -105,7 +105,7 @@ meter: { kind: sdm999, port: /dev/x }
       ConfigReader.fromYaml(minimal + 'ocpp: { url: ws://csms/ocpp, stationId: W1 }\n'),
     );
     expect(c.ocpp).toMatchObject({
-      protocols: ['ocpp2.0.1', 'ocpp1.6'],
+      protocols: ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'],
       vendorId: 'org.boltcharge',
       evseId: 1,
     });
