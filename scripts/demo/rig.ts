@@ -218,6 +218,19 @@ export class DaemonProcess {
   }
 }
 
+/** The car owner's limits every demo and bench car uses (the vehicle YAML `limits:` section). */
+export const DEMO_VEHICLE_LIMITS = {
+  maxPriceMsatPerWh: 150,
+  maxBlockWh: 2000,
+  maxPrepaidWh: 4000,
+  sessionBudgetMsat: 10_000_000_000,
+  dailyBudgetMsat: 20_000_000_000,
+  meterTolerancePpm: 30_000,
+  meterToleranceWh: 20,
+  maxFeeMsat: 10_000,
+  maxFeePpm: 10_000,
+} as const;
+
 /** The running rig. */
 export class ChargeRig {
   readonly clock: Clock;
@@ -320,17 +333,7 @@ export class ChargeRig {
     );
     const vehicle = merge(
       {
-        limits: {
-          maxPriceMsatPerWh: 150,
-          maxBlockWh: 2000,
-          maxPrepaidWh: 4000,
-          sessionBudgetMsat: 10_000_000_000,
-          dailyBudgetMsat: 20_000_000_000,
-          meterTolerancePct: 3,
-          meterToleranceWh: 20,
-          maxRoutingFeeMsat: 10_000,
-          maxRoutingFeePct: 1,
-        },
+        limits: DEMO_VEHICLE_LIMITS,
         session: {
           heartbeatTimeoutMs: realMs(3000, 10_000),
           handshakeTimeoutMs: realMs(10_000, 30_000),

@@ -22,7 +22,7 @@ describe('the wall over-bills', () => {
       speed: 10,
       // the wall's meter claims 12 % more energy than flows; the car tolerates 3 % + 20 Wh
       world: { wallMeter: { gainError: 0.12 } },
-      vehicle: { limits: { meterTolerancePct: 3, meterToleranceWh: 20 } },
+      vehicle: { limits: { meterTolerancePpm: 30_000, meterToleranceWh: 20 } },
     });
     await rig.startDaemons();
     rig.world.plug();

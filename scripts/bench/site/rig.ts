@@ -12,7 +12,7 @@ import type { Clock } from '../../../hardware/clock.js';
 import { createSimWorld, type SimWorld } from '../../../hardware/sim/sim-world.js';
 import { clockFromConfig } from '../../../daemon/clock-from-config.js';
 import { regtestNodes } from '../../demo/books.js';
-import { DaemonProcess, freePort } from '../../demo/rig.js';
+import { DaemonProcess, DEMO_VEHICLE_LIMITS, freePort } from '../../demo/rig.js';
 import { startSimBridge, type SimBridge } from '../../demo/sim-bridge.js';
 import { WallStore } from '../../../wall-module/store.js';
 import { SystemClock } from '../../../hardware/clock.js';
@@ -90,18 +90,7 @@ export class SiteRig {
       writeFileSync(
         vehicleConfig,
         stringify({
-          limits: {
-            maxPriceMsatPerWh: 150,
-            maxBlockWh: 2000,
-            maxPrepaidWh: 4000,
-            sessionBudgetMsat: 10_000_000_000,
-            dailyBudgetMsat: 20_000_000_000,
-            meterTolerancePct: 3,
-            meterToleranceWh: 20,
-            maxRoutingFeeMsat: 10_000,
-            maxRoutingFeePct: 1,
-            ...o.vehicleLimits,
-          },
+          limits: { ...DEMO_VEHICLE_LIMITS, ...o.vehicleLimits },
           session: {
             heartbeatTimeoutMs: realMs(o.heartbeatRealMs ?? 3000, 10_000),
             handshakeTimeoutMs: realMs(10_000, 30_000),
