@@ -18,6 +18,7 @@
  * resolves `failSafe.failed` (the CLI then closes everything and exits non-zero). A session ended that way is
  * not resumed by the next start.
  */
+import { settlementCursor } from './settlement-cursor.js';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../hardware/clock.js';
 import type { Evse, EvseFault, EvseStatus } from '../hardware/evse/evse.js';
@@ -57,7 +58,6 @@ import {
 import { ConnectorArbiter, type ClaimRefusal, type ConnectorOwner } from './connector-arbiter.js';
 
 /** Machine-state slot holding the node's committed settle index (where settlement delivery resumes). */
-const SETTLE_INDEX_SLOT = 'lnd.settleIndex';
 
 /** Stop reason stored for a session the fail-safe ended (no protocol reason: the machine could not go on). */
 export const FAIL_SAFE_REASON = 'FAIL_SAFE';
@@ -325,17 +325,7 @@ export class WallDaemon {
     // settlements: resume the node's stream after the last committed settle index, subscribe, then look up
     // anything issued before this start. A settlement is acknowledged only once the seller's step and its
     // ledger rows committed; a failed commit is retried by the node's delivery (and logged there)
-    node.resumeSettlements?.({
-      afterIndex: Number(store.loadMachineState(SETTLE_INDEX_SLOT) ?? 0),
-      commit: (index) => store.saveMachineState(SETTLE_INDEX_SLOT, String(index)),
-      onError: (err, ev, attempt, retryInMs) =>
-        log.error('settlement not committed', {
-          paymentHash: ev.paymentHash,
-          attempt,
-          retryInMs,
-          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-        }),
-    });
+    node.resumeSettlements?.(settlementCursor(store, log));
     this.unsubscribeSettled = node.onSettled((s) => this.onSettled(s.paymentHash, s.amountMsat));
     for (const inv of store.invoicesInState('requested')) {
       store.markAbandoned(inv.sessionId, inv.seq, 'the node never returned it (daemon restarted)');

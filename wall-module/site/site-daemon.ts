@@ -18,6 +18,7 @@
  * the site's `failSafe.failed` (the CLI then exits non-zero); so does the failure of the last running connector
  * (for a single-connector wall: its fail-safe stops the daemon, as it always did).
  */
+import { settlementCursor } from '../settlement-cursor.js';
 import type { Clock } from '../../hardware/clock.js';
 import type { Evse } from '../../hardware/evse/evse.js';
 import type { EnergyMeter } from '../../hardware/meter/energy-meter.js';
@@ -33,7 +34,6 @@ import { WallDaemon, type WallObserver, type WallParts } from '../wall-daemon.js
 import { siteStatus } from './site-status.js';
 
 /** Machine-state slot holding the node's committed settle index (the slot a single-connector wall used). */
-const SETTLE_INDEX_SLOT = 'lnd.settleIndex';
 
 /** What one connector of the site runs on. */
 export interface SiteConnectorParts {
@@ -183,18 +183,9 @@ export class SiteDaemon implements FailSafe {
 
     // one subscription: resume after the committed index (every connector's handler is registered by now, so a
     // replayed settlement finds its connector)
-    node.resumeSettlements?.({
-      afterIndex: Number(store.loadMachineState(SETTLE_INDEX_SLOT) ?? 0),
-      commit: (index) => store.saveMachineState(SETTLE_INDEX_SLOT, String(index)),
-      onError: (err, ev, attempt, retryInMs) =>
-        log.error('settlement not committed', {
-          paymentHash: ev.paymentHash,
-          connectorId: store.invoiceConnector(ev.paymentHash.toLowerCase()),
-          attempt,
-          retryInMs,
-          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-        }),
-    });
+    node.resumeSettlements?.(
+      settlementCursor(store, log, (hash) => ({ connectorId: store.invoiceConnector(hash.toLowerCase()) })),
+    );
     this.unsubscribe = node.onSettled((ev) => this.dispatchSettlement(ev));
 
     if (config.status.enabled) {
