@@ -16,6 +16,8 @@ export type ConnectorOwner =
   | { kind: 'cable'; sessionId: string }
   /** a phone (walk-up, LNURL / QR) session */
   | { kind: 'walkup'; sessionId: string }
+  /** held for a session announced elsewhere (OCPP NotifyWebPaymentStarted: a driver is paying on the web) */
+  | { kind: 'reserved'; reason: string }
   /** an operator took it out of service (OCPP ChangeAvailability Inoperative, or config) */
   | { kind: 'inoperative'; reason: string }
   /** a safety fault (e.g. a cut the meter did not confirm); only an operator clears it */
@@ -66,6 +68,7 @@ export class ConnectorArbiter {
     }
     if (o.kind === 'faulted') return { ok: false, refusal: 'CONNECTOR_FAULTED', detail: o.reason };
     if (o.kind === 'inoperative') return { ok: false, refusal: 'CONNECTOR_INOPERATIVE', detail: o.reason };
+    if (o.kind === 'reserved') return { ok: false, refusal: 'CONNECTOR_BUSY', detail: o.reason };
     return { ok: false, refusal: 'CONNECTOR_BUSY', detail: `${o.kind} session ${o.sessionId}` };
   }
 
@@ -140,6 +143,27 @@ export class ConnectorArbiter {
     }
     this.set({ kind: 'inoperative', reason });
     return 'Accepted';
+  }
+
+  /** Holds an idle connector for a session announced elsewhere: every claim is refused (CONNECTOR_BUSY with the
+    reason) until `unreserve`. The holder unreserves before it claims, and when the announcement times out.
+
+    {
+      reason: <What The Connector Is Held For String>
+    }
+
+    @returns whether it is now reserved (false when a session, an operator state or a fault holds it)
+  */
+  reserve(reason: string): boolean {
+    const o = this.owner;
+    if (o.kind !== 'idle' && o.kind !== 'reserved') return false;
+    this.set({ kind: 'reserved', reason });
+    return true;
+  }
+
+  /** Ends a reservation (the connector is idle again); anything else is left as it is. */
+  unreserve(): void {
+    if (this.owner.kind === 'reserved') this.set({ kind: 'idle' });
   }
 
   /** Subscribes to owner changes. @returns unsubscribe */

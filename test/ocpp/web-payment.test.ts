@@ -71,6 +71,47 @@ async function online(version: OcppVersion, reply: (p: JsonObject) => JsonObject
   return f;
 }
 
+describe('NotifyWebPaymentStarted holds the EVSE', () => {
+  it('2.1: a car or a walk-up is refused CONNECTOR_BUSY and the connector reports Reserved until the time is up', async () => {
+    const f = await online('ocpp2.1');
+    const control = new DaemonDouble(f.station);
+    f.station.attachControl(control);
+    const arbiter = control.arbiter(1)!;
+    await f.csms.call('wall-c25', 'NotifyWebPaymentStarted', { evseId: 1, timeout: 60 });
+    expect(arbiter.claim('cable', 'car-1')).toEqual({
+      ok: false,
+      refusal: 'CONNECTOR_BUSY',
+      detail: 'a web payment is in progress',
+    });
+    await waitFor(
+      () => f.csms.calls('StatusNotification').at(-1)?.payload.connectorStatus === 'Reserved',
+      'StatusNotification Reserved',
+    );
+    await f.clock.advance(60_000);
+    expect(arbiter.current()).toEqual({ kind: 'idle' });
+    await waitFor(
+      () => f.csms.calls('StatusNotification').at(-1)?.payload.connectorStatus === 'Available',
+      'StatusNotification Available',
+    );
+    expect(arbiter.claim('cable', 'car-1')).toEqual({ ok: true });
+    expect(f.csms.validationFailures).toEqual([]);
+  });
+
+  it('2.1: the announced DirectPayment start takes the held EVSE', async () => {
+    const f = await online('ocpp2.1');
+    const runner = new RunnerDouble(f);
+    f.station.attachDirectPayment(runner);
+    await f.csms.call('wall-c25', 'NotifyWebPaymentStarted', { evseId: 1, timeout: 60 });
+    const reply = await f.csms.call('wall-c25', 'RequestStartTransaction', {
+      evseId: 1,
+      remoteStartId: 7,
+      idToken: { idToken: HASH, type: 'DirectPayment' },
+    });
+    expect(reply.status).toBe('Accepted');
+    expect(f.station.webPaymentLockMs(1)).toBe(0);
+  });
+});
+
 describe('DirectPayment sessions on the station', () => {
   it('2.1: maxCost from the TransactionEventResponse stops the runner; CostLimitReached / LocalOutOfCredit; NotifySettlement', async () => {
     const f = await online('ocpp2.1', () => ({ transactionLimit: { maxCost: 40.5 } }));

@@ -37,7 +37,7 @@ export const VENDOR_COMPONENT = 'BoltchargeCtrlr';
 const fixed = (v: string) => () => v;
 const bool = (v: boolean) => () => (v ? 'true' : 'false');
 const MEASURANDS = ['Energy.Active.Import.Register', 'Power.Active.Import'] as const;
-const AVAILABILITY = ['Available', 'Occupied', 'Unavailable', 'Faulted'] as const;
+const AVAILABILITY = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'] as const;
 
 /**
  * Builds the station's variable definitions.

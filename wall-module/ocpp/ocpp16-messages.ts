@@ -26,6 +26,7 @@ export type ConnectorStatus16 =
   | 'SuspendedEVSE'
   | 'SuspendedEV'
   | 'Finishing'
+  | 'Reserved'
   | 'Unavailable'
   | 'Faulted';
 

@@ -33,7 +33,7 @@ export function bootNotification201(
 }
 
 /** Connector status as OCPP 2.x names it. */
-export type ConnectorStatus201 = 'Available' | 'Occupied' | 'Unavailable' | 'Faulted';
+export type ConnectorStatus201 = 'Available' | 'Occupied' | 'Reserved' | 'Unavailable' | 'Faulted';
 
 /** @returns StatusNotificationRequest payload */
 export function statusNotification201(

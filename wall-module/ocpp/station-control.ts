@@ -107,10 +107,11 @@ export function siteStationControl(
  *
  * @param owner the arbiter's owner (undefined: no arbiter)
  * @param occupied a cable is plugged or a transaction is open
- * @returns `Available`, `Occupied`, `Unavailable` or `Faulted`
+ * @returns `Available`, `Occupied`, `Reserved`, `Unavailable` or `Faulted`
  */
 export function availabilityOf(owner: ConnectorOwner | undefined, occupied: boolean): string {
   if (owner?.kind === 'faulted') return 'Faulted';
   if (owner?.kind === 'inoperative') return occupied ? 'Occupied' : 'Unavailable';
+  if (owner?.kind === 'reserved' && !occupied) return 'Reserved';
   return occupied || owner?.kind === 'cable' || owner?.kind === 'walkup' ? 'Occupied' : 'Available';
 }

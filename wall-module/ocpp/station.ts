@@ -1342,10 +1342,27 @@ export class OcppStation {
     return { status: 'UnknownMessageId' };
   }
 
-  /** NotifyWebPaymentStarted: reserves an EVSE for `timeoutSec` (≤ 300 s; 0 revokes). */
+  /**
+   * NotifyWebPaymentStarted: reserves an EVSE for `timeoutSec` (≤ 300 s; 0 revokes). Its connector is held
+   * (`ConnectorArbiter.reserve`): a car or a walk-up that arrives meanwhile is refused CONNECTOR_BUSY, and the
+   * connector reports `Reserved`, until the announced start arrives or the time is up.
+   */
   private lockForWebPayment(evseId: number, timeoutSec: number): void {
-    if (timeoutSec <= 0) this.webPaymentLocks.delete(evseId);
-    else this.webPaymentLocks.set(evseId, this.clock.now() + Math.min(timeoutSec, 300) * 1000);
+    if (timeoutSec <= 0) return this.releaseWebPaymentLock(evseId);
+    const untilMs = this.clock.now() + Math.min(timeoutSec, 300) * 1000;
+    this.webPaymentLocks.set(evseId, untilMs);
+    this.control?.arbiter(evseId)?.reserve('a web payment is in progress');
+    this.clock.setTimer(untilMs - this.clock.now(), () => {
+      if (this.webPaymentLocks.get(evseId) === untilMs) this.releaseWebPaymentLock(evseId);
+    });
+    setImmediate(() => this.sendStatusChanges());
+  }
+
+  /** Ends an EVSE's web-payment reservation (the announced start arrived, was revoked, or timed out). */
+  private releaseWebPaymentLock(evseId: number): void {
+    if (!this.webPaymentLocks.delete(evseId)) return;
+    this.control?.arbiter(evseId)?.unreserve();
+    setImmediate(() => this.sendStatusChanges());
   }
 
   /** Applies an accepted variable change that takes effect at once, and reports security changes. */
@@ -1379,11 +1396,11 @@ export class OcppStation {
     if (this.config.remoteStart === 'off') return { status: 'Rejected' };
     const evse = this.freeEvse(evseId);
     if (!evse) return { status: 'Rejected' };
+    this.releaseWebPaymentLock(evse.evseId); // the announced web payment arrived
     if (this.config.remoteStart === 'walkup') {
       const started = this.control?.remoteStart?.({ evseId: evse.evseId, remoteStartId, idToken }) ?? false;
       if (!started) return { status: 'Rejected' };
     }
-    this.webPaymentLocks.delete(evse.evseId); // the announced web payment arrived
     const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
     this.remoteStarts.set(evse.evseId, { remoteStartId, expiresAtMs: this.clock.now() + timeoutSec * 1000 });
     const tx = this.txs.openOnEvse(evse.evseId);
@@ -1456,7 +1473,7 @@ export class OcppStation {
     const runner = this.directPayment;
     const evse = this.freeEvse(evseId);
     if (!runner || !evse || pspRef.length === 0) return { status: 'Rejected' };
-    this.webPaymentLocks.delete(evse.evseId); // the announced web payment arrived
+    this.releaseWebPaymentLock(evse.evseId); // the announced web payment arrived
     const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
     this.remoteStarts.set(evse.evseId, { remoteStartId, expiresAtMs: this.clock.now() + timeoutSec * 1000 });
     const started = await runner.start({ evseId: evse.evseId, remoteStartId, pspRef });
@@ -1477,7 +1494,9 @@ export class OcppStation {
   private freeEvse(evseId: number | undefined): { evseId: number; connectorId: number } | undefined {
     const free = (id: number): boolean => {
       const owner = this.control?.arbiter(id)?.current();
-      if (owner && owner.kind !== 'idle') return false;
+      // an EVSE held for a web payment the CSMS announced is free for the CSMS's own start
+      const held = owner?.kind === 'reserved' && this.webPaymentLocks.has(id);
+      if (owner && owner.kind !== 'idle' && !held) return false;
       return this.txs.openOnEvse(id)?.sessionId == null;
     };
     return evseId === undefined
@@ -1791,7 +1810,8 @@ export class OcppStation {
       if (link.protocol === 'ocpp1.6') {
         let status: ConnectorStatus16 = 'Available';
         const availability = this.availability(evse.evseId);
-        if (availability === 'Faulted' || availability === 'Unavailable') status = availability;
+        if (availability === 'Faulted' || availability === 'Unavailable' || availability === 'Reserved')
+          status = availability;
         else if (plugged || tx) {
           if (!tx || tx.stopReason !== null) status = 'Finishing';
           else if (tx.sessionId === null || tx.chargingState === 'EVConnected') status = 'Preparing';
