@@ -132,7 +132,15 @@ ${
 </section>
 ${
   wall
-    ? `<section id="alarms-panel" aria-labelledby="h-alarms">
+    ? `<section id="payouts-panel" aria-labelledby="h-payouts" hidden>
+ <h2 id="h-payouts">Split payouts</h2>
+ <p>Each share paid to a recipient, newest first. <a href="/api/payouts/statements.json" download>Signed statements</a> (check them with <code>boltcharge verify-statement FILE</code>).</p>
+ <div class="scroll" tabindex="0" role="region" aria-label="Split payouts, newest first"><table>
+  <caption class="sr">Split payouts, newest first</caption>
+  <thead><tr><th scope="col" class="l">Planned</th><th scope="col" class="l">Recipient</th><th scope="col">Share (sat)</th><th scope="col">Routing fee (sat)</th><th scope="col">Carried (sat)</th><th scope="col" class="l">State</th><th scope="col">Sessions</th></tr></thead>
+  <tbody id="payout-rows"></tbody></table></div>
+</section>
+<section id="alarms-panel" aria-labelledby="h-alarms">
  <h2 id="h-alarms">Alarms, faults and operator actions</h2>
  <ul id="alarm-list" class="events"></ul>
 </section>`

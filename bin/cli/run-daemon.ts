@@ -32,6 +32,7 @@ import { SiteDaemon } from '../../wall-module/site/site-daemon.js';
 import type { Evse } from '../../hardware/evse/evse.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
 import { attachPayouts, statementReport } from '../../wall-module/payouts/attach.js'; // split
+import { payoutRoutes } from '../../wall-module/payouts/status-route.js';
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
 import { siteStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
 import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
@@ -204,7 +205,7 @@ async function startWall(
         ...(i === 0 ? [{ sessionEnded: () => sessionEnded.forEach((f) => f()) }] : []),
       ],
     })),
-    routes: [metrics.route(), ...(walkup?.routes ?? [])], // walk-up
+    routes: [metrics.route(), ...(walkup?.routes ?? []), ...(config.split ? payoutRoutes(store.db) : [])],
     step: inject.wallStep,
   }).catch((err: unknown) => {
     throw storeUnusableFrom(err, config.store.path) ?? err;

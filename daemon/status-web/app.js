@@ -462,6 +462,30 @@
           .join('')
       : '<li>No alarms.</li>';
   };
+  // split payouts (a wall with `split:` serves /api/payouts; elsewhere the panel stays hidden)
+  const renderPayouts = async () => {
+    if (!wall) return;
+    const r = await fetch('/api/payouts', { headers: { accept: 'application/json' } });
+    if (r.status === 404) return;
+    if (!r.ok) throw new Error('/api/payouts: HTTP ' + r.status);
+    const { payouts } = await r.json();
+    $('payouts-panel').hidden = false;
+    $('payout-rows').innerHTML = payouts.length
+      ? payouts
+          .map((p) =>
+            tr([
+              [fmtTime(p.plannedAtMs), 'l'],
+              [p.recipient, 'l'],
+              fmtSat(p.amountMsat),
+              p.feeMsat === null ? '–' : fmtSat(p.feeMsat),
+              fmtSat(p.carriedOutMsat),
+              [p.status + (p.lastError ? ' (' + p.lastError + ')' : ''), 'l'],
+              p.sessionIds.length,
+            ]),
+          )
+          .join('')
+      : tr([['No payouts yet.', 'l']]);
+  };
   const renderSpend = async () => {
     if (wall) return;
     const s = await getJson('/api/spend');
@@ -574,7 +598,13 @@
       : '';
   };
   const refreshHistory = () =>
-    Promise.all([renderBuckets(), renderSessions(false), renderAlarms(), renderSpend()]).catch(showError);
+    Promise.all([
+      renderBuckets(),
+      renderSessions(false),
+      renderAlarms(),
+      renderPayouts(),
+      renderSpend(),
+    ]).catch(showError);
 
   // ---------------------------------------------------------------- actions
   const act = async (path, body) => {

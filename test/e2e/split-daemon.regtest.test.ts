@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChargeRig } from '../../scripts/demo/rig.js';
 import { settleSplitDemo, splitDemoSection } from '../../scripts/demo/split.js';
 import { splitNetwork } from '../support/split-harness.js';
+import { verifyStatement } from '../../payments/payout-statement.js';
+import type { PayoutView } from '../../wall-module/payouts/status-route.js';
 
 const PRICE = 100n;
 const TARGET_WH = 600;
@@ -39,6 +41,14 @@ describe('split payouts in the wall daemon', () => {
     });
     expect((await rig.wall.status()).stopReason).toBe('TARGET_REACHED');
     const split = await settleSplitDemo(rig.files.wallDb, connection);
+    // the status page lists the payout and serves its signed statement, which the verifier accepts
+    const page = (path: string) => fetch(new URL(path, rig!.wall.statusUrl));
+    const { payouts } = (await (await page('api/payouts')).json()) as { payouts: PayoutView[] };
+    expect(payouts.filter((p) => p.status === 'settled').map((p) => p.recipient)).toEqual(['operator']);
+    expect(payouts[0]?.amountMsat).toBe(split.result.operatorPaidMsat);
+    const statements = (await (await page('api/payouts/statements.json')).json()) as unknown[];
+    expect(statements).toHaveLength(1);
+    expect(verifyStatement(statements[0])).toEqual([]);
     await rig.stop();
     expect(split.problems).toEqual([]);
     const paid = BigInt(split.result.operatorPaidMsat);

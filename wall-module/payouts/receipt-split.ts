@@ -1,5 +1,5 @@
-// The split statements of one session for `boltcharge receipt` (issue 14): read-only, and nothing when the
-// store has no payout tables (a wall that never split).
+// The signed split statements for `boltcharge receipt` and the status page (issue 14): read-only, and nothing
+// when the store has no payout tables (a wall that never split).
 import type { Db } from '../../daemon/database.js';
 import type { SignedStatement } from '../../payments/payout-statement.js';
 
@@ -10,6 +10,17 @@ import type { SignedStatement } from '../../payments/payout-statement.js';
  * @returns the statements (as `boltcharge verify-statement` reads them), oldest payout first
  */
 export function splitStatementsFor(db: Db, sessionId: string): SignedStatement[] {
+  return signedStatements(db, sessionId);
+}
+
+/**
+ * The signed statements of every settled payout, or of those covering one session.
+ * @param db the wall store's connection
+ * @param sessionId only the payouts covering this session (default: all)
+ * @returns the statements (as `boltcharge verify-statement` reads them), oldest payout first; none when the
+ *   store has no payout tables
+ */
+export function signedStatements(db: Db, sessionId?: string): SignedStatement[] {
   const tables = db
     .prepare(
       "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('payout_ledger', 'payout_statements')",
@@ -23,7 +34,9 @@ export function splitStatementsFor(db: Db, sessionId: string): SignedStatement[]
     )
     .all() as { text: string; signature: string; session_ids_json: string }[];
   return rows
-    .filter((r) => (JSON.parse(r.session_ids_json) as string[]).includes(sessionId))
+    .filter(
+      (r) => sessionId === undefined || (JSON.parse(r.session_ids_json) as string[]).includes(sessionId),
+    )
     .map((r) => ({
       statement: JSON.parse(r.text) as SignedStatement['statement'],
       text: r.text,
