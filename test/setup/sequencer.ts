@@ -1,0 +1,42 @@
+// The order in which vitest starts test files: regtest files first, longest first, then the other files in
+// vitest's usual order. Regtest files are few and long (one to three minutes, mostly waiting on the network);
+// starting the longest early keeps a long file from running alone at the end while the other forks idle.
+//
+// A file's length is its last duration in vitest's local results cache (node_modules/.vite/vitest) when there
+// is one, else the duration recorded in test/setup/regtest-durations.json (a clean clone, e.g. CI, has no
+// cache; refresh the record with `tsx test/setup/record-durations.ts <vitest json report>`); a file in neither
+// is taken as the longest (new files start first, like vitest's own unknown-first rule).
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/** Path of the recorded regtest file durations (file path relative to the repository → milliseconds). */
+export const DURATIONS_FILE = new URL('./regtest-durations.json', import.meta.url);
+
+/** Reads the recorded durations; an absent or unreadable record counts as empty (order only, never results). */
+function recordedDurations(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(DURATIONS_FILE, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+export class RegtestFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const usual = await super.sort(files);
+    const recorded = recordedDurations();
+    const root = this.ctx.config.root;
+    const length = (spec: TestSpecification): number => {
+      const path = relative(root, spec.moduleId);
+      const cached = this.ctx.cache.getFileTestResults(`${spec.project.name}:${path}`)?.duration;
+      return cached ?? recorded[path] ?? Number.POSITIVE_INFINITY;
+    };
+    const regtest = usual
+      .filter((s) => s.project.name === 'regtest')
+      .map((spec) => ({ spec, ms: length(spec) }))
+      .sort((a, b) => b.ms - a.ms)
+      .map((x) => x.spec);
+    return [...regtest, ...usual.filter((s) => s.project.name !== 'regtest')];
+  }
+}
