@@ -27,4 +27,6 @@ for (const file of report.testResults) {
 }
 const sorted = Object.fromEntries(Object.entries(durations).sort(([a], [b]) => a.localeCompare(b)));
 writeFileSync(DURATIONS_FILE, JSON.stringify(sorted, null, 2) + '\n');
-console.log(`recorded ${Object.keys(sorted).length} regtest file durations in ${fileURLToPath(DURATIONS_FILE)}`);
+console.log(
+  `recorded ${Object.keys(sorted).length} regtest file durations in ${fileURLToPath(DURATIONS_FILE)}`,
+);
