@@ -1,18 +1,18 @@
 import { defineConfig } from 'vitest/config';
 import { testForks } from './test/setup/regtest-pool.js';
-import { RegtestFirstSequencer } from './test/setup/sequencer.js';
+import { UnitThenRegtestSequencer } from './test/setup/sequencer.js';
 
 // Two projects, run by one pool of `testForks()` forks (3; BOLTCHARGE_TEST_FORKS overrides):
 // - `unit`: logic tests and integration tests over local real peers (PTYs, sockets, Python ISO-TP, OCPP CSMS,
 //   Chromium). They need no Lightning network.
 // - `regtest`: files named `*.regtest.test.ts` run against a real regtest Lightning network (btcd + lnd nodes).
 //   Each fork has its own network (test/setup/regtest-pool.ts), so regtest files run in parallel but never two
-//   on one network; they start first, longest first (test/setup/sequencer.ts), and unit files fill the forks.
+//   on one network. Unit files start first, then regtest files, longest first (test/setup/sequencer.ts).
 export default defineConfig({
   test: {
     pool: 'forks',
     poolOptions: { forks: { maxForks: testForks(), minForks: 1 } },
-    sequence: { sequencer: RegtestFirstSequencer },
+    sequence: { sequencer: UnitThenRegtestSequencer },
     projects: [
       {
         test: {

@@ -1,6 +1,10 @@
-// The order in which vitest starts test files: regtest files first, longest first, then the other files in
-// vitest's usual order. Regtest files are few and long (one to three minutes, mostly waiting on the network);
-// starting the longest early keeps a long file from running alone at the end while the other forks idle.
+// The order in which vitest starts test files: the other (unit) files first in vitest's usual order, then the
+// regtest files, longest first.
+// - Unit files are CPU-bound; regtest files mostly wait on the network but some measure what happens within a
+//   few hundred real milliseconds (a daemon clock 10× faster turns a late timer into energy). Running the unit
+//   files first keeps them from starving the regtest files of CPU; running regtest files side by side costs
+//   little CPU (one network per fork, test/setup/regtest-pool.ts).
+// - Longest first keeps a long regtest file from running alone at the end while the other forks idle.
 //
 // A file's length is its last duration in vitest's local results cache (node_modules/.vite/vitest) when there
 // is one, else the duration recorded in test/setup/regtest-durations.json (a clean clone, e.g. CI, has no
@@ -22,7 +26,7 @@ function recordedDurations(): Record<string, number> {
   }
 }
 
-export class RegtestFirstSequencer extends BaseSequencer {
+export class UnitThenRegtestSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const usual = await super.sort(files);
     const recorded = recordedDurations();
@@ -37,6 +41,6 @@ export class RegtestFirstSequencer extends BaseSequencer {
       .map((spec) => ({ spec, ms: length(spec) }))
       .sort((a, b) => b.ms - a.ms)
       .map((x) => x.spec);
-    return [...regtest, ...usual.filter((s) => s.project.name !== 'regtest')];
+    return [...usual.filter((s) => s.project.name !== 'regtest'), ...regtest];
   }
 }
