@@ -19,7 +19,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.regtest.test.ts', 'node_modules/**'],
-          testTimeout: 30_000,
+          // a guard against hangs, not a speed limit: CPU-bound files (property tests, fuzzing) share 2 cores
+          // with two other forks
+          testTimeout: 60_000,
           hookTimeout: 60_000,
         },
       },
