@@ -8,7 +8,7 @@
 //   demo: npm deps, socat, the regtest toolchain
 // Every step checks first and does nothing when already satisfied. A step that cannot be done stops setup with
 // one clear line naming what to install.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -23,9 +23,13 @@ const purpose = argFor > 0 ? process.argv[argFor + 1] : 'all';
 /** Prints one progress line to stderr. */
 const say = (line) => process.stderr.write(`setup: ${line}\n`);
 
-/** Stops setup with a clear message and a non-zero exit code. */
+/** The regtest toolchain build running beside the other steps (see startRegtestTools), or null. */
+let toolsBuild = null;
+
+/** Stops setup with a clear message and a non-zero exit code (and stops a toolchain build still running). */
 function fail(line) {
   process.stderr.write(`setup: ${line}\n`);
+  toolsBuild?.kill('SIGTERM');
   process.exit(1);
 }
 
@@ -109,11 +113,26 @@ function ensurePython() {
   }
 }
 
-// 4. The regtest toolchain (lnd, lncli, btcd, btcctl) built from Go modules into the cache.
-function ensureRegtestTools() {
-  if (!run('bash', [join(root, 'scripts', 'build-regtest-tools.sh')])) {
-    fail('building the regtest toolchain failed; see the output above.');
-  }
+// 4. The regtest toolchain (lnd, lncli, btcd, btcctl) built from Go modules into the cache. Started before the
+//    other steps and awaited after them: a cold Go build is minutes of CPU, while apt and pip mostly wait on the
+//    network, so they overlap instead of adding up (a cached toolchain returns at once).
+/** Starts the toolchain build; resolves to true when it succeeded. */
+function startRegtestTools() {
+  toolsBuild = spawn('bash', [join(root, 'scripts', 'build-regtest-tools.sh')], {
+    stdio: 'inherit',
+    cwd: root,
+  });
+  return new Promise((resolve) => {
+    toolsBuild.once('error', () => resolve(false));
+    toolsBuild.once('exit', (code) => resolve(code === 0));
+  });
+}
+
+/** Waits for the build started by startRegtestTools; stops setup when it failed. */
+async function ensureRegtestTools(build) {
+  const ok = await build;
+  toolsBuild = null;
+  if (!ok) fail('building the regtest toolchain failed; see the output above.');
 }
 
 // 5. The independent EMV MPM decoder the codec is cross-checked against (test/payments/emv-crosscheck.test.ts):
@@ -139,6 +158,7 @@ function ensureEmvPeer() {
 
 ensureNpmDeps();
 if (purpose === 'test' || purpose === 'all') {
+  const tools = startRegtestTools();
   ensureApt([
     ['socat', 'socat'],
     ['chromium', 'chromium'],
@@ -146,8 +166,9 @@ if (purpose === 'test' || purpose === 'all') {
   ]);
   ensurePython();
   ensureEmvPeer();
-  ensureRegtestTools();
+  await ensureRegtestTools(tools);
 } else if (purpose === 'demo') {
+  const tools = startRegtestTools();
   ensureApt([['socat', 'socat']]);
-  ensureRegtestTools();
+  await ensureRegtestTools(tools);
 }
