@@ -928,13 +928,18 @@ export class WallDaemon {
     };
   }
 
+  /** The HTML the observers draw on the status page (e.g. the CSMS's display messages), in observer order. */
+  displayHtml(): string {
+    return this.observers.map((o) => o.html?.() ?? '').join('');
+  }
+
   private statusSource(): StatusSource {
     const store = this.parts.store;
     return storeStatusSource(store, {
       role: 'wall',
       status: () => this.snapshot(),
       ledger: (id) => ({ invoices: store.invoices(id) }),
-      extraHtml: () => this.observers.map((o) => o.html?.() ?? '').join(''),
+      extraHtml: () => this.displayHtml(),
       clockSpeed: this.parts.config.clock.speed,
       actions: {
         availability: true,

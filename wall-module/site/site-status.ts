@@ -64,6 +64,8 @@ export function siteStatus(parts: SiteStatusParts): { source: StatusSource; rout
     status: () => first().snapshot(),
     ledger: (id) => ({ invoices: store.invoices(id), connectorId: store.sessionConnector(id) ?? null }),
     clockSpeed: parts.clockSpeed,
+    // what the connectors' observers draw (the CSMS's display messages), above the ledger
+    extraHtml: () => [...connectors.values()].map((d) => d.displayHtml()).join(''),
     connectorViews: views,
     actions: {
       availability: true,
