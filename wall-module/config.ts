@@ -23,6 +23,7 @@ import {
 } from '../protocol/config.js';
 import type { SplitConfig } from '../payments/split-config.js';
 import { readSplitSection } from './payouts/split-section.js';
+import { STATION_FIELD_RULES } from './ocpp/station-config.js';
 import { readRelay, type RelayConfig } from './relay-config.js';
 import { readWalkupSection, type WalkupSectionConfig } from './walkup/config.js'; // walk-up
 
@@ -228,18 +229,28 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     const url = o.string('url');
     if (url && !/^wss?:\/\//.test(url)) o.problem('url', 'must start with ws:// or wss://');
     const vendorId = o.string('vendorId', 'org.boltcharge');
-    if (vendorId.length > 255) o.problem('vendorId', 'must be at most 255 characters');
+    const stationId = o.string('stationId');
+    const password = o.optionalString('password');
+    // the station's own rules, reported here with every other problem (not at start)
+    const rules = STATION_FIELD_RULES;
+    for (const [key, problem] of [
+      ['vendorId', rules.vendorId(vendorId)],
+      ['stationId', stationId ? rules.identity(stationId) : null],
+      ['password', password !== undefined ? rules.password(password) : null],
+    ] as const)
+      if (problem) o.problem(key, problem);
     const caFile = o.optionalPath('caFile');
     if (caFile !== undefined) {
       const problem = caFileProblem(caFile);
       if (problem) o.problem('caFile', problem);
+      else if (url && !url.startsWith('wss://')) o.problem('caFile', 'is only meaningful with a wss:// url');
     }
     config.ocpp = {
       enabled,
       url,
-      stationId: o.string('stationId'),
+      stationId,
       protocols,
-      password: o.optionalString('password'),
+      password,
       caFile,
       vendorId,
       evseId: readOcppEvseId(o, r.has('connectors'), first),

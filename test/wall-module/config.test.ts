@@ -101,6 +101,13 @@ meter: { kind: sdm999, port: /dev/x }
       minimal + 'ocpp: { url: http://csms, stationId: W1, protocols: "ocpp2.0.1, ocpp9" }\n',
     );
     expect(p.map((x) => x.key)).toEqual(['ocpp.protocols', 'ocpp.url']);
+    // the station's own rules are part of the same report (not a failure at start)
+    const station = problems(
+      minimal +
+        `ocpp: { url: ws://csms/ocpp, stationId: "wall:1", password: ${'x'.repeat(65)}, vendorId: boltcharge }\n`,
+    );
+    expect(station.map((x) => x.key).sort()).toEqual(['ocpp.password', 'ocpp.stationId', 'ocpp.vendorId']);
+    expect(station.find((x) => x.key === 'ocpp.stationId')?.reason).toMatch(/without ":"/);
     const c = readWallConfig(
       ConfigReader.fromYaml(minimal + 'ocpp: { url: ws://csms/ocpp, stationId: W1 }\n'),
     );

@@ -28,6 +28,27 @@ export interface ResolvedStationConfig {
   qrPayment: OcppStationConfig['qrPayment'];
 }
 
+/**
+ * The rules a station's identity settings must meet, defined once: the station checks them at start and the
+ * wall's YAML reader reports them with every other configuration problem (`boltcharge wall` exits 2).
+ * Each returns what is wrong (to follow the field's name), or null.
+ */
+export const STATION_FIELD_RULES = {
+  /** the station id in the URL path and Basic auth user (OCPP: identifierString without ':') */
+  identity: (v: string): string | null =>
+    /^[\x21-\x7e]{1,48}$/.test(v) && !v.includes(':')
+      ? null
+      : 'must be 1-48 printable ASCII characters without ":"',
+  /** Basic auth password (security profiles 1-2) */
+  password: (v: string): string | null =>
+    v.length >= 1 && v.length <= 64 ? null : 'must be 1-64 characters (OCPP 2.0.1 asks for 16-40)',
+  /** DataTransfer vendor id */
+  vendorId: (v: string): string | null =>
+    /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v) && v.length <= 255
+      ? null
+      : `must be reverse-DNS (e.g. org.example), at most 255 characters, got ${v}`,
+} as const;
+
 function check(ok: boolean, message: string): void {
   if (!ok) throw new OcppConfigInvalid(message);
 }
@@ -56,24 +77,18 @@ export function resolveStationConfig(config: OcppStationConfig): ResolvedStation
     `url must be ws:// or wss://, got ${url.protocol}`,
   );
   check(url.username === '' && url.password === '', 'url must not carry credentials: use identity/password');
-  check(
-    /^[\x21-\x7e]{1,48}$/.test(config.identity) && !config.identity.includes(':'),
-    'identity must be 1-48 printable ASCII characters without ":"',
-  );
-  if (config.password !== undefined)
-    check(
-      config.password.length >= 1 && config.password.length <= 64,
-      'password must be 1-64 characters (OCPP 2.0.1 asks for 16-40)',
-    );
+  const rule = (field: keyof typeof STATION_FIELD_RULES, value: string): void => {
+    const problem = STATION_FIELD_RULES[field](value);
+    check(problem === null, `${field} ${problem}`);
+  };
+  rule('identity', config.identity);
+  if (config.password !== undefined) rule('password', config.password);
   check(config.caPem === undefined || url.protocol === 'wss:', 'caPem is only meaningful with a wss:// url');
   const protocols = config.protocols ?? ['ocpp2.1', 'ocpp2.0.1', 'ocpp1.6'];
   check(protocols.length > 0, 'protocols must name at least one OCPP version');
   for (const p of protocols) check(['ocpp1.6', 'ocpp2.0.1', 'ocpp2.1'].includes(p), `unknown protocol ${p}`);
   const vendorId = config.vendorId ?? 'org.boltcharge';
-  check(
-    /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(vendorId) && vendorId.length <= 255,
-    `vendorId must be reverse-DNS, got ${vendorId}`,
-  );
+  rule('vendorId', vendorId);
   const evses = (config.evses ?? [{ evseId: 1 }]).map((e) => ({
     evseId: e.evseId,
     connectorId: e.connectorId ?? 1,
