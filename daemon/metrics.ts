@@ -141,7 +141,7 @@ export class DaemonMetrics {
     if (sources.role === 'wall') {
       new Counter({
         name: 'boltcharge_invoices_total',
-        help: 'Invoices by state: issued (ever handed to the car), settled, expired, cancelled, abandoned',
+        help: 'Invoices by state: issued (ever handed to the car), settled, expired, cancelled, failed',
         labelNames: ['state'],
         registers: [r],
         collect() {
@@ -149,7 +149,7 @@ export class DaemonMetrics {
           const [issued] = all(`SELECT COUNT(*) AS n FROM invoices WHERE issued_at_ms IS NOT NULL`);
           this.inc({ state: 'issued' }, num(issued?.n));
           for (const row of all(
-            `SELECT state, COUNT(*) AS n FROM invoices WHERE state <> 'issued' GROUP BY state`,
+            `SELECT state, COUNT(*) AS n FROM invoices WHERE state <> 'open' GROUP BY state`,
           ))
             this.inc({ state: String(row.state) }, num(row.n));
         },

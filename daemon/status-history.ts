@@ -126,7 +126,7 @@ const LEDGERS: Record<LedgerRole, LedgerTable> = {
     fee: 'NULL',
     issuedAt: 'issued_at_ms',
     paidAt: 'settled_at_ms',
-    voidStates: ['cancelled', 'expired', 'abandoned'],
+    voidStates: ['cancelled', 'expired', 'failed'],
   },
   vehicle: {
     table: 'payments',

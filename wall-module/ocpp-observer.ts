@@ -218,7 +218,7 @@ export function ocppObserver(
             receipt: {
               energyWh: summary.energyWh,
               paidMsat: summary.paidMsat,
-              invoicesIssued: invoices.filter((i) => i.state !== 'requested' && i.state !== 'abandoned')
+              invoicesIssued: invoices.filter((i) => i.state !== 'requested' && i.state !== 'failed')
                 .length,
               invoicesPaid: paid.length,
               lastSeq: invoices.length > 0 ? (invoices[invoices.length - 1]?.seq ?? null) : null,
@@ -271,7 +271,7 @@ function payerKeyOf(store: WallStore, sessionId: string): { payerKey?: string } 
  */
 function oldestUnpaid(invoices: InvoiceRow[]): (InvoiceRow & { paymentHash: string }) | undefined {
   return invoices.find(
-    (i): i is InvoiceRow & { paymentHash: string } => i.state === 'issued' && i.paymentHash !== null,
+    (i): i is InvoiceRow & { paymentHash: string } => i.state === 'open' && i.paymentHash !== null,
   );
 }
 

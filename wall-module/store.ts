@@ -1,8 +1,10 @@
 /**
  * The wall daemon's SQLite store: the shared session tables plus the invoice ledger, whose rows follow
- *   requested → issued → settled | cancelled | expired,   requested → abandoned
- * A row is `requested` (written ahead) before the node is asked for an invoice; `issued` once the node returned
- * its BOLT11 and hash; `settled` only from the node's settlement (with the amount the node received).
+ *   requested → open → settled | cancelled | expired,   requested → failed
+ * in the seller machine's words (`InvoiceStatus`, protocol/invoiceBook.ts). A row is `requested` (written ahead)
+ * before the node is asked for an invoice; `open` once the node returned its BOLT11 and hash (issued to the car);
+ * `failed` when the node never returned it; `settled` only from the node's settlement (with the amount the node
+ * received).
  * OCPP tables are added by `migrateOcppTables` (wall-module/ocpp) when that module is present.
  */
 import { blockFromDb, numberOrNull, type BlockDbRow } from '../daemon/block-row.js';
@@ -10,20 +12,21 @@ import type { Clock } from '../hardware/clock.js';
 import { openDatabase, type Db, type Migration } from '../daemon/database.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
 import { commonMigration, SessionStore, type SessionRow } from '../daemon/session-store.js';
+import type { InvoiceStatus } from '../protocol/invoiceBook.js';
 
-/** State of one invoice in the wall's ledger. */
-export type InvoiceState = 'requested' | 'issued' | 'settled' | 'cancelled' | 'expired' | 'abandoned';
+/** State of one invoice in the wall's ledger: the seller machine's vocabulary. */
+export type InvoiceState = InvoiceStatus;
 
-/** Allowed invoice state changes. */
+/** Allowed invoice state changes in the ledger. */
 export const invoiceTransitions: TransitionTable<InvoiceState> = {
-  requested: ['issued', 'abandoned'],
-  issued: ['settled', 'cancelled', 'expired'],
+  requested: ['open', 'failed'],
+  open: ['settled', 'cancelled', 'expired'],
   settled: [],
   // the node settled an invoice the daemon had given up on (paid while being cancelled, or after its expiry was
   // judged): the money arrived, so the ledger says so
   cancelled: ['settled'],
   expired: ['settled'],
-  abandoned: [],
+  failed: [],
 };
 
 /** One invoice in the wall's ledger. */
@@ -53,7 +56,8 @@ export class InvoiceNotFound extends Error {
   override readonly name = 'InvoiceNotFound';
 }
 
-const wallMigrations: Migration[] = [
+/** The wall schema's migrations, oldest first (exported for the migration tests). */
+export const WALL_MIGRATIONS: readonly Migration[] = [
   commonMigration,
   {
     version: 2,
@@ -88,6 +92,41 @@ const wallMigrations: Migration[] = [
       db.exec(`
         ALTER TABLE sessions ADD COLUMN connector_id INTEGER NOT NULL DEFAULT 1 CHECK (connector_id >= 1);
         CREATE INDEX sessions_connector ON sessions (connector_id, started_at_ms);
+      `);
+    },
+  },
+  {
+    version: 4,
+    name: "invoice states in the seller machine's words",
+    up(db) {
+      // issued → open, abandoned → failed (protocol/invoiceBook.ts `InvoiceStatus`); SQLite cannot change a CHECK
+      // constraint, so the table is rebuilt with the same rows
+      db.exec(`
+        CREATE TABLE invoices_v4 (
+          session_id TEXT NOT NULL REFERENCES sessions(id),
+          seq INTEGER NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('requested','open','settled','cancelled','expired','failed')),
+          payment_hash TEXT UNIQUE,
+          bolt11 TEXT,
+          amount_msat INTEGER NOT NULL CHECK (amount_msat > 0),
+          from_wh INTEGER NOT NULL,
+          to_wh INTEGER NOT NULL CHECK (to_wh > from_wh),
+          price_msat_per_wh INTEGER NOT NULL,
+          requested_at_ms INTEGER NOT NULL,
+          issued_at_ms INTEGER,
+          expires_at_ms INTEGER,
+          settled_at_ms INTEGER,
+          received_msat INTEGER,
+          PRIMARY KEY (session_id, seq)
+        );
+        INSERT INTO invoices_v4
+          SELECT session_id, seq,
+                 CASE state WHEN 'issued' THEN 'open' WHEN 'abandoned' THEN 'failed' ELSE state END,
+                 payment_hash, bolt11, amount_msat, from_wh, to_wh, price_msat_per_wh, requested_at_ms,
+                 issued_at_ms, expires_at_ms, settled_at_ms, received_msat
+          FROM invoices;
+        DROP TABLE invoices;
+        ALTER TABLE invoices_v4 RENAME TO invoices;
       `);
     },
   },
@@ -141,7 +180,7 @@ export class WallStore extends SessionStore {
    * @param extraMigrate e.g. `migrateOcppTables`, run after the wall schema is current
    */
   static open(file: string, clock: Clock, extraMigrate?: ExtraMigrate): WallStore {
-    const db = openDatabase(file, wallMigrations);
+    const db = openDatabase(file, WALL_MIGRATIONS);
     extraMigrate?.(db);
     return new WallStore(db, clock);
   }
@@ -255,7 +294,7 @@ export class WallStore extends SessionStore {
 
   /** Records what the node returned for a requested invoice. */
   markIssued(sessionId: string, seq: number, paymentHash: string, bolt11: string, expiresAtMs: number): void {
-    this.move(sessionId, seq, 'issued', () => {
+    this.move(sessionId, seq, 'open', () => {
       this.db
         .prepare(
           'UPDATE invoices SET payment_hash = ?, bolt11 = ?, issued_at_ms = ?, expires_at_ms = ? WHERE session_id = ? AND seq = ?',
@@ -295,9 +334,9 @@ export class WallStore extends SessionStore {
     this.move(sessionId, seq, to, () => ({}));
   }
 
-  /** Marks a requested invoice abandoned (the node never returned it, or the daemon crashed first). */
+  /** Marks a requested invoice failed (the node never returned it, or the daemon crashed first). */
   markAbandoned(sessionId: string, seq: number, why: string): void {
-    this.move(sessionId, seq, 'abandoned', () => ({ why }));
+    this.move(sessionId, seq, 'failed', () => ({ why }));
   }
 
   private move(sessionId: string, seq: number, to: InvoiceState, apply: () => object): void {

@@ -336,7 +336,7 @@ export class WallDaemon {
         atMs: clock.now(),
       });
     }
-    for (const inv of store.invoicesInState('issued')) {
+    for (const inv of store.invoicesInState('open')) {
       if (!inv.paymentHash) continue;
       try {
         const st = await node.lookupInvoice(inv.paymentHash);
@@ -628,7 +628,7 @@ export class WallDaemon {
   private scheduleExpiryCheck(): void {
     const check = async (): Promise<void> => {
       const now = Date.now();
-      for (const inv of this.parts.store.invoicesInState('issued')) {
+      for (const inv of this.parts.store.invoicesInState('open')) {
         if (!inv.paymentHash || inv.expiresAtMs === null || inv.expiresAtMs > now) continue;
         try {
           const st = await this.parts.node.lookupInvoice(inv.paymentHash);
@@ -777,7 +777,7 @@ export class WallDaemon {
         this.guardAsync(
           node.cancelInvoice(e.paymentHash).then(
             () => {
-              if (row && row.state === 'issued') store.markClosed(row.sessionId, row.seq, 'cancelled');
+              if (row && row.state === 'open') store.markClosed(row.sessionId, row.seq, 'cancelled');
             },
             (err: Error) =>
               log.warn('invoice cancel failed', { paymentHash: e.paymentHash, error: err.message }),

@@ -70,7 +70,7 @@ describe('boltcharge store', () => {
     wallStore(db, 3).close();
     const r = run('check', '--config', wallConfig(dir, db));
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/\(wall, \d+ bytes, schema 3\)/);
+    expect(r.stdout).toMatch(/\(wall, \d+ bytes, schema 4\)/);
     expect(r.stdout).toMatch(/quick_check: ok/);
     expect(r.stdout).toMatch(/sessions 3, invoices 6, receipts 0, events \d+/);
     const json = JSON.parse(run('check', '--db', db, '--json').stdout) as {

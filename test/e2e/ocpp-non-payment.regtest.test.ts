@@ -94,7 +94,7 @@ describe('a non-payment cut reported through the wall daemon (OCPP 2.0.1)', () =
     expect(c.validationFailures).toEqual([]);
 
     // the DataTransfer names the oldest invoice the car had not paid when the power was cut
-    const unpaidAtCut = atCut.ledger.filter((l) => l.state === 'issued' && l.paymentHash !== null);
+    const unpaidAtCut = atCut.ledger.filter((l) => l.state === 'open' && l.paymentHash !== null);
     expect(unpaidAtCut.length).toBeGreaterThanOrEqual(1);
     expect(cut.paymentHash).toBe(unpaidAtCut[0]!.paymentHash);
     const store = WallStore.open(r.files.wallDb, new SystemClock());

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../hardware/clock.js';
-import { schemaVersion, StoreTooNew } from '../../daemon/database.js';
+import { openDatabase, schemaVersion, StoreTooNew } from '../../daemon/database.js';
 import { IllegalStateTransition } from '../../daemon/row-state.js';
-import { WallStore } from '../../wall-module/store.js';
+import { WALL_MIGRATIONS, WallStore } from '../../wall-module/store.js';
 
 const tmp = (): string => join(mkdtempSync(join(tmpdir(), 'wallstore-')), 'wall.sqlite');
 
@@ -15,15 +15,40 @@ describe('wall store', () => {
     const clock = new ManualClock();
     const s = WallStore.open(file, clock);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(schemaVersion(s.db)).toBe(3);
+    expect(schemaVersion(s.db)).toBe(4);
     s.createSession('s1', null);
     s.close();
     const again = WallStore.open(file, clock);
-    expect(schemaVersion(again.db)).toBe(3);
+    expect(schemaVersion(again.db)).toBe(4);
     expect(again.getSession('s1').status).toBe('active');
     again.db.prepare('INSERT INTO schema_migrations VALUES (99, ?, 0)').run('future');
     again.close();
     expect(() => WallStore.open(file, clock)).toThrow(StoreTooNew);
+  });
+
+  it("migrates a schema-3 ledger to the seller machine's words: issued → open, abandoned → failed", () => {
+    const file = tmp();
+    const old = openDatabase(file, WALL_MIGRATIONS.slice(0, 3));
+    old.prepare("INSERT INTO sessions (id, started_at_ms, status) VALUES ('s1', 1, 'active')").run();
+    const insert = old.prepare(
+      `INSERT INTO invoices (session_id, seq, state, payment_hash, amount_msat, from_wh, to_wh,
+         price_msat_per_wh, requested_at_ms) VALUES ('s1', ?, ?, ?, 1000, ?, ?, 100, 1)`,
+    );
+    ['requested', 'issued', 'settled', 'abandoned'].forEach((state, seq) =>
+      insert.run(
+        seq,
+        state,
+        state === 'requested' || state === 'abandoned' ? null : `h${seq}`,
+        seq * 10,
+        seq * 10 + 10,
+      ),
+    );
+    old.close();
+    const s = WallStore.open(file, new ManualClock());
+    expect(schemaVersion(s.db)).toBe(4);
+    expect(s.invoices('s1').map((i) => i.state)).toEqual(['requested', 'open', 'settled', 'failed']);
+    expect(s.invoices('s1')[1]).toMatchObject({ paymentHash: 'h1', amountMsat: 1000n, fromWh: 10, toWh: 20 });
+    s.close();
   });
 
   it('runs an extra migration hook (OCPP tables) after its own schema', () => {
@@ -34,7 +59,7 @@ describe('wall store', () => {
     s.close();
   });
 
-  it('moves invoices only along requested → issued → settled and sums settlements', () => {
+  it('moves invoices only along requested → open → settled and sums settlements', () => {
     const clock = new ManualClock();
     const s = WallStore.open(tmp(), clock);
     s.createSession('s1', 'car');
@@ -75,10 +100,10 @@ describe('wall store', () => {
     expect(s.events({ sessionId: 's1' }).map((e) => e.kind)).toEqual([
       'session.created',
       'invoice.requested',
-      'invoice.issued',
+      'invoice.open',
       'invoice.settled',
       'invoice.requested',
-      'invoice.abandoned',
+      'invoice.failed',
     ]);
     s.close();
   });
