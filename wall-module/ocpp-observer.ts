@@ -218,8 +218,7 @@ export function ocppObserver(
             receipt: {
               energyWh: summary.energyWh,
               paidMsat: summary.paidMsat,
-              invoicesIssued: invoices.filter((i) => i.state !== 'requested' && i.state !== 'failed')
-                .length,
+              invoicesIssued: invoices.filter((i) => i.state !== 'requested' && i.state !== 'failed').length,
               invoicesPaid: paid.length,
               lastSeq: invoices.length > 0 ? (invoices[invoices.length - 1]?.seq ?? null) : null,
               priceMsatPerWh: store.getSession(sessionId).priceMsatPerWh,
