@@ -4,6 +4,7 @@
 // key and delivers settlements through the same `SettlementDelivery` as `LndNode` (acknowledge after commit,
 // retry, committed settle index); the car's node pays by settling at the wall's node. A logic rig: the proof on
 // real lnd is test/e2e.
+import { runClock, runClockUntil } from './clock-steps.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -451,17 +452,12 @@ status: { enabled: false }
    * cable) run between steps.
    */
   async run(ms: number, stepMs = 100): Promise<void> {
-    for (let t = 0; t < ms; t += stepMs) {
-      await this.clock.advance(stepMs);
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-    }
+    await runClock(this.clock, ms, stepMs);
   }
 
   /** Runs until `cond` holds, at most `maxMs` of clock time. */
   async runUntil(what: string, cond: () => boolean, maxMs = 120_000): Promise<void> {
-    for (let t = 0; t < maxMs && !cond(); t += 100) await this.run(100);
-    if (!cond()) throw new Error(`timed out (${maxMs} ms of clock time) waiting: ${what}`);
+    await runClockUntil(this.clock, what, cond, maxMs);
   }
 
   async stopWall(): Promise<void> {

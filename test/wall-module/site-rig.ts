@@ -1,6 +1,7 @@
 // An in-process site for daemon tests on a manual clock: ONE SiteDaemon driving N connectors (each with its own
 // simulated charger and meters, in-memory cable and a real vehicle daemon paying through a scripted car node) on
 // ONE scripted wall node (one settlement subscription). A logic rig: the proof on real lnd is test/e2e/site-*.
+import { runClock, runClockUntil } from './clock-steps.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,17 +142,12 @@ status: { enabled: false }
 
   /** Runs the clock for `ms` in `stepMs` steps, letting I/O callbacks run between steps. */
   async run(ms: number, stepMs = 100): Promise<void> {
-    for (let t = 0; t < ms; t += stepMs) {
-      await this.clock.advance(stepMs);
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-    }
+    await runClock(this.clock, ms, stepMs);
   }
 
   /** Runs until `cond` holds, at most `maxMs` of clock time. */
   async runUntil(what: string, cond: () => boolean, maxMs = 120_000): Promise<void> {
-    for (let t = 0; t < maxMs && !cond(); t += 100) await this.run(100);
-    if (!cond()) throw new Error(`timed out (${maxMs} ms of clock time) waiting: ${what}`);
+    await runClockUntil(this.clock, what, cond, maxMs);
   }
 
   /** Stops the site (a restart follows with `startSite`). */
