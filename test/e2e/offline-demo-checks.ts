@@ -1,4 +1,5 @@
 // Shared run and assertions of the offline demo tests (offline-demo-*.regtest.test.ts, offline-kill-*).
+import { DEMO_VEHICLE_LIMITS } from '../../scripts/demo/rig.js';
 import { expect } from 'vitest';
 import {
   runOfflineDemo,
@@ -47,7 +48,11 @@ export function expectOfflineSession(
   const r = result!;
   expect(r.stopReason).toBe('TARGET_REACHED');
   expect(r.receiptValid).toBe(true);
-  expect(r.energyWhWall).toBeGreaterThanOrEqual(want.targetWh);
+  // the target is reached on the car's meter; the wall's own meter may read a few Wh apart (two meters, sampled)
+  expect(r.energyWhVehicle).toBeGreaterThanOrEqual(want.targetWh);
+  expect(Math.abs(r.energyWhWall - r.energyWhVehicle)).toBeLessThanOrEqual(
+    DEMO_VEHICLE_LIMITS.meterToleranceWh,
+  );
   expect(BigInt(r.paidMsat)).toBe(BigInt(want.targetWh) * BigInt(want.priceMsatPerWh));
   expect(r.offline.mode).toBe(want.mode);
   expect(r.offline.namespaceInterfaces).toHaveLength(2);
