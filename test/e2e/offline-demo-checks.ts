@@ -48,8 +48,9 @@ export function expectOfflineSession(
   const r = result!;
   expect(r.stopReason).toBe('TARGET_REACHED');
   expect(r.receiptValid).toBe(true);
-  // the target is reached on the car's meter; the wall's own meter may read a few Wh apart (two meters, sampled)
-  expect(r.energyWhVehicle).toBeGreaterThanOrEqual(want.targetWh);
+  // both machines end at the target on their own meter, whichever reads it first (protocol/seller.ts advance,
+  // protocol/buyer.ts checkMeters); the other meter may read a few Wh below it (two meters, sampled apart)
+  expect(Math.max(r.energyWhWall, r.energyWhVehicle)).toBeGreaterThanOrEqual(want.targetWh);
   expect(Math.abs(r.energyWhWall - r.energyWhVehicle)).toBeLessThanOrEqual(
     DEMO_VEHICLE_LIMITS.meterToleranceWh,
   );
