@@ -378,6 +378,20 @@ export class PayoutLedger {
     ).map(rowFromDb);
   }
 
+  /**
+   * The newest payouts, newest first (for the status page: bounded however long the wall has run).
+   *
+   * @param limit most rows returned
+   * @returns up to `limit` payouts, newest planned first
+   */
+  latestPayouts(limit: number): PayoutLedgerRow[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM payout_ledger ORDER BY planned_at_ms DESC, payout_id DESC LIMIT ?')
+        .all(limit) as LedgerDbRow[]
+    ).map(rowFromDb);
+  }
+
   /** One payout, or undefined. */
   payout(payoutId: string): PayoutLedgerRow | undefined {
     const r = this.db.prepare('SELECT * FROM payout_ledger WHERE payout_id = ?').get(payoutId) as
