@@ -228,6 +228,24 @@ export class SessionStore {
   }
 
   /**
+   * The sessions whose id starts with a prefix (for commands that accept a unique id prefix), newest first.
+   *
+   * @param prefix the start of a session id (compared literally: no wildcards)
+   * @param limit most rows to return (2 tells a unique prefix from an ambiguous one)
+   * @returns the matching sessions
+   */
+  sessionsWithIdPrefix(prefix: string, limit: number): SessionRow[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT * FROM sessions WHERE substr(id, 1, length(@prefix)) = @prefix ORDER BY started_at_ms DESC, rowid DESC LIMIT @limit',
+        )
+        .safeIntegers(true)
+        .all({ prefix, limit }) as SessionDbRow[]
+    ).map(sessionFromDb);
+  }
+
+  /**
    * Sessions, newest first.
    *
    * @param limit most rows to return

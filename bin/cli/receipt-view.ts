@@ -49,7 +49,7 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
  */
 export function receiptView(opened: OpenedStore, sessionId: string): ReceiptView | undefined {
   const { store } = opened;
-  const match = store.listSessions(100_000).filter((s) => s.id.startsWith(sessionId));
+  const match = sessionId === '' ? [] : store.sessionsWithIdPrefix(sessionId, 2);
   const s = match.length === 1 ? match[0] : store.findSession(sessionId);
   if (!s) return undefined;
   const lines: ReceiptLine[] =
