@@ -107,13 +107,22 @@ export interface InvoiceFacts {
   /**
    * how the block was paid (offline modes, issue 15): `online` (default), `relay` (the car's node reached the
    * network through the wall's relay), `direct` (over a direct channel on the cable), `stock` (a stocked
-   * invoice, proof over the cable), `promise` (both offline, a signed promise), `direct-payment` (QR model 1)
+   * invoice, proof over the cable), `promise` (both offline, a signed promise), `direct-payment` (QR model 1),
+   * `walkup-deposit` (a walk-up's deposit held by the wall's node)
    */
   paymentMode?: PaymentMode;
 }
 
 /** How a paid block was paid (see `InvoiceFacts.paymentMode`). */
-export type PaymentMode = 'online' | 'relay' | 'direct' | 'stock' | 'promise' | 'direct-payment';
+export type PaymentMode =
+  | 'online'
+  | 'relay'
+  | 'direct'
+  | 'stock'
+  | 'promise'
+  | 'direct-payment'
+  /** a walk-up's deposit, held by the wall's node (the driver pays the metered cost out of it) */
+  | 'walkup-deposit';
 
 /** The end-of-session receipt. */
 export interface SessionReceipt {
@@ -1397,11 +1406,18 @@ export class OcppStation {
     const evse = this.freeEvse(evseId);
     if (!evse) return { status: 'Rejected' };
     this.releaseWebPaymentLock(evse.evseId); // the announced web payment arrived
+    const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
     if (this.config.remoteStart === 'walkup') {
-      const started = this.control?.remoteStart?.({ evseId: evse.evseId, remoteStartId, idToken }) ?? false;
+      // a walk-up session on the EVSE (its display offers the session's QR); no walk-up there: Rejected
+      const started =
+        this.control?.remoteStart?.({
+          evseId: evse.evseId,
+          remoteStartId,
+          idToken,
+          timeoutMs: timeoutSec * 1000,
+        }) ?? false;
       if (!started) return { status: 'Rejected' };
     }
-    const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
     this.remoteStarts.set(evse.evseId, { remoteStartId, expiresAtMs: this.clock.now() + timeoutSec * 1000 });
     const tx = this.txs.openOnEvse(evse.evseId);
     if (tx) {
@@ -1517,6 +1533,9 @@ export class OcppStation {
    */
   private remoteStop(tx: TransactionRecord): 'Accepted' | 'Rejected' {
     if (tx.sessionId === null || tx.stopReason !== null) {
+      // a walk-up the CSMS started that still waits for its deposit is called off with it
+      if (tx.sessionId === null && this.control?.arbiter(tx.evseId)?.current().kind === 'walkup')
+        this.control.requestStop(tx.evseId, 'remote');
       this.db.transaction(() => this.endTransaction(tx, 'Remote', tx.lastMeterWh, this.clock.now()))();
       this.afterChange();
       return 'Accepted';
