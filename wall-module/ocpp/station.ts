@@ -386,7 +386,15 @@ export class OcppStation {
     this.db.transaction(() => {
       if (this.txs.bySession(args.sessionId)) return;
       let tx = this.txs.openOnEvse(args.evseId);
-      if (tx && tx.sessionId !== null) {
+      if (tx && tx.sessionId !== null && this.neverPaid(tx)) {
+        // the plug-in's session bought nothing (e.g. the wall greeted a car without a vehicle module, and the
+        // driver then paid a walk-up): the new session takes over the plug-in's transaction; the old one's
+        // later reports are ignored
+        this.logger.info('ocpp: session replaces an unpaid one in the same transaction', {
+          old: tx.sessionId,
+          new: args.sessionId,
+        });
+      } else if (tx && tx.sessionId !== null) {
         if (tx.stopReason === null)
           this.logger.warn('ocpp: session started over an unfinished one; ending the old transaction', {
             old: tx.sessionId,
@@ -400,6 +408,16 @@ export class OcppStation {
       if (args.payerKey !== undefined) this.payerKeys.set(args.sessionId, args.payerKey);
     })();
     this.afterChange();
+  }
+
+  /** @returns whether the transaction's session is still open and never had a paid block (nothing to report) */
+  private neverPaid(tx: TransactionRecord): boolean {
+    return (
+      tx.sessionId !== null &&
+      tx.stopReason === null &&
+      tx.chargingState === 'EVConnected' &&
+      this.outbox.firstWithPrefix(`session:${tx.sessionId}:InvoicePaid:`) === undefined
+    );
   }
 
   /** Opens a transaction on an EVSE (2.x Started, CablePluggedIn); carries a pending remote start. */
