@@ -7,29 +7,18 @@
  * the walk-up off; so does the driver not asking for a deposit within EVConnectionTimeOut. (No node is reached
  * on these paths: paying flows run on real lnd in test/e2e/ocpp-walkup.regtest.test.ts.)
  */
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Evse } from '../../hardware/evse/evse.js';
 import type { ManualClock } from '../../hardware/clock.js';
-import type { LightningNode } from '../../lightning/lightning-node.js';
-import { walkupConfig } from '../../payments/walkup-config.js';
 import { walkupStationControl } from '../../wall-module/ocpp/station-control.js';
 import type { JsonObject, OcppVersion } from '../../wall-module/ocpp/types.js';
-import { WalkupRuntime } from '../../wall-module/walkup/runtime.js';
-import { WalkupStore } from '../../wall-module/walkup/store.js';
+import type { WalkupRuntime } from '../../wall-module/walkup/runtime.js';
+import { nodelessWalkupRuntime } from '../support/walkup-runtime.js';
 import { DaemonDouble } from './control-double.js';
 import { startStationFixture, stopStationFixture, type StationFixture } from './fixtures.js';
 import { untilDrained, untilOnline, waitFor } from './harness.js';
 
 const ID = 'wall-walkup-remote';
 const T0 = 1_700_000_100_000;
-
-/** A node that fails the test if any path here reaches it. */
-const untouchable = new Proxy({} as LightningNode, {
-  get: (_t, name) => () => {
-    throw new Error(`the node was called (${String(name)})`);
-  },
-});
 
 let fx: StationFixture | undefined;
 afterEach(async () => {
@@ -38,20 +27,7 @@ afterEach(async () => {
 });
 
 function walkupOn(daemon: DaemonDouble, clock: ManualClock): WalkupRuntime {
-  const machine = walkupConfig({ network: 'regtest', priceMsatPerWh: 1000n });
-  if (!machine.ok) throw new Error(machine.error.message);
-  return new WalkupRuntime({
-    connectorId: 1,
-    config: machine.value,
-    hold: { blockIntervalMs: 60_000, marginBlocks: 18, holdExpiryDeltaBlocks: 12, cltvDeltaBlocks: 80 },
-    maxCurrentA: 16,
-    evse: {} as Evse,
-    node: untouchable,
-    store: new WalkupStore(new Database(':memory:')),
-    clock,
-    log: { debug() {}, info() {}, warn() {}, error() {} },
-    arbiter: daemon.connector,
-  });
+  return nodelessWalkupRuntime({ priceMsatPerWh: 1000n, arbiter: daemon.connector, clock }).runtime;
 }
 
 /** A station with `remoteStart: walkup`, online, its EVSE 1 with (or without) a walk-up. */
