@@ -51,7 +51,10 @@ export function walkupStopReason(reason: WalkupStopReason | null): StopReason {
 export class WalkupOcppReport {
   /** sessions whose end was reported (the station ignores repeats; this keeps the log quiet) */
   private readonly ended = new Set<string>();
-  private lastRegisterWh = 0;
+  /** sessions whose start was reported (repeats after a restart are ignored by the station) */
+  private readonly started = new Set<string>();
+  /** the wall's meter register, Wh (null until the first reading) */
+  private lastRegisterWh: number | null = null;
 
   /**
    * @param p.station the OCPP station
@@ -71,17 +74,16 @@ export class WalkupOcppReport {
   step(sessionId: string, before: WalkupState, after: WalkupState, atMs: number): void {
     if (after.phase === 'idle' || after.session === null) return;
     const s = after.session;
-    const was = before.phase === 'idle' ? null : before.session;
     const { station, evseId } = this.p;
-    if (was === null)
+    // the start is reported once the register it starts at is known (the poller reads the meter every second)
+    const registerWh = s.startRegisterWh ?? s.lastRegisterWh ?? this.lastRegisterWh;
+    if (!this.started.has(sessionId) && registerWh !== null) {
+      this.started.add(sessionId);
       this.safe('sessionStarted', () =>
-        station.sessionStarted({
-          evseId,
-          sessionId,
-          atMs: s.startMs,
-          meterStartWh: Math.floor(s.startRegisterWh ?? s.lastRegisterWh ?? this.lastRegisterWh),
-        }),
+        station.sessionStarted({ evseId, sessionId, atMs: s.startMs, meterStartWh: Math.floor(registerWh) }),
       );
+    }
+    if (!this.started.has(sessionId)) return;
     const heldMsat = s.deposit.heldMsat;
     // the deposit held and accepted: the machine starts charging on it
     if (
@@ -90,7 +92,7 @@ export class WalkupOcppReport {
       heldMsat !== null &&
       s.priceMsatPerWh > 0n
     ) {
-      const fromWh = Math.floor(s.startRegisterWh ?? this.lastRegisterWh);
+      const fromWh = Math.floor(s.startRegisterWh ?? registerWh ?? 0);
       this.safe('invoicePaid', () =>
         station.invoicePaid({
           sessionId,
@@ -111,7 +113,7 @@ export class WalkupOcppReport {
           sessionId,
           reason: s.stopReason === 'EQUIPMENT_FAULT' ? 'fault' : 'other',
           atMs,
-          energyWh: Math.floor(s.lastRegisterWh ?? this.lastRegisterWh),
+          energyWh: Math.floor(s.lastRegisterWh ?? registerWh ?? 0),
         }),
       );
     const over =
@@ -123,7 +125,7 @@ export class WalkupOcppReport {
         station.sessionEnded({
           sessionId,
           reason: walkupStopReason(s.stopReason),
-          meterStopWh: Math.floor(s.lastRegisterWh ?? this.lastRegisterWh),
+          meterStopWh: Math.floor(s.lastRegisterWh ?? registerWh ?? 0),
           atMs,
           receipt: {
             energyWh: s.deliveredWh,
@@ -146,7 +148,8 @@ export class WalkupOcppReport {
    * @param current the walk-up occupying the connector (`WalkupRuntime.current()`), if any
    */
   meter(r: MeterReading, current: { sessionId: string; state: WalkupState } | undefined): void {
-    this.lastRegisterWh = Math.max(0, Math.floor(r.energyImportWh));
+    const energyWh = Math.max(0, Math.floor(r.energyImportWh));
+    this.lastRegisterWh = energyWh;
     const state = current?.state;
     if (current === undefined || state === undefined) return;
     if (state.phase !== 'charging' && state.phase !== 'stopping') return;
@@ -154,7 +157,7 @@ export class WalkupOcppReport {
     this.safe('meterSample', () =>
       this.p.station.meterSample({
         sessionId: current.sessionId,
-        energyWh: this.lastRegisterWh,
+        energyWh,
         powerW: Math.max(0, r.powerW),
         atMs: r.atMs,
         costMsat: BigInt(s.deliveredWh) * s.priceMsatPerWh,
