@@ -34,7 +34,7 @@ import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
 import { attachPayouts, statementReport } from '../../wall-module/payouts/attach.js'; // split
 import { payoutRoutes } from '../../wall-module/payouts/status-route.js';
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
-import { siteStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
+import { siteStationControl, walkupStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
 import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
 import { IpLink } from '../../hardware/link/ip-link.js';
 import { startRelay } from '../../wall-module/relay-service.js';
@@ -172,7 +172,7 @@ async function startWall(
   let site: SiteDaemon | null = null;
   const sessionEnded = new Set<() => void>(); // relay: revoked when the session ends
   const walkup = config.walkup?.enabled // walk-up (on the first connector)
-    ? await attachWalkup({ config: config.walkup, evse: first.evse, meter: first.meter, node, db: store.db, clock, log, arbiter: first.arbiter, maxCurrentA: first.config.evse.maxCurrentA, meterPollIntervalMs: first.config.meter.pollIntervalMs, onFailSafe: (err) => void site?.connectors.get(first.config.id)?.failSafe.fail(err), directPayment: ocpp ? { station: ocpp.station, evseId: first.config.evseId } : undefined }) // prettier-ignore
+    ? await attachWalkup({ config: config.walkup, evse: first.evse, meter: first.meter, node, db: store.db, clock, log, arbiter: first.arbiter, maxCurrentA: first.config.evse.maxCurrentA, meterPollIntervalMs: first.config.meter.pollIntervalMs, onFailSafe: (err) => void site?.connectors.get(first.config.id)?.failSafe.fail(err), directPayment: ocpp ? { station: ocpp.station, evseId: first.config.evseId } : undefined, ocpp: ocpp ? { station: ocpp.station, evseId: first.config.evseId } : undefined }) // prettier-ignore
     : null; // walk-up
   const metrics = new DaemonMetrics({
     role: 'wall',
@@ -212,11 +212,15 @@ async function startWall(
   });
   const running = site;
   const primary = running.primary;
-  // ocpp control: CSMS remote stop / availability / reset reach the EVSE's connector; Reset = graceful stop
+  // ocpp control: CSMS remote stop / availability / reset reach the EVSE's connector; Reset = graceful stop; a
+  // remote start (`remoteStart: walkup`) and the remote stop of a walk-up reach the walk-up of its EVSE
   ocpp?.attachControl(
-    siteStationControl(
-      new Map(devices.map((d) => [d.config.evseId, running.connectors.get(d.config.id)!])),
-      () => process.kill(process.pid, 'SIGTERM'),
+    walkupStationControl(
+      siteStationControl(
+        new Map(devices.map((d) => [d.config.evseId, running.connectors.get(d.config.id)!])),
+        () => process.kill(process.pid, 'SIGTERM'),
+      ),
+      new Map(walkup ? [[first.config.evseId, walkup.runtime]] : []),
     ),
   );
   if (walkup) opened.add(() => walkup.stop()); // walk-up

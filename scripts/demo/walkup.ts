@@ -46,12 +46,14 @@ export const PRICE_MSAT_PER_WH = 1000n;
  * @param connectionFile regtest connection file
  * @param walkup overrides of the `walkup:` section
  * @param dir working directory (configs, database, logs)
+ * @param wall more sections of the wall's configuration (e.g. `ocpp`)
  * @returns the rig (daemon not started) and the base URL of the wall's pay endpoints
  */
 export async function walkupRig(
   connectionFile: string,
   walkup: Record<string, unknown> = {},
   dir: string = mkdtempSync(join(tmpdir(), 'e2e-walkup-')),
+  wall: Record<string, unknown> = {},
 ): Promise<{ rig: ChargeRig; baseUrl: string }> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -61,6 +63,7 @@ export async function walkupRig(
     link: 'ip',
     speed: 1,
     wall: {
+      ...wall,
       status: { listen: '127.0.0.1', port },
       walkup: {
         enabled: true,
@@ -154,6 +157,8 @@ export interface WalkupStatusJson {
   available: boolean;
   connector: string;
   qr: { content: string; totp: string; lnurl: string } | null;
+  /** a walk-up the CSMS started (OCPP remote start) that waits for its deposit */
+  remoteStart?: { sessionId: string; remoteStartId: number; expiresAtMs: number } | null;
   session: {
     sessionId: string;
     phase: string;

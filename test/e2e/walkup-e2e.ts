@@ -61,18 +61,19 @@ export interface WalkupFixture {
  * Brings up (or confirms) the walk-up nodes and builds a walk-up wall rig.
  * @param connectionFile regtest connection file
  * @param walkup overrides of the `walkup:` section
- * @param opts `refunds`: make sure the wall can pay refunds (outbound liquidity toward the router)
+ * @param opts `refunds`: make sure the wall can pay refunds (outbound liquidity toward the router); `wall`: more
+ *   sections of the wall's configuration (e.g. `ocpp`)
  */
 export async function walkupFixture(
   connectionFile: string,
   walkup: Record<string, unknown> = {},
-  opts: { refunds?: boolean } = {},
+  opts: { refunds?: boolean; wall?: Record<string, unknown> } = {},
 ): Promise<WalkupFixture> {
   const net = await walkupNetwork();
   const phone = lndFor(net.phone);
   const wall = lndFor(net.wall);
   if (opts.refunds) await ensureWallOutbound(net, wall, phone);
-  const { rig, baseUrl } = await walkupRig(connectionFile, walkup);
+  const { rig, baseUrl } = await walkupRig(connectionFile, walkup, undefined, opts.wall);
   return {
     net,
     phone,

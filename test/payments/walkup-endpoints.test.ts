@@ -7,14 +7,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigReader, ConfigInvalid } from '../../daemon/config-reader.js';
-import type { Evse } from '../../hardware/evse/evse.js';
 import { ManualClock } from '../../hardware/clock.js';
-import type { LightningNode } from '../../lightning/lightning-node.js';
 import { totpCounter, totpForCounter } from '../../payments/totp.js';
-import { walkupConfig } from '../../payments/walkup-config.js';
 import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
 import { readWalkupSection, type WalkupSectionConfig } from '../../wall-module/walkup/config.js';
 import {
@@ -23,8 +19,7 @@ import {
   walkupRoutes,
   WALKUP_MAX_URL_CHARS,
 } from '../../wall-module/walkup/routes.js';
-import { WalkupRuntime } from '../../wall-module/walkup/runtime.js';
-import { WalkupStore } from '../../wall-module/walkup/store.js';
+import { nodelessWalkupRuntime } from '../support/walkup-runtime.js';
 
 const SECRET = 'unit-walkup-secret-0123456789';
 const NOW_MS = Date.UTC(2026, 11, 2, 4, 0, 0);
@@ -48,13 +43,6 @@ function section(over: Record<string, unknown> = {}): WalkupSectionConfig {
   return c;
 }
 
-/** A node that fails the test if any path here reaches it. */
-const untouchable = new Proxy({} as LightningNode, {
-  get: (_t, name) => () => {
-    throw new Error(`the node was called (${String(name)})`);
-  },
-});
-
 let server: Server | undefined;
 afterEach(async () => {
   const s = server;
@@ -65,22 +53,8 @@ afterEach(async () => {
 });
 
 async function serve(c: WalkupSectionConfig, arbiter = new ConnectorArbiter()): Promise<string> {
-  const machine = walkupConfig({ network: 'regtest', priceMsatPerWh: c.priceMsatPerWh });
-  if (!machine.ok) throw new Error(machine.error.message);
-  const store = new WalkupStore(new Database(':memory:'));
   const clock = new ManualClock(NOW_MS);
-  const runtime = new WalkupRuntime({
-    connectorId: 1,
-    config: machine.value,
-    hold: { blockIntervalMs: 60_000, marginBlocks: 18, holdExpiryDeltaBlocks: 12, cltvDeltaBlocks: 80 },
-    maxCurrentA: 16,
-    evse: {} as Evse,
-    node: untouchable,
-    store,
-    clock,
-    log: { debug() {}, info() {}, warn() {}, error() {} },
-    arbiter,
-  });
+  const { runtime, store } = nodelessWalkupRuntime({ priceMsatPerWh: c.priceMsatPerWh, arbiter, clock });
   const routes = walkupRoutes({ config: c, runtime, store, arbiter, realNowMs: () => NOW_MS });
   server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;

@@ -15,6 +15,8 @@ export interface RemoteStartRequest {
   remoteStartId: number;
   /** idToken / idTag the CSMS named */
   idToken: string;
+  /** how long the started session may wait for its driver (TxCtrlr EVConnectionTimeOut), ms */
+  timeoutMs: number;
 }
 
 /** Outcome of an unlock request. */
@@ -99,6 +101,56 @@ export function siteStationControl(
       return true;
     },
     reset,
+  };
+}
+
+/** The walk-up of one EVSE, as a CSMS remote start / stop drives it (`WalkupRuntime`). */
+export interface WalkupRemote {
+  /**
+   * Starts a walk-up session for the CSMS: the connector is claimed and the display offers the session's QR.
+   * @returns ok, or the arbiter's refusal (busy, inoperative, faulted)
+   */
+  remoteStart(args: {
+    remoteStartId: number;
+    timeoutMs: number;
+  }): { ok: true } | { ok: false; refusal: string; detail: string };
+  /**
+   * Ends the walk-up occupying the connector cleanly (final invoice, receipt), or calls off one waiting for
+   * its deposit.
+   * @returns false when no walk-up occupies the connector
+   */
+  remoteStop(reason: string): boolean;
+}
+
+/**
+ * Adds walk-up payments to a daemon's control (`remoteStart: walkup`): a remote start on an EVSE with walk-up
+ * starts a walk-up session there (an EVSE without one refuses); a remote stop (or a transactionLimit reached)
+ * of a walk-up session ends it cleanly; everything else goes to `base`.
+ *
+ * @param base the daemon's control (`siteStationControl`)
+ * @param byEvse the walk-up of each EVSE that has one, by OCPP EVSE id
+ * @returns the control
+ */
+export function walkupStationControl(
+  base: StationControl,
+  byEvse: ReadonlyMap<number, WalkupRemote>,
+): StationControl {
+  const unlock = base.unlock?.bind(base);
+  return {
+    arbiter: (evseId) => base.arbiter(evseId),
+    reset: () => base.reset(),
+    ...(unlock !== undefined ? { unlock } : {}),
+    requestStop: (evseId, reason) => {
+      const walkup = byEvse.get(evseId);
+      if (walkup !== undefined && base.arbiter(evseId)?.current().kind === 'walkup')
+        if (walkup.remoteStop(`ocpp ${reason}`)) return true;
+      return base.requestStop(evseId, reason);
+    },
+    remoteStart: (request) => {
+      const walkup = byEvse.get(request.evseId);
+      if (walkup === undefined) return false;
+      return walkup.remoteStart({ remoteStartId: request.remoteStartId, timeoutMs: request.timeoutMs }).ok;
+    },
   };
 }
 

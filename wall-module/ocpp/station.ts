@@ -107,13 +107,22 @@ export interface InvoiceFacts {
   /**
    * how the block was paid (offline modes, issue 15): `online` (default), `relay` (the car's node reached the
    * network through the wall's relay), `direct` (over a direct channel on the cable), `stock` (a stocked
-   * invoice, proof over the cable), `promise` (both offline, a signed promise), `direct-payment` (QR model 1)
+   * invoice, proof over the cable), `promise` (both offline, a signed promise), `direct-payment` (QR model 1),
+   * `walkup-deposit` (a walk-up's deposit held by the wall's node)
    */
   paymentMode?: PaymentMode;
 }
 
 /** How a paid block was paid (see `InvoiceFacts.paymentMode`). */
-export type PaymentMode = 'online' | 'relay' | 'direct' | 'stock' | 'promise' | 'direct-payment';
+export type PaymentMode =
+  | 'online'
+  | 'relay'
+  | 'direct'
+  | 'stock'
+  | 'promise'
+  | 'direct-payment'
+  /** a walk-up's deposit, held by the wall's node (the driver pays the metered cost out of it) */
+  | 'walkup-deposit';
 
 /** The end-of-session receipt. */
 export interface SessionReceipt {
@@ -377,7 +386,15 @@ export class OcppStation {
     this.db.transaction(() => {
       if (this.txs.bySession(args.sessionId)) return;
       let tx = this.txs.openOnEvse(args.evseId);
-      if (tx && tx.sessionId !== null) {
+      if (tx && tx.sessionId !== null && this.neverPaid(tx)) {
+        // the plug-in's session bought nothing (e.g. the wall greeted a car without a vehicle module, and the
+        // driver then paid a walk-up): the new session takes over the plug-in's transaction; the old one's
+        // later reports are ignored
+        this.logger.info('ocpp: session replaces an unpaid one in the same transaction', {
+          old: tx.sessionId,
+          new: args.sessionId,
+        });
+      } else if (tx && tx.sessionId !== null) {
         if (tx.stopReason === null)
           this.logger.warn('ocpp: session started over an unfinished one; ending the old transaction', {
             old: tx.sessionId,
@@ -391,6 +408,16 @@ export class OcppStation {
       if (args.payerKey !== undefined) this.payerKeys.set(args.sessionId, args.payerKey);
     })();
     this.afterChange();
+  }
+
+  /** @returns whether the transaction's session is still open and never had a paid block (nothing to report) */
+  private neverPaid(tx: TransactionRecord): boolean {
+    return (
+      tx.sessionId !== null &&
+      tx.stopReason === null &&
+      tx.chargingState === 'EVConnected' &&
+      this.outbox.firstWithPrefix(`session:${tx.sessionId}:InvoicePaid:`) === undefined
+    );
   }
 
   /** Opens a transaction on an EVSE (2.x Started, CablePluggedIn); carries a pending remote start. */
@@ -1397,11 +1424,18 @@ export class OcppStation {
     const evse = this.freeEvse(evseId);
     if (!evse) return { status: 'Rejected' };
     this.releaseWebPaymentLock(evse.evseId); // the announced web payment arrived
+    const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
     if (this.config.remoteStart === 'walkup') {
-      const started = this.control?.remoteStart?.({ evseId: evse.evseId, remoteStartId, idToken }) ?? false;
+      // a walk-up session on the EVSE (its display offers the session's QR); no walk-up there: Rejected
+      const started =
+        this.control?.remoteStart?.({
+          evseId: evse.evseId,
+          remoteStartId,
+          idToken,
+          timeoutMs: timeoutSec * 1000,
+        }) ?? false;
       if (!started) return { status: 'Rejected' };
     }
-    const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
     this.remoteStarts.set(evse.evseId, { remoteStartId, expiresAtMs: this.clock.now() + timeoutSec * 1000 });
     const tx = this.txs.openOnEvse(evse.evseId);
     if (tx) {
@@ -1517,6 +1551,9 @@ export class OcppStation {
    */
   private remoteStop(tx: TransactionRecord): 'Accepted' | 'Rejected' {
     if (tx.sessionId === null || tx.stopReason !== null) {
+      // a walk-up the CSMS started that still waits for its deposit is called off with it
+      if (tx.sessionId === null && this.control?.arbiter(tx.evseId)?.current().kind === 'walkup')
+        this.control.requestStop(tx.evseId, 'remote');
       this.db.transaction(() => this.endTransaction(tx, 'Remote', tx.lastMeterWh, this.clock.now()))();
       this.afterChange();
       return 'Accepted';

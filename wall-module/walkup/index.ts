@@ -26,13 +26,15 @@ import type { ConnectorArbiter } from '../connector-arbiter.js';
 import type { WebPaymentQr } from '../ocpp/web-payment.js';
 import type { OcppStation } from '../ocpp/station.js';
 import { DirectPaymentSessions, type DirectPaymentStation } from './direct-payment.js';
+import { WalkupOcppReport, type WalkupReportStation } from './ocpp-report.js';
 import type { WalkupSectionConfig } from './config.js';
 import { walkupRoutes } from './routes.js';
 import { WalkupRuntime } from './runtime.js';
 import { WalkupStore } from './store.js';
 
 export { readWalkupSection, type WalkupSectionConfig } from './config.js';
-export { WalkupRuntime } from './runtime.js';
+export { WalkupRuntime, type PendingRemoteStart } from './runtime.js';
+export { WalkupOcppReport, walkupStopReason } from './ocpp-report.js';
 export { WalkupStore, migrateWalkupTables } from './store.js';
 
 /** The `walkup` section does not make a valid machine configuration (exit code 2, like any config error). */
@@ -72,6 +74,11 @@ export interface AttachWalkupArgs {
     station: DirectPaymentStation & Pick<OcppStation, 'attachDirectPayment' | 'webPaymentQr'>;
     evseId: number;
   };
+  /**
+   * OCPP reporting: the connector's walk-up sessions are reported to this station as transactions of the EVSE
+   * (see `ocpp-report.ts`); a CSMS remote start / stop reaches the runtime through `walkupStationControl`.
+   */
+  ocpp?: { station: WalkupReportStation; evseId: number };
 }
 
 /** An attached walk-up. */
@@ -161,9 +168,12 @@ export async function attachWalkup(a: AttachWalkupArgs): Promise<AttachedWalkup>
     ...(a.realNowMs ? { realNowMs: a.realNowMs } : {}),
     ...(webPayment ? { webPayment } : {}),
   });
+  const report = a.ocpp ? new WalkupOcppReport({ ...a.ocpp, log: a.log }) : null;
+  if (report) runtime.onStep((sessionId, before, after, atMs) => report.step(sessionId, before, after, atMs));
   const poller = new MeterPoller(a.meter, a.clock, { intervalMs: a.meterPollIntervalMs });
   poller.on('reading', (r) => {
     runtime.meter(r);
+    report?.meter(r, runtime.current());
     directPayment?.meter(r);
   });
   poller.on('error', () => undefined); // the wall daemon's own poller reports meter trouble

@@ -184,6 +184,15 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
     };
   };
 
+  /** The remote start whose session owns the connector and waits for its deposit, if any. */
+  const remoteStartOffered = () => {
+    const pending = runtime.pendingRemoteStart();
+    const owner = arbiter.current();
+    return pending !== null && owner.kind === 'walkup' && owner.sessionId === pending.sessionId
+      ? pending
+      : null;
+  };
+
   const outcomeError = (o: RequestOutcome): unknown =>
     o.kind === 'refused' ? lnurlError(o.refusal.name, o.refusal.message) : lnurlError('Unexpected', o.kind);
 
@@ -196,22 +205,26 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
     route('GET', '/walkup/api/status', async (_u, reply) => {
       const cur = runtime.current();
       const owner = arbiter.current();
+      const remote = remoteStartOffered();
+      const offering = owner.kind === 'idle' || remote !== null;
       reply(200, {
         connector: owner.kind,
-        available: owner.kind === 'idle',
+        available: offering,
         priceMsatPerWh: c.priceMsatPerWh,
         minDepositMsat: c.minDepositMsat,
         maxDepositMsat: c.maxDepositMsat,
-        qr: owner.kind === 'idle' ? await qrNow() : null,
+        qr: offering ? await qrNow() : null,
         webPayment: owner.kind === 'idle' ? await webPaymentNow() : null,
-        session: cur ? await sessionJson(cur.sessionId, cur.state) : null,
+        // a walk-up the CSMS started: the QR above is its session's (the first deposit request takes it)
+        remoteStart: remote,
+        session: cur && remote === null ? await sessionJson(cur.sessionId, cur.state) : null,
       });
     }),
     route('GET', '/walkup/lnurlp', (url, reply) => {
       const refused = totpRefusal(param(url, 'totp', 64));
       if (refused !== null) return reply(200, lnurlError('TotpRefused', refused));
       const owner = arbiter.current();
-      if (owner.kind !== 'idle')
+      if (owner.kind !== 'idle' && remoteStartOffered() === null)
         return reply(200, lnurlError(refusalWord(owner.kind), 'the charger is not free'));
       reply(200, {
         tag: 'payRequest',

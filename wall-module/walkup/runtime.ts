@@ -91,6 +91,25 @@ export type RequestOutcome = WalkupReply | { kind: 'refused'; refusal: { name: s
 export type ChangeListener = () => void;
 
 /**
+ * What the runtime tells step listeners (the OCPP report) after each committed step: the session, its state
+ * before and after, and the step's clock time (ms since epoch).
+ */
+export type StepListener = (sessionId: string, before: WalkupState, after: WalkupState, atMs: number) => void;
+
+/**
+ * A walk-up the CSMS started (OCPP RequestStartTransaction / RemoteStartTransaction with `remoteStart: walkup`):
+ * the connector is claimed for the session id minted here, the display offers its QR, and the first deposit
+ * request becomes this session; it is called off when no deposit was asked for before `expiresAtMs`.
+ */
+export interface PendingRemoteStart {
+  sessionId: string;
+  /** the CSMS's id of the request (1.6: 0) */
+  remoteStartId: number;
+  /** ms since epoch (daemon clock) */
+  expiresAtMs: number;
+}
+
+/**
  * Test hook (crash-safety tests only; null in production): called after each step's transaction committed and
  * before its effects run, the write-ahead point a kill -9 must survive.
  */
@@ -109,6 +128,8 @@ export class WalkupRuntime {
   private readonly watches = new Map<string, () => void>();
   private readonly waiting = new Map<string, (reply: WalkupReply) => void>();
   private readonly listeners = new Set<ChangeListener>();
+  private readonly stepListeners = new Set<StepListener>();
+  private pending: { start: PendingRemoteStart; timer: TimerHandle } | null = null;
   private tickTimer: TimerHandle | null = null;
   private stopped = false;
   private failed = false;
@@ -152,6 +173,7 @@ export class WalkupRuntime {
   stop(): void {
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.pending?.timer.cancel();
     this.p.evse.off('status', this.onStatus);
     for (const stop of this.watches.values()) stop();
     this.watches.clear();
@@ -161,6 +183,82 @@ export class WalkupRuntime {
   onChange(l: ChangeListener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  /** Subscribes to committed steps (the OCPP report). @returns unsubscribe */
+  onStep(l: StepListener): () => void {
+    this.stepListeners.add(l);
+    return () => this.stepListeners.delete(l);
+  }
+
+  /**
+   * A remote start (OCPP, `remoteStart: walkup`): claims the connector for a new walk-up session whose QR the
+   * display offers until a wallet asks for its deposit, or until `timeoutMs` passed (then the connector is
+   * released).
+   *
+   * @param args.remoteStartId the CSMS's id of the request (1.6: 0)
+   * @param args.timeoutMs how long the driver has to ask for the deposit, ms (> 0)
+   * @returns the pending start, or the arbiter's refusal (busy, reserved, inoperative, faulted)
+   */
+  remoteStart(args: {
+    remoteStartId: number;
+    timeoutMs: number;
+  }): { ok: true; start: PendingRemoteStart } | { ok: false; refusal: string; detail: string } {
+    if (this.stopped || this.failed)
+      return { ok: false, refusal: 'CONNECTOR_BUSY', detail: 'walk-up is not running' };
+    const sessionId = `wu-${randomUUID()}`;
+    const claim = this.p.arbiter.claim('walkup', sessionId);
+    if (!claim.ok) return { ok: false, refusal: claim.refusal, detail: claim.detail };
+    const start: PendingRemoteStart = {
+      sessionId,
+      remoteStartId: args.remoteStartId,
+      expiresAtMs: this.p.clock.now() + Math.max(1, args.timeoutMs),
+    };
+    const timer = this.p.clock.setTimer(Math.max(1, args.timeoutMs), () => {
+      if (this.pending?.start.sessionId !== sessionId) return;
+      this.p.log.info('walk-up remote start lapsed: no deposit asked for', { sessionId });
+      this.cancelRemoteStart();
+    });
+    this.pending = { start, timer };
+    this.p.log.info('walk-up remote start', { sessionId, remoteStartId: args.remoteStartId });
+    for (const l of this.listeners) l();
+    return { ok: true, start };
+  }
+
+  /** @returns the remote start waiting for its deposit request, if any */
+  pendingRemoteStart(): PendingRemoteStart | null {
+    return this.pending?.start ?? null;
+  }
+
+  /**
+   * The CSMS stops the walk-up (OCPP remote stop, or a transactionLimit reached): the session occupying the
+   * EVSE ends cleanly (power cut, final invoice, receipt); a remote start still waiting for its deposit is
+   * called off.
+   *
+   * @param reason recorded with the session
+   * @returns false when no walk-up occupies the connector
+   */
+  remoteStop(reason: string): boolean {
+    if (this.cancelRemoteStart()) return true;
+    for (const [sessionId, state] of [...this.machines])
+      if (walkupOccupiesEvse(state)) {
+        this.dispatch(sessionId, state, { type: 'remoteStop', reason });
+        return true;
+      }
+    return false;
+  }
+
+  /** Calls off a pending remote start (the connector is released). @returns whether one was pending */
+  private cancelRemoteStart(): boolean {
+    const pending = this.pending;
+    if (pending === null) return false;
+    this.pending = null;
+    pending.timer.cancel();
+    const owner = this.p.arbiter.current();
+    if (owner.kind === 'walkup' && owner.sessionId === pending.start.sessionId)
+      this.p.arbiter.release(pending.start.sessionId);
+    for (const l of this.listeners) l();
+    return true;
   }
 
   /** The session occupying the EVSE, else the most recent one (for the page). */
@@ -188,7 +286,13 @@ export class WalkupRuntime {
    * @returns the deposit invoice reply, or a refusal (arbiter word, or the machine's refusal name)
    */
   async requestDeposit(amountMsat: bigint, descriptionHashHex: string): Promise<RequestOutcome> {
-    const sessionId = `wu-${randomUUID()}`;
+    // a remote start's session (its connector claim stands) takes the first deposit request
+    const remote = this.pending;
+    if (remote !== null) {
+      this.pending = null;
+      remote.timer.cancel();
+    }
+    const sessionId = remote?.start.sessionId ?? `wu-${randomUUID()}`;
     const claim = this.p.arbiter.claim('walkup', sessionId);
     if (!claim.ok) return { kind: 'refused', refusal: { name: claim.refusal, message: claim.detail } };
     const requestId = randomUUID();
@@ -350,6 +454,13 @@ export class WalkupRuntime {
     if (next.state.phase === 'ended') this.machines.delete(sessionId);
     this.releaseIfFree(sessionId, next.state);
     for (const e of next.effects) this.execute(sessionId, e);
+    for (const l of this.stepListeners) {
+      try {
+        l(sessionId, state, next.state, atMs);
+      } catch (err) {
+        this.p.log.warn('walk-up step listener failed', { sessionId, error: (err as Error).message });
+      }
+    }
     for (const l of this.listeners) l();
   }
 
