@@ -3,14 +3,89 @@
  * stamps every CALL with the rig's clock on arrival, the reports as the CSMS saw them (with each event's own
  * timestamp), and the wall's outbox read from its SQLite file while the daemon runs.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ChargeRig } from '../../scripts/demo/rig.js';
+import { afterAll } from 'vitest';
+import { ChargeRig, type Overlay } from '../../scripts/demo/rig.js';
 import type { JsonObject } from '../../wall-module/ocpp/types.js';
 import { TestCsms, type ReceivedCall, type TestCsmsOptions } from '../support/csms.js';
 import { dataOf, outboxReports, receivedReports, type Reported } from '../ocpp/harness.js';
 
 /** The rig's accelerated speed used by the OCPP end-to-end tests. */
 export const SPEED = 10;
+
+/** One OCPP end-to-end world: a strict test CSMS and a wall + vehicle rig whose wall reports to it. */
+export interface OcppRig {
+  csms: TestCsms;
+  rig: ChargeRig;
+}
+
+/** What `startOcppRig` builds. */
+export interface OcppRigOptions {
+  /** the regtest connection file (`inject('regtestConnectionPath')`) */
+  connectionFile: string;
+  csms: TestCsmsOptions;
+  /** the wall's `ocpp:` section; `url` is the CSMS's */
+  ocpp: Overlay;
+  /** the rig's folder (default: a fresh temporary one) */
+  dir?: string;
+  /** more of the wall's configuration */
+  wall?: Overlay;
+  vehicle?: Overlay;
+  /** default `can` */
+  link?: 'can' | 'ip';
+  /** default `SPEED` */
+  speed?: number;
+}
+
+/**
+ * Starts a strict test CSMS and creates a rig whose wall reports to it (daemons not started). The CSMS is closed
+ * again if the rig cannot be created.
+ *
+ * @param o the options
+ * @returns the CSMS and the rig
+ */
+export async function startOcppRig(o: OcppRigOptions): Promise<OcppRig> {
+  const csms = await TestCsms.start(o.csms);
+  try {
+    const rig = await ChargeRig.create({
+      dir: o.dir ?? mkdtempSync(join(tmpdir(), 'e2e-ocpp-')),
+      connectionFile: o.connectionFile,
+      link: o.link ?? 'can',
+      speed: o.speed ?? SPEED,
+      wall: { ...o.wall, ocpp: { url: csms.url, ...o.ocpp } },
+      ...(o.vehicle ? { vehicle: o.vehicle } : {}),
+    });
+    return { csms, rig };
+  } catch (err) {
+    await csms.close();
+    throw err;
+  }
+}
+
+/**
+ * `startOcppRig` for the tests of a file: every world started is torn down after them (rig first, then CSMS).
+ *
+ * @returns start: `startOcppRig` bound to this teardown
+ */
+export function useOcppRigs(): { start(o: OcppRigOptions): Promise<OcppRig> } {
+  const started: OcppRig[] = [];
+  afterAll(async () => {
+    for (const w of started.splice(0)) {
+      await w.rig.stop();
+      await w.csms.close();
+    }
+  });
+  return {
+    async start(o) {
+      const w = await startOcppRig(o);
+      started.push(w);
+      return w;
+    },
+  };
+}
 
 /** A CALL with its arrival time on the rig's (daemon) clock. */
 export interface StampedCall {

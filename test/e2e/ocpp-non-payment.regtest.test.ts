@@ -11,47 +11,33 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { SystemClock } from '../../hardware/clock.js';
 import { readBooks } from '../../scripts/demo/books.js';
-import { ChargeRig } from '../../scripts/demo/rig.js';
 import { networkDir } from '../../scripts/regtest/network.js';
 import { runningPid } from '../../scripts/regtest/processes.js';
 import { WallStore } from '../../wall-module/store.js';
-import { TestCsms } from '../support/csms.js';
-import { SPEED, lightningReports, receivedWithTimes, untilBothEnded } from './ocpp-e2e.js';
+import { lightningReports, receivedWithTimes, untilBothEnded, useOcppRigs } from './ocpp-e2e.js';
 
 const TARGET_WH = 600;
 
 describe('a non-payment cut reported through the wall daemon (OCPP 2.0.1)', () => {
   const connectionFile = inject('regtestConnectionPath');
-  let rig: ChargeRig | undefined;
-  let csms: TestCsms | undefined;
+  const worlds = useOcppRigs();
   let frozen: number | undefined;
-  afterAll(async () => {
+  // registered after the worlds' teardown, so it runs before it (vitest runs after-hooks as a stack): the car's
+  // lnd is thawed before the daemons stop
+  afterAll(() => {
     if (frozen) process.kill(frozen, 'SIGCONT');
-    await rig?.stop();
-    await csms?.close();
   });
 
   it('SuspendedEVSE and PowerCutNonPayment with the unpaid invoice, then the resume', async () => {
-    csms = await TestCsms.start({ protocols: ['ocpp2.0.1'] });
-    rig = await ChargeRig.create({
-      dir: mkdtempSync(join(tmpdir(), 'e2e-ocpp-nonpay-')),
+    const { rig: r, csms: c } = await worlds.start({
       connectionFile,
-      link: 'can',
-      speed: SPEED,
-      wall: {
-        // no reissue while suspended: the unpaid invoice stays the one the car pays when its node answers again
-        tariff: { graceWh: 30, depositBlocks: 2, resumeAfterPayment: true, reissueAfterSec: 600 },
-        ocpp: {
-          url: csms.url,
-          stationId: 'WALL-NONPAY',
-          vendorId: 'org.boltcharge',
-          meterSampleIntervalSec: 10,
-        },
-      },
+      dir: mkdtempSync(join(tmpdir(), 'e2e-ocpp-nonpay-')),
+      csms: { protocols: ['ocpp2.0.1'] },
+      // no reissue while suspended: the unpaid invoice stays the one the car pays when its node answers again
+      wall: { tariff: { graceWh: 30, depositBlocks: 2, resumeAfterPayment: true, reissueAfterSec: 600 } },
+      ocpp: { stationId: 'WALL-NONPAY', vendorId: 'org.boltcharge', meterSampleIntervalSec: 10 },
       vehicle: { limits: { targetEnergyWh: TARGET_WH }, payment: { timeoutMs: 120_000 } },
     });
-    const r = rig;
-    const c = csms;
     await r.startDaemons();
     r.world.plug();
     await r.until('charging past 150 Wh', async () => (await r.wall.status()).energyWh > 150);

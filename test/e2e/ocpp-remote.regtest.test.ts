@@ -4,46 +4,28 @@
  * invoice settled or cancelled, books consistent), the transaction ends at once with `Remote` / `RemoteStop`,
  * and the device model answers over the same link (GetVariables of the vendor price, as configured).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { readBooks } from '../../scripts/demo/books.js';
-import { ChargeRig } from '../../scripts/demo/rig.js';
 import type { JsonObject } from '../../wall-module/ocpp/types.js';
-import { TestCsms } from '../support/csms.js';
-import { SPEED, lightningReports, untilBothEnded } from './ocpp-e2e.js';
+import { lightningReports, untilBothEnded, useOcppRigs } from './ocpp-e2e.js';
 
 describe('a CSMS remote stop on the wall daemon (OCPP 2.1)', () => {
   const connectionFile = inject('regtestConnectionPath');
-  let rig: ChargeRig | undefined;
-  let csms: TestCsms | undefined;
-  afterAll(async () => {
-    await rig?.stop();
-    await csms?.close();
-  });
+  const worlds = useOcppRigs();
 
   it('RequestStopTransaction ends the Lightning session cleanly and the transaction with Remote', async () => {
-    csms = await TestCsms.start({ protocols: ['ocpp2.1'] });
-    rig = await ChargeRig.create({
-      dir: mkdtempSync(join(tmpdir(), 'e2e-ocpp-remote-')),
+    const { rig: r, csms: c } = await worlds.start({
       connectionFile,
-      link: 'can',
-      speed: SPEED,
-      wall: {
-        ocpp: {
-          url: csms.url,
-          stationId: 'WALL-REMOTE',
-          protocols: 'ocpp2.1,ocpp2.0.1',
-          serialNumber: 'BC-E2E-1',
-          firmwareVersion: 'e2e',
-          meterSampleIntervalSec: 10,
-        },
+      csms: { protocols: ['ocpp2.1'] },
+      ocpp: {
+        stationId: 'WALL-REMOTE',
+        protocols: 'ocpp2.1,ocpp2.0.1',
+        serialNumber: 'BC-E2E-1',
+        firmwareVersion: 'e2e',
+        meterSampleIntervalSec: 10,
       },
       vehicle: { limits: { targetEnergyWh: 2000 } },
     });
-    const r = rig;
-    const c = csms;
     await r.startDaemons();
     await r.until('the wall booted on 2.1', () => c.calls('BootNotification').length >= 1, 30_000);
     expect(c.protocolOf('WALL-REMOTE')).toBe('ocpp2.1');

@@ -1,41 +1,22 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { readBooks } from '../../scripts/demo/books.js';
-import { ChargeRig } from '../../scripts/demo/rig.js';
-import { TestCsms } from '../support/csms.js';
+import { useOcppRigs } from './ocpp-e2e.js';
 
 describe('the wall daemon reports a paid session to a CSMS (OCPP 2.0.1, strict schemas)', () => {
   const connectionFile = inject('regtestConnectionPath');
-  let rig: ChargeRig | undefined;
-  let csms: TestCsms | undefined;
-  afterAll(async () => {
-    await rig?.stop();
-    await csms?.close();
-  });
+  const worlds = useOcppRigs();
 
   it('transaction events and Lightning DataTransfers match the books', async () => {
-    csms = await TestCsms.start({ protocols: ['ocpp2.0.1'] });
-    rig = await ChargeRig.create({
-      dir: mkdtempSync(join(tmpdir(), 'e2e-ocpp-')),
+    const { rig, csms } = await worlds.start({
       connectionFile,
-      link: 'can',
-      speed: 10,
-      wall: {
-        ocpp: {
-          url: csms.url,
-          stationId: 'WALL-E2E',
-          vendorId: 'org.boltcharge',
-          meterSampleIntervalSec: 10,
-        },
-      },
+      csms: { protocols: ['ocpp2.0.1'] },
+      ocpp: { stationId: 'WALL-E2E', vendorId: 'org.boltcharge', meterSampleIntervalSec: 10 },
       vehicle: { limits: { targetEnergyWh: 300 } },
     });
     await rig.startDaemons();
     rig.world.plug();
     await rig.until('both sides ended', async () => {
-      const [w, v] = await Promise.all([rig!.wall.status(), rig!.vehicle.status()]);
+      const [w, v] = await Promise.all([rig.wall.status(), rig.vehicle.status()]);
       return w.state === 'ended' && v.state === 'ended';
     });
     await rig.until(
@@ -50,7 +31,7 @@ describe('the wall daemon reports a paid session to a CSMS (OCPP 2.0.1, strict s
     rig.world.unplug();
     await rig.until(
       'the CSMS got the end of the transaction',
-      () => csms!.calls('TransactionEvent').some((c) => c.payload.eventType === 'Ended'),
+      () => csms.calls('TransactionEvent').some((c) => c.payload.eventType === 'Ended'),
       60_000,
     );
     await rig.stop();

@@ -7,54 +7,40 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { readBooks } from '../../scripts/demo/books.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
 import { dataOf } from '../ocpp/harness.js';
-import { TestCsms } from '../support/csms.js';
 import { selfSigned } from '../support/tls-cert.js';
-import { SPEED, lightningReports, untilBothEnded } from './ocpp-e2e.js';
+import { SPEED, lightningReports, untilBothEnded, useOcppRigs } from './ocpp-e2e.js';
 
 const TARGET_WH = 400;
 const PASSWORD = 'wall-16-secret-0123456789';
 
 describe('the wall daemon reports a paid session over OCPP 1.6J (wss, CA file, basic auth)', () => {
   const connectionFile = inject('regtestConnectionPath');
-  const rigs: ChargeRig[] = [];
-  let csms: TestCsms | undefined;
-  afterAll(async () => {
-    for (const r of rigs) await r.stop();
-    await csms?.close();
-  });
+  const worlds = useOcppRigs();
 
   it('Start/StopTransaction and MeterValues with the transactionId, DataTransfers as JSON text', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'e2e-ocpp16-'));
     const cert = selfSigned(dir, 'csms');
-    csms = await TestCsms.start({
-      protocols: ['ocpp1.6'],
-      password: PASSWORD,
-      tls: { certPem: cert.certPem, keyPem: cert.keyPem },
-    });
-    const rig = await ChargeRig.create({
-      dir,
+    const { rig: r, csms: c } = await worlds.start({
       connectionFile,
-      link: 'can',
-      speed: SPEED,
-      wall: {
-        ocpp: {
-          url: csms.url,
-          stationId: 'WALL-16',
-          password: PASSWORD,
-          caFile: cert.certFile,
-          vendorId: 'org.boltcharge',
-          meterSampleIntervalSec: 10,
-        },
+      dir,
+      csms: {
+        protocols: ['ocpp1.6'],
+        password: PASSWORD,
+        tls: { certPem: cert.certPem, keyPem: cert.keyPem },
+      },
+      ocpp: {
+        stationId: 'WALL-16',
+        password: PASSWORD,
+        caFile: cert.certFile,
+        vendorId: 'org.boltcharge',
+        meterSampleIntervalSec: 10,
       },
       vehicle: { limits: { targetEnergyWh: TARGET_WH } },
     });
-    rigs.push(rig);
-    const r = rig;
-    const c = csms;
     await r.startDaemons();
     await r.until('the wall booted on 1.6', () => c.calls('BootNotification').length >= 1, 30_000);
     expect(c.protocolOf('WALL-16')).toBe('ocpp1.6');
@@ -160,11 +146,14 @@ describe('the wall daemon reports a paid session over OCPP 1.6J (wss, CA file, b
       speed: SPEED,
       wall: { ocpp: { url: 'wss://localhost:1', stationId: 'WALL-16', password: PASSWORD, caFile: notPem } },
     });
-    rigs.push(rig);
-    await expect(rig.wall.start(10_000)).rejects.toThrow(/exited \(2\) before ready/);
-    rig.wall.close();
-    expect(readFileSync(join(dir, 'wall.log'), 'utf8')).toContain(
-      `ocpp.caFile: ${notPem} holds no PEM certificate`,
-    );
+    try {
+      await expect(rig.wall.start(10_000)).rejects.toThrow(/exited \(2\) before ready/);
+      rig.wall.close();
+      expect(readFileSync(join(dir, 'wall.log'), 'utf8')).toContain(
+        `ocpp.caFile: ${notPem} holds no PEM certificate`,
+      );
+    } finally {
+      await rig.stop();
+    }
   });
 });

@@ -4,7 +4,9 @@
  *
  *   GET  /walkup                        the display page (QR, price, live session, stop button, receipt)
  *   GET  /walkup/walkup.js                its script (no inline script: CSP script-src 'self')
- *   GET  /walkup/api/status             JSON for the page: price, QR (re-keyed every validityTimeSec), session
+ *   GET  /walkup/api/status             JSON for the page: price, QR (re-keyed every validityTimeSec), session;
+ *                                       `remoteStart` while a walk-up the CSMS started waits for its deposit (the
+ *                                       QR is then that session's)
  *   GET  /walkup/lnurlp?totp=           LUD-06 payRequest (the QR's LNURL); stale or foreign TOTP refused
  *   GET  /walkup/lnurlp/callback?totp=&amount=   deposit hold invoice + LUD-10 aes success action
  *   GET  /walkup/withdraw?k1=           LUD-03 withdrawRequest of a walk-away refund (min = max = remainder)
