@@ -422,6 +422,9 @@ function end(
       }),
     );
   }
+  s.phase = 'ended';
+  s.endReason = reason;
+  s.pendingSign = null;
   finishSession(s, reason, summary(s), out, outcome);
 }
 

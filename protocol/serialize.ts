@@ -56,7 +56,7 @@ export function deserializeState<T>(text: string): Result<T> {
 }
 
 /** Schema version of the machine states `persistSellerState` / `persistBuyerState` write. */
-export const STATE_SCHEMA_VERSION = 2;
+export const STATE_SCHEMA_VERSION = 3;
 
 /** Names of the two persisted machine states, written in the envelope's `schema` field. */
 export type StateSchemaName = 'boltcharge/seller-state' | 'boltcharge/buyer-state';
@@ -266,11 +266,64 @@ function migrateSellerV1(raw: Json, current: object | undefined): void {
     for (const inv of raw.invoices) if (isObject(inv)) inv.requestedAtMs = null;
 }
 
+/** Moves `keys` from `from` to `to` (a key absent in `from` stays absent: the shape check then names it). */
+function moveKeys(from: Json, to: Json, keys: readonly string[]): void {
+  for (const k of keys) if (k in from) to[k] = from[k];
+}
+
+/** The text of a flat state's `pendingSign` (`{purpose, text}` before v3), or null. */
+function pendingSignText(raw: Json): unknown {
+  const p = raw.pendingSign;
+  return isObject(p) ? p.text : null;
+}
+
+/** Seller fields that belong to some phases only (v3: each lives in its phase's variant). */
+const SELLER_PHASE_FIELDS = [
+  'ephemeralSecret',
+  'helloFrame',
+  'lastHelloMs',
+  'version',
+  'th',
+  'channel',
+  'vehiclePub',
+  'ownAuthSent',
+  'vehicleAuthOk',
+  'pendingSign',
+  'suspendDeadlineMs',
+  'closingSinceMs',
+  'endReason',
+  'unsignedReceipt',
+] as const;
+const SELLER_KEYS = ['version', 'th', 'channel', 'vehiclePub'] as const;
+/** Each seller phase's own fields (besides the keys and the common ones). */
+const SELLER_OWN: Readonly<Record<string, readonly string[]>> = {
+  handshake: ['ephemeralSecret', 'helloFrame', 'lastHelloMs'],
+  authenticating: [...SELLER_KEYS, 'ownAuthSent', 'vehicleAuthOk'],
+  offered: SELLER_KEYS,
+  deposit: SELLER_KEYS,
+  charging: SELLER_KEYS,
+  suspended: [...SELLER_KEYS, 'suspendDeadlineMs'],
+  closing: [...SELLER_KEYS, 'closingSinceMs', 'endReason', 'unsignedReceipt'],
+  ended: ['endReason', 'vehiclePub'],
+};
+
+/**
+ * Seller v2 → v3: the state becomes a union by phase. The flat state's fields that belong to other phases are
+ * dropped (they were null or stale there); `pendingSign` keeps only its text (the phase says what is signed).
+ */
+function migrateSellerV2(raw: Json): void {
+  const flat: Json = { ...raw };
+  const phase = typeof raw.phase === 'string' ? raw.phase : '';
+  for (const k of SELLER_PHASE_FIELDS) delete raw[k];
+  moveKeys(flat, raw, SELLER_OWN[phase] ?? []);
+  if (phase === 'authenticating' || phase === 'closing') raw.pendingSign = pendingSignText(flat);
+}
+
 /** A migration from the version at its index to the next, in place (config keys it adds from `current`). */
 type Migration = (raw: Json, current: object | undefined) => void;
 
-const SELLER_MIGRATIONS: readonly Migration[] = [migrateSellerV0, migrateSellerV1];
-/** The buyer's state did not change from v1 to v2 (only the seller's did; the version is shared). */
+const SELLER_MIGRATIONS: readonly Migration[] = [migrateSellerV0, migrateSellerV1, migrateSellerV2];
+/** The buyer's state did not change from v1 to v3 (only the seller's did; the version is shared). */
 const BUYER_MIGRATIONS: readonly Migration[] = [migrateBuyerV0];
 
 /**

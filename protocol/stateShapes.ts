@@ -9,7 +9,16 @@ import type { ChannelState } from './channel.js';
 import { buyerConfig, sellerConfig, type BuyerConfig, type SellerConfig } from './config.js';
 import type { InvoiceMessage, Network, OfferMessage, ReceiptInvoice } from './messages.js';
 import type { UnsignedReceipt } from './receipt.js';
-import { SELLER_PHASES, type SellerInvoice, type SellerState } from './seller.js';
+import type {
+  SellerAuthenticating,
+  SellerBase,
+  SellerClosing,
+  SellerEnded,
+  SellerHandshake,
+  SellerInvoice,
+  SellerKeys,
+  SellerState,
+} from './seller.js';
 import {
   array,
   big,
@@ -25,6 +34,7 @@ import {
   str,
   tagged,
   type Check,
+  type Shape,
 } from './shape.js';
 import type { PriceSegment } from './tariff.js';
 
@@ -149,30 +159,17 @@ const unsignedReceipt = object<UnsignedReceipt>({
   totalPaidMsat: big,
 });
 
-const sellerPhase = oneOf(...SELLER_PHASES);
-
 /** The first of `keys` whose value is null in `o`, if any. */
 function firstNull<T>(o: T, keys: readonly (keyof T & string)[]): string | undefined {
   return keys.find((k) => o[k] === null);
 }
 
 /**
- * What each seller phase needs present (the machine never leaves a phase without it): the handshake its hello
- * and ephemeral key, every later phase the negotiated keys, closing the receipt being signed; an invoice the
- * node returned its hash and text.
+ * The seller's invariants a field check cannot express: an invoice the node returned has its hash and text.
+ * (Each phase's own data is proven by its variant's check.)
  * @returns the problem, or undefined
  */
 export function sellerPhaseProblem(s: SellerState): string | undefined {
-  const keyed = ['authenticating', 'offered', 'deposit', 'charging', 'suspended', 'closing'];
-  const missing =
-    s.phase === 'handshake'
-      ? firstNull(s, ['sessionId', 'helloFrame', 'ephemeralSecret', 'startMs'])
-      : keyed.includes(s.phase)
-        ? firstNull(s, ['sessionId', 'version', 'th', 'channel', 'vehiclePub', 'startMs'])
-        : undefined;
-  if (missing !== undefined) return `phase ${s.phase} without ${missing}`;
-  if (s.phase === 'closing' && s.pendingSign?.purpose === 'receipt' && s.unsignedReceipt === null)
-    return 'closing without the receipt being signed';
   const returned = ['open', 'settled', 'expired'];
   const inv = s.invoices.find(
     (i) => returned.includes(i.status) && (i.paymentHash === null || i.bolt11 === null),
@@ -202,63 +199,109 @@ export function buyerPhaseProblem(s: BuyerState): string | undefined {
   return undefined;
 }
 
+const sellerBaseFields: Shape<SellerBase> = {
+  config: sellerConfigShape,
+  sessionId: nullable(hex(16)),
+  offerSeq: int,
+  schedule: array(priceSegment),
+  pendingRenew: nullable(
+    object<{ offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number }>({
+      offerSeq: int,
+      priceMsatPerWh: big,
+      effectiveAtWh: int,
+    }),
+  ),
+  stopAtWh: nullable(int),
+  targetEnergyWh: int,
+  buyerMaxBlockWh: int,
+  startRegisterWh: nullable(int),
+  lastRegisterWh: nullable(int),
+  deliveredWh: int,
+  powerW: num,
+  paidWh: int,
+  paidMsat: big,
+  invoices: array(sellerInvoice),
+  consecutiveDeclines: int,
+  invoiceRetryAtMs: nullable(num),
+  invoiceRetryDelayMs: int,
+  plugged: bool,
+  regreetAtMs: nullable(num),
+  regreetDelayMs: int,
+  energized: bool,
+  linkUp: bool,
+  startMs: nullable(num),
+  lastRxMs: num,
+  lastTxMs: num,
+  lastMeterSentMs: nullable(num),
+  vehicleEnergyWh: nullable(int),
+  settleLatenciesMs: array(num, 64),
+};
+
+const sellerKeysFields: Shape<SellerKeys> = {
+  sessionId: hex(16),
+  startMs: num,
+  version: int,
+  th: hash,
+  channel,
+  vehiclePub: pubkey,
+};
+
+/** A keyed seller phase with no data of its own. */
+function keyedPhase<P extends 'offered' | 'deposit' | 'charging'>(
+  phase: P,
+): Check<SellerBase & SellerKeys & { phase: P }> {
+  return object<SellerBase & SellerKeys & { phase: P }>({
+    ...sellerBaseFields,
+    ...sellerKeysFields,
+    phase: oneOf(phase),
+  });
+}
+
+/** Each seller phase's variant: the common fields and the phase's own. */
 function sellerStateFields(): Check<SellerState> {
-  return object<SellerState>({
-    config: sellerConfigShape,
-    phase: sellerPhase,
-    sessionId: nullable(hex(16)),
-    ephemeralSecret: nullable(hash),
-    helloFrame: nullable(str),
-    version: nullable(int),
-    th: nullable(hash),
-    channel: nullable(channel),
-    vehiclePub: nullable(pubkey),
-    ownAuthSent: bool,
-    vehicleAuthOk: bool,
-    pendingSign: nullable(
-      object<{ purpose: 'handshake' | 'receipt'; text: string }>({
-        purpose: oneOf('handshake', 'receipt'),
-        text: str,
-      }),
-    ),
-    offerSeq: int,
-    schedule: array(priceSegment),
-    pendingRenew: nullable(
-      object<{ offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number }>({
-        offerSeq: int,
-        priceMsatPerWh: big,
-        effectiveAtWh: int,
-      }),
-    ),
-    stopAtWh: nullable(int),
-    targetEnergyWh: int,
-    buyerMaxBlockWh: int,
-    startRegisterWh: nullable(int),
-    lastRegisterWh: nullable(int),
-    deliveredWh: int,
-    powerW: num,
-    paidWh: int,
-    paidMsat: big,
-    invoices: array(sellerInvoice),
-    consecutiveDeclines: int,
-    invoiceRetryAtMs: nullable(num),
-    invoiceRetryDelayMs: int,
-    suspendDeadlineMs: nullable(num),
-    plugged: bool,
-    regreetAtMs: nullable(num),
-    regreetDelayMs: int,
-    energized: bool,
-    linkUp: bool,
-    startMs: nullable(num),
-    lastRxMs: num,
-    lastTxMs: num,
-    lastHelloMs: num,
-    lastMeterSentMs: nullable(num),
-    closingSinceMs: nullable(num),
-    endReason: nullable(int),
-    unsignedReceipt: nullable(unsignedReceipt),
-    vehicleEnergyWh: nullable(int),
-    settleLatenciesMs: array(num, 64),
+  return tagged<SellerState, 'phase'>('phase', {
+    idle: object<SellerBase & { phase: 'idle' }>({ ...sellerBaseFields, phase: oneOf('idle') }),
+    handshake: object<SellerHandshake>({
+      ...sellerBaseFields,
+      phase: oneOf('handshake'),
+      sessionId: hex(16),
+      startMs: num,
+      ephemeralSecret: hash,
+      helloFrame: str,
+      lastHelloMs: num,
+    }),
+    authenticating: object<SellerAuthenticating>({
+      ...sellerBaseFields,
+      ...sellerKeysFields,
+      phase: oneOf('authenticating'),
+      ownAuthSent: bool,
+      vehicleAuthOk: bool,
+      pendingSign: nullable(str),
+    }),
+    offered: keyedPhase('offered'),
+    deposit: keyedPhase('deposit'),
+    charging: keyedPhase('charging'),
+    suspended: object<SellerBase & SellerKeys & { phase: 'suspended'; suspendDeadlineMs: number | null }>({
+      ...sellerBaseFields,
+      ...sellerKeysFields,
+      phase: oneOf('suspended'),
+      suspendDeadlineMs: nullable(num),
+    }),
+    closing: object<SellerClosing>({
+      ...sellerBaseFields,
+      ...sellerKeysFields,
+      phase: oneOf('closing'),
+      closingSinceMs: num,
+      endReason: int,
+      unsignedReceipt,
+      pendingSign: str,
+    }),
+    ended: object<SellerEnded>({
+      ...sellerBaseFields,
+      phase: oneOf('ended'),
+      endReason: int,
+      vehiclePub: nullable(pubkey),
+    }),
   });
 }
 

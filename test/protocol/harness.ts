@@ -13,6 +13,7 @@ import {
   sellerStep,
   sealMessage,
   signNodeMessage,
+  sellerKeyed,
   type BuyerConfig,
   type InvoiceMessage,
   type SealedMessage,
@@ -105,7 +106,7 @@ export function testBuyerConfig(over: Partial<BuyerConfig> = {}): BuyerConfig {
   return c.value;
 }
 
-interface NodeInvoice {
+export interface NodeInvoice {
   seq: number;
   paymentHash: string;
   preimage: string;
@@ -392,11 +393,11 @@ let injected = 0;
 
 /** Seals `message` as the wall (advancing the seller's channel) and delivers it to the buyer. */
 export function injectFromWall(sim: Sim, message: SealedMessage): Effect[] {
-  const ch = sim.seller.channel;
-  if (ch === null) throw new Error('no channel');
-  const r = sealMessage(ch, message);
+  const seller = sim.seller;
+  if (!sellerKeyed(seller)) throw new Error('no channel');
+  const r = sealMessage(seller.channel, message);
   if (!r.ok) throw new Error(r.error.message);
-  sim.seller = { ...sim.seller, channel: r.value.channel };
+  seller.channel = r.value.channel;
   return sim.stepBuyer({ type: 'frame', atMs: sim.now, bytes: r.value.frame });
 }
 

@@ -19,6 +19,7 @@ import {
   createSeller,
   Reason,
   reasonName,
+  sellerEndReason,
   sellerStep,
   signNodeMessage,
   type SellerEvent,
@@ -185,7 +186,7 @@ status: { enabled: false }
     wall = new ScriptedWall(link, 'a1'.repeat(32), (seq) => fresh(seq, 'two'));
     await until('refused', () => d.state.endReason === Reason.SESSION_ID_REUSED);
     await until('the wall heard why', () => wall!.seller.phase === 'ended');
-    expect(reasonName(wall.seller.endReason ?? 0)).toBe('SESSION_ID_REUSED');
+    expect(reasonName(sellerEndReason(wall.seller) ?? 0)).toBe('SESSION_ID_REUSED');
     wall.close();
 
     // 3. a new session whose first invoice reuses session 1's payment hash: refused before the node
