@@ -308,23 +308,78 @@ const SELLER_OWN: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
+ * A flat (v2) state becomes its phase's variant (v3): the fields of some phases only are removed, then those of
+ * its own phase put back (a field the phase needs but the flat state lacked is then named by the shape check).
+ * @param phaseFields every field that belongs to some phases only
+ * @param own each phase's own fields
+ * @returns the flat state as it was
+ */
+function toPhaseVariant(
+  raw: Json,
+  phaseFields: readonly string[],
+  own: Readonly<Record<string, readonly string[]>>,
+): Json {
+  const flat: Json = { ...raw };
+  const phase = typeof raw.phase === 'string' ? raw.phase : '';
+  for (const k of phaseFields) delete raw[k];
+  moveKeys(flat, raw, own[phase] ?? []);
+  return flat;
+}
+
+/**
  * Seller v2 → v3: the state becomes a union by phase. The flat state's fields that belong to other phases are
  * dropped (they were null or stale there); `pendingSign` keeps only its text (the phase says what is signed).
  */
 function migrateSellerV2(raw: Json): void {
-  const flat: Json = { ...raw };
-  const phase = typeof raw.phase === 'string' ? raw.phase : '';
-  for (const k of SELLER_PHASE_FIELDS) delete raw[k];
-  moveKeys(flat, raw, SELLER_OWN[phase] ?? []);
-  if (phase === 'authenticating' || phase === 'closing') raw.pendingSign = pendingSignText(flat);
+  const flat = toPhaseVariant(raw, SELLER_PHASE_FIELDS, SELLER_OWN);
+  if (raw.phase === 'authenticating' || raw.phase === 'closing') raw.pendingSign = pendingSignText(flat);
+}
+
+/** Buyer fields that belong to some phases only (v3: each lives in its phase's variant). */
+const BUYER_PHASE_FIELDS = [
+  'bufferedHello',
+  'ephemeralSecret',
+  'identitySecret',
+  'identityPub',
+  'wallHelloFrame',
+  'ownHelloFrame',
+  'version',
+  'th',
+  'channel',
+  'wallPub',
+  'ownAuthSent',
+  'wallAuthOk',
+  'pendingSign',
+  'offer',
+  'closingSinceMs',
+  'endReason',
+] as const;
+const BUYER_KEYS = ['version', 'th', 'channel', 'wallPub'] as const;
+/** Each buyer phase's own fields (besides the keys and the common ones). */
+const BUYER_OWN: Readonly<Record<string, readonly string[]>> = {
+  idle: ['bufferedHello'],
+  handshake: ['ephemeralSecret', 'identitySecret', 'identityPub'],
+  authenticating: [...BUYER_KEYS, 'wallHelloFrame', 'ownHelloFrame', 'ownAuthSent', 'pendingSign'],
+  negotiating: BUYER_KEYS,
+  charging: [...BUYER_KEYS, 'offer'],
+  closing: [...BUYER_KEYS, 'closingSinceMs', 'endReason'],
+  ended: ['endReason', 'wallPub'],
+};
+
+/**
+ * Buyer v2 → v3: the state becomes a union by phase. The flat state's fields that belong to other phases are
+ * dropped (`wallAuthOk` everywhere: a buyer past `authenticating` has authenticated the wall).
+ */
+function migrateBuyerV2(raw: Json): void {
+  toPhaseVariant(raw, BUYER_PHASE_FIELDS, BUYER_OWN);
 }
 
 /** A migration from the version at its index to the next, in place (config keys it adds from `current`). */
 type Migration = (raw: Json, current: object | undefined) => void;
 
 const SELLER_MIGRATIONS: readonly Migration[] = [migrateSellerV0, migrateSellerV1, migrateSellerV2];
-/** The buyer's state did not change from v1 to v3 (only the seller's did; the version is shared). */
-const BUYER_MIGRATIONS: readonly Migration[] = [migrateBuyerV0];
+/** The buyer's state did not change from v1 to v2 (only the seller's did; the version is shared). */
+const BUYER_MIGRATIONS: readonly Migration[] = [migrateBuyerV0, () => undefined, migrateBuyerV2];
 
 /**
  * Unwraps, migrates from the stored version up to the current one, and validates.

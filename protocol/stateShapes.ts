@@ -4,7 +4,19 @@
  * `buyerConfig` (ranges, consistency). Typed against `SellerState` / `BuyerState`: a field added to a state
  * without a check here does not compile.
  */
-import { BUYER_PHASES, type BuyerHistory, type BuyerPayment, type BuyerState } from './buyer.js';
+import type {
+  BuyerAuthenticating,
+  BuyerBase,
+  BuyerCharging,
+  BuyerClosing,
+  BuyerEnded,
+  BuyerHandshake,
+  BuyerHistory,
+  BuyerIdle,
+  BuyerKeys,
+  BuyerPayment,
+  BuyerState,
+} from './buyer.js';
 import type { ChannelState } from './channel.js';
 import { buyerConfig, sellerConfig, type BuyerConfig, type SellerConfig } from './config.js';
 import type { InvoiceMessage, Network, OfferMessage, ReceiptInvoice } from './messages.js';
@@ -180,22 +192,13 @@ export function sellerPhaseProblem(s: SellerState): string | undefined {
 }
 
 /**
- * What each buyer phase needs present: the handshake its ephemeral key and identity, every later phase the
- * negotiated keys and the wall's key.
+ * The buyer's invariant a field check cannot express: a handshake with the per-session identity has its
+ * secret. (Each phase's own data is proven by its variant's check.)
  * @returns the problem, or undefined
  */
 export function buyerPhaseProblem(s: BuyerState): string | undefined {
-  const keyed = ['authenticating', 'negotiating', 'charging', 'closing'];
-  const missing =
-    s.phase === 'handshake'
-      ? firstNull(s, ['ephemeralSecret', 'identityPub', 'startMs'])
-      : keyed.includes(s.phase)
-        ? firstNull(s, ['sessionId', 'version', 'th', 'channel', 'wallPub', 'startMs'])
-        : undefined;
-  if (missing !== undefined) return `phase ${s.phase} without ${missing}`;
   if (s.phase === 'handshake' && s.config.identity.kind === 'session' && s.identitySecret === null)
     return 'phase handshake without the per-session identity secret';
-  if (s.phase === 'charging' && s.offer === null) return 'phase charging without the accepted offer';
   return undefined;
 }
 
@@ -356,51 +359,89 @@ const history = object<BuyerHistory>({
   spentTodayMsat: optional(big),
 });
 
+const buyerBaseFields: Shape<BuyerBase> = {
+  config: buyerConfigShape,
+  sessionId: nullable(hex(16)),
+  schedule: array(priceSegment),
+  maxBlockWh: int,
+  offerSeq: int,
+  stopAtWh: nullable(int),
+  startRegisterWh: nullable(int),
+  ownEnergyWh: int,
+  wallEnergyWh: int,
+  committedWh: int,
+  paidMsat: big,
+  feesMsat: big,
+  lastSeq: int,
+  seenHashes: array(hash),
+  payments: array(payment),
+  held: nullable(invoiceMessage),
+  consecutiveFailures: int,
+  nodeOutageMs: nullable(num),
+  budgetDayStartMs: nullable(num),
+  spentEarlierTodayMsat: big,
+  startMs: nullable(num),
+  lastRxMs: num,
+  lastTxMs: num,
+  lastMeterSentMs: nullable(num),
+  history: nullable(history),
+  ownerStopped: bool,
+};
+
+const buyerKeysFields: Shape<BuyerKeys> = {
+  sessionId: hex(16),
+  startMs: num,
+  version: int,
+  th: hash,
+  channel,
+  wallPub: pubkey,
+};
+
+/** Each buyer phase's variant: the common fields and the phase's own. */
 function buyerStateFields(): Check<BuyerState> {
-  return object<BuyerState>({
-    config: buyerConfigShape,
-    phase: oneOf(...BUYER_PHASES),
-    bufferedHello: nullable(str),
-    sessionId: nullable(hex(16)),
-    ephemeralSecret: nullable(hash),
-    identitySecret: nullable(hash),
-    identityPub: nullable(pubkey),
-    wallHelloFrame: nullable(str),
-    ownHelloFrame: nullable(str),
-    version: nullable(int),
-    th: nullable(hash),
-    channel: nullable(channel),
-    wallPub: nullable(pubkey),
-    ownAuthSent: bool,
-    wallAuthOk: bool,
-    pendingSign: nullable(str),
-    offer: nullable(offer),
-    schedule: array(priceSegment),
-    maxBlockWh: int,
-    offerSeq: int,
-    stopAtWh: nullable(int),
-    startRegisterWh: nullable(int),
-    ownEnergyWh: int,
-    wallEnergyWh: int,
-    committedWh: int,
-    paidMsat: big,
-    feesMsat: big,
-    lastSeq: int,
-    seenHashes: array(hash),
-    payments: array(payment),
-    held: nullable(invoiceMessage),
-    consecutiveFailures: int,
-    nodeOutageMs: nullable(num),
-    budgetDayStartMs: nullable(num),
-    spentEarlierTodayMsat: big,
-    startMs: nullable(num),
-    lastRxMs: num,
-    lastTxMs: num,
-    lastMeterSentMs: nullable(num),
-    closingSinceMs: nullable(num),
-    endReason: nullable(int),
-    history: nullable(history),
-    ownerStopped: bool,
+  return tagged<BuyerState, 'phase'>('phase', {
+    idle: object<BuyerIdle>({ ...buyerBaseFields, phase: oneOf('idle'), bufferedHello: nullable(str) }),
+    handshake: object<BuyerHandshake>({
+      ...buyerBaseFields,
+      phase: oneOf('handshake'),
+      startMs: num,
+      ephemeralSecret: hash,
+      identitySecret: nullable(hash),
+      identityPub: pubkey,
+    }),
+    authenticating: object<BuyerAuthenticating>({
+      ...buyerBaseFields,
+      ...buyerKeysFields,
+      phase: oneOf('authenticating'),
+      wallHelloFrame: str,
+      ownHelloFrame: str,
+      ownAuthSent: bool,
+      pendingSign: nullable(str),
+    }),
+    negotiating: object<BuyerBase & BuyerKeys & { phase: 'negotiating' }>({
+      ...buyerBaseFields,
+      ...buyerKeysFields,
+      phase: oneOf('negotiating'),
+    }),
+    charging: object<BuyerCharging>({
+      ...buyerBaseFields,
+      ...buyerKeysFields,
+      phase: oneOf('charging'),
+      offer,
+    }),
+    closing: object<BuyerClosing>({
+      ...buyerBaseFields,
+      ...buyerKeysFields,
+      phase: oneOf('closing'),
+      closingSinceMs: num,
+      endReason: int,
+    }),
+    ended: object<BuyerEnded>({
+      ...buyerBaseFields,
+      phase: oneOf('ended'),
+      endReason: int,
+      wallPub: nullable(pubkey),
+    }),
   });
 }
 

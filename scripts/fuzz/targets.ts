@@ -29,6 +29,8 @@ import {
   type Message,
   type MessageType,
   type SealedMessage,
+  buyerChannel,
+  buyerKeyed,
   sellerChannel,
   sellerKeyed,
 } from '../../protocol/index.js';
@@ -505,7 +507,7 @@ function applyEvent(s: Sim, e: MachineEvent): void {
     }
     case 'sealed': {
       // sealed with the sending side's own channel, so it authenticates: the machine must judge the content
-      const senderChannel = e.toSeller ? s.buyer.channel : sellerChannel(s.seller);
+      const senderChannel = e.toSeller ? buyerChannel(s.buyer) : sellerChannel(s.seller);
       if (senderChannel === null) return;
       let sealed;
       try {
@@ -514,8 +516,9 @@ function applyEvent(s: Sim, e: MachineEvent): void {
         return; // a message the encoder cannot even represent: no peer could send it
       }
       if (!sealed.ok) return;
-      if (e.toSeller) s.buyer = { ...s.buyer, channel: sealed.value.channel };
-      else if (sellerKeyed(s.seller)) s.seller = { ...s.seller, channel: sealed.value.channel };
+      if (e.toSeller) {
+        if (buyerKeyed(s.buyer)) s.buyer = { ...s.buyer, channel: sealed.value.channel };
+      } else if (sellerKeyed(s.seller)) s.seller = { ...s.seller, channel: sealed.value.channel };
       return to(e.toSeller, { type: 'frame', atMs: at, bytes: sealed.value.frame });
     }
     case 'meter':

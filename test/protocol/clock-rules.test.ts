@@ -9,6 +9,7 @@ import {
   spentTodayMsat,
   type Effect,
   type SellerState,
+  buyerEndReason,
 } from '../../protocol/index.js';
 import { injectFromWall, Sim, T0, testBuyerConfig, testSellerConfig, wallInvoice } from './harness.js';
 
@@ -320,7 +321,7 @@ describe('buyer: payment retry by failure kind', () => {
     sim.failPayments = true;
     advanceUntil(sim, () => sim.buyer.phase !== 'charging');
     expect(records(sim.buyerEffects, 'paymentFailed')).toHaveLength(2);
-    expect(sim.buyer.endReason).toBe(Reason.PAYMENT_FAILED);
+    expect(buyerEndReason(sim.buyer)).toBe(Reason.PAYMENT_FAILED);
   });
 });
 
@@ -345,7 +346,7 @@ describe('buyer: daily budget per budget day', () => {
   it('the same session stops with BUDGET_SPENT inside one budget day', () => {
     const sim = session(midnight - 3_600_000, 20_000n);
     advanceUntil(sim, () => sim.buyer.phase !== 'charging', 120);
-    expect(sim.buyer.endReason).toBe(Reason.BUDGET_SPENT);
+    expect(buyerEndReason(sim.buyer)).toBe(Reason.BUDGET_SPENT);
   });
 
   it('across midnight earlier spending drops out and the session goes on; a restart at 23:59:59 keeps the day', () => {

@@ -14,6 +14,7 @@ import {
   sealMessage,
   signNodeMessage,
   sellerKeyed,
+  buyerKeyed,
   type BuyerConfig,
   type InvoiceMessage,
   type SealedMessage,
@@ -403,11 +404,12 @@ export function injectFromWall(sim: Sim, message: SealedMessage): Effect[] {
 
 /** Seals `message` as the vehicle and delivers it to the seller. */
 export function injectFromVehicle(sim: Sim, message: SealedMessage): Effect[] {
-  const ch = sim.buyer.channel;
-  if (ch === null) throw new Error('no channel');
+  const buyer = sim.buyer;
+  if (!buyerKeyed(buyer)) throw new Error('no channel');
+  const ch = buyer.channel;
   const r = sealMessage(ch, message);
   if (!r.ok) throw new Error(r.error.message);
-  sim.buyer = { ...sim.buyer, channel: r.value.channel };
+  buyer.channel = r.value.channel;
   return sim.stepSeller({ type: 'frame', atMs: sim.now, bytes: r.value.frame });
 }
 
