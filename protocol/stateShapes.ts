@@ -171,11 +171,6 @@ const unsignedReceipt = object<UnsignedReceipt>({
   totalPaidMsat: big,
 });
 
-/** The first of `keys` whose value is null in `o`, if any. */
-function firstNull<T>(o: T, keys: readonly (keyof T & string)[]): string | undefined {
-  return keys.find((k) => o[k] === null);
-}
-
 /**
  * The seller's invariants a field check cannot express: an invoice the node returned has its hash and text.
  * (Each phase's own data is proven by its variant's check.)
