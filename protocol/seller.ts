@@ -1162,7 +1162,9 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
           }),
         );
         if (s.phase !== 'closing') break;
-        Object.assign(s, receiptToSign(s, s.endReason, out, atMs));
+        const again = receiptToSign(s, s.endReason, out, atMs);
+        s.unsignedReceipt = again.unsignedReceipt;
+        s.pendingSign = again.pendingSign;
         return s;
       }
       if (inv === undefined || inv.status !== 'open' || s.phase === 'ended' || s.phase === 'closing') {
