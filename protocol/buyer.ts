@@ -125,28 +125,15 @@ export type BuyerPhase = (typeof BUYER_PHASES)[number];
 /** The car's ledger figures for the wall of this session (from the shell's `history` event). */
 export type BuyerHistory = Omit<BuyerHistoryEvent, 'type' | 'atMs'>;
 
-/** The buyer machine's state (JSON-serialisable with `serializeState`). */
-export interface BuyerState {
+/**
+ * What the buyer keeps in every phase (JSON-serialisable with `serializeState`): its configuration, the session's
+ * terms, counters and payment book (reset at each session's start), the budget day, and what the shell and the
+ * status page read. A phase's own data lives only in its variant of `BuyerState`.
+ */
+export interface BuyerBase {
   config: BuyerConfig;
-  phase: BuyerPhase;
-  /** A wall hello that arrived before the plug event, hex frame. */
-  bufferedHello: string | null;
+  /** The session's id (hex), from the wall's hello; null before, kept after the session ends for the records. */
   sessionId: string | null;
-  ephemeralSecret: string | null;
-  /** Per-session identity secret (identity kind 'session'), hex. */
-  identitySecret: string | null;
-  identityPub: string | null;
-  wallHelloFrame: string | null;
-  ownHelloFrame: string | null;
-  version: number | null;
-  th: string | null;
-  channel: ChannelState | null;
-  /** The wall's node key, proven by its handshake signature; every invoice must be signed by it. */
-  wallPub: string | null;
-  ownAuthSent: boolean;
-  wallAuthOk: boolean;
-  pendingSign: string | null;
-  offer: OfferMessage | null;
   schedule: PriceSegment[];
   /** Largest block agreed (sent in accept), Wh. */
   maxBlockWh: number;
@@ -164,7 +151,9 @@ export interface BuyerState {
   feesMsat: bigint;
   lastSeq: number;
   seenHashes: string[];
+  /** The payment book (see paymentBook.ts). */
   payments: BuyerPayment[];
+  /** An invoice held until the own meter advances (prepaid bound), or null. */
   held: InvoiceMessage | null;
   consecutiveFailures: number;
   /** Last time the own node was seen in an outage or coming back from one, ms (opens the no-route retry window). */
@@ -173,41 +162,165 @@ export interface BuyerState {
   budgetDayStartMs: number | null;
   /** What earlier sessions spent in that budget day, msat (from the `history` event; 0 after midnight). */
   spentEarlierTodayMsat: bigint;
+  /** When the session started, ms; null before the first session. */
   startMs: number | null;
   lastRxMs: number;
   lastTxMs: number;
   lastMeterSentMs: number | null;
-  closingSinceMs: number | null;
-  endReason: ReasonCode | null;
   /** Earlier sessions' figures for this wall, or null when the shell supplied none (then: no history). */
   history: BuyerHistory | null;
   /** The session is closing by the owner's choice (stop request, target reached): not held against the wall. */
   ownerStopped: boolean;
 }
 
+/** The negotiated session keys and the wall's proven key, present from `authenticating` to `closing`. */
+export interface BuyerKeys {
+  sessionId: string;
+  startMs: number;
+  version: number;
+  /** Transcript hash, hex. */
+  th: string;
+  channel: ChannelState;
+  /** The wall's node key, proven by its handshake signature; every invoice must be signed by it. */
+  wallPub: string;
+}
+
+/** Not plugged in (or between sessions before the first). */
+export type BuyerIdle = BuyerBase & {
+  phase: 'idle';
+  /** A wall hello that arrived before the plug event, hex frame. */
+  bufferedHello: string | null;
+};
+/** Plugged in, the wall's hello awaited: this session's secrets. */
+export type BuyerHandshake = BuyerBase & {
+  phase: 'handshake';
+  startMs: number;
+  ephemeralSecret: string;
+  /** Per-session identity secret (identity kind 'session'), hex; null with the node's identity. */
+  identitySecret: string | null;
+  identityPub: string;
+};
+/** Hello answered, the wall's signature awaited. */
+export type BuyerAuthenticating = BuyerBase &
+  BuyerKeys & {
+    phase: 'authenticating';
+    /** The wall's hello and our answer, hex frames (our answer is resent when the wall repeats its hello). */
+    wallHelloFrame: string;
+    ownHelloFrame: string;
+    ownAuthSent: boolean;
+    /** The handshake text our node is asked to sign (identity kind 'node'); null once signed or not needed. */
+    pendingSign: string | null;
+  };
+/** The wall is authenticated; its offer awaited. */
+export type BuyerNegotiating = BuyerBase & BuyerKeys & { phase: 'negotiating' };
+/** Offer accepted: invoices checked and paid. */
+export type BuyerCharging = BuyerBase & BuyerKeys & { phase: 'charging'; offer: OfferMessage };
+/** Stop sent or received; the receipt awaited. */
+export type BuyerClosing = BuyerBase &
+  BuyerKeys & { phase: 'closing'; closingSinceMs: number; endReason: ReasonCode };
+/** The session is over. */
+export type BuyerEnded = BuyerBase & {
+  phase: 'ended';
+  endReason: ReasonCode;
+  /** The wall's key, when the handshake got that far. */
+  wallPub: string | null;
+};
+
+/** The buyer machine's state: a union by phase (JSON-serialisable with `serializeState`). */
+export type BuyerState =
+  | BuyerIdle
+  | BuyerHandshake
+  | BuyerAuthenticating
+  | BuyerNegotiating
+  | BuyerCharging
+  | BuyerClosing
+  | BuyerEnded;
+
+/** States that hold the negotiated keys. */
+export type BuyerKeyed = BuyerAuthenticating | BuyerNegotiating | BuyerCharging | BuyerClosing;
+
+/** True from `authenticating` to `closing` (the keys exist). */
+export function buyerKeyed(s: BuyerState): s is BuyerKeyed {
+  return s.phase !== 'idle' && s.phase !== 'handshake' && s.phase !== 'ended';
+}
+
+/** True in `negotiating` and `charging` (the wall is authenticated, the session not closing). */
+export function buyerAuthenticated(s: BuyerState): s is BuyerNegotiating | BuyerCharging {
+  return s.phase === 'negotiating' || s.phase === 'charging';
+}
+
+/** Why the session ended or is closing, or null while it runs (or before the first one). */
+export function buyerEndReason(s: BuyerState): ReasonCode | null {
+  return s.phase === 'closing' || s.phase === 'ended' ? s.endReason : null;
+}
+
+/** The wall's node key once the handshake got it (kept after the session ended), else null. */
+export function buyerPeer(s: BuyerState): string | null {
+  return buyerKeyed(s) || s.phase === 'ended' ? s.wallPub : null;
+}
+
+/** The secure channel while the keys exist (`authenticating` to `closing`), else null. */
+export function buyerChannel(s: BuyerState): ChannelState | null {
+  return buyerKeyed(s) ? s.channel : null;
+}
+
+/**
+ * The fields every phase keeps, copied out of a state (what a transition carries into the next phase).
+ * @returns exactly the `BuyerBase` fields
+ */
+export function buyerBase(s: BuyerBase): BuyerBase {
+  return {
+    config: s.config,
+    sessionId: s.sessionId,
+    schedule: s.schedule,
+    maxBlockWh: s.maxBlockWh,
+    offerSeq: s.offerSeq,
+    stopAtWh: s.stopAtWh,
+    startRegisterWh: s.startRegisterWh,
+    ownEnergyWh: s.ownEnergyWh,
+    wallEnergyWh: s.wallEnergyWh,
+    committedWh: s.committedWh,
+    paidMsat: s.paidMsat,
+    feesMsat: s.feesMsat,
+    lastSeq: s.lastSeq,
+    seenHashes: s.seenHashes,
+    payments: s.payments,
+    held: s.held,
+    consecutiveFailures: s.consecutiveFailures,
+    nodeOutageMs: s.nodeOutageMs,
+    budgetDayStartMs: s.budgetDayStartMs,
+    spentEarlierTodayMsat: s.spentEarlierTodayMsat,
+    startMs: s.startMs,
+    lastRxMs: s.lastRxMs,
+    lastTxMs: s.lastTxMs,
+    lastMeterSentMs: s.lastMeterSentMs,
+    history: s.history,
+    ownerStopped: s.ownerStopped,
+  };
+}
+
+/** The negotiated keys, copied out of a keyed state. @returns exactly the `BuyerKeys` fields */
+function keysOf(s: BuyerKeys): BuyerKeys {
+  return {
+    sessionId: s.sessionId,
+    startMs: s.startMs,
+    version: s.version,
+    th: s.th,
+    channel: s.channel,
+    wallPub: s.wallPub,
+  };
+}
+
 /**
  * A fresh buyer machine.
  * @param config validated buyer configuration (see `buyerConfig`)
  */
-export function createBuyer(config: BuyerConfig): BuyerState {
+export function createBuyer(config: BuyerConfig): BuyerIdle {
   return {
     config,
     phase: 'idle',
     bufferedHello: null,
     sessionId: null,
-    ephemeralSecret: null,
-    identitySecret: null,
-    identityPub: null,
-    wallHelloFrame: null,
-    ownHelloFrame: null,
-    version: null,
-    th: null,
-    channel: null,
-    wallPub: null,
-    ownAuthSent: false,
-    wallAuthOk: false,
-    pendingSign: null,
-    offer: null,
     schedule: [],
     maxBlockWh: 0,
     offerSeq: 0,
@@ -230,8 +343,6 @@ export function createBuyer(config: BuyerConfig): BuyerState {
     lastRxMs: 0,
     lastTxMs: 0,
     lastMeterSentMs: null,
-    closingSinceMs: null,
-    endReason: null,
     history: null,
     ownerStopped: false,
   };
@@ -327,19 +438,17 @@ export function evaluateOffer(
   return { accept: true, maxBlockWh };
 }
 
-const AUTHENTICATED: BuyerPhase[] = ['negotiating', 'charging'];
-
 /**
  * Money spent in the current budget day: earlier sessions' figure, this session's payments sent in the day
  * (amount + fee), and every undecided payment whatever its day (amount + fee limit).
  * @returns msat
  */
-export function spentTodayMsat(s: BuyerState): bigint {
+export function spentTodayMsat(s: BuyerBase): bigint {
   return s.spentEarlierTodayMsat + daySpendMsat(s.payments, s.budgetDayStartMs ?? -Infinity);
 }
 
 /** At the first event of a new budget day: earlier sessions' spending is yesterday's, the day starts at 0. */
-function rollBudgetDay(s: BuyerState, out: Effect[], atMs: number): void {
+function rollBudgetDay(s: BuyerBase, out: Effect[], atMs: number): void {
   if (s.budgetDayStartMs === null) return;
   const dayStartMs = budgetDayStartMs(atMs, s.config.budgetDayUtcOffsetMin);
   if (dayStartMs <= s.budgetDayStartMs) return;
@@ -370,7 +479,7 @@ function retryAtMs(s: BuyerState, p: BuyerPayment, kind: PaymentFailureKind, atM
  * place): certainly unpaid, their energy is no longer committed.
  * @param beforeSeq only payments of invoices before this sequence number (Infinity: all)
  */
-function abandonRetries(s: BuyerState, beforeSeq: number, why: string, out: Effect[]): void {
+function abandonRetries(s: BuyerBase, beforeSeq: number, why: string, out: Effect[]): void {
   for (const p of giveUpRetries(s.payments, beforeSeq)) {
     s.committedWh -= p.blockWh;
     out.push(record('paymentSuperseded', { seq: p.seq, paymentHash: p.paymentHash, error: why }));
@@ -385,11 +494,11 @@ function retryDuePayments(s: BuyerState, out: Effect[], atMs: number): void {
   }
 }
 
-function send(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
+function send(s: BuyerKeyed, m: SealedMessage, out: Effect[], atMs: number): void {
   sendOnChannel(s, m, out, atMs);
 }
 
-function summary(s: BuyerState) {
+function summary(s: BuyerBase) {
   return {
     sessionId: s.sessionId,
     energyWh: s.ownEnergyWh,
@@ -404,10 +513,10 @@ function end(
   reason: ReasonCode,
   out: Effect[],
   outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
-): void {
+): BuyerEnded {
   s.held = null;
   abandonRetries(s, Infinity, 'session ended', out);
-  if (s.sessionId !== null && s.wallPub !== null && s.wallAuthOk) {
+  if (buyerKeyed(s) && s.phase !== 'authenticating') {
     // what the wall kept: energy paid (or in doubt) that the own meter never saw; the shell keeps it per wall
     const undeliveredWh = Math.max(0, s.committedWh - s.ownEnergyWh);
     const tolWh = meterToleranceWh(s.ownEnergyWh, s.config.meterToleranceWh, s.config.meterTolerancePpm);
@@ -422,23 +531,27 @@ function end(
       }),
     );
   }
-  finishSession(s, reason, summary(s), out, outcome);
+  const ended: BuyerEnded = { ...buyerBase(s), phase: 'ended', endReason: reason, wallPub: buyerPeer(s) };
+  finishSession(ended, reason, summary(ended), out, outcome);
+  return ended;
 }
 
 /** Sends stop (unless the wall stopped) and waits for the receipt. */
-function close(s: BuyerState, reason: ReasonCode, out: Effect[], atMs: number, sendStop: boolean): void {
-  if (s.channel === null || !s.wallAuthOk) {
-    return end(s, reason, out, endedBeforeAuthentication(reason));
-  }
+function close(
+  s: BuyerState,
+  reason: ReasonCode,
+  out: Effect[],
+  atMs: number,
+  sendStop: boolean,
+): BuyerState {
+  if (!buyerAuthenticated(s)) return end(s, reason, out, endedBeforeAuthentication(reason));
   if (sendStop) send(s, stopMessage(reason), out, atMs);
   s.held = null;
   abandonRetries(s, Infinity, 'session closing', out);
-  s.phase = 'closing';
-  s.endReason = reason;
-  s.closingSinceMs = atMs;
+  return { ...buyerBase(s), ...keysOf(s), phase: 'closing', endReason: reason, closingSinceMs: atMs };
 }
 
-function refuse(s: BuyerState, inv: InvoiceMessage, reason: ReasonCode, text: string, out: Effect[]): void {
+function refuse(s: BuyerBase, inv: InvoiceMessage, reason: ReasonCode, text: string, out: Effect[]): void {
   out.push(record('invoiceRefused', { seq: inv.seq, reason: reasonName(reason), code: reason, text }));
   out.push({ type: 'alarm', reason, message: `invoice ${inv.seq} refused: ${text}` });
 }
@@ -462,13 +575,13 @@ type InvoiceVerdict =
 
 /**
  * The buyer's verdict on an invoice in its current state.
- * @param s buyer state (charging)
+ * @param s buyer state (charging: the wall's key is known)
  * @param inv the invoice message
  * @param nowMs current time, ms
  * @returns pay (with fee limit), hold (prepaid bound), or a refusal: decline (wall may reissue), stop (end the
  *   session), report (duplicate: not paid, reported as error)
  */
-export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: number): InvoiceVerdict {
+export function evaluateInvoice(s: BuyerCharging, inv: InvoiceMessage, nowMs: number): InvoiceVerdict {
   const c = s.config;
   if (inv.seq <= s.lastSeq)
     return { action: 'report', reason: Reason.INVOICE_DUPLICATE, text: `sequence ${inv.seq} already seen` };
@@ -482,12 +595,6 @@ export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: numbe
       text: `payment hash ${bolt.paymentHash} already seen`,
     };
   }
-  if (s.wallPub === null)
-    return {
-      action: 'stop',
-      reason: Reason.LOCAL_FAULT,
-      text: 'no authenticated wall key to check the payee',
-    };
   const payee = checkPayee(bolt, s.wallPub);
   if (!payee.ok) return { action: 'stop', reason: Reason.INVOICE_WRONG_PAYEE, text: payee.error.message };
   const net = checkNetwork(bolt, c.network);
@@ -539,7 +646,7 @@ export function evaluateInvoice(s: BuyerState, inv: InvoiceMessage, nowMs: numbe
   return { action: 'pay', paymentHash: bolt.paymentHash, maxFeeMsat, expiresAtMs: invoiceExpiresAtMs(bolt) };
 }
 
-function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs: number): void {
+function considerInvoice(s: BuyerCharging, inv: InvoiceMessage, out: Effect[], atMs: number): BuyerState {
   const earlier = s.payments.find((p) => p.seq === inv.seq && p.bolt11 === inv.bolt11);
   if (earlier !== undefined) {
     // a repeat of an invoice we already pay or paid (the wall restarted, or the link dropped): the same
@@ -547,7 +654,7 @@ function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs
     out.push(
       record('invoiceRepeated', { seq: inv.seq, paymentHash: earlier.paymentHash, status: earlier.status }),
     );
-    return;
+    return s;
   }
   // the wall issues an invoice only when none is outstanding: a newer one means it withdrew the earlier
   if (inv.seq > s.lastSeq) abandonRetries(s, inv.seq, `the wall issued invoice ${inv.seq} in its place`, out);
@@ -557,11 +664,11 @@ function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs
       if (s.held?.seq !== inv.seq) out.push(record('invoiceHeld', { seq: inv.seq, reason: 'prepaid limit' }));
       s.held = inv;
       s.lastSeq = Math.max(s.lastSeq, inv.seq - 1);
-      return;
+      return s;
     case 'report':
       refuse(s, inv, v.reason, v.text, out);
       send(s, { type: 'error', reason: v.reason, text: v.text.slice(0, 200) }, out, atMs);
-      return;
+      return s;
     case 'decline':
       refuse(s, inv, v.reason, v.text, out);
       s.lastSeq = Math.max(s.lastSeq, inv.seq);
@@ -572,7 +679,7 @@ function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs
         out,
         atMs,
       );
-      return;
+      return s;
     case 'stop':
       refuse(s, inv, v.reason, v.text, out);
       s.lastSeq = Math.max(s.lastSeq, inv.seq);
@@ -614,7 +721,7 @@ function considerInvoice(s: BuyerState, inv: InvoiceMessage, out: Effect[], atMs
         }),
       );
       out.push(nextAttempt(p));
-      return;
+      return s;
     }
   }
 }
@@ -625,28 +732,29 @@ function startSession(s: BuyerState, entropyHex: string, out: Effect[], atMs: nu
     out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message: secrets.error.message });
     return s;
   }
-  const fresh = createBuyer(s.config);
-  fresh.phase = 'handshake';
-  fresh.budgetDayStartMs = budgetDayStartMs(atMs, s.config.budgetDayUtcOffsetMin);
-  fresh.ephemeralSecret = secrets.value.ephemeralSecret;
-  if (s.config.identity.kind === 'session') {
-    fresh.identitySecret = secrets.value.identitySecret;
-    fresh.identityPub = secrets.value.identityPub;
-  } else {
-    fresh.identityPub = s.config.identity.nodePubkey.toLowerCase();
-  }
-  fresh.startMs = atMs;
-  fresh.lastRxMs = atMs;
-  fresh.lastTxMs = atMs;
+  const session = s.config.identity.kind === 'session';
+  const fresh: BuyerHandshake = {
+    ...buyerBase(createBuyer(s.config)),
+    phase: 'handshake',
+    budgetDayStartMs: budgetDayStartMs(atMs, s.config.budgetDayUtcOffsetMin),
+    ephemeralSecret: secrets.value.ephemeralSecret,
+    identitySecret: session ? secrets.value.identitySecret : null,
+    identityPub:
+      s.config.identity.kind === 'session'
+        ? secrets.value.identityPub
+        : s.config.identity.nodePubkey.toLowerCase(),
+    startMs: atMs,
+    lastRxMs: atMs,
+    lastTxMs: atMs,
+  };
   out.push(record('plugged', { role: 'vehicle' }));
-  const buffered = s.bufferedHello;
-  if (buffered !== null) onHandshakeFrame(fresh, fromHex(buffered), out, atMs);
-  return fresh;
+  const buffered = s.phase === 'idle' ? s.bufferedHello : null;
+  return buffered !== null ? onHandshakeFrame(fresh, fromHex(buffered), out, atMs) : fresh;
 }
 
-function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
+function onHandshakeFrame(s: BuyerHandshake, bytes: Uint8Array, out: Effect[], atMs: number): BuyerState {
   const m = readClearFrame(bytes, 'sealed frame before hello', out);
-  if (m === null) return;
+  if (m === null) return s;
   if (m.type === 'clearError') {
     const what = isConnectorRefusal(m.reason) ? 'session' : 'handshake';
     return end(s, m.reason, out, {
@@ -654,7 +762,8 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
     });
   }
   if (m.role !== 'wall') {
-    return rejectFrame(protocolError('UnexpectedMessage', 'hello from another vehicle'), out);
+    rejectFrame(protocolError('UnexpectedMessage', 'hello from another vehicle'), out);
+    return s;
   }
   s.lastRxMs = atMs;
   const h = s.history;
@@ -677,8 +786,6 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
     return end(s, Reason.VERSION_MISMATCH, out, { error: text });
   }
   const { ephemeralSecret, identityPub, identitySecret } = s;
-  if (ephemeralSecret === null || identityPub === null)
-    return phaseBroken(s, 'handshake without its ephemeral key or identity', out);
   const hello: HelloMessage = {
     type: 'hello',
     role: 'vehicle',
@@ -694,26 +801,32 @@ function onHandshakeFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs:
   if (!channel.ok) return end(s, Reason.HANDSHAKE_FAILED, out, { error: channel.error.message });
   out.push({ type: 'send', frame: frame.value, message: hello });
   s.lastTxMs = atMs;
-  s.sessionId = m.sessionId;
-  s.wallPub = m.identityPub;
-  s.wallHelloFrame = toHex(bytes);
-  s.ownHelloFrame = toHex(frame.value);
-  s.version = version;
-  s.th = toHex(th);
-  s.channel = channel.value;
-  s.ephemeralSecret = null;
-  s.phase = 'authenticating';
+  const next: BuyerAuthenticating = {
+    ...buyerBase(s),
+    phase: 'authenticating',
+    sessionId: m.sessionId,
+    startMs: s.startMs,
+    wallPub: m.identityPub,
+    wallHelloFrame: toHex(bytes),
+    ownHelloFrame: toHex(frame.value),
+    version,
+    th: toHex(th),
+    channel: channel.value,
+    ownAuthSent: false,
+    pendingSign: null,
+  };
   out.push(record('versionNegotiated', { version, sessionId: m.sessionId, wallPub: m.identityPub }));
   const text = handshakeText(version, 'vehicle', th);
-  if (s.config.identity.kind === 'session') {
-    if (identitySecret === null) return phaseBroken(s, 'per-session identity without its secret', out);
+  if (identitySecret !== null) {
+    // the per-session identity: signed here
     const sig = signNodeMessage(text, identitySecret);
-    s.ownAuthSent = true;
-    send(s, { type: 'auth', signature: sig.signatureHex }, out, atMs);
+    next.ownAuthSent = true;
+    send(next, { type: 'auth', signature: sig.signatureHex }, out, atMs);
   } else {
-    s.pendingSign = text;
+    next.pendingSign = text;
     out.push({ type: 'signWithNodeKey', text });
   }
+  return next;
 }
 
 /** Answers a wall's hello with a clear refusal (before any channel exists). */
@@ -721,18 +834,8 @@ function refuseHello(s: BuyerState, reason: ReasonCode, text: string, out: Effec
   sendClearError(reason, s.config.versions, text, out);
 }
 
-/**
- * A phase's own data is missing (possible only in a state damaged outside the machine: `restoreBuyerState`
- * refuses such states): the session ends with LOCAL_FAULT and an alarm.
- */
-function phaseBroken(s: BuyerState, what: string, out: Effect[]): void {
-  const message = `buyer state inconsistent: ${what} (phase ${s.phase})`;
-  out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
-  end(s, Reason.LOCAL_FAULT, out, { error: message });
-}
-
-function checkMeters(s: BuyerState, out: Effect[], atMs: number): void {
-  if (s.phase !== 'charging') return;
+function checkMeters(s: BuyerState, out: Effect[], atMs: number): BuyerState {
+  if (s.phase !== 'charging') return s;
   const tol = meterToleranceWh(s.ownEnergyWh, s.config.meterToleranceWh, s.config.meterTolerancePpm);
   if (s.wallEnergyWh - s.ownEnergyWh > tol) {
     out.push({
@@ -746,12 +849,10 @@ function checkMeters(s: BuyerState, out: Effect[], atMs: number): void {
     s.ownerStopped = true;
     return close(s, Reason.TARGET_REACHED, out, atMs, true);
   }
-  if (s.held !== null) considerInvoice(s, s.held, out, atMs);
+  return s.held !== null ? considerInvoice(s, s.held, out, atMs) : s;
 }
 
-function onReceipt(s: BuyerState, r: ReceiptMessage, out: Effect[]): void {
-  if (s.version === null || s.wallPub === null || s.sessionId === null)
-    return phaseBroken(s, 'a receipt before the session was negotiated', out);
+function onReceipt(s: BuyerKeyed, r: ReceiptMessage, out: Effect[]): BuyerState {
   const v = verifyReceipt(s.version, r, { sellerPub: s.wallPub, sessionId: s.sessionId });
   if (!v.ok) {
     out.push({ type: 'alarm', reason: Reason.RECEIPT_INVALID, message: v.error.message });
@@ -769,16 +870,16 @@ function onReceipt(s: BuyerState, r: ReceiptMessage, out: Effect[]): void {
     out.push({ type: 'alarm', reason: Reason.RECEIPT_INVALID, message: error });
     return end(s, r.reason, out, { receipt: r, error });
   }
-  end(s, r.reason, out, { receipt: r });
+  return end(s, r.reason, out, { receipt: r });
 }
 
 /** Our `accept` of the offer (`offerSeq` 0) or of a renewal. */
-function acceptMessage(s: BuyerState, offerSeq: number): SealedMessage {
+function acceptMessage(s: BuyerBase, offerSeq: number): SealedMessage {
   return { type: 'accept', offerSeq, targetEnergyWh: s.config.targetEnergyWh, maxBlockWh: s.maxBlockWh };
 }
 
 /** Our `decline` of a renewal whose price is above our maximum (or beyond what a ledger stores). */
-function renewDecline(s: BuyerState, offerSeq: number, priceMsatPerWh: bigint): SealedMessage {
+function renewDecline(s: BuyerBase, offerSeq: number, priceMsatPerWh: bigint): SealedMessage {
   const tooHigh = priceMsatPerWh > s.config.maxPriceMsatPerWh;
   return {
     type: 'decline',
@@ -795,47 +896,45 @@ function sameMessage<M extends object>(a: M, b: M): boolean {
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
-function unexpected(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
+function unexpected(s: BuyerKeyed, m: SealedMessage, out: Effect[], atMs: number): BuyerState {
   send(s, unexpectedMessage(m, s.phase, out), out, atMs);
+  return s;
 }
 
-function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number): void {
-  if (m.type === 'ping' && s.phase !== 'authenticating')
-    return send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
-  if (m.type === 'pong') return;
-  if (s.phase === 'authenticating') {
-    if (m.type !== 'auth') return unexpected(s, m, out, atMs);
-    if (s.version === null || s.th === null || s.wallPub === null)
-      return phaseBroken(s, 'authenticating without the negotiated keys', out);
-    const text = handshakeText(s.version, 'wall', fromHex(s.th));
-    const v = verifyNodeSignature(text, m.signature, s.wallPub);
-    if (!v.ok) {
-      out.push({
-        type: 'alarm',
-        reason: Reason.HANDSHAKE_FAILED,
-        message: `wall signature invalid: ${v.error.message}`,
-      });
-      send(s, { type: 'stop', reason: Reason.HANDSHAKE_FAILED, text: 'wall signature invalid' }, out, atMs);
-      return end(s, Reason.HANDSHAKE_FAILED, out, {
-        error: `wall authentication failed: ${v.error.message}`,
-      });
-    }
-    s.wallAuthOk = true;
-    s.phase = 'negotiating';
-    out.push(record('wallAuthenticated', { wallPub: s.wallPub }));
-    return;
+function onAuthenticating(s: BuyerAuthenticating, m: SealedMessage, out: Effect[], atMs: number): BuyerState {
+  if (m.type !== 'auth') return unexpected(s, m, out, atMs);
+  const text = handshakeText(s.version, 'wall', fromHex(s.th));
+  const v = verifyNodeSignature(text, m.signature, s.wallPub);
+  if (!v.ok) {
+    out.push({
+      type: 'alarm',
+      reason: Reason.HANDSHAKE_FAILED,
+      message: `wall signature invalid: ${v.error.message}`,
+    });
+    send(s, { type: 'stop', reason: Reason.HANDSHAKE_FAILED, text: 'wall signature invalid' }, out, atMs);
+    return end(s, Reason.HANDSHAKE_FAILED, out, {
+      error: `wall authentication failed: ${v.error.message}`,
+    });
   }
-  if (s.phase === 'closing') {
-    if (m.type === 'receipt') return onReceipt(s, m, out);
-    return;
+  out.push(record('wallAuthenticated', { wallPub: s.wallPub }));
+  return { ...buyerBase(s), ...keysOf(s), phase: 'negotiating' };
+}
+
+function onSealed(s: BuyerKeyed, m: SealedMessage, out: Effect[], atMs: number): BuyerState {
+  if (m.type === 'ping' && s.phase !== 'authenticating') {
+    send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
+    return s;
   }
-  if (!AUTHENTICATED.includes(s.phase)) return;
+  if (m.type === 'pong') return s;
+  if (s.phase === 'authenticating') return onAuthenticating(s, m, out, atMs);
+  if (s.phase === 'closing') return m.type === 'receipt' ? onReceipt(s, m, out) : s;
   switch (m.type) {
     case 'offer': {
-      if (s.phase === 'charging' && m.offerSeq === 0 && s.offer !== null && sameMessage(s.offer, m)) {
+      if (s.phase === 'charging' && m.offerSeq === 0 && sameMessage(s.offer, m)) {
         // a repeat of the offer we accepted (our accept was lost, or the wall restarted): accept it again
         out.push(record('offerRepeated', { offerSeq: 0 }));
-        return send(s, acceptMessage(s, 0), out, atMs);
+        send(s, acceptMessage(s, 0), out, atMs);
+        return s;
       }
       if (s.phase !== 'negotiating' || m.offerSeq !== 0) return unexpected(s, m, out, atMs);
       const v = evaluateOffer(s.config, m, s.history, atMs, spentTodayMsat(s));
@@ -849,12 +948,17 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
         );
         return close(s, v.reason, out, atMs, false);
       }
-      s.offer = m;
-      s.schedule = [{ fromWh: 0, priceMsatPerWh: m.priceMsatPerWh }];
-      s.maxBlockWh = v.maxBlockWh;
-      s.phase = 'charging';
+      const charging: BuyerCharging = {
+        ...buyerBase(s),
+        ...keysOf(s),
+        phase: 'charging',
+        offer: m,
+        schedule: [{ fromWh: 0, priceMsatPerWh: m.priceMsatPerWh }],
+        maxBlockWh: v.maxBlockWh,
+      };
       out.push(record('offerAccepted', { priceMsatPerWh: msat(m.priceMsatPerWh), maxBlockWh: v.maxBlockWh }));
-      return send(s, acceptMessage(s, 0), out, atMs);
+      send(charging, acceptMessage(charging, 0), out, atMs);
+      return charging;
     }
     case 'renew': {
       const lastFromWh = s.schedule[s.schedule.length - 1]?.fromWh ?? 0;
@@ -864,8 +968,13 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
         const accepted = s.schedule.some(
           (seg) => seg.fromWh === m.effectiveAtWh && seg.priceMsatPerWh === m.priceMsatPerWh,
         );
-        if (accepted) return send(s, acceptMessage(s, m.offerSeq), out, atMs);
-        return send(s, renewDecline(s, m.offerSeq, m.priceMsatPerWh), out, atMs);
+        send(
+          s,
+          accepted ? acceptMessage(s, m.offerSeq) : renewDecline(s, m.offerSeq, m.priceMsatPerWh),
+          out,
+          atMs,
+        );
+        return s;
       }
       if (
         s.phase !== 'charging' ||
@@ -880,11 +989,13 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
       if (tooHigh || m.priceMsatPerWh > MAX_LEDGER_MSAT) {
         s.stopAtWh = m.effectiveAtWh;
         out.push(record('renewDeclined', { offerSeq: m.offerSeq, priceMsatPerWh: msat(m.priceMsatPerWh) }));
-        return send(s, renewDecline(s, m.offerSeq, m.priceMsatPerWh), out, atMs);
+        send(s, renewDecline(s, m.offerSeq, m.priceMsatPerWh), out, atMs);
+        return s;
       }
       s.schedule = [...s.schedule, { fromWh: m.effectiveAtWh, priceMsatPerWh: m.priceMsatPerWh }];
       out.push(record('renewAccepted', { offerSeq: m.offerSeq, effectiveAtWh: m.effectiveAtWh }));
-      return send(s, acceptMessage(s, m.offerSeq), out, atMs);
+      send(s, acceptMessage(s, m.offerSeq), out, atMs);
+      return s;
     }
     case 'invoice':
       if (s.phase !== 'charging') {
@@ -896,7 +1007,7 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
             text: 'no accepted offer',
           }),
         );
-        return send(
+        send(
           s,
           {
             type: 'decline',
@@ -908,6 +1019,7 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
           out,
           atMs,
         );
+        return s;
       }
       return considerInvoice(s, m, out, atMs);
     case 'meter':
@@ -920,7 +1032,7 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
       return onReceipt(s, m, out);
     case 'error':
       out.push({ type: 'alarm', reason: m.reason, message: `wall error: ${m.text}` });
-      return;
+      return s;
     default:
       return unexpected(s, m, out, atMs);
   }
@@ -930,22 +1042,25 @@ function onSealed(s: BuyerState, m: SealedMessage, out: Effect[], atMs: number):
  * Between sessions, the wall's clear refusal of any session on its connector (busy, out of service, faulted):
  * the car's session ends at once with that reason (nothing is paid); a later hello starts a new one. Other clear
  * errors between sessions are ignored.
- * @returns whether the frame was such a refusal
+ * @returns the ended state when the frame was such a refusal, else null
  */
-function connectorRefusal(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): boolean {
+function connectorRefusal(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): BuyerEnded | null {
   const p = parseFrame(bytes);
-  if (!p.ok || p.value.kind !== 'clear' || p.value.message.type !== 'clearError') return false;
+  if (!p.ok || p.value.kind !== 'clear' || p.value.message.type !== 'clearError') return null;
   const m = p.value.message;
-  if (!isConnectorRefusal(m.reason)) return false;
-  const fresh = createBuyer(s.config);
-  Object.assign(s, fresh, { startMs: atMs, bufferedHello: null });
+  if (!isConnectorRefusal(m.reason)) return null;
+  const fresh: BuyerIdle = { ...createBuyer(s.config), startMs: atMs };
   out.push(record('sessionRefused', { reason: reasonName(m.reason), text: m.text }));
-  end(s, m.reason, out, { error: `wall refused the session (${reasonName(m.reason)}): ${m.text}` });
-  return true;
+  return end(fresh, m.reason, out, {
+    error: `wall refused the session (${reasonName(m.reason)}): ${m.text}`,
+  });
 }
 
-function onFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
-  if (idleOrEnded(s.phase) && connectorRefusal(s, bytes, out, atMs)) return;
+function onFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number): BuyerState {
+  if (s.phase === 'idle' || s.phase === 'ended') {
+    const refused = connectorRefusal(s, bytes, out, atMs);
+    if (refused !== null) return refused;
+  }
   if (s.phase === 'idle') {
     const p = parseFrame(bytes);
     if (
@@ -957,35 +1072,36 @@ function onFrame(s: BuyerState, bytes: Uint8Array, out: Effect[], atMs: number):
       s.bufferedHello = toHex(bytes);
       out.push(record('helloBuffered', { sessionId: p.value.message.sessionId }));
     }
-    return;
+    return s;
   }
-  if (s.phase === 'ended') return;
+  if (s.phase === 'ended') return s;
   if (s.phase === 'handshake') return onHandshakeFrame(s, bytes, out, atMs);
   const opened = openOnChannel(s, bytes, out, atMs);
   if (!opened.ok) {
-    if (toHex(bytes) === s.wallHelloFrame && s.ownHelloFrame !== null && s.phase === 'authenticating') {
+    if (s.phase === 'authenticating' && toHex(bytes) === s.wallHelloFrame) {
       // the wall repeats its hello: it did not get ours; answer again with the same bytes
-      return resendClearFrame(s.ownHelloFrame, out);
+      resendClearFrame(s.ownHelloFrame, out);
+      return s;
     }
-    return rejectFrame(opened.error, out);
+    rejectFrame(opened.error, out);
+    return s;
   }
-  onSealed(s, opened.value, out, atMs);
+  return onSealed(s, opened.value, out, atMs);
 }
 
-function onTick(s: BuyerState, out: Effect[], atMs: number): void {
+function onTick(s: BuyerState, out: Effect[], atMs: number): BuyerState {
   const c = s.config;
   if (s.phase === 'handshake' || s.phase === 'authenticating') {
     if (waitedLonger(s.startMs, atMs, c.handshakeTimeoutMs))
-      end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
-    return;
+      return end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
+    return s;
   }
   if (s.phase === 'closing') {
-    if (waitedLonger(s.closingSinceMs, atMs, c.receiptTimeoutMs)) {
-      end(s, s.endReason ?? Reason.NO_RECEIPT, out, { error: 'no receipt from the wall' });
-    }
-    return;
+    if (waitedLonger(s.closingSinceMs, atMs, c.receiptTimeoutMs))
+      return end(s, s.endReason, out, { error: 'no receipt from the wall' });
+    return s;
   }
-  if (!AUTHENTICATED.includes(s.phase)) return;
+  if (!buyerAuthenticated(s)) return s;
   if (peerSilent(s, atMs, c.heartbeatTimeoutMs)) {
     out.push({ type: 'alarm', reason: Reason.HEARTBEAT_LOST, message: 'no message from the wall' });
     send(s, { type: 'stop', reason: Reason.HEARTBEAT_LOST, text: 'heartbeat lost' }, out, atMs);
@@ -993,9 +1109,13 @@ function onTick(s: BuyerState, out: Effect[], atMs: number): void {
   }
   if (pingDue(s, atMs, c.heartbeatTimeoutMs)) send(s, { type: 'ping', atMs }, out, atMs);
   retryDuePayments(s, out, atMs);
-  if (s.held !== null) considerInvoice(s, s.held, out, atMs);
+  return s.phase === 'charging' && s.held !== null ? considerInvoice(s, s.held, out, atMs) : s;
 }
 
+/**
+ * The one place where events are dispatched: each event's handler returns the next state (a transition builds
+ * the next phase's variant).
+ */
 function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
   const atMs = ev.atMs;
   if (!idleOrEnded(s.phase)) rollBudgetDay(s, out, atMs);
@@ -1004,30 +1124,31 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
       return plugStartsSession(s.phase, out) ? startSession(s, ev.entropyHex, out, atMs) : s;
     case 'unplug':
       if (s.phase === 'idle') s.bufferedHello = null;
-      if (idleOrEnded(s.phase)) return s;
-      end(s, Reason.UNPLUGGED, out, { error: 'unplugged: no receipt received' });
-      return s;
+      if (s.phase === 'idle' || s.phase === 'ended') return s;
+      return end(s, Reason.UNPLUGGED, out, { error: 'unplugged: no receipt received' });
     case 'frame':
-      onFrame(s, ev.bytes, out, atMs);
-      return s;
+      return onFrame(s, ev.bytes, out, atMs);
     case 'meter':
       if (!acceptMeterEvent(ev, out) || idleOrEnded(s.phase)) return s;
       s.ownEnergyWh = sessionEnergyWh(s, ev, s.ownEnergyWh);
-      if (AUTHENTICATED.includes(s.phase)) {
+      if (buyerAuthenticated(s)) {
         const report = dueMeterReport(s, ev, s.ownEnergyWh, s.config.meterReportIntervalMs);
         if (report !== null) send(s, report, out, atMs);
       }
-      checkMeters(s, out, atMs);
-      return s;
+      return checkMeters(s, out, atMs);
     case 'linkUp':
     case 'linkDown':
       out.push(record(ev.type, { phase: s.phase }));
       return s;
     case 'tick':
-      onTick(s, out, atMs);
-      return s;
+      return onTick(s, out, atMs);
     case 'nodeSignature': {
-      if (s.pendingSign === null || s.pendingSign !== ev.text || s.config.identity.kind !== 'node') {
+      if (
+        s.phase !== 'authenticating' ||
+        s.pendingSign === null ||
+        s.pendingSign !== ev.text ||
+        s.config.identity.kind !== 'node'
+      ) {
         out.push(record('signatureIgnored', { text: ev.text }));
         return s;
       }
@@ -1035,7 +1156,7 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
       if (!norm.ok) {
         const message = `node signature does not match the configured node key`;
         out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
-        return (end(s, Reason.LOCAL_FAULT, out, { error: message }), s);
+        return end(s, Reason.LOCAL_FAULT, out, { error: message });
       }
       s.pendingSign = null;
       s.ownAuthSent = true;
@@ -1045,8 +1166,7 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
     case 'stopRequest':
       if (!stoppable(s.phase)) return s;
       s.ownerStopped = true;
-      close(s, ev.reason, out, atMs, true);
-      return s;
+      return close(s, ev.reason, out, atMs, true);
     case 'history':
       if (s.phase !== 'handshake') {
         out.push(record('historyIgnored', { phase: s.phase }));
@@ -1098,8 +1218,7 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
           }),
         );
         out.push({ type: 'alarm', reason: ev.refusedReason, message: `invoice ${p.seq} refused: ${text}` });
-        if (stoppable(s.phase)) close(s, ev.refusedReason, out, atMs, true);
-        return s;
+        return stoppable(s.phase) ? close(s, ev.refusedReason, out, atMs, true) : s;
       }
       if (ev.ok) {
         p.status = 'paid';
@@ -1174,7 +1293,7 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
             atMs,
           );
           if (s.consecutiveFailures >= s.config.maxConsecutivePaymentFailures)
-            close(s, Reason.PAYMENT_FAILED, out, atMs, true);
+            return close(s, Reason.PAYMENT_FAILED, out, atMs, true);
         }
       }
       return s;

@@ -98,22 +98,16 @@ export const SELLER_PHASES = [
 /** Seller phases. */
 export type SellerPhase = (typeof SELLER_PHASES)[number];
 
-/** The seller machine's state (JSON-serialisable with `serializeState`). */
-export interface SellerState {
+/**
+ * What the seller keeps in every phase (JSON-serialisable with `serializeState`): its configuration, the
+ * session's terms and counters (reset at each session's start), the clock rules' deadlines that span phases and
+ * sessions, and what the shell and the status page read. A phase's own data lives only in its variant of
+ * `SellerState`.
+ */
+export interface SellerBase {
   config: SellerConfig;
-  phase: SellerPhase;
+  /** The session's id (hex); null before the first session, kept after a session ends for the records. */
   sessionId: string | null;
-  ephemeralSecret: string | null;
-  /** Our hello frame, hex (part of the transcript; resent on retry). */
-  helloFrame: string | null;
-  version: number | null;
-  /** Transcript hash, hex. */
-  th: string | null;
-  channel: ChannelState | null;
-  vehiclePub: string | null;
-  ownAuthSent: boolean;
-  vehicleAuthOk: boolean;
-  pendingSign: { purpose: 'handshake' | 'receipt'; text: string } | null;
   offerSeq: number;
   schedule: PriceSegment[];
   pendingRenew: { offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number } | null;
@@ -137,24 +131,20 @@ export interface SellerState {
   invoiceRetryAtMs: number | null;
   /** Wait after the next invoice-creation failure, ms (doubles per failure up to `invoiceRetryMaxMs`). */
   invoiceRetryDelayMs: number;
-  /** Power cut for lack of payment (phase `suspended`): the session ends with UNPAID at this time, ms. */
-  suspendDeadlineMs: number | null;
   /** The car is plugged in (plug seen, unplug not yet): a timed-out handshake is retried while it is. */
   plugged: boolean;
   /** Greet the plugged-in car again (`greetAgain` effect) at this time, ms; null = not scheduled. */
   regreetAtMs: number | null;
   /** Wait before the next re-greeting after a further handshake timeout, ms (doubles up to `regreetMaxMs`). */
   regreetDelayMs: number;
+  /** The power is on (only while `charging`). */
   energized: boolean;
   linkUp: boolean;
+  /** When the session started, ms; null before the first session. */
   startMs: number | null;
   lastRxMs: number;
   lastTxMs: number;
-  lastHelloMs: number;
   lastMeterSentMs: number | null;
-  closingSinceMs: number | null;
-  endReason: ReasonCode | null;
-  unsignedReceipt: UnsignedReceipt | null;
   /** The vehicle's latest own meter reading (session Wh), for display and disputes. */
   vehicleEnergyWh: number | null;
   /**
@@ -163,6 +153,169 @@ export interface SellerState {
    * (`adaptiveRefill`).
    */
   settleLatenciesMs: number[];
+}
+
+/** The negotiated session keys, present from `authenticating` to `closing`. */
+export interface SellerKeys {
+  sessionId: string;
+  startMs: number;
+  version: number;
+  /** Transcript hash, hex. */
+  th: string;
+  channel: ChannelState;
+  vehiclePub: string;
+}
+
+/** No session yet (or the daemon's first start). */
+export type SellerIdle = SellerBase & { phase: 'idle' };
+/** Hello sent, the car's hello awaited: the handshake's secret and our hello (resent on retry). */
+export type SellerHandshake = SellerBase & {
+  phase: 'handshake';
+  sessionId: string;
+  startMs: number;
+  ephemeralSecret: string;
+  /** Our hello frame, hex (part of the transcript; resent on retry). */
+  helloFrame: string;
+  lastHelloMs: number;
+};
+/** Keys derived; the two signatures of the handshake are exchanged. */
+export type SellerAuthenticating = SellerBase &
+  SellerKeys & {
+    phase: 'authenticating';
+    ownAuthSent: boolean;
+    vehicleAuthOk: boolean;
+    /** The handshake text the node is asked to sign; null once signed. */
+    pendingSign: string | null;
+  };
+/** Offer sent, the car's accept awaited. */
+export type SellerOffered = SellerBase & SellerKeys & { phase: 'offered' };
+/** Offer accepted: the deposit is invoiced, power off. */
+export type SellerDeposit = SellerBase & SellerKeys & { phase: 'deposit' };
+/** Power on. */
+export type SellerCharging = SellerBase & SellerKeys & { phase: 'charging' };
+/** Power cut for lack of payment (or the link dropped) while the session goes on. */
+export type SellerSuspended = SellerBase &
+  SellerKeys & {
+    phase: 'suspended';
+    /** The session ends with UNPAID at this time, ms; null = no limit (`maxSuspendSec` 0). */
+    suspendDeadlineMs: number | null;
+  };
+/** Stop sent, power cut, the receipt being signed. */
+export type SellerClosing = SellerBase &
+  SellerKeys & {
+    phase: 'closing';
+    closingSinceMs: number;
+    endReason: ReasonCode;
+    unsignedReceipt: UnsignedReceipt;
+    /** The receipt text the node is asked to sign. */
+    pendingSign: string;
+  };
+/** The session is over. */
+export type SellerEnded = SellerBase & {
+  phase: 'ended';
+  endReason: ReasonCode;
+  /** The car's key, when the handshake got that far. */
+  vehiclePub: string | null;
+};
+
+/** The seller machine's state: a union by phase (JSON-serialisable with `serializeState`). */
+export type SellerState =
+  | SellerIdle
+  | SellerHandshake
+  | SellerAuthenticating
+  | SellerOffered
+  | SellerDeposit
+  | SellerCharging
+  | SellerSuspended
+  | SellerClosing
+  | SellerEnded;
+
+/** States that hold the negotiated keys. */
+export type SellerKeyed =
+  SellerAuthenticating | SellerOffered | SellerDeposit | SellerCharging | SellerSuspended | SellerClosing;
+/** States of a session with energy terms agreed (invoices, power). */
+export type SellerActive = SellerDeposit | SellerCharging | SellerSuspended;
+/** States of an authenticated session not yet closing. */
+export type SellerAuthenticated = SellerOffered | SellerActive;
+
+/** True from `authenticating` to `closing` (the keys exist). */
+export function sellerKeyed(s: SellerState): s is SellerKeyed {
+  return s.phase !== 'idle' && s.phase !== 'ended' && s.phase !== 'handshake';
+}
+
+/** True in `deposit`, `charging` and `suspended`. */
+export function sellerActive(s: SellerState): s is SellerActive {
+  return s.phase === 'deposit' || s.phase === 'charging' || s.phase === 'suspended';
+}
+
+/** True in `offered`, `deposit`, `charging` and `suspended`. */
+export function sellerAuthenticated(s: SellerState): s is SellerAuthenticated {
+  return s.phase === 'offered' || sellerActive(s);
+}
+
+/** Why the session ended or is closing, or null while it runs (or before the first one). */
+export function sellerEndReason(s: SellerState): ReasonCode | null {
+  return s.phase === 'closing' || s.phase === 'ended' ? s.endReason : null;
+}
+
+/** The car's node key once the handshake got it (kept after the session ended), else null. */
+export function sellerPeer(s: SellerState): string | null {
+  return sellerKeyed(s) || s.phase === 'ended' ? s.vehiclePub : null;
+}
+
+/** The secure channel while the keys exist (`authenticating` to `closing`), else null. */
+export function sellerChannel(s: SellerState): ChannelState | null {
+  return sellerKeyed(s) ? s.channel : null;
+}
+
+/**
+ * The fields every phase keeps, copied out of a state (what a transition carries into the next phase).
+ * @returns exactly the `SellerBase` fields
+ */
+export function sellerBase(s: SellerBase): SellerBase {
+  return {
+    config: s.config,
+    sessionId: s.sessionId,
+    offerSeq: s.offerSeq,
+    schedule: s.schedule,
+    pendingRenew: s.pendingRenew,
+    stopAtWh: s.stopAtWh,
+    targetEnergyWh: s.targetEnergyWh,
+    buyerMaxBlockWh: s.buyerMaxBlockWh,
+    startRegisterWh: s.startRegisterWh,
+    lastRegisterWh: s.lastRegisterWh,
+    deliveredWh: s.deliveredWh,
+    powerW: s.powerW,
+    paidWh: s.paidWh,
+    paidMsat: s.paidMsat,
+    invoices: s.invoices,
+    consecutiveDeclines: s.consecutiveDeclines,
+    invoiceRetryAtMs: s.invoiceRetryAtMs,
+    invoiceRetryDelayMs: s.invoiceRetryDelayMs,
+    plugged: s.plugged,
+    regreetAtMs: s.regreetAtMs,
+    regreetDelayMs: s.regreetDelayMs,
+    energized: s.energized,
+    linkUp: s.linkUp,
+    startMs: s.startMs,
+    lastRxMs: s.lastRxMs,
+    lastTxMs: s.lastTxMs,
+    lastMeterSentMs: s.lastMeterSentMs,
+    vehicleEnergyWh: s.vehicleEnergyWh,
+    settleLatenciesMs: s.settleLatenciesMs,
+  };
+}
+
+/** The negotiated keys, copied out of a keyed state. @returns exactly the `SellerKeys` fields */
+function keysOf(s: SellerKeys): SellerKeys {
+  return {
+    sessionId: s.sessionId,
+    startMs: s.startMs,
+    version: s.version,
+    th: s.th,
+    channel: s.channel,
+    vehiclePub: s.vehiclePub,
+  };
 }
 
 /** How many recent settle latencies the seller keeps. */
@@ -195,20 +348,11 @@ export function refillThresholdWh(
  * @param config validated seller configuration (see `sellerConfig`)
  * @returns state in phase `idle`
  */
-export function createSeller(config: SellerConfig): SellerState {
+export function createSeller(config: SellerConfig): SellerIdle {
   return {
     config,
     phase: 'idle',
     sessionId: null,
-    ephemeralSecret: null,
-    helloFrame: null,
-    version: null,
-    th: null,
-    channel: null,
-    vehiclePub: null,
-    ownAuthSent: false,
-    vehicleAuthOk: false,
-    pendingSign: null,
     offerSeq: 0,
     schedule: [{ fromWh: 0, priceMsatPerWh: config.priceMsatPerWh }],
     pendingRenew: null,
@@ -225,7 +369,6 @@ export function createSeller(config: SellerConfig): SellerState {
     consecutiveDeclines: 0,
     invoiceRetryAtMs: null,
     invoiceRetryDelayMs: config.invoiceRetryFirstMs,
-    suspendDeadlineMs: null,
     plugged: false,
     regreetAtMs: null,
     regreetDelayMs: config.regreetFirstMs,
@@ -234,11 +377,7 @@ export function createSeller(config: SellerConfig): SellerState {
     startMs: null,
     lastRxMs: 0,
     lastTxMs: 0,
-    lastHelloMs: 0,
     lastMeterSentMs: null,
-    closingSinceMs: null,
-    endReason: null,
-    unsignedReceipt: null,
     vehicleEnergyWh: null,
     settleLatenciesMs: [],
   };
@@ -262,15 +401,12 @@ export function offerFor(config: SellerConfig): OfferMessage {
   };
 }
 
-const ACTIVE: SellerPhase[] = ['deposit', 'charging', 'suspended'];
-const AUTHENTICATED: SellerPhase[] = ['offered', 'deposit', 'charging', 'suspended'];
-
 /** Sends on the channel, unless the link is down (what would be sent then is lost anyway). */
-function send(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
+function send(s: SellerKeyed, m: SealedMessage, out: Effect[], atMs: number): void {
   if (s.linkUp) sendOnChannel(s, m, out, atMs);
 }
 
-function summary(s: SellerState) {
+function summary(s: SellerBase) {
   return {
     sessionId: s.sessionId,
     energyWh: s.deliveredWh,
@@ -280,44 +416,64 @@ function summary(s: SellerState) {
   };
 }
 
+/** Ends the session now (power off): the `ended` state. */
 function end(
   s: SellerState,
   reason: ReasonCode,
   out: Effect[],
   outcome: { receipt: ReceiptMessage } | { error: string },
-): void {
-  if (s.energized) {
-    out.push({ type: 'cutPower', reason });
-    s.energized = false;
-  }
-  finishSession(s, reason, summary(s), out, outcome);
+): SellerEnded {
+  if (s.energized) out.push({ type: 'cutPower', reason });
+  const ended: SellerEnded = {
+    ...sellerBase(s),
+    energized: false,
+    phase: 'ended',
+    endReason: reason,
+    vehiclePub: sellerPeer(s),
+  };
+  finishSession(ended, reason, summary(ended), out, outcome);
+  return ended;
 }
 
-/** Starts closing: cut power, cancel outstanding invoices, send stop, sign the receipt. */
-function close(s: SellerState, reason: ReasonCode, out: Effect[], atMs: number, sendStop: boolean): void {
+/**
+ * Starts closing: cut power, cancel outstanding invoices, send stop, sign the receipt. A session not yet
+ * authenticated ends at once (no receipt).
+ * @returns the `closing` (or `ended`) state
+ */
+function close(
+  s: SellerState,
+  reason: ReasonCode,
+  out: Effect[],
+  atMs: number,
+  sendStop: boolean,
+): SellerState {
   if (s.energized) {
     out.push({ type: 'cutPower', reason });
     s.energized = false;
   }
   for (const paymentHash of cancelOutstanding(s.invoices)) out.push({ type: 'cancelInvoice', paymentHash });
-  const authenticated = s.channel !== null && s.vehicleAuthOk && s.ownAuthSent;
-  if (!authenticated || s.version === null || s.sessionId === null) {
-    end(s, reason, out, endedBeforeAuthentication(reason));
-    return;
-  }
+  if (!sellerAuthenticated(s)) return end(s, reason, out, endedBeforeAuthentication(reason));
   if (sendStop) send(s, stopMessage(reason), out, atMs);
-  s.endReason = reason;
-  s.phase = 'closing';
-  s.closingSinceMs = atMs;
-  requestReceipt(s, out, atMs);
+  return {
+    ...sellerBase(s),
+    ...keysOf(s),
+    phase: 'closing',
+    closingSinceMs: atMs,
+    endReason: reason,
+    ...receiptToSign(s, reason, out, atMs),
+  };
 }
 
 /**
- * Builds the receipt from the settled invoices and asks the node to sign it (again, if one settled late). Only
- * for an authenticated session (version and session id known; otherwise nothing is signed).
+ * Builds the receipt from the settled invoices and asks the node to sign it (again, if one settled late).
+ * @returns the receipt and the text being signed
  */
-function requestReceipt(s: SellerState, out: Effect[], atMs: number): void {
-  if (s.version === null || s.sessionId === null) return;
+function receiptToSign(
+  s: SellerBase & SellerKeys,
+  reason: ReasonCode,
+  out: Effect[],
+  atMs: number,
+): { unsignedReceipt: UnsignedReceipt; pendingSign: string } {
   const lines = receiptLines(s.invoices);
   const unsigned: UnsignedReceipt = {
     sessionId: s.sessionId,
@@ -325,16 +481,15 @@ function requestReceipt(s: SellerState, out: Effect[], atMs: number): void {
     startRegisterWh: s.startRegisterWh ?? 0,
     endRegisterWh: s.lastRegisterWh ?? s.startRegisterWh ?? 0,
     energyWh: s.deliveredWh,
-    startMs: s.startMs ?? atMs,
+    startMs: s.startMs,
     endMs: atMs,
-    reason: s.endReason ?? Reason.USER_STOP,
+    reason,
     invoices: lines.invoices,
     totalPaidMsat: lines.totalMsat,
   };
-  s.unsignedReceipt = unsigned;
   const text = receiptText(s.version, unsigned);
-  s.pendingSign = { purpose: 'receipt', text };
   out.push({ type: 'signWithNodeKey', text });
+  return { unsignedReceipt: unsigned, pendingSign: text };
 }
 
 function currentBlockWh(s: SellerState): number {
@@ -376,17 +531,22 @@ export function blockBeforeLimit(
  * The power is cut while the session goes on (lack of payment, link down): phase `suspended`, and the
  * max-suspend deadline is set (kept if already suspended).
  */
-function suspend(s: SellerState, atMs: number): void {
-  s.phase = 'suspended';
-  if (s.suspendDeadlineMs === null && s.config.maxSuspendSec > 0)
-    s.suspendDeadlineMs = atMs + s.config.maxSuspendSec * 1000;
+function suspend(s: SellerActive, atMs: number): SellerSuspended {
+  if (s.phase === 'suspended') return s;
+  const maxSuspendSec = s.config.maxSuspendSec;
+  return {
+    ...sellerBase(s),
+    ...keysOf(s),
+    phase: 'suspended',
+    suspendDeadlineMs: maxSuspendSec > 0 ? atMs + maxSuspendSec * 1000 : null,
+  };
 }
 
 /**
  * The node could not create the invoice (or created a wrong one): no new request before the retry time, which
  * backs off (doubling up to `invoiceRetryMaxMs`).
  */
-function invoiceCreationFailed(s: SellerState, inv: SellerInvoice, atMs: number): void {
+function invoiceCreationFailed(s: SellerBase, inv: SellerInvoice, atMs: number): void {
   inv.status = 'failed';
   s.invoiceRetryAtMs = atMs + s.invoiceRetryDelayMs;
   s.invoiceRetryDelayMs = Math.min(s.invoiceRetryDelayMs * 2, s.config.invoiceRetryMaxMs);
@@ -397,8 +557,8 @@ function invoiceCreationFailed(s: SellerState, inv: SellerInvoice, atMs: number)
  * reissue of invoices left unpaid `reissueAfterSec` after issue (cancelled at the node; `advance` then issues a
  * fresh one; a settlement of the cancelled one that still arrives is counted).
  */
-function superviseSuspension(s: SellerState, out: Effect[], atMs: number): void {
-  if (s.phase !== 'suspended') return;
+function superviseSuspension(s: SellerState, out: Effect[], atMs: number): SellerState {
+  if (s.phase !== 'suspended') return s;
   if (s.suspendDeadlineMs !== null && atMs >= s.suspendDeadlineMs) {
     const message = `power cut for non-payment for over ${s.config.maxSuspendSec} s: ending the session`;
     out.push({ type: 'alarm', reason: Reason.UNPAID, message });
@@ -416,11 +576,13 @@ function superviseSuspension(s: SellerState, out: Effect[], atMs: number): void 
       }),
     );
   }
+  return s;
 }
 
 /** Applies the energy rules after every event: end conditions, cut, energize, next invoice. */
-function advance(s: SellerState, out: Effect[], atMs: number): void {
-  if (!ACTIVE.includes(s.phase)) return;
+function advance(state: SellerState, out: Effect[], atMs: number): SellerState {
+  if (!sellerActive(state)) return state;
+  let s: SellerActive = state;
   const c = s.config;
   if (s.targetEnergyWh > 0 && s.deliveredWh >= s.targetEnergyWh)
     return close(s, Reason.TARGET_REACHED, out, atMs, true);
@@ -431,43 +593,41 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
     s.energized = false;
     out.push(record('powerCut', { reason: 'UNPAID', deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
     if (!c.resumeWhenPaid) return close(s, Reason.UNPAID, out, atMs, true);
-    suspend(s, atMs);
+    s = suspend(s, atMs);
   }
   const block = currentBlockWh(s);
   if (!s.energized && s.linkUp && s.startRegisterWh !== null) {
     const canStart = s.phase === 'deposit' ? s.paidWh >= c.depositBlocks * block : s.paidWh > s.deliveredWh;
     if (canStart && s.deliveredWh < s.paidWh + c.graceWh) {
       out.push({ type: 'energize' });
-      s.energized = true;
-      s.phase = 'charging';
-      s.suspendDeadlineMs = null;
+      s = { ...sellerBase(s), ...keysOf(s), energized: true, phase: 'charging' };
       out.push(record('energized', { deliveredWh: s.deliveredWh, paidWh: s.paidWh }));
     }
   }
-  if (outstandingInvoice(s.invoices) !== undefined || !s.linkUp) return;
-  if (s.invoiceRetryAtMs !== null && atMs < s.invoiceRetryAtMs) return;
+  if (outstandingInvoice(s.invoices) !== undefined || !s.linkUp) return s;
+  if (s.invoiceRetryAtMs !== null && atMs < s.invoiceRetryAtMs) return s;
   if (settledInvoices(s.invoices).length >= MAX_RECEIPT_INVOICES) {
     return close(s, Reason.INVOICE_LIMIT, out, atMs, true);
   }
   const aheadWh =
     s.phase === 'deposit' ? c.depositBlocks * block : refillThresholdWh(c, s.settleLatenciesMs, block);
-  if (s.paidWh - s.deliveredWh >= aheadWh) return;
-  let cap = block;
+  if (s.paidWh - s.deliveredWh >= aheadWh) return s;
+  const paidWh = s.paidWh;
   const limits = [
     s.pendingRenew?.effectiveAtWh,
     s.stopAtWh ?? undefined,
     s.targetEnergyWh > 0 ? s.targetEnergyWh : undefined,
-    ...s.schedule.map((seg) => seg.fromWh).filter((w) => w > s.paidWh),
+    ...s.schedule.map((seg) => seg.fromWh).filter((w) => w > paidWh),
   ];
   let toLimitWh = Infinity;
-  for (const lim of limits) if (lim !== undefined) toLimitWh = Math.min(toLimitWh, lim - s.paidWh);
-  cap = blockBeforeLimit(cap, toLimitWh, c.minBlockWh, Math.min(c.maxBlockWh, s.buyerMaxBlockWh));
-  if (cap <= 0) return;
+  for (const lim of limits) if (lim !== undefined) toLimitWh = Math.min(toLimitWh, lim - paidWh);
+  const cap = blockBeforeLimit(block, toLimitWh, c.minBlockWh, Math.min(c.maxBlockWh, s.buyerMaxBlockWh));
+  if (cap <= 0) return s;
   const seq = s.invoices.length;
-  const terms = invoiceTerms(s.schedule, s.paidWh, cap);
+  const terms = invoiceTerms(s.schedule, paidWh, cap);
   requestInvoice(s.invoices, {
     seq,
-    fromWh: s.paidWh,
+    fromWh: paidWh,
     blockWh: cap,
     priceMsatPerWh: terms.priceMsatPerWh,
     amountMsat: terms.amountMsat,
@@ -477,16 +637,16 @@ function advance(s: SellerState, out: Effect[], atMs: number): void {
     type: 'createInvoice',
     seq,
     amountMsat: terms.amountMsat,
-    memo: `boltcharge ${(s.sessionId ?? '').slice(0, 8)} #${seq} ${cap} Wh`,
+    memo: `boltcharge ${s.sessionId.slice(0, 8)} #${seq} ${cap} Wh`,
     expirySec: c.invoiceExpirySec,
   });
   out.push(
-    record('invoiceRequested', { seq, blockWh: cap, fromWh: s.paidWh, amountMsat: msat(terms.amountMsat) }),
+    record('invoiceRequested', { seq, blockWh: cap, fromWh: paidWh, amountMsat: msat(terms.amountMsat) }),
   );
+  return s;
 }
 
 function startSession(s: SellerState, entropyHex: string, out: Effect[], atMs: number): SellerState {
-  const fresh = createSeller(s.config);
   const secrets = deriveSessionSecrets(entropyHex);
   if (!secrets.ok) {
     out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message: secrets.error.message });
@@ -504,17 +664,20 @@ function startSession(s: SellerState, entropyHex: string, out: Effect[], atMs: n
     out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message: hello.error.message });
     return s;
   }
-  fresh.phase = 'handshake';
-  fresh.plugged = true;
-  fresh.regreetDelayMs = s.regreetDelayMs;
-  fresh.settleLatenciesMs = s.settleLatenciesMs;
-  fresh.sessionId = secrets.value.sessionId;
-  fresh.ephemeralSecret = secrets.value.ephemeralSecret;
-  fresh.helloFrame = toHex(hello.value);
-  fresh.startMs = atMs;
-  fresh.lastHelloMs = atMs;
-  fresh.lastRxMs = atMs;
-  fresh.lastTxMs = atMs;
+  const fresh: SellerHandshake = {
+    ...createSeller(s.config),
+    phase: 'handshake',
+    plugged: true,
+    regreetDelayMs: s.regreetDelayMs,
+    settleLatenciesMs: s.settleLatenciesMs,
+    sessionId: secrets.value.sessionId,
+    ephemeralSecret: secrets.value.ephemeralSecret,
+    helloFrame: toHex(hello.value),
+    startMs: atMs,
+    lastHelloMs: atMs,
+    lastRxMs: atMs,
+    lastTxMs: atMs,
+  };
   out.push(record('sessionStarted', { sessionId: fresh.sessionId, role: 'wall' }));
   out.push({
     type: 'send',
@@ -531,19 +694,22 @@ function startSession(s: SellerState, entropyHex: string, out: Effect[], atMs: n
   return fresh;
 }
 
-function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
+function onHandshakeFrame(s: SellerHandshake, bytes: Uint8Array, out: Effect[], atMs: number): SellerState {
   const m = readClearFrame(bytes, 'sealed frame during hello', out);
-  if (m === null) return;
+  if (m === null) return s;
   if (m.type === 'clearError') {
     out.push({ type: 'alarm', reason: m.reason, message: `vehicle: ${m.text}` });
     return end(s, m.reason, out, {
       error: `vehicle refused the handshake (${reasonName(m.reason)}): ${m.text}; vehicle versions [${m.versions.join(',')}]`,
     });
   }
-  if (m.role !== 'vehicle')
-    return rejectFrame(protocolError('UnexpectedMessage', 'hello from another wall'), out);
+  if (m.role !== 'vehicle') {
+    rejectFrame(protocolError('UnexpectedMessage', 'hello from another wall'), out);
+    return s;
+  }
   if (m.sessionId !== s.sessionId) {
-    return rejectFrame(protocolError('ForeignSession', `hello for session ${m.sessionId}`), out);
+    rejectFrame(protocolError('ForeignSession', `hello for session ${m.sessionId}`), out);
+    return s;
   }
   s.lastRxMs = atMs;
   const version = negotiateVersion(s.config.versions, m.versions);
@@ -551,69 +717,74 @@ function onHandshakeFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs
     const text = refuseVersions(s.config.versions, s.config.versions, m.versions, out);
     return end(s, Reason.VERSION_MISMATCH, out, { error: text });
   }
-  if (s.helloFrame === null || s.ephemeralSecret === null)
-    return phaseBroken(s, 'handshake without its hello', out);
   const th = transcriptHash(version, fromHex(s.helloFrame), bytes);
   const channel = deriveChannel('wall', version, s.sessionId, s.ephemeralSecret, m.ephemeralPub, th);
   if (!channel.ok) return end(s, Reason.HANDSHAKE_FAILED, out, { error: channel.error.message });
-  s.version = version;
-  s.th = toHex(th);
-  s.channel = channel.value;
-  s.vehiclePub = m.identityPub;
-  s.ephemeralSecret = null;
-  s.phase = 'authenticating';
   const text = handshakeText(version, 'wall', th);
-  s.pendingSign = { purpose: 'handshake', text };
   out.push(record('versionNegotiated', { version, vehiclePub: m.identityPub }));
   out.push({ type: 'signWithNodeKey', text });
+  return {
+    ...sellerBase(s),
+    phase: 'authenticating',
+    sessionId: s.sessionId,
+    startMs: s.startMs,
+    version,
+    th: toHex(th),
+    channel: channel.value,
+    vehiclePub: m.identityPub,
+    ownAuthSent: false,
+    vehicleAuthOk: false,
+    pendingSign: text,
+  };
 }
 
-function maybeOffer(s: SellerState, out: Effect[], atMs: number): void {
-  if (s.phase === 'authenticating' && s.ownAuthSent && s.vehicleAuthOk) {
-    s.phase = 'offered';
-    s.regreetDelayMs = s.config.regreetFirstMs;
-    send(s, offerFor(s.config), out, atMs);
-  }
+function maybeOffer(s: SellerAuthenticating, out: Effect[], atMs: number): SellerState {
+  if (!s.ownAuthSent || !s.vehicleAuthOk) return s;
+  const offered: SellerOffered = {
+    ...sellerBase(s),
+    ...keysOf(s),
+    phase: 'offered',
+    regreetDelayMs: s.config.regreetFirstMs,
+  };
+  send(offered, offerFor(s.config), out, atMs);
+  return offered;
 }
 
-function unexpected(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
+function unexpected(s: SellerKeyed, m: SealedMessage, out: Effect[], atMs: number): SellerState {
   send(s, unexpectedMessage(m, s.phase, out), out, atMs);
+  return s;
 }
 
-function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number): void {
-  if (s.phase === 'authenticating') {
-    if (m.type !== 'auth' || s.vehicleAuthOk) return unexpected(s, m, out, atMs);
-    if (s.version === null || s.th === null || s.vehiclePub === null)
-      return phaseBroken(s, 'authenticating without the negotiated keys', out);
-    const text = handshakeText(s.version, 'vehicle', fromHex(s.th));
-    const v = verifyNodeSignature(text, m.signature, s.vehiclePub);
-    if (!v.ok) {
-      out.push({ type: 'alarm', reason: Reason.HANDSHAKE_FAILED, message: v.error.message });
-      send(
-        s,
-        { type: 'stop', reason: Reason.HANDSHAKE_FAILED, text: 'vehicle signature invalid' },
-        out,
-        atMs,
-      );
-      return end(s, Reason.HANDSHAKE_FAILED, out, {
-        error: `vehicle authentication failed: ${v.error.message}`,
-      });
-    }
-    s.vehicleAuthOk = true;
-    out.push(record('vehicleAuthenticated', { vehiclePub: s.vehiclePub }));
-    return maybeOffer(s, out, atMs);
+function onAuthenticating(
+  s: SellerAuthenticating,
+  m: SealedMessage,
+  out: Effect[],
+  atMs: number,
+): SellerState {
+  if (m.type !== 'auth' || s.vehicleAuthOk) return unexpected(s, m, out, atMs);
+  const text = handshakeText(s.version, 'vehicle', fromHex(s.th));
+  const v = verifyNodeSignature(text, m.signature, s.vehiclePub);
+  if (!v.ok) {
+    out.push({ type: 'alarm', reason: Reason.HANDSHAKE_FAILED, message: v.error.message });
+    send(s, { type: 'stop', reason: Reason.HANDSHAKE_FAILED, text: 'vehicle signature invalid' }, out, atMs);
+    return end(s, Reason.HANDSHAKE_FAILED, out, {
+      error: `vehicle authentication failed: ${v.error.message}`,
+    });
   }
+  s.vehicleAuthOk = true;
+  out.push(record('vehicleAuthenticated', { vehiclePub: s.vehiclePub }));
+  return maybeOffer(s, out, atMs);
+}
+
+function onSealed(s: SellerKeyed, m: SealedMessage, out: Effect[], atMs: number): SellerState {
+  if (s.phase === 'authenticating') return onAuthenticating(s, m, out, atMs);
   if (s.phase === 'closing') {
     if (m.type === 'ping') send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
-    return;
+    return s;
   }
-  if (!AUTHENTICATED.includes(s.phase)) return;
   switch (m.type) {
     case 'accept':
       if (s.phase === 'offered' && m.offerSeq === 0) {
-        s.targetEnergyWh = m.targetEnergyWh;
-        s.buyerMaxBlockWh = Math.max(s.config.minBlockWh, Math.min(s.config.maxBlockWh, m.maxBlockWh));
-        s.phase = 'deposit';
         out.push(
           record('offerAccepted', {
             offerSeq: 0,
@@ -621,7 +792,13 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
             maxBlockWh: m.maxBlockWh,
           }),
         );
-        return;
+        return {
+          ...sellerBase(s),
+          ...keysOf(s),
+          phase: 'deposit',
+          targetEnergyWh: m.targetEnergyWh,
+          buyerMaxBlockWh: Math.max(s.config.minBlockWh, Math.min(s.config.maxBlockWh, m.maxBlockWh)),
+        };
       }
       if (s.pendingRenew !== null && m.offerSeq === s.pendingRenew.offerSeq) {
         const r = s.pendingRenew;
@@ -629,12 +806,12 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
         s.offerSeq = r.offerSeq;
         s.pendingRenew = null;
         out.push(record('renewAccepted', { offerSeq: r.offerSeq, effectiveAtWh: r.effectiveAtWh }));
-        return;
+        return s;
       }
       // the car answering a repeat of an offer or renewal it had already accepted (see `resendUnanswered`)
       if (m.offerSeq <= s.offerSeq && (m.offerSeq > 0 || s.phase !== 'offered')) {
         out.push(record('acceptRepeated', { offerSeq: m.offerSeq }));
-        return;
+        return s;
       }
       return unexpected(s, m, out, atMs);
     case 'decline':
@@ -647,86 +824,92 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
           s.stopAtWh = s.pendingRenew.effectiveAtWh;
           s.pendingRenew = null;
           out.push(record('renewDeclined', { reason: reasonName(m.reason), stopAtWh: s.stopAtWh }));
-          return;
+          return s;
         }
         return unexpected(s, m, out, atMs);
       } else {
         const inv = s.invoices.find((i) => i.seq === m.ref && i.status === 'open');
-        if (inv === undefined) return;
+        if (inv === undefined) return s;
         inv.status = 'cancelled';
         if (inv.paymentHash !== null) out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
         out.push(record('invoiceDeclined', { seq: inv.seq, reason: reasonName(m.reason), text: m.text }));
         s.consecutiveDeclines += 1;
         if (s.consecutiveDeclines >= s.config.maxConsecutiveDeclines)
           return close(s, m.reason, out, atMs, true);
-        return;
+        return s;
       }
     case 'paid':
       out.push(record('buyerReportsPaid', { seq: m.seq, paymentHash: m.paymentHash }));
-      return;
+      return s;
     case 'meter':
       s.vehicleEnergyWh = m.energyWh;
-      return;
+      return s;
     case 'stop':
       out.push(record('buyerStopped', { reason: reasonName(m.reason), text: m.text }));
       return close(s, m.reason, out, atMs, false);
     case 'error':
       out.push({ type: 'alarm', reason: m.reason, message: `vehicle error: ${m.text}` });
-      return;
+      return s;
     case 'ping':
-      return send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
+      send(s, { type: 'pong', atMs: m.atMs }, out, atMs);
+      return s;
     case 'pong':
       // the pong echoes our ping's time: the cable round trip on our clock (a stale or future echo is ignored)
       if (m.atMs <= atMs && atMs - m.atMs <= s.config.heartbeatTimeoutMs)
         out.push(record('cableRoundTrip', { rttMs: atMs - m.atMs }));
-      return;
+      return s;
     default:
       return unexpected(s, m, out, atMs);
   }
 }
 
-function onFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs: number): void {
-  if (idleOrEnded(s.phase)) {
-    out.push(record('frameIgnored', { phase: s.phase, bytes: bytes.length }));
-    return;
-  }
+function onFrame(s: SellerState, bytes: Uint8Array, out: Effect[], atMs: number): SellerState {
   if (s.phase === 'handshake') return onHandshakeFrame(s, bytes, out, atMs);
+  if (!sellerKeyed(s)) {
+    out.push(record('frameIgnored', { phase: s.phase, bytes: bytes.length }));
+    return s;
+  }
   const opened = openOnChannel(s, bytes, out, atMs);
   if (!opened.ok) {
     // a repeated clear hello from the vehicle (its retry) is harmless once keys exist
     const p = parseFrame(bytes);
     if (p.ok && p.value.kind === 'clear') {
       out.push(record('clearFrameIgnored', { type: p.value.message.type }));
-      return;
+      return s;
     }
-    return rejectFrame(opened.error, out);
+    rejectFrame(opened.error, out);
+    return s;
   }
-  onSealed(s, opened.value, out, atMs);
+  return onSealed(s, opened.value, out, atMs);
 }
 
-function onNodeSignature(s: SellerState, text: string, signature: string, out: Effect[], atMs: number): void {
-  const pending = s.pendingSign;
-  if (pending === null || pending.text !== text) {
+function onNodeSignature(
+  s: SellerState,
+  text: string,
+  signature: string,
+  out: Effect[],
+  atMs: number,
+): SellerState {
+  if ((s.phase !== 'authenticating' && s.phase !== 'closing') || s.pendingSign !== text) {
     out.push(record('signatureIgnored', { text }));
-    return;
+    return s;
   }
   const norm = checkOwnNodeSignature(text, signature, s.config.nodePubkey);
   if (!norm.ok) {
     const message = `node signature does not match the configured node key: ${norm.error}`;
     out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
-    if (pending.purpose === 'handshake') {
+    if (s.phase === 'authenticating') {
       send(s, { type: 'stop', reason: Reason.LOCAL_FAULT, text: 'wall cannot sign' }, out, atMs);
       return end(s, Reason.LOCAL_FAULT, out, { error: message });
     }
-    return end(s, s.endReason ?? Reason.LOCAL_FAULT, out, { error: `receipt not signed: ${message}` });
+    return end(s, s.endReason, out, { error: `receipt not signed: ${message}` });
   }
-  s.pendingSign = null;
-  if (pending.purpose === 'handshake') {
+  if (s.phase === 'authenticating') {
+    s.pendingSign = null;
     s.ownAuthSent = true;
     send(s, { type: 'auth', signature: norm.value }, out, atMs);
     return maybeOffer(s, out, atMs);
   }
-  if (s.unsignedReceipt === null) return phaseBroken(s, 'a receipt signature without a receipt', out);
   const receipt: ReceiptMessage = { type: 'receipt', ...s.unsignedReceipt, signature: norm.value };
   send(s, receipt, out, atMs);
   out.push(
@@ -736,49 +919,46 @@ function onNodeSignature(s: SellerState, text: string, signature: string, out: E
       energyWh: receipt.energyWh,
     }),
   );
-  end(s, s.endReason ?? Reason.USER_STOP, out, { receipt });
+  return end(s, s.endReason, out, { receipt });
 }
 
-function onTick(s: SellerState, out: Effect[], atMs: number): void {
+function onTick(s: SellerState, out: Effect[], atMs: number): SellerState {
   const c = s.config;
-  if (idleOrEnded(s.phase)) {
+  if (s.phase === 'idle' || s.phase === 'ended') {
     if (s.regreetAtMs !== null && s.plugged && atMs >= s.regreetAtMs) {
       // asked again at the next delay if the shell does not answer (e.g. it restarted meanwhile)
       s.regreetAtMs = atMs + s.regreetDelayMs;
       out.push(record('greetAgain', { afterMs: s.regreetDelayMs }));
       out.push({ type: 'greetAgain' });
     }
-    return;
+    return s;
   }
   if (s.phase === 'handshake' || s.phase === 'authenticating') {
     if (waitedLonger(s.startMs, atMs, c.handshakeTimeoutMs)) {
-      end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
-      if (s.plugged) {
+      const ended = end(s, Reason.HANDSHAKE_TIMEOUT, out, { error: 'handshake timed out' });
+      if (ended.plugged) {
         // the car's module may be restarting or booting: greet it again, backing off, while it stays plugged in
-        s.regreetAtMs = atMs + s.regreetDelayMs;
-        s.regreetDelayMs = Math.min(s.regreetDelayMs * 2, c.regreetMaxMs);
-        out.push(record('regreetScheduled', { atMs: s.regreetAtMs }));
+        ended.regreetAtMs = atMs + ended.regreetDelayMs;
+        ended.regreetDelayMs = Math.min(ended.regreetDelayMs * 2, c.regreetMaxMs);
+        out.push(record('regreetScheduled', { atMs: ended.regreetAtMs }));
       }
-      return;
+      return ended;
     }
     if (s.phase === 'handshake' && s.linkUp && atMs - s.lastHelloMs >= c.helloRetryMs)
       resendHello(s, out, atMs);
-    return;
+    return s;
   }
   if (s.phase === 'closing') {
-    if (waitedLonger(s.closingSinceMs, atMs, c.heartbeatTimeoutMs)) {
-      end(s, s.endReason ?? Reason.LOCAL_FAULT, out, { error: 'the node did not sign the receipt in time' });
-    }
-    return;
+    if (waitedLonger(s.closingSinceMs, atMs, c.heartbeatTimeoutMs))
+      return end(s, s.endReason, out, { error: 'the node did not sign the receipt in time' });
+    return s;
   }
-  if (!AUTHENTICATED.includes(s.phase)) return;
   if (peerSilent(s, atMs, c.heartbeatTimeoutMs)) {
     out.push({ type: 'alarm', reason: Reason.HEARTBEAT_LOST, message: 'no message from the vehicle' });
     return close(s, s.linkUp ? Reason.HEARTBEAT_LOST : Reason.LINK_LOST, out, atMs, true);
   }
   if (pingDue(s, atMs, c.heartbeatTimeoutMs)) send(s, { type: 'ping', atMs }, out, atMs);
-  superviseSuspension(s, out, atMs);
-  advance(s, out, atMs);
+  return advance(superviseSuspension(s, out, atMs), out, atMs);
 }
 
 /**
@@ -795,20 +975,9 @@ function refuseSession(s: SellerState, reason: ReasonCode, detail: string, out: 
   if (s.linkUp) sendClearError(reason, s.config.versions, detail, out);
 }
 
-function resendHello(s: SellerState, out: Effect[], atMs: number): void {
-  if (s.helloFrame === null) return;
+function resendHello(s: SellerHandshake, out: Effect[], atMs: number): void {
   resendClearFrame(s.helloFrame, out);
   s.lastHelloMs = atMs;
-}
-
-/**
- * A phase's own data is missing (possible only in a state damaged outside the machine: `restoreSellerState`
- * refuses such states): the session ends with LOCAL_FAULT and an alarm, power off.
- */
-function phaseBroken(s: SellerState, what: string, out: Effect[]): void {
-  const message = `seller state inconsistent: ${what} (phase ${s.phase})`;
-  out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
-  end(s, Reason.LOCAL_FAULT, out, { error: message });
 }
 
 function onInvoiceCreated(
@@ -864,7 +1033,7 @@ function onInvoiceCreated(
       blockWh: inv.blockWh,
     }),
   );
-  send(s, invoiceMessage(inv, bolt11), out, atMs);
+  if (sellerKeyed(s)) send(s, invoiceMessage(inv, bolt11), out, atMs);
 }
 
 /** The `invoice` message of an issued invoice. */
@@ -889,7 +1058,7 @@ function invoiceMessage(inv: SellerInvoice, bolt11: string): InvoiceMessage {
  * pays twice). Each repeat is sealed afresh (a new frame counter; the car's channel accepts the gap).
  */
 function resendUnanswered(s: SellerState, out: Effect[], atMs: number): void {
-  if (!AUTHENTICATED.includes(s.phase) || !s.linkUp) return;
+  if (!sellerAuthenticated(s) || !s.linkUp) return;
   if (s.phase === 'offered') {
     out.push(record('messageResent', { type: 'offer', offerSeq: 0 }));
     send(s, offerFor(s.config), out, atMs);
@@ -905,8 +1074,13 @@ function resendUnanswered(s: SellerState, out: Effect[], atMs: number): void {
   }
 }
 
+/**
+ * The one place where events are dispatched: each event's handler returns the next state (a transition builds
+ * the next phase's variant), then `advance` applies the energy rules.
+ */
 function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
   const atMs = ev.atMs;
+  let next: SellerState = s;
   switch (ev.type) {
     case 'plug':
       s.plugged = true;
@@ -917,17 +1091,16 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       s.regreetDelayMs = s.config.regreetFirstMs;
       if (!stoppable(s.phase)) return s;
       s.linkUp = false;
-      close(s, Reason.UNPLUGGED, out, atMs, false);
-      return s;
+      return close(s, Reason.UNPLUGGED, out, atMs, false);
     case 'frame':
-      onFrame(s, ev.bytes, out, atMs);
+      next = onFrame(s, ev.bytes, out, atMs);
       break;
     case 'meter':
       if (!acceptMeterEvent(ev, out) || idleOrEnded(s.phase)) return s;
       s.deliveredWh = sessionEnergyWh(s, ev, s.deliveredWh);
       s.lastRegisterWh = Math.floor(ev.energyWh);
       s.powerW = Math.max(0, ev.powerW);
-      if (AUTHENTICATED.includes(s.phase)) {
+      if (sellerAuthenticated(s)) {
         const report = dueMeterReport(s, ev, s.deliveredWh, s.config.meterReportIntervalMs);
         if (report !== null) send(s, report, out, atMs);
       }
@@ -942,20 +1115,18 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       if (s.energized) {
         out.push({ type: 'cutPower', reason: Reason.LINK_LOST });
         s.energized = false;
-        if (s.phase === 'charging') suspend(s, atMs);
+        if (s.phase === 'charging') next = suspend(s, atMs);
       }
       out.push(record('linkDown', { phase: s.phase }));
       break;
     case 'tick':
-      onTick(s, out, atMs);
-      return s;
+      return onTick(s, out, atMs);
     case 'nodeSignature':
-      onNodeSignature(s, ev.text, ev.signature, out, atMs);
+      next = onNodeSignature(s, ev.text, ev.signature, out, atMs);
       break;
     case 'stopRequest':
       if (!stoppable(s.phase)) return s;
-      close(s, ev.reason, out, atMs, true);
-      return s;
+      return close(s, ev.reason, out, atMs, true);
     case 'invoiceCreated':
       onInvoiceCreated(s, ev.seq, ev.bolt11, ev.paymentHash, out, atMs);
       break;
@@ -991,7 +1162,9 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
           }),
         );
         if (s.phase !== 'closing') break;
-        requestReceipt(s, out, atMs);
+        const again = receiptToSign(s, s.endReason, out, atMs);
+        s.unsignedReceipt = again.unsignedReceipt;
+        s.pendingSign = again.pendingSign;
         return s;
       }
       if (inv === undefined || inv.status !== 'open' || s.phase === 'ended' || s.phase === 'closing') {
@@ -1051,7 +1224,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       refuseSession(s, ev.reason, ev.detail, out);
       return s;
     case 'renewRequest': {
-      if (!ACTIVE.includes(s.phase) || s.pendingRenew !== null) {
+      if (!sellerActive(s) || s.pendingRenew !== null) {
         out.push(record('renewIgnored', { phase: s.phase, pending: s.pendingRenew !== null }));
         return s;
       }
@@ -1069,8 +1242,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       break;
     }
   }
-  advance(s, out, atMs);
-  return s;
+  return advance(next, out, atMs);
 }
 
 /**

@@ -56,7 +56,7 @@ export function deserializeState<T>(text: string): Result<T> {
 }
 
 /** Schema version of the machine states `persistSellerState` / `persistBuyerState` write. */
-export const STATE_SCHEMA_VERSION = 2;
+export const STATE_SCHEMA_VERSION = 3;
 
 /** Names of the two persisted machine states, written in the envelope's `schema` field. */
 export type StateSchemaName = 'boltcharge/seller-state' | 'boltcharge/buyer-state';
@@ -266,12 +266,120 @@ function migrateSellerV1(raw: Json, current: object | undefined): void {
     for (const inv of raw.invoices) if (isObject(inv)) inv.requestedAtMs = null;
 }
 
+/** Moves `keys` from `from` to `to` (a key absent in `from` stays absent: the shape check then names it). */
+function moveKeys(from: Json, to: Json, keys: readonly string[]): void {
+  for (const k of keys) if (k in from) to[k] = from[k];
+}
+
+/** The text of a flat state's `pendingSign` (`{purpose, text}` before v3), or null. */
+function pendingSignText(raw: Json): unknown {
+  const p = raw.pendingSign;
+  return isObject(p) ? p.text : null;
+}
+
+/** Seller fields that belong to some phases only (v3: each lives in its phase's variant). */
+const SELLER_PHASE_FIELDS = [
+  'ephemeralSecret',
+  'helloFrame',
+  'lastHelloMs',
+  'version',
+  'th',
+  'channel',
+  'vehiclePub',
+  'ownAuthSent',
+  'vehicleAuthOk',
+  'pendingSign',
+  'suspendDeadlineMs',
+  'closingSinceMs',
+  'endReason',
+  'unsignedReceipt',
+] as const;
+const SELLER_KEYS = ['version', 'th', 'channel', 'vehiclePub'] as const;
+/** Each seller phase's own fields (besides the keys and the common ones). */
+const SELLER_OWN: Readonly<Record<string, readonly string[]>> = {
+  handshake: ['ephemeralSecret', 'helloFrame', 'lastHelloMs'],
+  authenticating: [...SELLER_KEYS, 'ownAuthSent', 'vehicleAuthOk'],
+  offered: SELLER_KEYS,
+  deposit: SELLER_KEYS,
+  charging: SELLER_KEYS,
+  suspended: [...SELLER_KEYS, 'suspendDeadlineMs'],
+  closing: [...SELLER_KEYS, 'closingSinceMs', 'endReason', 'unsignedReceipt'],
+  ended: ['endReason', 'vehiclePub'],
+};
+
+/**
+ * A flat (v2) state becomes its phase's variant (v3): the fields of some phases only are removed, then those of
+ * its own phase put back (a field the phase needs but the flat state lacked is then named by the shape check).
+ * @param phaseFields every field that belongs to some phases only
+ * @param own each phase's own fields
+ * @returns the flat state as it was
+ */
+function toPhaseVariant(
+  raw: Json,
+  phaseFields: readonly string[],
+  own: Readonly<Record<string, readonly string[]>>,
+): Json {
+  const flat: Json = { ...raw };
+  const phase = typeof raw.phase === 'string' ? raw.phase : '';
+  for (const k of phaseFields) delete raw[k];
+  moveKeys(flat, raw, own[phase] ?? []);
+  return flat;
+}
+
+/**
+ * Seller v2 → v3: the state becomes a union by phase. The flat state's fields that belong to other phases are
+ * dropped (they were null or stale there); `pendingSign` keeps only its text (the phase says what is signed).
+ */
+function migrateSellerV2(raw: Json): void {
+  const flat = toPhaseVariant(raw, SELLER_PHASE_FIELDS, SELLER_OWN);
+  if (raw.phase === 'authenticating' || raw.phase === 'closing') raw.pendingSign = pendingSignText(flat);
+}
+
+/** Buyer fields that belong to some phases only (v3: each lives in its phase's variant). */
+const BUYER_PHASE_FIELDS = [
+  'bufferedHello',
+  'ephemeralSecret',
+  'identitySecret',
+  'identityPub',
+  'wallHelloFrame',
+  'ownHelloFrame',
+  'version',
+  'th',
+  'channel',
+  'wallPub',
+  'ownAuthSent',
+  'wallAuthOk',
+  'pendingSign',
+  'offer',
+  'closingSinceMs',
+  'endReason',
+] as const;
+const BUYER_KEYS = ['version', 'th', 'channel', 'wallPub'] as const;
+/** Each buyer phase's own fields (besides the keys and the common ones). */
+const BUYER_OWN: Readonly<Record<string, readonly string[]>> = {
+  idle: ['bufferedHello'],
+  handshake: ['ephemeralSecret', 'identitySecret', 'identityPub'],
+  authenticating: [...BUYER_KEYS, 'wallHelloFrame', 'ownHelloFrame', 'ownAuthSent', 'pendingSign'],
+  negotiating: BUYER_KEYS,
+  charging: [...BUYER_KEYS, 'offer'],
+  closing: [...BUYER_KEYS, 'closingSinceMs', 'endReason'],
+  ended: ['endReason', 'wallPub'],
+};
+
+/**
+ * Buyer v2 → v3: the state becomes a union by phase. The flat state's fields that belong to other phases are
+ * dropped (`wallAuthOk` everywhere: a buyer past `authenticating` has authenticated the wall).
+ */
+function migrateBuyerV2(raw: Json): void {
+  toPhaseVariant(raw, BUYER_PHASE_FIELDS, BUYER_OWN);
+}
+
 /** A migration from the version at its index to the next, in place (config keys it adds from `current`). */
 type Migration = (raw: Json, current: object | undefined) => void;
 
-const SELLER_MIGRATIONS: readonly Migration[] = [migrateSellerV0, migrateSellerV1];
+const SELLER_MIGRATIONS: readonly Migration[] = [migrateSellerV0, migrateSellerV1, migrateSellerV2];
 /** The buyer's state did not change from v1 to v2 (only the seller's did; the version is shared). */
-const BUYER_MIGRATIONS: readonly Migration[] = [migrateBuyerV0];
+const BUYER_MIGRATIONS: readonly Migration[] = [migrateBuyerV0, () => undefined, migrateBuyerV2];
 
 /**
  * Unwraps, migrates from the stored version up to the current one, and validates.

@@ -104,25 +104,18 @@ export function checkOwnNodeSignature(
 }
 
 /**
- * Marks the session ended and appends its ledger record and the `sessionEnded` effect.
+ * Appends the ended session's ledger record and the `sessionEnded` effect. The machine builds its `ended`
+ * state itself (each machine's state is a union by phase).
+ * @param s the session's id and what was paid, msat
  * @param summary this side's summary of the session
  */
 export function finishSession(
-  s: {
-    phase: string;
-    endReason: ReasonCode | null;
-    pendingSign: unknown;
-    sessionId: string | null;
-    paidMsat: bigint;
-  },
+  s: { sessionId: string | null; paidMsat: bigint },
   reason: ReasonCode,
   summary: SessionSummary,
   out: Effect[],
   outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
 ): void {
-  s.phase = 'ended';
-  s.endReason = reason;
-  s.pendingSign = null;
   out.push(
     record('sessionEnded', {
       sessionId: s.sessionId,

@@ -4,12 +4,33 @@
  * `buyerConfig` (ranges, consistency). Typed against `SellerState` / `BuyerState`: a field added to a state
  * without a check here does not compile.
  */
-import { BUYER_PHASES, type BuyerHistory, type BuyerPayment, type BuyerState } from './buyer.js';
+import type {
+  BuyerAuthenticating,
+  BuyerBase,
+  BuyerCharging,
+  BuyerClosing,
+  BuyerEnded,
+  BuyerHandshake,
+  BuyerHistory,
+  BuyerIdle,
+  BuyerKeys,
+  BuyerPayment,
+  BuyerState,
+} from './buyer.js';
 import type { ChannelState } from './channel.js';
 import { buyerConfig, sellerConfig, type BuyerConfig, type SellerConfig } from './config.js';
 import type { InvoiceMessage, Network, OfferMessage, ReceiptInvoice } from './messages.js';
 import type { UnsignedReceipt } from './receipt.js';
-import { SELLER_PHASES, type SellerInvoice, type SellerState } from './seller.js';
+import type {
+  SellerAuthenticating,
+  SellerBase,
+  SellerClosing,
+  SellerEnded,
+  SellerHandshake,
+  SellerInvoice,
+  SellerKeys,
+  SellerState,
+} from './seller.js';
 import {
   array,
   big,
@@ -25,6 +46,7 @@ import {
   str,
   tagged,
   type Check,
+  type Shape,
 } from './shape.js';
 import type { PriceSegment } from './tariff.js';
 
@@ -149,30 +171,12 @@ const unsignedReceipt = object<UnsignedReceipt>({
   totalPaidMsat: big,
 });
 
-const sellerPhase = oneOf(...SELLER_PHASES);
-
-/** The first of `keys` whose value is null in `o`, if any. */
-function firstNull<T>(o: T, keys: readonly (keyof T & string)[]): string | undefined {
-  return keys.find((k) => o[k] === null);
-}
-
 /**
- * What each seller phase needs present (the machine never leaves a phase without it): the handshake its hello
- * and ephemeral key, every later phase the negotiated keys, closing the receipt being signed; an invoice the
- * node returned its hash and text.
+ * The seller's invariants a field check cannot express: an invoice the node returned has its hash and text.
+ * (Each phase's own data is proven by its variant's check.)
  * @returns the problem, or undefined
  */
 export function sellerPhaseProblem(s: SellerState): string | undefined {
-  const keyed = ['authenticating', 'offered', 'deposit', 'charging', 'suspended', 'closing'];
-  const missing =
-    s.phase === 'handshake'
-      ? firstNull(s, ['sessionId', 'helloFrame', 'ephemeralSecret', 'startMs'])
-      : keyed.includes(s.phase)
-        ? firstNull(s, ['sessionId', 'version', 'th', 'channel', 'vehiclePub', 'startMs'])
-        : undefined;
-  if (missing !== undefined) return `phase ${s.phase} without ${missing}`;
-  if (s.phase === 'closing' && s.pendingSign?.purpose === 'receipt' && s.unsignedReceipt === null)
-    return 'closing without the receipt being signed';
   const returned = ['open', 'settled', 'expired'];
   const inv = s.invoices.find(
     (i) => returned.includes(i.status) && (i.paymentHash === null || i.bolt11 === null),
@@ -183,82 +187,119 @@ export function sellerPhaseProblem(s: SellerState): string | undefined {
 }
 
 /**
- * What each buyer phase needs present: the handshake its ephemeral key and identity, every later phase the
- * negotiated keys and the wall's key.
+ * The buyer's invariant a field check cannot express: a handshake with the per-session identity has its
+ * secret. (Each phase's own data is proven by its variant's check.)
  * @returns the problem, or undefined
  */
 export function buyerPhaseProblem(s: BuyerState): string | undefined {
-  const keyed = ['authenticating', 'negotiating', 'charging', 'closing'];
-  const missing =
-    s.phase === 'handshake'
-      ? firstNull(s, ['ephemeralSecret', 'identityPub', 'startMs'])
-      : keyed.includes(s.phase)
-        ? firstNull(s, ['sessionId', 'version', 'th', 'channel', 'wallPub', 'startMs'])
-        : undefined;
-  if (missing !== undefined) return `phase ${s.phase} without ${missing}`;
   if (s.phase === 'handshake' && s.config.identity.kind === 'session' && s.identitySecret === null)
     return 'phase handshake without the per-session identity secret';
-  if (s.phase === 'charging' && s.offer === null) return 'phase charging without the accepted offer';
   return undefined;
 }
 
+const sellerBaseFields: Shape<SellerBase> = {
+  config: sellerConfigShape,
+  sessionId: nullable(hex(16)),
+  offerSeq: int,
+  schedule: array(priceSegment),
+  pendingRenew: nullable(
+    object<{ offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number }>({
+      offerSeq: int,
+      priceMsatPerWh: big,
+      effectiveAtWh: int,
+    }),
+  ),
+  stopAtWh: nullable(int),
+  targetEnergyWh: int,
+  buyerMaxBlockWh: int,
+  startRegisterWh: nullable(int),
+  lastRegisterWh: nullable(int),
+  deliveredWh: int,
+  powerW: num,
+  paidWh: int,
+  paidMsat: big,
+  invoices: array(sellerInvoice),
+  consecutiveDeclines: int,
+  invoiceRetryAtMs: nullable(num),
+  invoiceRetryDelayMs: int,
+  plugged: bool,
+  regreetAtMs: nullable(num),
+  regreetDelayMs: int,
+  energized: bool,
+  linkUp: bool,
+  startMs: nullable(num),
+  lastRxMs: num,
+  lastTxMs: num,
+  lastMeterSentMs: nullable(num),
+  vehicleEnergyWh: nullable(int),
+  settleLatenciesMs: array(num, 64),
+};
+
+const sellerKeysFields: Shape<SellerKeys> = {
+  sessionId: hex(16),
+  startMs: num,
+  version: int,
+  th: hash,
+  channel,
+  vehiclePub: pubkey,
+};
+
+/** A keyed seller phase with no data of its own. */
+function keyedPhase<P extends 'offered' | 'deposit' | 'charging'>(
+  phase: P,
+): Check<SellerBase & SellerKeys & { phase: P }> {
+  return object<SellerBase & SellerKeys & { phase: P }>({
+    ...sellerBaseFields,
+    ...sellerKeysFields,
+    phase: oneOf(phase),
+  });
+}
+
+/** Each seller phase's variant: the common fields and the phase's own. */
 function sellerStateFields(): Check<SellerState> {
-  return object<SellerState>({
-    config: sellerConfigShape,
-    phase: sellerPhase,
-    sessionId: nullable(hex(16)),
-    ephemeralSecret: nullable(hash),
-    helloFrame: nullable(str),
-    version: nullable(int),
-    th: nullable(hash),
-    channel: nullable(channel),
-    vehiclePub: nullable(pubkey),
-    ownAuthSent: bool,
-    vehicleAuthOk: bool,
-    pendingSign: nullable(
-      object<{ purpose: 'handshake' | 'receipt'; text: string }>({
-        purpose: oneOf('handshake', 'receipt'),
-        text: str,
-      }),
-    ),
-    offerSeq: int,
-    schedule: array(priceSegment),
-    pendingRenew: nullable(
-      object<{ offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number }>({
-        offerSeq: int,
-        priceMsatPerWh: big,
-        effectiveAtWh: int,
-      }),
-    ),
-    stopAtWh: nullable(int),
-    targetEnergyWh: int,
-    buyerMaxBlockWh: int,
-    startRegisterWh: nullable(int),
-    lastRegisterWh: nullable(int),
-    deliveredWh: int,
-    powerW: num,
-    paidWh: int,
-    paidMsat: big,
-    invoices: array(sellerInvoice),
-    consecutiveDeclines: int,
-    invoiceRetryAtMs: nullable(num),
-    invoiceRetryDelayMs: int,
-    suspendDeadlineMs: nullable(num),
-    plugged: bool,
-    regreetAtMs: nullable(num),
-    regreetDelayMs: int,
-    energized: bool,
-    linkUp: bool,
-    startMs: nullable(num),
-    lastRxMs: num,
-    lastTxMs: num,
-    lastHelloMs: num,
-    lastMeterSentMs: nullable(num),
-    closingSinceMs: nullable(num),
-    endReason: nullable(int),
-    unsignedReceipt: nullable(unsignedReceipt),
-    vehicleEnergyWh: nullable(int),
-    settleLatenciesMs: array(num, 64),
+  return tagged<SellerState, 'phase'>('phase', {
+    idle: object<SellerBase & { phase: 'idle' }>({ ...sellerBaseFields, phase: oneOf('idle') }),
+    handshake: object<SellerHandshake>({
+      ...sellerBaseFields,
+      phase: oneOf('handshake'),
+      sessionId: hex(16),
+      startMs: num,
+      ephemeralSecret: hash,
+      helloFrame: str,
+      lastHelloMs: num,
+    }),
+    authenticating: object<SellerAuthenticating>({
+      ...sellerBaseFields,
+      ...sellerKeysFields,
+      phase: oneOf('authenticating'),
+      ownAuthSent: bool,
+      vehicleAuthOk: bool,
+      pendingSign: nullable(str),
+    }),
+    offered: keyedPhase('offered'),
+    deposit: keyedPhase('deposit'),
+    charging: keyedPhase('charging'),
+    suspended: object<SellerBase & SellerKeys & { phase: 'suspended'; suspendDeadlineMs: number | null }>({
+      ...sellerBaseFields,
+      ...sellerKeysFields,
+      phase: oneOf('suspended'),
+      suspendDeadlineMs: nullable(num),
+    }),
+    closing: object<SellerClosing>({
+      ...sellerBaseFields,
+      ...sellerKeysFields,
+      phase: oneOf('closing'),
+      closingSinceMs: num,
+      endReason: int,
+      unsignedReceipt,
+      pendingSign: str,
+    }),
+    ended: object<SellerEnded>({
+      ...sellerBaseFields,
+      phase: oneOf('ended'),
+      endReason: int,
+      vehiclePub: nullable(pubkey),
+    }),
   });
 }
 
@@ -313,51 +354,89 @@ const history = object<BuyerHistory>({
   spentTodayMsat: optional(big),
 });
 
+const buyerBaseFields: Shape<BuyerBase> = {
+  config: buyerConfigShape,
+  sessionId: nullable(hex(16)),
+  schedule: array(priceSegment),
+  maxBlockWh: int,
+  offerSeq: int,
+  stopAtWh: nullable(int),
+  startRegisterWh: nullable(int),
+  ownEnergyWh: int,
+  wallEnergyWh: int,
+  committedWh: int,
+  paidMsat: big,
+  feesMsat: big,
+  lastSeq: int,
+  seenHashes: array(hash),
+  payments: array(payment),
+  held: nullable(invoiceMessage),
+  consecutiveFailures: int,
+  nodeOutageMs: nullable(num),
+  budgetDayStartMs: nullable(num),
+  spentEarlierTodayMsat: big,
+  startMs: nullable(num),
+  lastRxMs: num,
+  lastTxMs: num,
+  lastMeterSentMs: nullable(num),
+  history: nullable(history),
+  ownerStopped: bool,
+};
+
+const buyerKeysFields: Shape<BuyerKeys> = {
+  sessionId: hex(16),
+  startMs: num,
+  version: int,
+  th: hash,
+  channel,
+  wallPub: pubkey,
+};
+
+/** Each buyer phase's variant: the common fields and the phase's own. */
 function buyerStateFields(): Check<BuyerState> {
-  return object<BuyerState>({
-    config: buyerConfigShape,
-    phase: oneOf(...BUYER_PHASES),
-    bufferedHello: nullable(str),
-    sessionId: nullable(hex(16)),
-    ephemeralSecret: nullable(hash),
-    identitySecret: nullable(hash),
-    identityPub: nullable(pubkey),
-    wallHelloFrame: nullable(str),
-    ownHelloFrame: nullable(str),
-    version: nullable(int),
-    th: nullable(hash),
-    channel: nullable(channel),
-    wallPub: nullable(pubkey),
-    ownAuthSent: bool,
-    wallAuthOk: bool,
-    pendingSign: nullable(str),
-    offer: nullable(offer),
-    schedule: array(priceSegment),
-    maxBlockWh: int,
-    offerSeq: int,
-    stopAtWh: nullable(int),
-    startRegisterWh: nullable(int),
-    ownEnergyWh: int,
-    wallEnergyWh: int,
-    committedWh: int,
-    paidMsat: big,
-    feesMsat: big,
-    lastSeq: int,
-    seenHashes: array(hash),
-    payments: array(payment),
-    held: nullable(invoiceMessage),
-    consecutiveFailures: int,
-    nodeOutageMs: nullable(num),
-    budgetDayStartMs: nullable(num),
-    spentEarlierTodayMsat: big,
-    startMs: nullable(num),
-    lastRxMs: num,
-    lastTxMs: num,
-    lastMeterSentMs: nullable(num),
-    closingSinceMs: nullable(num),
-    endReason: nullable(int),
-    history: nullable(history),
-    ownerStopped: bool,
+  return tagged<BuyerState, 'phase'>('phase', {
+    idle: object<BuyerIdle>({ ...buyerBaseFields, phase: oneOf('idle'), bufferedHello: nullable(str) }),
+    handshake: object<BuyerHandshake>({
+      ...buyerBaseFields,
+      phase: oneOf('handshake'),
+      startMs: num,
+      ephemeralSecret: hash,
+      identitySecret: nullable(hash),
+      identityPub: pubkey,
+    }),
+    authenticating: object<BuyerAuthenticating>({
+      ...buyerBaseFields,
+      ...buyerKeysFields,
+      phase: oneOf('authenticating'),
+      wallHelloFrame: str,
+      ownHelloFrame: str,
+      ownAuthSent: bool,
+      pendingSign: nullable(str),
+    }),
+    negotiating: object<BuyerBase & BuyerKeys & { phase: 'negotiating' }>({
+      ...buyerBaseFields,
+      ...buyerKeysFields,
+      phase: oneOf('negotiating'),
+    }),
+    charging: object<BuyerCharging>({
+      ...buyerBaseFields,
+      ...buyerKeysFields,
+      phase: oneOf('charging'),
+      offer,
+    }),
+    closing: object<BuyerClosing>({
+      ...buyerBaseFields,
+      ...buyerKeysFields,
+      phase: oneOf('closing'),
+      closingSinceMs: num,
+      endReason: int,
+    }),
+    ended: object<BuyerEnded>({
+      ...buyerBaseFields,
+      phase: oneOf('ended'),
+      endReason: int,
+      wallPub: nullable(pubkey),
+    }),
   });
 }
 

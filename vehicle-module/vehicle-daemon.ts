@@ -49,6 +49,8 @@ import {
 } from '../lightning/errors.js';
 import type { LightningNode, PaymentStatus } from '../lightning/lightning-node.js';
 import {
+  buyerEndReason,
+  buyerPeer,
   buyerStep,
   compareWithNode,
   decodeInvoice,
@@ -294,7 +296,7 @@ export class VehicleDaemon {
           store,
           {
             sessionId: sid,
-            peer: s.wallPub,
+            peer: buyerPeer(s),
             energyWh: s.ownEnergyWh,
             priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
           },
@@ -325,7 +327,7 @@ export class VehicleDaemon {
               amountMsat: e.amountMsat,
               fromWh: priorWh,
               toWh: priorWh + blockWh,
-              payee: s.wallPub ?? '',
+              payee: buyerPeer(s) ?? '',
             });
             if (conflict !== null)
               store.appendEvent(sid, 'payment.conflict', {
@@ -643,6 +645,7 @@ export class VehicleDaemon {
   /** The snapshot the status page shows. */
   snapshot(): StatusSnapshot {
     const s = this.runner.state;
+    const endReason = buyerEndReason(s);
     const ledger = s.sessionId
       ? this.parts.store.payments(s.sessionId).map((p) => ({
           seq: p.seq,
@@ -659,13 +662,13 @@ export class VehicleDaemon {
       tMs: this.parts.clock.now(),
       state: s.phase,
       sessionId: s.sessionId,
-      peer: s.wallPub,
+      peer: buyerPeer(s),
       powerW: this.shell.lastReading?.powerW ?? 0,
       energyWh: s.ownEnergyWh,
       priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh ?? null,
       creditWh: s.committedWh - s.ownEnergyWh,
       paidMsat: s.paidMsat,
-      stopReason: s.endReason === null ? null : reasonName(s.endReason),
+      stopReason: endReason === null ? null : reasonName(endReason),
       alarms: [...this.shell.alarms],
       ledger,
     };

@@ -32,6 +32,8 @@ import {
   Reason,
   reasonName,
   sellerConfig,
+  sellerEndReason,
+  sellerPeer,
   sellerStep,
   type Effect,
   type Network,
@@ -677,7 +679,7 @@ export class WallDaemon {
           store,
           {
             sessionId: sid,
-            peer: s.vehiclePub,
+            peer: sellerPeer(s),
             energyWh: s.deliveredWh,
             priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh,
           },
@@ -900,6 +902,7 @@ export class WallDaemon {
   /** The snapshot the status page shows. */
   snapshot(): StatusSnapshot {
     const s = this.runner.state;
+    const endReason = sellerEndReason(s);
     const ledger = s.sessionId
       ? this.parts.store.invoices(s.sessionId).map((i) => ({
           seq: i.seq,
@@ -916,13 +919,13 @@ export class WallDaemon {
       tMs: this.parts.clock.now(),
       state: s.phase,
       sessionId: s.sessionId,
-      peer: s.vehiclePub,
+      peer: sellerPeer(s),
       powerW: this.shell.lastReading?.powerW ?? 0,
       energyWh: s.deliveredWh,
       priceMsatPerWh: s.schedule[s.schedule.length - 1]?.priceMsatPerWh ?? null,
       creditWh: s.paidWh - s.deliveredWh,
       paidMsat: s.paidMsat,
-      stopReason: s.endReason === null ? null : reasonName(s.endReason),
+      stopReason: endReason === null ? null : reasonName(endReason),
       alarms: [...this.shell.alarms],
       ledger,
     };

@@ -29,6 +29,10 @@ import {
   type Message,
   type MessageType,
   type SealedMessage,
+  buyerChannel,
+  buyerKeyed,
+  sellerChannel,
+  sellerKeyed,
 } from '../../protocol/index.js';
 import { readVehicleConfig } from '../../vehicle-module/config.js';
 import { readWallConfig } from '../../wall-module/config.js';
@@ -503,17 +507,18 @@ function applyEvent(s: Sim, e: MachineEvent): void {
     }
     case 'sealed': {
       // sealed with the sending side's own channel, so it authenticates: the machine must judge the content
-      const sender = e.toSeller ? s.buyer : s.seller;
-      if (sender.channel === null) return;
+      const senderChannel = e.toSeller ? buyerChannel(s.buyer) : sellerChannel(s.seller);
+      if (senderChannel === null) return;
       let sealed;
       try {
-        sealed = sealMessage(sender.channel, buildMessage(e.message));
+        sealed = sealMessage(senderChannel, buildMessage(e.message));
       } catch {
         return; // a message the encoder cannot even represent: no peer could send it
       }
       if (!sealed.ok) return;
-      if (e.toSeller) s.buyer = { ...s.buyer, channel: sealed.value.channel };
-      else s.seller = { ...s.seller, channel: sealed.value.channel };
+      if (e.toSeller) {
+        if (buyerKeyed(s.buyer)) s.buyer = { ...s.buyer, channel: sealed.value.channel };
+      } else if (sellerKeyed(s.seller)) s.seller = { ...s.seller, channel: sealed.value.channel };
       return to(e.toSeller, { type: 'frame', atMs: at, bytes: sealed.value.frame });
     }
     case 'meter':

@@ -21,7 +21,7 @@ import {
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createCableLink } from '../../hardware/link/create-cable-link.js';
 import type { CableLink } from '../../hardware/link/cable-link.js';
-import { sealMessage, type InvoiceMessage, type SellerState } from '../../protocol/index.js';
+import { sealMessage, sellerChannel, type InvoiceMessage, type SellerState } from '../../protocol/index.js';
 import { restoreSellerState } from '../../protocol/serialize.js';
 import { regtestNodes } from '../../scripts/demo/books.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
@@ -100,7 +100,8 @@ async function injectInvoice(
     const wall = restoreSellerState(row.state_json);
     if (!wall.ok) throw new Error(wall.error.message);
     const message = await build(wall.value);
-    const channel = wall.value.channel!;
+    const channel = sellerChannel(wall.value);
+    if (channel === null) throw new Error('the wall has no channel');
     const sealed = sealMessage({ ...channel, sendCounter: channel.sendCounter + 20 }, message);
     if (!sealed.ok) throw new Error(sealed.error.message);
     await attacker.send(sealed.value.frame);

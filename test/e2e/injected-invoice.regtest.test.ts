@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { SystemClock } from '../../hardware/clock.js';
 import { createCableLink } from '../../hardware/link/create-cable-link.js';
-import { sealMessage } from '../../protocol/index.js';
+import { sealMessage, sellerChannel } from '../../protocol/index.js';
 import { restoreSellerState } from '../../protocol/serialize.js';
 import { readBooks, regtestNodes } from '../../scripts/demo/books.js';
 import { ChargeRig } from '../../scripts/demo/rig.js';
@@ -59,7 +59,8 @@ describe('invoices injected on the CAN bus', () => {
       const wall = restoreSellerState(row.state_json);
       expect(wall.ok).toBe(true);
       if (!wall.ok) return;
-      const channel = wall.value.channel!;
+      const channel = sellerChannel(wall.value);
+      if (channel === null) throw new Error('the wall has no channel');
       const n = regtestNodes(connectionFile);
       const price = wall.value.schedule[0]!.priceMsatPerWh;
       const forged = sealMessage(

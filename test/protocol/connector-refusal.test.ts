@@ -12,6 +12,7 @@ import {
   Reason,
   reasonName,
   sellerStep,
+  buyerEndReason,
 } from '../../protocol/index.js';
 import { buildRefusalVectors, type RefusalVector } from '../vectors/build-refusals.js';
 import { Sim, T0, testBuyerConfig, testSellerConfig } from './harness.js';
@@ -48,7 +49,7 @@ describe('connector refusal told to the car', () => {
     expect(sim.seller.phase).toBe('idle');
     sim.run();
     expect(sim.buyer.phase).toBe('ended');
-    expect(sim.buyer.endReason).toBe(Reason.CONNECTOR_FAULTED);
+    expect(buyerEndReason(sim.buyer)).toBe(Reason.CONNECTOR_FAULTED);
     const ended = sim.ofType(sim.buyerEffects, 'sessionEnded');
     expect(ended.map((e) => [e.reasonName, e.summary.paidMsat, e.error])).toEqual([
       ['CONNECTOR_FAULTED', 0n, 'wall refused the session (CONNECTOR_FAULTED): stuck relay'],

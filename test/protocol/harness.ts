@@ -13,6 +13,8 @@ import {
   sellerStep,
   sealMessage,
   signNodeMessage,
+  sellerKeyed,
+  buyerKeyed,
   type BuyerConfig,
   type InvoiceMessage,
   type SealedMessage,
@@ -105,7 +107,7 @@ export function testBuyerConfig(over: Partial<BuyerConfig> = {}): BuyerConfig {
   return c.value;
 }
 
-interface NodeInvoice {
+export interface NodeInvoice {
   seq: number;
   paymentHash: string;
   preimage: string;
@@ -392,21 +394,22 @@ let injected = 0;
 
 /** Seals `message` as the wall (advancing the seller's channel) and delivers it to the buyer. */
 export function injectFromWall(sim: Sim, message: SealedMessage): Effect[] {
-  const ch = sim.seller.channel;
-  if (ch === null) throw new Error('no channel');
-  const r = sealMessage(ch, message);
+  const seller = sim.seller;
+  if (!sellerKeyed(seller)) throw new Error('no channel');
+  const r = sealMessage(seller.channel, message);
   if (!r.ok) throw new Error(r.error.message);
-  sim.seller = { ...sim.seller, channel: r.value.channel };
+  seller.channel = r.value.channel;
   return sim.stepBuyer({ type: 'frame', atMs: sim.now, bytes: r.value.frame });
 }
 
 /** Seals `message` as the vehicle and delivers it to the seller. */
 export function injectFromVehicle(sim: Sim, message: SealedMessage): Effect[] {
-  const ch = sim.buyer.channel;
-  if (ch === null) throw new Error('no channel');
+  const buyer = sim.buyer;
+  if (!buyerKeyed(buyer)) throw new Error('no channel');
+  const ch = buyer.channel;
   const r = sealMessage(ch, message);
   if (!r.ok) throw new Error(r.error.message);
-  sim.buyer = { ...sim.buyer, channel: r.value.channel };
+  buyer.channel = r.value.channel;
   return sim.stepSeller({ type: 'frame', atMs: sim.now, bytes: r.value.frame });
 }
 

@@ -3,7 +3,7 @@
 // renewals, stops and unplugs. Invariants are checked after every command.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Reason, type Effect } from '../../protocol/index.js';
+import { buyerChannel, Reason, sellerChannel, type Effect } from '../../protocol/index.js';
 import { Sim, testBuyerConfig, testSellerConfig } from './harness.js';
 
 type Cmd =
@@ -141,7 +141,7 @@ function apply(sim: Sim, c: Cmd): void {
       const sent = (c.toBuyer ? sim.deliveredToBuyer : sim.deliveredToSeller).filter((f) => f[2] !== 0);
       const frame = sent[sent.length - c.back];
       if (frame === undefined) return;
-      const before = c.toBuyer ? sim.buyer.channel : sim.seller.channel;
+      const before = c.toBuyer ? buyerChannel(sim.buyer) : sellerChannel(sim.seller);
       if (before === null) return;
       const e = inject(sim, c.toBuyer, frame);
       const phase = c.toBuyer ? sim.buyer.phase : sim.seller.phase;

@@ -6,6 +6,7 @@ import {
   sellerStep,
   type Effect,
   type SellerInvoice,
+  buyerKeyed,
 } from '../../protocol/index.js';
 import { injectFromVehicle, Sim, testBuyerConfig, testSellerConfig } from './harness.js';
 
@@ -97,7 +98,8 @@ describe('seller: handshake', () => {
     sim.deliverToBuyer();
     sim.toSeller.pop(); // drop the genuine auth
     sim.deliverToSeller();
-    sim.buyer = { ...sim.buyer, channel: sim.buyer.channel && { ...sim.buyer.channel, sendCounter: 1 } };
+    const buyer = sim.buyer;
+    if (buyerKeyed(buyer)) buyer.channel = { ...buyer.channel, sendCounter: 1 };
     const e = injectFromVehicle(sim, { type: 'auth', signature: '1f' + '44'.repeat(64) });
     expect(e.find((x) => x.type === 'sessionEnded')).toMatchObject({ reason: Reason.HANDSHAKE_FAILED });
   });

@@ -81,7 +81,7 @@ describe('persisted state fixtures', () => {
     const s = r.value;
     expect(s.config.maxSuspendSec).toBe(42);
     const aboutNow = Math.max(s.lastTxMs, s.lastRxMs);
-    expect(s.suspendDeadlineMs).toBe(aboutNow + 42_000);
+    expect(s.phase === 'suspended' && s.suspendDeadlineMs).toBe(aboutNow + 42_000);
     const open = s.invoices.filter((i) => i.status === 'open');
     for (const inv of open) expect(inv.reissueAtMs).toBe(aboutNow + 7_000);
     const b = restoreBuyerState(
@@ -146,7 +146,9 @@ describe('refusals', () => {
     envelope.state[field] = null;
     const damaged = JSON.stringify(envelope);
     const e = errorOf(role === 'seller' ? restoreSellerState(damaged) : restoreBuyerState(damaged));
-    expect(e).toMatchObject({ name: 'StateInvalid', path: '$.state' });
+    // the seller's phase variants name the field in the path; the buyer's phase rule names it in the message
+    if (e.name !== 'StateInvalid') throw new Error(`expected StateInvalid, got ${e.name}`);
+    expect(e.path.startsWith('$.state')).toBe(true);
     expect(e.message).toContain(field);
   });
 

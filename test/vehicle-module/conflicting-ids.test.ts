@@ -19,6 +19,8 @@ import {
   createSeller,
   Reason,
   reasonName,
+  buyerEndReason,
+  sellerEndReason,
   sellerStep,
   signNodeMessage,
   type SellerEvent,
@@ -183,9 +185,9 @@ status: { enabled: false }
 
     // 2. a new hello with the same session id: refused, nothing written to session 1
     wall = new ScriptedWall(link, 'a1'.repeat(32), (seq) => fresh(seq, 'two'));
-    await until('refused', () => d.state.endReason === Reason.SESSION_ID_REUSED);
+    await until('refused', () => buyerEndReason(d.state) === Reason.SESSION_ID_REUSED);
     await until('the wall heard why', () => wall!.seller.phase === 'ended');
-    expect(reasonName(wall.seller.endReason ?? 0)).toBe('SESSION_ID_REUSED');
+    expect(reasonName(sellerEndReason(wall.seller) ?? 0)).toBe('SESSION_ID_REUSED');
     wall.close();
 
     // 3. a new session whose first invoice reuses session 1's payment hash: refused before the node
@@ -195,7 +197,7 @@ status: { enabled: false }
     );
     await until(
       'refused',
-      () => d.state.endReason === Reason.INVOICE_DUPLICATE && d.state.phase !== 'charging',
+      () => buyerEndReason(d.state) === Reason.INVOICE_DUPLICATE && d.state.phase !== 'charging',
     );
     const third = d.state.sessionId!;
     expect(third).not.toBe(first);

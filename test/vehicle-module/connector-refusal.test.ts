@@ -3,7 +3,7 @@
 // over the in-memory cable; the car's session ends with the named reason (status and log show it), nothing is
 // paid, and when the wall later greets the car still plugged in, it charges and pays as usual.
 import { describe, expect, it } from 'vitest';
-import { createSeller, Reason, sellerStep } from '../../protocol/index.js';
+import { buyerEndReason, createSeller, Reason, sellerStep } from '../../protocol/index.js';
 import { testSellerConfig } from '../protocol/harness.js';
 import { InProcessRig } from '../wall-module/in-process-rig.js';
 
@@ -26,7 +26,7 @@ describe('a car refused by the connector', () => {
 
       const car = rig.vehicle!;
       expect(car.state.phase).toBe('ended');
-      expect(car.state.endReason).toBe(Reason.CONNECTOR_FAULTED);
+      expect(buyerEndReason(car.state)).toBe(Reason.CONNECTOR_FAULTED);
       expect(rig.vehicleLog.lines.some((l) => /session ended .*CONNECTOR_FAULTED/.test(l))).toBe(true);
       expect(rig.paid.size).toBe(0);
 
@@ -35,10 +35,10 @@ describe('a car refused by the connector', () => {
       rig.world.plug();
       await rig.runUntil(
         'the session ends',
-        () => car.state.phase === 'ended' && car.state.endReason !== Reason.CONNECTOR_FAULTED,
+        () => car.state.phase === 'ended' && buyerEndReason(car.state) !== Reason.CONNECTOR_FAULTED,
         300_000,
       );
-      expect(car.state.endReason).toBe(Reason.TARGET_REACHED);
+      expect(buyerEndReason(car.state)).toBe(Reason.TARGET_REACHED);
       expect(rig.paid.size).toBeGreaterThan(0);
     } finally {
       await rig.close();
