@@ -40,6 +40,7 @@ import {
   type SealedMessage,
 } from './messages.js';
 import { verifyNodeSignature } from './nodeSignature.js';
+import { onPaymentProof } from './paymentProof.js';
 import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import { receiptText, type UnsignedReceipt } from './receipt.js';
 import {
@@ -663,6 +664,9 @@ function onSealed(s: SellerState, m: SealedMessage, out: Effect[], atMs: number)
       }
     case 'paid':
       out.push(record('buyerReportsPaid', { seq: m.seq, paymentHash: m.paymentHash }));
+      return;
+    case 'paymentProof': // version 2 (offline invoice stock): protocol/paymentProof.ts
+      if (!onPaymentProof(s, m, out, (reply) => send(s, reply, out, atMs))) unexpected(s, m, out, atMs);
       return;
     case 'meter':
       s.vehicleEnergyWh = m.energyWh;
