@@ -229,7 +229,7 @@ export class WallDaemon {
    * @returns the running daemon
    */
   static async start(parts: WallParts): Promise<WallDaemon> {
-    const identity = await parts.node.getIdentity();
+    const identity = await nodeIdentity(parts);
     const d = new WallDaemon(parts, identity.pubkey, protocolNetwork(identity.network));
     try {
       await d.boot();
@@ -691,13 +691,24 @@ export class WallDaemon {
   /**
    * Offline case 1b: the car proved it paid an invoice of this session. A stocked one is checked by the keeper
    * (recorded as used before it answers) and then settles like a node settlement, the ledger row marked paid
-   * offline; a proof for an invoice the node issued normally is informational (its settlement counts). A refusal
+   * offline; a proof for an invoice the node issued for this session is credited the same way (the preimage proves
+   * the node settled it; the node's own report of it later is a repeat). A refusal
    * is named in the log, the alarm and the ledger, and buys nothing.
    */
   private verifyProof(e: Extract<Effect, { type: 'verifyPaymentProof' }>, sid: string | null): void {
     const { store, log } = this.parts;
     const stocked = this.stock?.find(e.paymentHash);
-    if (!this.stock || !stocked || !sid) return; // not from the stock: the node's settlement counts
+    if (!sid) return;
+    if (!this.stock || !stocked) {
+      // an invoice the node issued for this session (the machine checked the hash): the preimage proves the node
+      // settled it, so it is credited now, even while the node's settlement stream cannot reach us; the stream's
+      // report of it later is a repeat
+      const row = store.invoiceByHash(e.paymentHash);
+      if (row?.sessionId !== sid || row.state !== 'open') return;
+      store.appendEvent(sid, 'invoice.paidByProof', { seq: row.seq, paymentHash: e.paymentHash });
+      this.settledByLookup(e.paymentHash, row.amountMsat);
+      return;
+    }
     try {
       const amountMsat = this.stock.acceptProof({
         sessionId: sid,
@@ -1131,6 +1142,38 @@ export class WallDaemon {
       for (const o of this.observers) await o.close?.().catch(() => {});
       await this.parts.evse.close().catch(() => {});
     });
+  }
+}
+
+/** Store slot of the node's identity, kept for a start while the node is unreachable (offline case 1b). */
+const IDENTITY_SLOT = 'node-identity';
+
+/**
+ * The wall node's identity: asked of the node (and kept in the store); when the node is unreachable and the wall
+ * sells offline (`offline.stock`), the identity kept at the last start, so a wall restarted offline resumes its
+ * session (whose keys are in the store; a new session still needs the node to sign its handshake).
+ *
+ * @param parts the daemon's parts
+ * @returns the node's public key and network
+ * @throws the node's error when it is unreachable and no identity is kept (or the wall does not sell offline)
+ */
+async function nodeIdentity(parts: WallParts): Promise<{ pubkey: string; network: string }> {
+  try {
+    const identity = await parts.node.getIdentity();
+    parts.store.saveMachineState(
+      IDENTITY_SLOT,
+      JSON.stringify({ pubkey: identity.pubkey, network: identity.network }),
+    );
+    return identity;
+  } catch (err) {
+    const kept = parts.store.loadMachineState(IDENTITY_SLOT);
+    if (!(err instanceof NodeUnreachable) || !parts.config.offline?.stock || kept === undefined) throw err;
+    const identity = JSON.parse(kept) as { pubkey: string; network: string };
+    parts.log.warn('node unreachable at start: using the identity kept at the last start', {
+      pubkey: identity.pubkey,
+      error: err.message,
+    });
+    return identity;
   }
 }
 

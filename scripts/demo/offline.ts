@@ -376,7 +376,7 @@ export async function runOfflineDemo(
     show(`wall dashboard:    ${rig.wall.statusUrl}`);
     show(`vehicle dashboard: ${rig.vehicle.statusUrl}`);
     if (stockMode) {
-      // the wall stocks its invoices while it reaches its node, then loses the uplink before the car plugs in
+      // the wall stocks its invoices while it reaches its node
       const want = stockConfig(overlays.blocks, price, targetWh);
       const full = want.denominationsMsat.length * want.perDenomination;
       await waitFor(
@@ -384,15 +384,18 @@ export async function runOfflineDemo(
         () => readStock(rig!.files.wallDb).stocked >= full,
         120_000,
       );
-      await space.cutUplink();
-      say(`the wall daemon stocked ${full} invoices and lost its uplink: its node is unreachable`);
+      say(`the wall daemon stocked ${full} invoices; it loses its uplink once the session is authenticated`);
     }
     show(
       `charging ${targetWh} Wh over the cable (IP over veth) at ${speed}× speed, ${moved ?? 'wall daemon'} offline; logs in ${dir}`,
     );
-    let namespaceInterfaces = wallInNs ? space.interfaces() : [];
-    let paidAtCutMsat = wallInNs ? 0n : -1n;
+    let namespaceInterfaces = mode === 'charger' ? space.interfaces() : [];
+    let paidAtCutMsat = mode === 'charger' ? 0n : -1n;
     let invoicesAtCut = 0;
+    // case 1b: the handshake and the receipt are signed by the wall's node (its key is the wall's identity), so
+    // the uplink is cut once the session is authenticated and comes back before its end (at 3/4 of the target)
+    let stockPhase: 'online' | 'offline' | 'back' = 'online';
+    let stockPaidOffline = 0;
     let reconnectMs: number | null = null;
     let crashed = false;
     rig.world.plug();
@@ -403,7 +406,23 @@ export async function runOfflineDemo(
       'the session to end on both sides',
       async () => {
         const [w, v] = await Promise.all([activeRig.wall.status(), activeRig.vehicle.status()]);
-        if (paidAtCutMsat < 0n && BigInt(v.paidMsat) > 0n && w.state !== 'ended') {
+        if (stockMode && stockPhase === 'online' && (w.state === 'deposit' || w.state === 'charging')) {
+          stockPhase = 'offline';
+          await space!.cutUplink();
+          namespaceInterfaces = space!.interfaces();
+          show(
+            `  the wall daemon lost its uplink at ${w.energyWh} Wh: its node is unreachable, it sells on its stock`,
+          );
+        }
+        if (stockMode && stockPhase === 'offline' && w.energyWh >= Math.floor((targetWh * 3) / 4)) {
+          stockPhase = 'back';
+          stockPaidOffline = readStock(activeRig.files.wallDb).paidOffline;
+          await space!.restoreUplink();
+          show(
+            `  the wall daemon's route is back at ${w.energyWh} Wh (${stockPaidOffline} invoices paid by proof)`,
+          );
+        }
+        if (mode === 'car' && paidAtCutMsat < 0n && BigInt(v.paidMsat) > 0n && w.state !== 'ended') {
           // the car loses its signal: from now on its node reaches the network only through the wall's relay
           paidAtCutMsat = BigInt(v.paidMsat);
           invoicesAtCut = v.ledger.filter((l) => l.state === 'succeeded').length;
@@ -442,10 +461,9 @@ export async function runOfflineDemo(
     const durationSec = Math.round((Date.now() - pluggedReal) / 1000);
     rig.world.unplug();
     let stockReconciled: OfflineFigures['stockReconciled'];
-    let paidOfflineRows = 0;
+    const paidOfflineRows = stockMode ? readStock(rig.files.wallDb).paidOffline : 0;
     if (stockMode) {
-      // the route back: the wall daemon reaches its node again and reconciles every stocked invoice it handed out
-      paidOfflineRows = readStock(rig.files.wallDb).paidOffline;
+      // the route back (restored at 3/4 of the target): the wall daemon reconciles every stocked invoice it handed
       await space.restoreUplink();
       await waitFor(
         'the stock to be reconciled',
@@ -469,14 +487,16 @@ export async function runOfflineDemo(
     if (!s) throw new Error('no session was recorded');
     const paidMsatAll = books.sessions.reduce((acc, x) => acc + x.vehiclePaidMsat, 0n);
     const paymentsAll = books.sessions.reduce((acc, x) => acc + x.paymentsSucceeded, 0);
-    const paidOfflineMsat = paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
+    const paidOfflineMsat = stockMode
+      ? readStock(rig.files.wallDb).paidOfflineMsat
+      : paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
     result = {
       ...sessionFigures(s, { speed, invoiceIntervalSec, durationSec }),
       offline: {
         mode,
         case: mode === 'charger' ? '1a' : stockMode ? '1b' : '2',
         namespaceInterfaces,
-        invoicesPaidOffline: paymentsAll - invoicesAtCut,
+        invoicesPaidOffline: stockMode ? paidOfflineRows : paymentsAll - invoicesAtCut,
         paidOfflineMsat: paidOfflineMsat.toString(),
         relayConnections: relay.opened,
         relayRefusals: relay.refused,
@@ -504,7 +524,8 @@ export async function runOfflineDemo(
     // case 1b: every invoice was a stocked one paid by proof, and each was reconciled settled with the node
     const stocked =
       !stockMode ||
-      (paidOfflineRows === s.invoicesSettled &&
+      (paidOfflineRows > 0 &&
+        paidOfflineRows >= stockPaidOffline &&
         stockReconciled?.settled === paidOfflineRows &&
         stockReconciled.left === 0);
     // a crash run: every session closed with a reason on both sides, the same amount on both sides, and a
@@ -557,8 +578,16 @@ function readStock(wallDb: string): {
   reconciledSettled: number;
   reconciledUnpaid: number;
   paidOffline: number;
+  paidOfflineMsat: bigint;
 } {
-  const out = { stocked: 0, outstanding: 0, reconciledSettled: 0, reconciledUnpaid: 0, paidOffline: 0 };
+  const out = {
+    stocked: 0,
+    outstanding: 0,
+    reconciledSettled: 0,
+    reconciledUnpaid: 0,
+    paidOffline: 0,
+    paidOfflineMsat: 0n,
+  };
   let db: Database.Database | undefined;
   try {
     db = new Database(wallDb, { readonly: true, fileMustExist: true });
@@ -574,9 +603,14 @@ function readStock(wallDb: string): {
         else out.reconciledUnpaid++;
       }
     }
-    out.paidOffline = (
-      db.prepare('SELECT count(*) AS n FROM invoices WHERE paid_offline = 1').get() as { n: number }
-    ).n;
+    const paid = db
+      .prepare(
+        "SELECT count(*) AS n, coalesce(sum(received_msat), 0) AS msat FROM invoices WHERE paid_offline = 1 AND state = 'settled'",
+      )
+      .safeIntegers(true)
+      .get() as { n: bigint; msat: bigint };
+    out.paidOffline = Number(paid.n);
+    out.paidOfflineMsat = paid.msat;
   } catch {
     // not created yet (the daemon is starting)
   } finally {
