@@ -393,7 +393,7 @@ export async function runOfflineDemo(
     let paidAtCutMsat = mode === 'charger' ? 0n : -1n;
     let invoicesAtCut = 0;
     // case 1b: the handshake and the receipt are signed by the wall's node (its key is the wall's identity), so
-    // the uplink is cut once the session is authenticated and comes back before its end (at 3/4 of the target)
+    // the uplink is cut once the session is authenticated and comes back at half the target (the node client reconnects with a back-off: the rest of the session gives it time, and the node signs the receipt)
     let stockPhase: 'online' | 'offline' | 'back' = 'online';
     let stockPaidOffline = 0;
     let reconnectMs: number | null = null;
@@ -414,7 +414,7 @@ export async function runOfflineDemo(
             `  the wall daemon lost its uplink at ${w.energyWh} Wh: its node is unreachable, it sells on its stock`,
           );
         }
-        if (stockMode && stockPhase === 'offline' && w.energyWh >= Math.floor((targetWh * 3) / 4)) {
+        if (stockMode && stockPhase === 'offline' && w.energyWh >= Math.floor(targetWh / 2)) {
           stockPhase = 'back';
           stockPaidOffline = readStock(activeRig.files.wallDb).paidOffline;
           await space!.restoreUplink();
@@ -463,7 +463,7 @@ export async function runOfflineDemo(
     let stockReconciled: OfflineFigures['stockReconciled'];
     const paidOfflineRows = stockMode ? readStock(rig.files.wallDb).paidOffline : 0;
     if (stockMode) {
-      // the route back (restored at 3/4 of the target): the wall daemon reconciles every stocked invoice it handed
+      // the route back (restored at half the target): the wall daemon reconciles every stocked invoice it handed
       await space.restoreUplink();
       await waitFor(
         'the stock to be reconciled',
