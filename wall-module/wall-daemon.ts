@@ -171,7 +171,11 @@ export class WallDaemon {
     this.observers = parts.observers ?? [];
     this.arbiter = parts.arbiter ?? new ConnectorArbiter();
     this.connectorId = parts.connectorId ?? store.connectorId;
-    const stockConfig = config.offline?.stock;
+    // one stock per wall database: a site of several connectors sharing one database does not sell offline (two
+    // keepers on the same tables could hand out one invoice twice)
+    const stockConfig = config.connectors.length === 1 ? config.offline?.stock : undefined;
+    if (config.offline?.stock && !stockConfig)
+      log.warn('offline.stock ignored: the invoice stock needs a single-connector wall', {});
     this.stock = stockConfig
       ? StockKeeper.open({ db: store.db, node: parts.node, config: stockConfig, clock })
       : null;
