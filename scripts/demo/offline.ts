@@ -436,7 +436,12 @@ export async function runOfflineDemo(
           );
         }
         const crash = o.crash;
-        if (crash && !crashed && paidAtCutMsat >= 0n && w.energyWh >= crash.atWh) {
+        if (
+          crash &&
+          !crashed &&
+          (stockMode ? stockPhase === 'offline' : paidAtCutMsat >= 0n) &&
+          w.energyWh >= crash.atWh
+        ) {
           crashed = true;
           const victim = activeRig[crash.victim];
           show(`  kill -9 of the ${crash.victim} daemon at ${w.energyWh} Wh, offline`);
