@@ -703,7 +703,8 @@ export class WallDaemon {
     const { store, log } = this.parts;
     const stocked = this.stock?.find(e.paymentHash);
     if (!sid) return;
-    if (!this.stock || !stocked) {
+    if (!this.stock) return; // a wall that does not sell offline waits for its node's settlement, as in version 1
+    if (!stocked) {
       // an invoice the node issued for this session (the machine checked the hash): the preimage proves the node
       // settled it, so it is credited now, even while the node's settlement stream cannot reach us; the stream's
       // report of it later is a repeat
