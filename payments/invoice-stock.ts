@@ -177,22 +177,31 @@ export function stockStep(state: StockState, event: StockEvent, config: StockCon
   return { state: s, effects, result: undefined };
 }
 
-/** Hands the car the smallest stocked invoice of at least `minMsat` (or the largest below it when none is as
-  large), for a session.
+/** Hands the car a stocked invoice for a session: by default the smallest of at least `minMsat` (or the largest
+  below it when none is as large); with `maxMsat`, the largest of at most `maxMsat` that is a multiple of
+  `stepMsat` (the seller shrinks its block to it: whole Wh at the block's price, never a larger block).
 
   @param state current stock
-  @param args {sessionId, minMsat, atMs}
-  @returns the new stock and the handed invoice, or null when the stock is out (the session must stop)
+  @param args {sessionId, minMsat, atMs, maxMsat?: the requested block's amount, msat, stepMsat?: the price, msat
+    per Wh}
+  @returns the new stock and the handed invoice, or null when no stocked invoice fits (the session must stop)
 */
 export function handOut(
   state: StockState,
-  args: { sessionId: string; minMsat: bigint; atMs: number },
+  args: { sessionId: string; minMsat: bigint; atMs: number; maxMsat?: bigint; stepMsat?: bigint },
 ): StockStep<{ paymentHash: string; bolt11: string; amountMsat: bigint } | null> {
   const stocked = Object.values(state.invoices)
     .filter((i): i is Extract<StockedInvoice, { phase: 'stocked' }> => i.phase === 'stocked')
     .filter((i) => i.expiresAtMs > args.atMs)
     .sort((a, b) => (a.amountMsat < b.amountMsat ? -1 : a.amountMsat > b.amountMsat ? 1 : 0));
-  const pick = stocked.find((i) => i.amountMsat >= args.minMsat) ?? stocked[stocked.length - 1];
+  const { maxMsat, stepMsat } = args;
+  const pick =
+    maxMsat === undefined
+      ? (stocked.find((i) => i.amountMsat >= args.minMsat) ?? stocked[stocked.length - 1])
+      : stocked
+          .filter((i) => i.amountMsat <= maxMsat)
+          .filter((i) => stepMsat === undefined || (stepMsat > 0n && i.amountMsat % stepMsat === 0n))
+          .pop();
   if (pick === undefined) return { state, effects: [], result: null };
   const invoices = {
     ...state.invoices,

@@ -58,6 +58,7 @@ import type {
   ReceiptMessage,
   SealedMessage,
 } from './messages.js';
+import { paymentReport } from './paymentProof.js';
 import { signNodeMessage, verifyNodeSignature } from './nodeSignature.js';
 import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import {
@@ -1239,7 +1240,12 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
             ? ev.preimage.toLowerCase()
             : null;
         if (preimage !== null && (s.phase === 'charging' || s.phase === 'closing')) {
-          send(s, { type: 'paid', seq: p.seq, paymentHash: hash, preimage }, out, atMs);
+          send(
+            s,
+            paymentReport(s.version, { seq: p.seq, paymentHash: hash, preimage, paidAtMs: atMs }),
+            out,
+            atMs,
+          );
         }
       } else {
         const kind = ev.failure ?? 'final';

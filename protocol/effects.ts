@@ -66,6 +66,11 @@ export interface InvoiceCreatedEvent extends EventBase {
   seq: number;
   bolt11: string;
   paymentHash: string;
+  /**
+   * Set when the invoice came from the wall's offline stock (its node unreachable, protocol/paymentProof.ts): its
+   * fixed amount, msat; the requested block shrinks to it (`sellerStepWithStock`).
+   */
+  stockedAmountMsat?: bigint;
 }
 /** Seller only: `createInvoice` failed (node unreachable...). The machine retries on a later tick. */
 export interface InvoiceCreateFailedEvent extends EventBase {
@@ -212,6 +217,12 @@ export type Effect =
   | { type: 'signWithNodeKey'; text: string }
   /** Seller: create an invoice; answer with `invoiceCreated` or `invoiceCreateFailed`. */
   | { type: 'createInvoice'; seq: number; amountMsat: bigint; memo: string; expirySec: number }
+  /**
+   * Seller (protocol version 2): the car proved it paid invoice `seq` (sha256(preimage) = paymentHash, checked).
+   * The shell asks its offline stock keeper whether the invoice is stocked and unused (recorded as used before
+   * it answers) and then feeds `invoiceSettled`; a proof for an invoice the node issued normally is informational.
+   */
+  | { type: 'verifyPaymentProof'; seq: number; paymentHash: string; preimage: string }
   /** Seller: cancel an open invoice. */
   | { type: 'cancelInvoice'; paymentHash: string }
   /** Seller: close the contactor / enable the EVSE. */

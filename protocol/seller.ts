@@ -40,6 +40,7 @@ import {
   type SealedMessage,
 } from './messages.js';
 import { verifyNodeSignature } from './nodeSignature.js';
+import { onPaymentProof } from './paymentProof.js';
 import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import { receiptText, type UnsignedReceipt } from './receipt.js';
 import {
@@ -840,6 +841,9 @@ function onSealed(s: SellerKeyed, m: SealedMessage, out: Effect[], atMs: number)
       }
     case 'paid':
       out.push(record('buyerReportsPaid', { seq: m.seq, paymentHash: m.paymentHash }));
+      return s;
+    case 'paymentProof': // version 2 (offline invoice stock): protocol/paymentProof.ts
+      if (!onPaymentProof(s, m, out, (reply) => send(s, reply, out, atMs))) return unexpected(s, m, out, atMs);
       return s;
     case 'meter':
       s.vehicleEnergyWh = m.energyWh;

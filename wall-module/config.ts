@@ -25,6 +25,7 @@ import type { SplitConfig } from '../payments/split-config.js';
 import { readSplitSection } from './payouts/split-section.js';
 import { STATION_FIELD_RULES } from './ocpp/station-config.js';
 import { readRelay, type RelayConfig } from './relay-config.js';
+import { readOfflineSection, type OfflineConfig } from './offline/stock-config.js';
 import { readWalkupSection, type WalkupSectionConfig } from './walkup/config.js'; // walk-up
 
 /** What the wall sells and how it invoices. */
@@ -160,6 +161,8 @@ export interface WallConfig extends ServiceSections {
   relay?: RelayConfig;
   /** walk-up payment with a phone wallet (issue 12; absent = off) */
   walkup?: WalkupSectionConfig;
+  /** selling while the wall's node is unreachable: the invoice stock (offline case 1b; absent = off) */
+  offline?: OfflineConfig;
 }
 
 /**
@@ -261,6 +264,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   const split = readSplitSection(r);
   if (split) config.split = split;
   if (r.has('relay')) config.relay = readRelay(r.section('relay'), config.link.kind);
+  if (r.has('offline')) config.offline = readOfflineSection(r.section('offline'));
   if (r.has('walkup')) config.walkup = readWalkupSection(r.section('walkup')); // walk-up
   r.done();
   return config;

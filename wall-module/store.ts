@@ -13,6 +13,7 @@ import { openDatabase, type Db, type Migration } from '../daemon/database.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
 import { commonMigration, SessionStore, type SessionRow } from '../daemon/session-store.js';
 import type { InvoiceStatus } from '../protocol/invoiceBook.js';
+import { migrateOfflineStockTables } from './offline/stock-table.js';
 
 /** State of one invoice in the wall's ledger: the seller machine's vocabulary. */
 export type InvoiceState = InvoiceStatus;
@@ -128,6 +129,18 @@ export const WALL_MIGRATIONS: readonly Migration[] = [
         DROP TABLE invoices;
         ALTER TABLE invoices_v4 RENAME TO invoices;
       `);
+    },
+  },
+  {
+    version: 5,
+    name: 'offline invoice stock',
+    up(db) {
+      // offline case 1b: the stock keeper's tables (wall-module/offline/stock-table.ts), and which ledger rows were
+      // paid by a proof from the car while the node was unreachable (reconciled with the node later)
+      migrateOfflineStockTables(db);
+      db.exec(
+        'ALTER TABLE invoices ADD COLUMN paid_offline INTEGER NOT NULL DEFAULT 0 CHECK (paid_offline IN (0, 1));',
+      );
     },
   },
 ];
@@ -302,6 +315,64 @@ export class WallStore extends SessionStore {
         .run(paymentHash, bolt11, this.clock.now(), expiresAtMs, sessionId, seq);
       return { paymentHash };
     });
+  }
+
+  /**
+   * Records an invoice served from the offline stock (the node unreachable): the row takes the stocked invoice and
+   * its fixed amount, the block shrunk to it ([fromWh, toWh) with toWh = fromWh + amount / price).
+   *
+   * @param sessionId session
+   * @param seq the invoice's sequence
+   * @param inv {paymentHash, bolt11, expiresAtMs: the stocked invoice's expiry, amountMsat: its denomination,
+   *   blockWh: the block it buys, Wh}
+   */
+  markIssuedFromStock(
+    sessionId: string,
+    seq: number,
+    inv: { paymentHash: string; bolt11: string; expiresAtMs: number; amountMsat: bigint; blockWh: number },
+  ): void {
+    this.tx(() => {
+      const row = this.invoice(sessionId, seq);
+      if (!row) throw new InvoiceNotFound(`no invoice ${sessionId}#${seq}`);
+      this.db
+        .prepare('UPDATE invoices SET amount_msat = ?, to_wh = ? WHERE session_id = ? AND seq = ?')
+        .run(inv.amountMsat, row.fromWh + inv.blockWh, sessionId, seq);
+      this.appendEvent(sessionId, 'invoice.fromStock', {
+        seq,
+        paymentHash: inv.paymentHash,
+        amountMsat: inv.amountMsat,
+        blockWh: inv.blockWh,
+      });
+      this.markIssued(sessionId, seq, inv.paymentHash, inv.bolt11, inv.expiresAtMs);
+    });
+  }
+
+  /**
+   * Marks a ledger row paid by the car's proof (offline case 1b), before the settlement is recorded.
+   *
+   * @param paymentHash the stocked invoice's hash
+   * @param preimage the proof
+   */
+  markPaidOffline(paymentHash: string, preimage: string): void {
+    this.tx(() => {
+      const row = this.invoiceByHash(paymentHash);
+      if (!row) return;
+      this.db.prepare('UPDATE invoices SET paid_offline = 1 WHERE payment_hash = ?').run(paymentHash);
+      this.appendEvent(row.sessionId, 'invoice.paidOffline', { seq: row.seq, paymentHash, preimage });
+    });
+  }
+
+  /**
+   * The hashes of a session's invoices paid by a proof while the node was unreachable.
+   *
+   * @param sessionId session
+   * @returns payment hashes (hex)
+   */
+  paidOfflineHashes(sessionId: string): string[] {
+    const rows = this.db
+      .prepare('SELECT payment_hash FROM invoices WHERE session_id = ? AND paid_offline = 1 ORDER BY seq')
+      .all(sessionId) as { payment_hash: string }[];
+    return rows.map((r) => r.payment_hash);
   }
 
   /**

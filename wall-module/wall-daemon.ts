@@ -34,7 +34,6 @@ import {
   sellerConfig,
   sellerEndReason,
   sellerPeer,
-  sellerStep,
   type Effect,
   type Network,
   type SellerEvent,
@@ -42,6 +41,9 @@ import {
   type Step,
 } from '../protocol/index.js';
 import { persistSellerState, restoreSellerState } from '../protocol/serialize.js';
+import { sellerStepWithStock } from '../protocol/paymentProof.js';
+import { NodeUnreachable } from '../lightning/errors.js';
+import { ProofRefused, StockKeeper, type StockReconciliation } from './offline/stock-keeper.js';
 import type { SellerConfig } from '../protocol/config.js';
 import type { FailSafe, MachineBinding, MachineFailure, MachineRunner } from '../daemon/machine-runner.js';
 import { DaemonShell, writeCommonRows } from '../daemon/daemon-shell.js';
@@ -119,6 +121,9 @@ export interface WallObserver {
   /** the connector's owner changed (a session claimed or released it, it faulted, an operator changed its
    * availability): OCPP reports StatusNotification Charging/Faulted/Unavailable/Available from it */
   availabilityChanged?(owner: ConnectorOwner): void;
+  /** offline case 1b: back online, a stocked invoice handed out while the node was unreachable was reconciled
+   * with the node (settled or not), `offline: true` */
+  stockReconciled?(r: StockReconciliation): void;
   /** called when the daemon stops */
   close?(): Promise<void>;
 }
@@ -143,6 +148,9 @@ export class WallDaemon {
   /** session whose power was cut (an energize afterwards is a resume) */
   private cutSessionId: string | null = null;
   private expiryTimer: { cancel(): void } | null = null;
+  /** the offline invoice stock (config `offline.stock`; null = off) */
+  readonly stock: StockKeeper | null;
+  private stockTimer: { cancel(): void } | null = null;
   private readonly observers: WallObserver[];
   /** the restored session was ended by the fail-safe (a still-plugged car waits for a re-plug) */
   private endedByFailSafe = false;
@@ -165,6 +173,14 @@ export class WallDaemon {
     this.observers = parts.observers ?? [];
     this.arbiter = parts.arbiter ?? new ConnectorArbiter();
     this.connectorId = parts.connectorId ?? store.connectorId;
+    // one stock per wall database: a site of several connectors sharing one database does not sell offline (two
+    // keepers on the same tables could hand out one invoice twice)
+    const stockConfig = config.connectors.length === 1 ? config.offline?.stock : undefined;
+    if (config.offline?.stock && !stockConfig)
+      log.warn('offline.stock ignored: the invoice stock needs a single-connector wall', {});
+    this.stock = stockConfig
+      ? StockKeeper.open({ db: store.db, node: parts.node, config: stockConfig, clock })
+      : null;
     const sc = sellerConfig({
       nodePubkey,
       network,
@@ -219,7 +235,7 @@ export class WallDaemon {
    * @returns the running daemon
    */
   static async start(parts: WallParts): Promise<WallDaemon> {
-    const identity = await parts.node.getIdentity();
+    const identity = await nodeIdentity(parts);
     const d = new WallDaemon(parts, identity.pubkey, protocolNetwork(identity.network));
     try {
       await d.boot();
@@ -340,6 +356,12 @@ export class WallDaemon {
     }
     for (const inv of store.invoicesInState('open')) {
       if (!inv.paymentHash) continue;
+      // a proof accepted (written ahead) just before the last process died: its settlement is recorded now
+      const stocked = this.stock?.find(inv.paymentHash);
+      if (stocked?.phase === 'proven' && stocked.sessionId === inv.sessionId) {
+        this.creditProof(inv.paymentHash, stocked.amountMsat, stocked.preimage);
+        continue;
+      }
       try {
         const st = await node.lookupInvoice(inv.paymentHash);
         if (st.state === 'settled') this.settledByLookup(inv.paymentHash, st.receivedMsat);
@@ -394,6 +416,7 @@ export class WallDaemon {
 
     this.shell.startTicks();
     this.scheduleExpiryCheck();
+    this.scheduleStockUpkeep();
 
     const url = await this.shell.startStatus(this.statusSource());
     // where `boltcharge clear-fault` reaches this daemon's operator actions (a port 0 is resolved here)
@@ -626,6 +649,145 @@ export class WallDaemon {
     }
   }
 
+  /**
+   * Offline case 1b: the node could not be reached for invoice `e.seq`, so a stocked invoice is handed to the
+   * session (recorded as handed before it leaves): the largest denomination not above the requested amount that
+   * is a whole number of Wh at the block's price. None fits (the stock is out): the creation fails, the machine
+   * retries later and, unpaid, cuts the power.
+   */
+  private issueFromStock(e: Extract<Effect, { type: 'createInvoice' }>, s: SellerState, sid: string): void {
+    const { store, log, clock } = this.parts;
+    const requested = s.invoices.find((i) => i.seq === e.seq);
+    const handed =
+      this.stock && requested
+        ? this.stock.handOut({
+            sessionId: sid,
+            minMsat: 0n,
+            maxMsat: e.amountMsat,
+            stepMsat: requested.priceMsatPerWh,
+          })
+        : null;
+    if (!handed || !requested) {
+      log.warn('node unreachable and no stocked invoice fits', { seq: e.seq, amountMsat: e.amountMsat });
+      this.dispatch({
+        type: 'invoiceCreateFailed',
+        seq: e.seq,
+        error: 'node unreachable and the offline invoice stock is out',
+        atMs: clock.now(),
+      });
+      return;
+    }
+    const blockWh = Number(handed.amountMsat / requested.priceMsatPerWh);
+    store.markIssuedFromStock(sid, e.seq, { ...handed, blockWh });
+    log.info('invoice served from the offline stock', {
+      seq: e.seq,
+      paymentHash: handed.paymentHash,
+      amountMsat: handed.amountMsat,
+    });
+    this.dispatch({
+      type: 'invoiceCreated',
+      seq: e.seq,
+      bolt11: handed.bolt11,
+      paymentHash: handed.paymentHash,
+      stockedAmountMsat: handed.amountMsat,
+      atMs: clock.now(),
+    });
+  }
+
+  /**
+   * Offline case 1b: the car proved it paid an invoice of this session. A stocked one is checked by the keeper
+   * (recorded as used before it answers) and then settles like a node settlement, the ledger row marked paid
+   * offline; a proof for an invoice the node issued for this session is credited the same way (the preimage proves
+   * the node settled it; the node's own report of it later is a repeat). A refusal
+   * is named in the log, the alarm and the ledger, and buys nothing.
+   */
+  private verifyProof(e: Extract<Effect, { type: 'verifyPaymentProof' }>, sid: string | null): void {
+    const { store, log } = this.parts;
+    const stocked = this.stock?.find(e.paymentHash);
+    if (!sid) return;
+    if (!this.stock) return; // a wall that does not sell offline waits for its node's settlement, as in version 1
+    if (!stocked) {
+      // an invoice the node issued for this session (the machine checked the hash): the preimage proves the node
+      // settled it, so it is credited now, even while the node's settlement stream cannot reach us; the stream's
+      // report of it later is a repeat
+      const row = store.invoiceByHash(e.paymentHash);
+      if (row?.sessionId !== sid || row.state !== 'open') return;
+      store.appendEvent(sid, 'invoice.paidByProof', { seq: row.seq, paymentHash: e.paymentHash });
+      this.settledByLookup(e.paymentHash, row.amountMsat);
+      return;
+    }
+    try {
+      const amountMsat = this.stock.acceptProof({
+        sessionId: sid,
+        paymentHash: e.paymentHash,
+        preimage: e.preimage,
+      });
+      this.creditProof(e.paymentHash, amountMsat, e.preimage);
+    } catch (err) {
+      if (!(err instanceof ProofRefused)) throw err;
+      // accepted before a restart, not yet credited: the same proof again completes it (never twice: the row)
+      const row = store.invoiceByHash(e.paymentHash);
+      if (
+        err.refusal === 'PROOF_ALREADY_USED' &&
+        stocked.phase === 'proven' &&
+        stocked.sessionId === sid &&
+        row?.state === 'open'
+      )
+        return this.creditProof(e.paymentHash, stocked.amountMsat, stocked.preimage);
+      log.warn('payment proof refused', { seq: e.seq, paymentHash: e.paymentHash, refusal: err.refusal });
+      store.appendEvent(sid, 'paymentProof.refused', {
+        seq: e.seq,
+        paymentHash: e.paymentHash,
+        refusal: err.refusal,
+      });
+      this.alarm(`payment proof for invoice ${e.seq} refused: ${err.refusal}`);
+    }
+  }
+
+  /** A proof accepted: the ledger row is marked paid offline, then the settlement path runs. */
+  private creditProof(paymentHash: string, amountMsat: bigint, preimage: string): void {
+    this.parts.store.markPaidOffline(paymentHash, preimage);
+    this.settledByLookup(paymentHash, amountMsat);
+  }
+
+  /**
+   * The stock's upkeep, every `offline.stock.upkeepSec` (first at boot): reconcile every handed or proven
+   * invoice with the node (each reconciled one reaches the observers with `offline: true` and the ledger), then
+   * top the stock up. An unreachable node skips the round (nothing is lost; the next round asks again).
+   */
+  private scheduleStockUpkeep(): void {
+    const stock = this.stock;
+    const cfg = this.parts.config.offline?.stock;
+    if (!stock || !cfg) return;
+    const { log, store } = this.parts;
+    let running = false;
+    const upkeep = async (): Promise<void> => {
+      if (running || this.stopping) return;
+      running = true;
+      try {
+        const reconciled = await stock.reconcile();
+        for (const r of reconciled) {
+          store.appendEvent(r.sessionId, 'offline.reconciled', { ...r });
+          if (!r.settled) this.alarm(`stocked invoice ${r.paymentHash} handed out offline was never paid`);
+          for (const o of this.observers) o.stockReconciled?.(r);
+        }
+        const created = await stock.replenish(true);
+        if (created > 0) log.info('offline invoice stock topped up', { created, ...stock.counts() });
+      } catch (err) {
+        log.debug('offline stock upkeep skipped: node unreachable', { error: (err as Error).message });
+      } finally {
+        running = false;
+      }
+    };
+    const arm = (): void => {
+      this.stockTimer = this.parts.clock.setTimer(cfg.upkeepSec * 1000, () => {
+        if (this.stopping) return;
+        this.guardAsync(upkeep().then(arm));
+      });
+    };
+    this.guardAsync(upkeep().then(arm));
+  }
+
   /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
   private scheduleExpiryCheck(): void {
     const check = async (): Promise<void> => {
@@ -661,7 +823,8 @@ export class WallDaemon {
   private binding(current: SellerConfig): MachineBinding<SellerState, SellerEvent> {
     const { store } = this.parts;
     return {
-      step: this.parts.step ?? sellerStep,
+      // an invoice served from the offline stock shrinks its block to the stocked denomination
+      step: this.parts.step ?? sellerStepWithStock,
       serialize: (s) => persistSellerState(s),
       // versioned and validated (protocol/serialize.ts): an older format is migrated, a damaged one refused
       deserialize: (text) => {
@@ -761,6 +924,8 @@ export class WallDaemon {
               });
             },
             (err: Error) => {
+              // the node is unreachable: the invoice comes from the offline stock when there is one
+              if (err instanceof NodeUnreachable && this.stock && sid) return this.issueFromStock(e, s, sid);
               log.warn('invoice creation failed', { seq: e.seq, error: err.message });
               this.dispatch({
                 type: 'invoiceCreateFailed',
@@ -861,6 +1026,8 @@ export class WallDaemon {
           this.startCableSession(clock.now());
         }
         return;
+      case 'verifyPaymentProof':
+        return this.verifyProof(e, sid);
       case 'record':
         log.debug(`machine: ${e.kind}`, e.data);
         // a frame the secure channel refused (forged, replayed, undecodable): the CSMS hears of the tampering
@@ -976,12 +1143,45 @@ export class WallDaemon {
   async stop(): Promise<void> {
     await this.shell.stop(async () => {
       this.expiryTimer?.cancel();
+      this.stockTimer?.cancel();
       this.unsubscribeSettled?.();
       this.unsubscribeOwner?.();
       this.unsubscribeEvse?.();
       for (const o of this.observers) await o.close?.().catch(() => {});
       await this.parts.evse.close().catch(() => {});
     });
+  }
+}
+
+/** Store slot of the node's identity, kept for a start while the node is unreachable (offline case 1b). */
+const IDENTITY_SLOT = 'node-identity';
+
+/**
+ * The wall node's identity: asked of the node (and kept in the store); when the node is unreachable and the wall
+ * sells offline (`offline.stock`), the identity kept at the last start, so a wall restarted offline resumes its
+ * session (whose keys are in the store; a new session still needs the node to sign its handshake).
+ *
+ * @param parts the daemon's parts
+ * @returns the node's public key and network
+ * @throws the node's error when it is unreachable and no identity is kept (or the wall does not sell offline)
+ */
+async function nodeIdentity(parts: WallParts): Promise<{ pubkey: string; network: string }> {
+  try {
+    const identity = await parts.node.getIdentity();
+    parts.store.saveMachineState(
+      IDENTITY_SLOT,
+      JSON.stringify({ pubkey: identity.pubkey, network: identity.network }),
+    );
+    return identity;
+  } catch (err) {
+    const kept = parts.store.loadMachineState(IDENTITY_SLOT);
+    if (!(err instanceof NodeUnreachable) || !parts.config.offline?.stock || kept === undefined) throw err;
+    const identity = JSON.parse(kept) as { pubkey: string; network: string };
+    parts.log.warn('node unreachable at start: using the identity kept at the last start', {
+      pubkey: identity.pubkey,
+      error: err.message,
+    });
+    return identity;
   }
 }
 

@@ -7,6 +7,7 @@ import { SystemClock } from '../../hardware/clock.js';
 import { LndNode } from '../../lightning/lnd-node.js';
 import { verifyReceipt, type ReceiptMessage } from '../../protocol/index.js';
 import { deserializeState } from '../../protocol/serialize.js';
+import { SUPPORTED_VERSIONS } from '../../protocol/handshake.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
 import { WallStore } from '../../wall-module/store.js';
 
@@ -110,7 +111,14 @@ export async function readBooks(
       if (r?.valid) {
         const receipt = deserializeState<ReceiptMessage>(r.bodyJson);
         if (receipt.ok) {
-          const check = verifyReceipt(1, receipt.value, { sellerPub: n.wallPub, sessionId: s.id });
+          // the receipt text names the session's protocol version (not kept in the ledger): the highest version
+          // whose text the wall's key signed
+          const checks = [...SUPPORTED_VERSIONS]
+            .reverse()
+            .map((version) =>
+              verifyReceipt(version, receipt.value, { sellerPub: n.wallPub, sessionId: s.id }),
+            );
+          const check = checks.find((c) => c.ok) ?? checks[0]!;
           receiptValid = check.ok && receipt.value.totalPaidMsat === wallSettledMsat;
           if (!check.ok) p(`receipt does not verify: ${check.error.message}`);
           else if (!receiptValid)

@@ -26,6 +26,7 @@
  * the receipt verifies, and invoices were really paid while offline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,14 +57,15 @@ import { ChargeRig, freePort } from './rig.js';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
 
-/** Which side is offline. */
-export type OfflineMode = 'charger' | 'car';
+/** Which side is offline: `charger` (case 1a, the wall's node with it), `charger-stock` (case 1b, the wall
+ * daemon alone, its node remote), `car` (case 2). */
+export type OfflineMode = 'charger' | 'charger-stock' | 'car';
 
 /** What the offline part of a run showed. */
 export interface OfflineFigures {
   mode: OfflineMode;
-  /** the issue's case: 1a (direct channel over the cable) or 2 (blind relay) */
-  case: '1a' | '2';
+  /** the issue's case: 1a (direct channel over the cable), 1b (invoice stock) or 2 (blind relay) */
+  case: '1a' | '1b' | '2';
   /** the namespace's interfaces while offline (only lo and the cable) */
   namespaceInterfaces: string[];
   /** invoices paid, and msat, while the namespace had no uplink */
@@ -74,6 +76,8 @@ export interface OfflineFigures {
   relayRefusals: number;
   /** real ms for the car's node to reach its channel partner again through the relay after the cut (case 2) */
   reconnectMs: number | null;
+  /** case 1b: stocked invoices reconciled with the node after the route came back (each `offline: true`) */
+  stockReconciled?: { settled: number; unpaid: number; left: number };
 }
 
 /** The offline demo's JSON line. */
@@ -179,8 +183,10 @@ export async function offlineDemo(argv: string[]): Promise<number> {
   const say = (line: string): void => void process.stderr.write(`demo: ${line}\n`);
   const show = (line: string): void => void (values.json ? say(line) : process.stdout.write(`${line}\n`));
   const mode = values.offline;
-  if (mode !== 'charger' && mode !== 'car') {
-    say('--offline takes charger (the wall has no uplink) or car (the car has no signal)');
+  if (mode !== 'charger' && mode !== 'charger-stock' && mode !== 'car') {
+    say(
+      '--offline takes charger (the wall and its node have no uplink), charger-stock (the wall daemon has no uplink to its remote node: it sells on its invoice stock) or car (the car has no signal)',
+    );
     return 2;
   }
   const targetWh = Number(values['energy-wh']);
@@ -234,7 +240,11 @@ export async function runOfflineDemo(
   const btcdP2pPort = portOf(net.connection.btcd.p2pHost);
   const dir = join(repo, '.demo', `offline-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
-  const moved = mode === 'charger' ? 'wall' : 'vehicle';
+  // the node moved into the namespace (case 1b moves none: the wall's node is remote, only the daemon is isolated)
+  const moved: 'wall' | 'vehicle' | null = mode === 'charger' ? 'wall' : mode === 'car' ? 'vehicle' : null;
+  const wallInNs = mode !== 'car';
+  const stockMode = mode === 'charger-stock';
+  const wallRpcPort = portOf(wall.socket);
   let space: IsolatedNamespace | undefined;
   let nodeInNamespace = false;
   let carSide: ChildProcess | undefined;
@@ -244,12 +254,16 @@ export async function runOfflineDemo(
   let result: OfflineDemoResult | null = null;
   /** The node returns to the host, and the two nodes' peer connection to its address there. */
   const routeBack = async (): Promise<void> => {
+    if (moved === null) return;
     await relaunchNode({ name: moved, placement: {} });
     await connectPeer(vehicle, { pubkey: wall.pubkey, socket: wall.p2pSocket }).catch(() => undefined); // may reconnect by itself
     await waitForActiveChannel(vehicle, wall.pubkey);
   };
   try {
-    space = await createIsolatedNamespace({ uplinkPorts: [btcdPort, btcdP2pPort, wallP2pPort] });
+    space = await createIsolatedNamespace({
+      // case 1b: while online, the wall daemon reaches its remote node's gRPC port through the uplink
+      uplinkPorts: stockMode ? [wallRpcPort] : [btcdPort, btcdP2pPort, wallP2pPort],
+    });
     const { ns, cable } = space;
     say(
       `namespace ${ns}: cable ${cable.hostIf}⇄${cable.nsIf} (${cable.hostIpv4} ⇄ ${cable.nsIpv4}), uplink up`,
@@ -264,7 +278,9 @@ export async function runOfflineDemo(
     const forwards =
       mode === 'charger'
         ? [`127.0.0.1:${btcdP2pPort}@${btcdP2pPort}`]
-        : [`127.0.0.1:${btcdPort}@${btcdPort}`, `127.0.0.1:${wallP2pPort}`];
+        : stockMode
+          ? [`127.0.0.1:${wallRpcPort}@${wallRpcPort}`]
+          : [`127.0.0.1:${btcdPort}@${btcdPort}`, `127.0.0.1:${wallP2pPort}`];
     const sideLog = openSync(join(dir, 'namespace-side.log'), 'a');
     carSide = spawn(
       'ip',
@@ -295,16 +311,20 @@ export async function runOfflineDemo(
       return c.ms ?? null;
     };
     // the offline node moves into the namespace (started while it still has an uplink to its chain backend)
-    nodeInNamespace = true; // from here on, whatever happens, it is moved back
-    await relaunchNode({
-      name: moved,
-      placement: {
-        netns: ns,
-        btcdRpcHost: `127.0.0.1:${btcdPort}`,
-        ...(mode === 'charger' ? { listenHost: '0.0.0.0' } : {}),
-      },
-    });
-    if (mode === 'charger') {
+    if (moved !== null) {
+      nodeInNamespace = true; // from here on, whatever happens, it is moved back
+      await relaunchNode({
+        name: moved,
+        placement: {
+          netns: ns,
+          btcdRpcHost: `127.0.0.1:${btcdPort}`,
+          ...(mode === 'charger' ? { listenHost: '0.0.0.0' } : {}),
+        },
+      });
+    }
+    if (stockMode) {
+      say('case 1b: the wall daemon runs in the namespace; its node stays remote (reached over the uplink)');
+    } else if (mode === 'charger') {
       await space.cutUplink();
       // the car's node reaches the wall's across the cable (the wall has no other network now)
       await connectPeer(vehicle, { pubkey: wall.pubkey, socket: `${cable.nsIpv4}:${wallP2pPort}` });
@@ -329,16 +349,16 @@ export async function runOfflineDemo(
       dir,
       connectionFile,
       link: 'ip',
-      ipInterfaces:
-        mode === 'charger'
-          ? { wall: cable.nsIf, vehicle: cable.hostIf }
-          : { wall: cable.hostIf, vehicle: cable.nsIf },
+      ipInterfaces: wallInNs
+        ? { wall: cable.nsIf, vehicle: cable.hostIf }
+        : { wall: cable.hostIf, vehicle: cable.nsIf },
       bridgeHost: cable.hostIpv4,
       speed,
       wall: {
         ...overlays.wall,
         ...(o.crash ? crashWall : {}),
-        ...(mode === 'charger'
+        ...(stockMode ? { offline: { stock: stockConfig(overlays.blocks, price, targetWh) } } : {}),
+        ...(wallInNs
           ? nsStatus
           : {
               relay: {
@@ -351,16 +371,31 @@ export async function runOfflineDemo(
       vehicle: { ...overlays.vehicle, ...(mode === 'car' ? nsStatus : {}), ...(o.crash ? crashVehicle : {}) },
       world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
     });
-    rig[moved].netns = ns;
+    rig[wallInNs ? 'wall' : 'vehicle'].netns = ns;
     await rig.startDaemons();
     show(`wall dashboard:    ${rig.wall.statusUrl}`);
     show(`vehicle dashboard: ${rig.vehicle.statusUrl}`);
+    if (stockMode) {
+      // the wall stocks its invoices while it reaches its node
+      const want = stockConfig(overlays.blocks, price, targetWh);
+      const full = want.denominationsMsat.length * want.perDenomination;
+      await waitFor(
+        'the wall to stock its invoices',
+        () => readStock(rig!.files.wallDb).stocked >= full,
+        120_000,
+      );
+      say(`the wall daemon stocked ${full} invoices; it loses its uplink once the session is authenticated`);
+    }
     show(
-      `charging ${targetWh} Wh over the cable (IP over veth) at ${speed}× speed, ${moved} offline; logs in ${dir}`,
+      `charging ${targetWh} Wh over the cable (IP over veth) at ${speed}× speed, ${moved ?? 'wall daemon'} offline; logs in ${dir}`,
     );
     let namespaceInterfaces = mode === 'charger' ? space.interfaces() : [];
     let paidAtCutMsat = mode === 'charger' ? 0n : -1n;
     let invoicesAtCut = 0;
+    // case 1b: the handshake and the receipt are signed by the wall's node (its key is the wall's identity), so
+    // the uplink is cut once the session is authenticated and comes back at half the target (the node client reconnects with a back-off: the rest of the session gives it time, and the node signs the receipt)
+    let stockPhase: 'online' | 'offline' | 'back' = 'online';
+    let stockPaidOffline = 0;
     let reconnectMs: number | null = null;
     let crashed = false;
     rig.world.plug();
@@ -371,7 +406,23 @@ export async function runOfflineDemo(
       'the session to end on both sides',
       async () => {
         const [w, v] = await Promise.all([activeRig.wall.status(), activeRig.vehicle.status()]);
-        if (paidAtCutMsat < 0n && BigInt(v.paidMsat) > 0n && w.state !== 'ended') {
+        if (stockMode && stockPhase === 'online' && (w.state === 'deposit' || w.state === 'charging')) {
+          stockPhase = 'offline';
+          await space!.cutUplink();
+          namespaceInterfaces = space!.interfaces();
+          show(
+            `  the wall daemon lost its uplink at ${w.energyWh} Wh: its node is unreachable, it sells on its stock`,
+          );
+        }
+        if (stockMode && stockPhase === 'offline' && w.energyWh >= Math.floor(targetWh / 2)) {
+          stockPhase = 'back';
+          stockPaidOffline = readStock(activeRig.files.wallDb).paidOffline;
+          await space!.restoreUplink();
+          show(
+            `  the wall daemon's route is back at ${w.energyWh} Wh (${stockPaidOffline} invoices paid by proof)`,
+          );
+        }
+        if (mode === 'car' && paidAtCutMsat < 0n && BigInt(v.paidMsat) > 0n && w.state !== 'ended') {
           // the car loses its signal: from now on its node reaches the network only through the wall's relay
           paidAtCutMsat = BigInt(v.paidMsat);
           invoicesAtCut = v.ledger.filter((l) => l.state === 'succeeded').length;
@@ -385,7 +436,12 @@ export async function runOfflineDemo(
           );
         }
         const crash = o.crash;
-        if (crash && !crashed && paidAtCutMsat >= 0n && w.energyWh >= crash.atWh) {
+        if (
+          crash &&
+          !crashed &&
+          (stockMode ? stockPhase === 'offline' : paidAtCutMsat >= 0n) &&
+          w.energyWh >= crash.atWh
+        ) {
           crashed = true;
           const victim = activeRig[crash.victim];
           show(`  kill -9 of the ${crash.victim} daemon at ${w.energyWh} Wh, offline`);
@@ -409,6 +465,22 @@ export async function runOfflineDemo(
     );
     const durationSec = Math.round((Date.now() - pluggedReal) / 1000);
     rig.world.unplug();
+    let stockReconciled: OfflineFigures['stockReconciled'];
+    const paidOfflineRows = stockMode ? readStock(rig.files.wallDb).paidOffline : 0;
+    if (stockMode) {
+      // the route back (restored at half the target): the wall daemon reconciles every stocked invoice it handed
+      await space.restoreUplink();
+      await waitFor(
+        'the stock to be reconciled',
+        () => readStock(rig!.files.wallDb).outstanding === 0,
+        120_000,
+      );
+      const st = readStock(rig.files.wallDb);
+      stockReconciled = { settled: st.reconciledSettled, unpaid: st.reconciledUnpaid, left: st.outstanding };
+      show(
+        `  back online: ${st.reconciledSettled} stocked invoices reconciled settled, ${st.reconciledUnpaid} unpaid`,
+      );
+    }
     await rig.stop();
     const relay = relayCounts(join(dir, 'wall.log'));
 
@@ -420,18 +492,21 @@ export async function runOfflineDemo(
     if (!s) throw new Error('no session was recorded');
     const paidMsatAll = books.sessions.reduce((acc, x) => acc + x.vehiclePaidMsat, 0n);
     const paymentsAll = books.sessions.reduce((acc, x) => acc + x.paymentsSucceeded, 0);
-    const paidOfflineMsat = paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
+    const paidOfflineMsat = stockMode
+      ? readStock(rig.files.wallDb).paidOfflineMsat
+      : paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
     result = {
       ...sessionFigures(s, { speed, invoiceIntervalSec, durationSec }),
       offline: {
         mode,
-        case: mode === 'charger' ? '1a' : '2',
+        case: mode === 'charger' ? '1a' : stockMode ? '1b' : '2',
         namespaceInterfaces,
-        invoicesPaidOffline: paymentsAll - invoicesAtCut,
+        invoicesPaidOffline: stockMode ? paidOfflineRows : paymentsAll - invoicesAtCut,
         paidOfflineMsat: paidOfflineMsat.toString(),
         relayConnections: relay.opened,
         relayRefusals: relay.refused,
         reconnectMs,
+        ...(stockReconciled ? { stockReconciled } : {}),
       },
       ...(o.crash
         ? {
@@ -450,7 +525,14 @@ export async function runOfflineDemo(
       s.vehicleStopReason === s.wallStopReason;
     const isolated =
       namespaceInterfaces.length === 2 && namespaceInterfaces.includes(cable.nsIf) && paidOfflineMsat > 0n;
-    const relayed = mode === 'charger' || relay.opened > 0;
+    const relayed = mode !== 'car' || relay.opened > 0;
+    // case 1b: every invoice was a stocked one paid by proof, and each was reconciled settled with the node
+    const stocked =
+      !stockMode ||
+      (paidOfflineRows > 0 &&
+        paidOfflineRows >= stockPaidOffline &&
+        stockReconciled?.settled === paidOfflineRows &&
+        stockReconciled.left === 0);
     // a crash run: every session closed with a reason on both sides, the same amount on both sides, and a
     // session that reached its target has a verified receipt
     const closedCleanly = books.sessions.every(
@@ -461,7 +543,7 @@ export async function runOfflineDemo(
         (x.wallStopReason !== 'TARGET_REACHED' || x.receiptValid),
     );
     const ended = o.crash ? crashed && closedCleanly : normal && s.receiptValid;
-    code = ended && isolated && relayed && books.problems.length === 0 ? 0 : 1;
+    code = ended && isolated && relayed && stocked && books.problems.length === 0 ? 0 : 1;
     show(
       `done: ${s.wallEnergyWh} Wh at the wall, ${s.vehicleEnergyWh} Wh at the car, ${s.invoicesSettled} invoices paid (${result.offline.invoicesPaidOffline} offline), ${Number(s.wallSettledMsat) / 1000} sat; receipt ${s.receiptValid ? 'valid' : 'INVALID'}; ${code === 0 ? 'accounts agree with both nodes' : 'FAILED'}`,
     );
@@ -479,4 +561,80 @@ export async function runOfflineDemo(
     if (!net.alreadyUp && !o.keepNetwork) await down({ log: (l) => say(`regtest: ${l}`) });
   }
   return { code, result };
+}
+
+/** The stock of the case 1b run: two denominations, the smallest block and the largest whole multiple of it in a
+  block (the seller shrinks each block to the largest that fits), enough of each for the whole target. */
+function stockConfig(
+  blocks: { minBlockWh: number; maxBlockWh: number },
+  priceMsatPerWh: number,
+  targetWh: number,
+): { denominationsMsat: string[]; perDenomination: number; upkeepSec: number } {
+  const small = blocks.minBlockWh;
+  const large = Math.max(small, blocks.maxBlockWh - (blocks.maxBlockWh % small));
+  const amounts = [...new Set([small, large])].map((wh) => String(BigInt(wh) * BigInt(priceMsatPerWh)));
+  return { denominationsMsat: amounts, perDenomination: Math.ceil(targetWh / large) + 6, upkeepSec: 2 };
+}
+
+/** The wall database's stock, read beside the running daemon. */
+function readStock(wallDb: string): {
+  stocked: number;
+  outstanding: number;
+  reconciledSettled: number;
+  reconciledUnpaid: number;
+  paidOffline: number;
+  paidOfflineMsat: bigint;
+} {
+  const out = {
+    stocked: 0,
+    outstanding: 0,
+    reconciledSettled: 0,
+    reconciledUnpaid: 0,
+    paidOffline: 0,
+    paidOfflineMsat: 0n,
+  };
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(wallDb, { readonly: true, fileMustExist: true });
+    const rows = db.prepare('SELECT phase, body FROM offline_stock').all() as {
+      phase: string;
+      body: string;
+    }[];
+    for (const r of rows) {
+      if (r.phase === 'stocked') out.stocked++;
+      else if (r.phase === 'handed' || r.phase === 'proven') out.outstanding++;
+      else if (r.phase === 'reconciled') {
+        if ((JSON.parse(r.body) as { settled: boolean }).settled) out.reconciledSettled++;
+        else out.reconciledUnpaid++;
+      }
+    }
+    const paid = db
+      .prepare(
+        "SELECT count(*) AS n, coalesce(sum(received_msat), 0) AS msat FROM invoices WHERE paid_offline = 1 AND state = 'settled'",
+      )
+      .safeIntegers(true)
+      .get() as { n: bigint; msat: bigint };
+    out.paidOffline = Number(paid.n);
+    out.paidOfflineMsat = paid.msat;
+  } catch {
+    // not created yet (the daemon is starting)
+  } finally {
+    db?.close();
+  }
+  return out;
+}
+
+/** Polls a condition every 300 ms (real time).
+
+  @param what what is awaited (for the error)
+  @param cond the condition
+  @param timeoutMs real ms
+  @throws Error naming `what` when it does not hold in time
+*/
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }

@@ -15,11 +15,11 @@ describe('wall store', () => {
     const clock = new ManualClock();
     const s = WallStore.open(file, clock);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(schemaVersion(s.db)).toBe(4);
+    expect(schemaVersion(s.db)).toBe(WALL_MIGRATIONS.length);
     s.createSession('s1', null);
     s.close();
     const again = WallStore.open(file, clock);
-    expect(schemaVersion(again.db)).toBe(4);
+    expect(schemaVersion(again.db)).toBe(WALL_MIGRATIONS.length);
     expect(again.getSession('s1').status).toBe('active');
     again.db.prepare('INSERT INTO schema_migrations VALUES (99, ?, 0)').run('future');
     again.close();
@@ -45,7 +45,7 @@ describe('wall store', () => {
     );
     old.close();
     const s = WallStore.open(file, new ManualClock());
-    expect(schemaVersion(s.db)).toBe(4);
+    expect(schemaVersion(s.db)).toBe(WALL_MIGRATIONS.length);
     expect(s.invoices('s1').map((i) => i.state)).toEqual(['requested', 'open', 'settled', 'failed']);
     expect(s.invoices('s1')[1]).toMatchObject({ paymentHash: 'h1', amountMsat: 1000n, fromWh: 10, toWh: 20 });
     s.close();

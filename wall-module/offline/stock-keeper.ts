@@ -113,16 +113,30 @@ export class StockKeeper {
 
   /** Hands a stocked invoice to a session (recorded before it is returned).
 
-    @param args {sessionId, minMsat: the block's price, msat}
-    @returns the invoice to send over the cable, or null when the stock is out (the session must stop)
+    @param args {sessionId, minMsat: the block's price, msat; maxMsat?, stepMsat?: the largest amount of at most
+      maxMsat that is a multiple of stepMsat instead (see payments/invoice-stock.ts `handOut`)}
+    @returns the invoice to send over the cable (with its expiry, ms), or null when no stocked invoice fits (the
+      session must stop)
   */
   handOut(args: {
     sessionId: string;
     minMsat: bigint;
-  }): { paymentHash: string; bolt11: string; amountMsat: bigint } | null {
+    maxMsat?: bigint;
+    stepMsat?: bigint;
+  }): { paymentHash: string; bolt11: string; amountMsat: bigint; expiresAtMs: number } | null {
+    const before = this.state.invoices;
     const step = handOut(this.state, { ...args, atMs: this.clock.now() });
     this.commit(step.state);
-    return step.result;
+    if (step.result === null) return null;
+    const inv = before[step.result.paymentHash];
+    const expiresAtMs = inv !== undefined && inv.phase === 'stocked' ? inv.expiresAtMs : this.clock.now();
+    return { ...step.result, expiresAtMs };
+  }
+
+  /** One invoice of the stock by payment hash (a copy), or undefined when it is not from this stock. */
+  find(paymentHash: string): StockedInvoice | undefined {
+    const inv = this.state.invoices[paymentHash];
+    return inv === undefined ? undefined : { ...inv };
   }
 
   /** Verifies the car's proof for an invoice handed to its session, without the node (recorded as used before
