@@ -28,13 +28,32 @@ export interface Clock {
   sleep(delayMs: number): Promise<void>;
 }
 
+/** Real timers of at least this many ms are coalesced (see `coalescedRealDelayMs`). */
+const COALESCE_FROM_MS = 1000;
+/** Real timers of `COALESCE_FROM_MS` or more fall due on multiples of this many real ms. */
+const COALESCE_SLOT_MS = 100;
+
+/**
+ * Timer slack for long real timers: a delay of a second or more ends at the next multiple of 100 real ms, so the
+ * many periodic timers of a site (every connector's expiry checks, polls, ticks) wake the process together
+ * instead of one by one. Shorter delays (ISO-TP pacing, retries) are kept exact.
+ *
+ * @param delayMs wanted delay, real ms (>= 0)
+ * @param nowMs real now, ms since epoch
+ * @returns the delay to arm, real ms (never shorter than asked, at most 100 ms longer)
+ */
+export function coalescedRealDelayMs(delayMs: number, nowMs: number): number {
+  if (delayMs < COALESCE_FROM_MS) return Math.max(0, delayMs);
+  return Math.ceil((nowMs + delayMs) / COALESCE_SLOT_MS) * COALESCE_SLOT_MS - nowMs;
+}
+
 /** Real time. */
 export class SystemClock implements Clock {
   now(): number {
     return Date.now();
   }
   setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const t = setTimeout(fn, Math.max(0, delayMs));
+    const t = setTimeout(fn, coalescedRealDelayMs(delayMs, Date.now()));
     return { cancel: () => clearTimeout(t) };
   }
   sleep(delayMs: number): Promise<void> {
@@ -67,7 +86,7 @@ export class ScaledClock implements Clock {
     return this.startMs + Math.floor((Date.now() - this.realStart) * this.speed);
   }
   setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const t = setTimeout(fn, Math.max(0, delayMs) / this.speed);
+    const t = setTimeout(fn, coalescedRealDelayMs(Math.max(0, delayMs) / this.speed, Date.now()));
     return { cancel: () => clearTimeout(t) };
   }
   sleep(delayMs: number): Promise<void> {
