@@ -14,6 +14,7 @@
 import type { Clock, TimerHandle } from '../hardware/clock.js';
 import type { Effect, Step } from '../protocol/effects.js';
 import type { Logger } from './logger.js';
+import { sameState } from './same-state.js';
 import type { SessionStore } from './session-store.js';
 
 /** Longest wait for the binding's fail-safe action (e.g. an EVSE that does not answer), real ms. */
@@ -240,10 +241,7 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
   private quietUntil(atMs: number, makeTick: (atMs: number) => E): boolean {
     try {
       const probe = this.binding.step(this.state, makeTick(atMs));
-      return (
-        probe.effects.length === 0 &&
-        this.binding.serialize(probe.state) === this.binding.serialize(this.state)
-      );
+      return probe.effects.length === 0 && sameState(probe.state, this.state);
     } catch {
       return false; // the real tick will find out (and fail safe)
     }
@@ -328,9 +326,11 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
             }
           }
           committed?.resolve();
+          const before = this.state;
           this.state = step.state;
-          // a tick's step may let the machine rest; any step of a resting one may wake it
-          if (event === this.lastTick || this.resting) this.planRest();
+          // a tick's step may let the machine rest; a step that changed a resting machine's state may wake it
+          // (a new deadline, a session): a step that changed nothing leaves the plan as it was
+          if (event === this.lastTick || (this.resting && !sameState(before, step.state))) this.planRest();
           stage = 'effect';
           this.binding.afterStep?.(step.state, event, step.effects);
           for (const effect of step.effects) {
