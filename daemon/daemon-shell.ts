@@ -25,7 +25,7 @@ const MAX_ALARMS = 20;
 /**
  * Longest real time between two ticks of a machine between sessions, ms: the loop's alive signals (systemd's
  * `WATCHDOG=1` at half of `WatchdogSec=30`, the EVSE watchdog's pets) ride on ticks. An EVSE watchdog interval
- * shortens it to half that interval.
+ * shortens it to a third of that interval.
  */
 const MAX_REST_TICK_REAL_MS = 10_000;
 
@@ -96,7 +96,9 @@ export class DaemonShell<S extends ShellState, E extends { type: string; atMs: n
   ) {
     this.sendQueue = new SendQueue(parts.link, parts.log);
     const speed = Math.max(1, parts.config.clock?.speed ?? 1);
-    const watchdogMs = (parts.config.evse?.watchdogIntervalSec ?? Infinity) * 500;
+    // the EVSE watchdog is petted at most every quarter interval: a tick every third keeps a pet every ~third
+    // of the interval (two thirds of it left for a loaded machine), as the 1 s ticks did
+    const watchdogMs = ((parts.config.evse?.watchdogIntervalSec ?? Infinity) * 1000) / 3;
     this.restTickMs = Math.round(Math.min(MAX_REST_TICK_REAL_MS, watchdogMs) * speed);
     // the meter polls fast while a session runs and slowly between sessions
     const onStep = binding.afterStep;
@@ -226,8 +228,8 @@ export class DaemonShell<S extends ShellState, E extends { type: string; atMs: n
 
   /**
    * Starts the machine's ticks: one a second of daemon clock on a grid while a session runs or a deadline of the
-   * machine falls due; between sessions with nothing due, one per rest period (at most 10 s of real time, half
-   * the EVSE watchdog's interval), so an idle connector costs next to nothing.
+   * machine falls due; between sessions with nothing due, one per rest period (at most 10 s of real time, a third
+   * of the EVSE watchdog's interval), so an idle connector costs next to nothing.
    */
   startTicks(): void {
     this.runner.startTicks(1000, (atMs) => this.asEvent({ type: 'tick', atMs }), {
