@@ -22,6 +22,21 @@ import { StatusServer, type StatusRoute, type StatusSource } from './status-serv
 /** Longest alarm list the status page shows. */
 const MAX_ALARMS = 20;
 
+/**
+ * Longest real time between two ticks of a machine between sessions, ms: the loop's alive signals (systemd's
+ * `WATCHDOG=1` at half of `WatchdogSec=30`, the EVSE watchdog's pets) ride on ticks. An EVSE watchdog interval
+ * shortens it to a third of that interval.
+ */
+const MAX_REST_TICK_REAL_MS = 10_000;
+
+/** Meter poll interval between sessions, real ms (the status page's power figure, a meter that went down). */
+const REST_METER_POLL_REAL_MS = 10_000;
+
+/** Whether a machine in this phase is between sessions (it may rest: rare ticks, slow meter polls). */
+export function betweenSessions(phase: string): boolean {
+  return phase === 'idle' || phase === 'ended';
+}
+
 /** The events every session machine takes from the shell. */
 export type ShellEvent =
   | { type: 'linkUp'; atMs: number }
@@ -31,7 +46,14 @@ export type ShellEvent =
 
 /** What the shell runs on (a subset of each role's parts). */
 export interface ShellParts {
-  config: { meter: { pollIntervalMs: number }; status: StatusConfig };
+  config: {
+    meter: { pollIntervalMs: number };
+    status: StatusConfig;
+    /** the daemon clock's speed (rest periods are real time) */
+    clock?: { speed: number };
+    /** the charger's own watchdog (wall): a resting machine still ticks twice per interval to pet it */
+    evse?: { watchdogIntervalSec: number };
+  };
   clock: Clock;
   log: Logger;
   store: SessionStore;
@@ -73,11 +95,30 @@ export class DaemonShell<S extends ShellState, E extends { type: string; atMs: n
     private readonly asEvent: (ev: ShellEvent) => E,
   ) {
     this.sendQueue = new SendQueue(parts.link, parts.log);
-    this.runner = new MachineRunner(binding, parts.store, parts.clock, parts.log, initial);
+    const speed = Math.max(1, parts.config.clock?.speed ?? 1);
+    // the EVSE watchdog is petted at most every quarter interval: a tick every third keeps a pet every ~third
+    // of the interval (two thirds of it left for a loaded machine), as the 1 s ticks did
+    const watchdogMs = ((parts.config.evse?.watchdogIntervalSec ?? Infinity) * 1000) / 3;
+    this.restTickMs = Math.round(Math.min(MAX_REST_TICK_REAL_MS, watchdogMs) * speed);
+    // the meter polls fast while a session runs and slowly between sessions
+    const onStep = binding.afterStep;
+    const shellBinding: MachineBinding<S, E> = {
+      ...binding,
+      afterStep: (state, event, effects) => {
+        this.poller.rest(betweenSessions(state.phase));
+        onStep?.(state, event, effects);
+      },
+    };
+    this.runner = new MachineRunner(shellBinding, parts.store, parts.clock, parts.log, initial);
     this.poller = new MeterPoller(parts.meter, parts.clock, {
       intervalMs: parts.config.meter.pollIntervalMs,
+      restIntervalMs: Math.max(parts.config.meter.pollIntervalMs, REST_METER_POLL_REAL_MS * speed),
     });
+    this.poller.rest(betweenSessions(this.runner.state.phase));
   }
+
+  /** Longest clock time between two ticks of a machine between sessions, ms. */
+  private readonly restTickMs: number;
 
   /** The status page URL, if started. */
   get statusUrl(): string | null {
@@ -185,9 +226,16 @@ export class DaemonShell<S extends ShellState, E extends { type: string; atMs: n
     this.poller.start();
   }
 
-  /** Starts the machine's ticks (one a second of daemon clock). */
+  /**
+   * Starts the machine's ticks: one a second of daemon clock on a grid while a session runs or a deadline of the
+   * machine falls due; between sessions with nothing due, one per rest period (at most 10 s of real time, a third
+   * of the EVSE watchdog's interval), so an idle connector costs next to nothing.
+   */
   startTicks(): void {
-    this.runner.startTicks(1000, (atMs) => this.asEvent({ type: 'tick', atMs }));
+    this.runner.startTicks(1000, (atMs) => this.asEvent({ type: 'tick', atMs }), {
+      restTickMs: this.restTickMs,
+      mayRest: (s) => betweenSessions(s.phase),
+    });
   }
 
   /**

@@ -14,6 +14,7 @@
 import type { Clock, TimerHandle } from '../hardware/clock.js';
 import type { Effect, Step } from '../protocol/effects.js';
 import type { Logger } from './logger.js';
+import { sameState } from './same-state.js';
 import type { SessionStore } from './session-store.js';
 
 /** Longest wait for the binding's fail-safe action (e.g. an EVSE that does not answer), real ms. */
@@ -86,7 +87,26 @@ export interface MachineBinding<S, E extends { type: string; atMs: number }> {
   recordFailure?(state: S, failure: MachineFailure): void;
 }
 
-/** The machine's event loop. */
+/**
+ * How a machine between sessions may rest (tick rarely): while `mayRest(state)` holds and a tick at the next
+ * multiple of the rest period would change nothing (the pure step, asked ahead, returns no effect and the same
+ * state: no deadline of the machine falls due before then), the next tick comes then instead of every `tickMs`.
+ * Every deadline still fires at the same grid tick as without resting (deadlines are `atMs >= due` rules).
+ */
+export interface RestPlan<S> {
+  /** longest clock time between two ticks of a resting machine, ms (the loop's alive signals ride on ticks) */
+  restTickMs: number;
+  /** whether the state may rest (e.g. between sessions) */
+  mayRest(state: S): boolean;
+}
+
+/** The tick schedule of a running machine. */
+interface TickSchedule<S, E> {
+  tickMs: number;
+  makeTick: (atMs: number) => E;
+  rest: RestPlan<S> | undefined;
+}
+
 /** The step of an event queued by `dispatchCommitted` could not be committed; the state is unchanged. */
 export class StepNotCommitted extends Error {
   override readonly name = 'StepNotCommitted';
@@ -116,6 +136,13 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
   private readonly queue: Queued<E>[] = [];
   private draining = false;
   private tickTimer: TimerHandle | null = null;
+  private ticks: TickSchedule<S, E> | null = null;
+  /** origin of this machine's tick grid, clock ms (its start: the machines of a site tick at staggered times) */
+  private gridOriginMs = 0;
+  /** the tick last dispatched by the tick timer (its step re-plans the schedule) */
+  private lastTick: E | null = null;
+  /** the armed tick is a resting one (later than the next grid point) */
+  private resting = false;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   private dirtySteps = 0;
@@ -151,20 +178,78 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
   }
 
   /**
-   * Starts ticking every `tickMs` of clock time (the machine needs at least one tick per second).
+   * Starts ticking every `tickMs` of clock time (the machine needs at least one tick per second while it has
+   * something to time), on a grid from now; with `rest`, a machine between sessions ticks only every
+   * `rest.restTickMs` unless one of its deadlines falls due sooner (see `RestPlan`).
    *
    * @param tickMs tick period in clock milliseconds
    * @param makeTick builds a tick event for a time
+   * @param rest when and how long the machine may rest (default: never)
    */
-  startTicks(tickMs: number, makeTick: (atMs: number) => E): void {
-    const arm = (): void => {
-      this.tickTimer = this.clock.setTimer(tickMs, () => {
-        if (this.stopped) return;
-        this.dispatch(makeTick(this.clock.now()));
-        arm();
-      });
-    };
-    arm();
+  startTicks(tickMs: number, makeTick: (atMs: number) => E, rest?: RestPlan<S>): void {
+    this.ticks = { tickMs, makeTick, rest };
+    this.gridOriginMs = this.clock.now();
+    this.armTick(this.gridAfter(this.gridOriginMs));
+  }
+
+  /** True while the machine rests (its next tick is later than the next grid point). */
+  get isResting(): boolean {
+    return this.resting;
+  }
+
+  /**
+   * The first grid point strictly after `t` (clock ms). The grid is whole multiples of `periodMs` from the
+   * machine's start, so each machine keeps its own phase: the connectors of a site that started apart never tick
+   * in one burst (a 100-connector bench whose machines all ticked on the same whole second lost sessions to
+   * heartbeat timeouts), and a resting machine's longer ticks stay on its own grid.
+   */
+  private gridAfter(t: number, periodMs = this.ticks!.tickMs): number {
+    return this.gridOriginMs + (Math.floor((t - this.gridOriginMs) / periodMs) + 1) * periodMs;
+  }
+
+  private armTick(atMs: number): void {
+    this.tickTimer?.cancel();
+    const ticks = this.ticks!;
+    this.tickTimer = this.clock.setTimer(Math.max(0, atMs - this.clock.now()), () => {
+      if (this.stopped) return;
+      const tick = ticks.makeTick(this.clock.now());
+      this.lastTick = tick;
+      this.resting = false;
+      // the next grid tick at once (a busy machine ticks as before); the tick's step may let the machine rest.
+      // A real timer may fire a hair early: the next tick is never the same grid point again
+      this.armTick(this.gridAfter(Math.max(this.clock.now(), atMs)));
+      this.dispatch(tick);
+    });
+  }
+
+  /**
+   * After a step: a machine that may rest and whose next `restTickMs` hold no deadline ticks next at the end of
+   * that time; one that rests but may no longer (a plug, a new deadline) goes back to the grid.
+   */
+  private planRest(): void {
+    const ticks = this.ticks;
+    if (!ticks?.rest || this.stopped) return;
+    const now = this.clock.now();
+    // the rest ends on a multiple of the rest period from the machine's start (a grid point too)
+    const restPeriodMs = Math.max(1, Math.round(ticks.rest.restTickMs / ticks.tickMs)) * ticks.tickMs;
+    const restUntil = this.gridAfter(now, restPeriodMs);
+    if (ticks.rest.mayRest(this.state) && this.quietUntil(restUntil, ticks.makeTick)) {
+      this.resting = true;
+      this.armTick(restUntil);
+    } else if (this.resting) {
+      this.resting = false;
+      this.armTick(this.gridAfter(now));
+    }
+  }
+
+  /** Whether a tick at `atMs` would change nothing (the machine is pure: asking ahead has no side effect). */
+  private quietUntil(atMs: number, makeTick: (atMs: number) => E): boolean {
+    try {
+      const probe = this.binding.step(this.state, makeTick(atMs));
+      return probe.effects.length === 0 && sameState(probe.state, this.state);
+    } catch {
+      return false; // the real tick will find out (and fail safe)
+    }
   }
 
   /** Queues an event; events are processed strictly in arrival order. */
@@ -246,7 +331,11 @@ export class MachineRunner<S, E extends { type: string; atMs: number }> implemen
             }
           }
           committed?.resolve();
+          const before = this.state;
           this.state = step.state;
+          // a tick's step may let the machine rest; a step that changed a resting machine's state may wake it
+          // (a new deadline, a session): a step that changed nothing leaves the plan as it was
+          if (event === this.lastTick || (this.resting && !sameState(before, step.state))) this.planRest();
           stage = 'effect';
           this.binding.afterStep?.(step.state, event, step.effects);
           for (const effect of step.effects) {

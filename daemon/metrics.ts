@@ -27,12 +27,16 @@ export interface MetricsSources {
   probeNode?(): Promise<boolean>;
   /** every connector's snapshot (a wall site): the `boltcharge_connector_*` metrics, labelled `connector` */
   connectors?(): { connectorId: number; snapshot: StatusSnapshot }[];
+  /** connectors whose start failed and that are retried (a wall site): why, how often, when next */
+  downConnectors?(): { connectorId: number; reason: string; attempts: number; nextRetryAtMs: number }[];
   /** real time, ms (default `Date.now`) */
   nowMs?: () => number;
 }
 
 /** Buckets for settlement / payment latency, seconds. */
 const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+/** Resolution of the event-loop delay histogram (`boltcharge_process_eventloop_lag_*`), ms. */
+const EVENT_LOOP_SAMPLE_MS = 1000;
 /** How long a node probe may take before the node counts as unreachable, ms. */
 const probeTimeoutMs = 2000;
 
@@ -58,7 +62,13 @@ export class DaemonMetrics {
     this.nowMs = sources.nowMs ?? Date.now;
     const r = this.registry;
     r.setDefaultLabels({ daemon: sources.role });
-    collectDefaultMetrics({ register: r, prefix: 'boltcharge_process_' });
+    // the event-loop delay histogram samples once a second: its default (every 10 ms) woke an idle daemon 100
+    // times a second, most of an idle site's CPU
+    collectDefaultMetrics({
+      register: r,
+      prefix: 'boltcharge_process_',
+      eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+    });
     const nowMs = this.nowMs;
     const tableExists = (name: string): boolean =>
       sources.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !==
@@ -305,6 +315,7 @@ export class DaemonMetrics {
     }
 
     if (sources.connectors) this.connectorMetrics(sources.connectors, all, tableExists('invoices'));
+    if (sources.downConnectors) this.downConnectorMetrics(sources.downConnectors);
 
     if (sources.probeNode) {
       const probe = sources.probeNode;
@@ -396,6 +407,44 @@ export class DaemonMetrics {
            JOIN sessions s ON s.id = i.session_id WHERE i.state = 'settled' GROUP BY s.connector_id`,
         ))
           this.inc({ connector: String(row.c) }, num(row.v));
+      },
+    });
+  }
+
+  /**
+   * The connectors of a site whose start failed: `boltcharge_connector_down{connector,reason}` (1 while it is
+   * down, with the start's error), its failed starts and the time of its next start (Unix seconds, daemon clock).
+   */
+  private downConnectorMetrics(down: NonNullable<MetricsSources['downConnectors']>): void {
+    const r = this.registry;
+    new Gauge({
+      name: 'boltcharge_connector_down',
+      help: 'A connector whose start failed (1), labelled with the reason; it is retried with a backoff',
+      labelNames: ['connector', 'reason'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const d of down()) this.set({ connector: String(d.connectorId), reason: d.reason }, 1);
+      },
+    });
+    new Gauge({
+      name: 'boltcharge_connector_start_failures',
+      help: 'Failed starts of a connector that is down',
+      labelNames: ['connector'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const d of down()) this.set({ connector: String(d.connectorId) }, d.attempts);
+      },
+    });
+    new Gauge({
+      name: 'boltcharge_connector_next_retry_timestamp_seconds',
+      help: 'When a connector that is down is started again (Unix seconds, daemon clock)',
+      labelNames: ['connector'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const d of down()) this.set({ connector: String(d.connectorId) }, d.nextRetryAtMs / 1000);
       },
     });
   }

@@ -180,13 +180,15 @@ async function startWall(
     snapshot: () => (site && site.connectors.size > 0 ? site.primary.snapshot() : null),
     connectors: () =>
       [...(site?.connectors ?? [])].map(([id, d]) => ({ connectorId: id, snapshot: d.snapshot() })),
+    downConnectors: () => [...(site?.downConnectors.values() ?? [])],
     probeNode: () => node.getIdentity().then(() => true),
   });
   // systemd's watchdog is petted once every running connector's loop ticked since the last pet
   const ticked = new Set<number>();
   const loopTick = (id: number): void => {
     ticked.add(id);
-    const running = config.connectors.length - (site?.failedConnectors.size ?? 0);
+    const running =
+      config.connectors.length - (site?.failedConnectors.size ?? 0) - (site?.downConnectors.size ?? 0);
     if (ticked.size < running) return;
     ticked.clear();
     notify.loopAlive();
@@ -199,6 +201,16 @@ async function startWall(
     node,
     connectors: devices.map((d, i) => ({
       ...d,
+      // a connector whose start failed is started again on fresh devices (the failed start closed them)
+      reopen: async () => {
+        const link = linkFromConfig(d.config.link, 'wall');
+        opened.add(() => link.close());
+        const meter = meterFromConfig(d.config.meter, clock);
+        opened.add(() => meter.close());
+        const evse = await evseFromConfig(d.config.evse, clock);
+        opened.add(() => evse.pause().finally(() => evse.close()));
+        return { link, meter, evse };
+      },
       observers: [
         ...(ocpp ? [i === 0 ? ocpp : ocpp.forEvse(d.config.evseId)] : []),
         { loopTick: () => loopTick(d.config.id) },
@@ -217,7 +229,7 @@ async function startWall(
   ocpp?.attachControl(
     walkupStationControl(
       siteStationControl(
-        new Map(devices.map((d) => [d.config.evseId, running.connectors.get(d.config.id)!])),
+        running.byEvseId, // a connector that joins later is reached too
         () => process.kill(process.pid, 'SIGTERM'),
       ),
       new Map(walkup ? [[first.config.evseId, walkup.runtime]] : []),

@@ -24,6 +24,8 @@ export interface MeterPollerOptions {
   intervalMs?: number;
   /** Consecutive failures that make the meter `down` (default 3). */
   failuresBeforeDown?: number;
+  /** Time between reads while resting (`rest(true)`: nothing is metered), ms (default: `intervalMs`). */
+  restIntervalMs?: number;
 }
 
 /** Polls a meter. `start()`, listen, `stop()`. Listen to `error` (Node throws on unheard `error` events). */
@@ -32,6 +34,7 @@ export class MeterPoller extends EventEmitter<MeterPollerEvents> {
   private running = false;
   private failures = 0;
   private isDown = false;
+  private resting = false;
   /** The latest good reading, or null. */
   latest: MeterReading | null = null;
 
@@ -62,6 +65,21 @@ export class MeterPoller extends EventEmitter<MeterPollerEvents> {
     this.timer = null;
   }
 
+  /**
+   * Rests (reads every `restIntervalMs`) or wakes (reads every `intervalMs`). Waking from a rest reads at once
+   * when no read is in flight, so a session that starts gets a fresh reading.
+   *
+   * @param resting true between sessions
+   */
+  rest(resting: boolean): void {
+    if (resting === this.resting) return;
+    this.resting = resting;
+    if (resting || !this.running || this.timer === null) return;
+    this.timer.cancel();
+    this.timer = null;
+    void this.poll();
+  }
+
   /** True after `down` until the next good reading. */
   get down(): boolean {
     return this.isDown;
@@ -88,6 +106,14 @@ export class MeterPoller extends EventEmitter<MeterPollerEvents> {
       }
     }
     if (!this.running) return;
-    this.timer = this.clock.setTimer(this.options.intervalMs ?? 1000, () => void this.poll());
+    const intervalMs = this.options.intervalMs ?? 1000;
+    // resting reads fall on multiples of the rest interval of clock time: a site's idle meters are read together
+    const restMs = this.options.restIntervalMs ?? intervalMs;
+    const now = this.clock.now();
+    const waitMs = this.resting ? (Math.floor(now / restMs) + 1) * restMs - now : intervalMs;
+    this.timer = this.clock.setTimer(waitMs, () => {
+      this.timer = null;
+      void this.poll();
+    });
   }
 }

@@ -11,7 +11,7 @@
  * Prints: connectors, invoiceCyclesPerSec (settled invoices per real second while charging), lateInvoices
  * (settled more than one cadence after issue: after the next one was due), unpaidCuts (non-payment cuts),
  * settleMsP50/P99 (issued→settled, real ms), wallRssMb (the wall process's largest VmRSS), wallCpuPctIdle (all
- * connectors idle, % of one core), wallCpuPctLoaded (all charging), maxPrepaidUndeliveredWh (car side) and
+ * connectors idle, % of one core, over 10 s once 15 s have passed since the wall was ready), wallCpuPctLoaded (all charging), maxPrepaidUndeliveredWh (car side) and
  * maxUnpaidWh (wall side) over every session, plus the machine's load average before and after (the machine is
  * shared: read the CPU figures against it).
  */
@@ -34,6 +34,11 @@ export const description =
 
 const INVOICE_INTERVAL_SEC = 16;
 const IDLE_SAMPLE_MS = 10_000;
+/**
+ * Real ms after the wall is ready before its idle CPU is sampled: the start's tail (lookups, compilation,
+ * collection of the start's garbage) is not what an idle site costs.
+ */
+const IDLE_SETTLE_MS = 15_000;
 
 /** A numeric `--name value` option. */
 function option(name: string, def: number): number {
@@ -96,6 +101,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await rig.wall.start(300_000);
     const startSec = (performance.now() - startedAt) / 1000;
     const pid = rig.wall.pid!;
+    await cpuOver(pid, IDLE_SETTLE_MS, rss);
     const idleCpu = await cpuOver(pid, IDLE_SAMPLE_MS, rss);
     const idleRssMb = rssMb(pid);
     // the cars: real vehicle daemons in this process (the wall's figures are its own process's)

@@ -174,3 +174,83 @@ describe('machine runner fail-safe', () => {
     expect(calls.failSafe).toBe(1);
   });
 });
+
+describe('machine runner ticks between sessions', () => {
+  type RestState = { phase: 'idle' | 'busy'; alarmAtMs: number | null };
+  type RestEvent = { type: 'tick' | 'arm' | 'start'; atMs: number; delayMs?: number };
+  /** A toy machine with one deadline (`alarmAtMs`, acted on by ticks, `atMs >= due`) and an idle phase. */
+  function restRunner(rest: boolean) {
+    const file = join(mkdtempSync(join(tmpdir(), 'runner-rest-')), 'v.sqlite');
+    const clock = new ManualClock();
+    const store = VehicleStore.open(file, clock);
+    const ticks: number[] = [];
+    const alarms: number[] = [];
+    const binding: MachineBinding<RestState, RestEvent> = {
+      step: (s, e) => {
+        if (e.type === 'start') return { state: { ...s, phase: 'busy' }, effects: [] };
+        if (e.type === 'arm') return { state: { ...s, alarmAtMs: e.atMs + e.delayMs! }, effects: [] };
+        if (s.alarmAtMs !== null && e.atMs >= s.alarmAtMs)
+          return {
+            state: { ...s, alarmAtMs: null },
+            effects: [{ type: 'record', kind: 'alarm', data: { atMs: e.atMs } }],
+          };
+        return { state: s, effects: [] };
+      },
+      serialize: (s) => JSON.stringify(s),
+      deserialize: (t) => JSON.parse(t) as RestState,
+      writeAhead: () => {},
+      execute: async (e) => {
+        if (e.type === 'record') alarms.push(e.data['atMs'] as number);
+      },
+      afterStep: (_s, e) => {
+        if (e.type === 'tick') ticks.push(e.atMs);
+      },
+    };
+    const log = createLogger({ name: 't', level: 'error', clock, sink: () => {} });
+    const runner = new MachineRunner(binding, store, clock, log, { phase: 'idle', alarmAtMs: null });
+    runner.startTicks(
+      1000,
+      (atMs) => ({ type: 'tick', atMs }),
+      rest ? { restTickMs: 10_000, mayRest: (s) => s.phase === 'idle' } : undefined,
+    );
+    const run = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 100) {
+        await clock.advance(100);
+        await runner.idle();
+      }
+    };
+    return { clock, runner, ticks, alarms, run, close: () => (runner.stop(), store.close()) };
+  }
+
+  it('an idle machine with nothing due ticks once per rest period; a deadline fires at the same tick as without rest', async () => {
+    const resting = restRunner(true);
+    const always = restRunner(false);
+    for (const r of [resting, always]) {
+      await r.run(60_000);
+      r.runner.dispatch({ type: 'arm', atMs: r.clock.now(), delayMs: 7_350 });
+      await r.run(30_000);
+    }
+    // idle for 60 s: a tick every 10 s (the loop-alive signal) instead of 60
+    expect(resting.ticks.filter((t) => t <= resting.ticks[0]! + 60_000).length).toBeLessThanOrEqual(8);
+    expect(always.ticks.length).toBeGreaterThanOrEqual(89);
+    // every tick lies on the 1 s grid; the deadline fired at the same grid tick
+    expect(resting.ticks.every((t) => t % 1000 === 0)).toBe(true);
+    expect(resting.alarms).toHaveLength(1);
+    expect(resting.alarms).toEqual(always.alarms);
+    resting.close();
+    always.close();
+  });
+
+  it('a machine that leaves the idle phase ticks every second again at once', async () => {
+    const r = restRunner(true);
+    await r.run(30_000);
+    expect(r.runner.isResting).toBe(true);
+    r.runner.dispatch({ type: 'start', atMs: r.clock.now() });
+    await r.runner.idle();
+    expect(r.runner.isResting).toBe(false);
+    const before = r.ticks.length;
+    await r.run(10_000);
+    expect(r.ticks.length - before).toBeGreaterThanOrEqual(10);
+    r.close();
+  });
+});

@@ -12,6 +12,12 @@
  * - ONE status server: the site snapshot (connectors list), per-connector pages and JSON, operator actions per
  *   connector (`wall-module/site/site-status.ts`).
  *
+ * A connector whose start fails (its cable link's device is missing, its charger does not answer) does not hold
+ * the site back: the others run, and it is started again with a backoff (5 s doubling to 5 min of daemon clock)
+ * until its hardware answers; meanwhile the site page, `/site.json`, `/connectors/<id>.json` and the metrics show
+ * it as failed with the reason and the next retry (`downConnectors`), and the event log records
+ * `connector.startFailed` / `connector.joined`. Only a site none of whose connectors starts fails its start.
+ *
  * Isolation: nothing awaits across connectors after the start; each connector has its own event queue and timers.
  * A connector whose machine fails safe has cut its own power and stopped; the others go on. A failure that means
  * the store can no longer record (a failed commit, or a probe write that fails) cuts every connector and resolves
@@ -33,14 +39,39 @@ import type { WallStore } from '../store.js';
 import { WallDaemon, type WallObserver, type WallParts } from '../wall-daemon.js';
 import { siteStatus } from './site-status.js';
 
-/** Machine-state slot holding the node's committed settle index (the slot a single-connector wall used). */
+/** First wait before a connector whose start failed is started again, daemon clock ms. */
+export const CONNECTOR_RETRY_FIRST_MS = 5_000;
+/** Longest wait between two starts of a connector that keeps failing, daemon clock ms. */
+export const CONNECTOR_RETRY_MAX_MS = 300_000;
 
-/** What one connector of the site runs on. */
-export interface SiteConnectorParts {
-  config: ConnectorConfig;
+/** A connector's devices. */
+export interface ConnectorDevices {
   link: CableLink;
   evse: Evse;
   meter: EnergyMeter;
+}
+
+/** A connector that is not running because its start failed: why, and when it is tried again. */
+export interface ConnectorDown {
+  connectorId: number;
+  /** the start's error message */
+  reason: string;
+  /** daemon clock ms of the first failed start */
+  sinceMs: number;
+  /** failed starts so far */
+  attempts: number;
+  /** daemon clock ms of the next start */
+  nextRetryAtMs: number;
+}
+
+/** What one connector of the site runs on. */
+export interface SiteConnectorParts extends ConnectorDevices {
+  config: ConnectorConfig;
+  /**
+   * fresh devices for a start after a failed one (a failed start closes the devices it was given); default: the
+   * same devices again
+   */
+  reopen?: () => Promise<ConnectorDevices>;
   /** who owns the connector (shared with walk-up / OCPP; default: a new one) */
   arbiter?: ConnectorArbiter;
   /** hooks of this connector (OCPP for its EVSE, systemd watchdog, …) */
@@ -121,6 +152,11 @@ export class SiteDaemon implements FailSafe {
   private readonly handlers = new Map<number, SettlementHandler>();
   /** connectors whose machine failed safe (cut, stopped) while the site runs on */
   readonly failedConnectors = new Map<number, MachineFailure>();
+  /** connectors whose start failed, by id: they are started again with a backoff until they join */
+  readonly downConnectors = new Map<number, ConnectorDown>();
+  /** the running connectors by OCPP EVSE id (kept current as connectors join) */
+  readonly byEvseId = new Map<number, WallDaemon>();
+  private readonly retryTimers = new Map<number, { cancel(): void }>();
   private unsubscribe: (() => void) | null = null;
   private status: StatusServer | null = null;
   private stopping = false;
@@ -151,35 +187,16 @@ export class SiteDaemon implements FailSafe {
 
   private async boot(): Promise<void> {
     const { config, clock, log, store, node } = this.parts;
-    const started = await Promise.allSettled(
-      this.parts.connectors.map(async (c) => {
-        const id = c.config.id;
-        const daemon = await WallDaemon.start({
-          config: connectorWallConfig(config, c.config),
-          clock,
-          log: connectorLogger(log, id),
-          store: store.forConnector(id),
-          node: this.nodeView(id),
-          link: c.link,
-          evse: c.evse,
-          meter: c.meter,
-          arbiter: c.arbiter ?? new ConnectorArbiter(),
-          observers: c.observers ?? [],
-          step: this.parts.step,
-          connectorId: id,
-        });
-        this.connectors.set(id, daemon);
-        void daemon.failSafe.failed.then((f) => this.connectorFailed(id, f));
-      }),
-    );
+    const started = await Promise.allSettled(this.parts.connectors.map((c) => this.startConnector(c, c)));
     const refused = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (refused) throw refused.reason;
+    // no connector runs: the site cannot start (a single-connector wall exits as it always did)
+    if (refused && !started.some((r) => r.status === 'fulfilled')) throw refused.reason;
     // configuration order (the starts finished in any order)
-    const byOrder = this.parts.connectors.map(
-      (c) => [c.config.id, this.connectors.get(c.config.id)!] as const,
-    );
-    this.connectors.clear();
-    for (const [id, d] of byOrder) this.connectors.set(id, d);
+    this.orderConnectors();
+    this.parts.connectors.forEach((c, i) => {
+      const r = started[i]!;
+      if (r.status === 'rejected') this.connectorDown(c, r.reason);
+    });
 
     // one subscription: resume after the committed index (every connector's handler is registered by now, so a
     // replayed settlement finds its connector)
@@ -193,6 +210,8 @@ export class SiteDaemon implements FailSafe {
         store,
         clockSpeed: config.clock.speed,
         connectors: this.connectors,
+        ids: this.parts.connectors.map((c) => c.config.id),
+        down: this.downConnectors,
       });
       this.status = await StatusServer.forConfig(source, config.status, {
         routes: [...(this.parts.routes ?? []), ...routes],
@@ -211,6 +230,109 @@ export class SiteDaemon implements FailSafe {
       store.appendEvent(null, 'status.listening', { url: this.status.url });
     }
     log.info('site started', { connectors: [...this.connectors.keys()] });
+  }
+
+  /**
+   * Starts one connector's daemon on its devices and adds it to the running connectors.
+   *
+   * @param c the connector's parts
+   * @param devices its link, EVSE and meter
+   * @throws the daemon's start error (the daemon has closed the devices)
+   */
+  private async startConnector(c: SiteConnectorParts, devices: ConnectorDevices): Promise<WallDaemon> {
+    const { config, clock, log, store } = this.parts;
+    const id = c.config.id;
+    c.arbiter ??= new ConnectorArbiter();
+    const daemon = await WallDaemon.start({
+      config: connectorWallConfig(config, c.config),
+      clock,
+      log: connectorLogger(log, id),
+      store: store.forConnector(id),
+      node: this.nodeView(id),
+      link: devices.link,
+      evse: devices.evse,
+      meter: devices.meter,
+      arbiter: c.arbiter,
+      observers: c.observers ?? [],
+      step: this.parts.step,
+      connectorId: id,
+    });
+    this.connectors.set(id, daemon);
+    this.byEvseId.set(c.config.evseId, daemon);
+    void daemon.failSafe.failed.then((f) => this.connectorFailed(id, f));
+    return daemon;
+  }
+
+  /** Orders the running connectors as the configuration lists them. */
+  private orderConnectors(): void {
+    const byOrder = this.parts.connectors
+      .map((c) => [c.config.id, this.connectors.get(c.config.id)] as const)
+      .filter((e): e is readonly [number, WallDaemon] => e[1] !== undefined);
+    this.connectors.clear();
+    for (const [id, d] of byOrder) this.connectors.set(id, d);
+  }
+
+  /**
+   * A connector's start failed: it is shown down with the reason, recorded, and started again after a backoff
+   * (`CONNECTOR_RETRY_FIRST_MS` doubling up to `CONNECTOR_RETRY_MAX_MS`) while the others run.
+   *
+   * @param c the connector
+   * @param err why its start failed
+   */
+  private connectorDown(c: SiteConnectorParts, err: unknown): void {
+    if (this.stopping) return;
+    const { clock, log, store } = this.parts;
+    const id = c.config.id;
+    const now = clock.now();
+    const prev = this.downConnectors.get(id);
+    const attempts = (prev?.attempts ?? 0) + 1;
+    const waitMs = Math.min(CONNECTOR_RETRY_FIRST_MS * 2 ** (attempts - 1), CONNECTOR_RETRY_MAX_MS);
+    const reason = err instanceof Error ? err.message : String(err);
+    const down: ConnectorDown = {
+      connectorId: id,
+      reason,
+      sinceMs: prev?.sinceMs ?? now,
+      attempts,
+      nextRetryAtMs: now + waitMs,
+    };
+    this.downConnectors.set(id, down);
+    log.error('connector start failed: the other connectors run; retrying', { ...down });
+    try {
+      store.appendEvent(null, 'connector.startFailed', { ...down });
+    } catch (e) {
+      log.warn('connector.startFailed not recorded', { error: (e as Error).message });
+    }
+    this.retryTimers.set(
+      id,
+      clock.setTimer(waitMs, () => void this.retryConnector(c)),
+    );
+  }
+
+  /** Starts a down connector again, on fresh devices when it has a `reopen`. */
+  private async retryConnector(c: SiteConnectorParts): Promise<void> {
+    const id = c.config.id;
+    this.retryTimers.delete(id);
+    if (this.stopping) return;
+    try {
+      const devices = c.reopen ? await c.reopen() : c;
+      if (this.stopping) return;
+      await this.startConnector(c, devices);
+    } catch (err) {
+      this.connectorDown(c, err);
+      return;
+    }
+    if (this.stopping) {
+      await this.connectors.get(id)?.stop();
+      return;
+    }
+    const down = this.downConnectors.get(id);
+    this.downConnectors.delete(id);
+    this.orderConnectors();
+    this.parts.log.info('connector joined the site', { connectorId: id, attempts: down?.attempts });
+    this.parts.store.appendEvent(null, 'connector.joined', {
+      connectorId: id,
+      attempts: down?.attempts ?? 0,
+    });
   }
 
   /** The status page URL, if enabled. */
@@ -298,7 +420,7 @@ export class SiteDaemon implements FailSafe {
         recordable = false;
       }
     }
-    if (recordable && this.failedConnectors.size < this.connectors.size) {
+    if (recordable && (this.failedConnectors.size < this.connectors.size || this.downConnectors.size > 0)) {
       log.error('connector failed safe: its power is cut; the other connectors go on', {
         connectorId,
         error: f.message,
@@ -332,6 +454,8 @@ export class SiteDaemon implements FailSafe {
     this.stopping = true;
     this.unsubscribe?.();
     this.publishTimer?.cancel();
+    for (const t of this.retryTimers.values()) t.cancel();
+    this.retryTimers.clear();
     await Promise.all([...this.connectors.values()].map((d) => d.stop()));
     await this.status?.close().catch(() => {});
     try {

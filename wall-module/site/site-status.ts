@@ -13,6 +13,7 @@ import type { ConnectorView, StatusRoute, StatusSnapshot, StatusSource } from '.
 import { storeStatusSource } from '../../daemon/status-source.js';
 import type { WallStore } from '../store.js';
 import type { WallDaemon } from '../wall-daemon.js';
+import type { ConnectorDown } from './site-daemon.js';
 
 /** What the site's status content reads. */
 export interface SiteStatusParts {
@@ -22,6 +23,40 @@ export interface SiteStatusParts {
   clockSpeed: number;
   /** the running connectors by id, in configuration order */
   connectors: ReadonlyMap<number, WallDaemon>;
+  /** every configured connector id, in configuration order (default: the running ones) */
+  ids?: readonly number[];
+  /** connectors whose start failed, retried with a backoff (shown as `failed` with the reason) */
+  down?: ReadonlyMap<number, ConnectorDown>;
+}
+
+/** The state a connector whose start failed shows. */
+export const CONNECTOR_DOWN_STATE = 'failed';
+
+/**
+ * What a connector that is down says on the site page: the reason and when it is tried again.
+ *
+ * @param d the connector's down record
+ */
+export function downAlarm(d: ConnectorDown): string {
+  return `start failed (attempt ${d.attempts}): ${d.reason}; next retry at ${new Date(d.nextRetryAtMs).toISOString()}`;
+}
+
+/**
+ * A down connector's line on the site overview.
+ *
+ * @param store the site's store
+ * @param d its down record
+ */
+export function downView(store: WallStore, d: ConnectorDown): ConnectorView {
+  return {
+    connectorId: d.connectorId,
+    state: CONNECTOR_DOWN_STATE,
+    sessionId: null,
+    powerW: 0,
+    energyWh: 0,
+    alarms: [downAlarm(d)],
+    available: connectorAvailable(store, d.connectorId),
+  };
 }
 
 /** The running session of a snapshot, or null when none runs. */
@@ -57,8 +92,16 @@ export function connectorView(store: WallStore, id: number, d: WallDaemon): Conn
  */
 export function siteStatus(parts: SiteStatusParts): { source: StatusSource; routes: StatusRoute[] } {
   const { store, connectors } = parts;
+  const down = parts.down ?? new Map<number, ConnectorDown>();
+  const ids = parts.ids ?? [...connectors.keys()];
   const first = (): WallDaemon => connectors.values().next().value as WallDaemon;
-  const views = (): ConnectorView[] => [...connectors].map(([id, d]) => connectorView(store, id, d));
+  const views = (): ConnectorView[] =>
+    ids.flatMap((id) => {
+      const d = connectors.get(id);
+      if (d) return [connectorView(store, id, d)];
+      const dn = down.get(id);
+      return dn ? [downView(store, dn)] : [];
+    });
   const source = storeStatusSource(store, {
     role: 'wall',
     status: () => first().snapshot(),
@@ -69,7 +112,7 @@ export function siteStatus(parts: SiteStatusParts): { source: StatusSource; rout
     connectorViews: views,
     actions: {
       availability: true,
-      connectors: [...connectors.keys()],
+      connectors: [...ids],
       sessionId: (id) => {
         const d = connectors.get(id);
         return d ? runningSession(d.snapshot()) : null;
@@ -82,25 +125,53 @@ export function siteStatus(parts: SiteStatusParts): { source: StatusSource; rout
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
     res.end(toJson(body));
   };
-  const detail = (id: number, d: WallDaemon): Record<string, unknown> => ({
-    connectorId: id,
-    available: connectorAvailable(store, id),
-    ...d.snapshot(),
-    alarms: [...d.alarms],
-    sessions: store.connectorSessionIds(id, 20).map((sid) => store.getSession(sid)),
-  });
+  const detail = (id: number): Record<string, unknown> | null => {
+    const d = connectors.get(id);
+    const dn = down.get(id);
+    if (!d && !dn) return null;
+    return {
+      connectorId: id,
+      available: connectorAvailable(store, id),
+      ...(d
+        ? { ...d.snapshot(), alarms: [...d.alarms] }
+        : {
+            state: CONNECTOR_DOWN_STATE,
+            sessionId: null,
+            powerW: 0,
+            energyWh: 0,
+            paidMsat: 0n,
+            creditWh: 0,
+          }),
+      ...(dn ? { alarms: [downAlarm(dn)], down: dn, ledger: [] } : {}),
+      sessions: store.connectorSessionIds(id, 20).map((sid) => store.getSession(sid)),
+    };
+  };
+  const notRunning = (res: ServerResponse, id: number): void => {
+    res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(toJson({ error: 'NotFound', message: `connector ${id} is not running` }));
+  };
   const routes: StatusRoute[] = [
     { method: 'GET', path: '/site.json', handle: (_req, res) => json(res, { connectors: views() }) },
   ];
-  for (const [id, d] of connectors) {
+  for (const id of ids) {
     routes.push(
-      { method: 'GET', path: `/connectors/${id}.json`, handle: (_req, res) => json(res, detail(id, d)) },
+      {
+        method: 'GET',
+        path: `/connectors/${id}.json`,
+        handle: (_req, res) => {
+          const body = detail(id);
+          if (body) json(res, body);
+          else notRunning(res, id);
+        },
+      },
       {
         method: 'GET',
         path: `/connectors/${id}`,
         handle: (_req: IncomingMessage, res: ServerResponse) => {
+          const body = detail(id);
+          if (!body) return notRunning(res, id);
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-          res.end(connectorPage(detail(id, d)));
+          res.end(connectorPage(body));
         },
       },
     );

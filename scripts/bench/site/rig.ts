@@ -68,6 +68,8 @@ export class SiteRig {
     const wallDb = join(o.dir, 'wall.sqlite');
     const cars: SiteCar[] = [];
     const connectors: Record<string, unknown>[] = [];
+    // the kernel may hand a just-released port out again: every cable gets its own
+    const cablePorts = new Set<number>();
     for (let id = 1; id <= (o.connectors ?? 2); id++) {
       const world = createSimWorld({
         clock,
@@ -77,7 +79,9 @@ export class SiteRig {
         charger: { startEnabled: false, phases: 3, maxCurrentA: 16 },
       });
       const bridge = await startSimBridge(world);
-      const port = await freePort();
+      let port = await freePort();
+      while (cablePorts.has(port)) port = await freePort();
+      cablePorts.add(port);
       connectors.push({
         id,
         evseId: id,
