@@ -843,7 +843,8 @@ function onSealed(s: SellerKeyed, m: SealedMessage, out: Effect[], atMs: number)
       out.push(record('buyerReportsPaid', { seq: m.seq, paymentHash: m.paymentHash }));
       return s;
     case 'paymentProof': // version 2 (offline invoice stock): protocol/paymentProof.ts
-      if (!onPaymentProof(s, m, out, (reply) => send(s, reply, out, atMs))) return unexpected(s, m, out, atMs);
+      if (!onPaymentProof(s, m, out, (reply) => send(s, reply, out, atMs)))
+        return unexpected(s, m, out, atMs);
       return s;
     case 'meter':
       s.vehicleEnergyWh = m.energyWh;
