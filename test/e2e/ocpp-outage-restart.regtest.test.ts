@@ -44,8 +44,9 @@ describe('CSMS outage with a kill -9 of the wall daemon in the middle (OCPP 2.0.
       link: 'can',
       speed: SPEED,
       wall: {
-        // a heartbeat long enough for the restart, so the session resumes
-        session: { heartbeatTimeoutMs: 150_000 },
+        // a heartbeat long enough for the restart, so the session resumes: 60 real s at 10× (15 s was too short
+        // for a kill -9 and a restart under a loaded CI machine: the car ended the session HEARTBEAT_LOST)
+        session: { heartbeatTimeoutMs: 600_000 },
         ocpp: {
           url: csms.url,
           stationId: 'WALL-OUTAGE',
@@ -54,7 +55,7 @@ describe('CSMS outage with a kill -9 of the wall daemon in the middle (OCPP 2.0.
         },
       },
       vehicle: {
-        session: { heartbeatTimeoutMs: 150_000, receiptTimeoutMs: 100_000 },
+        session: { heartbeatTimeoutMs: 600_000, receiptTimeoutMs: 100_000 },
         limits: { targetEnergyWh: TARGET_WH },
       },
     });
