@@ -41,7 +41,7 @@ import {
   type Step,
 } from '../protocol/index.js';
 import { persistSellerState, restoreSellerState } from '../protocol/serialize.js';
-import { sellerStepWithStock } from '../protocol/paymentProof.js';
+import { sellerStepWithStock, stockedBlockWh } from '../protocol/paymentProof.js';
 import { NodeUnreachable } from '../lightning/errors.js';
 import { ProofRefused, StockKeeper, type StockReconciliation } from './offline/stock-keeper.js';
 import type { SellerConfig } from '../protocol/config.js';
@@ -667,7 +667,9 @@ export class WallDaemon {
             stepMsat: requested.priceMsatPerWh,
           })
         : null;
-    if (!handed || !requested) {
+    // the block the stocked amount buys, by the machine's own shrink rule (sellerStepWithStock applies it too)
+    const blockWh = handed && requested ? stockedBlockWh(requested, handed.amountMsat) : null;
+    if (!handed || !requested || blockWh === null) {
       log.warn('node unreachable and no stocked invoice fits', { seq: e.seq, amountMsat: e.amountMsat });
       this.dispatch({
         type: 'invoiceCreateFailed',
@@ -677,7 +679,6 @@ export class WallDaemon {
       });
       return;
     }
-    const blockWh = Number(handed.amountMsat / requested.priceMsatPerWh);
     store.markIssuedFromStock(sid, e.seq, { ...handed, blockWh });
     log.info('invoice served from the offline stock', {
       seq: e.seq,
