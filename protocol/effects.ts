@@ -89,6 +89,17 @@ export interface InvoiceExpiredEvent extends EventBase {
   type: 'invoiceExpired';
   paymentHash: string;
 }
+/**
+ * Seller only: the node answered a `cancelInvoice` effect (`cancelled` false: it refused, e.g. because the invoice
+ * was paid as it was being cancelled, or the call failed). A closing session waits for these answers before it
+ * signs its receipt, so a payment racing the close is in it. When the refusal is because the invoice settled, the
+ * shell steps that `invoiceSettled` first (from its node's lookup).
+ */
+export interface CancelAnsweredEvent extends EventBase {
+  type: 'cancelAnswered';
+  paymentHash: string;
+  cancelled: boolean;
+}
 /** Seller only: the operator changes the price; it applies from `afterWh` more paid energy (≥ current block). */
 export interface RenewRequestEvent extends EventBase {
   type: 'renewRequest';
@@ -190,6 +201,7 @@ export type SellerEvent =
   | InvoiceCreateFailedEvent
   | InvoiceSettledEvent
   | InvoiceExpiredEvent
+  | CancelAnsweredEvent
   | RenewRequestEvent;
 /** Events of the buyer (vehicle) machine. */
 export type BuyerEvent = CommonEvent | PaymentResultEvent | BuyerHistoryEvent | NodeReachableEvent;
@@ -223,7 +235,7 @@ export type Effect =
    * it answers) and then feeds `invoiceSettled`; a proof for an invoice the node issued normally is informational.
    */
   | { type: 'verifyPaymentProof'; seq: number; paymentHash: string; preimage: string }
-  /** Seller: cancel an open invoice. */
+  /** Seller: cancel an open invoice; answer with a `cancelAnswered` event. */
   | { type: 'cancelInvoice'; paymentHash: string }
   /** Seller: close the contactor / enable the EVSE. */
   | { type: 'energize' }

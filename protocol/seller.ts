@@ -201,15 +201,30 @@ export type SellerSuspended = SellerBase &
     /** The session ends with UNPAID at this time, ms; null = no limit (`maxSuspendSec` 0). */
     suspendDeadlineMs: number | null;
   };
-/** Stop sent, power cut, the receipt being signed. */
+/**
+ * Where a closing session's receipt is: first the node's answers to the cancels of invoices the car held when the
+ * session closed (the car may have paid one as it closed: its settlement must be in the receipt), then the
+ * signature.
+ */
+export type ClosingReceipt =
+  | {
+      step: 'awaitingCancels';
+      /** Payment hashes whose cancel the node has not answered; waited for at most `cancelWaitMs`. */
+      cancelling: string[];
+    }
+  | {
+      step: 'signing';
+      unsignedReceipt: UnsignedReceipt;
+      /** The receipt text the node is asked to sign. */
+      pendingSign: string;
+    };
+/** Stop sent, power cut, the receipt being built and signed. */
 export type SellerClosing = SellerBase &
   SellerKeys & {
     phase: 'closing';
     closingSinceMs: number;
     endReason: ReasonCode;
-    unsignedReceipt: UnsignedReceipt;
-    /** The receipt text the node is asked to sign. */
-    pendingSign: string;
+    receipt: ClosingReceipt;
   };
 /** The session is over. */
 export type SellerEnded = SellerBase & {
@@ -452,17 +467,44 @@ function close(
     out.push({ type: 'cutPower', reason });
     s.energized = false;
   }
-  for (const paymentHash of cancelOutstanding(s.invoices)) out.push({ type: 'cancelInvoice', paymentHash });
+  const cancelling = cancelOutstanding(s.invoices);
+  for (const paymentHash of cancelling) out.push({ type: 'cancelInvoice', paymentHash });
   if (!sellerAuthenticated(s)) return end(s, reason, out, endedBeforeAuthentication(reason));
   if (sendStop) send(s, stopMessage(reason), out, atMs);
-  return {
+  const closing: SellerClosing = {
     ...sellerBase(s),
     ...keysOf(s),
     phase: 'closing',
     closingSinceMs: atMs,
     endReason: reason,
-    ...receiptToSign(s, reason, out, atMs),
+    receipt: { step: 'awaitingCancels', cancelling },
   };
+  if (cancelling.length > 0) out.push(record('awaitingCancels', { invoices: cancelling.length }));
+  return cancelling.length > 0 ? closing : signReceipt(closing, out, atMs);
+}
+
+/**
+ * How long a closing session waits for the node to answer its cancels before it signs the receipt anyway (half
+ * the heartbeat timeout: the receipt still reaches the car within its `receiptTimeoutMs`), ms.
+ */
+export function cancelWaitMs(c: SellerConfig): number {
+  return Math.floor(c.heartbeatTimeoutMs / 2);
+}
+
+/** The node answered the cancel of `paymentHash`: the receipt is signed once no cancel is unanswered. */
+function onCancelAnswered(s: SellerState, paymentHash: string, out: Effect[], atMs: number): SellerState {
+  if (s.phase !== 'closing' || s.receipt.step !== 'awaitingCancels') return s;
+  const hash = paymentHash.toLowerCase();
+  const cancelling = s.receipt.cancelling.filter((h) => h !== hash);
+  if (cancelling.length === s.receipt.cancelling.length) return s;
+  s.receipt = { step: 'awaitingCancels', cancelling };
+  return cancelling.length === 0 ? signReceipt(s, out, atMs) : s;
+}
+
+/** Builds the receipt from what is settled now and asks the node to sign it (again, if one settled late). */
+function signReceipt(s: SellerClosing, out: Effect[], atMs: number): SellerClosing {
+  s.receipt = { step: 'signing', ...receiptToSign(s, s.endReason, out, atMs) };
+  return s;
 }
 
 /**
@@ -895,7 +937,13 @@ function onNodeSignature(
   out: Effect[],
   atMs: number,
 ): SellerState {
-  if ((s.phase !== 'authenticating' && s.phase !== 'closing') || s.pendingSign !== text) {
+  const pending =
+    s.phase === 'authenticating'
+      ? s.pendingSign
+      : s.phase === 'closing' && s.receipt.step === 'signing'
+        ? s.receipt.pendingSign
+        : null;
+  if (pending !== text || (s.phase !== 'authenticating' && s.phase !== 'closing')) {
     out.push(record('signatureIgnored', { text }));
     return s;
   }
@@ -915,7 +963,8 @@ function onNodeSignature(
     send(s, { type: 'auth', signature: norm.value }, out, atMs);
     return maybeOffer(s, out, atMs);
   }
-  const receipt: ReceiptMessage = { type: 'receipt', ...s.unsignedReceipt, signature: norm.value };
+  if (s.receipt.step !== 'signing') return s;
+  const receipt: ReceiptMessage = { type: 'receipt', ...s.receipt.unsignedReceipt, signature: norm.value };
   send(s, receipt, out, atMs);
   out.push(
     record('receipt', {
@@ -954,6 +1003,10 @@ function onTick(s: SellerState, out: Effect[], atMs: number): SellerState {
     return s;
   }
   if (s.phase === 'closing') {
+    if (s.receipt.step === 'awaitingCancels' && waitedLonger(s.closingSinceMs, atMs, cancelWaitMs(c))) {
+      out.push(record('cancelsUnanswered', { invoices: s.receipt.cancelling.length }));
+      return signReceipt(s, out, atMs);
+    }
     if (waitedLonger(s.closingSinceMs, atMs, c.heartbeatTimeoutMs))
       return end(s, s.endReason, out, { error: 'the node did not sign the receipt in time' });
     return s;
@@ -1166,11 +1219,9 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
             late: true,
           }),
         );
-        if (s.phase !== 'closing') break;
-        const again = receiptToSign(s, s.endReason, out, atMs);
-        s.unsignedReceipt = again.unsignedReceipt;
-        s.pendingSign = again.pendingSign;
-        return s;
+        // a receipt already being signed is built again; one still waiting for cancels will include it
+        if (s.phase !== 'closing' || s.receipt.step !== 'signing') break;
+        return signReceipt(s, out, atMs);
       }
       if (inv === undefined || inv.status !== 'open' || s.phase === 'ended' || s.phase === 'closing') {
         out.push(
@@ -1225,6 +1276,8 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       }
       break;
     }
+    case 'cancelAnswered':
+      return onCancelAnswered(s, ev.paymentHash, out, atMs);
     case 'connectorRefused':
       refuseSession(s, ev.reason, ev.detail, out);
       return s;

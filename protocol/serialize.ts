@@ -332,7 +332,12 @@ function toPhaseVariant(
  */
 function migrateSellerV2(raw: Json): void {
   const flat = toPhaseVariant(raw, SELLER_PHASE_FIELDS, SELLER_OWN);
-  if (raw.phase === 'authenticating' || raw.phase === 'closing') raw.pendingSign = pendingSignText(flat);
+  if (raw.phase === 'authenticating') raw.pendingSign = pendingSignText(flat);
+  if (raw.phase === 'closing') {
+    // a v2 closing session was already signing its receipt (it did not wait for cancels)
+    raw.receipt = { step: 'signing', unsignedReceipt: flat.unsignedReceipt, pendingSign: pendingSignText(flat) };
+    delete raw.unsignedReceipt;
+  }
 }
 
 /** Buyer fields that belong to some phases only (v3: each lives in its phase's variant). */

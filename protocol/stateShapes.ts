@@ -24,6 +24,7 @@ import type { UnsignedReceipt } from './receipt.js';
 import type {
   SellerAuthenticating,
   SellerBase,
+  ClosingReceipt,
   SellerClosing,
   SellerEnded,
   SellerHandshake,
@@ -291,8 +292,17 @@ function sellerStateFields(): Check<SellerState> {
       phase: oneOf('closing'),
       closingSinceMs: num,
       endReason: int,
-      unsignedReceipt,
-      pendingSign: str,
+      receipt: tagged<ClosingReceipt, 'step'>('step', {
+        awaitingCancels: object<Extract<ClosingReceipt, { step: 'awaitingCancels' }>>({
+          step: oneOf('awaitingCancels'),
+          cancelling: array(hash, 1_000),
+        }),
+        signing: object<Extract<ClosingReceipt, { step: 'signing' }>>({
+          step: oneOf('signing'),
+          unsignedReceipt,
+          pendingSign: str,
+        }),
+      }),
     }),
     ended: object<SellerEnded>({
       ...sellerBaseFields,

@@ -942,13 +942,31 @@ export class WallDaemon {
       }
       case 'cancelInvoice': {
         const row = store.invoiceByHash(e.paymentHash);
+        const answered = (cancelled: boolean): void =>
+          this.dispatch({ type: 'cancelAnswered', paymentHash: e.paymentHash, cancelled, atMs: clock.now() });
         this.guardAsync(
           node.cancelInvoice(e.paymentHash).then(
             () => {
               if (row && row.state === 'open') store.markClosed(row.sessionId, row.seq, 'cancelled');
+              answered(true);
             },
-            (err: Error) =>
-              log.warn('invoice cancel failed', { paymentHash: e.paymentHash, error: err.message }),
+            async (err: Error) => {
+              log.warn('invoice cancel failed', { paymentHash: e.paymentHash, error: err.message });
+              // paid as it was being cancelled: its settlement is stepped before the answer, so a closing
+              // session's receipt has it
+              await node
+                .lookupInvoice(e.paymentHash)
+                .then((st) =>
+                  st.state === 'settled' ? this.onSettled(e.paymentHash, st.receivedMsat) : undefined,
+                )
+                .catch((lookupErr: unknown) =>
+                  log.warn('invoice lookup after a failed cancel failed', {
+                    paymentHash: e.paymentHash,
+                    error: lookupErr instanceof Error ? lookupErr.message : String(lookupErr),
+                  }),
+                );
+              answered(false);
+            },
           ),
         );
         return;

@@ -198,6 +198,13 @@ export class SdmMeter implements EnergyMeter {
     if (this.client?.isOpen) return this.client;
     await this.close();
     const client = new ModbusRTU();
+    // A port error outside a request (a write to a vanished PTY, EIO on unplug) arrives as an 'error' event;
+    // without a listener it would crash the process. The client is dropped so the next read reopens the port
+    // and reports MeterPortUnavailable if it is still gone; a request in flight fails on its own timeout.
+    client.on('error', () => {
+      if (this.client === client) this.client = null;
+      if (client.isOpen) client.close(() => undefined);
+    });
     try {
       await client.connectRTUBuffered(this.options.path, {
         baudRate: this.baudRate(),

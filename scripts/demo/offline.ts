@@ -83,6 +83,8 @@ export interface OfflineFigures {
 /** The offline demo's JSON line. */
 export interface OfflineDemoResult extends SessionFigures {
   offline: OfflineFigures;
+  /** the run's checks that failed (empty when it passed): ended, isolated, relayed, stocked, accounts */
+  failedChecks: string[];
   /** only in crash runs */
   crash?: CrashFigures;
 }
@@ -497,6 +499,7 @@ export async function runOfflineDemo(
       : paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
     result = {
       ...sessionFigures(s, { speed, invoiceIntervalSec, durationSec }),
+      failedChecks: [],
       offline: {
         mode,
         case: mode === 'charger' ? '1a' : stockMode ? '1b' : '2',
@@ -543,7 +546,12 @@ export async function runOfflineDemo(
         (x.wallStopReason !== 'TARGET_REACHED' || x.receiptValid),
     );
     const ended = o.crash ? crashed && closedCleanly : normal && s.receiptValid;
-    code = ended && isolated && relayed && stocked && books.problems.length === 0 ? 0 : 1;
+    const checks = { ended, isolated, relayed, stocked, accounts: books.problems.length === 0 };
+    result.failedChecks = Object.entries(checks)
+      .filter(([, passed]) => !passed)
+      .map(([name]) => name);
+    code = result.failedChecks.length === 0 ? 0 : 1;
+    if (code !== 0) say(`failed checks: ${result.failedChecks.join(', ')}`);
     show(
       `done: ${s.wallEnergyWh} Wh at the wall, ${s.vehicleEnergyWh} Wh at the car, ${s.invoicesSettled} invoices paid (${result.offline.invoicesPaidOffline} offline), ${Number(s.wallSettledMsat) / 1000} sat; receipt ${s.receiptValid ? 'valid' : 'INVALID'}; ${code === 0 ? 'accounts agree with both nodes' : 'FAILED'}`,
     );

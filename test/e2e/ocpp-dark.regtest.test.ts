@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { SystemClock } from '../../hardware/clock.js';
+import { SELLER_DEFAULTS } from '../../protocol/config.js';
 import { readBooks, type SessionBooks } from '../../scripts/demo/books.js';
 import { ChargeRig, type Overlay } from '../../scripts/demo/rig.js';
 import { WallStore } from '../../wall-module/store.js';
@@ -16,6 +17,8 @@ import { TestCsms } from '../support/csms.js';
 import { SPEED, lightningReports, receivedWithTimes, untilBothEnded, wallOutbox } from './ocpp-e2e.js';
 
 const TARGET_WH = 300;
+/** energy past the paid blocks after which the wall cuts for non-payment (the rig keeps the default), Wh */
+const DEFAULT_GRACE_WH = SELLER_DEFAULTS.graceWh;
 /** energy one wall meter poll can add at 11 kW (the session ends on a reading), Wh */
 const ONE_POLL_WH = Math.ceil((11_000 * (SPEED * 100)) / 3_600_000);
 
@@ -139,14 +142,17 @@ describe('the CSMS link down for a whole session', () => {
     }
     expect(b.books.receiptValid).toBe(true);
     expect(b.books.paidBlocksWh).toBe(TARGET_WH);
-    // delivered: both sessions stop at the target, to within the one meter poll a session ends on
+    // delivered: the wall stops on the meter reading that reaches the target (one poll); the car's meter also
+    // counts what flows between that reading and the EVSE opening, which on an accelerated real clock grows
+    // with the machine's load. What a user relies on: the car gets what it paid for, and what flows past the
+    // paid blocks stays within the grace after which the wall cuts for non-payment (graceWh, default 30 Wh).
     const delivered = [a, b].map((x) => ({ wall: x.books.wallEnergyWh, vehicle: x.books.vehicleEnergyWh }));
     for (const d of delivered) {
       expect(Math.abs(d.wall - TARGET_WH), JSON.stringify(delivered)).toBeLessThanOrEqual(ONE_POLL_WH);
-      expect(Math.abs(d.vehicle - TARGET_WH), JSON.stringify(delivered)).toBeLessThanOrEqual(ONE_POLL_WH);
+      expect(d.vehicle, JSON.stringify(delivered)).toBeGreaterThanOrEqual(TARGET_WH - ONE_POLL_WH);
+      expect(d.vehicle, JSON.stringify(delivered)).toBeLessThanOrEqual(TARGET_WH + DEFAULT_GRACE_WH);
     }
     expect(Math.abs(b.books.wallEnergyWh - a.books.wallEnergyWh)).toBeLessThanOrEqual(ONE_POLL_WH);
-    expect(Math.abs(b.books.vehicleEnergyWh - a.books.vehicleEnergyWh)).toBeLessThanOrEqual(ONE_POLL_WH);
 
     // the whole session reached the CSMS once it was back: once each, in order, all offline
     expect(got.map(({ key, offline }) => ({ key, offline }))).toEqual(outbox);

@@ -13,7 +13,7 @@ describe('demo --offline car', () => {
     // slow enough that the car's node is back through the relay before the next invoice (about 1.5 s here; an invoice every 3.2 s)
     // speed 5: an invoice every 3.2 s, time enough for the car's node to be back through the relay (about 1.5 s)
     const { code, result } = await runShortOffline('car', { targetWh, speed: 5 });
-    expect(code).toBe(0);
+    expect(code, JSON.stringify(result?.failedChecks ?? 'no result')).toBe(0);
     expectOfflineSession(result, { mode: 'car', targetWh, priceMsatPerWh: 100 });
     expect(result!.offline.invoicesPaidOffline).toBeGreaterThanOrEqual(2);
     expect(result!.offline.relayConnections).toBeGreaterThanOrEqual(2); // chain backend + channel partner

@@ -14,7 +14,7 @@ describe('demo --offline charger', () => {
       targetWh,
       speed: speedForDuration(targetWh, DEMO_MAX_POWER_W, 20),
     });
-    expect(code).toBe(0);
+    expect(code, JSON.stringify(result?.failedChecks ?? 'no result')).toBe(0);
     expectOfflineSession(result, { mode: 'charger', targetWh, priceMsatPerWh: 100 });
     // the wall was offline from before the plug-in to the end: every paid invoice was paid offline
     expect(result!.offline.invoicesPaidOffline).toBe(result!.invoicesPaid);

@@ -73,7 +73,7 @@ export function expectCrashRun(
   run: { code: number; result: OfflineDemoResult | null },
   victim: OfflineCrash['victim'],
 ): void {
-  expect(run.code).toBe(0);
+  expect(run.code, JSON.stringify(run.result?.failedChecks ?? 'no result')).toBe(0);
   const r = run.result!;
   expect(r.crash?.victim).toBe(victim);
   expect(r.offline.namespaceInterfaces).toHaveLength(2);

@@ -17,7 +17,7 @@ describe('demo --offline charger-stock', () => {
       targetWh,
       speed: speedForDuration(targetWh, DEMO_MAX_POWER_W, 60),
     });
-    expect(code).toBe(0);
+    expect(code, JSON.stringify(result?.failedChecks ?? 'no result')).toBe(0);
     expectOfflineSession(result, { mode: 'charger-stock', targetWh, priceMsatPerWh: 100 });
     const r = result!;
     expect(r.offline.case).toBe('1b');

@@ -146,6 +146,9 @@ export class Sim {
   /** The fake wall node fails every `createInvoice` (answers `invoiceCreateFailed`). */
   failInvoices = false;
   heldPayments: { hash: string }[] = [];
+  /** When set, the node does not carry out cancels until `answerCancel` (a slow node). */
+  holdCancels = false;
+  heldCancels: string[] = [];
   linkUp = true;
 
   constructor(sellerCfg: SellerConfig = testSellerConfig(), buyerCfg: BuyerConfig = testBuyerConfig()) {
@@ -212,11 +215,10 @@ export class Sim {
         this.sellerQueue.push({ type: 'invoiceCreated', atMs: this.now, seq: e.seq, bolt11: b, paymentHash });
         return;
       }
-      case 'cancelInvoice': {
-        const inv = this.nodeInvoices.find((i) => i.paymentHash === e.paymentHash);
-        if (inv !== undefined && inv.status === 'open') inv.status = 'cancelled';
+      case 'cancelInvoice':
+        if (this.holdCancels) this.heldCancels.push(e.paymentHash);
+        else this.answerCancel(e.paymentHash);
         return;
-      }
       case 'energize':
         this.energized = true;
         return;
@@ -226,6 +228,17 @@ export class Sim {
       default:
         return;
     }
+  }
+
+  /**
+   * The node carries out a cancel: an open invoice is cancelled; one already settled (paid as it was being
+   * cancelled) is not. Either way the seller is told.
+   */
+  answerCancel(hash: string): void {
+    const inv = this.nodeInvoices.find((i) => i.paymentHash === hash);
+    const cancelled = inv !== undefined && inv.status === 'open';
+    if (cancelled) inv.status = 'cancelled';
+    this.sellerQueue.push({ type: 'cancelAnswered', atMs: this.now, paymentHash: hash, cancelled });
   }
 
   settle(hash: string): void {

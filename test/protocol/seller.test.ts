@@ -7,6 +7,7 @@ import {
   type Effect,
   type SellerInvoice,
   buyerKeyed,
+  cancelWaitMs,
 } from '../../protocol/index.js';
 import { injectFromVehicle, Sim, testBuyerConfig, testSellerConfig } from './harness.js';
 
@@ -273,6 +274,9 @@ describe('seller: link, heartbeat, stop and receipt', () => {
     const { sim, open } = unpaidInvoice();
     sim.stepSeller({ type: 'stopRequest', atMs: sim.now, reason: Reason.USER_STOP });
     expect(sim.seller.phase).toBe('closing');
+    // the node answered the cancel (the receipt is being signed) before the settlement reached the machine
+    sim.run(10_000, () => sim.seller.phase === 'closing' && sim.seller.receipt.step === 'signing');
+    sim.sellerQueue = sim.sellerQueue.filter((e) => e.type !== 'nodeSignature');
     const e = sim.stepSeller({
       type: 'invoiceSettled',
       atMs: sim.now,
@@ -284,6 +288,45 @@ describe('seller: link, heartbeat, stop and receipt', () => {
     const receipt = sim.ofType(sim.sellerEffects, 'sessionEnded')[0]?.receipt;
     expect(receipt?.invoices.map((i) => i.paymentHash)).toContain(open.paymentHash);
     expect(receipt?.totalPaidMsat).toBe(sim.seller.paidMsat);
+  });
+
+  it('waits for its node to answer the cancels before signing: a payment racing the close is in the receipt the car accepts', () => {
+    const { sim, open } = unpaidInvoice();
+    sim.holdCancels = true;
+    sim.stepSeller({ type: 'stopRequest', atMs: sim.now, reason: Reason.USER_STOP });
+    sim.run();
+    // the car's payment of the invoice it holds reaches the node before the cancel does
+    expect(sim.seller).toMatchObject({ phase: 'closing', receipt: { step: 'awaitingCancels' } });
+    expect(sim.ofType(sim.sellerEffects, 'signWithNodeKey')).toHaveLength(1); // the handshake's only
+    expect(sim.heldCancels).toEqual([open.paymentHash]);
+    for (const p of sim.heldPayments.splice(0)) sim.settle(p.hash);
+    sim.run();
+    expect(sim.seller).toMatchObject({ phase: 'closing', receipt: { step: 'awaitingCancels' } });
+    sim.answerCancel(sim.heldCancels.shift()!); // refused: the invoice is settled
+    sim.run();
+    const wall = sim.ofType(sim.sellerEffects, 'sessionEnded')[0];
+    const car = sim.ofType(sim.buyerEffects, 'sessionEnded')[0];
+    expect(wall?.receipt?.invoices.map((i) => i.paymentHash)).toContain(open.paymentHash);
+    expect(car?.receipt).toEqual(wall?.receipt);
+    expect(car?.error).toBeUndefined();
+    expect(sim.ofType(sim.buyerEffects, 'alarm').map((a) => a.reason)).not.toContain(Reason.RECEIPT_INVALID);
+    expect(sim.ofType(sim.buyerEffects, 'pay').map((p) => p.paymentHash)).toContain(open.paymentHash);
+  });
+
+  it('signs the receipt anyway when its node does not answer a cancel within half the heartbeat timeout', () => {
+    const { sim } = unpaidInvoice();
+    sim.holdCancels = true;
+    sim.stepSeller({ type: 'stopRequest', atMs: sim.now, reason: Reason.USER_STOP });
+    sim.run();
+    const closedAt = sim.now;
+    const half = cancelWaitMs(sim.seller.config);
+    expect(half).toBe(5_000);
+    expect(kinds(sim.stepSeller({ type: 'tick', atMs: closedAt + half }))).not.toContain('signWithNodeKey');
+    const e = sim.stepSeller({ type: 'tick', atMs: closedAt + half + 1 });
+    expect(kinds(e)).toContain('signWithNodeKey');
+    sim.run();
+    expect(sim.ofType(sim.buyerEffects, 'sessionEnded')[0]).toMatchObject({ reason: Reason.USER_STOP });
+    expect(sim.ofType(sim.buyerEffects, 'sessionEnded')[0]?.error).toBeUndefined();
   });
 
   it('ends at the buyer’s target energy, never invoicing beyond it', () => {
@@ -320,6 +363,7 @@ describe('seller: link, heartbeat, stop and receipt', () => {
   it('ends with an explicit error when the node never signs the receipt', () => {
     const sim = charging();
     sim.stepSeller({ type: 'stopRequest', atMs: sim.now, reason: Reason.USER_STOP });
+    sim.run(10_000, () => sim.seller.phase === 'closing' && sim.seller.receipt.step === 'signing');
     sim.sellerQueue = [];
     const e = sim.stepSeller({ type: 'tick', atMs: sim.now + 10_001 });
     expect(e.find((x) => x.type === 'sessionEnded')).toMatchObject({
