@@ -335,7 +335,11 @@ function migrateSellerV2(raw: Json): void {
   if (raw.phase === 'authenticating') raw.pendingSign = pendingSignText(flat);
   if (raw.phase === 'closing') {
     // a v2 closing session was already signing its receipt (it did not wait for cancels)
-    raw.receipt = { step: 'signing', unsignedReceipt: flat.unsignedReceipt, pendingSign: pendingSignText(flat) };
+    raw.receipt = {
+      step: 'signing',
+      unsignedReceipt: flat.unsignedReceipt,
+      pendingSign: pendingSignText(flat),
+    };
     delete raw.unsignedReceipt;
   }
 }
