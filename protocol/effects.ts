@@ -100,6 +100,17 @@ export interface CancelAnsweredEvent extends EventBase {
   paymentHash: string;
   cancelled: boolean;
 }
+/**
+ * Seller only: the wall's invoice stock refused a payment proof the machine passed on (`verifyPaymentProof`),
+ * naming why (payments/invoice-stock.ts: `PROOF_ALREADY_USED`, `PROOF_NOT_HANDED_TO_SESSION`, …). The car is told
+ * in an `error` message, as for the refusals the machine names itself.
+ */
+export interface PaymentProofRefusedEvent extends EventBase {
+  type: 'paymentProofRefused';
+  seq: number;
+  paymentHash: string;
+  refusal: string;
+}
 /** Seller only: the operator changes the price; it applies from `afterWh` more paid energy (≥ current block). */
 export interface RenewRequestEvent extends EventBase {
   type: 'renewRequest';
@@ -202,6 +213,7 @@ export type SellerEvent =
   | InvoiceSettledEvent
   | InvoiceExpiredEvent
   | CancelAnsweredEvent
+  | PaymentProofRefusedEvent
   | RenewRequestEvent;
 /** Events of the buyer (vehicle) machine. */
 export type BuyerEvent = CommonEvent | PaymentResultEvent | BuyerHistoryEvent | NodeReachableEvent;

@@ -92,12 +92,7 @@ export function onPaymentProof(
   if (!messageInVersion('paymentProof', s.version)) return false;
   const checked = checkProof(s.invoices, m);
   if (!checked.ok) {
-    const text = `${checked.refusal} (invoice ${m.seq})`;
-    out.push(
-      record('paymentProofRefused', { seq: m.seq, paymentHash: m.paymentHash, refusal: checked.refusal }),
-    );
-    out.push({ type: 'alarm', reason: Reason.UNEXPECTED_MESSAGE, message: `payment proof refused: ${text}` });
-    reply({ type: 'error', reason: Reason.UNEXPECTED_MESSAGE, text });
+    refuseProof({ seq: m.seq, paymentHash: m.paymentHash, refusal: checked.refusal }, out, reply);
     return true;
   }
   const inv = checked.invoice;
@@ -109,6 +104,32 @@ export function onPaymentProof(
     preimage: m.preimage.toLowerCase(),
   });
   return true;
+}
+
+/**
+ * Refuses a payment proof by name: a record for the ledger, an alarm, and an `error` to the car (reason
+ * UNEXPECTED_MESSAGE, text = the refusal and the invoice) when the session can still send. Used for the refusals
+ * the session names and for those of the stock keeper (`paymentProofRefused` event).
+ *
+ * @param proof the invoice's sequence number and payment hash, and the refusal's name
+ * @param out the step's effects
+ * @param reply seals and sends a message to the car (null when the session can no longer send)
+ */
+export function refuseProof(
+  proof: { seq: number; paymentHash: string; refusal: string },
+  out: Effect[],
+  reply: ((message: SealedMessage) => void) | null,
+): void {
+  const text = `${proof.refusal} (invoice ${proof.seq})`;
+  out.push(
+    record('paymentProofRefused', {
+      seq: proof.seq,
+      paymentHash: proof.paymentHash.toLowerCase(),
+      refusal: proof.refusal,
+    }),
+  );
+  out.push({ type: 'alarm', reason: Reason.UNEXPECTED_MESSAGE, message: `payment proof refused: ${text}` });
+  reply?.({ type: 'error', reason: Reason.UNEXPECTED_MESSAGE, text });
 }
 
 /**

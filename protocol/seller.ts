@@ -40,7 +40,7 @@ import {
   type SealedMessage,
 } from './messages.js';
 import { verifyNodeSignature } from './nodeSignature.js';
-import { onPaymentProof } from './paymentProof.js';
+import { onPaymentProof, refuseProof } from './paymentProof.js';
 import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import { receiptText, type UnsignedReceipt } from './receipt.js';
 import {
@@ -1278,6 +1278,11 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     }
     case 'cancelAnswered':
       return onCancelAnswered(s, ev.paymentHash, out, atMs);
+    case 'paymentProofRefused': {
+      const keyed = sellerKeyed(s) ? s : null;
+      refuseProof(ev, out, keyed ? (reply) => send(keyed, reply, out, atMs) : null);
+      return s;
+    }
     case 'connectorRefused':
       refuseSession(s, ev.reason, ev.detail, out);
       return s;

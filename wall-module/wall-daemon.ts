@@ -736,12 +736,14 @@ export class WallDaemon {
       )
         return this.creditProof(e.paymentHash, stocked.amountMsat, stocked.preimage);
       log.warn('payment proof refused', { seq: e.seq, paymentHash: e.paymentHash, refusal: err.refusal });
-      store.appendEvent(sid, 'paymentProof.refused', {
+      // the machine names it to the car (error message), the ledger (record) and the alarm
+      this.dispatch({
+        type: 'paymentProofRefused',
         seq: e.seq,
         paymentHash: e.paymentHash,
         refusal: err.refusal,
+        atMs: this.parts.clock.now(),
       });
-      this.alarm(`payment proof for invoice ${e.seq} refused: ${err.refusal}`);
     }
   }
 

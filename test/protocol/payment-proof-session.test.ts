@@ -7,6 +7,7 @@ import { acceptProof, emptyStock, handOut, type StockState } from '../../payment
 import type { Effect, SellerEvent } from '../../protocol/effects.js';
 import { sellerStepWithStock, stockedBlockWh } from '../../protocol/paymentProof.js';
 import { sellerKeyed, type SellerState } from '../../protocol/seller.js';
+import { Reason } from '../../protocol/reasons.js';
 import {
   injectFromVehicle,
   makeInvoice,
@@ -116,6 +117,14 @@ class OfflineSim extends Sim {
       });
       if (!r.result.ok) {
         this.refusals.push(r.result.refusal);
+        // the shell hands the keeper's refusal back to the machine, which names it to the car
+        this.sellerQueue.push({
+          type: 'paymentProofRefused',
+          atMs: this.now,
+          seq: e.seq,
+          paymentHash: e.paymentHash,
+          refusal: r.result.refusal,
+        });
         return;
       }
       this.stock = r.state;
@@ -195,9 +204,20 @@ describe('payment proofs: charging on the wall’s invoice stock while the wall 
       preimage,
       paidAtMs: sim.now,
     });
+    const sentBefore = sim.sellerEffects.length;
     sim.run();
     expect(replay.some((e) => e.type === 'verifyPaymentProof')).toBe(true);
     expect(sim.refusals).toEqual(['PROOF_ALREADY_USED']);
+    // the car is told by name, and the ledger has it
+    const afterReplay = sim.sellerEffects.slice(sentBefore);
+    expect(
+      afterReplay
+        .filter((e) => e.type === 'send' && e.message.type === 'error')
+        .map((e) => e.type === 'send' && e.message),
+    ).toEqual([
+      { type: 'error', reason: Reason.UNEXPECTED_MESSAGE, text: `PROOF_ALREADY_USED (invoice ${first.seq})` },
+    ]);
+    expect(records(afterReplay, 'paymentProofRefused')[0]?.data['refusal']).toBe('PROOF_ALREADY_USED');
 
     // a genuinely paid invoice of the same wall node, not from the stock and not of this session
     const foreignPreimage = sha256hex('foreign');
