@@ -202,7 +202,22 @@ export function ocppObserver(
             energyFromWh: row?.fromWh ?? 0,
             energyToWh: row?.toWh ?? 0,
             atMs: clock.now(),
+            // a block credited on the car's proof while the node was unreachable (offline case 1b)
+            paymentMode: store.paidOfflineHashes(sessionId).includes(inv.paymentHash.toLowerCase())
+              ? 'stock'
+              : 'online',
             ...(row?.issuedAtMs != null ? { issuedAtMs: row.issuedAtMs } : {}),
+          });
+        }),
+      stockReconciled: (r) =>
+        safe('stockReconciled', () => {
+          if (r.sessionId === null) return; // never handed to a session: nothing to report
+          station.stockReconciled({
+            sessionId: r.sessionId,
+            paymentHash: r.paymentHash,
+            amountMsat: r.amountMsat,
+            settled: r.settled,
+            atMs: clock.now(),
           });
         }),
       sessionEnded: (sessionId, reason, summary) =>

@@ -76,5 +76,71 @@ describe.each(['ocpp2.0.1', 'ocpp1.6'] as const)(
       });
       expect(csms.validationFailures).toEqual([]);
     });
+
+    it('reports each stocked invoice reconciled back online, once, against its ended transaction', async () => {
+      const { csms, station, clock } = fx;
+      station.start();
+      await untilOnline(station, clock);
+      station.plugged(1, T0, 1000);
+      station.sessionStarted({ evseId: 1, sessionId: 's-stock', atMs: T0, meterStartWh: 1000 });
+      const paid = blockInvoice('s-stock', 0, 1000);
+      const unpaid = blockInvoice('s-stock', 1, 1000);
+      station.invoiceIssued({ ...paid, atMs: T0 + 1000 });
+      station.invoicePaid({ ...paid, atMs: T0 + 2000, paymentMode: 'stock' });
+      station.sessionEnded({
+        sessionId: 's-stock',
+        reason: 'EVDisconnected',
+        meterStopWh: 1100,
+        atMs: T0 + 10_000,
+        receipt: {
+          energyWh: 100,
+          paidMsat: paid.amountMsat,
+          invoicesIssued: 1,
+          invoicesPaid: 1,
+          lastSeq: 0,
+          priceMsatPerWh: paid.priceMsatPerWh,
+        },
+      });
+      const reconciled = (x: typeof paid, settled: boolean) =>
+        station.stockReconciled({
+          sessionId: 's-stock',
+          paymentHash: x.paymentHash.toUpperCase(),
+          amountMsat: x.amountMsat,
+          settled,
+          atMs: T0 + 60_000,
+        });
+      reconciled(paid, true);
+      reconciled(unpaid, false);
+      reconciled(paid, true); // a repeat (the upkeep after a restart) is not reported twice
+      // a session the station never saw is not reported (and does not throw)
+      station.stockReconciled({
+        sessionId: 's-unknown',
+        paymentHash: unpaid.paymentHash,
+        amountMsat: 1n,
+        settled: false,
+        atMs: T0,
+      });
+      expect(() =>
+        station.stockReconciled({
+          sessionId: 's-stock',
+          paymentHash: 'zz',
+          amountMsat: 1n,
+          settled: true,
+          atMs: T0,
+        }),
+      ).toThrow(/paymentHash/);
+      await untilDrained(station);
+      const reports = csms
+        .calls('DataTransfer')
+        .filter((c) => c.payload.messageId === 'StockReconciled')
+        .map((c) => JSON.parse(c.payload.data as string) as Record<string, unknown>);
+      expect(
+        reports.map((d) => [d.sessionId, d.paymentHash, d.amountMsat, d.settled, d.paymentMode]),
+      ).toEqual([
+        ['s-stock', paid.paymentHash, paid.amountMsat.toString(), true, 'stock'],
+        ['s-stock', unpaid.paymentHash, unpaid.amountMsat.toString(), false, 'stock'],
+      ]);
+      expect(csms.validationFailures).toEqual([]);
+    });
   },
 );

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeUnreachable } from '../../lightning/errors.js';
 import type { LightningNode } from '../../lightning/lightning-node.js';
+import type { StockReconciliation } from '../../wall-module/offline/stock-keeper.js';
 import { InProcessRig } from './in-process-rig.js';
 import { booksProblems } from './restart-session.js';
 
@@ -62,10 +63,16 @@ describe('wall daemon: selling on its invoice stock while its node is unreachabl
 
   it('sells on stocked invoices while its node is unreachable, then reconciles: books = node, offline: true', async () => {
     const offline = { now: false };
+    // what the observers (the OCPP station in a real wall) are told of the reconciliation
+    const told: StockReconciliation[] = [];
     rig = new InProcessRig({
       vehicleLimits: 'targetEnergyWh: 200',
       wallYaml: STOCK_YAML,
-      wallParts: (p) => ({ ...p, node: switchableNode(p.node, offline) }),
+      wallParts: (p) => ({
+        ...p,
+        node: switchableNode(p.node, offline),
+        observers: [{ stockReconciled: (x) => void told.push(x) }],
+      }),
     });
     const r = rig;
     await offlineSession(r, offline, 8);
@@ -98,6 +105,12 @@ describe('wall daemon: selling on its invoice stock while its node is unreachabl
       .map((e) => e.data as { settled: boolean; offline: boolean });
     expect(reconciled.length).toBe(stockedRows(r, sid).length);
     for (const x of reconciled) expect(x).toMatchObject({ settled: true, offline: true });
+    expect(told.map((x) => x.paymentHash).sort()).toEqual(
+      stockedRows(r, sid)
+        .map((i) => i.paymentHash)
+        .sort(),
+    );
+    for (const x of told) expect(x).toMatchObject({ sessionId: sid, settled: true, amountMsat: 4_000n });
     await r.runUntil('topped up', () => r.wall!.stock!.counts().stocked === 8);
     expect(booksProblems(r)).toEqual([]);
   }, 120_000);

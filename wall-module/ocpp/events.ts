@@ -38,7 +38,10 @@ export type LightningMessageId =
   | 'SessionReceipt'
   | 'VehicleNodeKey'
   /** a split payout settled: the signed settlement statement (issue 14) */
-  | 'SplitSettled';
+  | 'SplitSettled'
+  /** offline case 1b: back online, a stocked invoice handed out while the node was unreachable was reconciled
+   * with the node (`settled` true: paid; false: never paid, cancelled or expired) */
+  | 'StockReconciled';
 
 /** Fields of one Lightning report (`lightning-report.ts` renders them as the DataTransfer `data` text). */
 export interface LightningReportFields {

@@ -629,6 +629,50 @@ export class OcppStation {
   }
 
   /**
+   * Offline case 1b, back online: a stocked invoice handed out while the wall's node was unreachable was
+   * reconciled with the node. DataTransfer `StockReconciled` against the session's transaction (an ended one
+   * too), `paymentMode: 'stock'`, `settled` true when the node had it paid (the block was credited on the car's
+   * proof), false when it was never paid. Idempotent per payment hash.
+   *
+   * @param args sessionId, paymentHash (64 hex), amountMsat (the stocked denomination), settled, atMs
+   *   (reconciliation time, ms since epoch)
+   */
+  stockReconciled(args: {
+    sessionId: string;
+    paymentHash: string;
+    amountMsat: bigint;
+    settled: boolean;
+    atMs: number;
+  }): void {
+    if (args.amountMsat < 0n) throw new OcppArgumentInvalid('amountMsat must be >= 0');
+    if (!/^[0-9a-f]{64}$/i.test(args.paymentHash))
+      throw new OcppArgumentInvalid('paymentHash must be 64 hex digits');
+    const paymentHash = args.paymentHash.toLowerCase();
+    this.db.transaction(() => {
+      const tx = this.txs.bySession(args.sessionId);
+      if (!tx) {
+        this.logger.warn('ocpp: stock reconciliation for an unknown session ignored', {
+          sessionId: args.sessionId,
+        });
+        return;
+      }
+      this.appendLightning(tx, 'StockReconciled', `stock:${paymentHash}:StockReconciled`, {
+        sessionId: args.sessionId,
+        seq: null,
+        paymentHash,
+        amountMsat: args.amountMsat.toString(),
+        priceMsatPerWh: null,
+        energyFromWh: null,
+        energyToWh: null,
+        atMs: args.atMs,
+        times: {},
+        extra: { paymentMode: 'stock', settled: args.settled },
+      });
+    })();
+    this.afterChange();
+  }
+
+  /**
    * A split payout settled: DataTransfer `SplitSettled` carrying the wall-signed settlement statement, reported
    * against the transaction of the last session it covers (a late report of an ended transaction is still sent).
    * Idempotent per payout id.
