@@ -183,12 +183,20 @@ export function stockStep(state: StockState, event: StockEvent, config: StockCon
 
   @param state current stock
   @param args {sessionId, minMsat, atMs, maxMsat?: the requested block's amount, msat, stepMsat?: the price, msat
-    per Wh}
+    per Wh, fits?: whether the seller can sell a block for that amount (with maxMsat: e.g. it leaves no unpayable
+    tail before the car's target)}
   @returns the new stock and the handed invoice, or null when no stocked invoice fits (the session must stop)
 */
 export function handOut(
   state: StockState,
-  args: { sessionId: string; minMsat: bigint; atMs: number; maxMsat?: bigint; stepMsat?: bigint },
+  args: {
+    sessionId: string;
+    minMsat: bigint;
+    atMs: number;
+    maxMsat?: bigint;
+    stepMsat?: bigint;
+    fits?: (amountMsat: bigint) => boolean;
+  },
 ): StockStep<{ paymentHash: string; bolt11: string; amountMsat: bigint } | null> {
   const stocked = Object.values(state.invoices)
     .filter((i): i is Extract<StockedInvoice, { phase: 'stocked' }> => i.phase === 'stocked')
@@ -201,6 +209,7 @@ export function handOut(
       : stocked
           .filter((i) => i.amountMsat <= maxMsat)
           .filter((i) => stepMsat === undefined || (stepMsat > 0n && i.amountMsat % stepMsat === 0n))
+          .filter((i) => args.fits === undefined || args.fits(i.amountMsat))
           .pop();
   if (pick === undefined) return { state, effects: [], result: null };
   const invoices = {

@@ -24,8 +24,8 @@ import type { PaidMessage, PaymentProofMessage, SealedMessage } from './messages
 import { messageInVersion } from './messages.js';
 import { Reason } from './reasons.js';
 import { record } from './sessionCommon.js';
-import type { SellerKeyed, SellerState } from './seller.js';
-import { sellerStep } from './seller.js';
+import type { SellerBase, SellerKeyed, SellerState } from './seller.js';
+import { sellerStep, toNextLimitWh } from './seller.js';
 import { amountMsatForBlock } from './tariff.js';
 
 /** The protocol version from which payment proofs exist. */
@@ -135,21 +135,31 @@ export function refuseProof(
 /**
  * The block a stocked invoice of `amountMsat` buys in place of a requested one: the request's price, the block
  * shrunk so that price × block = the denomination exactly. Only a shrink (never a larger block: it could cross
- * the target or the car's largest block).
+ * the target or the car's largest block), and never one that leaves a tail before the next limit (the car's
+ * target, a stop, a price boundary) smaller than `minBlockWh`: that tail would need an invoice below Lightning's
+ * 1-sat minimum payment (e.g. 4 Wh = 400 msat at 100 msat/Wh), which no channel carries.
  *
+ * @param s the session (its limits and `config.minBlockWh`)
  * @param inv the requested invoice
  * @param amountMsat the stocked denomination, msat
- * @returns the block, Wh, or null when the denomination does not fit (larger, or not a whole number of Wh)
+ * @returns the block, Wh, or null when the denomination does not fit (larger, not a whole number of Wh, or it
+ *   would leave an unpayable tail)
  */
 export function stockedBlockWh(
-  inv: Pick<SellerInvoice, 'priceMsatPerWh' | 'amountMsat' | 'blockWh'>,
+  s: Pick<SellerBase, 'pendingRenew' | 'stopAtWh' | 'targetEnergyWh' | 'schedule'> & {
+    config: Pick<SellerBase['config'], 'minBlockWh'>;
+  },
+  inv: Pick<SellerInvoice, 'priceMsatPerWh' | 'amountMsat' | 'blockWh' | 'fromWh'>,
   amountMsat: bigint,
 ): number | null {
   if (inv.priceMsatPerWh <= 0n || amountMsat <= 0n || amountMsat > inv.amountMsat) return null;
   if (amountMsat % inv.priceMsatPerWh !== 0n) return null;
   const blockWh = Number(amountMsat / inv.priceMsatPerWh);
   if (blockWh < 1 || blockWh > inv.blockWh) return null;
-  return amountMsatForBlock(inv.priceMsatPerWh, blockWh) === amountMsat ? blockWh : null;
+  if (amountMsatForBlock(inv.priceMsatPerWh, blockWh) !== amountMsat) return null;
+  const tailWh = toNextLimitWh(s, inv.fromWh) - blockWh;
+  if (tailWh > 0 && tailWh < s.config.minBlockWh) return null;
+  return blockWh;
 }
 
 /**
@@ -172,7 +182,7 @@ function resizedForStock(state: SellerState, ev: InvoiceCreatedEvent): SellerSta
   if (amountMsat === undefined) return state;
   const invoices = state.invoices.map((inv) => {
     if (inv.seq !== ev.seq || inv.status !== 'requested') return inv;
-    const blockWh = stockedBlockWh(inv, amountMsat);
+    const blockWh = stockedBlockWh(state, inv, amountMsat);
     // a denomination that does not fit leaves the request as it was: the ordinary step refuses the amount
     return blockWh === null ? inv : { ...inv, blockWh, amountMsat };
   });

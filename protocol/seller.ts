@@ -545,6 +545,29 @@ function currentBlockWh(s: SellerState): number {
 }
 
 /**
+ * Energy from `fromWh` (paid energy) to the nearest limit a block may not cross: a pending renewal, the stop the
+ * car asked for, its target, the next price boundary of the schedule.
+ *
+ * @param s the session
+ * @param fromWh paid energy the next block starts at, Wh
+ * @returns Wh to that limit (Infinity when there is none)
+ */
+export function toNextLimitWh(
+  s: Pick<SellerBase, 'pendingRenew' | 'stopAtWh' | 'targetEnergyWh' | 'schedule'>,
+  fromWh: number,
+): number {
+  const limits = [
+    s.pendingRenew?.effectiveAtWh,
+    s.stopAtWh ?? undefined,
+    s.targetEnergyWh > 0 ? s.targetEnergyWh : undefined,
+    ...s.schedule.map((seg) => seg.fromWh).filter((w) => w > fromWh),
+  ];
+  let toLimitWh = Infinity;
+  for (const lim of limits) if (lim !== undefined) toLimitWh = Math.min(toLimitWh, lim - fromWh);
+  return toLimitWh;
+}
+
+/**
  * Size of the next block when a limit (target, stop, renewal or price boundary) lies `toLimitWh` ahead of the paid
  * energy. A block never crosses the limit, and never leaves a remainder smaller than `minBlockWh` before it: such a
  * remainder would need a tiny last invoice (e.g. 4 Wh = 400 msat at 100 msat/Wh, below Lightning's 1-sat minimum
@@ -656,14 +679,7 @@ function advance(state: SellerState, out: Effect[], atMs: number): SellerState {
     s.phase === 'deposit' ? c.depositBlocks * block : refillThresholdWh(c, s.settleLatenciesMs, block);
   if (s.paidWh - s.deliveredWh >= aheadWh) return s;
   const paidWh = s.paidWh;
-  const limits = [
-    s.pendingRenew?.effectiveAtWh,
-    s.stopAtWh ?? undefined,
-    s.targetEnergyWh > 0 ? s.targetEnergyWh : undefined,
-    ...s.schedule.map((seg) => seg.fromWh).filter((w) => w > paidWh),
-  ];
-  let toLimitWh = Infinity;
-  for (const lim of limits) if (lim !== undefined) toLimitWh = Math.min(toLimitWh, lim - paidWh);
+  const toLimitWh = toNextLimitWh(s, paidWh);
   const cap = blockBeforeLimit(block, toLimitWh, c.minBlockWh, Math.min(c.maxBlockWh, s.buyerMaxBlockWh));
   if (cap <= 0) return s;
   const seq = s.invoices.length;

@@ -665,10 +665,12 @@ export class WallDaemon {
             minMsat: 0n,
             maxMsat: e.amountMsat,
             stepMsat: requested.priceMsatPerWh,
+            // only a denomination the machine's own shrink rule accepts (sellerStepWithStock applies it too)
+            fits: (amountMsat) => stockedBlockWh(s, requested, amountMsat) !== null,
           })
         : null;
-    // the block the stocked amount buys, by the machine's own shrink rule (sellerStepWithStock applies it too)
-    const blockWh = handed && requested ? stockedBlockWh(requested, handed.amountMsat) : null;
+    // the block the stocked amount buys
+    const blockWh = handed && requested ? stockedBlockWh(s, requested, handed.amountMsat) : null;
     if (!handed || !requested || blockWh === null) {
       log.warn('node unreachable and no stocked invoice fits', { seq: e.seq, amountMsat: e.amountMsat });
       this.dispatch({

@@ -28,11 +28,23 @@ class OfflineSim extends Sim {
   refusals: string[] = [];
   private made = 0;
 
-  /** @param maxBlockWh the block both sides agree (30 Wh asks 3 000 msat: a 2 000 msat invoice shrinks it) */
-  constructor(denominations: bigint[], perDenomination: number, versions = [1, 2], maxBlockWh = 30) {
+  /** The wall's node is reachable again: invoices come from it and its settlements arrive (as in `Sim`). */
+  online = false;
+
+  /**
+   * @param maxBlockWh the block both sides agree (30 Wh asks 3 000 msat: a 2 000 msat invoice shrinks it)
+   * @param targetEnergyWh the car's target (0: none)
+   */
+  constructor(
+    denominations: bigint[],
+    perDenomination: number,
+    versions = [1, 2],
+    maxBlockWh = 30,
+    targetEnergyWh = 0,
+  ) {
     super(
       testSellerConfig({ versions, maxBlockWh, minBlockWh: 10, depositBlocks: 1 }),
-      testBuyerConfig({ versions, maxBlockWh }),
+      testBuyerConfig({ versions, maxBlockWh, targetEnergyWh }),
     );
     for (const amountMsat of denominations)
       for (let k = 0; k < perDenomination; k++) this.stockInvoice(amountMsat);
@@ -68,7 +80,7 @@ class OfflineSim extends Sim {
 
   override stepSeller(ev: SellerEvent): Effect[] {
     // the node is unreachable: its settlements never arrive (only proofs settle)
-    if (ev.type === 'invoiceSettled' && !this.provenHashes.has(ev.paymentHash)) return [];
+    if (!this.online && ev.type === 'invoiceSettled' && !this.provenHashes.has(ev.paymentHash)) return [];
     const r = sellerStepWithStock(this.seller, ev);
     this.seller = r.state;
     this.sellerEffects.push(...r.effects);
@@ -79,13 +91,16 @@ class OfflineSim extends Sim {
   private readonly provenHashes = new Set<string>();
 
   private onOfflineEffect(e: Effect): void {
-    if (e.type === 'createInvoice') {
-      // the shell's offline path: the largest stocked denomination not above the request, whole Wh at the price
+    if (e.type === 'createInvoice' && !this.online) {
+      // the shell's offline path: the largest stocked denomination not above the request, whole Wh at the price,
+      // that the machine can sell (wall-daemon.ts issueFromStock)
+      const requested = this.seller.invoices.find((i) => i.seq === e.seq)!;
       const handed = handOut(this.stock, {
         sessionId: this.seller.sessionId ?? '',
         minMsat: 0n,
         maxMsat: e.amountMsat,
         stepMsat: PRICE,
+        fits: (amountMsat) => stockedBlockWh(this.seller, requested, amountMsat) !== null,
         atMs: this.now,
       });
       this.stock = handed.state;
@@ -261,10 +276,57 @@ describe('payment proofs: charging on the wall’s invoice stock while the wall 
   });
 
   it('a stocked denomination shrinks the requested block to whole Wh, never grows it', () => {
-    const inv = { priceMsatPerWh: 100n, amountMsat: 3_000n, blockWh: 30 };
-    expect(stockedBlockWh(inv, 2_000n)).toBe(20);
-    expect(stockedBlockWh(inv, 3_000n)).toBe(30);
-    expect(stockedBlockWh(inv, 5_000n)).toBeNull(); // larger than asked
-    expect(stockedBlockWh(inv, 2_050n)).toBeNull(); // not whole Wh
+    const session = {
+      pendingRenew: null,
+      stopAtWh: null,
+      targetEnergyWh: 0,
+      schedule: [{ fromWh: 0, priceMsatPerWh: 100n }],
+      config: { minBlockWh: 10 },
+    };
+    const inv = { priceMsatPerWh: 100n, amountMsat: 3_000n, blockWh: 30, fromWh: 0 };
+    expect(stockedBlockWh(session, inv, 2_000n)).toBe(20);
+    expect(stockedBlockWh(session, inv, 3_000n)).toBe(30);
+    expect(stockedBlockWh(session, inv, 5_000n)).toBeNull(); // larger than asked
+    expect(stockedBlockWh(session, inv, 2_050n)).toBeNull(); // not whole Wh
+  });
+
+  it('never shrinks a block so that the tail before the car’s target is below minBlockWh (an unpayable invoice)', () => {
+    const session = {
+      pendingRenew: null,
+      stopAtWh: null,
+      targetEnergyWh: 400,
+      schedule: [{ fromWh: 0, priceMsatPerWh: 100n }],
+      config: { minBlockWh: 10 },
+    };
+    // 386 → 400: 14 Wh asked; a 10 Wh denomination would leave 4 Wh = 400 msat, below the 1-sat minimum
+    const last = { priceMsatPerWh: 100n, amountMsat: 1_400n, blockWh: 14, fromWh: 386 };
+    expect(stockedBlockWh(session, last, 1_000n)).toBeNull();
+    expect(stockedBlockWh(session, last, 1_400n)).toBe(14);
+    // 376 → 400: 24 Wh asked; 10 Wh leaves 14 Wh (payable), 20 Wh leaves 4 Wh (not)
+    const before = { priceMsatPerWh: 100n, amountMsat: 2_400n, blockWh: 24, fromWh: 376 };
+    expect(stockedBlockWh(session, before, 1_000n)).toBe(10);
+    expect(stockedBlockWh(session, before, 2_000n)).toBeNull();
+  });
+
+  it('an offline session never reaches a tail it cannot invoice: it waits for its node instead of asking 400 msat', () => {
+    // 32 Wh blocks shrink to 30 Wh up to 360; then 35 Wh to the target of 395: a 30 Wh invoice would leave 5 Wh
+    // (500 msat, unpayable), so 10 Wh ones are used, down to a 15 Wh tail no denomination fits without leaving 5
+    const sim = new OfflineSim([3_000n, 1_000n], 20, [1, 2], 48, 395);
+    sim.plug();
+    sim.advance(240_000); // 380 Wh at 7.2 kW, then a minute suspended (within maxSuspendSec)
+    const settled = sim.seller.invoices.filter((i) => i.status === 'settled');
+    // every invoice a channel can carry; the session stops short of the target, waiting for its node
+    for (const inv of sim.seller.invoices) expect(inv.amountMsat).toBeGreaterThanOrEqual(1_000n);
+    expect(settled.slice(-3).map((i) => [i.fromWh, i.blockWh])).toEqual([
+      [330, 30],
+      [360, 10],
+      [370, 10],
+    ]);
+    expect(sim.seller.paidWh).toBe(380);
+    // the node is back: it issues the 15 Wh tail as an ordinary invoice and the session ends at the target
+    sim.online = true;
+    sim.advance(120_000);
+    expect(sim.seller.paidWh).toBe(395);
+    expect(sim.ofType(sim.sellerEffects, 'sessionEnded')[0]?.reason).toBe(Reason.TARGET_REACHED);
   });
 });

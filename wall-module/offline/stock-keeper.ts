@@ -114,7 +114,8 @@ export class StockKeeper {
   /** Hands a stocked invoice to a session (recorded before it is returned).
 
     @param args {sessionId, minMsat: the block's price, msat; maxMsat?, stepMsat?: the largest amount of at most
-      maxMsat that is a multiple of stepMsat instead (see payments/invoice-stock.ts `handOut`)}
+      maxMsat that is a multiple of stepMsat instead; fits?: and that the seller can sell (see
+      payments/invoice-stock.ts `handOut`)}
     @returns the invoice to send over the cable (with its expiry, ms), or null when no stocked invoice fits (the
       session must stop)
   */
@@ -123,6 +124,7 @@ export class StockKeeper {
     minMsat: bigint;
     maxMsat?: bigint;
     stepMsat?: bigint;
+    fits?: (amountMsat: bigint) => boolean;
   }): { paymentHash: string; bolt11: string; amountMsat: bigint; expiresAtMs: number } | null {
     const before = this.state.invoices;
     const step = handOut(this.state, { ...args, atMs: this.clock.now() });
