@@ -157,6 +157,15 @@ class OfflineSim extends Sim {
   }
 }
 
+/** What `stockedBlockWh` reads of a session at 100 msat/Wh, minBlockWh 10, with the car's target (0: none). */
+const limitsOf = (targetEnergyWh: number) => ({
+  pendingRenew: null,
+  stopAtWh: null,
+  targetEnergyWh,
+  schedule: [{ fromWh: 0, priceMsatPerWh: 100n }],
+  config: { minBlockWh: 10 },
+});
+
 /** The protocol version of the seller's session (null before its keys exist). */
 const sellerVersion = (s: SellerState): number | null => (sellerKeyed(s) ? s.version : null);
 
@@ -276,13 +285,7 @@ describe('payment proofs: charging on the wall’s invoice stock while the wall 
   });
 
   it('a stocked denomination shrinks the requested block to whole Wh, never grows it', () => {
-    const session = {
-      pendingRenew: null,
-      stopAtWh: null,
-      targetEnergyWh: 0,
-      schedule: [{ fromWh: 0, priceMsatPerWh: 100n }],
-      config: { minBlockWh: 10 },
-    };
+    const session = limitsOf(0);
     const inv = { priceMsatPerWh: 100n, amountMsat: 3_000n, blockWh: 30, fromWh: 0 };
     expect(stockedBlockWh(session, inv, 2_000n)).toBe(20);
     expect(stockedBlockWh(session, inv, 3_000n)).toBe(30);
@@ -291,13 +294,7 @@ describe('payment proofs: charging on the wall’s invoice stock while the wall 
   });
 
   it('never shrinks a block so that the tail before the car’s target is below minBlockWh (an unpayable invoice)', () => {
-    const session = {
-      pendingRenew: null,
-      stopAtWh: null,
-      targetEnergyWh: 400,
-      schedule: [{ fromWh: 0, priceMsatPerWh: 100n }],
-      config: { minBlockWh: 10 },
-    };
+    const session = limitsOf(400);
     // 386 → 400: 14 Wh asked; a 10 Wh denomination would leave 4 Wh = 400 msat, below the 1-sat minimum
     const last = { priceMsatPerWh: 100n, amountMsat: 1_400n, blockWh: 14, fromWh: 386 };
     expect(stockedBlockWh(session, last, 1_000n)).toBeNull();

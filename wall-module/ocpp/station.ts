@@ -649,25 +649,17 @@ export class OcppStation {
       throw new OcppArgumentInvalid('paymentHash must be 64 hex digits');
     const paymentHash = args.paymentHash.toLowerCase();
     this.db.transaction(() => {
-      const tx = this.txs.bySession(args.sessionId);
-      if (!tx) {
-        this.logger.warn('ocpp: stock reconciliation for an unknown session ignored', {
-          sessionId: args.sessionId,
-        });
-        return;
-      }
-      this.appendLightning(tx, 'StockReconciled', `stock:${paymentHash}:StockReconciled`, {
-        sessionId: args.sessionId,
-        seq: null,
-        paymentHash,
-        amountMsat: args.amountMsat.toString(),
-        priceMsatPerWh: null,
-        energyFromWh: null,
-        energyToWh: null,
-        atMs: args.atMs,
-        times: {},
-        extra: { paymentMode: 'stock', settled: args.settled },
-      });
+      const tx = this.txOfSession(args.sessionId, 'stock reconciliation');
+      if (!tx) return;
+      this.appendLightning(
+        tx,
+        'StockReconciled',
+        `stock:${paymentHash}:StockReconciled`,
+        amountFields(args.sessionId, paymentHash, args.amountMsat, args.atMs, {
+          paymentMode: 'stock',
+          settled: args.settled,
+        }),
+      );
     })();
     this.afterChange();
   }
@@ -683,25 +675,17 @@ export class OcppStation {
   splitSettled(args: SplitSettledReport): void {
     if (args.amountMsat < 0n) throw new OcppArgumentInvalid('amountMsat must be >= 0');
     this.db.transaction(() => {
-      const tx = this.txs.bySession(args.sessionId);
-      if (!tx) {
-        this.logger.warn('ocpp: split statement for an unknown session ignored', {
-          sessionId: args.sessionId,
-        });
-        return;
-      }
-      this.appendLightning(tx, 'SplitSettled', `split:${args.payoutId}`, {
-        sessionId: args.sessionId,
-        seq: null,
-        paymentHash: null,
-        amountMsat: args.amountMsat.toString(),
-        priceMsatPerWh: null,
-        energyFromWh: null,
-        energyToWh: null,
-        atMs: args.atMs,
-        times: {},
-        extra: { payoutId: args.payoutId, statement: args.statement },
-      });
+      const tx = this.txOfSession(args.sessionId, 'split statement');
+      if (!tx) return;
+      this.appendLightning(
+        tx,
+        'SplitSettled',
+        `split:${args.payoutId}`,
+        amountFields(args.sessionId, null, args.amountMsat, args.atMs, {
+          payoutId: args.payoutId,
+          statement: args.statement,
+        }),
+      );
       // OCPP 2.1 also gets the payout as a NotifySettlement (pspRef = the payout id); older versions have the
       // DataTransfer above only
       this.appendSettlement(tx, `split:${args.payoutId}:settlement`, args.atMs, {
@@ -1005,6 +989,13 @@ export class OcppStation {
     this.outbox.append(messageKey, event, seqNo, this.link === undefined, this.clock.now());
   }
 
+  /** The transaction of `sessionId`; undefined (logged: `what` is ignored) for a session the station never saw. */
+  private txOfSession(sessionId: string, what: string): TransactionRecord | undefined {
+    const tx = this.txs.bySession(sessionId);
+    if (!tx) this.logger.warn(`ocpp: ${what} for an unknown session ignored`, { sessionId });
+    return tx;
+  }
+
   private appendLightning(
     tx: TransactionRecord,
     messageId: LightningMessageId,
@@ -1067,11 +1058,8 @@ export class OcppStation {
     if (!/^[0-9a-f]{64}$/i.test(inv.paymentHash))
       throw new OcppArgumentInvalid('paymentHash must be 64 hex digits');
     this.db.transaction(() => {
-      const tx = this.txs.bySession(inv.sessionId);
-      if (!tx) {
-        this.logger.warn('ocpp: invoice for an unknown session ignored', { sessionId: inv.sessionId });
-        return;
-      }
+      const tx = this.txOfSession(inv.sessionId, 'invoice');
+      if (!tx) return;
       // a late settlement after the session ended is still reported (against the ended transaction)
       this.appendLightning(tx, messageId, `session:${inv.sessionId}:${messageId}:${inv.seq}`, {
         sessionId: inv.sessionId,
@@ -2026,4 +2014,31 @@ export class OcppStation {
     this.lastError = `${action}: ${message}`;
     this.logger.warn('ocpp: call failed', { action, error: message });
   }
+}
+
+/**
+ * Report fields of an amount that buys no block of its own (a split payout, a reconciled stocked invoice): no
+ * sequence number, price or energy range.
+ *
+ * @returns the fields, amount as a decimal string of msat
+ */
+function amountFields(
+  sessionId: string,
+  paymentHash: string | null,
+  amountMsat: bigint,
+  atMs: number,
+  extra: LightningReportFields['extra'],
+): LightningReportFields {
+  return {
+    sessionId,
+    seq: null,
+    paymentHash,
+    amountMsat: amountMsat.toString(),
+    priceMsatPerWh: null,
+    energyFromWh: null,
+    energyToWh: null,
+    atMs,
+    times: {},
+    extra,
+  };
 }
