@@ -10,7 +10,16 @@
 // one clear line naming what to install.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  lstatSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,7 +165,32 @@ function ensureEmvPeer() {
   writeFileSync(done, peer.version);
 }
 
+// 1b. better-sqlite3's native module, kept as a local prebuild outside the clone keyed by its version and the
+//     Node ABI: its install script (prebuild-install) cannot download one here and compiles SQLite from source
+//     (about a minute of CPU; several on a busy 2-core machine). With `npm_config_better_sqlite3_local_prebuilds`
+//     pointing at this folder (.ci/run exports it; the packaging test passes it to its install) the install
+//     script unpacks this one instead. Made from the module this checkout's install built.
+function cacheSqlitePrebuild() {
+  const moduleDir = join(root, 'node_modules', 'better-sqlite3');
+  const binary = join(moduleDir, 'build', 'Release', 'better_sqlite3.node');
+  if (!existsSync(binary)) return;
+  const { version } = JSON.parse(readFileSync(join(moduleDir, 'package.json'), 'utf8'));
+  const libc = process.report?.getReport().header.glibcVersionRuntime === undefined ? 'musl' : '';
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}${libc}-${process.arch}.tar.gz`;
+  const dir = join(cacheRoot, 'prebuilds');
+  if (existsSync(join(dir, name))) return;
+  mkdirSync(dir, { recursive: true });
+  const partial = join(dir, `${name}.partial`);
+  if (!run('tar', ['-czf', partial, '-C', moduleDir, 'build/Release/better_sqlite3.node'])) {
+    say('could not keep better-sqlite3 as a local prebuild (tar failed); installs will compile it');
+    return;
+  }
+  renameSync(partial, join(dir, name));
+  say(`kept better-sqlite3 ${version} as a local prebuild: ${join(dir, name)}`);
+}
+
 ensureNpmDeps();
+cacheSqlitePrebuild();
 if (purpose === 'test' || purpose === 'all') {
   const tools = startRegtestTools();
   ensureApt([

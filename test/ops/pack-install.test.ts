@@ -3,7 +3,7 @@
 // <example>` (whose exit code is the OR of the problem classes it found).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,9 +12,14 @@ import { DoctorProblem, type DoctorClass } from '../../bin/cli/doctor.js';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Runs a command without blocking the test worker; resolves with its stdout, rejects on a non-zero exit. */
-function run(cmd: string, args: string[], cwd: string): Promise<string> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
@@ -39,14 +44,29 @@ describe('npm pack + global install', () => {
     expect(existsSync(join(repo, 'npm-shrinkwrap.json'))).toBe(false); // postpack removed the copy
 
     const prefix = join(work, 'prefix');
-    // native modules are not needed by --version and doctor; a real install allows better-sqlite3's build
-    // --prefer-offline: packages already in npm's cache are not revalidated against the registry
+    // a real install, install scripts included; --prefer-offline: packages already in npm's cache are not
+    // revalidated against the registry. better-sqlite3's install script (prebuild-install) takes the local
+    // prebuild scripts/setup.mjs keeps outside the clone (this checkout's own build of the same version and ABI)
+    // instead of compiling SQLite for a minute or more
+    const cache = process.env.BOLTCHARGE_CACHE ?? join(homedir(), '.cache', 'boltcharge');
     await run(
       'npm',
       ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball],
       work,
+      { ...process.env, npm_config_better_sqlite3_local_prebuilds: join(cache, 'prebuilds') },
     );
     const pkg = join(prefix, 'lib', 'node_modules', 'boltcharge');
+    // the installed native module loads and works (the store's database engine)
+    const sqlite = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        "const D = require('better-sqlite3'); console.log(new D(':memory:').prepare('SELECT 41 + 1 AS x').get().x)",
+      ],
+      { cwd: pkg, encoding: 'utf8' },
+    );
+    expect(sqlite.stderr).toBe('');
+    expect(sqlite.stdout.trim()).toBe('42');
     const shipped = filesUnder(pkg).filter((f) => !f.includes(`${pkg}/node_modules/`));
     expect(shipped.filter((f) => f.endsWith('.ts'))).toEqual([]);
     expect(existsSync(join(pkg, 'dist', 'bin', 'cli', 'main.js'))).toBe(true);
