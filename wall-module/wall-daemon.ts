@@ -354,6 +354,7 @@ export class WallDaemon {
         atMs: clock.now(),
       });
     }
+    this.adoptIssuedInvoices();
     for (const inv of store.invoicesInState('open')) {
       if (!inv.paymentHash) continue;
       // a proof accepted (written ahead) just before the last process died: its settlement is recorded now
@@ -791,6 +792,38 @@ export class WallDaemon {
       });
     };
     this.guardAsync(upkeep().then(arm));
+  }
+
+  /**
+   * At a restart: an invoice the node created and the ledger recorded (`open`, with its BOLT11) whose
+   * `invoiceCreated` step did not commit before the process died is still `requested` in the restored machine,
+   * which would wait for an answer that never comes (no new invoice, the car never billed: a kill -9 at that
+   * moment ended a session UNPAID). Its answer is stepped again from the ledger; a stocked one with its
+   * denomination, as when it was handed out.
+   */
+  private adoptIssuedInvoices(): void {
+    const { store, clock, log } = this.parts;
+    const s = this.runner.state;
+    const sid = s.sessionId;
+    if (sid === null) return;
+    for (const inv of s.invoices) {
+      if (inv.status !== 'requested') continue;
+      const row = store.invoice(sid, inv.seq);
+      if (row?.state !== 'open' || row.paymentHash === null || row.bolt11 === null) continue;
+      const stocked = this.stock?.find(row.paymentHash);
+      log.info('invoice issued before the restart answered again', {
+        seq: inv.seq,
+        paymentHash: row.paymentHash,
+      });
+      this.dispatch({
+        type: 'invoiceCreated',
+        seq: inv.seq,
+        bolt11: row.bolt11,
+        paymentHash: row.paymentHash,
+        ...(stocked ? { stockedAmountMsat: row.amountMsat } : {}),
+        atMs: clock.now(),
+      });
+    }
   }
 
   /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
