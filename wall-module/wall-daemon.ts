@@ -354,7 +354,7 @@ export class WallDaemon {
         atMs: clock.now(),
       });
     }
-    this.adoptIssuedInvoices();
+    this.askAgainLostAnswers();
     for (const inv of store.invoicesInState('open')) {
       if (!inv.paymentHash) continue;
       // a proof accepted (written ahead) just before the last process died: its settlement is recorded now
@@ -795,15 +795,24 @@ export class WallDaemon {
   }
 
   /**
-   * At a restart: an invoice the node created and the ledger recorded (`open`, with its BOLT11) whose
-   * `invoiceCreated` step did not commit before the process died is still `requested` in the restored machine,
-   * which would wait for an answer that never comes (no new invoice, the car never billed: a kill -9 at that
-   * moment ended a session UNPAID). Its answer is stepped again from the ledger; a stocked one with its
-   * denomination, as when it was handed out.
+   * At a restart, the node's answers the restored machine still waits for, which died with the process:
+   * - an invoice the node created and the ledger recorded (`open`, with its BOLT11) whose `invoiceCreated` step
+   *   did not commit is still `requested` in the machine, which would wait for an answer that never comes (no
+   *   new invoice, the car never billed: a kill -9 at that moment ended a session UNPAID). Its answer is stepped
+   *   again from the ledger; a stocked one with its denomination, as when it was handed out;
+   * - a signature the machine asked for (the handshake's, or the receipt's while closing) is asked for again, so
+   *   a session restarted while closing still gets its signed receipt.
    */
-  private adoptIssuedInvoices(): void {
+  private askAgainLostAnswers(): void {
     const { store, clock, log } = this.parts;
     const s = this.runner.state;
+    const pendingSign =
+      s.phase === 'authenticating'
+        ? s.pendingSign
+        : s.phase === 'closing' && s.receipt.step === 'signing'
+          ? s.receipt.pendingSign
+          : null;
+    if (pendingSign !== null) void this.execute({ type: 'signWithNodeKey', text: pendingSign }, s);
     const sid = s.sessionId;
     if (sid === null) return;
     for (const inv of s.invoices) {

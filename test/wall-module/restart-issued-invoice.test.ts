@@ -2,10 +2,11 @@
 // machine stepping that answer: the restored machine still has the invoice `requested`. Before the fix it waited
 // for an answer that never came (no invoice reached the car, the power was cut and the session ended UNPAID after
 // maxSuspendSec: seen in the ocpp-outage-restart e2e, kill -9 while the car's ISO-TP transfer of the invoice was
-// cut). The restart steps the answer again from the ledger and the session finishes, books = node.
+// cut). The restart steps the answer again from the ledger and the session finishes, books = node. Likewise a
+// wall killed while its node signed the receipt asks again at the restart: the car gets its signed receipt.
 import { afterEach, describe, expect, it } from 'vitest';
 import { InProcessRig } from './in-process-rig.js';
-import { booksProblems } from './restart-session.js';
+import { booksProblems, restartSession } from './restart-session.js';
 
 describe('wall restart between the ledger and the machine taking an issued invoice', () => {
   let rig: InProcessRig | null = null;
@@ -47,5 +48,26 @@ describe('wall restart between the ledger and the machine taking an issued invoi
     expect(invoices.every((i) => i.state === 'settled' || i.state === 'cancelled')).toBe(true);
     expect(invoices.filter((i) => i.state === 'settled').map((i) => i.seq)).toContain(2);
     expect(booksProblems(r)).toEqual([]);
+  }, 120_000);
+});
+
+describe('wall restart while its receipt is being signed', () => {
+  it('asks its node again for the signature: the car gets the signed receipt', async () => {
+    const reference = await restartSession(null);
+    const closingAt = [...reference.savedPhases].find(([, phase]) => phase === 'closing')?.[0];
+    await reference.rig.close();
+    expect(closingAt).toBeDefined();
+    const run = await restartSession(closingAt!);
+    try {
+      expect(run.crashed).toBe(true);
+      // restored closing, the receipt being signed (the boot's answers may already have ended it)
+      expect(['closing', 'ended']).toContain(run.restoredPhase);
+      expect(run.finished).toBe(true);
+      const [session] = run.rig.wallStore!.listSessions(1);
+      expect(run.rig.vehicleStore!.receipt(session!.id)).toBeDefined();
+      expect(booksProblems(run.rig)).toEqual([]);
+    } finally {
+      await run.rig.close();
+    }
   }, 120_000);
 });
