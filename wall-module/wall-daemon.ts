@@ -800,19 +800,15 @@ export class WallDaemon {
    *   did not commit is still `requested` in the machine, which would wait for an answer that never comes (no
    *   new invoice, the car never billed: a kill -9 at that moment ended a session UNPAID). Its answer is stepped
    *   again from the ledger; a stocked one with its denomination, as when it was handed out;
-   * - a signature the machine asked for (the handshake's, or the receipt's while closing) is asked for again, so
-   *   a session restarted while closing still gets its signed receipt.
+   * - the receipt's signature a closing machine asked for is asked for again, so a session restarted while
+   *   closing still gets its signed receipt.
    */
   private askAgainLostAnswers(): void {
     const { store, clock, log } = this.parts;
     const s = this.runner.state;
-    const pendingSign =
-      s.phase === 'authenticating'
-        ? s.pendingSign
-        : s.phase === 'closing' && s.receipt.step === 'signing'
-          ? s.receipt.pendingSign
-          : null;
-    if (pendingSign !== null) void this.execute({ type: 'signWithNodeKey', text: pendingSign }, s);
+    // (a handshake cut by the restart is not resumed: it times out and the car is greeted again)
+    if (s.phase === 'closing' && s.receipt.step === 'signing')
+      void this.execute({ type: 'signWithNodeKey', text: s.receipt.pendingSign }, s);
     const sid = s.sessionId;
     if (sid === null) return;
     for (const inv of s.invoices) {
