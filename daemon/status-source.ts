@@ -6,9 +6,7 @@
  * Time: the snapshot's `tMs` and every stored time are on the daemon's clock, which the demo accelerates
  * (`clock.speed`); the source adds `clockSpeed` to the snapshot and converts ledger latencies to real ms.
  */
-import { receiptCsv, receiptJson, receiptView } from '../bin/cli/receipt-view.js';
-import type { OpenedStore } from '../bin/cli/open-store.js';
-import type { SessionStore } from './session-store.js';
+import { receiptCsv, receiptJson, receiptView, type ReceiptSource } from './receipt-view.js';
 import { connectorAvailable, statusActions, type ActionHooks } from './status-actions.js';
 import { StatusHistory, UNKNOWN_PEER } from './status-history.js';
 import type {
@@ -62,16 +60,18 @@ function utcMonthStartMs(ms: number): number {
  * Builds a `StatusSource` reading from `store`.
  *
  * @param store the daemon's store (a `WallStore` for role `wall`, a `VehicleStore` for `vehicle`)
- * @param parts role; `status()` the live snapshot; `ledger(id)` the session's ledger rows keyed by their name
+ * @param parts role; `splitStatements` (wall) the split statements of a session; `status()` the live snapshot; `ledger(id)` the session's ledger rows keyed by their name
  *   (e.g. `{ invoices }`), merged into the session detail; `extraHtml()` optional HTML above the ledger;
  *   `clockSpeed` the daemon clock's speed (default 1); `budgets` the vehicle's limits; `actions` the daemon's
  *   side of the operator actions (absent: none offered); `lossBound` the vehicle's loss caps and charger aliases
  * @returns the source for `StatusServer.start`
  */
 export function storeStatusSource(
-  store: SessionStore,
+  store: ReceiptSource['store'],
   parts: {
     role: StatusSource['role'];
+    /** wall: the signed split statements covering a session, shown with its statement (issue 14) */
+    splitStatements?: ReceiptSource['splitStatements'];
     status(): StatusSnapshot;
     ledger(sessionId: string): Record<string, unknown>;
     extraHtml?(): string;
@@ -86,8 +86,11 @@ export function storeStatusSource(
 ): StatusSource {
   const clockSpeed = parts.clockSpeed ?? 1;
   const history = new StatusHistory(store, parts.role, clockSpeed);
-  // the daemons pass their own store with their role (WallStore ↔ wall, VehicleStore ↔ vehicle)
-  const opened = { role: parts.role, store } as OpenedStore;
+  const receiptSource: ReceiptSource = {
+    role: parts.role,
+    store,
+    ...(parts.splitStatements ? { splitStatements: parts.splitStatements } : {}),
+  };
   const connectors = parts.actions?.connectors ?? [1];
   const status = (): StatusSnapshot => {
     const s = parts.status();
@@ -138,7 +141,7 @@ export function storeStatusSource(
     },
     statement: (id: string, format: 'json' | 'csv') => {
       if (!store.findSession(id)) return undefined;
-      const v = receiptView(opened, id);
+      const v = receiptView(receiptSource, id);
       return v === undefined ? undefined : format === 'csv' ? receiptCsv(v) : receiptJson(v);
     },
     events: (afterId: number, sessionId?: string) =>

@@ -14,6 +14,7 @@
 import { blockFromDb, numberOrNull, type BlockDbRow } from '../daemon/block-row.js';
 import type { Clock } from '../hardware/clock.js';
 import { openDatabase, type Migration } from '../daemon/database.js';
+import { isoTime, type ReceiptLine } from '../daemon/receipt-view.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
 import { commonMigration, SessionStore, toJson, type ReceiptRow } from '../daemon/session-store.js';
 
@@ -499,6 +500,26 @@ export class VehicleStore extends SessionStore {
         .safeIntegers(true)
         .all(sessionId) as PaymentDbRow[]
     ).map(paymentFromDb);
+  }
+
+  /**
+   * The session's paid blocks for its receipt view (`boltcharge receipt`, the status page): its succeeded
+   * payments in order.
+   *
+   * @param sessionId session
+   * @returns the lines
+   */
+  receiptLines(sessionId: string): ReceiptLine[] {
+    return this.payments(sessionId)
+      .filter((p) => p.state === 'succeeded')
+      .map((p) => ({
+        seq: p.seq,
+        paymentHash: p.paymentHash,
+        amountMsat: p.amountMsat,
+        fromWh: p.fromWh,
+        toWh: p.toWh,
+        paidAt: isoTime(p.finishedAtMs),
+      }));
   }
 
   /** Payments whose outcome is unknown (`recorded` or `sent`): resolve them with the node before paying. */

@@ -10,6 +10,7 @@
 import { blockFromDb, numberOrNull, type BlockDbRow } from '../daemon/block-row.js';
 import type { Clock } from '../hardware/clock.js';
 import { openDatabase, type Db, type Migration } from '../daemon/database.js';
+import { isoTime, type ReceiptLine } from '../daemon/receipt-view.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
 import { commonMigration, SessionStore, type SessionRow } from '../daemon/session-store.js';
 import type { InvoiceStatus } from '../protocol/invoiceBook.js';
@@ -467,6 +468,26 @@ export class WallStore extends SessionStore {
         .safeIntegers(true)
         .all(sessionId) as InvoiceDbRow[]
     ).map(invoiceFromDb);
+  }
+
+  /**
+   * The session's paid blocks for its receipt view (`boltcharge receipt`, the status page): its settled invoices
+   * in order, each at what the node received.
+   *
+   * @param sessionId session
+   * @returns the lines
+   */
+  receiptLines(sessionId: string): ReceiptLine[] {
+    return this.invoices(sessionId)
+      .filter((i) => i.state === 'settled')
+      .map((i) => ({
+        seq: i.seq,
+        paymentHash: i.paymentHash ?? '',
+        amountMsat: i.receivedMsat ?? i.amountMsat,
+        fromWh: i.fromWh,
+        toWh: i.toWh,
+        paidAt: isoTime(i.settledAtMs),
+      }));
   }
 
   /** Invoices in a given state across sessions (restart recovery: `requested`, `issued`). */

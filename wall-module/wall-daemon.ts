@@ -60,6 +60,7 @@ import {
   storedConnectorFault,
 } from '../daemon/connector-fault.js';
 import { ConnectorArbiter, type ClaimRefusal, type ConnectorOwner } from './connector-arbiter.js';
+import { splitStatementsFor } from './payouts/receipt-split.js'; // split
 
 /** Machine-state slot holding the node's committed settle index (where settlement delivery resumes). */
 
@@ -1168,6 +1169,7 @@ export class WallDaemon {
     const store = this.parts.store;
     return storeStatusSource(store, {
       role: 'wall',
+      splitStatements: (id) => splitStatementsFor(store.db, id), // split
       status: () => this.snapshot(),
       ledger: (id) => ({ invoices: store.invoices(id) }),
       extraHtml: () => this.displayHtml(),

@@ -32,7 +32,8 @@ import { RelayRulesInvalid } from '../../hardware/relay/destination-policy.js';
 import { ExitCode } from './exit-codes.js';
 import { openStoreFor, StoreNotFound } from './open-store.js';
 import { StoreCommandUsage, storeCommand } from './store-command.js';
-import { receiptCsv, receiptJson, receiptText, receiptView } from './receipt-view.js';
+import { receiptCsv, receiptJson, receiptText, receiptView } from '../../daemon/receipt-view.js';
+import { splitStatementsFor } from '../../wall-module/payouts/receipt-split.js'; // split
 
 const usage = `usage:
   boltcharge wall --config wall.yaml
@@ -189,7 +190,12 @@ export async function main(
           return 2;
         }
         const opened = openStoreFor(values);
-        const view = receiptView(opened, id);
+        const view = receiptView(
+          opened.role === 'wall'
+            ? { ...opened, splitStatements: (sid) => splitStatementsFor(opened.store.db, sid) }
+            : opened,
+          id,
+        );
         // a walk-up session's receipt: the signed text as stored (JSON: text, signature, signer)
         const walkup = !view && opened.role === 'wall' ? walkupReceipt(opened.store.db, id) : undefined;
         opened.store.close();

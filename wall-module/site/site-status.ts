@@ -14,6 +14,7 @@ import { storeStatusSource } from '../../daemon/status-source.js';
 import type { WallStore } from '../store.js';
 import type { WallDaemon } from '../wall-daemon.js';
 import type { ConnectorDown } from './site-daemon.js';
+import { splitStatementsFor } from '../payouts/receipt-split.js'; // split
 
 /** What the site's status content reads. */
 export interface SiteStatusParts {
@@ -104,6 +105,7 @@ export function siteStatus(parts: SiteStatusParts): { source: StatusSource; rout
     });
   const source = storeStatusSource(store, {
     role: 'wall',
+    splitStatements: (id) => splitStatementsFor(store.db, id), // split
     status: () => first().snapshot(),
     ledger: (id) => ({ invoices: store.invoices(id), connectorId: store.sessionConnector(id) ?? null }),
     clockSpeed: parts.clockSpeed,

@@ -1,12 +1,11 @@
 /**
- * A session's receipt as the CLI prints it: the stored seller-signed receipt (if any) together with this
- * daemon's own ledger lines (wall: settled invoices; vehicle: succeeded payments), as text, JSON or CSV.
+ * A session's receipt as `boltcharge receipt` prints it and the status page serves it: the stored seller-signed
+ * receipt (if any) together with this daemon's own ledger lines (wall: settled invoices; vehicle: succeeded
+ * payments, each role's store says which), as text, JSON or CSV.
  */
-import { toJson } from '../../daemon/session-store.js';
-import { readStoredJson } from '../../daemon/stored-json.js';
-import type { OpenedStore } from './open-store.js';
-import type { SignedStatement } from '../../payments/payout-statement.js'; // split
-import { splitStatementsFor } from '../../wall-module/payouts/receipt-split.js'; // split
+import type { SignedStatement } from '../payments/payout-statement.js'; // split
+import { toJson, type SessionStore } from './session-store.js';
+import { readStoredJson } from './stored-json.js';
 
 /** One paid block. */
 export interface ReceiptLine {
@@ -38,57 +37,47 @@ export interface ReceiptView {
   split: SignedStatement[];
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** ISO time of a ms timestamp (null stays null). */
+export const isoTime = (ms: number | null): string | null =>
+  ms === null ? null : new Date(ms).toISOString();
+
+/** What the view reads: a role's store with its paid blocks, and (wall) the split statements. */
+export interface ReceiptSource {
+  role: 'wall' | 'vehicle';
+  store: SessionStore & {
+    /** the session's paid blocks in order: wall, settled invoices; vehicle, succeeded payments */
+    receiptLines(sessionId: string): ReceiptLine[];
+  };
+  /** wall: the signed split statements of the payouts covering a session (issue 14) */
+  splitStatements?: (sessionId: string) => SignedStatement[];
+}
 
 /**
  * Builds the view of one session.
  *
- * @param opened the daemon's store
+ * @param source the daemon's store (and its split statements)
  * @param sessionId session id (a unique prefix is accepted)
  * @returns the view, or undefined when no session matches
  */
-export function receiptView(opened: OpenedStore, sessionId: string): ReceiptView | undefined {
-  const { store } = opened;
+export function receiptView(source: ReceiptSource, sessionId: string): ReceiptView | undefined {
+  const { store } = source;
   const match = sessionId === '' ? [] : store.sessionsWithIdPrefix(sessionId, 2);
   const s = match.length === 1 ? match[0] : store.findSession(sessionId);
   if (!s) return undefined;
-  const lines: ReceiptLine[] =
-    opened.role === 'wall'
-      ? opened.store
-          .invoices(s.id)
-          .filter((i) => i.state === 'settled')
-          .map((i) => ({
-            seq: i.seq,
-            paymentHash: i.paymentHash ?? '',
-            amountMsat: i.receivedMsat ?? i.amountMsat,
-            fromWh: i.fromWh,
-            toWh: i.toWh,
-            paidAt: iso(i.settledAtMs),
-          }))
-      : opened.store
-          .payments(s.id)
-          .filter((p) => p.state === 'succeeded')
-          .map((p) => ({
-            seq: p.seq,
-            paymentHash: p.paymentHash,
-            amountMsat: p.amountMsat,
-            fromWh: p.fromWh,
-            toWh: p.toWh,
-            paidAt: iso(p.finishedAtMs),
-          }));
+  const lines = store.receiptLines(s.id);
   const r = store.receipt(s.id);
   return {
-    role: opened.role,
+    role: source.role,
     sessionId: s.id,
-    startedAt: iso(s.startedAtMs) ?? '',
-    endedAt: iso(s.endedAtMs),
+    startedAt: isoTime(s.startedAtMs) ?? '',
+    endedAt: isoTime(s.endedAtMs),
     stopReason: s.stopReason,
     energyWh: s.energyWh,
     priceMsatPerWh: s.priceMsatPerWh,
     totalMsat: lines.reduce((a, l) => a + l.amountMsat, 0n),
     lines,
     signed: r ? { body: readStoredJson(r.bodyJson), signature: r.signature, valid: r.valid } : null,
-    split: opened.role === 'wall' ? splitStatementsFor(opened.store.db, s.id) : [], // split
+    split: source.splitStatements?.(s.id) ?? [], // split
   };
 }
 
