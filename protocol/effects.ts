@@ -90,15 +90,14 @@ export interface InvoiceExpiredEvent extends EventBase {
   paymentHash: string;
 }
 /**
- * Seller only: the node answered a `cancelInvoice` effect (`cancelled` false: it refused, e.g. because the invoice
- * was paid as it was being cancelled, or the call failed). A closing session waits for these answers before it
- * signs its receipt, so a payment racing the close is in it. When the refusal is because the invoice settled, the
- * shell steps that `invoiceSettled` first (from its node's lookup).
+ * Seller only: the node answered a `cancelInvoice` effect, whether it cancelled the invoice or refused (e.g. it was
+ * paid as it was being cancelled) or the call failed. A closing session waits for these answers before it signs
+ * its receipt, so a payment racing the close is in it. When the invoice turns out settled, the shell steps that
+ * `invoiceSettled` first (from its node's lookup).
  */
 export interface CancelAnsweredEvent extends EventBase {
   type: 'cancelAnswered';
   paymentHash: string;
-  cancelled: boolean;
 }
 /**
  * Seller only: the wall's invoice stock refused a payment proof the machine passed on (`verifyPaymentProof`),

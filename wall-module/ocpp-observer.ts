@@ -203,9 +203,7 @@ export function ocppObserver(
             energyToWh: row?.toWh ?? 0,
             atMs: clock.now(),
             // a block credited on the car's proof while the node was unreachable (offline case 1b)
-            paymentMode: store.paidOfflineHashes(sessionId).includes(inv.paymentHash.toLowerCase())
-              ? 'stock'
-              : 'online',
+            paymentMode: row?.paidOffline ? 'stock' : 'online',
             ...(row?.issuedAtMs != null ? { issuedAtMs: row.issuedAtMs } : {}),
           });
         }),

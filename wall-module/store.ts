@@ -51,6 +51,8 @@ export interface InvoiceRow {
   settledAtMs: number | null;
   /** amount the node reports received, msat */
   receivedMsat: bigint | null;
+  /** credited on the car's payment proof while the node was unreachable (offline case 1b, a stocked invoice) */
+  paidOffline: boolean;
 }
 
 /** The invoice row does not exist. */
@@ -166,6 +168,7 @@ interface InvoiceDbRow extends BlockDbRow<InvoiceState, string | null, string | 
   issued_at_ms: bigint | null;
   expires_at_ms: bigint | null;
   settled_at_ms: bigint | null;
+  paid_offline: bigint;
   received_msat: bigint | null;
 }
 
@@ -178,6 +181,7 @@ function invoiceFromDb(r: InvoiceDbRow): InvoiceRow {
     expiresAtMs: numberOrNull(r.expires_at_ms),
     settledAtMs: numberOrNull(r.settled_at_ms),
     receivedMsat: r.received_msat,
+    paidOffline: r.paid_offline === 1n,
   };
 }
 
@@ -361,19 +365,6 @@ export class WallStore extends SessionStore {
       this.db.prepare('UPDATE invoices SET paid_offline = 1 WHERE payment_hash = ?').run(paymentHash);
       this.appendEvent(row.sessionId, 'invoice.paidOffline', { seq: row.seq, paymentHash, preimage });
     });
-  }
-
-  /**
-   * The hashes of a session's invoices paid by a proof while the node was unreachable.
-   *
-   * @param sessionId session
-   * @returns payment hashes (hex)
-   */
-  paidOfflineHashes(sessionId: string): string[] {
-    const rows = this.db
-      .prepare('SELECT payment_hash FROM invoices WHERE session_id = ? AND paid_offline = 1 ORDER BY seq')
-      .all(sessionId) as { payment_hash: string }[];
-    return rows.map((r) => r.payment_hash);
   }
 
   /**

@@ -985,13 +985,13 @@ export class WallDaemon {
       }
       case 'cancelInvoice': {
         const row = store.invoiceByHash(e.paymentHash);
-        const answered = (cancelled: boolean): void =>
-          this.dispatch({ type: 'cancelAnswered', paymentHash: e.paymentHash, cancelled, atMs: clock.now() });
+        const answered = (): void =>
+          this.dispatch({ type: 'cancelAnswered', paymentHash: e.paymentHash, atMs: clock.now() });
         this.guardAsync(
           node.cancelInvoice(e.paymentHash).then(
             () => {
               if (row && row.state === 'open') store.markClosed(row.sessionId, row.seq, 'cancelled');
-              answered(true);
+              answered();
             },
             async (err: Error) => {
               log.warn('invoice cancel failed', { paymentHash: e.paymentHash, error: err.message });
@@ -1008,7 +1008,7 @@ export class WallDaemon {
                     error: lookupErr instanceof Error ? lookupErr.message : String(lookupErr),
                   }),
                 );
-              answered(false);
+              answered();
             },
           ),
         );

@@ -236,9 +236,8 @@ export class Sim {
    */
   answerCancel(hash: string): void {
     const inv = this.nodeInvoices.find((i) => i.paymentHash === hash);
-    const cancelled = inv !== undefined && inv.status === 'open';
-    if (cancelled) inv.status = 'cancelled';
-    this.sellerQueue.push({ type: 'cancelAnswered', atMs: this.now, paymentHash: hash, cancelled });
+    if (inv !== undefined && inv.status === 'open') inv.status = 'cancelled';
+    this.sellerQueue.push({ type: 'cancelAnswered', atMs: this.now, paymentHash: hash });
   }
 
   settle(hash: string): void {

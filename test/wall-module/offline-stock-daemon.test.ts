@@ -57,8 +57,7 @@ describe('wall daemon: selling on its invoice stock while its node is unreachabl
 
   /** The session's ledger rows paid by a proof of a stocked invoice. */
   const stockedRows = (r: InProcessRig, sessionId: string) => {
-    const offlineHashes = new Set(r.wallStore!.paidOfflineHashes(sessionId));
-    return r.wallStore!.invoices(sessionId).filter((i) => offlineHashes.has(i.paymentHash ?? ''));
+    return r.wallStore!.invoices(sessionId).filter((i) => i.paidOffline);
   };
 
   it('sells on stocked invoices while its node is unreachable, then reconciles: books = node, offline: true', async () => {
