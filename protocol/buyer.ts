@@ -58,7 +58,9 @@ import type {
   ReceiptMessage,
   SealedMessage,
 } from './messages.js';
+import { messageInVersion } from './messages.js';
 import { paymentReport } from './paymentProof.js';
+import { promiseText, refusedPromiseSeq, type PromiseTerms } from './promise.js';
 import { signNodeMessage, verifyNodeSignature } from './nodeSignature.js';
 import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import {
@@ -67,6 +69,7 @@ import {
   giveUpRetries,
   nextAttempt,
   paidPayments,
+  promisedMsat,
   undecidedMsat,
   type BuyerPayment,
 } from './paymentBook.js';
@@ -163,6 +166,11 @@ export interface BuyerBase {
   budgetDayStartMs: number | null;
   /** What earlier sessions spent in that budget day, msat (from the `history` event; 0 after midnight). */
   spentEarlierTodayMsat: bigint;
+  /**
+   * What this car owes on promises to pay from earlier sessions, not paid yet, msat (from the `history` event;
+   * offline case 3, protocol/promise.ts). With this session's promises it stays within `promiseMaxMsat`.
+   */
+  promisedEarlierMsat: bigint;
   /** When the session started, ms; null before the first session. */
   startMs: number | null;
   lastRxMs: number;
@@ -291,6 +299,7 @@ export function buyerBase(s: BuyerBase): BuyerBase {
     nodeOutageMs: s.nodeOutageMs,
     budgetDayStartMs: s.budgetDayStartMs,
     spentEarlierTodayMsat: s.spentEarlierTodayMsat,
+    promisedEarlierMsat: s.promisedEarlierMsat,
     startMs: s.startMs,
     lastRxMs: s.lastRxMs,
     lastTxMs: s.lastTxMs,
@@ -340,6 +349,7 @@ export function createBuyer(config: BuyerConfig): BuyerIdle {
     nodeOutageMs: null,
     budgetDayStartMs: null,
     spentEarlierTodayMsat: config.spentTodayMsat,
+    promisedEarlierMsat: 0n,
     startMs: null,
     lastRxMs: 0,
     lastTxMs: 0,
@@ -1033,10 +1043,125 @@ function onSealed(s: BuyerKeyed, m: SealedMessage, out: Effect[], atMs: number):
       return onReceipt(s, m, out);
     case 'error':
       out.push({ type: 'alarm', reason: m.reason, message: `wall error: ${m.text}` });
+      if (m.reason === Reason.PROMISE_REFUSED) return onPromiseRefused(s, m.text, out);
       return s;
     default:
       return unexpected(s, m, out, atMs);
   }
+}
+
+/**
+ * Whether a payment that failed for lack of a route may be promised to the wall instead (offline case 3): a
+ * version-3 session while charging, the node's identity (the wall holds the node key to the promise), and the
+ * owner's `promiseMaxMsat` not exceeded by what earlier sessions and this one owe.
+ */
+function canPromise(s: BuyerState, p: BuyerPayment): s is BuyerCharging {
+  if (s.phase !== 'charging' || s.config.promiseMaxMsat <= 0n || s.config.identity.kind !== 'node')
+    return false;
+  if (!messageInVersion('promise', s.version)) return false;
+  return s.promisedEarlierMsat + promisedMsat(s.payments) + p.amountMsat <= s.config.promiseMaxMsat;
+}
+
+/** The terms of a payment's promise in this session. */
+function promiseTermsOf(
+  s: BuyerKeyed & { config: { identity: { kind: 'node'; nodePubkey: string } } },
+  p: BuyerPayment,
+): PromiseTerms {
+  return {
+    sessionId: s.sessionId,
+    sellerPub: s.wallPub,
+    buyerPub: s.config.identity.nodePubkey,
+    seq: p.seq,
+    paymentHash: p.paymentHash,
+    amountMsat: p.amountMsat,
+  };
+}
+
+/**
+ * Promises a payment the node could not make (offline case 3): the energy stays committed, the money owed; the
+ * node signs the promise (`signWithNodeKey`, answered by `nodeSignature`), which is then sent. The shell keeps
+ * the invoice (record `paymentPromised`) and pays it once the node is back online.
+ */
+function promisePayment(s: BuyerCharging, p: BuyerPayment, out: Effect[]): BuyerState {
+  const identity = s.config.identity;
+  if (identity.kind !== 'node') return s;
+  p.status = 'promised';
+  p.retryAtMs = null;
+  out.push(
+    record('paymentPromised', {
+      seq: p.seq,
+      paymentHash: p.paymentHash,
+      amountMsat: msat(p.amountMsat),
+      maxFeeMsat: msat(p.maxFeeMsat),
+      blockWh: p.blockWh,
+      bolt11: p.bolt11,
+      expiresAtMs: p.expiresAtMs,
+      wallPub: s.wallPub,
+    }),
+  );
+  out.push({
+    type: 'signWithNodeKey',
+    text: promiseText(promiseTermsOf({ ...s, config: { ...s.config, identity } }, p)),
+  });
+  return s;
+}
+
+/** The node signed a promise: send it to the wall (a signature for anything else is ignored). */
+function onPromiseSignature(
+  s: BuyerCharging | BuyerClosing,
+  text: string,
+  signature: string,
+  out: Effect[],
+  atMs: number,
+): BuyerState {
+  const identity = s.config.identity;
+  const p =
+    identity.kind === 'node'
+      ? s.payments.find(
+          (x) =>
+            x.status === 'promised' &&
+            promiseText(promiseTermsOf({ ...s, config: { ...s.config, identity } }, x)) === text,
+        )
+      : undefined;
+  if (p === undefined || identity.kind !== 'node') {
+    out.push(record('signatureIgnored', { text }));
+    return s;
+  }
+  const norm = checkOwnNodeSignature(text, signature, identity.nodePubkey);
+  if (!norm.ok) {
+    const message = `node signature does not match the configured node key`;
+    out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
+    return end(s, Reason.LOCAL_FAULT, out, { error: message });
+  }
+  send(
+    s,
+    {
+      type: 'promise',
+      seq: p.seq,
+      paymentHash: p.paymentHash,
+      amountMsat: p.amountMsat,
+      signature: norm.value,
+    },
+    out,
+    atMs,
+  );
+  out.push(record('promiseSent', { seq: p.seq, paymentHash: p.paymentHash }));
+  return s;
+}
+
+/**
+ * The wall refused a promise: that payment is not owed (the wall withdraws the invoice). No further block is
+ * paid or promised in this session (`stopAtWh`); the wall ends it once the energy already credited is delivered.
+ */
+function onPromiseRefused(s: BuyerKeyed, text: string, out: Effect[]): BuyerState {
+  const seq = refusedPromiseSeq(text);
+  const p = s.payments.find((x) => x.seq === seq && x.status === 'promised');
+  if (p === undefined) return s;
+  p.status = 'failed';
+  s.committedWh -= p.blockWh;
+  s.stopAtWh = Math.min(s.stopAtWh ?? Infinity, s.committedWh);
+  out.push(record('promiseRefused', { seq: p.seq, paymentHash: p.paymentHash, text }));
+  return s;
 }
 
 /**
@@ -1144,6 +1269,8 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
     case 'tick':
       return onTick(s, out, atMs);
     case 'nodeSignature': {
+      if (s.phase === 'charging' || s.phase === 'closing')
+        return onPromiseSignature(s, ev.text, ev.signature, out, atMs);
       if (
         s.phase !== 'authenticating' ||
         s.pendingSign === null ||
@@ -1183,6 +1310,8 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
       };
       if (typeof ev.spentTodayMsat === 'bigint' && ev.spentTodayMsat >= 0n)
         s.spentEarlierTodayMsat = ev.spentTodayMsat;
+      if (typeof ev.promisedOutstandingMsat === 'bigint' && ev.promisedOutstandingMsat >= 0n)
+        s.promisedEarlierMsat = ev.promisedOutstandingMsat;
       out.push(
         record('history', {
           wallPub: s.history.wallPub,
@@ -1269,6 +1398,7 @@ function handle(s: BuyerState, ev: BuyerEvent, out: Effect[]): BuyerState {
           );
           return s;
         }
+        if (!superseded && kind === 'noRoute' && canPromise(s, p)) return promisePayment(s, p, out);
         p.status = 'failed';
         s.committedWh -= p.blockWh;
         if (superseded) {

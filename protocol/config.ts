@@ -79,6 +79,17 @@ export interface SellerConfig {
   adaptiveRefill: boolean;
   /** Headroom over the slowest recent settle latency, ppm (2,000,000 = ×2). YAML `tariff.refillHeadroomPpm`. */
   refillHeadroomPpm: number;
+  /**
+   * Offline case 3 (neither node reaches the Lightning network; protocol version 3): most energy one car
+   * (identity key) may hold on signed promises not yet paid, over all its sessions, Wh; 0 = promises refused
+   * (the default, like OCPP's MaxEnergyOnInvalidId). YAML `tariff.promiseCapWh`.
+   */
+  promiseCapWh: number;
+  /**
+   * Most energy all cars together may hold on promises not yet paid, Wh (bounds a car that shows a new key each
+   * session); 0 = no site cap beyond the per-car one. YAML `tariff.promiseSiteCapWh`.
+   */
+  promiseSiteCapWh: number;
   /** Protocol versions offered, ascending. */
   versions: number[];
 }
@@ -148,6 +159,13 @@ export interface BuyerConfig {
   /** Seconds an invoice must still be valid to be paid. */
   invoiceExpiryMarginSec: number;
   meterReportIntervalMs: number;
+  /**
+   * Offline case 3: most money (amounts) this car may owe on signed promises not yet paid, over all walls and
+   * sessions, msat; 0 = never promise (the default). A payment that fails for lack of a route (the car's node
+   * is offline) is then promised to the wall (node identity only) and paid when the node is back.
+   * YAML `limits.promiseMaxMsat`.
+   */
+  promiseMaxMsat: bigint;
   /** Authenticate with a fresh per-session key (default) or with the node key (via signWithNodeKey). */
   identity: { kind: 'session' } | { kind: 'node'; nodePubkey: string };
   versions: number[];
@@ -218,6 +236,8 @@ export const SELLER_DEFAULTS = {
   regreetMaxMs: 60_000,
   adaptiveRefill: false,
   refillHeadroomPpm: 2_000_000,
+  promiseCapWh: 0,
+  promiseSiteCapWh: 0,
 } as const;
 
 /** Integer fields of the seller's configuration. */
@@ -246,6 +266,8 @@ export const SELLER_RANGES: Record<SellerIntField, IntRange> = {
   regreetFirstMs: { min: 100, max: 3_600_000 },
   regreetMaxMs: { min: 100, max: 3_600_000 },
   refillHeadroomPpm: { min: 1_000_000, max: 100_000_000 },
+  promiseCapWh: { min: 0, max: 1_000_000 },
+  promiseSiteCapWh: { min: 0, max: 100_000_000 },
 };
 
 /**
@@ -275,6 +297,7 @@ export const BUYER_DEFAULTS = {
   payRetryFirstMs: 500,
   payRetryMaxMs: 5_000,
   noRouteRetryWindowMs: 30_000,
+  promiseMaxMsat: 0n,
 } as const;
 
 /** Integer fields of the buyer's configuration. */
@@ -460,7 +483,7 @@ export function buyerConfig(
   const e =
     checkMsat(full, ['maxPriceMsatPerWh'], PRICE_RANGE_MSAT_PER_WH) ??
     checkMsat(full, ['sessionBudgetMsat', 'dailyBudgetMsat'], MSAT_RANGE) ??
-    checkMsat(full, ['spentTodayMsat', 'maxFeeMsat'], { min: 0n, max: MAX_MSAT }) ??
+    checkMsat(full, ['spentTodayMsat', 'maxFeeMsat', 'promiseMaxMsat'], { min: 0n, max: MAX_MSAT }) ??
     checkRanges(full, BUYER_RANGES) ??
     checkVersions(full.versions);
   if (e !== undefined) return fail(e);
@@ -523,6 +546,8 @@ export const SELLER_YAML: Readonly<Record<SellerTunable, YamlPlace<'tariff' | 's
   regreetMaxMs: { section: 'session', unit: 'ms' },
   adaptiveRefill: { section: 'tariff', unit: 'boolean' },
   refillHeadroomPpm: { section: 'tariff', unit: 'ppm' },
+  promiseCapWh: { section: 'tariff', unit: 'Wh' },
+  promiseSiteCapWh: { section: 'tariff', unit: 'Wh' },
   maxPowerW: { section: 'evse', unit: 'W' },
 };
 
@@ -541,6 +566,7 @@ export const BUYER_YAML: Readonly<Record<BuyerTunable, YamlPlace<'limits' | 'ses
   meterTolerancePpm: { section: 'limits', unit: 'ppm' },
   maxFeeMsat: { section: 'limits', unit: 'msat' },
   maxFeePpm: { section: 'limits', unit: 'ppm' },
+  promiseMaxMsat: { section: 'limits', unit: 'msat' },
   heartbeatTimeoutMs: { section: 'session', unit: 'ms' },
   handshakeTimeoutMs: { section: 'session', unit: 'ms' },
   receiptTimeoutMs: { section: 'session', unit: 'ms' },

@@ -110,6 +110,16 @@ export interface PaymentProofRefusedEvent extends EventBase {
   paymentHash: string;
   refusal: string;
 }
+/**
+ * Seller only (protocol version 3, offline case 3): the store's answer to `lookupPromises`: energy promised and
+ * not paid in earlier sessions by the car with this identity key, and by all cars, Wh.
+ */
+export interface PromisesOutstandingEvent extends EventBase {
+  type: 'promisesOutstanding';
+  vehiclePub: string;
+  carWh: number;
+  siteWh: number;
+}
 /** Seller only: the operator changes the price; it applies from `afterWh` more paid energy (≥ current block). */
 export interface RenewRequestEvent extends EventBase {
   type: 'renewRequest';
@@ -171,6 +181,8 @@ export interface BuyerHistoryEvent extends EventBase {
    * the shell need no longer rewrite the configuration.
    */
   spentTodayMsat?: bigint;
+  /** What the car owes on promises to pay from earlier sessions, not paid yet, msat (offline case 3). */
+  promisedOutstandingMsat?: bigint;
 }
 
 /**
@@ -213,6 +225,7 @@ export type SellerEvent =
   | InvoiceExpiredEvent
   | CancelAnsweredEvent
   | PaymentProofRefusedEvent
+  | PromisesOutstandingEvent
   | RenewRequestEvent;
 /** Events of the buyer (vehicle) machine. */
 export type BuyerEvent = CommonEvent | PaymentResultEvent | BuyerHistoryEvent | NodeReachableEvent;
@@ -246,6 +259,11 @@ export type Effect =
    * it answers) and then feeds `invoiceSettled`; a proof for an invoice the node issued normally is informational.
    */
   | { type: 'verifyPaymentProof'; seq: number; paymentHash: string; preimage: string }
+  /**
+   * Seller (protocol version 3): the car authenticated with `vehiclePub` and the wall takes promises: answer with
+   * `promisesOutstanding` (its earlier unpaid promises, and all cars'), from the store.
+   */
+  | { type: 'lookupPromises'; vehiclePub: string }
   /** Seller: cancel an open invoice; answer with a `cancelAnswered` event. */
   | { type: 'cancelInvoice'; paymentHash: string }
   /** Seller: close the contactor / enable the EVSE. */

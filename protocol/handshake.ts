@@ -18,7 +18,7 @@ import { fail, ok, protocolError, type Result } from './errors.js';
 import type { Role } from './messages.js';
 
 /** Protocol versions this implementation speaks. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3];
 /** Protocol name bound into the transcript. */
 export const PROTOCOL_NAME = 'boltcharge';
 

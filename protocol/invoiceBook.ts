@@ -59,6 +59,12 @@ export interface SellerInvoice {
    * still unpaid (issued + `reissueAfterSec`), ms; null until issued.
    */
   reissueAtMs: number | null;
+  /**
+   * When the seller accepted the car's signed promise to pay it (offline case 3, protocol/promise.ts), ms; null
+   * if not promised. A promised invoice stays `open` (payable at the node) but its block is credited: it is no
+   * longer outstanding, never cancelled or reissued, and its settlement only adds the money.
+   */
+  promisedAtMs: number | null;
 }
 
 /** A settled invoice (it has a payment hash: the node settled it by that hash). */
@@ -99,9 +105,17 @@ export function receiptLines(book: readonly SellerInvoice[]): {
   };
 }
 
-/** The invoice asked of the node or sent to the car and not yet decided, if any (at most one at a time). */
+/** True for an open invoice whose block was credited on the car's promise to pay it (offline case 3). */
+export function isPromised(inv: SellerInvoice): boolean {
+  return inv.status === 'open' && inv.promisedAtMs !== null;
+}
+
+/**
+ * The invoice asked of the node or sent to the car and not yet decided, if any (at most one at a time); a
+ * promised one is decided (its block is credited).
+ */
 export function outstandingInvoice(book: readonly SellerInvoice[]): SellerInvoice | undefined {
-  return book.find((i) => i.status === 'requested' || i.status === 'open');
+  return book.find((i) => i.status === 'requested' || (i.status === 'open' && i.promisedAtMs === null));
 }
 
 /** The invoice with this payment hash (lower-case hex), if any. */
@@ -120,6 +134,7 @@ export function cancelOutstanding(book: SellerInvoice[]): string[] {
   const hashes: string[] = [];
   for (const inv of book) {
     if (inv.status !== 'open' && inv.status !== 'requested') continue;
+    if (isPromised(inv)) continue; // promised: it stays payable, the car pays it once its node is back
     if (inv.status === 'open' && inv.paymentHash !== null) hashes.push(inv.paymentHash);
     inv.status = 'cancelled';
   }
@@ -146,6 +161,7 @@ export function requestInvoice(
     settledMsat: null,
     issuedAtMs: null,
     reissueAtMs: null,
+    promisedAtMs: null,
   };
   book.push(inv);
   return inv;

@@ -203,9 +203,27 @@ export interface PaymentProofMessage {
   paidAtMs: number;
 }
 
+/**
+ * The car's signed promise to pay an invoice it cannot pay now (offline case 3, protocol version 3: neither the
+ * car's node nor the wall's reaches the Lightning network). The car's identity key (the node key it proved in
+ * the handshake) signs `promiseText` (protocol/promise.ts); the wall, within its per-car and site caps, credits
+ * the block and keeps the promise as evidence; the car pays the invoice as soon as its node is back online.
+ */
+export interface PromiseMessage {
+  type: 'promise';
+  /** the `invoice` message's seq */
+  seq: number;
+  /** the invoice's payment hash (32 bytes hex) */
+  paymentHash: string;
+  /** the invoice's amount, msat */
+  amountMsat: bigint;
+  /** 65-byte recoverable signature (hex) by the car's identity key over `promiseText` */
+  signature: string;
+}
+
 /** Protocol version from which a message type exists (absent = every version). A session of an older
   version must treat such a message as unexpected. */
-export const MESSAGE_MIN_VERSION: Partial<Record<MessageType, number>> = { paymentProof: 2 };
+export const MESSAGE_MIN_VERSION: Partial<Record<MessageType, number>> = { paymentProof: 2, promise: 3 };
 
 /**
  * Whether a message type exists in a protocol version.
@@ -234,7 +252,8 @@ export type SealedMessage =
   | ErrorMessage
   | PingMessage
   | PongMessage
-  | PaymentProofMessage;
+  | PaymentProofMessage
+  | PromiseMessage;
 /** Every message. */
 export type Message = ClearMessage | SealedMessage;
 /** Message type names. */
@@ -258,6 +277,7 @@ export const MESSAGE_TYPE_CODES: Record<MessageType, number> = {
   ping: 0x1b,
   pong: 0x1c,
   paymentProof: 0x1d,
+  promise: 0x1e,
 };
 const typeByCode = new Map<number, MessageType>(
   (Object.entries(MESSAGE_TYPE_CODES) as [MessageType, number][]).map(([t, c]) => [c, t]),
@@ -413,6 +433,12 @@ function validate(m: Message): void {
       hexOk(m.preimage, 32, 'preimage');
       safeOk(m.paidAtMs, 'paidAtMs');
       return;
+    case 'promise':
+      u32ok(m.seq, 'seq');
+      hexOk(m.paymentHash, 32, 'paymentHash');
+      u64ok(m.amountMsat, 'amountMsat');
+      hexOk(m.signature, 65, 'signature');
+      return;
   }
 }
 
@@ -482,6 +508,9 @@ function writeBody(w: ByteWriter, m: Message): void {
       return;
     case 'paymentProof':
       w.u32(m.seq).hex(m.paymentHash).hex(m.preimage).u64(m.paidAtMs);
+      return;
+    case 'promise':
+      w.u32(m.seq).hex(m.paymentHash).u64(m.amountMsat).hex(m.signature);
       return;
   }
 }
@@ -600,6 +629,14 @@ function readBody(type: MessageType, r: ByteReader): Message {
         paymentHash: r.hex(32, 'paymentHash'),
         preimage: r.hex(32, 'preimage'),
         paidAtMs: r.u64n('paidAtMs'),
+      };
+    case 'promise':
+      return {
+        type,
+        seq: r.u32(),
+        paymentHash: r.hex(32, 'paymentHash'),
+        amountMsat: r.u64(),
+        signature: r.hex(65, 'signature'),
       };
   }
 }

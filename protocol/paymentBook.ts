@@ -8,9 +8,10 @@ import type { Effect, PaymentFailureKind } from './effects.js';
 /**
  * Status of a payment: `inflight` (a `pay` effect awaits its result), `retrying` (the last attempt failed
  * retryably; paid again at `retryAtMs`, still committed and counted against the budgets), `paid`, `failed`
- * (certainly unpaid).
+ * (certainly unpaid), `promised` (the node could not pay it for lack of a route; the car promised the wall to pay
+ * it once its node is back online: committed, owed, counted against the budgets; protocol/promise.ts).
  */
-export type PaymentStatus = 'inflight' | 'retrying' | 'paid' | 'failed';
+export type PaymentStatus = 'inflight' | 'retrying' | 'paid' | 'failed' | 'promised';
 
 /** A payment the buyer made or attempted. */
 export interface BuyerPayment {
@@ -55,8 +56,14 @@ export function daySpendMsat(book: readonly BuyerPayment[], dayStartMs: number):
   let sum = undecidedMsat(book);
   for (const p of book) {
     if (p.status === 'paid' && p.sentAtMs >= dayStartMs) sum += p.amountMsat + (p.feeMsat ?? 0n);
+    if (p.status === 'promised') sum += p.amountMsat + p.maxFeeMsat;
   }
   return sum;
+}
+
+/** What this session's promises owe (amounts), msat. */
+export function promisedMsat(book: readonly BuyerPayment[]): bigint {
+  return book.filter((p) => p.status === 'promised').reduce((a, p) => a + p.amountMsat, 0n);
 }
 
 /** The payments paid so far. */

@@ -36,6 +36,13 @@ export const Reason = {
   CONNECTOR_INOPERATIVE: 0x000d,
   /** No session: the connector is faulted (a power cut the meter did not confirm) until an operator clears it. */
   CONNECTOR_FAULTED: 0x000e,
+  /**
+   * The wall refused the car's promise to pay (offline case 3, protocol version 3): promises are off, the car's
+   * or the site's cap of unpaid promised energy is reached, or the promise does not verify. Sent in an `error`
+   * whose text starts with the refusal's name and ends with `(invoice <seq>)`; the car, which can neither pay
+   * nor promise, ends the session with it.
+   */
+  PROMISE_REFUSED: 0x000f,
 
   /** Offer refused: price above the buyer's maximum. */
   PRICE_TOO_HIGH: 0x0101,

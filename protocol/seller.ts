@@ -34,6 +34,7 @@ import {
 import { decodeInvoice } from './bolt11.js';
 import {
   MAX_RECEIPT_INVOICES,
+  messageInVersion,
   type InvoiceMessage,
   type OfferMessage,
   type ReceiptMessage,
@@ -41,6 +42,7 @@ import {
 } from './messages.js';
 import { verifyNodeSignature } from './nodeSignature.js';
 import { onPaymentProof, refuseProof } from './paymentProof.js';
+import { onPromise, type PromiseContext } from './promise.js';
 import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import { receiptText, type UnsignedReceipt } from './receipt.js';
 import {
@@ -75,6 +77,7 @@ import { blockWhForPower, invoiceTerms, type PriceSegment } from './tariff.js';
 import {
   cancelOutstanding,
   invoiceByHash,
+  isPromised,
   outstandingInvoice,
   receiptLines,
   requestInvoice,
@@ -112,8 +115,10 @@ export interface SellerBase {
   offerSeq: number;
   schedule: PriceSegment[];
   pendingRenew: { offerSeq: number; priceMsatPerWh: bigint; effectiveAtWh: number } | null;
-  /** Renewal declined: the session ends when delivered energy reaches this, Wh. */
+  /** Renewal declined (or a promise cap reached): the session ends when delivered energy reaches this, Wh. */
   stopAtWh: number | null;
+  /** Why the session ends at `stopAtWh` (null: RENEWAL_DECLINED). */
+  stopReason: ReasonCode | null;
   /** Buyer's target energy (0 none) and largest block, from its accept. */
   targetEnergyWh: number;
   buyerMaxBlockWh: number;
@@ -154,6 +159,16 @@ export interface SellerBase {
    * (`adaptiveRefill`).
    */
   settleLatenciesMs: number[];
+  /**
+   * Offline case 3 (protocol/promise.ts): energy credited on the car's promises in this session and not paid
+   * yet, Wh.
+   */
+  promisedWh: number;
+  /**
+   * The car's unpaid promises from earlier sessions (by its identity key) and all cars' (site), Wh, from the
+   * store (`promisesOutstanding`, answering `lookupPromises`); null until known (promises are then refused).
+   */
+  promisesEarlier: { carWh: number; siteWh: number } | null;
 }
 
 /** The negotiated session keys, present from `authenticating` to `closing`. */
@@ -296,6 +311,7 @@ export function sellerBase(s: SellerBase): SellerBase {
     schedule: s.schedule,
     pendingRenew: s.pendingRenew,
     stopAtWh: s.stopAtWh,
+    stopReason: s.stopReason,
     targetEnergyWh: s.targetEnergyWh,
     buyerMaxBlockWh: s.buyerMaxBlockWh,
     startRegisterWh: s.startRegisterWh,
@@ -319,6 +335,8 @@ export function sellerBase(s: SellerBase): SellerBase {
     lastMeterSentMs: s.lastMeterSentMs,
     vehicleEnergyWh: s.vehicleEnergyWh,
     settleLatenciesMs: s.settleLatenciesMs,
+    promisedWh: s.promisedWh,
+    promisesEarlier: s.promisesEarlier,
   };
 }
 
@@ -373,6 +391,7 @@ export function createSeller(config: SellerConfig): SellerIdle {
     schedule: [{ fromWh: 0, priceMsatPerWh: config.priceMsatPerWh }],
     pendingRenew: null,
     stopAtWh: null,
+    stopReason: null,
     targetEnergyWh: 0,
     buyerMaxBlockWh: config.maxBlockWh,
     startRegisterWh: null,
@@ -396,6 +415,8 @@ export function createSeller(config: SellerConfig): SellerIdle {
     lastMeterSentMs: null,
     vehicleEnergyWh: null,
     settleLatenciesMs: [],
+    promisedWh: 0,
+    promisesEarlier: null,
   };
 }
 
@@ -632,6 +653,7 @@ function superviseSuspension(s: SellerState, out: Effect[], atMs: number): Selle
   }
   for (const inv of s.invoices) {
     if (inv.status !== 'open' || inv.reissueAtMs === null || atMs < inv.reissueAtMs) continue;
+    if (isPromised(inv)) continue;
     inv.status = 'cancelled';
     if (inv.paymentHash !== null) out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
     out.push(
@@ -653,7 +675,7 @@ function advance(state: SellerState, out: Effect[], atMs: number): SellerState {
   if (s.targetEnergyWh > 0 && s.deliveredWh >= s.targetEnergyWh)
     return close(s, Reason.TARGET_REACHED, out, atMs, true);
   if (s.stopAtWh !== null && s.deliveredWh >= s.stopAtWh)
-    return close(s, Reason.RENEWAL_DECLINED, out, atMs, true);
+    return close(s, s.stopReason ?? Reason.RENEWAL_DECLINED, out, atMs, true);
   if (s.energized && s.deliveredWh >= s.paidWh + c.graceWh) {
     out.push({ type: 'cutPower', reason: Reason.UNPAID });
     s.energized = false;
@@ -806,6 +828,8 @@ function maybeOffer(s: SellerAuthenticating, out: Effect[], atMs: number): Selle
     regreetDelayMs: s.config.regreetFirstMs,
   };
   send(offered, offerFor(s.config), out, atMs);
+  if (s.config.promiseCapWh > 0 && messageInVersion('promise', s.version))
+    out.push({ type: 'lookupPromises', vehiclePub: s.vehiclePub });
   return offered;
 }
 
@@ -902,6 +926,16 @@ function onSealed(s: SellerKeyed, m: SealedMessage, out: Effect[], atMs: number)
       return s;
     case 'paymentProof': // version 2 (offline invoice stock): protocol/paymentProof.ts
       if (!onPaymentProof(s, m, out, (reply) => send(s, reply, out, atMs)))
+        return unexpected(s, m, out, atMs);
+      return s;
+    case 'promise': // version 3 (both offline: promises to pay): protocol/promise.ts
+      if (
+        !onPromise(promiseContext(s), m, out, {
+          reply: (reply) => send(s, reply, out, atMs),
+          credit: (inv) => credit(s, inv, atMs),
+          capReached: (seq) => stopAtPromiseCap(s, seq, out),
+        })
+      )
         return unexpected(s, m, out, atMs);
       return s;
     case 'meter':
@@ -1148,6 +1182,67 @@ function resendUnanswered(s: SellerState, out: Effect[], atMs: number): void {
   }
 }
 
+/** What a promise is checked against (protocol/promise.ts). */
+function promiseContext(s: SellerKeyed): PromiseContext {
+  return {
+    version: s.version,
+    sessionId: s.sessionId,
+    sellerPub: s.config.nodePubkey,
+    vehiclePub: s.vehiclePub,
+    invoices: s.invoices,
+    promiseCapWh: s.config.promiseCapWh,
+    promiseSiteCapWh: s.config.promiseSiteCapWh,
+    promisesEarlier: s.promisesEarlier,
+    promisedWh: s.promisedWh,
+  };
+}
+
+/** Credits an invoice's block on the car's promise: it stays open (payable), no longer outstanding. */
+function credit(s: SellerBase, inv: SellerInvoice, atMs: number): void {
+  inv.promisedAtMs = atMs;
+  s.paidWh += inv.blockWh;
+  s.promisedWh += inv.blockWh;
+  s.consecutiveDeclines = 0;
+}
+
+/**
+ * A promise cap is reached: the refused invoice is withdrawn and the session ends (PROMISE_REFUSED) once the
+ * energy already credited is delivered.
+ */
+function stopAtPromiseCap(s: SellerBase, seq: number, out: Effect[]): void {
+  const inv = s.invoices.find((i) => i.seq === seq && i.status === 'open' && i.promisedAtMs === null);
+  if (inv !== undefined) {
+    inv.status = 'cancelled';
+    if (inv.paymentHash !== null) out.push({ type: 'cancelInvoice', paymentHash: inv.paymentHash });
+  }
+  s.stopAtWh = Math.min(s.stopAtWh ?? Infinity, s.paidWh);
+  s.stopReason = Reason.PROMISE_REFUSED;
+  out.push(record('promiseCapReached', { stopAtWh: s.stopAtWh }));
+}
+
+/** The node settled a promised invoice (the car paid it once back online): only the money is added. */
+function promiseKept(s: SellerBase, inv: SellerInvoice, amountMsat: bigint, out: Effect[]): void {
+  inv.status = 'settled';
+  inv.settledMsat = amountMsat;
+  s.paidMsat += amountMsat;
+  s.promisedWh = Math.max(0, s.promisedWh - inv.blockWh);
+  if (amountMsat < inv.amountMsat)
+    out.push({
+      type: 'alarm',
+      reason: Reason.LOCAL_FAULT,
+      message: `promised invoice ${inv.seq} settled for less`,
+    });
+  out.push(
+    record('invoiceSettled', {
+      seq: inv.seq,
+      paymentHash: inv.paymentHash,
+      amountMsat: msat(amountMsat),
+      paidWh: s.paidWh,
+      promised: true,
+    }),
+  );
+}
+
 /**
  * The one place where events are dispatched: each event's handler returns the next state (a transition builds
  * the next phase's variant), then `advance` applies the energy rules.
@@ -1219,6 +1314,12 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     case 'invoiceSettled': {
       const hash = ev.paymentHash.toLowerCase();
       const inv = invoiceByHash(s.invoices, hash);
+      if (inv !== undefined && isPromised(inv)) {
+        promiseKept(s, inv, ev.amountMsat, out);
+        // a receipt being signed is built again with it
+        if (s.phase !== 'closing' || s.receipt.step !== 'signing') break;
+        return signReceipt(s, out, atMs);
+      }
       const late = s.phase !== 'ended' && inv !== undefined && inv.status === 'cancelled';
       if (late && inv !== undefined && ev.amountMsat >= inv.amountMsat) {
         // paid while we were cancelling it (closing, or reissued while suspended): the money arrived, so it is
@@ -1287,11 +1388,19 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
         (i) => i.paymentHash === ev.paymentHash.toLowerCase() && i.status === 'open',
       );
       if (inv !== undefined) {
+        const promised = isPromised(inv);
         inv.status = 'expired';
-        out.push(record('invoiceExpired', { seq: inv.seq, paymentHash: inv.paymentHash }));
+        out.push(record('invoiceExpired', { seq: inv.seq, paymentHash: inv.paymentHash, promised }));
       }
       break;
     }
+    case 'promisesOutstanding':
+      if (!sellerKeyed(s) || s.vehiclePub !== ev.vehiclePub.toLowerCase()) return s;
+      s.promisesEarlier = { carWh: Math.max(0, ev.carWh), siteWh: Math.max(0, ev.siteWh) };
+      out.push(
+        record('promisesOutstanding', { vehiclePub: s.vehiclePub, carWh: ev.carWh, siteWh: ev.siteWh }),
+      );
+      return s;
     case 'cancelAnswered':
       return onCancelAnswered(s, ev.paymentHash, out, atMs);
     case 'paymentProofRefused': {

@@ -56,7 +56,7 @@ export function deserializeState<T>(text: string): Result<T> {
 }
 
 /** Schema version of the machine states `persistSellerState` / `persistBuyerState` write. */
-export const STATE_SCHEMA_VERSION = 3;
+export const STATE_SCHEMA_VERSION = 4;
 
 /** Names of the two persisted machine states, written in the envelope's `schema` field. */
 export type StateSchemaName = 'boltcharge/seller-state' | 'boltcharge/buyer-state';
@@ -383,12 +383,44 @@ function migrateBuyerV2(raw: Json): void {
   toPhaseVariant(raw, BUYER_PHASE_FIELDS, BUYER_OWN);
 }
 
+/**
+ * Seller v3 → v4: promises to pay (offline case 3). The caps come from the current configuration (default 0:
+ * promises refused); nothing was promised before.
+ */
+function migrateSellerV3(raw: Json, current: object | undefined): void {
+  fillConfig(
+    raw,
+    { promiseCapWh: SELLER_DEFAULTS.promiseCapWh, promiseSiteCapWh: SELLER_DEFAULTS.promiseSiteCapWh },
+    current,
+  );
+  raw.promisedWh = 0;
+  raw.promisesEarlier = null;
+  raw.stopReason = null;
+  if (Array.isArray(raw.invoices)) for (const inv of raw.invoices) if (isObject(inv)) inv.promisedAtMs = null;
+}
+
+/** Buyer v3 → v4: promises to pay (offline case 3): the owner's cap from the configuration, nothing owed. */
+function migrateBuyerV3(raw: Json, current: object | undefined): void {
+  fillConfig(raw, { promiseMaxMsat: BUYER_DEFAULTS.promiseMaxMsat }, current);
+  raw.promisedEarlierMsat = 0n;
+}
+
 /** A migration from the version at its index to the next, in place (config keys it adds from `current`). */
 type Migration = (raw: Json, current: object | undefined) => void;
 
-const SELLER_MIGRATIONS: readonly Migration[] = [migrateSellerV0, migrateSellerV1, migrateSellerV2];
+const SELLER_MIGRATIONS: readonly Migration[] = [
+  migrateSellerV0,
+  migrateSellerV1,
+  migrateSellerV2,
+  migrateSellerV3,
+];
 /** The buyer's state did not change from v1 to v2 (only the seller's did; the version is shared). */
-const BUYER_MIGRATIONS: readonly Migration[] = [migrateBuyerV0, () => undefined, migrateBuyerV2];
+const BUYER_MIGRATIONS: readonly Migration[] = [
+  migrateBuyerV0,
+  () => undefined,
+  migrateBuyerV2,
+  migrateBuyerV3,
+];
 
 /**
  * Unwraps, migrates from the stored version up to the current one, and validates.

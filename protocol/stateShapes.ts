@@ -81,6 +81,8 @@ const sellerConfigFields = object<SellerConfig>({
   regreetMaxMs: int,
   adaptiveRefill: bool,
   refillHeadroomPpm: int,
+  promiseCapWh: int,
+  promiseSiteCapWh: int,
   versions,
 });
 
@@ -116,6 +118,7 @@ const buyerConfigFields = object<BuyerConfig>({
   payRetryFirstMs: int,
   payRetryMaxMs: int,
   noRouteRetryWindowMs: int,
+  promiseMaxMsat: big,
   heartbeatTimeoutMs: int,
   handshakeTimeoutMs: int,
   receiptTimeoutMs: int,
@@ -155,6 +158,7 @@ const sellerInvoice = object<SellerInvoice>({
   requestedAtMs: nullable(num),
   issuedAtMs: nullable(num),
   reissueAtMs: nullable(num),
+  promisedAtMs: nullable(num),
 });
 
 const receiptInvoice = object<ReceiptInvoice>({ seq: int, paymentHash: hash, blockWh: int, amountMsat: big });
@@ -211,6 +215,7 @@ const sellerBaseFields: Shape<SellerBase> = {
     }),
   ),
   stopAtWh: nullable(int),
+  stopReason: nullable(int),
   targetEnergyWh: int,
   buyerMaxBlockWh: int,
   startRegisterWh: nullable(int),
@@ -234,6 +239,8 @@ const sellerBaseFields: Shape<SellerBase> = {
   lastMeterSentMs: nullable(num),
   vehicleEnergyWh: nullable(int),
   settleLatenciesMs: array(num, 64),
+  promisedWh: int,
+  promisesEarlier: nullable(object<{ carWh: number; siteWh: number }>({ carWh: int, siteWh: int })),
 };
 
 const sellerKeysFields: Shape<SellerKeys> = {
@@ -344,7 +351,7 @@ const payment = object<BuyerPayment>({
   blockWh: int,
   amountMsat: big,
   maxFeeMsat: big,
-  status: oneOf('inflight', 'retrying', 'paid', 'failed'),
+  status: oneOf('inflight', 'retrying', 'paid', 'failed', 'promised'),
   feeMsat: nullable(big),
   bolt11: str,
   sentAtMs: num,
@@ -362,6 +369,7 @@ const history = object<BuyerHistory>({
   backoffUntilMs: nullable(num),
   sessionIdKnown: bool,
   spentTodayMsat: optional(big),
+  promisedOutstandingMsat: optional(big),
 });
 
 const buyerBaseFields: Shape<BuyerBase> = {
@@ -385,6 +393,7 @@ const buyerBaseFields: Shape<BuyerBase> = {
   nodeOutageMs: nullable(num),
   budgetDayStartMs: nullable(num),
   spentEarlierTodayMsat: big,
+  promisedEarlierMsat: big,
   startMs: nullable(num),
   lastRxMs: num,
   lastTxMs: num,

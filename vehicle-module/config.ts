@@ -43,6 +43,9 @@ export interface LimitsConfig {
   maxFeeMsat: bigint;
   /** routing fee cap per payment, ppm of the amount (10,000 = 1 %); the lower of the two caps applies */
   maxFeePpm: number;
+  /** offline case 3: most money this car may owe on promises to pay not yet paid, msat (0 = never promise;
+   *  needs `auth.identity: node`) */
+  promiseMaxMsat: bigint;
   /** most energy paid for but not delivered, summed over sessions with one wall (node key) in the window, Wh */
   maxUndeliveredWhPerWall: number;
   /** most energy paid for but not delivered, summed over all sessions in the window, Wh */
@@ -144,6 +147,7 @@ export function readVehicleConfig(r: ConfigReader): VehicleConfig {
     meterToleranceWh: l.int('meterToleranceWh', D.meterToleranceWh, R.meterToleranceWh),
     maxFeeMsat: renamedLimit(l, 'maxFeeMsat', (k) => l.bigint(k, D.maxFeeMsat, { min: 0n, max: MAX_MSAT })),
     maxFeePpm: renamedLimit(l, 'maxFeePpm', (k) => l.int(k, D.maxFeePpm, R.maxFeePpm)),
+    promiseMaxMsat: l.bigint('promiseMaxMsat', D.promiseMaxMsat, { min: 0n, max: MAX_MSAT }),
     maxUndeliveredWhPerWall: l.int(
       'maxUndeliveredWhPerWall',
       D.maxUndeliveredWhPerWall,
@@ -284,6 +288,7 @@ export function buyerConfigOf(
     meterTolerancePpm: l.meterTolerancePpm,
     maxFeeMsat: l.maxFeeMsat,
     maxFeePpm: l.maxFeePpm,
+    promiseMaxMsat: l.promiseMaxMsat,
     heartbeatTimeoutMs: config.session.heartbeatTimeoutMs,
     handshakeTimeoutMs: config.session.handshakeTimeoutMs,
     receiptTimeoutMs: config.session.receiptTimeoutMs,

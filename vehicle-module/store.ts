@@ -17,6 +17,7 @@ import { openDatabase, type Migration } from '../daemon/database.js';
 import { isoTime, type ReceiptLine } from '../daemon/receipt-view.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
 import { commonMigration, SessionStore, toJson, type ReceiptRow } from '../daemon/session-store.js';
+import { CarPromiseBook, migrateCarPromiseTable } from './promise-book.js';
 
 /** State of one payment. */
 export type PaymentState = 'recorded' | 'sent' | 'succeeded' | 'failed';
@@ -137,6 +138,12 @@ const vehicleMigrations: Migration[] = [
         );
       `);
     },
+  },
+  {
+    version: 5,
+    name: 'promises to pay',
+    // offline case 3: invoices the car promised to pay once its node is back (vehicle-module/promise-book.ts)
+    up: migrateCarPromiseTable,
   },
 ];
 
@@ -522,11 +529,24 @@ export class VehicleStore extends SessionStore {
       }));
   }
 
-  /** Payments whose outcome is unknown (`recorded` or `sent`): resolve them with the node before paying. */
+  private promiseBook: CarPromiseBook | undefined;
+
+  /** The promises to pay the car made (offline case 3). */
+  get promises(): CarPromiseBook {
+    return (this.promiseBook ??= new CarPromiseBook(this.db));
+  }
+
+  /**
+   * Payments whose outcome is unknown (`recorded` or `sent`): resolve them with the node before paying. A payment
+   * promised to the wall (offline case 3) is not in doubt: it is owed, and the promise payer pays it.
+   */
   inFlight(): PaymentRow[] {
     return (
       this.db
-        .prepare("SELECT * FROM payments WHERE state IN ('recorded','sent') ORDER BY recorded_at_ms")
+        .prepare(
+          `SELECT * FROM payments WHERE state IN ('recorded','sent') AND payment_hash NOT IN
+             (SELECT payment_hash FROM promises WHERE state = 'outstanding') ORDER BY recorded_at_ms`,
+        )
         .safeIntegers(true)
         .all() as PaymentDbRow[]
     ).map(paymentFromDb);

@@ -77,6 +77,8 @@ import { buyerConfigOf, type VehicleConfig } from './config.js';
 import { Notifier } from './notifier.js';
 import type { ExposureWindow, PaymentRow, VehicleStore } from './store.js';
 import { WallAliases } from './wall-aliases.js';
+import { PromisePayer, type PromiseAttempt } from './promise-payer.js';
+import type { CarPromiseRow } from './promise-book.js';
 
 /** Everything the vehicle daemon runs on. */
 export interface VehicleParts {
@@ -149,6 +151,8 @@ export class VehicleDaemon {
   private readonly nodeClock: Clock;
   /** payments whose ledger row is final (succeeded or failed): the write-ahead need not look at them again */
   private readonly finalRows = new Set<string>();
+  /** pays the promises to pay (offline case 3) once the node is back */
+  private readonly promisePayer: PromisePayer;
 
   private constructor(
     private readonly parts: VehicleParts,
@@ -169,6 +173,44 @@ export class VehicleDaemon {
       this.runner.state = { ...this.runner.state, config: bc.value };
     this.notifier = new Notifier(config.notifications, store, clock, log);
     this.aliases = new WallAliases(store, parts.node, log);
+    this.promisePayer = new PromisePayer({
+      store,
+      clock,
+      nodeClock: this.nodeClock,
+      log,
+      payOnce: (p) => this.payPromised(p),
+      decided: (p, outcome) => {
+        const row = store.findPayment(p.paymentHash);
+        if (row) this.notifyOutcome(row, outcome);
+        if (!outcome.ok)
+          this.alarm(
+            `promise to pay invoice ${p.seq} of session ${p.sessionId.slice(0, 8)} lapsed: ${outcome.error}`,
+          );
+      },
+    });
+  }
+
+  /** One attempt to pay a promised invoice (never two at once for one hash). */
+  private async payPromised(p: CarPromiseRow): Promise<PromiseAttempt> {
+    if (this.paying.has(p.paymentHash)) return { ok: false, error: 'being paid', failure: 'outage' };
+    this.paying.add(p.paymentHash);
+    try {
+      const outcome = await this.payOnce(p.paymentHash, p.bolt11, p.maxFeeMsat);
+      if (outcome.ok) return outcome;
+      return { ok: false, error: outcome.error, ...(outcome.failure ? { failure: outcome.failure } : {}) };
+    } finally {
+      this.paying.delete(p.paymentHash);
+    }
+  }
+
+  /** A promise pass that throws (a store write failed) fails the daemon safe, like any step. */
+  private guardPromises(pass: Promise<void>): void {
+    pass.catch((err: unknown) => {
+      this.parts.log.error('paying promises failed', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      void this.runner.fail(err);
+    });
   }
 
   /** The loss bound's rolling window and back-off base, ms (from `limits`). */
@@ -267,7 +309,16 @@ export class VehicleDaemon {
         // by itself at midnight)
         const dayStartMs = budgetDayStartMs(atMs, this.parts.config.limits.budgetDayUtcOffsetMin);
         const spentTodayMsat = this.parts.store.spentTodayMsat(dayStartMs);
-        this.dispatch({ type: 'history', atMs, wallPub: identityPub, sessionId, ...history, spentTodayMsat });
+        const promisedOutstandingMsat = this.parts.store.promises.owedMsat();
+        this.dispatch({
+          type: 'history',
+          atMs,
+          wallPub: identityPub,
+          sessionId,
+          ...history,
+          spentTodayMsat,
+          promisedOutstandingMsat,
+        });
         void this.aliases.lookup(identityPub);
       }
     }
@@ -304,7 +355,28 @@ export class VehicleDaemon {
           (ended) => ended.reason !== Reason.RECEIPT_INVALID,
         );
         for (const e of effects) {
-          if (e.type === 'record' && e.kind === 'sessionOutcome' && sid) {
+          if (e.type === 'record' && e.kind === 'paymentPromised' && sid) {
+            const d = e.data;
+            store.promises.record({
+              paymentHash: String(d['paymentHash']),
+              sessionId: sid,
+              seq: Number(d['seq']),
+              wallPub: String(d['wallPub']),
+              bolt11: String(d['bolt11']),
+              amountMsat: BigInt(String(d['amountMsat'])),
+              maxFeeMsat: BigInt(String(d['maxFeeMsat'])),
+              blockWh: Number(d['blockWh']),
+              expiresAtMs: Number(d['expiresAtMs']),
+              promisedAtMs: this.parts.clock.now(),
+            });
+            store.appendEvent(sid, 'promise.made', {
+              seq: Number(d['seq']),
+              paymentHash: String(d['paymentHash']),
+            });
+          } else if (e.type === 'record' && e.kind === 'promiseRefused' && sid) {
+            // the wall did not accept it: not owed (the row is closed as failed with the machine's payment)
+            store.promises.decide(String(e.data['paymentHash']), 'refused', this.parts.clock.now());
+          } else if (e.type === 'record' && e.kind === 'sessionOutcome' && sid) {
             const d = e.data as {
               wallPub: string;
               paidWh: number;
@@ -341,7 +413,9 @@ export class VehicleDaemon {
       execute: (e, s) => this.execute(e, s),
       afterStep: (_s, ev) => {
         this.shell.publish();
-        if (ev.type === 'tick') this.parts.onLoopTick?.(ev.atMs);
+        if (ev.type !== 'tick') return;
+        this.parts.onLoopTick?.(ev.atMs);
+        if (!this.stopping) this.guardPromises(this.promisePayer.tick(ev.atMs));
       },
     };
   }

@@ -51,6 +51,10 @@ export interface TariffConfig {
   /** while the power is cut, an invoice unpaid this long is cancelled and reissued (covers a car that never
    *  received it, e.g. after a restart or a lost frame), seconds */
   reissueAfterSec: number;
+  /** offline case 3: most energy one car (identity key) may hold on unpaid signed promises, Wh (0 = refused) */
+  promiseCapWh: number;
+  /** offline case 3: most energy all cars together may hold on unpaid promises, Wh (0 = no site cap) */
+  promiseSiteCapWh: number;
 }
 
 /** Cable session timing. */
@@ -188,6 +192,8 @@ export function readWallConfig(r: ConfigReader): WallConfig {
     resumeAfterPayment: t.bool('resumeAfterPayment', D.resumeWhenPaid),
     maxSuspendSec: t.int('maxSuspendSec', D.maxSuspendSec, R.maxSuspendSec),
     reissueAfterSec: t.int('reissueAfterSec', D.reissueAfterSec, R.reissueAfterSec),
+    promiseCapWh: t.int('promiseCapWh', D.promiseCapWh, R.promiseCapWh),
+    promiseSiteCapWh: t.int('promiseSiteCapWh', D.promiseSiteCapWh, R.promiseSiteCapWh),
   };
   if (tariff.priceMsatPerWh > 0n && maxBlockWh >= minBlockWh) {
     const unpayable = tariffPayabilityProblem({ ...tariff, minBlockWh, maxBlockWh });

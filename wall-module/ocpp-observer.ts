@@ -218,6 +218,22 @@ export function ocppObserver(
             atMs: clock.now(),
           });
         }),
+      // offline case 3: promises to pay, each reported against its session's transaction
+      invoicePromised: (sessionId, p) =>
+        safe('invoicePromised', () =>
+          station.promiseReport('InvoicePromised', {
+            sessionId,
+            ...p,
+            signature: store.promises.byHash(p.paymentHash)?.signature,
+            atMs: clock.now(),
+          }),
+        ),
+      promiseKept: (p, receivedMsat) =>
+        safe('promiseKept', () =>
+          station.promiseReport('PromisePaid', { ...p, amountMsat: receivedMsat, atMs: clock.now() }),
+        ),
+      promiseUnpaid: (p) =>
+        safe('promiseUnpaid', () => station.promiseReport('PromiseUnpaid', { ...p, atMs: clock.now() })),
       sessionEnded: (sessionId, reason, summary) =>
         safe('sessionEnded', () => {
           const invoices = store.invoices(sessionId);

@@ -15,6 +15,7 @@ import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
 import { commonMigration, SessionStore, type SessionRow } from '../daemon/session-store.js';
 import type { InvoiceStatus } from '../protocol/invoiceBook.js';
 import { migrateOfflineStockTables } from './offline/stock-table.js';
+import { migratePromiseTable, PromiseLedger } from './offline/promise-ledger.js';
 
 /** State of one invoice in the wall's ledger: the seller machine's vocabulary. */
 export type InvoiceState = InvoiceStatus;
@@ -146,6 +147,12 @@ export const WALL_MIGRATIONS: readonly Migration[] = [
       );
     },
   },
+  {
+    version: 6,
+    name: 'promises to pay',
+    // offline case 3: the blocks credited on a car's signed promise (wall-module/offline/promise-ledger.ts)
+    up: migratePromiseTable,
+  },
 ];
 
 /**
@@ -216,6 +223,13 @@ export class WallStore extends SessionStore {
     const view = new WallStore(this.db, this.clock);
     view.scope = connectorId;
     return view;
+  }
+
+  private promiseLedger: PromiseLedger | undefined;
+
+  /** The promises to pay (offline case 3) of the whole site: a car's cap spans connectors. */
+  get promises(): PromiseLedger {
+    return (this.promiseLedger ??= new PromiseLedger(this.db));
   }
 
   /** The connector this store is scoped to (1 for an unscoped store: a single-connector wall). */

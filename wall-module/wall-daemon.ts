@@ -61,6 +61,7 @@ import {
 } from '../daemon/connector-fault.js';
 import { ConnectorArbiter, type ClaimRefusal, type ConnectorOwner } from './connector-arbiter.js';
 import { splitStatementsFor } from './payouts/receipt-split.js'; // split
+import type { PromiseRow } from './offline/promise-ledger.js';
 
 /** Machine-state slot holding the node's committed settle index (where settlement delivery resumes). */
 
@@ -125,6 +126,15 @@ export interface WallObserver {
   /** offline case 1b: back online, a stocked invoice handed out while the node was unreachable was reconciled
    * with the node (settled or not), `offline: true` */
   stockReconciled?(r: StockReconciliation): void;
+  /** offline case 3: a block was credited on the car's signed promise to pay its invoice */
+  invoicePromised?(
+    sessionId: string,
+    p: { seq: number; paymentHash: string; amountMsat: bigint; blockWh: number; vehiclePub: string },
+  ): void;
+  /** offline case 3: a promised invoice was paid (the car's node came back), possibly after its session */
+  promiseKept?(p: PromiseRow, receivedMsat: bigint): void;
+  /** offline case 3: a promised invoice expired unpaid: the signed promise is the evidence */
+  promiseUnpaid?(p: PromiseRow): void;
   /** called when the daemon stops */
   close?(): Promise<void>;
 }
@@ -204,6 +214,8 @@ export class WallDaemon {
       invoiceRetryMaxMs: config.session.invoiceRetryMaxMs,
       regreetFirstMs: config.session.regreetFirstMs,
       regreetMaxMs: config.session.regreetMaxMs,
+      promiseCapWh: config.tariff.promiseCapWh,
+      promiseSiteCapWh: config.tariff.promiseSiteCapWh,
     });
     if (!sc.ok) throw new SellerConfigRefused(`seller configuration: ${sc.error.message}`);
     this.shell = new DaemonShell(parts, this.binding(sc.value), createSeller(sc.value), (ev) => ev);
@@ -638,6 +650,19 @@ export class WallDaemon {
     );
     const row = store.markSettled(hash, ev.amountMsat);
     if (!row) return;
+    const promise = store.promises.decide(hash, 'paid', this.parts.clock.now());
+    if (promise) {
+      // a promised block (credited when the car promised) is paid now: its session may be long over
+      store.appendEvent(row.sessionId, 'promise.paid', {
+        seq: row.seq,
+        paymentHash: hash,
+        receivedMsat: ev.amountMsat,
+      });
+      this.notes.push(() => {
+        for (const o of this.observers) o.promiseKept?.(promise, ev.amountMsat);
+      });
+      return;
+    }
     if (credited) {
       this.notes.push(() => {
         for (const o of this.observers)
@@ -832,6 +857,49 @@ export class WallDaemon {
     }
   }
 
+  /**
+   * Offline case 3: the seller credited a block on the car's signed promise (its `invoicePromised` record): the
+   * promise and its evidence are written in the step's transaction; the observers hear of it after the commit.
+   */
+  private writePromise(sessionId: string, d: Record<string, unknown>): void {
+    const p = {
+      paymentHash: String(d['paymentHash']),
+      sessionId,
+      seq: Number(d['seq']),
+      vehiclePub: String(d['vehiclePub']),
+      amountMsat: BigInt(String(d['amountMsat'])),
+      blockWh: Number(d['blockWh']),
+      signature: String(d['signature']),
+      promisedAtMs: this.parts.clock.now(),
+    };
+    this.parts.store.promises.record(p);
+    this.notes.push(() => {
+      for (const o of this.observers) o.invoicePromised?.(sessionId, p);
+    });
+  }
+
+  /**
+   * Offline case 3: a promised invoice expired unpaid (the node confirmed it is not settled). The promise is
+   * recorded unpaid, the operator alarmed, the observers (the CSMS) told; the signature is the evidence.
+   */
+  private promiseBroken(paymentHash: string): void {
+    const { store, clock } = this.parts;
+    const p = store.promises.decide(paymentHash, 'unpaid', clock.now());
+    if (!p) return;
+    store.appendEvent(p.sessionId, 'promise.unpaid', {
+      seq: p.seq,
+      paymentHash,
+      amountMsat: p.amountMsat,
+      blockWh: p.blockWh,
+      vehiclePub: p.vehiclePub,
+    });
+    this.alarm(
+      `promise unpaid: invoice ${p.seq} of session ${p.sessionId.slice(0, 8)} (${p.blockWh} Wh, ${p.amountMsat} msat) by car ${p.vehiclePub.slice(0, 16)}…`,
+    );
+    const unpaid = { ...p, state: 'unpaid' as const, decidedAtMs: clock.now() };
+    for (const o of this.observers) o.promiseUnpaid?.(unpaid);
+  }
+
   /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
   private scheduleExpiryCheck(): void {
     const check = async (): Promise<void> => {
@@ -848,6 +916,7 @@ export class WallDaemon {
           continue; // node away: decide later
         }
         this.parts.store.markClosed(inv.sessionId, inv.seq, 'expired');
+        this.promiseBroken(inv.paymentHash);
         this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: this.parts.clock.now() });
       }
     };
@@ -898,6 +967,7 @@ export class WallDaemon {
             for (const o of this.observers) o.sessionStarted?.(sid);
           });
         for (const e of effects) {
+          if (e.type === 'record' && e.kind === 'invoicePromised' && sid) this.writePromise(sid, e.data);
           if (e.type === 'createInvoice' && sid) {
             const inv = s.invoices.find((i) => i.seq === e.seq);
             if (!inv) continue;
@@ -1090,6 +1160,17 @@ export class WallDaemon {
         return;
       case 'verifyPaymentProof':
         return this.verifyProof(e, sid);
+      case 'lookupPromises': {
+        if (!sid) return;
+        const unpaid = store.promises.unpaidWh(e.vehiclePub, sid);
+        this.dispatch({
+          type: 'promisesOutstanding',
+          vehiclePub: e.vehiclePub,
+          ...unpaid,
+          atMs: clock.now(),
+        });
+        return;
+      }
       case 'record':
         log.debug(`machine: ${e.kind}`, e.data);
         // a frame the secure channel refused (forged, replayed, undecodable): the CSMS hears of the tampering

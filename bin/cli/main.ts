@@ -69,6 +69,39 @@ function onConnector(row: { connectorId?: number }, connectorId: number | undefi
   return connectorId === undefined || (row.connectorId ?? 1) === connectorId;
 }
 
+/** A session's promises to pay (offline case 3): how many in each state, and what is not paid. */
+interface PromiseSummary {
+  /** count per state (wall: outstanding/paid/unpaid; car: outstanding/paid/refused/lapsed) */
+  counts: Record<string, number>;
+  /** promises found unpaid (wall) or lapsed (car): energy, Wh, and money, msat */
+  unpaidWh: number;
+  unpaidMsat: bigint;
+}
+
+/** The summary of a session's promises, or undefined when it made none. */
+function promiseSummary(
+  rows: readonly { state: string; blockWh: number; amountMsat: bigint }[],
+): PromiseSummary | undefined {
+  if (rows.length === 0) return undefined;
+  const counts: Record<string, number> = {};
+  let unpaidWh = 0;
+  let unpaidMsat = 0n;
+  for (const r of rows) {
+    counts[r.state] = (counts[r.state] ?? 0) + 1;
+    if (r.state === 'unpaid' || r.state === 'lapsed') {
+      unpaidWh += r.blockWh;
+      unpaidMsat += r.amountMsat;
+    }
+  }
+  return { counts, unpaidWh, unpaidMsat };
+}
+
+/** `3 paid, 1 unpaid (48 Wh, 4800 msat unpaid)`. */
+function promiseText(p: PromiseSummary): string {
+  const parts = Object.entries(p.counts).map(([state, n]) => `${n} ${state}`);
+  return parts.join(', ') + (p.unpaidMsat > 0n ? ` (${p.unpaidWh} Wh, ${p.unpaidMsat} msat unpaid)` : '');
+}
+
 /**
  * The exit code and one-line message of a known failure.
  *
@@ -160,8 +193,13 @@ export async function main(
       case 'sessions': {
         const opened = openStoreFor(values);
         // the wall's list holds its phone (walk-up) sessions too, newest first, each marked with its kind
-        const sessions: AnySessionRow[] = [
-          ...opened.store.listSessions(1000).map((r) => ({ ...r, kind: 'cable' as const })),
+        const promisesOf = (sid: string) => promiseSummary(opened.store.promises.ofSession(sid));
+        const sessions: (AnySessionRow & { promises?: PromiseSummary })[] = [
+          ...opened.store.listSessions(1000).map((r) => ({
+            ...r,
+            kind: 'cable' as const,
+            ...(promisesOf(r.id) ? { promises: promisesOf(r.id) } : {}),
+          })),
           ...(opened.role === 'wall' ? walkupSessionRows(opened.store.db, 1000) : []),
         ]
           .filter((r) => onConnector(r, connectorOption(values.connector)))
@@ -178,7 +216,7 @@ export async function main(
         );
         for (const s of sessions) {
           out(
-            `${s.id.padEnd(33)} ${s.status.padEnd(7)} ${new Date(s.startedAtMs).toISOString()}  ${String(s.energyWh).padStart(9)} ${String(s.paidMsat).padStart(11)}  ${s.stopReason ?? ''}${s.kind === 'walkup' ? '  (walk-up)' : ''}${site ? `  connector ${s.connectorId ?? 1}` : ''}\n`,
+            `${s.id.padEnd(33)} ${s.status.padEnd(7)} ${new Date(s.startedAtMs).toISOString()}  ${String(s.energyWh).padStart(9)} ${String(s.paidMsat).padStart(11)}  ${s.stopReason ?? ''}${s.kind === 'walkup' ? '  (walk-up)' : ''}${site ? `  connector ${s.connectorId ?? 1}` : ''}${s.promises ? `  promises: ${promiseText(s.promises)}` : ''}\n`,
           );
         }
         return 0;

@@ -80,7 +80,7 @@ describe('seller: handshake', () => {
     const e = sim.exchangeHellos();
     expect(sim.seller.phase).toBe('authenticating');
     expect(e.find((x) => x.type === 'signWithNodeKey')).toMatchObject({
-      text: expect.stringMatching(/^boltcharge\/2 handshake wall [0-9a-f]{64}$/),
+      text: expect.stringMatching(/^boltcharge\/3 handshake wall [0-9a-f]{64}$/),
     });
   });
 

@@ -41,7 +41,13 @@ export type LightningMessageId =
   | 'SplitSettled'
   /** offline case 1b: back online, a stocked invoice handed out while the node was unreachable was reconciled
    * with the node (`settled` true: paid; false: never paid, cancelled or expired) */
-  | 'StockReconciled';
+  | 'StockReconciled'
+  /** offline case 3: a block credited on the car's signed promise to pay (the signature is the evidence) */
+  | 'InvoicePromised'
+  /** offline case 3: a promised invoice was paid once the car's node was back (possibly after its session) */
+  | 'PromisePaid'
+  /** offline case 3: a promised invoice expired unpaid: the car broke its promise */
+  | 'PromiseUnpaid';
 
 /** Fields of one Lightning report (`lightning-report.ts` renders them as the DataTransfer `data` text). */
 export interface LightningReportFields {

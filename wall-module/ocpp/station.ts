@@ -665,6 +665,51 @@ export class OcppStation {
   }
 
   /**
+   * Offline case 3: a promise to pay, reported against its session's transaction (an ended one too; queued while
+   * the CSMS is unreachable): `InvoicePromised` when the block was credited on the car's signed promise,
+   * `PromisePaid` when the car paid it once its node was back, `PromiseUnpaid` when it expired unpaid. Each
+   * carries `paymentHash`, `amountMsat`, `paymentMode: 'promise'`, the car's key (`vehiclePub`), the block's
+   * energy and, for `InvoicePromised` and `PromiseUnpaid`, the signature. Idempotent per (hash, report).
+   *
+   * @param messageId which report
+   * @param args sessionId, seq, paymentHash (64 hex), amountMsat, blockWh, vehiclePub, signature, atMs
+   */
+  promiseReport(
+    messageId: 'InvoicePromised' | 'PromisePaid' | 'PromiseUnpaid',
+    args: {
+      sessionId: string;
+      seq: number;
+      paymentHash: string;
+      amountMsat: bigint;
+      blockWh: number;
+      vehiclePub: string;
+      signature?: string;
+      atMs: number;
+    },
+  ): void {
+    if (args.amountMsat < 0n) throw new OcppArgumentInvalid('amountMsat must be >= 0');
+    if (!/^[0-9a-f]{64}$/i.test(args.paymentHash))
+      throw new OcppArgumentInvalid('paymentHash must be 64 hex digits');
+    const paymentHash = args.paymentHash.toLowerCase();
+    this.db.transaction(() => {
+      const tx = this.txOfSession(args.sessionId, 'promise report');
+      if (!tx) return;
+      this.appendLightning(tx, messageId, `promise:${paymentHash}:${messageId}`, {
+        ...amountFields(args.sessionId, paymentHash, args.amountMsat, args.atMs, {
+          paymentMode: 'promise',
+          blockWh: args.blockWh,
+          vehiclePub: args.vehiclePub,
+          ...(args.signature !== undefined && messageId !== 'PromisePaid'
+            ? { signature: args.signature }
+            : {}),
+        }),
+        seq: args.seq,
+      });
+    })();
+    this.afterChange();
+  }
+
+  /**
    * A split payout settled: DataTransfer `SplitSettled` carrying the wall-signed settlement statement, reported
    * against the transaction of the last session it covers (a late report of an ended transaction is still sent).
    * Idempotent per payout id.
