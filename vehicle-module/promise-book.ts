@@ -7,6 +7,7 @@
  *   outstanding → paid | refused (the wall did not accept it: not owed) | lapsed (the invoice expired unpaid).
  */
 import type { Db } from '../daemon/database.js';
+import { nextPromiseAttemptAtMs } from '../protocol/promise.js';
 
 /** Fate of a promise the car made. */
 export type CarPromiseState = 'outstanding' | 'paid' | 'refused' | 'lapsed';
@@ -117,7 +118,7 @@ export class CarPromiseBook {
         p.blockWh,
         p.expiresAtMs,
         p.promisedAtMs,
-        p.promisedAtMs,
+        nextPromiseAttemptAtMs(1, p.promisedAtMs),
       );
   }
 
@@ -125,6 +126,7 @@ export class CarPromiseBook {
   byHash(paymentHash: string): CarPromiseRow | undefined {
     const r = this.db
       .prepare('SELECT * FROM promises WHERE payment_hash = ?')
+      .safeIntegers(true)
       .get(paymentHash.toLowerCase()) as CarPromiseDbRow | undefined;
     return r ? fromDb(r) : undefined;
   }
@@ -134,6 +136,7 @@ export class CarPromiseBook {
     return (
       this.db
         .prepare("SELECT * FROM promises WHERE state = 'outstanding' ORDER BY promised_at_ms, rowid")
+        .safeIntegers(true)
         .all() as CarPromiseDbRow[]
     ).map(fromDb);
   }
@@ -143,6 +146,7 @@ export class CarPromiseBook {
     return (
       this.db
         .prepare('SELECT * FROM promises WHERE session_id = ? ORDER BY seq')
+        .safeIntegers(true)
         .all(sessionId) as CarPromiseDbRow[]
     ).map(fromDb);
   }

@@ -58,14 +58,15 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NORMAL_ENDINGS = new Set(['TARGET_REACHED', 'USER_STOP']);
 
 /** Which side is offline: `charger` (case 1a, the wall's node with it), `charger-stock` (case 1b, the wall
- * daemon alone, its node remote), `car` (case 2). */
-export type OfflineMode = 'charger' | 'charger-stock' | 'car';
+ * daemon alone, its node remote), `car` (case 2), `both` (case 3: the car's node has no route and the wall offers
+ * no relay; the car promises to pay, within the wall's cap). */
+export type OfflineMode = 'charger' | 'charger-stock' | 'car' | 'both';
 
 /** What the offline part of a run showed. */
 export interface OfflineFigures {
   mode: OfflineMode;
-  /** the issue's case: 1a (direct channel over the cable), 1b (invoice stock) or 2 (blind relay) */
-  case: '1a' | '1b' | '2';
+  /** the issue's case: 1a (direct channel over the cable), 1b (invoice stock), 2 (blind relay) or 3 (promises) */
+  case: '1a' | '1b' | '2' | '3';
   /** the namespace's interfaces while offline (only lo and the cable) */
   namespaceInterfaces: string[];
   /** invoices paid, and msat, while the namespace had no uplink */
@@ -78,6 +79,18 @@ export interface OfflineFigures {
   reconnectMs: number | null;
   /** case 1b: stocked invoices reconciled with the node after the route came back (each `offline: true`) */
   stockReconciled?: { settled: number; unpaid: number; left: number };
+  /**
+   * case 3: the wall's per-car cap (Wh), the promises the wall credited, and their fate once the car's
+   * namespace got its route back (paid) or the invoices expired with the car still offline (unpaid)
+   */
+  promises?: {
+    capWh: number;
+    made: number;
+    promisedWh: number;
+    paid: number;
+    unpaid: number;
+    outstanding: number;
+  };
 }
 
 /** The offline demo's JSON line. */
@@ -138,6 +151,10 @@ export interface OfflineRunOptions {
   say: (line: string) => void;
   /** lines meant for a human (stdout in the CLI without --json) */
   show: (line: string) => void;
+  /** case 3: the wall's per-car cap on promised energy, Wh (default: half the target) */
+  promiseCapWh?: number;
+  /** case 3: the car never gets its route back: the promises expire unpaid (invoices of 30 s) */
+  neverReconnect?: boolean;
   /** kill -9 one daemon while offline (after the cut) once the wall metered `atWh`, restart it after `downMs`
     real ms: the run then passes when nothing is paid twice, the books match both nodes and every session
     ended with a reason on both sides (resumed to its target, or closed) */
@@ -180,14 +197,15 @@ export async function offlineDemo(argv: string[]): Promise<number> {
       price: { type: 'string', default: '100' },
       'keep-network': { type: 'boolean', default: false },
       kill: { type: 'string' },
+      'never-reconnect': { type: 'boolean', default: false },
     },
   });
   const say = (line: string): void => void process.stderr.write(`demo: ${line}\n`);
   const show = (line: string): void => void (values.json ? say(line) : process.stdout.write(`${line}\n`));
   const mode = values.offline;
-  if (mode !== 'charger' && mode !== 'charger-stock' && mode !== 'car') {
+  if (mode !== 'charger' && mode !== 'charger-stock' && mode !== 'car' && mode !== 'both') {
     say(
-      '--offline takes charger (the wall and its node have no uplink), charger-stock (the wall daemon has no uplink to its remote node: it sells on its invoice stock) or car (the car has no signal)',
+      '--offline takes charger (the wall and its node have no uplink), charger-stock (the wall daemon has no uplink to its remote node: it sells on its invoice stock), car (the car has no signal) or both (neither side reaches the network: the car promises to pay, within the wall’s cap)',
     );
     return 2;
   }
@@ -214,6 +232,7 @@ export async function offlineDemo(argv: string[]): Promise<number> {
     speed,
     invoiceIntervalSec,
     priceMsatPerWh,
+    neverReconnect: values['never-reconnect'],
     keepNetwork: values['keep-network'],
     say,
     show,
@@ -243,11 +262,15 @@ export async function runOfflineDemo(
   const dir = join(repo, '.demo', `offline-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
   // the node moved into the namespace (case 1b moves none: the wall's node is remote, only the daemon is isolated)
-  const moved: 'wall' | 'vehicle' | null = mode === 'charger' ? 'wall' : mode === 'car' ? 'vehicle' : null;
-  const wallInNs = mode !== 'car';
+  const bothOffline = mode === 'both';
+  const moved: 'wall' | 'vehicle' | null =
+    mode === 'charger' ? 'wall' : mode === 'car' || bothOffline ? 'vehicle' : null;
+  const wallInNs = mode !== 'car' && !bothOffline;
+  const promiseCapWh = o.promiseCapWh ?? Math.floor(targetWh / 2);
   const stockMode = mode === 'charger-stock';
   const wallRpcPort = portOf(wall.socket);
   let space: IsolatedNamespace | undefined;
+  let namespaceInterfaces0: string[] = [];
   let nodeInNamespace = false;
   let carSide: ChildProcess | undefined;
   let chain: NamespacedChainBackend | undefined;
@@ -280,9 +303,12 @@ export async function runOfflineDemo(
     const forwards =
       mode === 'charger'
         ? [`127.0.0.1:${btcdP2pPort}@${btcdP2pPort}`]
-        : stockMode
-          ? [`127.0.0.1:${wallRpcPort}@${wallRpcPort}`]
-          : [`127.0.0.1:${btcdPort}@${btcdPort}`, `127.0.0.1:${wallP2pPort}`];
+        : bothOffline
+          ? // case 3: the car's own chain backend's peer link, and its channel partner (until the cut)
+            [`127.0.0.1:${btcdP2pPort}@${btcdP2pPort}`, `127.0.0.1:${wallP2pPort}`]
+          : stockMode
+            ? [`127.0.0.1:${wallRpcPort}@${wallRpcPort}`]
+            : [`127.0.0.1:${btcdPort}@${btcdPort}`, `127.0.0.1:${wallP2pPort}`];
     const sideLog = openSync(join(dir, 'namespace-side.log'), 'a');
     carSide = spawn(
       'ip',
@@ -297,8 +323,8 @@ export async function runOfflineDemo(
     );
     const lines = new Lines(carSide);
     const wallLocalPort = ((await lines.next(60_000)) as { ports: number[] }).ports[1] ?? 0;
-    if (mode === 'charger')
-      // the charger's own chain backend, beside its node: it follows the network over the uplink until the cut,
+    if (mode === 'charger' || bothOffline)
+      // the offline node's own chain backend, beside its node: it follows the network over the uplink until the cut,
       // then sees no new blocks but answers (an lnd whose chain backend is unreachable answers no getinfo)
       chain = await startNamespaceChainBackend({ netns: ns, upstreamP2p: `127.0.0.1:${btcdP2pPort}` });
     const send = (command: object): void => void carSide!.stdin!.write(`${JSON.stringify(command)}\n`);
@@ -360,21 +386,53 @@ export async function runOfflineDemo(
         ...overlays.wall,
         ...(o.crash ? crashWall : {}),
         ...(stockMode ? { offline: { stock: stockConfig(overlays.blocks, price, targetWh) } } : {}),
+        ...(bothOffline
+          ? {
+              tariff: {
+                ...(overlays.wall.tariff as object),
+                promiseCapWh,
+                ...(o.neverReconnect ? { invoiceExpirySec: 30 } : {}),
+              },
+            }
+          : {}),
         ...(wallInNs
           ? nsStatus
-          : {
-              relay: {
-                enabled: true,
-                port: relayPort,
-                allow: [`127.0.0.1/32:${btcdPort}`, `127.0.0.1/32:${wallP2pPort}`],
-              },
-            }),
+          : bothOffline
+            ? {}
+            : {
+                relay: {
+                  enabled: true,
+                  port: relayPort,
+                  allow: [`127.0.0.1/32:${btcdPort}`, `127.0.0.1/32:${wallP2pPort}`],
+                },
+              }),
       },
-      vehicle: { ...overlays.vehicle, ...(mode === 'car' ? nsStatus : {}), ...(o.crash ? crashVehicle : {}) },
+      vehicle: {
+        ...overlays.vehicle,
+        ...(mode === 'car' || bothOffline ? nsStatus : {}),
+        ...(o.crash ? crashVehicle : {}),
+        ...(bothOffline
+          ? {
+              auth: { identity: 'node' },
+              limits: {
+                ...(overlays.vehicle.limits as object),
+                promiseMaxMsat: String(BigInt(targetWh) * BigInt(price)),
+              },
+            }
+          : {}),
+      },
       world: { car: { batteryCapacityWh: 75_000, initialSocPct: 15 } },
     });
     rig[wallInNs ? 'wall' : 'vehicle'].netns = ns;
     await rig.startDaemons();
+    if (bothOffline) {
+      // case 3: the car loses its signal once its daemon is up, before the session, and the wall offers no relay: its node has no route
+      send({ cmd: 'uplink', host: null });
+      await lines.next(10_000);
+      await space.cutUplink();
+      namespaceInterfaces0 = space.interfaces();
+      say('case 3: the car has no uplink and the wall no relay: the car can only promise to pay');
+    }
     show(`wall dashboard:    ${rig.wall.statusUrl}`);
     show(`vehicle dashboard: ${rig.vehicle.statusUrl}`);
     if (stockMode) {
@@ -391,7 +449,7 @@ export async function runOfflineDemo(
     show(
       `charging ${targetWh} Wh over the cable (IP over veth) at ${speed}× speed, ${moved ?? 'wall daemon'} offline; logs in ${dir}`,
     );
-    let namespaceInterfaces = mode === 'charger' ? space.interfaces() : [];
+    let namespaceInterfaces = mode === 'charger' ? space.interfaces() : namespaceInterfaces0;
     let paidAtCutMsat = mode === 'charger' ? 0n : -1n;
     let invoicesAtCut = 0;
     // case 1b: the handshake and the receipt are signed by the wall's node (its key is the wall's identity), so
@@ -483,6 +541,35 @@ export async function runOfflineDemo(
         `  back online: ${st.reconciledSettled} stocked invoices reconciled settled, ${st.reconciledUnpaid} unpaid`,
       );
     }
+    let promises: OfflineFigures['promises'];
+    if (bothOffline) {
+      const made = readPromises(rig.files.wallDb);
+      if (o.neverReconnect) {
+        // the car stays offline: its promised invoices expire (30 s) and the wall reports them unpaid
+        await waitFor(
+          'the promises to be found unpaid',
+          () => readPromises(rig!.files.wallDb).outstanding === 0,
+          120_000,
+        );
+      } else {
+        // the car's namespace gets its route back: its daemon pays every promise by itself
+        await space.restoreUplink();
+        send({ cmd: 'uplink', host: space.uplinkHost });
+        await lines.next(10_000);
+        reconnectMs = await connectThroughSide(120_000);
+        show(`  the car's route is back (${reconnectMs} ms): it pays its ${made.made} promises`);
+        await waitFor(
+          'the promises to be paid',
+          () => readPromises(rig!.files.wallDb).outstanding === 0,
+          180_000,
+        );
+      }
+      const after = readPromises(rig.files.wallDb);
+      promises = { capWh: promiseCapWh, ...after };
+      show(
+        `  promises: ${after.made} made (${after.promisedWh} Wh), ${after.paid} paid, ${after.unpaid} unpaid`,
+      );
+    }
     await rig.stop();
     const relay = relayCounts(join(dir, 'wall.log'));
 
@@ -496,20 +583,27 @@ export async function runOfflineDemo(
     const paymentsAll = books.sessions.reduce((acc, x) => acc + x.paymentsSucceeded, 0);
     const paidOfflineMsat = stockMode
       ? readStock(rig.files.wallDb).paidOfflineMsat
-      : paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
+      : bothOffline
+        ? paidMsatAll
+        : paidMsatAll - (paidAtCutMsat < 0n ? paidMsatAll : paidAtCutMsat);
     result = {
       ...sessionFigures(s, { speed, invoiceIntervalSec, durationSec }),
       failedChecks: [],
       offline: {
         mode,
-        case: mode === 'charger' ? '1a' : stockMode ? '1b' : '2',
+        case: mode === 'charger' ? '1a' : stockMode ? '1b' : bothOffline ? '3' : '2',
         namespaceInterfaces,
-        invoicesPaidOffline: stockMode ? paidOfflineRows : paymentsAll - invoicesAtCut,
+        invoicesPaidOffline: stockMode
+          ? paidOfflineRows
+          : bothOffline
+            ? (promises?.paid ?? 0)
+            : paymentsAll - invoicesAtCut,
         paidOfflineMsat: paidOfflineMsat.toString(),
         relayConnections: relay.opened,
         relayRefusals: relay.refused,
         reconnectMs,
         ...(stockReconciled ? { stockReconciled } : {}),
+        ...(promises ? { promises } : {}),
       },
       ...(o.crash
         ? {
@@ -522,13 +616,27 @@ export async function runOfflineDemo(
         : {}),
     };
     for (const p of books.problems) say(`ACCOUNTS DISAGREE: ${p}`);
+    // case 3 ends at the wall's cap on promises (PROMISE_REFUSED), the energy within the cap and the wall's grace
+    const endings = bothOffline ? new Set(['PROMISE_REFUSED']) : NORMAL_ENDINGS;
     const normal =
       s.wallStopReason !== null &&
-      NORMAL_ENDINGS.has(s.wallStopReason) &&
-      s.vehicleStopReason === s.wallStopReason;
+      endings.has(s.wallStopReason) &&
+      s.vehicleStopReason === s.wallStopReason &&
+      (!bothOffline ||
+        s.wallEnergyWh <=
+          promiseCapWh + Number((overlays.wall.tariff as { graceWh?: number }).graceWh ?? 30));
     const isolated =
-      namespaceInterfaces.length === 2 && namespaceInterfaces.includes(cable.nsIf) && paidOfflineMsat > 0n;
+      namespaceInterfaces.length === 2 &&
+      namespaceInterfaces.includes(cable.nsIf) &&
+      (paidOfflineMsat > 0n || (bothOffline && o.neverReconnect === true));
     const relayed = mode !== 'car' || relay.opened > 0;
+    // case 3: promises were made, and each was paid once the car was back (or, never back, found unpaid)
+    const promised =
+      !bothOffline ||
+      (promises !== undefined &&
+        promises.made > 0 &&
+        promises.outstanding === 0 &&
+        (o.neverReconnect ? promises.unpaid === promises.made : promises.paid === promises.made));
     // case 1b: every invoice was a stocked one paid by proof, and each was reconciled settled with the node
     const stocked =
       !stockMode ||
@@ -546,7 +654,7 @@ export async function runOfflineDemo(
         (x.wallStopReason !== 'TARGET_REACHED' || x.receiptValid),
     );
     const ended = o.crash ? crashed && closedCleanly : normal && s.receiptValid;
-    const checks = { ended, isolated, relayed, stocked, accounts: books.problems.length === 0 };
+    const checks = { ended, isolated, relayed, stocked, promised, accounts: books.problems.length === 0 };
     result.failedChecks = Object.entries(checks)
       .filter(([, passed]) => !passed)
       .map(([name]) => name);
@@ -582,6 +690,36 @@ function stockConfig(
   const large = Math.max(small, blocks.maxBlockWh - (blocks.maxBlockWh % small));
   const amounts = [...new Set([small, large])].map((wh) => String(BigInt(wh) * BigInt(priceMsatPerWh)));
   return { denominationsMsat: amounts, perDenomination: Math.ceil(targetWh / large) + 6, upkeepSec: 2 };
+}
+
+/** The wall database's promises (case 3), read beside the running daemon. */
+function readPromises(wallDb: string): {
+  made: number;
+  promisedWh: number;
+  paid: number;
+  unpaid: number;
+  outstanding: number;
+} {
+  const out = { made: 0, promisedWh: 0, paid: 0, unpaid: 0, outstanding: 0 };
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(wallDb, { readonly: true, fileMustExist: true });
+    for (const r of db.prepare('SELECT state, block_wh FROM promises').all() as {
+      state: string;
+      block_wh: number;
+    }[]) {
+      out.made++;
+      out.promisedWh += r.block_wh;
+      if (r.state === 'paid') out.paid++;
+      else if (r.state === 'unpaid') out.unpaid++;
+      else out.outstanding++;
+    }
+  } catch {
+    // not created yet
+  } finally {
+    db?.close();
+  }
+  return out;
 }
 
 /** The wall database's stock, read beside the running daemon. */

@@ -126,6 +126,7 @@ export class PromiseLedger {
   byHash(paymentHash: string): PromiseRow | undefined {
     const r = this.db
       .prepare('SELECT * FROM promises WHERE payment_hash = ?')
+      .safeIntegers(true)
       .get(paymentHash.toLowerCase()) as PromiseDbRow | undefined;
     return r ? fromDb(r) : undefined;
   }
@@ -135,6 +136,7 @@ export class PromiseLedger {
     return (
       this.db
         .prepare('SELECT * FROM promises WHERE session_id = ? ORDER BY seq')
+        .safeIntegers(true)
         .all(sessionId) as PromiseDbRow[]
     ).map(fromDb);
   }
@@ -144,6 +146,7 @@ export class PromiseLedger {
     return (
       this.db
         .prepare('SELECT * FROM promises WHERE state = ? ORDER BY promised_at_ms, rowid')
+        .safeIntegers(true)
         .all(state) as PromiseDbRow[]
     ).map(fromDb);
   }
