@@ -90,13 +90,15 @@ export interface OfflineFigures {
     paid: number;
     unpaid: number;
     outstanding: number;
+    /** the wall's database (`boltcharge sessions --db <it>` lists the session's promises) */
+    wallDb: string;
   };
 }
 
 /** The offline demo's JSON line. */
 export interface OfflineDemoResult extends SessionFigures {
   offline: OfflineFigures;
-  /** the run's checks that failed (empty when it passed): ended, isolated, relayed, stocked, accounts */
+  /** the run's checks that failed (empty when it passed): ended, isolated, relayed, stocked, promised, accounts */
   failedChecks: string[];
   /** only in crash runs */
   crash?: CrashFigures;
@@ -153,7 +155,7 @@ export interface OfflineRunOptions {
   show: (line: string) => void;
   /** case 3: the wall's per-car cap on promised energy, Wh (default: half the target) */
   promiseCapWh?: number;
-  /** case 3: the car never gets its route back: the promises expire unpaid (invoices of 30 s) */
+  /** case 3: the car never gets its route back: the promises expire unpaid (invoices of 90 s) */
   neverReconnect?: boolean;
   /** kill -9 one daemon while offline (after the cut) once the wall metered `atWh`, restart it after `downMs`
     real ms: the run then passes when nothing is paid twice, the books match both nodes and every session
@@ -271,6 +273,7 @@ export async function runOfflineDemo(
   const wallRpcPort = portOf(wall.socket);
   let space: IsolatedNamespace | undefined;
   let namespaceInterfaces0: string[] = [];
+  let paidAtCut = -1n;
   let nodeInNamespace = false;
   let carSide: ChildProcess | undefined;
   let chain: NamespacedChainBackend | undefined;
@@ -391,7 +394,9 @@ export async function runOfflineDemo(
               tariff: {
                 ...(overlays.wall.tariff as object),
                 promiseCapWh,
-                ...(o.neverReconnect ? { invoiceExpirySec: 30 } : {}),
+                // invoices that expire soon after the capped session (real time; the car's accelerated clock runs
+                // ahead of the invoices' timestamps, so not shorter)
+                ...(o.neverReconnect ? { invoiceExpirySec: 90 } : {}),
               },
             }
           : {}),
@@ -431,6 +436,7 @@ export async function runOfflineDemo(
       await lines.next(10_000);
       await space.cutUplink();
       namespaceInterfaces0 = space.interfaces();
+      paidAtCut = 0n; // offline from the start (a crash run may kill a daemon from here on)
       say('case 3: the car has no uplink and the wall no relay: the car can only promise to pay');
     }
     show(`wall dashboard:    ${rig.wall.statusUrl}`);
@@ -450,7 +456,7 @@ export async function runOfflineDemo(
       `charging ${targetWh} Wh over the cable (IP over veth) at ${speed}× speed, ${moved ?? 'wall daemon'} offline; logs in ${dir}`,
     );
     let namespaceInterfaces = mode === 'charger' ? space.interfaces() : namespaceInterfaces0;
-    let paidAtCutMsat = mode === 'charger' ? 0n : -1n;
+    let paidAtCutMsat = mode === 'charger' ? 0n : paidAtCut;
     let invoicesAtCut = 0;
     // case 1b: the handshake and the receipt are signed by the wall's node (its key is the wall's identity), so
     // the uplink is cut once the session is authenticated and comes back at half the target (the node client reconnects with a back-off: the rest of the session gives it time, and the node signs the receipt)
@@ -565,7 +571,7 @@ export async function runOfflineDemo(
         );
       }
       const after = readPromises(rig.files.wallDb);
-      promises = { capWh: promiseCapWh, ...after };
+      promises = { capWh: promiseCapWh, ...after, wallDb: rig.files.wallDb };
       show(
         `  promises: ${after.made} made (${after.promisedWh} Wh), ${after.paid} paid, ${after.unpaid} unpaid`,
       );

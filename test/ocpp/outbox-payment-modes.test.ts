@@ -142,5 +142,75 @@ describe.each(['ocpp2.0.1', 'ocpp1.6'] as const)(
       ]);
       expect(csms.validationFailures).toEqual([]);
     });
+
+    it('reports promises to pay (case 3) queued through an outage: promised, then paid or unpaid', async () => {
+      const { csms, station, clock } = fx;
+      station.start();
+      await untilOnline(station, clock);
+      station.plugged(1, T0, 1000);
+      station.sessionStarted({ evseId: 1, sessionId: 's-promise', atMs: T0, meterStartWh: 1000 });
+      const kept = blockInvoice('s-promise', 0, 1000);
+      const broken = blockInvoice('s-promise', 1, 1000);
+      const car = '02' + 'ab'.repeat(32);
+      const signature = 'cd'.repeat(65);
+      await csms.down();
+      await waitFor(() => !station.status().connected, 'the link drops');
+      const promise = (
+        x: typeof kept,
+        id: 'InvoicePromised' | 'PromisePaid' | 'PromiseUnpaid',
+        atMs: number,
+      ) =>
+        station.promiseReport(id, {
+          sessionId: 's-promise',
+          seq: x.seq,
+          paymentHash: x.paymentHash,
+          amountMsat: x.amountMsat,
+          blockWh: 100,
+          vehiclePub: car,
+          signature,
+          atMs,
+        });
+      for (const x of [kept, broken]) {
+        station.invoiceIssued({ ...x, atMs: T0 + 1000 });
+        promise(x, 'InvoicePromised', T0 + 2000);
+      }
+      station.sessionEnded({
+        sessionId: 's-promise',
+        reason: 'Local',
+        meterStopWh: 1200,
+        atMs: T0 + 10_000,
+        receipt: {
+          energyWh: 200,
+          paidMsat: 0n,
+          invoicesIssued: 2,
+          invoicesPaid: 0,
+          lastSeq: 1,
+          priceMsatPerWh: kept.priceMsatPerWh,
+        },
+      });
+      promise(kept, 'PromisePaid', T0 + 60_000);
+      promise(broken, 'PromiseUnpaid', T0 + 700_000);
+      promise(broken, 'PromiseUnpaid', T0 + 700_000); // a repeat is not reported twice
+      await csms.up();
+      await untilOnline(station, clock);
+      await untilDrained(station);
+      const ids = new Set(['InvoicePromised', 'PromisePaid', 'PromiseUnpaid']);
+      const reports = csms
+        .calls('DataTransfer')
+        .filter((c) => ids.has(c.payload.messageId as string))
+        .map(
+          (c) =>
+            [c.payload.messageId, JSON.parse(c.payload.data as string) as Record<string, unknown>] as const,
+        );
+      expect(
+        reports.map(([id, d]) => [id, d.paymentHash, d.paymentMode, d.vehiclePub, d.signature ?? null]),
+      ).toEqual([
+        ['InvoicePromised', kept.paymentHash, 'promise', car, signature],
+        ['InvoicePromised', broken.paymentHash, 'promise', car, signature],
+        ['PromisePaid', kept.paymentHash, 'promise', car, null],
+        ['PromiseUnpaid', broken.paymentHash, 'promise', car, signature],
+      ]);
+      expect(csms.validationFailures).toEqual([]);
+    });
   },
 );
