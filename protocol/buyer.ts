@@ -52,6 +52,7 @@ import {
   transcriptHash,
 } from './handshake.js';
 import type {
+  DelegationMessage,
   HelloMessage,
   InvoiceMessage,
   OfferMessage,
@@ -61,7 +62,8 @@ import type {
 import { messageInVersion } from './messages.js';
 import { paymentReport } from './paymentProof.js';
 import { promiseText, refusedPromiseSeq, type PromiseTerms } from './promise.js';
-import { signNodeMessage, verifyNodeSignature } from './nodeSignature.js';
+import { delegationProblem, signedForNode, type Delegation } from './delegation.js';
+import { signNodeMessage } from './nodeSignature.js';
 import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import {
   daySpendMsat,
@@ -192,6 +194,11 @@ export interface BuyerKeys {
   channel: ChannelState;
   /** The wall's node key, proven by its handshake signature; every invoice must be signed by it. */
   wallPub: string;
+  /**
+   * A node-signed delegation the wall announced (protocol version 3, protocol/delegation.ts): its delegate key's
+   * signatures on the handshake and the receipt count as the node's until `untilMs`. Null when none.
+   */
+  wallDelegation: Delegation | null;
 }
 
 /** Not plugged in (or between sessions before the first). */
@@ -318,6 +325,7 @@ function keysOf(s: BuyerKeys): BuyerKeys {
     th: s.th,
     channel: s.channel,
     wallPub: s.wallPub,
+    wallDelegation: s.wallDelegation,
   };
 }
 
@@ -818,6 +826,7 @@ function onHandshakeFrame(s: BuyerHandshake, bytes: Uint8Array, out: Effect[], a
     sessionId: m.sessionId,
     startMs: s.startMs,
     wallPub: m.identityPub,
+    wallDelegation: null,
     wallHelloFrame: toHex(bytes),
     ownHelloFrame: toHex(frame.value),
     version,
@@ -863,8 +872,33 @@ function checkMeters(s: BuyerState, out: Effect[], atMs: number): BuyerState {
   return s.held !== null ? considerInvoice(s, s.held, out, atMs) : s;
 }
 
-function onReceipt(s: BuyerKeyed, r: ReceiptMessage, out: Effect[]): BuyerState {
-  const v = verifyReceipt(s.version, r, { sellerPub: s.wallPub, sessionId: s.sessionId });
+/**
+ * The wall announces a delegate key (its node is unreachable): kept when its node key signed it and it has not
+ * expired by our clock; otherwise refused by name (the delegate's signatures then do not count).
+ */
+function onDelegation(s: BuyerKeyed, m: DelegationMessage, out: Effect[], atMs: number): BuyerState {
+  const { type: _type, ...delegation } = m;
+  const problem = delegationProblem(s.wallPub, delegation, atMs);
+  if (problem !== null) {
+    out.push({
+      type: 'alarm',
+      reason: Reason.HANDSHAKE_FAILED,
+      message: `wall delegation refused: ${problem}`,
+    });
+    out.push(record('delegationRefused', { delegatePub: m.delegatePub, refusal: problem }));
+    return s;
+  }
+  s.wallDelegation = delegation;
+  out.push(record('delegationAccepted', { delegatePub: m.delegatePub, untilMs: m.untilMs }));
+  return s;
+}
+
+function onReceipt(s: BuyerKeyed, r: ReceiptMessage, out: Effect[], atMs: number): BuyerState {
+  const v = verifyReceipt(s.version, r, {
+    sellerPub: s.wallPub,
+    sessionId: s.sessionId,
+    ...(s.wallDelegation ? { delegation: s.wallDelegation, atMs } : {}),
+  });
   if (!v.ok) {
     out.push({ type: 'alarm', reason: Reason.RECEIPT_INVALID, message: v.error.message });
     return end(s, Reason.RECEIPT_INVALID, out, {
@@ -915,16 +949,16 @@ function unexpected(s: BuyerKeyed, m: SealedMessage, out: Effect[], atMs: number
 function onAuthenticating(s: BuyerAuthenticating, m: SealedMessage, out: Effect[], atMs: number): BuyerState {
   if (m.type !== 'auth') return unexpected(s, m, out, atMs);
   const text = handshakeText(s.version, 'wall', fromHex(s.th));
-  const v = verifyNodeSignature(text, m.signature, s.wallPub);
-  if (!v.ok) {
+  const problem = signedForNode(text, m.signature, s.wallPub, s.wallDelegation, atMs);
+  if (problem !== null) {
     out.push({
       type: 'alarm',
       reason: Reason.HANDSHAKE_FAILED,
-      message: `wall signature invalid: ${v.error.message}`,
+      message: `wall signature invalid: ${problem}`,
     });
     send(s, { type: 'stop', reason: Reason.HANDSHAKE_FAILED, text: 'wall signature invalid' }, out, atMs);
     return end(s, Reason.HANDSHAKE_FAILED, out, {
-      error: `wall authentication failed: ${v.error.message}`,
+      error: `wall authentication failed: ${problem}`,
     });
   }
   out.push(record('wallAuthenticated', { wallPub: s.wallPub }));
@@ -937,8 +971,10 @@ function onSealed(s: BuyerKeyed, m: SealedMessage, out: Effect[], atMs: number):
     return s;
   }
   if (m.type === 'pong') return s;
+  if (m.type === 'delegation' && messageInVersion('delegation', s.version))
+    return onDelegation(s, m, out, atMs);
   if (s.phase === 'authenticating') return onAuthenticating(s, m, out, atMs);
-  if (s.phase === 'closing') return m.type === 'receipt' ? onReceipt(s, m, out) : s;
+  if (s.phase === 'closing') return m.type === 'receipt' ? onReceipt(s, m, out, atMs) : s;
   switch (m.type) {
     case 'offer': {
       if (s.phase === 'charging' && m.offerSeq === 0 && sameMessage(s.offer, m)) {
@@ -1040,7 +1076,7 @@ function onSealed(s: BuyerKeyed, m: SealedMessage, out: Effect[], atMs: number):
       out.push(record('wallStopped', { reason: reasonName(m.reason), text: m.text }));
       return close(s, m.reason, out, atMs, false);
     case 'receipt':
-      return onReceipt(s, m, out);
+      return onReceipt(s, m, out, atMs);
     case 'error':
       out.push({ type: 'alarm', reason: m.reason, message: `wall error: ${m.text}` });
       if (m.reason === Reason.PROMISE_REFUSED) return onPromiseRefused(s, m.text, out);

@@ -6,6 +6,7 @@
  */
 import type { Message, ReceiptMessage } from './messages.js';
 import type { ReasonCode } from './reasons.js';
+import type { Delegation } from './delegation.js';
 
 /** Fields every event has. */
 interface EventBase {
@@ -53,6 +54,11 @@ export interface NodeSignatureEvent extends EventBase {
   type: 'nodeSignature';
   text: string;
   signature: string;
+  /**
+   * Seller (protocol version 3): the node was unreachable, so the wall daemon signed with its delegate key; this
+   * is the node-signed delegation of that key (protocol/delegation.ts), sent to the car before the signed message.
+   */
+  delegation?: Delegation;
 }
 /** The operator (or CSMS) asks to end the session. */
 export interface StopRequestEvent extends EventBase {

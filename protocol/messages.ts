@@ -221,9 +221,28 @@ export interface PromiseMessage {
   signature: string;
 }
 
+/**
+ * The wall's node delegates signing to a key the wall daemon holds (protocol version 3, protocol/delegation.ts):
+ * sent before an `auth` or `receipt` the delegate key signed (the wall's node is unreachable). The car then
+ * accepts that key's signatures for this session until `untilMs`.
+ */
+export interface DelegationMessage {
+  type: 'delegation';
+  /** the delegate's 33-byte compressed secp256k1 key (hex) */
+  delegatePub: string;
+  /** end of validity, ms since the Unix epoch */
+  untilMs: number;
+  /** 65-byte recoverable signature (hex) by the wall's node key over `delegationText` */
+  signature: string;
+}
+
 /** Protocol version from which a message type exists (absent = every version). A session of an older
   version must treat such a message as unexpected. */
-export const MESSAGE_MIN_VERSION: Partial<Record<MessageType, number>> = { paymentProof: 2, promise: 3 };
+export const MESSAGE_MIN_VERSION: Partial<Record<MessageType, number>> = {
+  paymentProof: 2,
+  promise: 3,
+  delegation: 3,
+};
 
 /**
  * Whether a message type exists in a protocol version.
@@ -253,7 +272,8 @@ export type SealedMessage =
   | PingMessage
   | PongMessage
   | PaymentProofMessage
-  | PromiseMessage;
+  | PromiseMessage
+  | DelegationMessage;
 /** Every message. */
 export type Message = ClearMessage | SealedMessage;
 /** Message type names. */
@@ -278,6 +298,7 @@ export const MESSAGE_TYPE_CODES: Record<MessageType, number> = {
   pong: 0x1c,
   paymentProof: 0x1d,
   promise: 0x1e,
+  delegation: 0x1f,
 };
 const typeByCode = new Map<number, MessageType>(
   (Object.entries(MESSAGE_TYPE_CODES) as [MessageType, number][]).map(([t, c]) => [c, t]),
@@ -439,6 +460,11 @@ function validate(m: Message): void {
       u64ok(m.amountMsat, 'amountMsat');
       hexOk(m.signature, 65, 'signature');
       return;
+    case 'delegation':
+      hexOk(m.delegatePub, 33, 'delegatePub');
+      safeOk(m.untilMs, 'untilMs');
+      hexOk(m.signature, 65, 'signature');
+      return;
   }
 }
 
@@ -511,6 +537,9 @@ function writeBody(w: ByteWriter, m: Message): void {
       return;
     case 'promise':
       w.u32(m.seq).hex(m.paymentHash).u64(m.amountMsat).hex(m.signature);
+      return;
+    case 'delegation':
+      w.hex(m.delegatePub).u64(m.untilMs).hex(m.signature);
       return;
   }
 }
@@ -636,6 +665,13 @@ function readBody(type: MessageType, r: ByteReader): Message {
         seq: r.u32(),
         paymentHash: r.hex(32, 'paymentHash'),
         amountMsat: r.u64(),
+        signature: r.hex(65, 'signature'),
+      };
+    case 'delegation':
+      return {
+        type,
+        delegatePub: r.hex(33, 'delegatePub'),
+        untilMs: r.u64n('untilMs'),
         signature: r.hex(65, 'signature'),
       };
   }

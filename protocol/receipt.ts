@@ -6,7 +6,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { ByteWriter, toHex } from './bytes.js';
 import { fail, ok, type Result } from './errors.js';
 import { writeReceiptBody, type ReceiptMessage } from './messages.js';
-import { verifyNodeSignature } from './nodeSignature.js';
+import { signedForNode, type Delegation } from './delegation.js';
 
 /** A receipt before signing. */
 export type UnsignedReceipt = Omit<ReceiptMessage, 'type' | 'signature'>;
@@ -41,7 +41,13 @@ export interface ReceiptProblem {
 export function verifyReceipt(
   version: number,
   receipt: ReceiptMessage,
-  expected: { sellerPub: string; sessionId: string },
+  expected: {
+    sellerPub: string;
+    sessionId: string;
+    /** a node-signed delegation the wall announced (version 3), checked at `atMs` (the receiver's clock) */
+    delegation?: Delegation;
+    atMs?: number;
+  },
 ): Result<true, ReceiptProblem> {
   const bad = (name: ReceiptProblemName, message: string): { ok: false; error: ReceiptProblem } =>
     fail({ kind: 'ReceiptProblem', name, message });
@@ -53,7 +59,13 @@ export function verifyReceipt(
   if (sum !== receipt.totalPaidMsat)
     return bad('ReceiptTotalMismatch', `total ${receipt.totalPaidMsat} ≠ sum ${sum}`);
   const { type: _t, signature, ...unsigned } = receipt;
-  const v = verifyNodeSignature(receiptText(version, unsigned), signature, expected.sellerPub);
-  if (!v.ok) return bad('ReceiptBadSignature', v.error.message);
+  const problem = signedForNode(
+    receiptText(version, unsigned),
+    signature,
+    expected.sellerPub,
+    expected.delegation ?? null,
+    expected.atMs ?? receipt.endMs,
+  );
+  if (problem !== null) return bad('ReceiptBadSignature', problem);
   return ok(true);
 }

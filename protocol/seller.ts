@@ -22,7 +22,7 @@ import { fromHex, toHex } from './bytes.js';
 import type { ChannelState } from './channel.js';
 import type { SellerConfig } from './config.js';
 import type { Effect, SellerEvent, Step } from './effects.js';
-import { protocolError } from './errors.js';
+import { fail, ok, protocolError, type Result } from './errors.js';
 import { encodeClearFrame, parseFrame } from './frame.js';
 import {
   deriveChannel,
@@ -40,9 +40,10 @@ import {
   type ReceiptMessage,
   type SealedMessage,
 } from './messages.js';
-import { verifyNodeSignature } from './nodeSignature.js';
+import { normaliseSignature, verifyNodeSignature } from './nodeSignature.js';
 import { onPaymentProof, refuseProof } from './paymentProof.js';
 import { onPromise, type PromiseContext } from './promise.js';
+import { signedForNode, type Delegation } from './delegation.js';
 import { isConnectorRefusal, Reason, reasonName, type ReasonCode } from './reasons.js';
 import { receiptText, type UnsignedReceipt } from './receipt.js';
 import {
@@ -986,6 +987,7 @@ function onNodeSignature(
   signature: string,
   out: Effect[],
   atMs: number,
+  delegation: Delegation | null,
 ): SellerState {
   const pending =
     s.phase === 'authenticating'
@@ -997,7 +999,10 @@ function onNodeSignature(
     out.push(record('signatureIgnored', { text }));
     return s;
   }
-  const norm = checkOwnNodeSignature(text, signature, s.config.nodePubkey);
+  const norm =
+    delegation === null
+      ? checkOwnNodeSignature(text, signature, s.config.nodePubkey)
+      : checkDelegateSignature(s, text, signature, delegation, atMs);
   if (!norm.ok) {
     const message = `node signature does not match the configured node key: ${norm.error}`;
     out.push({ type: 'alarm', reason: Reason.LOCAL_FAULT, message });
@@ -1006,6 +1011,13 @@ function onNodeSignature(
       return end(s, Reason.LOCAL_FAULT, out, { error: message });
     }
     return end(s, s.endReason, out, { error: `receipt not signed: ${message}` });
+  }
+  // signed by the delegate key (the node unreachable): the car gets the node's delegation first
+  if (delegation !== null) {
+    send(s, { type: 'delegation', ...delegation }, out, atMs);
+    out.push(
+      record('signedByDelegate', { delegatePub: delegation.delegatePub, untilMs: delegation.untilMs }),
+    );
   }
   if (s.phase === 'authenticating') {
     s.pendingSign = null;
@@ -1024,6 +1036,28 @@ function onNodeSignature(
     }),
   );
   return end(s, s.endReason, out, { receipt });
+}
+
+/**
+ * A signature by the wall daemon's delegate key: only in a version-3 session (the car must know delegations),
+ * with a delegation the node signed, valid now.
+ * @returns the signature (hex), or why it cannot be used
+ */
+function checkDelegateSignature(
+  s: SellerAuthenticating | SellerClosing,
+  text: string,
+  signature: string,
+  delegation: Delegation,
+  atMs: number,
+): Result<string, string> {
+  if (!messageInVersion('delegation', s.version))
+    return fail(
+      `the node is unreachable and the car speaks protocol version ${s.version} (delegation needs 3)`,
+    );
+  const problem = signedForNode(text, signature, s.config.nodePubkey, delegation, atMs);
+  if (problem !== null) return fail(problem);
+  const norm = normaliseSignature(signature);
+  return norm.ok ? ok(norm.value) : fail(norm.error.message);
 }
 
 function onTick(s: SellerState, out: Effect[], atMs: number): SellerState {
@@ -1291,7 +1325,7 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
     case 'tick':
       return onTick(s, out, atMs);
     case 'nodeSignature':
-      next = onNodeSignature(s, ev.text, ev.signature, out, atMs);
+      next = onNodeSignature(s, ev.text, ev.signature, out, atMs, ev.delegation ?? null);
       break;
     case 'stopRequest':
       if (!stoppable(s.phase)) return s;

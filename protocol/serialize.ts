@@ -399,10 +399,15 @@ function migrateSellerV3(raw: Json, current: object | undefined): void {
   if (Array.isArray(raw.invoices)) for (const inv of raw.invoices) if (isObject(inv)) inv.promisedAtMs = null;
 }
 
-/** Buyer v3 → v4: promises to pay (offline case 3): the owner's cap from the configuration, nothing owed. */
+/**
+ * Buyer v3 → v4: promises to pay (offline case 3): the owner's cap from the configuration, nothing owed; no wall
+ * delegation known.
+ */
 function migrateBuyerV3(raw: Json, current: object | undefined): void {
   fillConfig(raw, { promiseMaxMsat: BUYER_DEFAULTS.promiseMaxMsat }, current);
   raw.promisedEarlierMsat = 0n;
+  // a keyed phase (it has a transcript hash) knows of no delegation (protocol version 3)
+  if (typeof raw.th === 'string') raw.wallDelegation = null;
 }
 
 /** A migration from the version at its index to the next, in place (config keys it adds from `current`). */

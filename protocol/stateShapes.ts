@@ -50,6 +50,7 @@ import {
   type Shape,
 } from './shape.js';
 import type { PriceSegment } from './tariff.js';
+import type { Delegation } from './delegation.js';
 
 const network: Check<Network> = oneOf('bitcoin', 'testnet', 'signet', 'regtest');
 const versions = array(int, 16);
@@ -409,6 +410,7 @@ const buyerKeysFields: Shape<BuyerKeys> = {
   th: hash,
   channel,
   wallPub: pubkey,
+  wallDelegation: nullable(object<Delegation>({ delegatePub: pubkey, untilMs: num, signature: hex(65) })),
 };
 
 /** Each buyer phase's variant: the common fields and the phase's own. */

@@ -62,6 +62,7 @@ import {
 import { ConnectorArbiter, type ClaimRefusal, type ConnectorOwner } from './connector-arbiter.js';
 import { splitStatementsFor } from './payouts/receipt-split.js'; // split
 import type { PromiseRow } from './offline/promise-ledger.js';
+import { SigningDelegate } from './offline/signing-delegate.js';
 
 /** Machine-state slot holding the node's committed settle index (where settlement delivery resumes). */
 
@@ -174,6 +175,8 @@ export class WallDaemon {
   private faultClearedBy = 'operator';
   /** the 1-based connector this daemon drives */
   readonly connectorId: number;
+  /** the signing delegate (offline case 1b), when the wall sells offline */
+  private readonly delegate: SigningDelegate | null;
 
   private constructor(
     private readonly parts: WallParts,
@@ -191,6 +194,10 @@ export class WallDaemon {
       log.warn('offline.stock ignored: the invoice stock needs a single-connector wall', {});
     this.stock = stockConfig
       ? StockKeeper.open({ db: store.db, node: parts.node, config: stockConfig, clock })
+      : null;
+    // selling offline: a signing key the node delegates, so that sessions start and end without the node
+    this.delegate = stockConfig
+      ? new SigningDelegate(store, parts.node, nodePubkey, clock, stockConfig.delegationSec * 1000)
       : null;
     const sc = sellerConfig({
       nodePubkey,
@@ -797,6 +804,11 @@ export class WallDaemon {
       if (running || this.stopping) return;
       running = true;
       try {
+        if (await this.delegate?.renew()) log.info('signing delegation renewed by the node', {});
+      } catch (err) {
+        log.debug('signing delegation not renewed: node unreachable', { error: (err as Error).message });
+      }
+      try {
         const reconciled = await stock.reconcile();
         for (const r of reconciled) {
           store.appendEvent(r.sessionId, 'offline.reconciled', { ...r });
@@ -1132,7 +1144,16 @@ export class WallDaemon {
           node.signMessage(e.text).then(
             (signature) =>
               this.dispatch({ type: 'nodeSignature', text: e.text, signature, atMs: clock.now() }),
-            (err: Error) => this.alarm(`node signMessage failed: ${err.message}`),
+            (err: Error) => {
+              // the node cannot sign (unreachable): the delegate key signs, with the node's delegation
+              const delegated = this.delegate?.sign(e.text) ?? null;
+              if (delegated === null) return this.alarm(`node signMessage failed: ${err.message}`);
+              log.info('signed by the delegate key: the node is unreachable', {
+                error: err.message,
+                delegatePub: delegated.delegation.delegatePub,
+              });
+              this.dispatch({ type: 'nodeSignature', text: e.text, ...delegated, atMs: clock.now() });
+            },
           ),
         );
         return;

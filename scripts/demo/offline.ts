@@ -79,6 +79,8 @@ export interface OfflineFigures {
   reconnectMs: number | null;
   /** case 1b: stocked invoices reconciled with the node after the route came back (each `offline: true`) */
   stockReconciled?: { settled: number; unpaid: number; left: number };
+  /** case 1b: handshakes and receipts the wall daemon signed with its delegated key (its node unreachable) */
+  signedByDelegate?: number;
   /**
    * case 3: the wall's per-car cap (Wh), the promises the wall credited, and their fate once the car's
    * namespace got its route back (paid) or the invoices expired with the car still offline (unpaid)
@@ -224,11 +226,15 @@ export async function offlineDemo(argv: string[]): Promise<number> {
   }
   const kill = values.kill;
   if (kill !== undefined && kill !== 'wall' && kill !== 'vehicle') {
-    say('--kill takes wall or vehicle (kill -9 of that daemon halfway, offline, restarted after 1 s)');
+    say(
+      '--kill takes wall or vehicle (kill -9 of that daemon halfway through the offline stretch, restarted after 1 s)',
+    );
     return 2;
   }
+  // halfway through the offline stretch: case 3 ends at its promise cap (half the target)
+  const killAtWh = Math.floor(targetWh / (mode === 'both' ? 4 : 2));
   const run = await runOfflineDemo({
-    ...(kill ? { crash: { victim: kill, atWh: Math.floor(targetWh / 2), downMs: 1000 } } : {}),
+    ...(kill ? { crash: { victim: kill, atWh: killAtWh, downMs: 1000 } } : {}),
     mode,
     targetWh,
     speed,
@@ -450,7 +456,12 @@ export async function runOfflineDemo(
         () => readStock(rig!.files.wallDb).stocked >= full,
         120_000,
       );
-      say(`the wall daemon stocked ${full} invoices; it loses its uplink once the session is authenticated`);
+      // and holds a signing key its node delegated (the handshake and the receipt without the node)
+      await waitFor('the node to delegate a signing key', () => hasDelegate(rig!.files.wallDb), 120_000);
+      await space.cutUplink();
+      say(
+        `the wall daemon stocked ${full} invoices and holds a delegated signing key; its uplink is cut before the car plugs in`,
+      );
     }
     show(
       `charging ${targetWh} Wh over the cable (IP over veth) at ${speed}× speed, ${moved ?? 'wall daemon'} offline; logs in ${dir}`,
@@ -458,9 +469,10 @@ export async function runOfflineDemo(
     let namespaceInterfaces = mode === 'charger' ? space.interfaces() : namespaceInterfaces0;
     let paidAtCutMsat = mode === 'charger' ? 0n : paidAtCut;
     let invoicesAtCut = 0;
-    // case 1b: the handshake and the receipt are signed by the wall's node (its key is the wall's identity), so
-    // the uplink is cut once the session is authenticated and comes back at half the target (the node client reconnects with a back-off: the rest of the session gives it time, and the node signs the receipt)
-    let stockPhase: 'online' | 'offline' | 'back' = 'online';
+    // case 1b: the session starts with the wall's node unreachable (the delegate key signs the handshake); the
+    // route comes back at half the target (the node client reconnects with a back-off: the rest of the session
+    // gives it time), and the stock is reconciled after the session
+    let stockPhase: 'offline' | 'back' | null = stockMode ? 'offline' : null;
     let stockPaidOffline = 0;
     let reconnectMs: number | null = null;
     let crashed = false;
@@ -472,15 +484,8 @@ export async function runOfflineDemo(
       'the session to end on both sides',
       async () => {
         const [w, v] = await Promise.all([activeRig.wall.status(), activeRig.vehicle.status()]);
-        if (stockMode && stockPhase === 'online' && (w.state === 'deposit' || w.state === 'charging')) {
-          stockPhase = 'offline';
-          await space!.cutUplink();
+        if (stockPhase === 'offline' && w.energyWh >= Math.floor(targetWh / 2)) {
           namespaceInterfaces = space!.interfaces();
-          show(
-            `  the wall daemon lost its uplink at ${w.energyWh} Wh: its node is unreachable, it sells on its stock`,
-          );
-        }
-        if (stockMode && stockPhase === 'offline' && w.energyWh >= Math.floor(targetWh / 2)) {
           stockPhase = 'back';
           stockPaidOffline = readStock(activeRig.files.wallDb).paidOffline;
           await space!.restoreUplink();
@@ -609,6 +614,7 @@ export async function runOfflineDemo(
         relayRefusals: relay.refused,
         reconnectMs,
         ...(stockReconciled ? { stockReconciled } : {}),
+        ...(stockMode ? { signedByDelegate: countEvents(rig.files.wallDb, 'machine.signedByDelegate') } : {}),
         ...(promises ? { promises } : {}),
       },
       ...(o.crash
@@ -643,10 +649,12 @@ export async function runOfflineDemo(
         promises.made > 0 &&
         promises.outstanding === 0 &&
         (o.neverReconnect ? promises.unpaid === promises.made : promises.paid === promises.made));
-    // case 1b: every invoice was a stocked one paid by proof, and each was reconciled settled with the node
+    // case 1b: the session started with the node unreachable (the delegate signed its handshake), every invoice
+    // meanwhile was a stocked one paid by proof, and each was reconciled settled with the node
     const stocked =
       !stockMode ||
-      (paidOfflineRows > 0 &&
+      ((result.offline.signedByDelegate ?? 0) > 0 &&
+        paidOfflineRows > 0 &&
         paidOfflineRows >= stockPaidOffline &&
         stockReconciled?.settled === paidOfflineRows &&
         stockReconciled.left === 0);
@@ -726,6 +734,29 @@ function readPromises(wallDb: string): {
     db?.close();
   }
   return out;
+}
+
+/** How many ledger events of `kind` the wall database holds. */
+function countEvents(wallDb: string, kind: string): number {
+  const db = new Database(wallDb, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM events WHERE kind = ?').get(kind) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Whether the wall database holds a signing delegation (wall-module/offline/signing-delegate.ts). */
+function hasDelegate(wallDb: string): boolean {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(wallDb, { readonly: true, fileMustExist: true });
+    return db.prepare("SELECT 1 FROM machine_state WHERE slot = 'signing-delegate'").get() !== undefined;
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
 }
 
 /** The wall database's stock, read beside the running daemon. */

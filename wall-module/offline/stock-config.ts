@@ -10,7 +10,11 @@
  *     expirySec: 604800                          # long expiry (7 days)
  *     retireBeforeExpirySec: 86400               # an unused one this close to expiry is cancelled and replaced
  *     upkeepSec: 30                              # how often the stock is topped up and reconciled while online
+ *     delegationSec: 604800                      # validity of the signing key the node delegates (7 days)
  * ```
+ *
+ * With a stock, the wall also holds a signing key its node delegates while online (protocol/delegation.ts), so
+ * that a session can start and end while the node is unreachable (version-3 cars).
  */
 import type { ConfigReader } from '../../daemon/config-reader.js';
 import type { StockConfig } from '../../payments/invoice-stock.js';
@@ -19,6 +23,8 @@ import type { StockConfig } from '../../payments/invoice-stock.js';
 export interface OfflineStockConfig extends StockConfig {
   /** interval of the upkeep (replenish while online, reconcile after an outage), s */
   upkeepSec: number;
+  /** validity of the signing delegation the node gives the wall daemon (renewed at half of it), s */
+  delegationSec: number;
 }
 
 /** The parsed `offline:` section. */
@@ -51,6 +57,7 @@ export function readOfflineSection(r: ConfigReader): OfflineConfig {
       expirySec: s.int('expirySec', 7 * 86_400, { min: 600, max: 365 * 86_400 }),
       retireBeforeExpirySec: s.int('retireBeforeExpirySec', 86_400, { min: 60, max: 30 * 86_400 }),
       upkeepSec: s.int('upkeepSec', 30, { min: 1, max: 86_400 }),
+      delegationSec: s.int('delegationSec', 7 * 86_400, { min: 3_600, max: 30 * 86_400 }),
     },
   };
 }
