@@ -1324,7 +1324,8 @@ const IDENTITY_SLOT = 'node-identity';
 /**
  * The wall node's identity: asked of the node (and kept in the store); when the node is unreachable and the wall
  * sells offline (`offline.stock`), the identity kept at the last start, so a wall restarted offline resumes its
- * session (whose keys are in the store; a new session still needs the node to sign its handshake).
+ * session (whose keys are in the store); a new session is greeted with the key the node delegated while online
+ * (`offline/signing-delegate.ts`).
  *
  * @param parts the daemon's parts
  * @returns the node's public key and network

@@ -19,7 +19,8 @@
  * `connector.startFailed` / `connector.joined`. Only a site none of whose connectors starts fails its start.
  *
  * Isolation: nothing awaits across connectors after the start; each connector has its own event queue and timers.
- * A connector whose machine fails safe has cut its own power and stopped; the others go on. A failure that means
+ * A connector whose machine fails safe has cut its own power and stopped; the others go on, and the site starts it
+ * again with the same backoff (`connector.failSafe`, then `connector.startFailed` … `connector.joined`). A failure that means
  * the store can no longer record (a failed commit, or a probe write that fails) cuts every connector and resolves
  * the site's `failSafe.failed` (the CLI then exits non-zero); so does the failure of the last running connector
  * (for a single-connector wall: its fail-safe stops the daemon, as it always did).
@@ -421,10 +422,14 @@ export class SiteDaemon implements FailSafe {
       }
     }
     if (recordable && (this.failedConnectors.size < this.connectors.size || this.downConnectors.size > 0)) {
-      log.error('connector failed safe: its power is cut; the other connectors go on', {
-        connectorId,
-        error: f.message,
-      });
+      log.error(
+        'connector failed safe: its power is cut; the other connectors go on; it rejoins after a backoff',
+        {
+          connectorId,
+          error: f.message,
+        },
+      );
+      void this.rejoinLater(connectorId, f);
       return;
     }
     if (recordable) {
@@ -438,6 +443,32 @@ export class SiteDaemon implements FailSafe {
     void Promise.all([...this.connectors.values()].map((d) => d.failSafe.fail(f))).then(() =>
       this.resolveFailed(f),
     );
+  }
+
+  /**
+   * A connector that failed safe while others run is supervised by the site, as a supervisor restarts a
+   * single-connector wall: its daemon is stopped (its power stays cut, its devices closed), and it is started
+   * again on fresh devices with the start backoff (`connectorDown`), restoring its persisted machine state (a
+   * session that failed safe is not resumed; a persisted fault still refuses plug-ins until cleared). A connector
+   * without `reopen` (its devices cannot be opened again) stays failed until the daemon restarts.
+   *
+   * @param connectorId the connector
+   * @param f why it failed safe
+   */
+  private async rejoinLater(connectorId: number, f: MachineFailure): Promise<void> {
+    const c = this.parts.connectors.find((x) => x.config.id === connectorId);
+    const daemon = this.connectors.get(connectorId);
+    if (!c?.reopen || !daemon) return;
+    await daemon
+      .stop()
+      .catch((err: Error) =>
+        this.parts.log.warn('failed connector did not stop cleanly', { connectorId, error: err.message }),
+      );
+    if (this.stopping || this.connectors.get(connectorId) !== daemon) return;
+    this.connectors.delete(connectorId);
+    if (this.byEvseId.get(c.config.evseId) === daemon) this.byEvseId.delete(c.config.evseId);
+    this.failedConnectors.delete(connectorId);
+    this.connectorDown(c, new Error(`failed safe: ${f.message}`));
   }
 
   /** Resolves when every connector's queued events are processed (tests). */
