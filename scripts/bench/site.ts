@@ -27,7 +27,7 @@ import { VehicleDaemon } from '../../vehicle-module/vehicle-daemon.js';
 import { WallStore } from '../../wall-module/store.js';
 import { percentile, regtestNodes } from '../demo/books.js';
 import { up } from '../regtest/network.js';
-import { SiteRig } from './site/rig.js';
+import { SiteRig, siteWallNodeFlags } from './site/rig.js';
 
 export const description =
   'N connectors on one wall daemon and one wall lnd at the 16 s cadence: cycles/s, late invoices, settle latency, wall RSS and CPU, exposure';
@@ -147,6 +147,8 @@ function rest(
     connectors,
     // the wall process runs the TypeScript sources through tsx, or the compiled build with BOLTCHARGE_USE_DIST=1
     wallBuild: process.env['BOLTCHARGE_USE_DIST'] === '1' ? 'dist' : 'tsx',
+    // Node/V8 flags of the wall process (the CLI's shebang, or BOLTCHARGE_BENCH_WALL_NODE_FLAGS)
+    wallNodeFlags: siteWallNodeFlags().join(' '),
     clockSpeed: speed,
     simulatedMinutes: minutes,
     chargingRealSec: r1(f['chargingSec']!),

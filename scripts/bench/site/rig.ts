@@ -148,6 +148,9 @@ export class SiteRig {
       }),
     );
     const wall = new DaemonProcess('wall', wallConfig, join(o.dir, 'wall.log'));
+    // the wall process runs with the Node/V8 flags of the installed CLI's shebang (bin/boltcharge.js), or with
+    // BOLTCHARGE_BENCH_WALL_NODE_FLAGS ("" = none) to compare
+    wall.entry = [...siteWallNodeFlags(), ...wall.entry];
     return new SiteRig(clock, cars, wall, wallDb, o.connectionFile);
   }
 
@@ -237,4 +240,13 @@ export class SiteRig {
       c.world.stop();
     }
   }
+}
+
+/** The installed CLI's Node/V8 flags (its shebang). */
+export const CLI_NODE_FLAGS = ['--optimize-for-size'];
+
+/** Node/V8 flags of the bench's wall process: BOLTCHARGE_BENCH_WALL_NODE_FLAGS when set, else the CLI's. */
+export function siteWallNodeFlags(): string[] {
+  const env = process.env['BOLTCHARGE_BENCH_WALL_NODE_FLAGS'];
+  return env === undefined ? CLI_NODE_FLAGS : env.split(/\s+/).filter(Boolean);
 }
