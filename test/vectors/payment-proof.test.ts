@@ -20,14 +20,11 @@ import {
   versionTwoChannels,
   type PaymentProofVector,
 } from './payment-proof.js';
+import { errorCode, expectSealedFrameRefusals } from './sealed-frame-checks.js';
 
 const stored = JSON.parse(
   readFileSync(new URL('payment-proof.json', import.meta.url), 'utf8'),
 ) as PaymentProofVector[];
-
-function errorCode(r: { ok: boolean; error?: { code?: string; name?: string } }): string | undefined {
-  return r.ok ? undefined : (r.error?.code ?? r.error?.name);
-}
 
 /** The wall's channel after opening the vectors' frames before `counter`. */
 function wallAt(counter: number): ChannelState {
@@ -65,15 +62,7 @@ describe('paymentProof message', () => {
 
   it('refuses a tampered, replayed or foreign-version frame (authenticated like every message)', () => {
     const v = stored[0]!;
-    const wall = wallAt(v.counter);
-    const frame = fromHex(v.frameHex);
-    const flipped = Uint8Array.from(frame);
-    flipped[40] = flipped[40]! ^ 0x01; // a bit of the sealed preimage
-    expect(errorCode(openFrame(wall, flipped))).toBe('DecryptionFailed');
-    const opened = openFrame(wall, frame);
-    expect(opened.ok).toBe(true);
-    if (opened.ok) expect(errorCode(openFrame(opened.value.channel, frame))).toBe('ReplayedFrame');
-    expect(errorCode(openFrame({ ...wall, version: 1 }, frame))).toBe('UnsupportedVersion');
+    expectSealedFrameRefusals(wallAt(v.counter), fromHex(v.frameHex), 1);
   });
 
   it('refuses hostile bodies with named errors', () => {
