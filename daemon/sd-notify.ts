@@ -137,6 +137,8 @@ export interface SdNotifyOptions {
 /** A daemon's link to systemd. */
 export class SdNotify {
   private lastWatchdogMs = Number.NEGATIVE_INFINITY;
+  /** whether `READY=1` went out: no `WATCHDOG=1` before it (the loop ticks while the daemon still starts) */
+  private readySent = false;
   private readonly nowMs: () => number;
 
   private constructor(
@@ -184,15 +186,16 @@ export class SdNotify {
    * @param status human-readable status for `systemctl status`
    */
   ready(status = 'running'): Promise<void> {
+    this.readySent = true;
     return this.send(`READY=1\nSTATUS=${status}\nMAINPID=${process.pid}`);
   }
 
   /**
    * Called from the session loop on every tick: sends `WATCHDOG=1` when half of `WATCHDOG_USEC` has passed
-   * since the last ping. Never throws.
+   * since the last ping, once `READY=1` went out. Never throws.
    */
   loopAlive(): void {
-    if (this.watchdogPingMs === null) return;
+    if (this.watchdogPingMs === null || !this.readySent) return;
     const now = this.nowMs();
     if (now - this.lastWatchdogMs < this.watchdogPingMs) return;
     this.lastWatchdogMs = now;

@@ -25,7 +25,7 @@ async function settle(count: number): Promise<void> {
 
 describe('sd_notify', () => {
   for (const kind of ['path', 'abstract'] as const) {
-    it(`sends READY=1, WATCHDOG=1 at half of WATCHDOG_USEC from loop ticks, STOPPING=1 (${kind} socket)`, async () => {
+    it(`sends READY=1, then WATCHDOG=1 at half of WATCHDOG_USEC from loop ticks, STOPPING=1 (${kind} socket)`, async () => {
       const socket =
         kind === 'path'
           ? join(mkdtempSync(join(tmpdir(), 'sdnotify-')), 'notify.sock')
@@ -39,6 +39,8 @@ describe('sd_notify', () => {
       });
       expect(notify.active).toBe(true);
       expect(notify.watchdogPingMs).toBe(5000);
+      // the loop ticks while the daemon still starts: no ping before READY=1
+      notify.loopAlive();
       await notify.ready('charging');
       // a tick every second for 30 s: a ping at 0, 5, 10, ... 30 s
       for (let t = 0; t <= 30_000; t += 1000) {
