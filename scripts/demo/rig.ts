@@ -8,7 +8,7 @@
  * minutes. The link and the Lightning nodes run on real time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,17 @@ import { startSimBridge, type SimBridge } from './sim-bridge.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repoRoot, 'bin', 'boltcharge.js');
+
+/**
+ * The Node/V8 flags the installed CLI runs with: those of `bin/boltcharge.js`'s shebang
+ * (`#!/usr/bin/env -S node <flags>`), so a rig that spawns `node bin/boltcharge.js` can run as the CLI does.
+ */
+export function cliNodeFlags(): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node(?<flags>(?: --[\w-]+(?:=\S+)?)*)$/u.exec(first);
+  if (!m) throw new Error(`unexpected shebang in ${bin}: ${first}`);
+  return m.groups!['flags']!.split(' ').filter(Boolean);
+}
 
 /** A JSON-ish config overlay merged into a generated daemon config. */
 export type Overlay = Record<string, unknown>;

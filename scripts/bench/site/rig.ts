@@ -12,7 +12,7 @@ import type { Clock } from '../../../hardware/clock.js';
 import { createSimWorld, type SimWorld } from '../../../hardware/sim/sim-world.js';
 import { clockFromConfig } from '../../../daemon/clock-from-config.js';
 import { regtestNodes } from '../../demo/books.js';
-import { DaemonProcess, DEMO_VEHICLE_LIMITS, freePort } from '../../demo/rig.js';
+import { cliNodeFlags, DaemonProcess, DEMO_VEHICLE_LIMITS, freePort } from '../../demo/rig.js';
 import { startSimBridge, type SimBridge } from '../../demo/sim-bridge.js';
 import { WallStore } from '../../../wall-module/store.js';
 import { SystemClock } from '../../../hardware/clock.js';
@@ -242,11 +242,8 @@ export class SiteRig {
   }
 }
 
-/** The installed CLI's Node/V8 flags (its shebang). */
-export const CLI_NODE_FLAGS = ['--optimize-for-size'];
-
 /** Node/V8 flags of the bench's wall process: BOLTCHARGE_BENCH_WALL_NODE_FLAGS when set, else the CLI's. */
 export function siteWallNodeFlags(): string[] {
   const env = process.env['BOLTCHARGE_BENCH_WALL_NODE_FLAGS'];
-  return env === undefined ? CLI_NODE_FLAGS : env.split(/\s+/).filter(Boolean);
+  return env === undefined ? cliNodeFlags() : env.split(/\s+/).filter(Boolean);
 }
