@@ -20,7 +20,7 @@
  */
 import { settlementCursor } from './settlement-cursor.js';
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../hardware/clock.js';
+import { SystemClock, type Clock } from '../hardware/clock.js';
 import type { Evse, EvseFault, EvseStatus } from '../hardware/evse/evse.js';
 import { PowerCutVerifier } from '../hardware/evse/power-cut-verifier.js';
 import { EvseWatchdogKeeper } from '../hardware/evse/watchdog-keeper.js';
@@ -98,6 +98,11 @@ export interface WallParts {
    * (`WallStore.forConnector`), a node view without its own settlement cursor and its status page disabled.
    */
   connectorId?: number;
+  /**
+   * The Lightning node's time (real time: the node does not run on the daemon's possibly accelerated clock):
+   * when an invoice has expired. Default: the system clock; tests pass their manual clock.
+   */
+  nodeClock?: Clock;
 }
 
 /** Something that wants to hear what the wall does (e.g. the OCPP station). All methods optional. */
@@ -160,6 +165,11 @@ export class WallDaemon {
   /** session whose power was cut (an energize afterwards is a resume) */
   private cutSessionId: string | null = null;
   private expiryTimer: { cancel(): void } | null = null;
+  /**
+   * real ms (the node's clock) from which an open invoice of this connector may have expired: the expiry check
+   * reads the store only from then on (an idle connector has none open; 0 = not known yet, read at the next check)
+   */
+  private expiryDueMs = 0;
   /** the offline invoice stock (config `offline.stock`; null = off) */
   readonly stock: StockKeeper | null;
   private stockTimer: { cancel(): void } | null = null;
@@ -716,6 +726,7 @@ export class WallDaemon {
       return;
     }
     store.markIssuedFromStock(sid, e.seq, { ...handed, blockWh });
+    this.expiryDueMs = Math.min(this.expiryDueMs, handed.expiresAtMs);
     log.info('invoice served from the offline stock', {
       seq: e.seq,
       paymentHash: handed.paymentHash,
@@ -912,12 +923,25 @@ export class WallDaemon {
     for (const o of this.observers) o.promiseUnpaid?.(unpaid);
   }
 
-  /** Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. */
+  /**
+   * Invoice expiry is judged by the node's clock (real time), not the daemon's (possibly accelerated) one. The
+   * store is read only once the earliest known expiry is due (`expiryDueMs`): a connector with no open invoice
+   * (idle) costs a timer and nothing else.
+   */
   private scheduleExpiryCheck(): void {
+    const nodeClock = this.parts.nodeClock ?? new SystemClock();
     const check = async (): Promise<void> => {
-      const now = Date.now();
+      const now = nodeClock.now();
+      if (now < this.expiryDueMs) return;
+      // invoices issued while this check runs lower it again (min): none is missed
+      this.expiryDueMs = Infinity;
+      let next = Infinity;
       for (const inv of this.parts.store.invoicesInState('open')) {
-        if (!inv.paymentHash || inv.expiresAtMs === null || inv.expiresAtMs > now) continue;
+        if (!inv.paymentHash || inv.expiresAtMs === null) continue;
+        if (inv.expiresAtMs > now) {
+          next = Math.min(next, inv.expiresAtMs);
+          continue;
+        }
         try {
           const st = await this.parts.node.lookupInvoice(inv.paymentHash);
           if (st.state === 'settled') {
@@ -925,12 +949,14 @@ export class WallDaemon {
             continue;
           }
         } catch {
-          continue; // node away: decide later
+          next = now; // node away: decide at the next check
+          continue;
         }
         this.parts.store.markClosed(inv.sessionId, inv.seq, 'expired');
         this.promiseBroken(inv.paymentHash);
         this.dispatch({ type: 'invoiceExpired', paymentHash: inv.paymentHash, atMs: this.parts.clock.now() });
       }
+      this.expiryDueMs = Math.min(this.expiryDueMs, next);
     };
     const arm = (): void => {
       this.expiryTimer = this.parts.clock.setTimer(5000, () => {
@@ -1031,6 +1057,7 @@ export class WallDaemon {
           .then(
             (inv) => {
               if (sid) store.markIssued(sid, e.seq, inv.paymentHash, inv.bolt11, inv.expiresAt);
+              this.expiryDueMs = Math.min(this.expiryDueMs, inv.expiresAt);
               const row = sid ? store.invoice(sid, e.seq) : undefined;
               if (sid && row)
                 for (const o of this.observers)

@@ -346,6 +346,7 @@ ${this.opts.wallYaml ?? 'status: { enabled: false }'}
       link: this.cable.newWallEnd(),
       evse: this.world.evse,
       meter: this.world.wallMeter,
+      nodeClock: this.clock,
     };
     if (this.opts.wallParts) parts = this.opts.wallParts(parts);
     this.wall = await WallDaemon.start(parts);
