@@ -69,7 +69,8 @@ export class PaymentNotFound extends Error {
   override readonly name = 'PaymentNotFound';
 }
 
-const vehicleMigrations: Migration[] = [
+/** The vehicle store's schema steps, in version order (`openDatabase`). */
+export const VEHICLE_MIGRATIONS: readonly Migration[] = [
   commonMigration,
   {
     version: 2,
@@ -248,7 +249,7 @@ export class VehicleStore extends SessionStore {
    * @param clock time source for timestamps and the daily budget's UTC day
    */
   static open(file: string, clock: Clock): VehicleStore {
-    return new VehicleStore(openDatabase(file, vehicleMigrations), clock);
+    return new VehicleStore(openDatabase(file, VEHICLE_MIGRATIONS), clock);
   }
 
   /**
