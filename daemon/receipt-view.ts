@@ -4,6 +4,7 @@
  * payments, each role's store says which), as text, JSON or CSV.
  */
 import type { SignedStatement } from '../payments/payout-statement.js'; // split
+import type { Delegation } from '../protocol/delegation.js';
 import { toJson, type SessionStore } from './session-store.js';
 import { readStoredJson } from './stored-json.js';
 
@@ -31,8 +32,17 @@ export interface ReceiptView {
   /** sum of the lines, msat */
   totalMsat: bigint;
   lines: ReceiptLine[];
-  /** the seller-signed receipt body (parsed JSON) and signature, when one was exchanged */
-  signed: { body: unknown; signature: string; valid: boolean | null } | null;
+  /**
+   * the seller-signed receipt body (parsed JSON) and signature, when one was exchanged; on the vehicle with the
+   * node-signed delegation it was verified under (protocol version 3: signed by the wall's delegate key, it
+   * verifies only with it; null when the wall announced none), so a third party can verify it
+   */
+  signed: {
+    body: unknown;
+    signature: string;
+    valid: boolean | null;
+    delegation?: Delegation | null;
+  } | null;
   /** wall: signed split settlement statements of the payouts covering this session (issue 14) */
   split: SignedStatement[];
 }
@@ -76,7 +86,14 @@ export function receiptView(source: ReceiptSource, sessionId: string): ReceiptVi
     priceMsatPerWh: s.priceMsatPerWh,
     totalMsat: lines.reduce((a, l) => a + l.amountMsat, 0n),
     lines,
-    signed: r ? { body: readStoredJson(r.bodyJson), signature: r.signature, valid: r.valid } : null,
+    signed: r
+      ? {
+          body: readStoredJson(r.bodyJson),
+          signature: r.signature,
+          valid: r.valid,
+          ...(r.delegation !== undefined ? { delegation: r.delegation } : {}),
+        }
+      : null,
     split: source.splitStatements?.(s.id) ?? [], // split
   };
 }
@@ -128,6 +145,11 @@ export function receiptText(v: ReceiptView): string {
     v.signed
       ? `Signed receipt: ${v.signed.valid === null ? 'stored (seller copy)' : v.signed.valid ? 'VALID' : 'INVALID'}`
       : 'Signed receipt: none',
+    ...(v.signed?.delegation
+      ? [
+          `  under the wall node's delegation to ${v.signed.delegation.delegatePub} until ${isoTime(v.signed.delegation.untilMs)}`,
+        ]
+      : []),
     ...v.split.map(
       (x) =>
         `Split payout ${x.statement.payoutId} to ${x.statement.recipient.name}: ${sat(BigInt(x.statement.amountMsat))} (statement: boltcharge verify-statement)`,

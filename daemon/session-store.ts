@@ -4,6 +4,7 @@
  * ledger on top (see `wall-module/store.ts`, `vehicle-module/store.ts`). Amounts are bigint msat, energy integer Wh.
  */
 import type { Clock } from '../hardware/clock.js';
+import type { Delegation } from '../protocol/delegation.js';
 import type { Db, Migration } from './database.js';
 
 /** Lifecycle of a session row. */
@@ -60,6 +61,11 @@ export interface ReceiptRow {
   signature: string;
   /** null = not checked (wall side), true/false = vehicle's verification result */
   valid: boolean | null;
+  /**
+   * Vehicle store only: the node-signed delegation the receipt was verified under (protocol version 3, the wall's
+   * delegate key may have signed it), null when none was announced. Absent where a role keeps none (the wall).
+   */
+  delegation?: Delegation | null;
 }
 
 /** One entry of the append-only event log. */

@@ -93,6 +93,7 @@ import {
   sessionEnergyWh,
   stopMessage,
   stoppable,
+  type SessionOutcome,
 } from './sessionCommon.js';
 import {
   openOnChannel,
@@ -527,12 +528,7 @@ function summary(s: BuyerBase) {
   };
 }
 
-function end(
-  s: BuyerState,
-  reason: ReasonCode,
-  out: Effect[],
-  outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
-): BuyerEnded {
+function end(s: BuyerState, reason: ReasonCode, out: Effect[], outcome: SessionOutcome): BuyerEnded {
   s.held = null;
   abandonRetries(s, Infinity, 'session ended', out);
   if (buyerKeyed(s) && s.phase !== 'authenticating') {
@@ -905,6 +901,8 @@ function onReceipt(s: BuyerKeyed, r: ReceiptMessage, out: Effect[], atMs: number
       error: `receipt rejected: ${v.error.name}: ${v.error.message}`,
     });
   }
+  // kept with the receipt: its signature may be the delegate key's, which verifies only under the delegation
+  const received = { receipt: r, ...(s.wallDelegation ? { delegation: s.wallDelegation } : {}) };
   const listed = new Map(r.invoices.map((i) => [i.paymentHash, i.amountMsat]));
   const missing = s.payments.filter((p) => p.status === 'paid' && listed.get(p.paymentHash) !== p.amountMsat);
   out.push(
@@ -913,9 +911,9 @@ function onReceipt(s: BuyerKeyed, r: ReceiptMessage, out: Effect[], atMs: number
   if (missing.length > 0) {
     const error = `receipt omits or misstates ${missing.length} paid invoice(s): ${missing.map((p) => p.seq).join(',')}`;
     out.push({ type: 'alarm', reason: Reason.RECEIPT_INVALID, message: error });
-    return end(s, r.reason, out, { receipt: r, error });
+    return end(s, r.reason, out, { ...received, error });
   }
-  return end(s, r.reason, out, { receipt: r });
+  return end(s, r.reason, out, received);
 }
 
 /** Our `accept` of the offer (`offerSeq` 0) or of a renewal. */

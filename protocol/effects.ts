@@ -309,6 +309,12 @@ export type Effect =
       reason: ReasonCode;
       reasonName: string;
       receipt?: ReceiptMessage;
+      /**
+       * With a receipt on the buyer side, when the wall announced one (protocol version 3, offline case 1b): the
+       * node-signed delegation the receipt was verified under. The receipt's signature may be the delegate key's,
+       * so the shell keeps the delegation beside the receipt: without it the receipt does not verify later.
+       */
+      delegation?: Delegation;
       error?: string;
       summary: SessionSummary;
     };

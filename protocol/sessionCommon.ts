@@ -6,6 +6,7 @@
 import type { ChannelState } from './channel.js';
 import { sealMessage } from './channel.js';
 import type { Effect, MeterEvent, RecordValue, SessionSummary, Step } from './effects.js';
+import type { Delegation } from './delegation.js';
 import { fail, ok, type ProtocolError, type Result } from './errors.js';
 import type { MeterMessage, ReceiptMessage, SealedMessage, StopMessage } from './messages.js';
 import { normaliseSignature, verifyNodeSignature } from './nodeSignature.js';
@@ -71,12 +72,15 @@ export function meterEventValid(ev: MeterEvent): boolean {
   );
 }
 
+/**
+ * How a session ended: a receipt (with the delegation it was verified under, buyer side, when the wall announced
+ * one; see the `sessionEnded` effect) and maybe an error, or only an error saying why there is no receipt.
+ */
+export type SessionOutcome =
+  { receipt: ReceiptMessage; delegation?: Delegation; error?: string } | { error: string };
+
 /** The `sessionEnded` effect. */
-export function sessionEnded(
-  reason: ReasonCode,
-  summary: SessionSummary,
-  outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
-): Effect {
+export function sessionEnded(reason: ReasonCode, summary: SessionSummary, outcome: SessionOutcome): Effect {
   return { type: 'sessionEnded', reason, reasonName: reasonName(reason), summary, ...outcome };
 }
 
@@ -114,7 +118,7 @@ export function finishSession(
   reason: ReasonCode,
   summary: SessionSummary,
   out: Effect[],
-  outcome: { receipt: ReceiptMessage; error?: string } | { error: string },
+  outcome: SessionOutcome,
 ): void {
   out.push(
     record('sessionEnded', {

@@ -13,6 +13,7 @@
  */
 import { blockFromDb, numberOrNull, type BlockDbRow } from '../daemon/block-row.js';
 import type { Clock } from '../hardware/clock.js';
+import type { Delegation } from '../protocol/delegation.js';
 import { openDatabase, type Migration } from '../daemon/database.js';
 import { isoTime, type ReceiptLine } from '../daemon/receipt-view.js';
 import { checkTransition, type TransitionTable } from '../daemon/row-state.js';
@@ -68,7 +69,8 @@ export class PaymentNotFound extends Error {
   override readonly name = 'PaymentNotFound';
 }
 
-const vehicleMigrations: Migration[] = [
+/** The vehicle store's schema steps, in version order (`openDatabase`). */
+export const VEHICLE_MIGRATIONS: readonly Migration[] = [
   commonMigration,
   {
     version: 2,
@@ -145,7 +147,45 @@ const vehicleMigrations: Migration[] = [
     // offline case 3: invoices the car promised to pay once its node is back (vehicle-module/promise-book.ts)
     up: migrateCarPromiseTable,
   },
+  {
+    version: 6,
+    name: 'receipt delegations',
+    // protocol version 3 (offline case 1b): a receipt the wall's delegate key signed verifies only with the
+    // node-signed delegation it arrived under; receipts stored before this step have none (NULL)
+    up(db) {
+      db.exec('ALTER TABLE receipts ADD COLUMN delegation_json TEXT');
+    },
+  },
 ];
+
+/** A stored delegation is not the JSON `saveReceiptDelegation` writes (the store is damaged or was edited). */
+export class StoredDelegationUnreadable extends Error {
+  override readonly name = 'StoredDelegationUnreadable';
+}
+
+/**
+ * Reads a delegation as `saveReceiptDelegation` stored it.
+ *
+ * @param sessionId the receipt's session (for the error)
+ * @param text the stored JSON, or null when none is stored
+ * @returns the delegation, or null
+ * @throws StoredDelegationUnreadable when the text is not a delegation
+ */
+function delegationFromDb(sessionId: string, text: string | null): Delegation | null {
+  if (text === null) return null;
+  let d: unknown;
+  try {
+    d = JSON.parse(text);
+  } catch (err) {
+    throw new StoredDelegationUnreadable(`receipt ${sessionId}: delegation: ${(err as Error).message}`);
+  }
+  const { delegatePub, untilMs, signature } = (d ?? {}) as Record<string, unknown>;
+  if (typeof delegatePub !== 'string' || typeof untilMs !== 'number' || typeof signature !== 'string')
+    throw new StoredDelegationUnreadable(
+      `receipt ${sessionId}: delegation is not {delegatePub, untilMs, signature}`,
+    );
+  return { delegatePub, untilMs, signature };
+}
 
 /** Why `recordPayment` did not record: the wall reused an id the ledger already holds. */
 export type PaymentConflict = 'hash-in-ledger' | 'sequence-in-ledger';
@@ -209,7 +249,7 @@ export class VehicleStore extends SessionStore {
    * @param clock time source for timestamps and the daily budget's UTC day
    */
   static open(file: string, clock: Clock): VehicleStore {
-    return new VehicleStore(openDatabase(file, vehicleMigrations), clock);
+    return new VehicleStore(openDatabase(file, VEHICLE_MIGRATIONS), clock);
   }
 
   /**
@@ -278,7 +318,7 @@ export class VehicleStore extends SessionStore {
    */
   override saveReceipt(r: Omit<ReceiptRow, 'tMs'>): void {
     this.tx(() => {
-      if (this.receipt(r.sessionId) !== undefined) {
+      if (super.receipt(r.sessionId) !== undefined) {
         this.appendEvent(r.sessionId, 'receipt.kept', {
           reason: 'a receipt is already stored for this session',
         });
@@ -286,6 +326,44 @@ export class VehicleStore extends SessionStore {
       }
       super.saveReceipt(r);
     });
+  }
+
+  /**
+   * Keeps, beside a session's stored receipt, the node-signed delegation the car verified it under (protocol
+   * version 3: the wall's delegate key may have signed it, and then it verifies only with the delegation). Written
+   * once, and only onto the receipt it came with: a receipt is never given another's delegation.
+   *
+   * @param sessionId the session
+   * @param receiptSignature the signature of the receipt the delegation came with
+   * @param delegation the delegation as received (and accepted) in the session
+   * @returns true when stored; false when the stored receipt is another one (a second receipt for the session was
+   *   dropped), none is stored, or it already has a delegation
+   */
+  saveReceiptDelegation(sessionId: string, receiptSignature: string, delegation: Delegation): boolean {
+    const { delegatePub, untilMs, signature } = delegation;
+    const changed = this.db
+      .prepare(
+        `UPDATE receipts SET delegation_json = ?
+         WHERE session_id = ? AND signature = ? AND delegation_json IS NULL`,
+      )
+      .run(JSON.stringify({ delegatePub, untilMs, signature }), sessionId, receiptSignature).changes;
+    if (changed === 1) this.appendEvent(sessionId, 'receipt.delegation', { delegatePub, untilMs });
+    return changed === 1;
+  }
+
+  /**
+   * The receipt of a session with the delegation it was verified under (null: none; receipts stored before schema
+   * step 6 have none).
+   *
+   * @throws StoredDelegationUnreadable when the stored delegation cannot be read
+   */
+  override receipt(sessionId: string): (ReceiptRow & { delegation: Delegation | null }) | undefined {
+    const r = super.receipt(sessionId);
+    if (r === undefined) return undefined;
+    const d = this.db.prepare('SELECT delegation_json FROM receipts WHERE session_id = ?').get(sessionId) as {
+      delegation_json: string | null;
+    };
+    return { ...r, delegation: delegationFromDb(sessionId, d.delegation_json) };
   }
 
   /**

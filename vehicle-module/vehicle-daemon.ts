@@ -384,6 +384,9 @@ export class VehicleDaemon {
               undeliveredWh: number;
             };
             store.recordOutcome({ sessionId: sid, ...d, strike: e.data.strike === true });
+          } else if (e.type === 'sessionEnded' && e.receipt && e.delegation && sid) {
+            // beside the receipt (stored above): signed by the wall's delegate key, it verifies only with it
+            store.saveReceiptDelegation(sid, e.receipt.signature, e.delegation);
           } else if (e.type === 'pay' && sid) {
             const p = s.payments.find((x) => x.paymentHash === e.paymentHash);
             const blockWh = p?.blockWh ?? 0;

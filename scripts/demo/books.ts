@@ -5,9 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { SystemClock } from '../../hardware/clock.js';
 import { LndNode } from '../../lightning/lnd-node.js';
-import { verifyReceipt, type ReceiptMessage } from '../../protocol/index.js';
-import { deserializeState } from '../../protocol/serialize.js';
-import { SUPPORTED_VERSIONS } from '../../protocol/handshake.js';
+import { verifyStoredReceipt } from '../../daemon/stored-receipt.js';
 import { VehicleStore } from '../../vehicle-module/store.js';
 import { WallStore } from '../../wall-module/store.js';
 
@@ -109,19 +107,14 @@ export async function readBooks(
       let receiptValid = false;
       const r = v.receipt(s.id);
       if (r?.valid) {
-        const receipt = deserializeState<ReceiptMessage>(r.bodyJson);
-        if (receipt.ok) {
-          // the receipt text names the session's protocol version (not kept in the ledger): the highest version
-          // whose text the wall's key signed
-          const checks = [...SUPPORTED_VERSIONS]
-            .reverse()
-            .map((version) =>
-              verifyReceipt(version, receipt.value, { sellerPub: n.wallPub, sessionId: s.id }),
-            );
-          const check = checks.find((c) => c.ok) ?? checks[0]!;
+        // under the delegation the car received it with (a receipt the wall's delegate key signed needs it)
+        const check = verifyStoredReceipt(r, { sellerPub: n.wallPub, sessionId: s.id });
+        if (!check.ok) p(`receipt does not verify: ${check.error.name}: ${check.error.message}`);
+        else {
+          const receipt = check.value;
           // offline case 3: a promised block paid after the receipt was signed is settled in the ledger but not in
           // the receipt (the receipt's account is of what was paid by its end)
-          const inReceipt = new Set(receipt.value.invoices.map((i) => i.paymentHash));
+          const inReceipt = new Set(receipt.invoices.map((i) => i.paymentHash));
           const promisedLaterMsat = w.promises
             .ofSession(s.id)
             .filter((pr) => pr.state === 'paid' && !inReceipt.has(pr.paymentHash))
@@ -129,10 +122,8 @@ export async function readBooks(
               (acc, pr) => acc + (settled.find((i) => i.paymentHash === pr.paymentHash)?.receivedMsat ?? 0n),
               0n,
             );
-          receiptValid = check.ok && receipt.value.totalPaidMsat + promisedLaterMsat === wallSettledMsat;
-          if (!check.ok) p(`receipt does not verify: ${check.error.message}`);
-          else if (!receiptValid)
-            p(`receipt total ${receipt.value.totalPaidMsat} ≠ ledger ${wallSettledMsat}`);
+          receiptValid = receipt.totalPaidMsat + promisedLaterMsat === wallSettledMsat;
+          if (!receiptValid) p(`receipt total ${receipt.totalPaidMsat} ≠ ledger ${wallSettledMsat}`);
         }
       }
       // exposure over time: wall meter vs settled blocks, and vehicle-side paid vs vehicle meter

@@ -4,20 +4,21 @@
 // not expired by its own clock; anything else is refused by name and the session does not start.
 import { describe, expect, it } from 'vitest';
 import type { Effect, SellerEvent } from '../../protocol/effects.js';
-import { delegationText, type Delegation } from '../../protocol/delegation.js';
-import { publicKeyOf, signNodeMessage } from '../../protocol/nodeSignature.js';
+import type { Delegation } from '../../protocol/delegation.js';
+import { signNodeMessage } from '../../protocol/nodeSignature.js';
 import { reasonName } from '../../protocol/reasons.js';
 import { verifyReceipt } from '../../protocol/receipt.js';
 import { fromHex } from '../../protocol/bytes.js';
 import { handshakeText } from '../../protocol/handshake.js';
 import { sellerKeyed } from '../../protocol/seller.js';
 import {
+  DELEGATE_KEY,
   injectFromWall,
   OTHER_KEY,
   Sim,
   testBuyerConfig,
+  testDelegation,
   testSellerConfig,
-  WALL_KEY,
   WALL_PUB,
 } from './harness.js';
 
@@ -27,22 +28,16 @@ function sellerTh(sim: Sim): string {
   return sim.seller.th;
 }
 
-const DELEGATE_KEY = '44'.repeat(32);
-const DELEGATE_PUB = publicKeyOf(DELEGATE_KEY);
-
 /** A wall whose node is unreachable: every signature the seller asks for is made by the delegate key. */
 class DelegatingSim extends Sim {
   delegation: Delegation;
   constructor(o: { versions?: number[]; untilMs?: number; signer?: string } = {}) {
     const versions = o.versions ?? [1, 2, 3];
     super(testSellerConfig({ versions }), testBuyerConfig({ versions }));
-    const untilMs = o.untilMs ?? this.now + 86_400_000;
-    const text = delegationText({ nodePub: WALL_PUB, delegatePub: DELEGATE_PUB, untilMs });
-    this.delegation = {
-      delegatePub: DELEGATE_PUB,
-      untilMs,
-      signature: signNodeMessage(text, o.signer ?? WALL_KEY).signatureHex,
-    };
+    this.delegation = testDelegation({
+      untilMs: o.untilMs ?? this.now + 86_400_000,
+      ...(o.signer ? { signer: o.signer } : {}),
+    });
   }
 
   override stepSeller(ev: SellerEvent): Effect[] {

@@ -26,6 +26,7 @@ import {
   type SellerEvent,
   type SellerState,
 } from '../../protocol/index.js';
+import { delegationText, type Delegation } from '../../protocol/delegation.js';
 import {
   persistBuyerState,
   persistSellerState,
@@ -38,6 +39,24 @@ export const WALL_PUB = publicKeyOf(WALL_KEY);
 export const OTHER_KEY = '22'.repeat(32);
 export const CAR_NODE_KEY = '33'.repeat(32);
 export const T0 = 1_760_000_000_000;
+/** The wall daemon's signing delegate key (protocol version 3, offline case 1b) in the tests. */
+export const DELEGATE_KEY = '44'.repeat(32);
+export const DELEGATE_PUB = publicKeyOf(DELEGATE_KEY);
+
+/**
+ * A delegation of `DELEGATE_PUB` by the wall's node key (protocol/delegation.ts), as the wall daemon holds it.
+ *
+ * @param o untilMs: validity end (ms since the epoch); signer: the key that signs it (default `WALL_KEY`; another
+ *   key forges it)
+ */
+export function testDelegation(o: { untilMs: number; signer?: string }): Delegation {
+  const text = delegationText({ nodePub: WALL_PUB, delegatePub: DELEGATE_PUB, untilMs: o.untilMs });
+  return {
+    delegatePub: DELEGATE_PUB,
+    untilMs: o.untilMs,
+    signature: signNodeMessage(text, o.signer ?? WALL_KEY).signatureHex,
+  };
+}
 
 const BECH32: Record<Network, string> = { bitcoin: 'bc', testnet: 'tb', signet: 'tbs', regtest: 'bcrt' };
 

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../hardware/clock.js';
 import { IllegalStateTransition } from '../../daemon/row-state.js';
-import { VehicleStore } from '../../vehicle-module/store.js';
+import { openDatabase, schemaVersion } from '../../daemon/database.js';
+import { VEHICLE_MIGRATIONS, VehicleStore } from '../../vehicle-module/store.js';
+import { testDelegation } from '../protocol/harness.js';
 
 const tmp = (): string => join(mkdtempSync(join(tmpdir(), 'vehstore-')), 'vehicle.sqlite');
 const H1 = '11'.repeat(32);
@@ -72,6 +74,46 @@ describe('vehicle store', () => {
     s.saveReceipt({ sessionId: 's1', bodyJson: '{"totalPaidMsat":"0"}', signature: 'sig2', valid: true });
     expect(s.receipt('s1')).toMatchObject({ bodyJson: '{"totalPaidMsat":"10000"}', signature: 'sig1' });
     expect(s.events({ sessionId: 's1' }).map((e) => e.kind)).toContain('receipt.kept');
+    s.close();
+  });
+
+  it('keeps a delegation once, beside the receipt it came with only (never onto a kept earlier receipt)', () => {
+    const s = VehicleStore.open(tmp(), new ManualClock());
+    s.createSession('s1', '02ab');
+    s.saveReceipt({ sessionId: 's1', bodyJson: '{"totalPaidMsat":"10000"}', signature: 'sig1', valid: true });
+    const d = testDelegation({ untilMs: 2_000_000_000_000 });
+    // a second receipt (dropped) and its delegation: the kept receipt gets none
+    expect(s.saveReceiptDelegation('s1', 'sig2', d)).toBe(false);
+    expect(s.receipt('s1')?.delegation).toBeNull();
+    expect(s.saveReceiptDelegation('s1', 'sig1', d)).toBe(true);
+    expect(s.saveReceiptDelegation('s1', 'sig1', testDelegation({ untilMs: 1 }))).toBe(false);
+    expect(s.receipt('s1')?.delegation).toEqual(d);
+    s.close();
+  });
+
+  it('migrates a schema-5 store: its receipts stay readable, with no delegation', () => {
+    const file = tmp();
+    const old = openDatabase(file, VEHICLE_MIGRATIONS.slice(0, 5));
+    old
+      .prepare("INSERT INTO sessions (id, peer, started_at_ms, status) VALUES ('s1', '02ab', 1, 'ended')")
+      .run();
+    old
+      .prepare(
+        "INSERT INTO receipts (session_id, t_ms, body_json, signature, valid) VALUES ('s1', 2, ?, 'sig1', 1)",
+      )
+      .run('{"totalPaidMsat":"10000"}');
+    old.close();
+    const s = VehicleStore.open(file, new ManualClock());
+    expect(schemaVersion(s.db)).toBe(VEHICLE_MIGRATIONS.length);
+    expect(VEHICLE_MIGRATIONS.length).toBe(6);
+    expect(s.receipt('s1')).toEqual({
+      sessionId: 's1',
+      tMs: 2,
+      bodyJson: '{"totalPaidMsat":"10000"}',
+      signature: 'sig1',
+      valid: true,
+      delegation: null,
+    });
     s.close();
   });
 
