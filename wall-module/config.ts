@@ -154,7 +154,8 @@ export interface ConnectorConfig {
 export interface WallConfig extends ServiceSections {
   /**
    * every connector the daemon drives, in configuration order (at least one). `link`, `evse`, `meter` and
-   * `powerCut` below are the first connector's (what a single-connector wall and its services use).
+   * `powerCut` below are the first connector's (what a single-connector wall uses; a site's walk-up and relay run
+   * per connector from this list: `wall-module/site/connector-services.ts`).
    */
   connectors: ConnectorConfig[];
   tariff: TariffConfig;

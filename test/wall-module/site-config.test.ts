@@ -38,7 +38,7 @@ connectors:${entry(1)}${entry(2, '\n    evseId: 7\n    powerCut: { retries: 3 }'
     expect(c.connectors[0]!.powerCut).toEqual({ maxCurrentA: 0.5, withinMs: 4000, retries: 1 });
     expect(c.connectors[1]!.powerCut).toEqual({ maxCurrentA: 0.5, withinMs: 4000, retries: 3 });
     expect(c.connectors[1]!.evse.maxPowerW).toBe(22000);
-    // the top-level device keys are the first connector's (what walk-up and the relay use)
+    // the top-level device keys are the first connector's (what a single-connector wall's code reads)
     expect(c.evse).toBe(c.connectors[0]!.evse);
   });
 
