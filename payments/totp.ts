@@ -12,6 +12,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { fail, ok, type Result } from '../protocol/errors.js';
 
 /** The base-62 alphabet of C25 codes: digits, then lower case, then upper case. */
@@ -86,6 +87,28 @@ export function totpForCounter(sharedSecret: string, counter: number, length: nu
   let code = '';
   for (let i = 0; i < length; i++) code += TOTP_ALPHABET[h[(offset + i) % 32]! % 62];
   return code;
+}
+
+/**
+ * The TOTP shared secret of one connector of a site whose walk-up is configured with ONE secret
+ * (`walkup.totpSecret`): connector 1 uses the configured secret itself (what a single-connector wall always
+ * used); connector n ≥ 2 uses
+ *   hex(HMAC-SHA256(key = UTF-8(siteSecret), message = UTF-8("connector:" + n)))
+ * (64 lowercase hex characters, used like any shared secret: as its UTF-8 bytes). A code shown on one connector's
+ * display is therefore refused by every other connector's endpoints, and a display (or a CSMS) that knows the
+ * site secret can compute every connector's codes.
+ *
+ * @param siteSecret the configured secret (non-empty)
+ * @param connectorId 1-based connector id (a positive integer)
+ * @returns the connector's shared secret
+ * @throws RangeError for a connector id that is not a positive integer (a caller bug)
+ */
+export function connectorTotpSecret(siteSecret: string, connectorId: number): string {
+  if (!Number.isInteger(connectorId) || connectorId < 1)
+    throw new RangeError(`connector id must be a positive integer, got ${connectorId}`);
+  if (connectorId === 1) return siteSecret;
+  const enc = new TextEncoder();
+  return bytesToHex(hmac(sha256, enc.encode(siteSecret), enc.encode(`connector:${connectorId}`)));
 }
 
 /**

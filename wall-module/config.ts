@@ -143,13 +143,19 @@ export interface ConnectorConfig {
   meter: MeterConfig;
   /** how a cut is verified on this connector (default: the top-level `powerCut`) */
   powerCut: PowerCutConfig;
+  /**
+   * whether walk-up payment runs on this connector when the `walkup:` section is enabled (default true; a
+   * `connectors:` entry opts out with `walkup: false`)
+   */
+  walkup: boolean;
 }
 
 /** The whole wall configuration. */
 export interface WallConfig extends ServiceSections {
   /**
    * every connector the daemon drives, in configuration order (at least one). `link`, `evse`, `meter` and
-   * `powerCut` below are the first connector's (what a single-connector wall and its services use).
+   * `powerCut` below are the first connector's (what a single-connector wall uses; a site's walk-up and relay run
+   * per connector from this list: `wall-module/site/connector-services.ts`).
    */
   connectors: ConnectorConfig[];
   tariff: TariffConfig;
@@ -269,7 +275,7 @@ export function readWallConfig(r: ConfigReader): WallConfig {
   }
   const split = readSplitSection(r);
   if (split) config.split = split;
-  if (r.has('relay')) config.relay = readRelay(r.section('relay'), config.link.kind);
+  if (r.has('relay')) config.relay = readRelay(r.section('relay'), connectors);
   if (r.has('offline')) config.offline = readOfflineSection(r.section('offline'));
   if (r.has('walkup')) config.walkup = readWalkupSection(r.section('walkup')); // walk-up
   r.done();
@@ -280,8 +286,8 @@ export function readWallConfig(r: ConfigReader): WallConfig {
 export const MAX_CONNECTORS = 500;
 
 /**
- * Reads the connectors: the `connectors:` list (each entry with `id`, `evseId`, `link`, `evse`, `meter` and an
- * optional `powerCut` override), or the single-connector keys (`link`, `evse`, `meter`, `ocpp.evseId`) as
+ * Reads the connectors: the `connectors:` list (each entry with `id`, `evseId`, `link`, `evse`, `meter`, an
+ * optional `powerCut` override and an optional `walkup: false` opt-out of walk-up payment), or the single-connector keys (`link`, `evse`, `meter`, `ocpp.evseId`) as
  * connector 1. Both forms at once are refused. Defaults of every key are those of the single-connector form.
  *
  * @param r root reader
@@ -330,6 +336,8 @@ function readConnector(
     meter: readMeter(c.section('meter')),
     powerCut:
       c.has('powerCut') && c.path !== '' ? readPowerCut(c.section('powerCut'), ids.powerCut) : ids.powerCut,
+    // in the single-connector form `walkup` is the root's section: only a list entry opts out
+    walkup: c.path !== '' ? c.bool('walkup', true) : true,
   };
 }
 

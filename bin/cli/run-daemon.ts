@@ -36,9 +36,12 @@ import { payoutRoutes } from '../../wall-module/payouts/status-route.js';
 import { tariffWithCsmsChanges } from '../../wall-module/ocpp/device-model-defs.js'; // ocpp control
 import { siteStationControl, walkupStationControl } from '../../wall-module/ocpp/station-control.js'; // ocpp control
 import { ConnectorArbiter } from '../../wall-module/connector-arbiter.js';
-import { IpLink } from '../../hardware/link/ip-link.js';
-import { startRelay } from '../../wall-module/relay-service.js';
-import { attachWalkup } from '../../wall-module/walkup/index.js'; // walk-up
+import type { CableLink } from '../../hardware/link/cable-link.js';
+import {
+  attachSiteWalkups,
+  ConnectorSessionEnds,
+  startSiteRelays,
+} from '../../wall-module/site/connector-services.js'; // walk-up and relay on every connector
 import { ExitCode } from './exit-codes.js';
 import { openDaemonStore } from './open-store.js';
 
@@ -163,16 +166,30 @@ async function startWall(
     // one arbiter per connector: the cable session, a walk-up session and OCPP availability share it
     return { config: c, link, meter, evse: evses[i]!, arbiter: new ConnectorArbiter() };
   });
-  const first = devices[0]!;
   const tariff = config.ocpp?.enabled ? tariffWithCsmsChanges(store.db, config.tariff) : config.tariff; // ocpp control
   const evseIds = config.connectors.map((c) => c.evseId);
   const ocpp = config.ocpp?.enabled
     ? ocppObserver(config.ocpp, store, clock, log, tariff, evseIds)
     : undefined; // ocpp control
   let site: SiteDaemon | null = null;
-  const sessionEnded = new Set<() => void>(); // relay: revoked when the session ends
-  const walkup = config.walkup?.enabled // walk-up (on the first connector)
-    ? await attachWalkup({ config: config.walkup, evse: first.evse, meter: first.meter, node, db: store.db, clock, log, arbiter: first.arbiter, maxCurrentA: first.config.evse.maxCurrentA, meterPollIntervalMs: first.config.meter.pollIntervalMs, onFailSafe: (err) => void site?.connectors.get(first.config.id)?.failSafe.fail(err), directPayment: ocpp ? { station: ocpp.station, evseId: first.config.evseId } : undefined, ocpp: ocpp ? { station: ocpp.station, evseId: first.config.evseId } : undefined }) // prettier-ignore
+  // relay: each connector's relay is revoked when ITS session ends; it serves the connector's current link (a
+  // connector started again after a failure runs on a new one)
+  const sessionEnds = new ConnectorSessionEnds();
+  const links = new Map<number, CableLink>(devices.map((d) => [d.config.id, d.link]));
+  // walk-up on every connector that did not opt out (`walkup: false`): each its own EVSE, meter, arbiter, OCPP
+  // EVSE, TOTP secret and paths (`/connectors/<id>/walkup`; the first connector also `/walkup`); a walk-up
+  // failure fails its connector only
+  const walkups = config.walkup?.enabled
+    ? await attachSiteWalkups({
+        config: config.walkup,
+        connectors: devices,
+        node,
+        db: store.db,
+        clock,
+        log,
+        failConnector: (id, err) => void site?.connectors.get(id)?.failSafe.fail(err),
+        ...(ocpp ? { ocpp: ocpp.station } : {}),
+      })
     : null; // walk-up
   const metrics = new DaemonMetrics({
     role: 'wall',
@@ -205,6 +222,7 @@ async function startWall(
       reopen: async () => {
         const link = linkFromConfig(d.config.link, 'wall');
         opened.add(() => link.close());
+        links.set(d.config.id, link);
         const meter = meterFromConfig(d.config.meter, clock);
         opened.add(() => meter.close());
         const evse = await evseFromConfig(d.config.evse, clock);
@@ -214,10 +232,11 @@ async function startWall(
       observers: [
         ...(ocpp ? [i === 0 ? ocpp : ocpp.forEvse(d.config.evseId)] : []),
         { loopTick: () => loopTick(d.config.id) },
-        ...(i === 0 ? [{ sessionEnded: () => sessionEnded.forEach((f) => f()) }] : []),
+        sessionEnds.observer(d.config.id),
       ],
     })),
-    routes: [metrics.route(), ...(walkup?.routes ?? []), ...(config.split ? payoutRoutes(store.db) : [])],
+    routes: [metrics.route(), ...(walkups?.routes ?? []), ...(config.split ? payoutRoutes(store.db) : [])],
+    walkupPath: (id) => walkups?.pathOf(id),
     step: inject.wallStep,
   }).catch((err: unknown) => {
     throw storeUnusableFrom(err, config.store.path) ?? err;
@@ -232,27 +251,27 @@ async function startWall(
         running.byEvseId, // a connector that joins later is reached too
         () => process.kill(process.pid, 'SIGTERM'),
       ),
-      new Map(walkup ? [[first.config.evseId, walkup.runtime]] : []),
+      walkups?.runtimesByEvseId ?? new Map(),
     ),
   );
-  if (walkup) opened.add(() => walkup.stop()); // walk-up
-  await walkup?.start(); // walk-up: recovery asks the node, after the wall paused the EVSE at boot
+  if (walkups) opened.add(() => walkups.stop()); // walk-up
+  await walkups?.start(); // walk-up: recovery asks the node, after the wall paused the EVSEs at boot
   if (running.connectors.size === 1) log.setContext(() => ({ sessionId: primary.state.sessionId }));
-  // relay (offline: the car without signal uses the wall's uplink) — the first connector's authenticated car on
-  // the IP link
-  if (config.relay?.enabled && first.link instanceof IpLink) {
-    const link = first.link;
-    const relay = await startRelay({
+  // relay (offline: the car without signal uses the wall's uplink) — on every IP connector, for its own
+  // authenticated car only
+  if (config.relay?.enabled) {
+    const relays = await startSiteRelays({
       config: config.relay,
-      host: {
-        listenHost: link.listenAddress(),
-        authorizedPeer: () => (primary.authenticatedSessionId() !== null ? link.peerAddress() : null),
-        onSessionEnded: (f) => (sessionEnded.add(f), () => sessionEnded.delete(f)),
-      },
+      connectors: devices.map((d) => ({
+        id: d.config.id,
+        link: () => links.get(d.config.id) ?? d.link,
+        authenticatedSessionId: () => running.connectors.get(d.config.id)?.authenticatedSessionId() ?? null,
+      })),
+      sessionEnds,
       clock,
       log,
     });
-    if (relay) opened.add(() => relay.stop());
+    for (const relay of relays.values()) opened.add(() => relay.stop());
   }
   // split: payouts run beside the connectors; charging never waits on them
   if (config.split)

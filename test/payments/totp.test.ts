@@ -1,8 +1,11 @@
-// OCPP 2.1 C25 TOTP: the published vectors (BRIEF §6), the acceptance window, and URL templates.
+// OCPP 2.1 C25 TOTP: the published vectors (BRIEF §6), the acceptance window, URL templates, and the per-connector
+// secrets of a site's walk-up.
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   checkTotpParams,
+  connectorTotpSecret,
   fillUrlTemplate,
   totpAccepted,
   totpAt,
@@ -124,5 +127,31 @@ describe('parameters and URL templates', () => {
     expect(fillUrlTemplate('https://x/{totp}/' + 'a'.repeat(3000), values)).toMatchObject({
       error: { name: 'UrlTemplateTooLong' },
     });
+  });
+});
+
+describe('per-connector secrets (walk-up on every connector of a site)', () => {
+  it("connector 1 keeps the configured secret; connector n ≥ 2 uses hex(HMAC-SHA256(secret, 'connector:n'))", () => {
+    expect(connectorTotpSecret(secret, 1)).toBe(secret);
+    for (const n of [2, 3, 500])
+      expect(connectorTotpSecret(secret, n)).toBe(
+        createHmac('sha256', Buffer.from(secret, 'utf8')).update(`connector:${n}`, 'utf8').digest('hex'),
+      );
+    expect(connectorTotpSecret(secret, 2)).toMatch(/^[0-9a-f]{64}$/);
+    expect(() => connectorTotpSecret(secret, 0)).toThrow(RangeError);
+    expect(() => connectorTotpSecret(secret, 1.5)).toThrow(RangeError);
+  });
+
+  it("a code of one connector is refused by every other connector's verifier", () => {
+    const params = (n: number) => ({
+      sharedSecret: connectorTotpSecret(secret, n),
+      validityTimeSec: 30,
+      length: 12,
+    });
+    for (const shown of [1, 2, 3])
+      for (const verifier of [1, 2, 3]) {
+        const v = verifyTotp(params(verifier), totpAt(params(shown), at), at);
+        expect(totpAccepted(v), `shown on ${shown}, checked by ${verifier}`).toBe(shown === verifier);
+      }
   });
 });

@@ -16,6 +16,8 @@ import { lockStore, type StoreLock } from '../../daemon/store-lock.js';
 import { ManualClock } from '../../hardware/clock.js';
 import type { CableLink, CableLinkEvents } from '../../hardware/link/cable-link.js';
 import { createSimWorld, type SimWorld } from '../../hardware/sim/sim-world.js';
+import { InvoiceAlreadyExists, InvoiceNotFound } from '../../lightning/errors.js';
+import type { HoldInvoiceEvent, HoldInvoiceState } from '../../lightning/hold-invoice.js';
 import type {
   InvoiceState,
   LightningNode,
@@ -107,12 +109,25 @@ interface ScriptedInvoice {
   settleIndex: number;
 }
 
+/** A hold invoice of the scripted node (walk-up deposits and final invoices). */
+interface ScriptedHoldInvoice {
+  state: HoldInvoiceState;
+  cltvDeltaBlocks: number;
+  bolt11: string;
+}
+
+/** The scripted node's block height (hold invoices: a held HTLC expires `cltvDeltaBlocks` above it). */
+const SCRIPTED_HEIGHT = 1000;
+
 /**
- * The wall's Lightning node, scripted: invoices, settlement with an lnd-like settle index, cancel, lookups.
- * Each `client()` is what one daemon process sees (its own delivery, resuming after the persisted index).
+ * The wall's Lightning node, scripted: invoices, settlement with an lnd-like settle index, cancel, lookups, and
+ * hold invoices (a wallet's HTLC is held with `holdPay`). Each `client()` is what one daemon process sees (its own
+ * delivery, resuming after the persisted index).
  */
 export class ScriptedWallNode {
   readonly invoices = new Map<string, ScriptedInvoice>();
+  readonly holdInvoices = new Map<string, ScriptedHoldInvoice>();
+  private readonly holdWatchers = new Map<string, Set<(ev: HoldInvoiceEvent) => void>>();
   private settleIndex = 0;
   private clients: { delivery: SettlementDelivery; closed: boolean }[] = [];
   constructor(private readonly clock: ManualClock) {}
@@ -134,6 +149,28 @@ export class ScriptedWallNode {
     const ev = this.event(inv);
     for (const c of this.clients) if (!c.closed) c.delivery.deliver(ev);
     return inv.preimage;
+  }
+
+  /**
+   * A wallet pays a hold invoice: its HTLC of the full amount is held (the watchers hear `held`).
+   * @param paymentHash the hold invoice's hash
+   */
+  holdPay(paymentHash: string): void {
+    const h = this.holdInvoices.get(paymentHash);
+    if (!h || h.state.phase !== 'open') throw new Error(`hold invoice ${paymentHash} is not payable`);
+    h.state = {
+      ...h.state,
+      phase: 'held',
+      receivedMsat: h.state.amountMsat,
+      htlcExpiryHeight: SCRIPTED_HEIGHT + h.cltvDeltaBlocks,
+      acceptHeight: SCRIPTED_HEIGHT,
+    };
+    this.holdEvent(h.state);
+  }
+
+  private holdEvent(st: HoldInvoiceState): void {
+    const ev = holdEventOf(st);
+    if (ev) for (const w of this.holdWatchers.get(st.paymentHash) ?? []) w(ev);
   }
 
   private event(inv: ScriptedInvoice): SettlementEvent {
@@ -206,12 +243,86 @@ export class ScriptedWallNode {
         inv.state = 'cancelled';
       },
       signMessage: async (text) => signNodeMessage(text, WALL_KEY).zbase32,
+      createHoldInvoice: async ({ paymentHash, amountMsat, expirySec, cltvDeltaBlocks = 80 }) => {
+        if (this.holdInvoices.has(paymentHash)) throw new InvoiceAlreadyExists(paymentHash);
+        const timestampSec = Math.floor(clock.now() / 1000);
+        const bolt11 = makeInvoice({ key: WALL_KEY, amountMsat, paymentHash, timestampSec, expirySec });
+        const expiresAt = (timestampSec + expirySec) * 1000;
+        const state: HoldInvoiceState = {
+          paymentHash,
+          phase: 'open',
+          amountMsat,
+          receivedMsat: 0n,
+          expiresAt,
+          currentHeight: SCRIPTED_HEIGHT,
+        };
+        this.holdInvoices.set(paymentHash, { state, cltvDeltaBlocks, bolt11 });
+        return { bolt11, paymentHash, expiresAt, cltvDeltaBlocks };
+      },
+      watchHoldInvoice: (paymentHash, handler) => {
+        let set = this.holdWatchers.get(paymentHash);
+        if (!set) this.holdWatchers.set(paymentHash, (set = new Set()));
+        const watcher = (ev: HoldInvoiceEvent): void => {
+          if (!me.closed) handler(ev);
+        };
+        set.add(watcher);
+        // the current state first (a held invoice is reported at once after a restart)
+        const now = this.holdInvoices.get(paymentHash)?.state;
+        const first = now ? holdEventOf(now) : undefined;
+        if (first) queueMicrotask(() => watcher(first));
+        return () => set.delete(watcher);
+      },
+      lookupHoldInvoice: async (paymentHash) => {
+        const h = this.holdInvoices.get(paymentHash);
+        if (!h) throw new InvoiceNotFound(paymentHash);
+        return { ...h.state };
+      },
+      settleHoldInvoice: async (preimage) => {
+        const paymentHash = sha256hex(Buffer.from(preimage, 'hex'));
+        const h = this.holdInvoices.get(paymentHash);
+        if (!h) throw new InvoiceNotFound(paymentHash);
+        if (h.state.phase === 'settled') return;
+        if (h.state.phase !== 'held') throw new Error(`hold invoice ${paymentHash} is ${h.state.phase}`);
+        h.state = { ...h.state, phase: 'settled', preimage, settledAtMs: clock.now() };
+        this.holdEvent(h.state);
+      },
+      cancelHoldInvoice: async (paymentHash) => {
+        const h = this.holdInvoices.get(paymentHash);
+        if (!h) throw new InvoiceNotFound(paymentHash);
+        if (h.state.phase === 'cancelled') return;
+        if (h.state.phase === 'settled') throw new Error(`hold invoice ${paymentHash} is settled`);
+        h.state = { ...h.state, phase: 'cancelled', expired: false };
+        this.holdEvent(h.state);
+      },
       close: async () => {
         me.closed = true;
         delivery.close();
       },
     };
   }
+}
+
+/** The watch event a hold invoice's state is reported with (none while it is open). */
+function holdEventOf(st: HoldInvoiceState): HoldInvoiceEvent | undefined {
+  if (st.phase === 'held')
+    return {
+      kind: 'held',
+      paymentHash: st.paymentHash,
+      amountMsat: st.receivedMsat,
+      htlcExpiryHeight: st.htlcExpiryHeight ?? SCRIPTED_HEIGHT,
+      acceptHeight: st.acceptHeight ?? SCRIPTED_HEIGHT,
+      currentHeight: st.currentHeight,
+    };
+  if (st.phase === 'settled')
+    return {
+      kind: 'settled',
+      paymentHash: st.paymentHash,
+      amountMsat: st.receivedMsat,
+      preimage: st.preimage ?? '',
+      settledAtMs: st.settledAtMs ?? 0,
+    };
+  if (st.phase === 'cancelled') return { kind: 'cancelled', paymentHash: st.paymentHash, expired: false };
+  return undefined;
 }
 
 /**

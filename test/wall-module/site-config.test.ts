@@ -38,7 +38,7 @@ connectors:${entry(1)}${entry(2, '\n    evseId: 7\n    powerCut: { retries: 3 }'
     expect(c.connectors[0]!.powerCut).toEqual({ maxCurrentA: 0.5, withinMs: 4000, retries: 1 });
     expect(c.connectors[1]!.powerCut).toEqual({ maxCurrentA: 0.5, withinMs: 4000, retries: 3 });
     expect(c.connectors[1]!.evse.maxPowerW).toBe(22000);
-    // the top-level device keys are the first connector's (what walk-up and the relay use)
+    // the top-level device keys are the first connector's (what a single-connector wall's code reads)
     expect(c.evse).toBe(c.connectors[0]!.evse);
   });
 
@@ -79,5 +79,33 @@ connectors:${entry(1)}`),
     evse: { kind: sim, allowUnsupervised: true }
     meter: { kind: sim, url: "http://127.0.0.1:1/", name: wall }`),
     ).toContainEqual(expect.stringMatching(/^connectors\.2\.evse\.url/));
+  });
+
+  it('runs walk-up on every connector unless an entry opts out with walkup: false', () => {
+    const walkup = `walkup: { priceMsatPerWh: 200, publicBaseUrl: "https://charger.example.com", totpSecret: "site-secret-0123456789" }
+`;
+    const c = readWallConfig(
+      wallConfigReader(`${base}${walkup}connectors:${entry(1)}${entry(2, '\n    walkup: false')}${entry(3, '\n    walkup: true')}
+`),
+    );
+    expect(c.walkup?.enabled).toBe(true);
+    expect(c.connectors.map((x) => [x.id, x.walkup])).toEqual([
+      [1, true],
+      [2, false],
+      [3, true],
+    ]);
+    // the single-connector form: `walkup:` is the section, the one connector runs it
+    const single = readWallConfig(
+      wallConfigReader(`${base}${walkup}
+link: { kind: ip, interface: lo, listenAddress: "::1" }
+evse: { kind: sim, url: "http://127.0.0.1:1/", allowUnsupervised: true }
+meter: { kind: sim, url: "http://127.0.0.1:1/", name: wall }
+`),
+    );
+    expect(single.connectors[0]!.walkup).toBe(true);
+    // a non-boolean opt-out is refused with the entry named
+    expect(problems(`${base}${walkup}connectors:${entry(1, '\n    walkup: maybe')}`)).toContainEqual(
+      expect.stringContaining('connectors.1.walkup'),
+    );
   });
 });

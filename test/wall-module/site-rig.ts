@@ -37,8 +37,13 @@ export interface SiteRigOptions {
   wallLink?: (connectorId: number, link: CableLink) => CableLink;
   /** wraps a connector's charger (fault injection: a hung EVSE) */
   evse?: (connectorId: number, evse: Evse) => Evse;
-  /** replaces the site's parts before the start (e.g. a step that throws on one connector) */
-  siteParts?: (p: SiteParts) => SiteParts;
+  /**
+   * replaces the site's parts before the start (e.g. a step that throws on one connector; services composed
+   * beside the connectors, such as walk-up, on the site's store)
+   */
+  siteParts?: (p: SiteParts) => SiteParts | Promise<SiteParts>;
+  /** changes the site's YAML (e.g. a `walkup:` section, the status server on) */
+  siteYaml?: (yaml: string) => string;
 }
 
 /** The rig. */
@@ -86,7 +91,8 @@ connectors:${entries}
 
   /** Starts (or restarts) the site on its store. */
   async startSite(): Promise<SiteDaemon> {
-    const config = readWallConfig(wallConfigReader(this.siteYaml()));
+    const yaml = this.siteYaml();
+    const config = readWallConfig(wallConfigReader(this.opts.siteYaml?.(yaml) ?? yaml));
     const store = WallStore.open(config.store.path, this.clock);
     this.store = store;
     let parts: SiteParts = {
@@ -102,7 +108,7 @@ connectors:${entries}
         meter: c.world.wallMeter,
       })),
     };
-    if (this.opts.siteParts) parts = this.opts.siteParts(parts);
+    if (this.opts.siteParts) parts = await this.opts.siteParts(parts);
     this.site = await SiteDaemon.start(parts);
     return this.site;
   }

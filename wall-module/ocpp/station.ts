@@ -246,8 +246,10 @@ export class OcppStation {
   private readonly limitStops = new Map<string, StopReason>();
   /** EVSEs reserved by NotifyWebPaymentStarted until (ms since epoch) */
   private readonly webPaymentLocks = new Map<number, number>();
-  /** runs DirectPayment sessions (QR payment model 1), when the daemon has one */
-  private directPayment: DirectPaymentRunner | undefined;
+  /** runs DirectPayment sessions (QR payment model 1) per EVSE id, when the daemon has them */
+  private readonly directPayments = new Map<number, DirectPaymentRunner>();
+  /** the runner of every EVSE without its own (`attachDirectPayment` without an EVSE id) */
+  private directPaymentAnyEvse: DirectPaymentRunner | undefined;
   /** an InvalidCsmsCertificate event was queued since the last successful connection */
   private certificateFailureNoted = false;
 
@@ -786,11 +788,21 @@ export class OcppStation {
   }
 
   /**
-   * Attaches the runner of DirectPayment sessions (QR payment model 1). Without one, a RequestStartTransaction
-   * with a DirectPayment idToken is answered Rejected.
+   * Attaches the runner of DirectPayment sessions (QR payment model 1) of one EVSE (each connector of a site has
+   * its own), or of every EVSE without its own when `evseId` is absent. Without one, a RequestStartTransaction
+   * with a DirectPayment idToken for that EVSE is answered Rejected.
+   *
+   * @param runner the runner
+   * @param evseId the EVSE it runs sessions on (absent: any EVSE without its own runner)
    */
-  attachDirectPayment(runner: DirectPaymentRunner): void {
-    this.directPayment = runner;
+  attachDirectPayment(runner: DirectPaymentRunner, evseId?: number): void {
+    if (evseId === undefined) this.directPaymentAnyEvse = runner;
+    else this.directPayments.set(evseId, runner);
+  }
+
+  /** The DirectPayment runner of an EVSE, if any. */
+  private directPaymentOf(evseId: number): DirectPaymentRunner | undefined {
+    return this.directPayments.get(evseId) ?? this.directPaymentAnyEvse;
   }
 
   /**
@@ -1562,7 +1574,7 @@ export class OcppStation {
       elapsedMs: atMs - tx.startedAtMs,
     });
     if (reason === undefined) return;
-    const runner = this.directPayment;
+    const runner = this.directPaymentOf(tx.evseId);
     const asked = runner?.owns(tx.sessionId)
       ? runner.requestStop(tx.sessionId)
       : (this.control?.requestStop(tx.evseId, 'limit') ?? false);
@@ -1581,8 +1593,9 @@ export class OcppStation {
     pspRef: string,
     limit: TransactionLimit | undefined,
   ): Promise<JsonObject> {
-    const runner = this.directPayment;
-    const evse = this.freeEvse(evseId);
+    // without an EVSE named: the first free one that runs DirectPayment sessions
+    const evse = this.freeEvse(evseId, (id) => this.directPaymentOf(id) !== undefined);
+    const runner = evse ? this.directPaymentOf(evse.evseId) : undefined;
     if (!runner || !evse || pspRef.length === 0) return { status: 'Rejected' };
     this.releaseWebPaymentLock(evse.evseId); // the announced web payment arrived
     const timeoutSec = Number(this.variable('TxCtrlr', 'EVConnectionTimeOut') ?? '120');
@@ -1601,8 +1614,11 @@ export class OcppStation {
     return tx ? { status: 'Accepted', transactionId: tx.txKey } : { status: 'Accepted' };
   }
 
-  /** The EVSE a remote start may use: the one named (if free), or the first free one. */
-  private freeEvse(evseId: number | undefined): { evseId: number; connectorId: number } | undefined {
+  /** The EVSE a remote start may use: the one named (if free), or the first free one that `fits` (default any). */
+  private freeEvse(
+    evseId: number | undefined,
+    fits: (evseId: number) => boolean = () => true,
+  ): { evseId: number; connectorId: number } | undefined {
     const free = (id: number): boolean => {
       const owner = this.control?.arbiter(id)?.current();
       // an EVSE held for a web payment the CSMS announced is free for the CSMS's own start
@@ -1611,7 +1627,7 @@ export class OcppStation {
       return this.txs.openOnEvse(id)?.sessionId == null;
     };
     return evseId === undefined
-      ? this.config.evses.find((e) => free(e.evseId))
+      ? this.config.evses.find((e) => fits(e.evseId) && free(e.evseId))
       : this.config.evses.find((e) => e.evseId === evseId && free(e.evseId));
   }
 
@@ -1635,7 +1651,7 @@ export class OcppStation {
       this.afterChange();
       return 'Accepted';
     }
-    const runner = this.directPayment;
+    const runner = this.directPaymentOf(tx.evseId);
     const asked = runner?.owns(tx.sessionId)
       ? runner.requestStop(tx.sessionId)
       : (this.control?.requestStop(tx.evseId, 'remote') ?? false);

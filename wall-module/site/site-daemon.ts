@@ -10,7 +10,9 @@
  *   index, never another connector's settlement. A settlement of no connector (walk-up, payouts) is acknowledged.
  * - ONE store (one database, one transaction domain; session rows name their connector).
  * - ONE status server: the site snapshot (connectors list), per-connector pages and JSON, operator actions per
- *   connector (`wall-module/site/site-status.ts`).
+ *   connector (`wall-module/site/site-status.ts`), and the routes of the per-connector services the caller
+ *   composes beside the connectors (walk-up payment on every connector, under `/connectors/<id>/walkup`, and the
+ *   blind relay of every IP connector: `wall-module/site/connector-services.ts`).
  *
  * A connector whose start fails (its cable link's device is missing, its charger does not answer) does not hold
  * the site back: the others run, and it is started again with a backoff (5 s doubling to 5 min of daemon clock)
@@ -91,6 +93,8 @@ export interface SiteParts {
   connectors: SiteConnectorParts[];
   /** extra routes on the status server (`/metrics`, walk-up pages) */
   routes?: StatusRoute[];
+  /** a connector's walk-up page path, or undefined when it has none (the site page links to it) */
+  walkupPath?: (connectorId: number) => string | undefined;
   /** replaces the seller step of every connector (fault-injection tests) */
   step?: WallParts['step'];
 }
@@ -213,6 +217,7 @@ export class SiteDaemon implements FailSafe {
         connectors: this.connectors,
         ids: this.parts.connectors.map((c) => c.config.id),
         down: this.downConnectors,
+        ...(this.parts.walkupPath ? { walkupPath: this.parts.walkupPath } : {}),
       });
       this.status = await StatusServer.forConfig(source, config.status, {
         routes: [...(this.parts.routes ?? []), ...routes],
@@ -358,7 +363,7 @@ export class SiteDaemon implements FailSafe {
     this.resolveFailed(first);
   }
 
-  /** The first connector's daemon (what a single-connector wall's services drive). */
+  /** The first running connector's daemon (the dashboard's top view; a single-connector wall's only one). */
   get primary(): WallDaemon {
     const d = this.connectors.values().next().value;
     if (!d) throw new ConnectorNotRunning('the site runs no connector');

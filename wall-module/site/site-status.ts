@@ -5,6 +5,9 @@
  * - `GET /site.json` — every connector's view (state, session, power, energy, alarms, availability)
  * - `GET /connectors/<id>.json` — one connector's live snapshot (its ledger included) and its recent sessions
  * - `GET /connectors/<id>` — the same as a small HTML page (the dashboard's connector table links to it)
+ *
+ * A connector with walk-up payment has its pay page at `/connectors/<id>/walkup` (served by its walk-up routes, no
+ * clash with the paths above); its JSON says where (`walkupUrl`) and its page links to it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toJson } from '../../daemon/session-store.js';
@@ -28,6 +31,8 @@ export interface SiteStatusParts {
   ids?: readonly number[];
   /** connectors whose start failed, retried with a backoff (shown as `failed` with the reason) */
   down?: ReadonlyMap<number, ConnectorDown>;
+  /** a connector's walk-up page path, or undefined when it has none */
+  walkupPath?: (connectorId: number) => string | undefined;
 }
 
 /** The state a connector whose start failed shows. */
@@ -134,6 +139,7 @@ export function siteStatus(parts: SiteStatusParts): { source: StatusSource; rout
     return {
       connectorId: id,
       available: connectorAvailable(store, id),
+      walkupUrl: parts.walkupPath?.(id) ?? null,
       ...(d
         ? { ...d.snapshot(), alarms: [...d.alarms] }
         : {
@@ -192,13 +198,16 @@ function connectorPage(d: Record<string, unknown>): string {
   const s = d as unknown as StatusSnapshot & {
     connectorId: number;
     available: boolean;
+    walkupUrl: string | null;
     sessions: { id: string; status: string; energyWh: number; paidMsat: bigint; stopReason: string | null }[];
   };
   const row = (k: string, v: unknown): string =>
     `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`;
   return `<!doctype html><html><head><meta charset="utf-8"><title>Connector ${s.connectorId}</title>
 <link rel="stylesheet" href="/assets/app.css"><meta http-equiv="refresh" content="5"></head><body>
-<h1>Connector ${s.connectorId}</h1><p><a href="/">Site</a> · <a href="/connectors/${s.connectorId}.json">JSON</a></p>
+<h1>Connector ${s.connectorId}</h1><p><a href="/">Site</a> · <a href="/connectors/${s.connectorId}.json">JSON</a>${
+    s.walkupUrl ? ` · <a href="${escapeHtml(s.walkupUrl)}">Walk-up payment</a>` : ''
+  }</p>
 <table>${row('State', s.state)}${row('Session', s.sessionId ?? '–')}${row('Power', `${s.powerW} W`)}${row(
     'Energy',
     `${s.energyWh} Wh`,

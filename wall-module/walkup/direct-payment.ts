@@ -138,14 +138,14 @@ export class DirectPaymentSessions implements DirectPaymentRunner {
   }
 
   /**
-   * Ends the sessions a restart interrupted (the wall paused the EVSE at boot): each is booked with its last
-   * persisted reading, reported ended (`Reboot`) and settled, so no payment stays unsettled; then listens to the
-   * EVSE (unplug and faults end a running session).
+   * Ends the sessions of this runner's EVSE a restart interrupted (the wall paused the EVSE at boot): each is
+   * booked with its last persisted reading, reported ended (`Reboot`) and settled, so no payment stays unsettled;
+   * then listens to the EVSE (unplug and faults end a running session). Another EVSE's sessions are its runner's.
    */
   attach(): void {
     const open = this.p.db
-      .prepare('SELECT * FROM direct_payment_sessions WHERE ended_at_ms IS NULL')
-      .all() as Record<string, string | number | null>[];
+      .prepare('SELECT * FROM direct_payment_sessions WHERE ended_at_ms IS NULL AND evse_id = ?')
+      .all(this.p.evseId) as Record<string, string | number | null>[];
     for (const r of open) {
       const row = toRow(r);
       this.running = {

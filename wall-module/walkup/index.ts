@@ -11,6 +11,10 @@
  *
  * The wall daemon must claim the same `arbiter` (kind 'cable') before its seller session energises, so a vehicle
  * module arriving mid-walk-up never gets a second session.
+ *
+ * A site attaches one walk-up per connector (`wall-module/site/connector-services.ts`): each with its connector's
+ * devices, arbiter and `connectorId`, its own path prefix, and its own TOTP secret derived from
+ * `walkup.totpSecret` (`connectorTotpSecret`); its store is scoped to its connector.
  */
 import type { Database } from 'better-sqlite3';
 import type { Clock } from '../../hardware/clock.js';
@@ -21,6 +25,7 @@ import type { Logger } from '../../daemon/logger.js';
 import type { StatusRoute } from '../../daemon/status-server.js';
 import { protocolNetwork } from '../../daemon/network-name.js';
 import type { LightningNode } from '../../lightning/lightning-node.js';
+import { connectorTotpSecret } from '../../payments/totp.js';
 import { walkupConfig, type WalkupConfig } from '../../payments/walkup-config.js';
 import type { ConnectorArbiter } from '../connector-arbiter.js';
 import type { WebPaymentQr } from '../ocpp/web-payment.js';
@@ -28,7 +33,7 @@ import type { OcppStation } from '../ocpp/station.js';
 import { DirectPaymentSessions, type DirectPaymentStation } from './direct-payment.js';
 import { WalkupOcppReport, type WalkupReportStation } from './ocpp-report.js';
 import type { WalkupSectionConfig } from './config.js';
-import { walkupRoutes } from './routes.js';
+import { WALKUP_PATH_PREFIX, walkupRoutes } from './routes.js';
 import { WalkupRuntime } from './runtime.js';
 import { WalkupStore } from './store.js';
 
@@ -57,8 +62,16 @@ export interface AttachWalkupArgs {
   maxCurrentA: number;
   /** how often the meter is read, ms (`meter.pollIntervalMs`) */
   meterPollIntervalMs: number;
-  /** 1-based connector (default 1) */
+  /** 1-based connector (default 1): its sessions' rows, its TOTP secret (`connectorTotpSecret`) */
   connectorId?: number;
+  /** the connector's walk-up path prefix, carried by every URL built (default `/walkup`) */
+  pathPrefix?: string;
+  /** further prefixes serving the same routes (a site serves every connector under `/connectors/<id>/walkup`) */
+  aliasPrefixes?: readonly string[];
+  /** where another connector's walk-up is served (refusals of a foreign refund secret or receipt name it) */
+  prefixOf?: (connectorId: number) => string | undefined;
+  /** what the display page's heading names (e.g. `connector 2`) */
+  label?: string;
   /** a step or commit failed: power cut, connector faulted; the daemon should exit non-zero */
   onFailSafe?: (err: Error) => void;
   /** real time for the TOTP, ms (tests) */
@@ -105,6 +118,8 @@ export interface AttachedWalkup {
  */
 export async function attachWalkup(a: AttachWalkupArgs): Promise<AttachedWalkup> {
   const c = a.config;
+  const connectorId = a.connectorId ?? 1;
+  const prefix = a.pathPrefix ?? WALKUP_PATH_PREFIX;
   const network = protocolNetwork((await a.node.getIdentity()).network);
   const machine = walkupConfig({
     network,
@@ -120,12 +135,12 @@ export async function attachWalkup(a: AttachWalkupArgs): Promise<AttachedWalkup>
     refundValidityMs: c.refundValidityMs,
     refundMaxFeeMsat: c.refundMaxFeeMsat,
     nodeRetryMs: c.nodeRetryMs,
-    refundLinkPrefix: `${c.publicBaseUrl}/walkup/withdraw?k1=`,
+    refundLinkPrefix: `${c.publicBaseUrl}${prefix}/withdraw?k1=`,
   });
   if (!machine.ok) throw new WalkupConfigRefused(`walkup.${machine.error.message}`);
-  const store = new WalkupStore(a.db);
+  const store = new WalkupStore(a.db, { connectorId });
   const runtime = new WalkupRuntime({
-    connectorId: a.connectorId ?? 1,
+    connectorId,
     config: machine.value,
     hold: {
       blockIntervalMs: c.blockIntervalMs,
@@ -165,6 +180,11 @@ export async function attachWalkup(a: AttachWalkupArgs): Promise<AttachedWalkup>
     runtime,
     store,
     arbiter: a.arbiter,
+    totpSecret: connectorTotpSecret(c.totpSecret, connectorId),
+    pathPrefix: prefix,
+    ...(a.aliasPrefixes ? { aliasPrefixes: a.aliasPrefixes } : {}),
+    ...(a.prefixOf ? { prefixOf: a.prefixOf } : {}),
+    ...(a.label ? { label: a.label } : {}),
     ...(a.realNowMs ? { realNowMs: a.realNowMs } : {}),
     ...(webPayment ? { webPayment } : {}),
   });
@@ -187,7 +207,7 @@ export async function attachWalkup(a: AttachWalkupArgs): Promise<AttachedWalkup>
       await runtime.start();
       if (directPayment && dp) {
         directPayment.attach();
-        dp.station.attachDirectPayment(directPayment);
+        dp.station.attachDirectPayment(directPayment, dp.evseId);
       }
       poller.start();
     },

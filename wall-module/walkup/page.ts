@@ -1,6 +1,7 @@
 /**
- * The walk-up display page the charger's kiosk browser shows (`GET /walkup`) and the receipt page. Plain HTML;
- * the behaviour is `web/walkup.js` (served by the daemon, no inline script), which polls `/walkup/api/status` and
+ * The walk-up display page the charger's kiosk browser shows (`GET /walkup`, or `GET /connectors/<id>/walkup` on
+ * a site) and the receipt page. Plain HTML; the behaviour is `web/walkup.js` (served by the daemon under the same
+ * prefix, no inline script), which polls `<prefix>/api/status` and
  * shows: the QR code of the LNURL-pay link (re-keyed every `validityTimeSec` with the C25 TOTP), the price per
  * kWh, a `lightning:` link for a wallet on the same phone, the QR of the CSMS's C25 payment page (QR payment
  * model 1, when OCPP web payments are enabled), the live session (credit, energy, stop button), the
@@ -23,14 +24,22 @@ button{font-size:1.1rem;padding:.6rem 1.2rem}
 pre{white-space:pre-wrap;word-break:break-all;font-size:.75rem}
 `;
 
-/** @returns the display page's HTML document */
-export function walkupPageHtml(): string {
+/**
+ * The display page.
+ * @param opts.pathPrefix the walk-up prefix the page is served under (its script and fetches use it; default
+ *   `/walkup`)
+ * @param opts.label what the heading names, e.g. `connector 2` (absent: nothing)
+ * @returns the display page's HTML document
+ */
+export function walkupPageHtml(opts: { pathPrefix?: string; label?: string } = {}): string {
+  const prefix = esc(opts.pathPrefix ?? '/walkup');
+  const label = opts.label ? ` (${esc(opts.label)})` : '';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Pay with Lightning — boltcharge</title>
+<html lang="en"><head><meta charset="utf-8"><title>Pay with Lightning${label} — boltcharge</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>${STYLE}</style></head>
-<body>
-<h1>Charge here — pay with a Lightning wallet</h1>
+<body data-walkup-prefix="${prefix}">
+<h1>Charge here${label} — pay with a Lightning wallet</h1>
 <p id="wu-conn" role="status">connecting…</p>
 <section id="wu-offer" class="hidden" aria-labelledby="h-offer">
  <h2 id="h-offer">Scan to pay a deposit</h2>
@@ -66,7 +75,7 @@ export function walkupPageHtml(): string {
  <p id="wu-end" class="hidden"></p>
  <p id="wu-receipt" class="hidden"><a id="wu-receipt-link" href="#">Your signed receipt</a></p>
 </section>
-<script src="/walkup/walkup.js"></script>
+<script src="${prefix}/walkup.js"></script>
 </body></html>`;
 }
 

@@ -17,6 +17,12 @@
  *
  * Every endpoint is rate-limited per client address and size-limited (URL ≤ 2048 characters, body ≤ 1 KiB);
  * LNURL failures answer `{"status":"ERROR","reason":...}` with the refusal's name first, and pay nothing.
+ *
+ * On a site every connector has its own route set (its own runtime, arbiter, TOTP secret and rate limiter) under
+ * its own prefix: `/walkup` above is the first connector's (`pathPrefix`, the default); every connector is also
+ * served under `/connectors/<id>/walkup` (`aliasPrefixes`). Every URL a route builds (the QR's LNURL, the
+ * LUD-06 callback, the withdraw callback, receipt links) carries the connector's `pathPrefix`; the page loads
+ * its script and polls under the prefix it was served from.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -58,6 +64,28 @@ export interface WalkupRoutesParts {
    * undefined when web payments are off (`OcppStation.webPaymentQr` for the connector's EVSE)
    */
   webPayment?: (unixSeconds: number) => WebPaymentQr | undefined;
+  /** the C25 TOTP shared secret of this connector (default `config.totpSecret`; see `connectorTotpSecret`) */
+  totpSecret?: string;
+  /** the connector's own path prefix, which every URL built here carries (default `/walkup`) */
+  pathPrefix?: string;
+  /** further prefixes serving the same routes (e.g. `/connectors/1/walkup` for the first connector) */
+  aliasPrefixes?: readonly string[];
+  /** where another connector's walk-up is served (a foreign withdraw secret or receipt names it) */
+  prefixOf?: (connectorId: number) => string | undefined;
+  /** what the page's heading names (e.g. `connector 2`; absent on a single-connector wall) */
+  label?: string;
+}
+
+/** The walk-up path prefix of the first connector (a single-connector wall's only one). */
+export const WALKUP_PATH_PREFIX = '/walkup';
+
+/**
+ * Where a connector's walk-up is also served on a site.
+ * @param connectorId 1-based connector id
+ * @returns `/connectors/<id>/walkup`
+ */
+export function connectorWalkupPrefix(connectorId: number): string {
+  return `/connectors/${connectorId}/walkup`;
 }
 
 type Reply = (code: number, body: unknown, type?: string) => void;
@@ -71,8 +99,9 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
   const { config: c, runtime, store, arbiter } = parts;
   const now = parts.realNowMs ?? Date.now;
   const limiter = new RateLimiter({ perMinute: c.rateLimitPerMinute, nowMs: now });
+  const prefix = parts.pathPrefix ?? WALKUP_PATH_PREFIX;
   const totp: TotpParams = {
-    sharedSecret: c.totpSecret,
+    sharedSecret: parts.totpSecret ?? c.totpSecret,
     validityTimeSec: c.validityTimeSec,
     length: c.totpLength,
   };
@@ -80,14 +109,16 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
   const descriptionHash = metadataHashHex(metadata);
   const base = c.publicBaseUrl;
 
-  /** Wraps a handler: size and rate limits, JSON / LNURL error answers, no caching. */
-  const route = (
-    method: 'GET' | 'POST',
-    path: string,
-    handler: (url: URL, reply: Reply, req: IncomingMessage) => void | Promise<void>,
-  ): StatusRoute => ({
+  /** A route relative to the prefix. */
+  const route = (method: RouteDef['method'], path: string, handler: RouteDef['handler']): RouteDef => ({
     method,
     path,
+    handler,
+  });
+  /** Serves a route under one prefix (`servedAt`): size and rate limits, JSON / LNURL error answers, no caching. */
+  const serve = (def: RouteDef, servedAt: string): StatusRoute => ({
+    method: def.method,
+    path: `${servedAt}${def.path}`,
     async handle(req: IncomingMessage, res: ServerResponse) {
       const reply: Reply = (code, body, type = 'application/json') => {
         if (res.headersSent) return;
@@ -111,7 +142,7 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
       if (!limiter.allow(req.socket.remoteAddress ?? 'unknown'))
         return reply(429, lnurlError('RateLimited', 'too many requests, try again in a minute'));
       try {
-        await handler(new URL(raw, 'http://x'), reply, req);
+        await def.handler(new URL(raw, 'http://x'), reply, req, servedAt);
       } catch (err) {
         reply(500, lnurlError('InternalError', (err as Error).message));
       }
@@ -130,7 +161,7 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
 
   const qrNow = async () => {
     const code = totpAt(totp, now() / 1000);
-    const url = `${base}/walkup/lnurlp?totp=${code}`;
+    const url = `${base}${prefix}/lnurlp?totp=${code}`;
     const lnurl = encodeLnurl(url, { allowHttp: c.allowHttp });
     if (!lnurl.ok) throw new Error(`walkup.publicBaseUrl: ${lnurl.error.message}`);
     const bech = lnurl.value.toLowerCase();
@@ -181,7 +212,7 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
             }),
           ).toString('base64')}`
         : null,
-      receiptUrl: receipt ? `/walkup/receipt.html?session=${encodeURIComponent(sessionId)}` : null,
+      receiptUrl: receipt ? `${prefix}/receipt.html?session=${encodeURIComponent(sessionId)}` : null,
       receiptSigned: receipt?.signature != null,
     };
   };
@@ -198,13 +229,26 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
   const outcomeError = (o: RequestOutcome): unknown =>
     o.kind === 'refused' ? lnurlError(o.refusal.name, o.refusal.message) : lnurlError('Unexpected', o.kind);
 
-  return [
-    route('GET', '/walkup', (_u, reply) => reply(200, walkupPageHtml(), 'text/html; charset=utf-8')),
-    route('GET', '/walkup/walkup.js', (_u, reply) => {
+  /** Why another connector's session (withdraw secret or receipt) is not served here: where it is. */
+  const elsewhere = (connectorId: number | undefined): string | null => {
+    if (connectorId === undefined) return null;
+    const other = parts.prefixOf?.(connectorId);
+    return `it belongs to connector ${connectorId}${other ? ` (${base}${other})` : ''}`;
+  };
+
+  const defs: RouteDef[] = [
+    route('GET', '', (_u, reply, _req, servedAt) =>
+      reply(
+        200,
+        walkupPageHtml({ pathPrefix: servedAt, ...(parts.label ? { label: parts.label } : {}) }),
+        'text/html; charset=utf-8',
+      ),
+    ),
+    route('GET', '/walkup.js', (_u, reply) => {
       pageJs ??= readFileSync(pageJsFile); // read on first use: a missing asset breaks only this route
       reply(200, pageJs, 'text/javascript; charset=utf-8');
     }),
-    route('GET', '/walkup/api/status', async (_u, reply) => {
+    route('GET', '/api/status', async (_u, reply) => {
       const cur = runtime.current();
       const owner = arbiter.current();
       const remote = remoteStartOffered();
@@ -222,7 +266,7 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
         session: cur && remote === null ? await sessionJson(cur.sessionId, cur.state) : null,
       });
     }),
-    route('GET', '/walkup/lnurlp', (url, reply) => {
+    route('GET', '/lnurlp', (url, reply) => {
       const refused = totpRefusal(param(url, 'totp', 64));
       if (refused !== null) return reply(200, lnurlError('TotpRefused', refused));
       const owner = arbiter.current();
@@ -230,14 +274,14 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
         return reply(200, lnurlError(refusalWord(owner.kind), 'the charger is not free'));
       reply(200, {
         tag: 'payRequest',
-        callback: `${base}/walkup/lnurlp/callback?totp=${encodeURIComponent(param(url, 'totp', 64) ?? '')}`,
+        callback: `${base}${prefix}/lnurlp/callback?totp=${encodeURIComponent(param(url, 'totp', 64) ?? '')}`,
         minSendable: Number(c.minDepositMsat),
         maxSendable: Number(c.maxDepositMsat),
         metadata,
         commentAllowed: 0,
       });
     }),
-    route('GET', '/walkup/lnurlp/callback', async (url, reply) => {
+    route('GET', '/lnurlp/callback', async (url, reply) => {
       const refused = totpRefusal(param(url, 'totp', 64));
       if (refused !== null) return reply(200, lnurlError('TotpRefused', refused));
       const amount = param(url, 'amount', 20);
@@ -253,12 +297,20 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
       if (o.kind !== 'depositInvoice') return reply(200, outcomeError(o));
       reply(200, { pr: o.bolt11, routes: [], disposable: false, successAction: o.successAction });
     }),
-    route('GET', '/walkup/withdraw', (url, reply) => {
+    route('GET', '/withdraw', (url, reply) => {
       const k1 = param(url, 'k1', 64);
       const sessionId = k1 === null ? undefined : store.sessionByWithdrawSecret(k1);
       const state = sessionId === undefined ? undefined : runtime.session(sessionId);
-      if (k1 === null || state === undefined)
-        return reply(200, lnurlError('RefundSecretWrong', 'no refund with this secret'));
+      if (k1 === null || state === undefined) {
+        const foreign = k1 === null ? null : elsewhere(store.connectorOfWithdrawSecret(k1));
+        return reply(
+          200,
+          lnurlError(
+            'RefundSecretWrong',
+            foreign ? `not this connector's refund: ${foreign}` : 'no refund with this secret',
+          ),
+        );
+      }
       if (state.phase !== 'refundOpen')
         return reply(
           200,
@@ -266,14 +318,14 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
         );
       reply(200, {
         tag: 'withdrawRequest',
-        callback: `${base}/walkup/withdraw/callback`,
+        callback: `${base}${prefix}/withdraw/callback`,
         k1,
         minWithdrawable: Number(state.refund.amountMsat),
         maxWithdrawable: Number(state.refund.amountMsat),
         defaultDescription: 'Refund of the unused part of your charging deposit',
       });
     }),
-    route('GET', '/walkup/withdraw/callback', async (url, reply) => {
+    route('GET', '/withdraw/callback', async (url, reply) => {
       const k1 = param(url, 'k1', 64);
       const pr = param(url, 'pr', 4096);
       if (k1 === null || pr === null)
@@ -281,7 +333,7 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
       const o = await runtime.claimRefund(k1, pr);
       reply(200, o.kind === 'accepted' ? { status: 'OK' } : outcomeError(o));
     }),
-    route('POST', '/walkup/stop', async (_url, reply, req) => {
+    route('POST', '/stop', async (_url, reply, req) => {
       // the stop button is the charger's own display: the pay endpoints are reachable from the internet for
       // phone wallets, so a stranger who reads the session id from the status JSON must not stop someone's
       // charge from afar (with `kioskToken` the display proves itself; without it only loopback may stop, and
@@ -293,17 +345,36 @@ export function walkupRoutes(parts: WalkupRoutesParts): StatusRoute[] {
       const o = await runtime.driverStop(sessionId);
       reply(o.kind === 'accepted' ? 200 : 409, o.kind === 'accepted' ? { status: 'OK' } : outcomeError(o));
     }),
-    route('GET', '/walkup/receipt', (url, reply) => {
-      const r = receiptOf(store, param(url, 'session', 128));
-      if (r === undefined) return reply(404, lnurlError('NotFound', 'no receipt for this session'));
+    route('GET', '/receipt', (url, reply) => {
+      const sessionId = param(url, 'session', 128);
+      const r = receiptOf(store, sessionId);
+      if (r === undefined) {
+        const foreign = sessionId === null ? null : elsewhere(store.connectorOfSession(sessionId));
+        return reply(
+          404,
+          lnurlError(
+            'NotFound',
+            foreign ? `not this connector's receipt: ${foreign}` : 'no receipt for this session',
+          ),
+        );
+      }
       reply(200, r);
     }),
-    route('GET', '/walkup/receipt.html', (url, reply) => {
+    route('GET', '/receipt.html', (url, reply) => {
       const r = receiptOf(store, param(url, 'session', 128));
       if (r === undefined) return reply(404, 'no receipt for this session', 'text/plain; charset=utf-8');
       reply(200, walkupReceiptHtml(r), 'text/html; charset=utf-8');
     }),
   ];
+  const prefixes = [prefix, ...(parts.aliasPrefixes ?? []).filter((p) => p !== prefix)];
+  return prefixes.flatMap((servedAt) => defs.map((d) => serve(d, servedAt)));
+}
+
+/** A route before it is served under a prefix: its path is relative to the prefix (`''` is the page). */
+interface RouteDef {
+  method: 'GET' | 'POST';
+  path: string;
+  handler: (url: URL, reply: Reply, req: IncomingMessage, servedAt: string) => void | Promise<void>;
 }
 
 /** A stored receipt as served: the signed text, the parsed data, signature and signer. */

@@ -3,6 +3,11 @@
  * machine's persisted state (written BEFORE any node call the step asks for: write-ahead), its ledger records,
  * the single-use refund claim, and the signed receipt. `migrateWalkupTables` is idempotent (CREATE IF NOT
  * EXISTS), run when the walk-up runtime attaches.
+ *
+ * Every session row names its connector. A site runs one walk-up runtime per connector, each on a store scoped to
+ * its connector (`new WalkupStore(db, { connectorId })`): its live sessions, its latest session, its receipts
+ * and its withdraw secrets only, so no runtime recovers, shows or claims another connector's session. The
+ * unscoped `connectorOf…` lookups tell a route whose session a foreign secret or receipt is.
  */
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
@@ -40,6 +45,10 @@ export function migrateWalkupTables(db: Database): void {
       payment_hash TEXT NOT NULL,
       claimed_at_ms INTEGER NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS walkup_meta (
+      key TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS walkup_receipts (
       session_id TEXT PRIMARY KEY,
       receipt_json TEXT NOT NULL,
@@ -70,11 +79,57 @@ export class WalkupStoreCorrupt extends Error {
   override readonly name = 'WalkupStoreCorrupt';
 }
 
+/** Which connector's sessions a store shows (absent: every connector's, e.g. `boltcharge sessions`). */
+export interface WalkupStoreScope {
+  /** 1-based connector id */
+  connectorId: number;
+}
+
+/** The `walkup_meta` key recording that rows from before per-connector walk-up were given their connector. */
+const LEGACY_ROWS_KEY = 'legacyRowsAssigned';
+
 /** The walk-up tables of one wall store. All writes of a step go through `commitStep` (one transaction). */
 export class WalkupStore {
-  /** @param db the wall store's database (migrated here) */
-  constructor(private readonly db: Database) {
+  /** SQL condition on `walkup_sessions` (alias `s`) of the scope, and its parameters */
+  private readonly scopeSql: string;
+  private readonly scopeArgs: number[];
+
+  /**
+   * @param db the wall store's database (migrated here)
+   * @param scope the connector whose sessions this store reads (absent: all)
+   */
+  constructor(
+    private readonly db: Database,
+    readonly scope?: WalkupStoreScope,
+  ) {
     migrateWalkupTables(db);
+    this.scopeSql = scope ? ' AND s.connector_id = ?' : '';
+    this.scopeArgs = scope ? [scope.connectorId] : [];
+  }
+
+  /**
+   * Before walk-up ran on every connector it ran on the first configured connector only, and stored its sessions
+   * as connector 1 whatever that connector's id. Once per database, those rows are given the first connector's
+   * id (nothing changes when it is 1), so that after an upgrade its runtime, not connector 1's, recovers them.
+   *
+   * @param firstConnectorId the first configured connector's id
+   * @returns the number of rows moved
+   */
+  assignLegacyRows(firstConnectorId: number): number {
+    return this.db.transaction(() => {
+      const done = this.db.prepare('SELECT 1 FROM walkup_meta WHERE key = ?').get(LEGACY_ROWS_KEY);
+      if (done !== undefined) return 0;
+      const moved =
+        firstConnectorId === 1
+          ? 0
+          : this.db
+              .prepare('UPDATE walkup_sessions SET connector_id = ? WHERE connector_id = 1')
+              .run(firstConnectorId).changes;
+      this.db
+        .prepare('INSERT INTO walkup_meta (key, value) VALUES (?, ?)')
+        .run(LEGACY_ROWS_KEY, String(firstConnectorId));
+      return moved;
+    })();
   }
 
   /**
@@ -147,9 +202,10 @@ export class WalkupStore {
   live(): { sessionId: string; state: WalkupState }[] {
     const rows = this.db
       .prepare(
-        "SELECT session_id, state_json FROM walkup_sessions WHERE phase != 'ended' ORDER BY created_at_ms, rowid",
+        `SELECT session_id, state_json FROM walkup_sessions s WHERE phase != 'ended'${this.scopeSql}
+         ORDER BY created_at_ms, rowid`,
       )
-      .all() as { session_id: string; state_json: string }[];
+      .all(...this.scopeArgs) as { session_id: string; state_json: string }[];
     return rows.map((r) => ({ sessionId: r.session_id, state: this.parse(r.session_id, r.state_json) }));
   }
 
@@ -162,9 +218,10 @@ export class WalkupStore {
   list(limit: number): { sessionId: string; state: WalkupState; createdAtMs: number }[] {
     const rows = this.db
       .prepare(
-        'SELECT session_id, state_json, created_at_ms FROM walkup_sessions ORDER BY created_at_ms DESC, rowid DESC LIMIT ?',
+        `SELECT session_id, state_json, created_at_ms FROM walkup_sessions s WHERE 1${this.scopeSql}
+         ORDER BY created_at_ms DESC, rowid DESC LIMIT ?`,
       )
-      .all(limit) as { session_id: string; state_json: string; created_at_ms: number }[];
+      .all(...this.scopeArgs, limit) as { session_id: string; state_json: string; created_at_ms: number }[];
     return rows.map((r) => ({
       sessionId: r.session_id,
       state: this.parse(r.session_id, r.state_json),
@@ -172,29 +229,55 @@ export class WalkupStore {
     }));
   }
 
-  /** One session's state, or undefined. */
+  /** One session's state (of the scope's connector), or undefined. */
   get(sessionId: string): WalkupState | undefined {
     const row = this.db
-      .prepare('SELECT state_json FROM walkup_sessions WHERE session_id = ?')
-      .get(sessionId) as { state_json: string } | undefined;
+      .prepare(`SELECT state_json FROM walkup_sessions s WHERE session_id = ?${this.scopeSql}`)
+      .get(sessionId, ...this.scopeArgs) as { state_json: string } | undefined;
     return row ? this.parse(sessionId, row.state_json) : undefined;
   }
 
-  /** The session whose withdraw secret is `secretHex`, or undefined. */
+  /** The session (of the scope's connector) whose withdraw secret is `secretHex`, or undefined. */
   sessionByWithdrawSecret(secretHex: string): string | undefined {
     const row = this.db
-      .prepare('SELECT session_id FROM walkup_sessions WHERE withdraw_k1_hash = ?')
-      .get(k1Hash(secretHex)) as { session_id: string } | undefined;
+      .prepare(`SELECT session_id FROM walkup_sessions s WHERE withdraw_k1_hash = ?${this.scopeSql}`)
+      .get(k1Hash(secretHex), ...this.scopeArgs) as { session_id: string } | undefined;
     return row?.session_id;
   }
 
-  /** The most recently updated session, or undefined. */
+  /**
+   * Whose session has this withdraw secret, whatever the scope (a route tells a wallet that came to the wrong
+   * connector where its refund is).
+   * @param secretHex the withdraw secret (k1), hex
+   * @returns the session's connector id, or undefined when no session has it
+   */
+  connectorOfWithdrawSecret(secretHex: string): number | undefined {
+    const row = this.db
+      .prepare('SELECT connector_id FROM walkup_sessions WHERE withdraw_k1_hash = ?')
+      .get(k1Hash(secretHex)) as { connector_id: number } | undefined;
+    return row?.connector_id;
+  }
+
+  /**
+   * Whose session this is, whatever the scope.
+   * @param sessionId the walk-up session id
+   * @returns its connector id, or undefined when there is no such session
+   */
+  connectorOfSession(sessionId: string): number | undefined {
+    const row = this.db
+      .prepare('SELECT connector_id FROM walkup_sessions WHERE session_id = ?')
+      .get(sessionId) as { connector_id: number } | undefined;
+    return row?.connector_id;
+  }
+
+  /** The most recently updated session (of the scope's connector), or undefined. */
   latest(): { sessionId: string; state: WalkupState } | undefined {
     const row = this.db
       .prepare(
-        'SELECT session_id, state_json FROM walkup_sessions ORDER BY updated_at_ms DESC, rowid DESC LIMIT 1',
+        `SELECT session_id, state_json FROM walkup_sessions s WHERE 1${this.scopeSql}
+         ORDER BY updated_at_ms DESC, rowid DESC LIMIT 1`,
       )
-      .get() as { session_id: string; state_json: string } | undefined;
+      .get(...this.scopeArgs) as { session_id: string; state_json: string } | undefined;
     return row ? { sessionId: row.session_id, state: this.parse(row.session_id, row.state_json) } : undefined;
   }
 
@@ -219,21 +302,29 @@ export class WalkupStore {
       .run(signature, signerPubkey, sessionId);
   }
 
-  /** Stored receipts still without a signature (the node was away, or the daemon stopped before signing). */
+  /**
+   * Stored receipts (of the scope's connector) still without a signature (the node was away, or the daemon
+   * stopped before signing).
+   */
   unsignedReceipts(): StoredWalkupReceipt[] {
     const ids = this.db
-      .prepare('SELECT session_id FROM walkup_receipts WHERE signature IS NULL ORDER BY created_at_ms')
-      .all() as { session_id: string }[];
+      .prepare(
+        `SELECT r.session_id FROM walkup_receipts r LEFT JOIN walkup_sessions s ON s.session_id = r.session_id
+         WHERE r.signature IS NULL${this.scopeSql} ORDER BY r.created_at_ms`,
+      )
+      .all(...this.scopeArgs) as { session_id: string }[];
     return ids.map((r) => this.receipt(r.session_id)).filter((r) => r !== undefined);
   }
 
-  /** A session's receipt, or undefined. */
+  /** A session's receipt (of the scope's connector), or undefined. */
   receipt(sessionId: string): StoredWalkupReceipt | undefined {
     const row = this.db
       .prepare(
-        'SELECT session_id, receipt_json, signature, signer_pubkey, created_at_ms FROM walkup_receipts WHERE session_id = ?',
+        `SELECT r.session_id, r.receipt_json, r.signature, r.signer_pubkey, r.created_at_ms
+         FROM walkup_receipts r LEFT JOIN walkup_sessions s ON s.session_id = r.session_id
+         WHERE r.session_id = ?${this.scopeSql}`,
       )
-      .get(sessionId) as
+      .get(sessionId, ...this.scopeArgs) as
       | {
           session_id: string;
           receipt_json: string;

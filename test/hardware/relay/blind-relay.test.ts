@@ -15,6 +15,7 @@ import {
 import { DestinationPolicy, RelayRulesInvalid } from '../../../hardware/relay/destination-policy.js';
 import { RelayForwarder } from '../../../hardware/relay/relay-forwarder.js';
 import { parseGreeting, parseRequest, Reply } from '../../../hardware/relay/socks5.js';
+import { readBytes, socksConnect as connectThrough } from '../../support/socks-client.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -50,41 +51,13 @@ async function startRelay(
   return { relay, clock, port };
 }
 
-/** Reads exactly n bytes from a socket. */
-function readBytes(s: Socket, n: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const onData = (d: Buffer): void => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= n) {
-        s.off('data', onData);
-        s.off('close', onClose);
-        if (buf.length > n) s.unshift(buf.subarray(n));
-        resolve(buf.subarray(0, n));
-      }
-    };
-    const onClose = (): void => reject(new Error(`closed after ${buf.length} of ${n} bytes`));
-    s.on('data', onData);
-    s.once('close', onClose);
-  });
-}
-
 /** Opens a SOCKS5 CONNECT through the relay; returns the socket and the reply code. */
 async function socksConnect(
   relayPort: number,
   host: string,
   port: number,
 ): Promise<{ s: Socket; reply: number }> {
-  const s = createConnection({ host: '127.0.0.1', port: relayPort });
-  cleanups.push(() => void s.destroy());
-  await once(s, 'connect');
-  s.write(Uint8Array.of(5, 1, 0));
-  const method = await readBytes(s, 2);
-  expect([...method]).toEqual([5, 0]);
-  const ip = host.split('.').map(Number);
-  s.write(Uint8Array.of(5, 1, 0, 1, ...ip, port >> 8, port & 0xff));
-  const reply = await readBytes(s, 10);
-  return { s, reply: reply[1]! };
+  return connectThrough({ relayPort, host, port, onSocket: (s) => cleanups.push(() => void s.destroy()) });
 }
 
 describe('SOCKS5 codec', () => {

@@ -1,9 +1,12 @@
 /* global document, fetch, setInterval, location, URLSearchParams */
-// The walk-up display page's behaviour (served as /walkup/walkup.js; see ../page.ts): polls /walkup/api/status every
+// The walk-up display page's behaviour (served as <prefix>/walkup.js; see ../page.ts): polls <prefix>/api/status every
 // second and renders the offer (QR, price, lightning: link), the live session, the final invoice and the receipt.
+// <prefix> is the connector's walk-up path the page was served under (`data-walkup-prefix` on the body:
+// `/walkup` for the first connector, `/connectors/<id>/walkup` for any).
 (() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
+  const prefix = document.body.dataset.walkupPrefix || '/walkup';
   const show = (id, on) => $(id).classList.toggle('hidden', !on);
   const sat = (msat) =>
     msat === null || msat === undefined ? '–' : `${(Number(msat) / 1000).toLocaleString('en')} sat`;
@@ -16,7 +19,7 @@
   async function refresh() {
     let s;
     try {
-      const r = await fetch('/walkup/api/status', { cache: 'no-store' });
+      const r = await fetch(`${prefix}/api/status`, { cache: 'no-store' });
       s = await r.json();
     } catch {
       $('wu-conn').textContent = 'charger unreachable, retrying…';
@@ -81,7 +84,7 @@
     if (!sessionId) return;
     // the kiosk's secret (walkup.kioskToken) rides in the page URL's fragment, which is never sent to a server
     const kiosk = new URLSearchParams(location.hash.slice(1)).get('kiosk');
-    await fetch('/walkup/stop', {
+    await fetch(`${prefix}/stop`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(kiosk ? { 'x-boltcharge-kiosk': kiosk } : {}) },
       body: JSON.stringify({ sessionId }),
