@@ -29,7 +29,7 @@ import { ocppObserver } from '../../wall-module/ocpp-observer.js';
 import { WallStore } from '../../wall-module/store.js';
 import type { WallParts } from '../../wall-module/wall-daemon.js';
 import { SiteDaemon } from '../../wall-module/site/site-daemon.js';
-import type { Evse } from '../../hardware/evse/evse.js';
+import { CurrentEvse, CurrentMeter } from '../../wall-module/site/current-devices.js';
 import { migrateOcppTables } from '../../wall-module/ocpp/index.js';
 import { attachPayouts, statementReport } from '../../wall-module/payouts/attach.js'; // split
 import { payoutRoutes } from '../../wall-module/payouts/status-route.js';
@@ -147,9 +147,11 @@ async function startWall(
   const node = lightningFromConfig(config.lightning);
   opened.add(() => node.close());
   // every connector's charger first: a start that fails after this leaves them paused (nothing would supervise)
-  const evses: Evse[] = [];
+  // each connector's EVSE and meter as its daemon and walk-up hold them: the connector's current device (a
+  // connector started again on fresh devices swaps them in, see `reopen` below); the closers reach the current one
+  const evses: CurrentEvse[] = [];
   for (const c of config.connectors) {
-    const evse = await evseFromConfig(c.evse, clock);
+    const evse = new CurrentEvse(await evseFromConfig(c.evse, clock));
     opened.add(() => evse.pause().finally(() => evse.close()));
     evses.push(evse);
   }
@@ -161,7 +163,7 @@ async function startWall(
   const devices = config.connectors.map((c, i) => {
     const link = linkFromConfig(c.link, 'wall');
     opened.add(() => link.close());
-    const meter = meterFromConfig(c.meter, clock);
+    const meter = new CurrentMeter(meterFromConfig(c.meter, clock));
     opened.add(() => meter.close());
     // one arbiter per connector: the cable session, a walk-up session and OCPP availability share it
     return { config: c, link, meter, evse: evses[i]!, arbiter: new ConnectorArbiter() };
@@ -218,16 +220,20 @@ async function startWall(
     node,
     connectors: devices.map((d, i) => ({
       ...d,
-      // a connector whose start failed is started again on fresh devices (the failed start closed them)
+      // a connector whose start failed (or that failed safe) is started again on fresh devices (the failed start
+      // or the stop closed them); its walk-up follows them (the same CurrentEvse / CurrentMeter, swapped)
       reopen: async () => {
+        const meter = meterFromConfig(d.config.meter, clock);
+        const evse = await evseFromConfig(d.config.evse, clock).catch(async (err: unknown) => {
+          await meter.close().catch(() => {});
+          throw err;
+        });
         const link = linkFromConfig(d.config.link, 'wall');
         opened.add(() => link.close());
         links.set(d.config.id, link);
-        const meter = meterFromConfig(d.config.meter, clock);
-        opened.add(() => meter.close());
-        const evse = await evseFromConfig(d.config.evse, clock);
-        opened.add(() => evse.pause().finally(() => evse.close()));
-        return { link, meter, evse };
+        d.meter.swap(meter);
+        d.evse.swap(evse);
+        return { link, meter: d.meter, evse: d.evse };
       },
       observers: [
         ...(ocpp ? [i === 0 ? ocpp : ocpp.forEvse(d.config.evseId)] : []),
@@ -242,6 +248,10 @@ async function startWall(
     throw storeUnusableFrom(err, config.store.path) ?? err;
   });
   const running = site;
+  // a later start failure (a walk-up's recovery, a relay's listen) stops the site too: its connectors stop and the
+  // EVSEs are paused by their closers below, and the CLI exits non-zero (stop is idempotent: a normal shutdown
+  // has stopped it already)
+  opened.add(() => running.stop());
   const primary = running.primary;
   // ocpp control: CSMS remote stop / availability / reset reach the EVSE's connector; Reset = graceful stop; a
   // remote start (`remoteStart: walkup`) and the remote stop of a walk-up reach the walk-up of its EVSE
