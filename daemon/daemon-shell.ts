@@ -30,7 +30,7 @@ const MAX_ALARMS = 20;
 const MAX_REST_TICK_REAL_MS = 10_000;
 
 /** Meter poll interval between sessions, real ms (the status page's power figure, a meter that went down). */
-const REST_METER_POLL_REAL_MS = 10_000;
+const REST_METER_POLL_REAL_MS = 30_000;
 
 /** Whether a machine in this phase is between sessions (it may rest: rare ticks, slow meter polls). */
 export function betweenSessions(phase: string): boolean {

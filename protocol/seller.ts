@@ -285,6 +285,11 @@ export function sellerAuthenticated(s: SellerState): s is SellerAuthenticated {
   return s.phase === 'offered' || sellerActive(s);
 }
 
+/** True in `handshake` and `authenticating`: a car is being greeted, nobody is authenticated yet. */
+export function sellerGreeting(s: SellerState): boolean {
+  return s.phase === 'handshake' || s.phase === 'authenticating';
+}
+
 /** Why the session ended or is closing, or null while it runs (or before the first one). */
 export function sellerEndReason(s: SellerState): ReasonCode | null {
   return s.phase === 'closing' || s.phase === 'ended' ? s.endReason : null;
@@ -1300,6 +1305,10 @@ function handle(s: SellerState, ev: SellerEvent, out: Effect[]): SellerState {
       break;
     case 'meter':
       if (!acceptMeterEvent(ev, out) || idleOrEnded(s.phase)) return s;
+      // before the car is authenticated the session has not energized: what the meter counts then is not this
+      // session's (a walk-up charging on the connector while a plugged car is greeted): its energy counts from
+      // the last reading before authentication
+      if (sellerGreeting(s)) s.startRegisterWh = Math.floor(ev.energyWh);
       s.deliveredWh = sessionEnergyWh(s, ev, s.deliveredWh);
       s.lastRegisterWh = Math.floor(ev.energyWh);
       s.powerW = Math.max(0, ev.powerW);

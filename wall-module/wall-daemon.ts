@@ -33,6 +33,7 @@ import {
   reasonName,
   sellerConfig,
   sellerEndReason,
+  sellerGreeting,
   sellerPeer,
   type Effect,
   type Network,
@@ -412,7 +413,10 @@ export class WallDaemon {
       this.dispatch({ type: 'frame', bytes, atMs: clock.now() }),
     );
     this.shell.startMeter(
-      (s) => (s.sessionId && s.phase !== 'ended' && s.phase !== 'idle' ? s.sessionId : null),
+      // samples belong to a session once its car is authenticated (while a car is greeted the connector may be a
+      // walk-up's)
+      (s) =>
+        s.sessionId && s.phase !== 'idle' && s.phase !== 'ended' && !sellerGreeting(s) ? s.sessionId : null,
       (sessionId, r) => {
         for (const o of this.observers) o.meterSample?.(sessionId, r);
       },
