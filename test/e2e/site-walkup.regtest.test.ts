@@ -3,9 +3,10 @@
 // connector 2, a phone (the phone lnd, behind the router) reads connector 2's walk-up status, follows its LNURL
 // (at /connectors/2/walkup/lnurlp), pays the deposit hold invoice, the simulated car on connector 2 charges, the
 // driver stops it through connector 2's stop endpoint, the phone pays the final invoice and the signed receipt is
-// served under connector 2's prefix. Connector 2's TOTP code is refused by connector 1's /walkup/lnurlp. After the
-// run the books equal the wall node: connector 1's cable ledger, connector 2's walk-up ledger, every invoice the
-// wall's lnd settled during the run booked once to the one connector it was for.
+// served under connector 2's prefix. Connector 2's TOTP code is refused by connector 1's /walkup/lnurlp. Then the
+// operator stops connector 1's cable session (the car gets its receipt over the cable) and the car leaves. After
+// the run the books equal the nodes: connector 1's cable ledger (wall and vehicle), connector 2's walk-up ledger,
+// every invoice the wall's lnd settled during the run booked once to the one connector it was for.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,8 @@ import {
 
 /** Connector 2's walk-up prefix (connector 1, the first listed, is served at /walkup). */
 const C2 = '/connectors/2/walkup';
+/** The wall's operator token (its status server's actions: the stop of connector 1's cable session). */
+const OPERATOR_TOKEN = 'site-walkup-operator-0123456789';
 /** The QR's code length (the walk-up default). */
 const TOTP_LENGTH = 12;
 
@@ -93,7 +96,7 @@ describe('a site: walk-up on connector 2 while connector 1 charges a car over th
       connectionFile,
       speed: 10,
       wall: {
-        status: { listen: '127.0.0.1', port },
+        status: { listen: '127.0.0.1', port, operatorToken: OPERATOR_TOKEN },
         // the walk-up timeouts run on the daemon clock (10× real time): leave the phone real seconds to pay
         walkup: walkupSection(baseUrl, { quoteTimeoutMs: 600_000, finalInvoiceTimeoutMs: 600_000 }),
       },
@@ -112,6 +115,7 @@ describe('a site: walk-up on connector 2 while connector 1 charges a car over th
       },
       60_000,
     );
+    const cableId = (await r.connector(1)).sessionId!;
     // connector 1's display offers no walk-up while its cable session runs
     expect((await walkupStatus(baseUrl)).available).toBe(false);
 
@@ -137,6 +141,16 @@ describe('a site: walk-up on connector 2 while connector 1 charges a car over th
       expect(JSON.parse(text), path).toMatchObject({ status: 'ERROR', name: 'TotpRefused' });
       expect(text).toContain('TotpUnknown');
     }
+
+    // (connector 1's own code there meets another refusal: its cable session holds it)
+    const own = await (await fetch(`${baseUrl}/walkup/lnurlp?totp=${codesOf(1)[0]}`)).json();
+    expect(own).toMatchObject({ status: 'ERROR', name: 'CONNECTOR_BUSY' });
+    // the code is connector 2's own: its endpoint takes it
+    const pay2 = await (await fetch(`${baseUrl}${C2}/lnurlp?totp=${code2}`)).json();
+    expect(pay2).toMatchObject({
+      tag: 'payRequest',
+      callback: `${baseUrl}${C2}/lnurlp/callback?totp=${code2}`,
+    });
 
     // ... and the phone pays the deposit on connector 2 (the car there plugs in first)
     r.car(2).world.plug();
@@ -221,14 +235,26 @@ describe('a site: walk-up on connector 2 while connector 1 charges a car over th
       async () => (await walkupStatus(baseUrl, C2)).available,
     );
 
-    // connector 1 never stopped; its car leaves and its session ends cleanly
+    // connector 1 never stopped; the operator ends its session with the car still plugged in (the receipt
+    // goes over the cable), then the car leaves
     expect((await r.connector(1)).state).toBe('charging');
-    r.car(1).world.unplug();
+    const stop1 = await fetch(`${baseUrl}/api/actions/stop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-operator-token': OPERATOR_TOKEN },
+      body: JSON.stringify({ connectorId: 1 }),
+    });
+    expect(stop1.status, await stop1.clone().text()).toBe(200);
+    await r.until(
+      'the car on connector 1 ended its session (receipt received)',
+      async () => (await r.car(1).vehicle.status()).state === 'ended',
+      30_000,
+    );
     await r.until(
       'connector 1 ended its session',
       async () => (await r.connector(1)).state === 'ended',
       30_000,
     );
+    r.car(1).world.unplug();
     await r.stop();
 
     // 4. the books equal the node, per connector
@@ -238,29 +264,55 @@ describe('a site: walk-up on connector 2 while connector 1 charges a car over th
     expect(c1.sessions).toBe(1);
     expect(c1.settled).toBeGreaterThan(0);
     expect(c1.storeMsat).toBe(c1.nodeMsat);
-    expect(cable.get(2)!.sessions).toBe(0); // no cable session on connector 2
+    // connector 2 has no paid cable session: nothing invoiced there over the cable (see the greeting row below)
+    expect(cable.get(2)).toMatchObject({ storeMsat: 0n, nodeMsat: 0n, settled: 0 });
     expect(walkups.get(1)!.sessions).toEqual([]); // no walk-up on connector 1
     const w2 = walkups.get(2)!;
     expect(w2.sessions).toEqual([{ sessionId: walkupId, phase: 'ended', endReason: 'FINAL_PAID' }]);
     const byPurpose = (p: string) => w2.invoices.filter((i) => i.purpose === p);
+    // the deposit: held for its full amount, then cancelled (lnd still reports the cancelled HTLC's amount as
+    // received: only settled invoices count)
     expect(byPurpose('deposit')).toMatchObject([
-      { ledger: 'cancelled', node: 'cancelled', nodeReceivedMsat: 0n },
+      { sessionId: walkupId, ledger: 'cancelled', amountMsat: depositMsat, node: 'cancelled' },
     ]);
     expect(byPurpose('final')).toMatchObject([
-      { ledger: 'settled', node: 'settled', amountMsat: costMsat, nodeReceivedMsat: costMsat },
+      {
+        sessionId: walkupId,
+        ledger: 'settled',
+        node: 'settled',
+        amountMsat: costMsat,
+        nodeReceivedMsat: costMsat,
+      },
     ]);
     expect(w2.ledgerMsat).toBe(costMsat);
     expect(w2.nodeMsat).toBe(costMsat);
     // the cable session on both ledgers (wall and vehicle) and both nodes, and its receipt
     const both = await readBooks({ wallDb: r.wallDb, vehicleDb: r.car(1).vehicleDb }, connectionFile);
     expect(both.problems).toEqual([]);
-    expect(both.sessions).toHaveLength(1);
-    expect(both.sessions[0]!.wallSettledMsat).toBe(c1.storeMsat);
-    expect(both.sessions[0]!.receiptValid).toBe(true);
+    const cableBooks = both.sessions.find((x) => x.sessionId === cableId)!;
+    expect(cableBooks.wallSettledMsat).toBe(c1.storeMsat);
+    expect(cableBooks.vehiclePaidMsat).toBe(c1.storeMsat);
+    expect(cableBooks.receiptValid).toBe(true);
     // the rows name their connector
     const db = new Database(r.wallDb, { readonly: true });
     try {
-      expect(db.prepare('SELECT connector_id AS c FROM sessions').all()).toEqual([{ c: 1 }]);
+      const rows = db
+        .prepare('SELECT id, connector_id AS c, peer, paid_msat AS paid FROM sessions ORDER BY started_at_ms')
+        .all() as { id: string; c: number; peer: string | null; paid: number }[];
+      // the one cable session of a car that proved its key is connector 1's
+      expect(rows.filter((x) => x.peer !== null).map((x) => [x.id, x.c])).toEqual([[cableId, 1]]);
+      // on connector 2 the wall only greeted the walk-up car (no vehicle module answered): no peer, no invoice,
+      // nothing paid. (Such a greeting row also carries the walk-up's metered energy as energy_wh: reported as a
+      // product bug, not asserted here.)
+      expect(rows.filter((x) => x.c !== 1).every((x) => x.c === 2 && x.peer === null && x.paid === 0)).toBe(
+        true,
+      );
+      const c2Invoices = db
+        .prepare(
+          'SELECT COUNT(*) AS n FROM invoices i JOIN sessions s ON s.id = i.session_id WHERE s.connector_id = 2',
+        )
+        .get() as { n: number };
+      expect(c2Invoices.n).toBe(0);
       expect(db.prepare('SELECT session_id AS s, connector_id AS c FROM walkup_sessions').all()).toEqual([
         { s: walkupId, c: 2 },
       ]);
