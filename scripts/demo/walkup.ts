@@ -65,26 +65,39 @@ export async function walkupRig(
     wall: {
       ...wall,
       status: { listen: '127.0.0.1', port },
-      walkup: {
-        enabled: true,
-        priceMsatPerWh: Number(PRICE_MSAT_PER_WH),
-        minDepositMsat: 20_000_000,
-        maxDepositMsat: 200_000_000,
-        publicBaseUrl: baseUrl,
-        allowHttp: true,
-        totpSecret: WALL_TOTP_SECRET,
-        validityTimeSec: 30,
-        quoteTimeoutMs: 60_000,
-        finalInvoiceTimeoutMs: 60_000,
-        finalMeterTimeoutMs: 3000,
-        blockIntervalMs: 60_000,
-        marginBlocks: 18,
-        rateLimitPerMinute: 600,
-        ...walkup,
-      },
+      walkup: walkupSection(baseUrl, walkup),
     },
   });
   return { rig, baseUrl };
+}
+
+/**
+ * The `walkup:` section of the demo/test wall (shared with the site tests, whose wall runs through
+ * scripts/bench/site/rig.ts): price `PRICE_MSAT_PER_WH`, TOTP secret `WALL_TOTP_SECRET`, plain http on loopback.
+ * @param baseUrl what the QR carries (the wall's status server, http://127.0.0.1:<port>)
+ * @param overrides keys replaced or added
+ */
+export function walkupSection(
+  baseUrl: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    enabled: true,
+    priceMsatPerWh: Number(PRICE_MSAT_PER_WH),
+    minDepositMsat: 20_000_000,
+    maxDepositMsat: 200_000_000,
+    publicBaseUrl: baseUrl,
+    allowHttp: true,
+    totpSecret: WALL_TOTP_SECRET,
+    validityTimeSec: 30,
+    quoteTimeoutMs: 60_000,
+    finalInvoiceTimeoutMs: 60_000,
+    finalMeterTimeoutMs: 3000,
+    blockIntervalMs: 60_000,
+    marginBlocks: 18,
+    rateLimitPerMinute: 600,
+    ...overrides,
+  };
 }
 
 /** An ln-service handle on a regtest node (the phone as a wallet). */
@@ -147,9 +160,13 @@ export function phonePays(lnd: AuthenticatedLnd, bolt11: string, maxFeeMsat = 10
   };
 }
 
-/** The wall's walk-up status JSON. */
-export async function walkupStatus(baseUrl: string): Promise<WalkupStatusJson> {
-  return (await (await fetch(`${baseUrl}/walkup/api/status`)).json()) as WalkupStatusJson;
+/**
+ * The wall's walk-up status JSON.
+ * @param baseUrl the wall's status server
+ * @param prefix the connector's walk-up prefix (`/connectors/<id>/walkup` for a site's other connectors)
+ */
+export async function walkupStatus(baseUrl: string, prefix = '/walkup'): Promise<WalkupStatusJson> {
+  return (await (await fetch(`${baseUrl}${prefix}/api/status`)).json()) as WalkupStatusJson;
 }
 
 /** Subset of `/walkup/api/status` the tests read (amounts are decimal strings). */

@@ -15,6 +15,7 @@ import { regtestNodes } from '../../demo/books.js';
 import { cliNodeFlags, DaemonProcess, DEMO_VEHICLE_LIMITS, freePort } from '../../demo/rig.js';
 import { startSimBridge, type SimBridge } from '../../demo/sim-bridge.js';
 import { WallStore } from '../../../wall-module/store.js';
+import { WalkupStore } from '../../../wall-module/walkup/store.js';
 import { SystemClock } from '../../../hardware/clock.js';
 
 /** One connector of the site, with its car. */
@@ -46,6 +47,38 @@ export interface SiteRigOptions {
   car?: { batteryCapacityWh: number; initialSocPct: number };
   /** more keys at the top of the wall config (e.g. `ocpp`) */
   wall?: Record<string, unknown>;
+}
+
+/** One connector's cable-session books (`SiteRig.books`). */
+export interface SiteConnectorBooks {
+  /** what the store says the connector's sessions were paid */
+  storeMsat: bigint;
+  /** what the wall's lnd received for the same invoices */
+  nodeMsat: bigint;
+  /** invoices the ledger says settled */
+  settled: number;
+  settledHashes: string[];
+  sessions: number;
+}
+
+/** One connector's walk-up books (`SiteRig.walkupBooks`). */
+export interface WalkupBooks {
+  sessions: { sessionId: string; phase: string; endReason: string | null }[];
+  /** the ledger's settled and cancelled hold invoices, with the node's view of each */
+  invoices: {
+    sessionId: string;
+    paymentHash: string;
+    purpose: string;
+    ledger: 'settled' | 'cancelled';
+    /** settled: the amount the ledger booked; cancelled: what was held when cancelled */
+    amountMsat: bigint;
+    node: 'open' | 'accepted' | 'settled' | 'cancelled';
+    nodeReceivedMsat: bigint;
+  }[];
+  /** sum of the ledger's settled amounts */
+  ledgerMsat: bigint;
+  /** sum the node received for the invoices the ledger says settled */
+  nodeMsat: bigint;
 }
 
 /** The running site rig. */
@@ -161,10 +194,14 @@ export class SiteRig {
     return c;
   }
 
-  /** Starts the wall, then every car's vehicle daemon. */
-  async start(): Promise<void> {
+  /**
+   * Starts the wall, then the cars' vehicle daemons.
+   * @param carIds the cars whose vehicle daemon starts (default every car; a connector used for walk-up has a
+   *   simulated car with no vehicle daemon: it only plugs in)
+   */
+  async start(carIds?: readonly number[]): Promise<void> {
     await this.wall.start();
-    await Promise.all(this.cars.map((c) => c.vehicle.start()));
+    await Promise.all(this.cars.filter((c) => carIds?.includes(c.id) ?? true).map((c) => c.vehicle.start()));
   }
 
   /** One connector's live snapshot from the site's status server (`/connectors/<id>.json`). */
@@ -198,30 +235,83 @@ export class SiteRig {
    * The books per connector: what the wall's store says it was paid for the connector's sessions, and what the
    * wall's lnd says it received for the same invoices (every settled or open invoice looked up by hash).
    *
-   * @returns per connector id: store msat, node msat, invoices settled, sessions
+   * @returns per connector id: store msat, node msat, invoices settled (and their hashes), sessions
    */
-  async books(): Promise<
-    Map<number, { storeMsat: bigint; nodeMsat: bigint; settled: number; sessions: number }>
-  > {
+  async books(): Promise<Map<number, SiteConnectorBooks>> {
     const store = WallStore.open(this.wallDb, new SystemClock());
     const { wall } = regtestNodes(this.connectionFile);
-    const out = new Map<number, { storeMsat: bigint; nodeMsat: bigint; settled: number; sessions: number }>();
+    const out = new Map<number, SiteConnectorBooks>();
     try {
       for (const c of this.cars) {
         let storeMsat = 0n;
         let nodeMsat = 0n;
-        let settled = 0;
+        const settledHashes: string[] = [];
         const sessions = store.connectorSessionIds(c.id);
         for (const sid of sessions) {
           storeMsat += store.getSession(sid).paidMsat;
           for (const inv of store.invoices(sid)) {
             if (!inv.paymentHash) continue;
-            if (inv.state === 'settled') settled++;
+            if (inv.state === 'settled') settledHashes.push(inv.paymentHash);
             const st = await wall.lookupInvoice(inv.paymentHash);
             if (st.state === 'settled') nodeMsat += st.receivedMsat;
           }
         }
-        out.set(c.id, { storeMsat, nodeMsat, settled, sessions: sessions.length });
+        out.set(c.id, {
+          storeMsat,
+          nodeMsat,
+          settled: settledHashes.length,
+          settledHashes,
+          sessions: sessions.length,
+        });
+      }
+    } finally {
+      store.close();
+      await wall.close();
+    }
+    return out;
+  }
+
+  /**
+   * The walk-up books per connector: the walk-up sessions the wall's store holds for the connector
+   * (`walkup_sessions.connector_id`) and their ledger (`walkup_records`: every settled and cancelled hold invoice),
+   * each hash looked up at the wall's lnd.
+   *
+   * @returns per connector id: its walk-up sessions (id, phase, end reason), the ledger's settled and cancelled
+   *   invoices (hash, purpose, amount) and what the node says of each (state, msat received)
+   */
+  async walkupBooks(): Promise<Map<number, WalkupBooks>> {
+    const store = WallStore.open(this.wallDb, new SystemClock());
+    const { wall } = regtestNodes(this.connectionFile);
+    const out = new Map<number, WalkupBooks>();
+    try {
+      for (const c of this.cars) {
+        const walkups = new WalkupStore(store.db, { connectorId: c.id });
+        const books: WalkupBooks = { sessions: [], invoices: [], ledgerMsat: 0n, nodeMsat: 0n };
+        for (const s of walkups.list(1000)) {
+          books.sessions.push({
+            sessionId: s.sessionId,
+            phase: s.state.phase,
+            endReason: s.state.phase === 'ended' ? s.state.endReason : null,
+          });
+          for (const r of walkups.records(s.sessionId)) {
+            if (r.kind !== 'invoiceSettled' && r.kind !== 'invoiceCancelled') continue;
+            const hash = String(r.data['paymentHash']);
+            const node = await wall.lookupInvoice(hash);
+            const amountMsat = BigInt(String(r.data['amountMsat'] ?? '0'));
+            books.invoices.push({
+              sessionId: s.sessionId,
+              paymentHash: hash,
+              purpose: String(r.data['purpose']),
+              ledger: r.kind === 'invoiceSettled' ? 'settled' : 'cancelled',
+              amountMsat,
+              node: node.state,
+              nodeReceivedMsat: node.receivedMsat,
+            });
+            if (r.kind === 'invoiceSettled') books.ledgerMsat += amountMsat;
+            if (r.kind === 'invoiceSettled' && node.state === 'settled') books.nodeMsat += node.receivedMsat;
+          }
+        }
+        out.set(c.id, books);
       }
     } finally {
       store.close();
