@@ -11,7 +11,7 @@
  * Prints: connectors, invoiceCyclesPerSec (settled invoices per real second while charging), lateInvoices
  * (settled more than one cadence after issue: after the next one was due), unpaidCuts (non-payment cuts),
  * settleMsP50/P99 (issued→settled, real ms), wallRssMb (the wall process's largest VmRSS), wallCpuPctIdle (all
- * connectors idle, % of one core, over 10 s once 15 s have passed since the wall was ready), wallCpuPctLoaded (all charging), maxPrepaidUndeliveredWh (car side) and
+ * connectors idle, % of one core, over 30 s once 15 s have passed since the wall was ready), wallCpuPctLoaded (all charging), maxPrepaidUndeliveredWh (car side) and
  * maxUnpaidWh (wall side) over every session, plus the machine's load average before and after (the machine is
  * shared: read the CPU figures against it).
  */
@@ -33,7 +33,7 @@ export const description =
   'N connectors on one wall daemon and one wall lnd at the 16 s cadence: cycles/s, late invoices, settle latency, wall RSS and CPU, exposure';
 
 const INVOICE_INTERVAL_SEC = 16;
-const IDLE_SAMPLE_MS = 10_000;
+const IDLE_SAMPLE_MS = 30_000;
 /**
  * Real ms after the wall is ready before its idle CPU is sampled: the start's tail (lookups, compilation,
  * collection of the start's garbage) is not what an idle site costs.
