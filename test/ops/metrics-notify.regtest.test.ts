@@ -118,8 +118,11 @@ describe('metrics and sd_notify during a real session', () => {
     console.log(
       `wall pid ${wallPid}: ${pings.length} WATCHDOG=1, gaps ${Math.min(...gaps)}–${Math.max(...gaps)} ms`,
     );
+    // paced at half the interval, not on every loop tick (100 real ms here, clock at 10×). Arrival times carry
+    // this test's own event-loop delay: one late arrival shortens the next gap (CI once saw 1,948.5 ms against a
+    // 50 ms margin), so the lower bound allows a quarter of the pacing
     for (const g of gaps) {
-      expect(g).toBeGreaterThanOrEqual(halfMs - 50);
+      expect(g).toBeGreaterThanOrEqual(halfMs * 0.75);
       expect(g).toBeLessThan(WATCHDOG_USEC / 1000); // systemd would have restarted it
     }
     expect(pings[0]!).toBeGreaterThanOrEqual(ready.atMs - 50);
