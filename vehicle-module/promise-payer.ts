@@ -7,7 +7,8 @@
  * - paid → the payment's ledger row `succeeded`, the promise `paid`, the owner told;
  * - a final failure, or the invoice expired → the promise `lapsed`, the row `failed`, an alarm (the wall reports
  *   it unpaid);
- * - no route / node unreachable → tried again later (2 s doubling to 60 s).
+ * - no route / node unreachable → tried again later (2 s doubling to 60 s); once one promise is paid (the node
+ *   can pay again), every other outstanding promise is tried in the same pass.
  */
 import type { Clock } from '../hardware/clock.js';
 import type { Logger } from '../daemon/logger.js';
@@ -52,13 +53,22 @@ export class PromisePayer {
     if (due.length === 0) return;
     this.busy = true;
     try {
-      for (const p of due) await this.payOne(p);
+      let paidAny = false;
+      for (const p of due) if (await this.payOne(p)) paidAny = true;
+      // the node just paid: promises still waiting out a back-off (no route, node unreachable) are tried now
+      // instead of up to a minute later, so they do not run into their invoices' expiry
+      if (paidAny) {
+        const tried = new Set(due.map((p) => p.paymentHash));
+        for (const p of this.parts.store.promises.outstanding())
+          if (!tried.has(p.paymentHash)) await this.payOne(p);
+      }
     } finally {
       this.busy = false;
     }
   }
 
-  private async payOne(p: CarPromiseRow): Promise<void> {
+  /** One attempt at one promise, its outcome recorded. @returns whether it was paid */
+  private async payOne(p: CarPromiseRow): Promise<boolean> {
     const { store, clock, nodeClock, log } = this.parts;
     const outcome = await this.parts.payOnce(p);
     const nowMs = clock.now();
@@ -77,7 +87,7 @@ export class PromisePayer {
       });
       log.info('promised invoice paid', { seq: p.seq, paymentHash: p.paymentHash, attempts: p.attempts + 1 });
       this.parts.decided(p, outcome);
-      return;
+      return true;
     }
     const lapsed =
       outcome.failure === undefined || outcome.failure === 'final' || nodeClock.now() >= p.expiresAtMs;
@@ -88,7 +98,7 @@ export class PromisePayer {
         failure: outcome.failure,
         error: outcome.error,
       });
-      return;
+      return false;
     }
     store.tx(() => {
       if (store.findPayment(p.paymentHash)?.state === 'sent') store.markFailed(p.paymentHash, outcome.error);
@@ -105,5 +115,6 @@ export class PromisePayer {
       error: outcome.error,
     });
     this.parts.decided(p, outcome);
+    return false;
   }
 }

@@ -37,7 +37,10 @@ export interface SessionBooks {
   invoicesSettled: number;
   paymentsSucceeded: number;
   wallStopReason: string | null;
+  /** the vehicle's stop reason (null: not recorded, or the vehicle has no row for the session) */
   vehicleStopReason: string | null;
+  /** the vehicle has a row for the session (it answered the wall's greeting) */
+  vehicleKnows: boolean;
   /** the vehicle stored the receipt as valid AND it verifies again here against the wall's node key */
   receiptValid: boolean;
   /** issue → settle per settled invoice, daemon-clock ms */
@@ -160,6 +163,7 @@ export async function readBooks(
         paymentsSucceeded: succeeded.length,
         wallStopReason: s.stopReason,
         vehicleStopReason: vs?.stopReason ?? null,
+        vehicleKnows: vs !== undefined,
         receiptValid,
         settleLatenciesMs: settled.map((i) => (i.settledAtMs ?? 0) - (i.issuedAtMs ?? 0)),
         maxUnpaidWh,

@@ -176,6 +176,14 @@ export interface OfflineCrash {
 export interface CrashFigures extends OfflineCrash {
   /** sessions recorded (a restarted wall may greet the still-plugged car with a new one) */
   sessions: number;
+  /** how each session ended on each side (null = not recorded there), with its invoices and energy at the wall */
+  endings: {
+    sessionId: string;
+    wall: string | null;
+    vehicle: string | null;
+    invoices: number;
+    energyWh: number;
+  }[];
   /** the last session reached its target */
   resumed: boolean;
 }
@@ -574,6 +582,13 @@ export async function runOfflineDemo(
           () => readPromises(rig!.files.wallDb).outstanding === 0,
           180_000,
         );
+        // the wall sees a settlement before the car's daemon has recorded its payment's outcome: the car's books are
+        // read once it has (a daemon stopped with a payment in flight leaves it in doubt until its next start)
+        await waitFor(
+          'the car to record its promised payments',
+          () => carUndecided(rig!.files.vehicleDb) === 0,
+          60_000,
+        );
       }
       const after = readPromises(rig.files.wallDb);
       promises = { capWh: promiseCapWh, ...after, wallDb: rig.files.wallDb };
@@ -622,6 +637,13 @@ export async function runOfflineDemo(
             crash: {
               ...o.crash,
               sessions: books.sessions.length,
+              endings: books.sessions.map((x) => ({
+                sessionId: x.sessionId.slice(0, 8),
+                wall: x.wallStopReason,
+                vehicle: x.vehicleStopReason,
+                invoices: x.invoicesIssued,
+                energyWh: x.wallEnergyWh,
+              })),
               resumed: s.wallStopReason === 'TARGET_REACHED',
             },
           }
@@ -659,11 +681,13 @@ export async function runOfflineDemo(
         stockReconciled?.settled === paidOfflineRows &&
         stockReconciled.left === 0);
     // a crash run: every session closed with a reason on both sides, the same amount on both sides, and a
-    // session that reached its target has a verified receipt
+    // session that reached its target has a verified receipt. A greeting the car never answered (the wall's row
+    // only: no invoice, no energy) needs the wall's reason alone.
     const closedCleanly = books.sessions.every(
       (x) =>
         x.wallStopReason !== null &&
-        x.vehicleStopReason !== null &&
+        (x.vehicleStopReason !== null ||
+          (!x.vehicleKnows && x.invoicesIssued === 0 && x.wallEnergyWh === 0)) &&
         x.vehiclePaidMsat === x.wallSettledMsat &&
         (x.wallStopReason !== 'TARGET_REACHED' || x.receiptValid),
     );
@@ -734,6 +758,25 @@ function readPromises(wallDb: string): {
     db?.close();
   }
   return out;
+}
+
+/** The car's promises not yet decided plus its payments in doubt (`recorded`/`sent`), read beside its daemon. */
+function carUndecided(vehicleDb: string): number {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(vehicleDb, { readonly: true, fileMustExist: true });
+    const { n } = db
+      .prepare(
+        `SELECT (SELECT count(*) FROM promises WHERE state = 'outstanding') +
+                (SELECT count(*) FROM payments WHERE state IN ('recorded','sent')) AS n`,
+      )
+      .get() as { n: number };
+    return n;
+  } catch {
+    return Number.POSITIVE_INFINITY; // not readable yet
+  } finally {
+    db?.close();
+  }
 }
 
 /** How many ledger events of `kind` the wall database holds. */

@@ -73,7 +73,11 @@ export function expectCrashRun(
   run: { code: number; result: OfflineDemoResult | null },
   victim: OfflineCrash['victim'],
 ): void {
-  expect(run.code, JSON.stringify(run.result?.failedChecks ?? 'no result')).toBe(0);
+  // on failure: which checks failed and how each session ended on each side
+  const why = run.result
+    ? { failedChecks: run.result.failedChecks, crash: run.result.crash, offline: run.result.offline }
+    : 'no result (the run failed before its books: see its log above)';
+  expect(run.code, JSON.stringify(why)).toBe(0);
   const r = run.result!;
   expect(r.crash?.victim).toBe(victim);
   expect(r.offline.namespaceInterfaces).toHaveLength(2);

@@ -7,7 +7,7 @@
 import { runClock, runClockUntil } from './clock-steps.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigReader } from '../../daemon/config-reader.js';
@@ -583,5 +583,6 @@ status: { enabled: false }
     await this.vehicle?.stop().catch(() => {});
     await this.stopWall().catch(() => {});
     this.world.stop();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }

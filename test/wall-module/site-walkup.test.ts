@@ -158,6 +158,13 @@ describe('walk-up on every connector of a site', () => {
       walkupUrl: '/connectors/2/walkup',
     });
     expect(await getJson(`${url}/connectors/1.json`)).toMatchObject({ connectorId: 1, walkupUrl: '/walkup' });
+    // the site overview says where each connector's pay page is (a kiosk or a sign generator reads it)
+    expect(await getJson(`${url}/site.json`)).toMatchObject({
+      connectors: [
+        { connectorId: 1, walkupUrl: '/walkup' },
+        { connectorId: 2, walkupUrl: '/connectors/2/walkup' },
+      ],
+    });
     const site2 = await (await fetch(`${url}/connectors/2`)).text();
     expect(site2).toContain('<h1>Connector 2</h1>');
     expect(site2).toContain('href="/connectors/2/walkup"');

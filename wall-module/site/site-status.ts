@@ -2,7 +2,8 @@
  * The site's status server content: the dashboard's source (the first connector's live view at the top, every
  * connector in the `connectors` list, operator actions addressed per connector) and the site routes:
  *
- * - `GET /site.json` — every connector's view (state, session, power, energy, alarms, availability)
+ * - `GET /site.json` — every connector's view (state, session, power, energy, alarms, availability, the path of
+ *   its walk-up page or null)
  * - `GET /connectors/<id>.json` — one connector's live snapshot (its ledger included) and its recent sessions
  * - `GET /connectors/<id>` — the same as a small HTML page (the dashboard's connector table links to it)
  *
@@ -159,7 +160,14 @@ export function siteStatus(parts: SiteStatusParts): { source: StatusSource; rout
     res.end(toJson({ error: 'NotFound', message: `connector ${id} is not running` }));
   };
   const routes: StatusRoute[] = [
-    { method: 'GET', path: '/site.json', handle: (_req, res) => json(res, { connectors: views() }) },
+    {
+      method: 'GET',
+      path: '/site.json',
+      handle: (_req, res) =>
+        json(res, {
+          connectors: views().map((v) => ({ ...v, walkupUrl: parts.walkupPath?.(v.connectorId) ?? null })),
+        }),
+    },
   ];
   for (const id of ids) {
     routes.push(
