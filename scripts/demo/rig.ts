@@ -9,7 +9,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -18,6 +17,7 @@ import { SlcanEmulator } from '../../hardware/can/slcan-emulator.js';
 import { createSimWorld, type SimWorld, type SimWorldOptions } from '../../hardware/sim/sim-world.js';
 import { clockFromConfig } from '../../daemon/clock-from-config.js';
 import type { StatusSnapshot } from '../../daemon/status-server.js';
+import { freePorts } from '../free-ports.js';
 import { startSimBridge, type SimBridge } from './sim-bridge.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -78,17 +78,9 @@ function merge(base: Overlay, over: Overlay | undefined): Overlay {
   return out;
 }
 
-/** A free TCP port on loopback. */
+/** A free TCP port on loopback, outside the ephemeral range (`scripts/free-ports.ts`). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
+  return (await freePorts(1))[0]!;
 }
 
 /** One daemon child process, restartable. */

@@ -10,7 +10,6 @@
 // connection file `connection.json` that daemons, tests and the demo read.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +42,7 @@ import {
   type NodePlacement,
 } from './placement.js';
 import { runningPid, startDaemon, stopDaemon } from './processes.js';
+import { freePorts } from '../free-ports.js';
 
 /** Names of the two nodes every network has. */
 export type NodeName = 'wall' | 'vehicle';
@@ -1380,24 +1380,6 @@ export function closeLnd(lnd: AuthenticatedLnd): void {
       // already closed
     }
   }
-}
-
-/** Free loopback TCP ports, asked from the OS. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((res, rej) => {
-          const s = createServer();
-          s.once('error', rej);
-          s.listen(0, '127.0.0.1', () => res(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((res) => s.close(res))));
-  return ports;
 }
 
 function describe(err: unknown): string {
