@@ -220,3 +220,16 @@ export function nextPromiseAttemptAtMs(attempts: number, atMs: number): number {
     Math.min(PROMISE_RETRY_MAX_MS, PROMISE_RETRY_FIRST_MS * 2 ** Math.min(20, Math.max(0, attempts - 1)))
   );
 }
+
+/**
+ * When the car next tries an outstanding promise once another promise was just paid: its node can pay again, so
+ * the rest of the back-off is dropped (without this, a promise could wait up to `PROMISE_RETRY_MAX_MS` after the
+ * node came back and run into its invoice's expiry).
+ *
+ * @param nextAttemptAtMs the promise's scheduled next attempt, ms
+ * @param atMs when the other promise was paid, ms
+ * @returns the new next attempt, ms
+ */
+export function promiseAttemptAfterOnePaidAtMs(nextAttemptAtMs: number, atMs: number): number {
+  return Math.min(nextAttemptAtMs, atMs);
+}

@@ -166,6 +166,13 @@ export class CarPromiseBook {
       .run(nextAttemptAtMs, paymentHash);
   }
 
+  /** Moves an outstanding promise's next attempt (its attempts unchanged). */
+  reschedule(paymentHash: string, nextAttemptAtMs: number): void {
+    this.db
+      .prepare("UPDATE promises SET next_attempt_at_ms = ? WHERE payment_hash = ? AND state = 'outstanding'")
+      .run(nextAttemptAtMs, paymentHash.toLowerCase());
+  }
+
   /** An outstanding promise is decided. @returns whether one was outstanding */
   decide(paymentHash: string, state: Exclude<CarPromiseState, 'outstanding'>, atMs: number): boolean {
     const r = this.db

@@ -8,11 +8,12 @@
  * - a final failure, or the invoice expired → the promise `lapsed`, the row `failed`, an alarm (the wall reports
  *   it unpaid);
  * - no route / node unreachable → tried again later (2 s doubling to 60 s); once one promise is paid (the node
- *   can pay again), every other outstanding promise is tried in the same pass.
+ *   can pay again), the others' next attempts move to now (`promiseAttemptAfterOnePaidAtMs`, in the store) and
+ *   they are tried in the same pass.
  */
 import type { Clock } from '../hardware/clock.js';
 import type { Logger } from '../daemon/logger.js';
-import { nextPromiseAttemptAtMs } from '../protocol/promise.js';
+import { nextPromiseAttemptAtMs, promiseAttemptAfterOnePaidAtMs } from '../protocol/promise.js';
 import type { PaymentFailureKind } from '../protocol/effects.js';
 import type { CarPromiseRow } from './promise-book.js';
 import type { VehicleStore } from './store.js';
@@ -55,13 +56,12 @@ export class PromisePayer {
     try {
       let paidAny = false;
       for (const p of due) if (await this.payOne(p)) paidAny = true;
-      // the node just paid: promises still waiting out a back-off (no route, node unreachable) are tried now
-      // instead of up to a minute later, so they do not run into their invoices' expiry
-      if (paidAny) {
-        const tried = new Set(due.map((p) => p.paymentHash));
-        for (const p of this.parts.store.promises.outstanding())
-          if (!tried.has(p.paymentHash)) await this.payOne(p);
-      }
+      if (!paidAny) return;
+      // a payment rescheduled the others (promiseAttemptAfterOnePaidAtMs): those now due are tried in this pass
+      const tried = new Set(due.map((p) => p.paymentHash));
+      const nowMs = this.parts.clock.now();
+      for (const p of this.parts.store.promises.outstanding())
+        if (!tried.has(p.paymentHash) && p.nextAttemptAtMs <= nowMs) await this.payOne(p);
     } finally {
       this.busy = false;
     }
@@ -77,6 +77,12 @@ export class PromisePayer {
         if (store.findPayment(p.paymentHash)?.state === 'sent')
           store.markSucceeded(p.paymentHash, { preimage: outcome.preimage, feeMsat: outcome.feeMsat });
         store.promises.decide(p.paymentHash, 'paid', nowMs);
+        // the node can pay again: the other promises' back-offs end now (persisted, so a restart keeps it)
+        for (const other of store.promises.outstanding())
+          store.promises.reschedule(
+            other.paymentHash,
+            promiseAttemptAfterOnePaidAtMs(other.nextAttemptAtMs, nowMs),
+          );
         store.appendEvent(p.sessionId, 'promise.paid', {
           seq: p.seq,
           paymentHash: p.paymentHash,
